@@ -1,0 +1,6 @@
+//! The math language: node type, parser (infix syntax with spans), printers (text, LaTeX).
+
+#[allow(missing_docs)] // define_language! variants carry no doc comments
+mod lang;
+
+pub use lang::{Constant, Expr, Math, GAUSS_VARS};

@@ -1,0 +1,5 @@
+//! The `derive` command line.
+
+fn main() {
+    println!("derive: under construction");
+}

@@ -1,0 +1,3 @@
+//! Numerics: activations, Gaussian expectations, kernel recursions, finite-width networks, ODEs.
+
+pub mod activation;
