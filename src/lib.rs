@@ -7,3 +7,4 @@
 
 pub mod expr;
 pub mod numeric;
+pub mod prove;

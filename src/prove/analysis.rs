@@ -1,0 +1,172 @@
+//! The e-class analysis: exact constant folding and free-symbol tracking.
+
+use egg::{Analysis, DidMerge, EGraph, Id, Language, Symbol};
+use num_rational::BigRational;
+use num_traits::{Signed, ToPrimitive, Zero};
+use std::collections::BTreeSet;
+
+use super::context::Context;
+use crate::expr::{Constant, Math, GAUSS_VARS};
+
+/// The e-graph type of the prover.
+pub type MathGraph = EGraph<Math, MathAnalysis>;
+
+/// Per-class facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data {
+    /// The exact value of the class, if it is a constant.
+    pub constant: Option<Constant>,
+    /// Symbols that occur free in some term of the class (an over-approximation: the union over
+    /// the class's terms, which is the safe side for capture and independence checks).
+    pub free: BTreeSet<Symbol>,
+}
+
+/// The analysis, carrying the derivation's [`Context`] for rule conditions.
+#[derive(Debug, Clone, Default)]
+pub struct MathAnalysis {
+    /// What the rules may assume about symbols.
+    pub ctx: Context,
+    /// Set when two classes with different constant values were merged: an unsound rule fired.
+    pub contradiction: Option<String>,
+}
+
+impl MathAnalysis {
+    /// An analysis over `ctx`.
+    pub fn new(ctx: Context) -> Self {
+        MathAnalysis {
+            ctx,
+            contradiction: None,
+        }
+    }
+}
+
+fn fold(egraph: &MathGraph, enode: &Math) -> Option<Constant> {
+    let c = |id: &Id| egraph[*id].data.constant.as_ref().map(|c| c.0.clone());
+    let q = match enode {
+        Math::Num(c) => c.0.clone(),
+        Math::Add([a, b]) => c(a)? + c(b)?,
+        Math::Sub([a, b]) => c(a)? - c(b)?,
+        Math::Mul([a, b]) => c(a)? * c(b)?,
+        Math::Neg(a) => -c(a)?,
+        Math::Div([a, b]) => {
+            let d = c(b)?;
+            if d.is_zero() {
+                return None;
+            }
+            c(a)? / d
+        }
+        Math::Pow([a, b]) => {
+            let base = c(a)?;
+            let e = c(b)?;
+            if !e.is_integer() {
+                return None;
+            }
+            let n = e.to_integer().to_i32()?;
+            if n.abs() > 64 || (n < 0 && base.is_zero()) {
+                return None;
+            }
+            num_traits::pow::Pow::pow(base, n)
+        }
+        Math::Delta([a, b]) => {
+            let (x, y) = (c(a)?, c(b)?);
+            if x == y {
+                BigRational::from_integer(1.into())
+            } else {
+                BigRational::from_integer(0.into())
+            }
+        }
+        Math::Sqrt(a) => {
+            let x = c(a)?;
+            if x.is_negative() {
+                return None;
+            }
+            let (n, d) = (x.numer().sqrt(), x.denom().sqrt());
+            let r = num_rational::BigRational::new(n, d);
+            if &r * &r == x {
+                r
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    Some(Constant(q))
+}
+
+fn free_symbols(egraph: &MathGraph, enode: &Math) -> BTreeSet<Symbol> {
+    let f = |id: &Id| egraph[*id].data.free.clone();
+    match enode {
+        Math::Symbol(s) => BTreeSet::from([*s]),
+        Math::Num(_) => BTreeSet::new(),
+        Math::Sum([var, lo, hi, body]) => {
+            let mut out = f(body);
+            if let Some(v) = symbol_of(egraph, *var) {
+                out.remove(&v);
+            }
+            out.extend(f(lo));
+            out.extend(f(hi));
+            out
+        }
+        // An expectation integrates the random symbols out.
+        Math::Expect(x) => f(x)
+            .into_iter()
+            .filter(|s| !egraph.analysis.ctx.is_random(*s))
+            .collect(),
+        Math::Gauss([s11, s12, s22, body]) => {
+            let mut out = f(body);
+            for v in GAUSS_VARS {
+                out.remove(&Symbol::from(v));
+            }
+            out.extend(f(s11));
+            out.extend(f(s12));
+            out.extend(f(s22));
+            out
+        }
+        other => {
+            let mut out = BTreeSet::new();
+            for c in other.children() {
+                out.extend(f(c));
+            }
+            out
+        }
+    }
+}
+
+/// The symbol a class stands for, if it contains a bare symbol node.
+pub fn symbol_of(egraph: &MathGraph, id: Id) -> Option<Symbol> {
+    egraph[id].nodes.iter().find_map(|n| n.symbol())
+}
+
+impl Analysis<Math> for MathAnalysis {
+    type Data = Data;
+
+    fn make(egraph: &mut MathGraph, enode: &Math, _id: Id) -> Data {
+        let constant = fold(egraph, enode);
+        let free = if constant.is_some() {
+            BTreeSet::new()
+        } else {
+            free_symbols(egraph, enode)
+        };
+        Data { constant, free }
+    }
+
+    fn merge(&mut self, a: &mut Data, b: Data) -> DidMerge {
+        if let (Some(x), Some(y)) = (&a.constant, &b.constant) {
+            if x != y && self.contradiction.is_none() {
+                self.contradiction = Some(format!("the constants {x} and {y} were merged"));
+            }
+        }
+        let constant = a.constant.clone().or(b.constant.clone());
+        // A constant depends on nothing; otherwise take the union (the safe side).
+        let free: BTreeSet<Symbol> = if constant.is_some() {
+            BTreeSet::new()
+        } else {
+            a.free.union(&b.free).copied().collect()
+        };
+        let merged = Data { constant, free };
+        let changed_a = merged != *a;
+        let changed_b = merged != b;
+        *a = merged;
+        DidMerge(changed_a, changed_b)
+    }
+}

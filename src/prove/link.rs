@@ -1,0 +1,233 @@
+//! Proving one link `lhs = rhs`: one egg runner, explanations on, deterministic limits.
+
+use egg::{FlatTerm, Id, Language, Runner, StopReason};
+use std::time::Duration;
+
+use super::analysis::MathAnalysis;
+use super::context::Context;
+use super::poly::{to_pattern, Normalizer};
+use super::rule::{Rule, Theory};
+use crate::expr::{Expr, Math};
+
+/// Limits of one proof search. Only the node and iteration limits are deterministic; the time
+/// limit is a safety net that no pinned verdict may depend on.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum e-graph iterations.
+    pub iterations: usize,
+    /// Maximum e-nodes.
+    pub nodes: usize,
+    /// Wall-clock safety limit.
+    pub time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            iterations: 30,
+            nodes: 20_000,
+            time: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One rewrite of a proof.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The rule's name.
+    pub rule: String,
+    /// `true` if the rule was used right to left.
+    pub backward: bool,
+    /// The subterm before the rewrite.
+    pub before: Expr,
+    /// The subterm after the rewrite.
+    pub after: Expr,
+    /// The whole term after the rewrite.
+    pub term: Expr,
+}
+
+/// What the search found.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Both sides are equal; the steps rewrite lhs into rhs.
+    Proved(Vec<Step>),
+    /// The e-graph saturated without joining the sides: the theories cannot derive the link.
+    /// `residual` is the normal form of lhs − rhs.
+    NotDerivable {
+        /// Normal form of lhs − rhs, with atoms extracted as smallest terms.
+        residual: Expr,
+    },
+    /// A limit stopped the search first.
+    Exhausted {
+        /// Which limit.
+        reason: String,
+    },
+}
+
+/// Figures about one search.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    /// Iterations run.
+    pub iterations: usize,
+    /// E-nodes at the end.
+    pub nodes: usize,
+    /// E-classes at the end.
+    pub classes: usize,
+    /// Wall-clock time.
+    pub time: Duration,
+}
+
+/// An internal error: a rule merged two different constants.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("internal soundness error: {0}")]
+pub struct Unsound(pub String);
+
+/// Every rule of the given theories (algebra is always included).
+pub fn rules_for(theories: &[Theory]) -> Vec<Rule> {
+    let mut ts: Vec<Theory> = theories.to_vec();
+    if !ts.contains(&Theory::Algebra) {
+        ts.push(Theory::Algebra);
+    }
+    ts.sort();
+    ts.dedup();
+    ts.into_iter().flat_map(Theory::rules).collect()
+}
+
+/// Try to prove `lhs = rhs` with the rules of `theories` under `ctx`.
+pub fn prove(
+    lhs: &Expr,
+    rhs: &Expr,
+    theories: &[Theory],
+    ctx: &Context,
+    limits: Limits,
+) -> Result<(Outcome, Stats), Unsound> {
+    let rules = rules_for(theories);
+    let rewrites: Vec<_> = rules.iter().map(|r| &r.rewrite).collect();
+    let start = std::time::Instant::now();
+    let mut runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(ctx.clone()))
+        .with_explanations_enabled()
+        .with_iter_limit(limits.iterations)
+        .with_node_limit(limits.nodes)
+        .with_time_limit(limits.time)
+        .with_scheduler(egg::SimpleScheduler)
+        .with_expr(lhs)
+        .with_expr(rhs)
+        .with_hook(|r| {
+            if r.egraph.find(r.roots[0]) == r.egraph.find(r.roots[1]) {
+                Err("proved".into())
+            } else {
+                Ok(())
+            }
+        });
+    runner = runner.run(rewrites);
+    let stats = Stats {
+        iterations: runner.iterations.len(),
+        nodes: runner.egraph.total_size(),
+        classes: runner.egraph.number_of_classes(),
+        time: start.elapsed(),
+    };
+    if let Some(msg) = runner.egraph.analysis.contradiction.clone() {
+        return Err(Unsound(msg));
+    }
+    let (l, r) = (runner.roots[0], runner.roots[1]);
+    if runner.egraph.find(l) == runner.egraph.find(r) {
+        let mut explanation = runner.explain_equivalence(lhs, rhs);
+        let flat = explanation.make_flat_explanation().clone();
+        return Ok((Outcome::Proved(steps(&flat)), stats));
+    }
+    let outcome = match runner.stop_reason {
+        Some(StopReason::Saturated) => {
+            let eg = &runner.egraph;
+            let mut norm = Normalizer::new(eg);
+            let diff = norm
+                .poly(l)
+                .add(&norm.poly(r).scale(&-num_rational::BigRational::from_integer(1.into())));
+            let (pat, subst) = to_pattern(eg, &diff);
+            Outcome::NotDerivable {
+                residual: instantiate(eg, &pat, &subst),
+            }
+        }
+        Some(StopReason::IterationLimit(n)) => Outcome::Exhausted {
+            reason: format!("iteration limit ({n})"),
+        },
+        Some(StopReason::NodeLimit(n)) => Outcome::Exhausted {
+            reason: format!("e-node limit ({n})"),
+        },
+        Some(StopReason::TimeLimit(t)) => Outcome::Exhausted {
+            reason: format!("time limit ({t:.1} s)"),
+        },
+        other => Outcome::Exhausted {
+            reason: format!("{other:?}"),
+        },
+    };
+    Ok((outcome, stats))
+}
+
+/// A pattern with its variables replaced by smallest terms of their classes.
+fn instantiate(
+    eg: &super::analysis::MathGraph,
+    pat: &egg::PatternAst<Math>,
+    subst: &egg::Subst,
+) -> Expr {
+    let extractor = egg::Extractor::new(eg, egg::AstSize);
+    let mut out = Expr::default();
+    let mut map: Vec<Id> = vec![];
+    for n in pat.as_ref() {
+        let id = match n {
+            egg::ENodeOrVar::ENode(node) => {
+                out.add(node.clone().map_children(|c| map[usize::from(c)]))
+            }
+            egg::ENodeOrVar::Var(v) => {
+                let (_, e) = extractor.find_best(subst[*v]);
+                append(&mut out, &e)
+            }
+        };
+        map.push(id);
+    }
+    out
+}
+
+fn append(out: &mut Expr, e: &Expr) -> Id {
+    let base = out.as_ref().len();
+    let mut last = Id::from(0);
+    for n in e.as_ref() {
+        last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
+    }
+    last
+}
+
+/// Turn a flat explanation into steps: for each rewrite, the rule and the subterm it changed.
+fn steps(flat: &[FlatTerm<Math>]) -> Vec<Step> {
+    let mut out = vec![];
+    for pair in flat.windows(2) {
+        let (prev, next) = (&pair[0], &pair[1]);
+        if let Some((rule, backward, before, after)) = find_rewrite(prev, next) {
+            out.push(Step {
+                rule,
+                backward,
+                before,
+                after,
+                term: next.remove_rewrites().get_recexpr(),
+            });
+        }
+    }
+    out
+}
+
+fn find_rewrite(
+    prev: &FlatTerm<Math>,
+    next: &FlatTerm<Math>,
+) -> Option<(String, bool, Expr, Expr)> {
+    if let Some(rule) = next.forward_rule {
+        return Some((rule.to_string(), false, prev.remove_rewrites().get_recexpr(), next.remove_rewrites().get_recexpr()));
+    }
+    if let Some(rule) = next.backward_rule {
+        return Some((rule.to_string(), true, prev.remove_rewrites().get_recexpr(), next.remove_rewrites().get_recexpr()));
+    }
+    for (p, n) in prev.children.iter().zip(&next.children) {
+        if let Some(found) = find_rewrite(p, n) {
+            return Some(found);
+        }
+    }
+    None
+}

@@ -1,0 +1,304 @@
+//! Rules, theories, and the plumbing custom rules share.
+
+use egg::{
+    AstSize, ENodeOrVar, Extractor, Id, Language, Pattern, PatternAst, RecExpr, Rewrite, Subst,
+    Symbol, Var,
+};
+use std::fmt;
+use std::str::FromStr;
+
+use super::analysis::{MathAnalysis, MathGraph};
+use crate::expr::{Expr, Math};
+
+/// A named rewrite rule of one theory.
+pub struct Rule {
+    /// The rule's name as shown in proofs (`sum-delta`, `E-linear`, …).
+    pub name: &'static str,
+    /// The theory it belongs to.
+    pub theory: Theory,
+    /// The rewrite itself.
+    pub rewrite: Rewrite<Math, MathAnalysis>,
+    /// Terms (s-expressions) in which the rule fires; the soundness test evaluates them.
+    pub examples: &'static [&'static str],
+}
+
+/// A named group of rules that a link may cite in its `by` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Theory {
+    /// Ring normal form: +, −, ·, /, integer and rational powers.
+    Algebra,
+    /// exp, log and powers beyond the ring normal form.
+    Powers,
+    /// Finite sums, Kronecker δ, substitution under binders.
+    Sums,
+    /// Expectation: linearity, independence, moments of i.i.d. N(0,1) entries.
+    Expectation,
+    /// Trigonometric and inverse trigonometric identities.
+    Trig,
+    /// Derivatives d/dt.
+    Calculus,
+    /// Matrix products and the matrix exponential.
+    Matrices,
+}
+
+impl Theory {
+    /// Every theory.
+    pub const ALL: [Theory; 7] = [
+        Theory::Algebra,
+        Theory::Powers,
+        Theory::Sums,
+        Theory::Expectation,
+        Theory::Trig,
+        Theory::Calculus,
+        Theory::Matrices,
+    ];
+
+    /// The name used in derivation files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Theory::Algebra => "algebra",
+            Theory::Powers => "powers",
+            Theory::Sums => "sums",
+            Theory::Expectation => "expectation",
+            Theory::Trig => "trig",
+            Theory::Calculus => "calculus",
+            Theory::Matrices => "matrices",
+        }
+    }
+
+    /// The theory's rules.
+    pub fn rules(self) -> Vec<Rule> {
+        use super::theories::*;
+        match self {
+            Theory::Algebra => algebra::rules(),
+            Theory::Powers => powers::rules(),
+            Theory::Sums => sums::rules(),
+            Theory::Expectation => expectation::rules(),
+            Theory::Trig => trig::rules(),
+            Theory::Calculus => calculus::rules(),
+            Theory::Matrices => matrices::rules(),
+        }
+    }
+}
+
+impl fmt::Display for Theory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A theory name that is not known.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unknown theory `{0}` (known: algebra, powers, sums, expectation, trig, calculus, matrices)")]
+pub struct UnknownTheory(pub String);
+
+impl FromStr for Theory {
+    type Err = UnknownTheory;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Theory::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| UnknownTheory(s.to_string()))
+    }
+}
+
+/// Parse a pattern written in egg's s-expression syntax (rule tables are static text).
+pub fn pat(s: &str) -> Pattern<Math> {
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad pattern `{s}`: {e}"))
+}
+
+/// A variable of a rule pattern.
+pub fn var(s: &str) -> Var {
+    s.parse().unwrap_or_else(|e| panic!("bad variable `{s}`: {e}"))
+}
+
+/// A rewrite whose right side is computed by `apply`, which returns the replacement as a pattern
+/// over fresh variables plus their bindings (or `None` when the rule does not apply).
+pub fn computed(
+    name: &'static str,
+    searcher: &str,
+    apply: fn(&MathGraph, Id, &Subst) -> Option<(PatternAst<Math>, Subst)>,
+) -> Rewrite<Math, MathAnalysis> {
+    let searcher = pat(searcher);
+    let vars = searcher.vars();
+    Rewrite::new(name, searcher, Computed(apply, vars)).expect("valid rewrite")
+}
+
+type ApplyFn = fn(&MathGraph, Id, &Subst) -> Option<(PatternAst<Math>, Subst)>;
+
+struct Computed(ApplyFn, Vec<Var>);
+
+impl egg::Applier<Math, MathAnalysis> for Computed {
+    fn apply_one(
+        &self,
+        egraph: &mut MathGraph,
+        eclass: Id,
+        subst: &Subst,
+        searcher_ast: Option<&PatternAst<Math>>,
+        rule_name: Symbol,
+    ) -> Vec<Id> {
+        let Some((to, mut bindings)) = (self.0)(egraph, eclass, subst) else {
+            return vec![];
+        };
+        for v in &self.1 {
+            if bindings.get(*v).is_none() {
+                bindings.insert(*v, subst[*v]);
+            }
+        }
+        let (id, changed) = match searcher_ast {
+            Some(from) => egraph.union_instantiations(from, &to, &bindings, rule_name),
+            None => {
+                let id = egraph.add_instantiation(&to, &bindings);
+                (id, egraph.union(eclass, id))
+            }
+        };
+        if changed {
+            vec![id]
+        } else {
+            vec![]
+        }
+    }
+}
+
+/// Helper for building replacement patterns.
+#[derive(Default)]
+pub struct PatBuilder {
+    /// The pattern under construction.
+    pub pat: PatternAst<Math>,
+    /// Bindings of its variables.
+    pub subst: Subst,
+    next: usize,
+}
+
+impl PatBuilder {
+    /// A variable bound to class `id`.
+    pub fn class(&mut self, egraph: &MathGraph, id: Id) -> Id {
+        let v = var(&format!("?c{}", self.next));
+        self.next += 1;
+        self.subst.insert(v, egraph.find(id));
+        self.pat.add(ENodeOrVar::Var(v))
+    }
+    /// A node whose children are earlier pattern ids.
+    pub fn node(&mut self, n: Math) -> Id {
+        self.pat.add(ENodeOrVar::ENode(n))
+    }
+    /// A ground term, appended node by node.
+    pub fn expr(&mut self, e: &Expr) -> Id {
+        let base = self.pat.as_ref().len();
+        let mut last = Id::from(0);
+        for n in e.as_ref() {
+            let n = n
+                .clone()
+                .map_children(|c| Id::from(usize::from(c) + base));
+            last = self.pat.add(ENodeOrVar::ENode(n));
+        }
+        last
+    }
+    /// The finished pattern (its root is the last node added) and bindings.
+    pub fn finish(self) -> (PatternAst<Math>, Subst) {
+        (self.pat, self.subst)
+    }
+}
+
+/// A smallest term of class `id`.
+pub fn extract(egraph: &MathGraph, id: Id) -> Expr {
+    Extractor::new(egraph, AstSize).find_best(id).1
+}
+
+/// Substitute symbol `to` for free occurrences of `from` in `e`; `None` if that would capture
+/// `to` under a binder.
+pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
+    fn go(e: &Expr, id: Id, from: Symbol, to: Symbol, out: &mut Expr) -> Option<Id> {
+        let node = &e[id];
+        match node {
+            Math::Symbol(s) if *s == from => return Some(out.add(Math::Symbol(to))),
+            Math::Sum([v, lo, hi, body]) => {
+                let bound = e[*v].symbol();
+                let lo2 = go(e, *lo, from, to, out)?;
+                let hi2 = go(e, *hi, from, to, out)?;
+                let v2 = out.add(e[*v].clone());
+                if bound == Some(from) {
+                    // `from` is shadowed: copy the body unchanged.
+                    let b2 = copy(e, *body, out);
+                    return Some(out.add(Math::Sum([v2, lo2, hi2, b2])));
+                }
+                if bound == Some(to) && free_in(e, *body, from) {
+                    return None;
+                }
+                let b2 = go(e, *body, from, to, out)?;
+                return Some(out.add(Math::Sum([v2, lo2, hi2, b2])));
+            }
+            Math::Gauss([a, b, c, body]) => {
+                let is_bound = |s: Symbol| crate::expr::GAUSS_VARS.iter().any(|v| Symbol::from(*v) == s);
+                let a2 = go(e, *a, from, to, out)?;
+                let b2 = go(e, *b, from, to, out)?;
+                let c2 = go(e, *c, from, to, out)?;
+                if is_bound(from) {
+                    let body2 = copy(e, *body, out);
+                    return Some(out.add(Math::Gauss([a2, b2, c2, body2])));
+                }
+                if is_bound(to) && free_in(e, *body, from) {
+                    return None;
+                }
+                let body2 = go(e, *body, from, to, out)?;
+                return Some(out.add(Math::Gauss([a2, b2, c2, body2])));
+            }
+            _ => {}
+        }
+        let mut failed = false;
+        let n2 = node.clone().map_children(|c| match go(e, c, from, to, out) {
+            Some(x) => x,
+            None => {
+                failed = true;
+                c
+            }
+        });
+        if failed {
+            return None;
+        }
+        Some(out.add(n2))
+    }
+    fn copy(e: &Expr, id: Id, out: &mut Expr) -> Id {
+        let n2 = e[id].clone().map_children(|c| copy(e, c, out));
+        out.add(n2)
+    }
+    let mut out = RecExpr::default();
+    go(e, root(e), from, to, &mut out)?;
+    Some(out)
+}
+
+/// Does `s` occur free in the subterm `id` of `e`?
+pub fn free_in(e: &Expr, id: Id, s: Symbol) -> bool {
+    match &e[id] {
+        Math::Symbol(x) => *x == s,
+        Math::Sum([v, lo, hi, body]) => {
+            free_in(e, *lo, s)
+                || free_in(e, *hi, s)
+                || (e[*v].symbol() != Some(s) && free_in(e, *body, s))
+        }
+        Math::Gauss([a, b, c, body]) => {
+            free_in(e, *a, s)
+                || free_in(e, *b, s)
+                || free_in(e, *c, s)
+                || (!crate::expr::GAUSS_VARS.iter().any(|v| Symbol::from(*v) == s)
+                    && free_in(e, *body, s))
+        }
+        n => n.children().iter().any(|c| free_in(e, *c, s)),
+    }
+}
+
+/// Does symbol `s` occur anywhere in `e` (free or bound)?
+pub fn occurs(e: &Expr, s: Symbol) -> bool {
+    e.as_ref().iter().any(|n| n.symbol() == Some(s))
+}
+
+/// The root id of a term.
+pub fn root(e: &Expr) -> Id {
+    Id::from(e.as_ref().len() - 1)
+}
+
+/// Does the searcher match anywhere? (Used by tests to show an example exercises its rule.)
+pub fn fires(rule: &Rule, egraph: &MathGraph) -> bool {
+    !rule.rewrite.searcher.search(egraph).is_empty()
+}

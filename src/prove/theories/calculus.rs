@@ -1,0 +1,72 @@
+//! Derivatives `d/dt(expr)`.
+
+use egg::{rewrite as rw, Id, Subst};
+
+use crate::prove::analysis::{symbol_of, MathGraph};
+use crate::prove::poly::Normalizer;
+use crate::prove::rule::{var, Rule, Theory};
+
+/// `?c` does not depend on the variable `?t`.
+fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let (c, t) = (var(c), var(t));
+    move |eg, _, s| match symbol_of(eg, s[t]) {
+        Some(t) => !eg[s[c]].data.free.contains(&t),
+        None => false,
+    }
+}
+
+/// `?n` is a constant.
+fn constant(n: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let n = var(n);
+    move |eg, _, s| eg[s[n]].data.constant.is_some()
+}
+
+/// `?a` is `t` times a factor free of `t` (so A(t) commutes with A'(t)).
+fn linear_in(a: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let (a, t) = (var(a), var(t));
+    move |eg, _, s| {
+        let Some(tsym) = symbol_of(eg, s[t]) else {
+            return false;
+        };
+        let p = Normalizer::new(eg).poly(s[a]);
+        let Some((m, _)) = p.as_monomial() else {
+            return false;
+        };
+        let mut t_factors = 0;
+        for (atom, e) in &m.0 {
+            if eg[*atom].data.free.contains(&tsym) {
+                if symbol_of(eg, *atom) == Some(tsym) && num_traits::One::is_one(e) {
+                    t_factors += 1;
+                } else {
+                    return false;
+                }
+            }
+        }
+        t_factors == 1
+    }
+}
+
+/// The rules.
+pub fn rules() -> Vec<Rule> {
+    let r = |name, rewrite, examples| Rule {
+        name,
+        theory: Theory::Calculus,
+        rewrite,
+        examples,
+    };
+    vec![
+        r("d-const", rw!("d-const"; "(d ?t ?c)" => "0" if free_of("?c", "?t")), &["(d t (* a b))"]),
+        r("d-self", rw!("d-self"; "(d ?t ?t)" => "1"), &["(d t t)"]),
+        r("d-add", rw!("d-add"; "(d ?t (+ ?a ?b))" => "(+ (d ?t ?a) (d ?t ?b))"), &["(d t (+ (* a t) (exp t)))"]),
+        r("d-sub", rw!("d-sub"; "(d ?t (- ?a ?b))" => "(- (d ?t ?a) (d ?t ?b))"), &["(d t (- (* a t) (exp t)))"]),
+        r("d-neg", rw!("d-neg"; "(d ?t (neg ?a))" => "(neg (d ?t ?a))"), &["(d t (neg (exp t)))"]),
+        r("d-mul", rw!("d-mul"; "(d ?t (* ?a ?b))" => "(+ (* (d ?t ?a) ?b) (* ?a (d ?t ?b)))"), &["(d t (* (exp t) (sin t)))"]),
+        r("d-pow", rw!("d-pow"; "(d ?t (^ ?a ?n))" => "(* (* ?n (^ ?a (- ?n 1))) (d ?t ?a))" if constant("?n")), &["(d t (^ (+ t a) 3))"]),
+        r("d-exp", rw!("d-exp"; "(d ?t (exp ?a))" => "(* (exp ?a) (d ?t ?a))"), &["(d t (exp (* a t)))"]),
+        r("d-log", rw!("d-log"; "(d ?t (log ?a))" => "(/ (d ?t ?a) ?a)"), &["(d t (log (+ s (* t t))))"]),
+        r("d-sin", rw!("d-sin"; "(d ?t (sin ?a))" => "(* (cos ?a) (d ?t ?a))"), &["(d t (sin (* a t)))"]),
+        r("d-cos", rw!("d-cos"; "(d ?t (cos ?a))" => "(neg (* (sin ?a) (d ?t ?a)))"), &["(d t (cos (* a t)))"]),
+        r("d-matmul", rw!("d-matmul"; "(d ?t (@ ?a ?b))" => "(+ (@ (d ?t ?a) ?b) (@ ?a (d ?t ?b)))"), &["(d t (@ (mexp (* t A)) B))"]),
+        r("d-mexp", rw!("d-mexp"; "(d ?t (mexp ?a))" => "(@ (d ?t ?a) (mexp ?a))" if linear_in("?a", "?t")), &["(d t (mexp (* t A)))", "(d t (mexp (* (neg s) (* t A))))"]),
+    ]
+}

@@ -1,0 +1,9 @@
+//! The theories: each module's `rules()` is a named table of rewrites.
+
+pub mod algebra;
+pub mod calculus;
+pub mod expectation;
+pub mod matrices;
+pub mod powers;
+pub mod sums;
+pub mod trig;

@@ -1,0 +1,282 @@
+//! Finite sums `sum(j in lo..hi, body)` and the Kronecker δ.
+//!
+//! Substitution under a binder is done on an extracted term by
+//! [`substitute`](crate::prove::rule::substitute), which refuses to capture a variable.
+
+use egg::{rewrite as rw, Id, Language, PatternAst, Subst, Symbol};
+use num_rational::BigRational;
+use num_traits::One;
+
+use crate::expr::{Expr, Math};
+use crate::prove::analysis::{symbol_of, MathGraph};
+use crate::prove::poly::{Monomial, Normalizer};
+use crate::prove::rule::{computed, extract, occurs, substitute, var, PatBuilder, Rule, Theory};
+
+/// Build `coeff · Π atoms^e · extra` as a pattern node (atoms as class variables).
+pub(crate) fn monomial_pattern(
+    b: &mut PatBuilder,
+    egraph: &MathGraph,
+    coeff: &BigRational,
+    atoms: &[(Id, BigRational)],
+    extra: Option<Id>,
+) -> Id {
+    let mut factors: Vec<Id> = vec![];
+    if !coeff.is_one() || (atoms.is_empty() && extra.is_none()) {
+        factors.push(b.node(Math::Num(crate::expr::Constant(coeff.clone()))));
+    }
+    for (a, e) in atoms {
+        let x = b.class(egraph, *a);
+        if e.is_one() {
+            factors.push(x);
+        } else {
+            let k = b.node(Math::Num(crate::expr::Constant(e.clone())));
+            factors.push(b.node(Math::Pow([x, k])));
+        }
+    }
+    if let Some(x) = extra {
+        factors.push(x);
+    }
+    factors
+        .into_iter()
+        .reduce(|x, y| b.node(Math::Mul([x, y])))
+        .expect("at least one factor")
+}
+
+/// Join terms with `+`.
+pub(crate) fn sum_pattern(b: &mut PatBuilder, terms: Vec<Id>) -> Id {
+    match terms.into_iter().reduce(|x, y| b.node(Math::Add([x, y]))) {
+        Some(t) => t,
+        None => b.node(Math::Num(crate::expr::Constant::int(0))),
+    }
+}
+
+/// sum(j, Σ_m c_m f_m g_m(j)) = Σ_m c_m f_m · sum(j, g_m(j)); an empty g_m sums to hi − lo + 1.
+fn sum_linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+    let j = symbol_of(egraph, s[var("?j")])?;
+    let (lo, hi, body) = (s[var("?lo")], s[var("?hi")], s[var("?body")]);
+    let p = Normalizer::new(egraph).poly(body);
+    let depends = |a: &Id| egraph[*a].data.free.contains(&j);
+    // Nothing to do if the body is one monomial with coefficient 1 that depends on j entirely.
+    if let Some((m, c)) = p.as_monomial() {
+        if c.is_one() && m.0.iter().all(|(a, _)| depends(a)) && !m.0.is_empty() {
+            return None;
+        }
+    }
+    let mut b = PatBuilder::default();
+    let mut terms = vec![];
+    for (m, c) in &p.0 {
+        let (inner, outer): (Vec<_>, Vec<_>) = m.0.iter().cloned().partition(|(a, _)| depends(a));
+        let jv = b.class(egraph, s[var("?j")]);
+        let (lo_v, hi_v) = (b.class(egraph, lo), b.class(egraph, hi));
+        let summed = if inner.is_empty() {
+            // sum of a constant: (hi - lo + 1)
+            let d = b.node(Math::Sub([hi_v, lo_v]));
+            let one = b.node(Math::Num(crate::expr::Constant::int(1)));
+            b.node(Math::Add([d, one]))
+        } else {
+            let body = monomial_pattern(&mut b, egraph, &BigRational::one(), &inner, None);
+            b.node(Math::Sum([jv, lo_v, hi_v, body]))
+        };
+        terms.push(monomial_pattern(&mut b, egraph, c, &outer, Some(summed)));
+    }
+    sum_pattern(&mut b, terms);
+    Some(b.finish())
+}
+
+/// The sums (as class ids) among a monomial's atoms, with their parts.
+fn sum_atoms(egraph: &MathGraph, m: &Monomial) -> Vec<(Id, [Id; 4])> {
+    m.0.iter()
+        .filter_map(|(a, _)| {
+            egraph[*a].nodes.iter().find_map(|n| match n {
+                Math::Sum(parts) => Some((*a, *parts)),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+const FRESH: [&str; 8] = ["k", "l", "m", "p", "q", "r", "j2", "k2"];
+
+/// sum(j, a(j)) · sum(j', b(j')) = sum(j, sum(k, a(j)·b(k))), renaming the second bound index to a
+/// fresh one when needed.
+fn sum_product(egraph: &MathGraph, eclass: Id, _: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+    let p = Normalizer::new(egraph).poly(eclass);
+    let (m, c) = p.as_monomial()?;
+    // Expand a squared sum into two factors.
+    let mut factors: Vec<(Id, BigRational)> = vec![];
+    for (a, e) in &m.0 {
+        if *e == BigRational::from_integer(2.into()) && !sum_atoms(egraph, &Monomial(vec![(*a, BigRational::one())])).is_empty() {
+            factors.push((*a, BigRational::one()));
+            factors.push((*a, BigRational::one()));
+        } else {
+            factors.push((*a, e.clone()));
+        }
+    }
+    let sums: Vec<(usize, Id, [Id; 4])> = factors
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, e))| e.is_one())
+        .filter_map(|(i, (a, _))| {
+            sum_atoms(egraph, &Monomial(vec![(*a, BigRational::one())]))
+                .first()
+                .map(|(id, parts)| (i, *id, *parts))
+        })
+        .collect();
+    if sums.len() < 2 {
+        return None;
+    }
+    let (i1, _, [j1, lo1, hi1, b1]) = sums[0];
+    let (i2, _, [j2, lo2, hi2, b2]) = sums[1];
+    let sj1 = symbol_of(egraph, j1)?;
+    let sj2 = symbol_of(egraph, j2)?;
+    let body1 = extract(egraph, b1);
+    let body2 = extract(egraph, b2);
+    // The second sum's index must not occur free in the first body, and vice versa.
+    let mut second_index = sj2;
+    let body2 = if sj2 == sj1 || egraph[b1].data.free.contains(&sj2) {
+        let fresh = FRESH.iter().map(|s| Symbol::from(*s)).find(|s| {
+            !occurs(&body1, *s) && !occurs(&body2, *s) && !egraph[eclass].data.free.contains(s)
+        })?;
+        second_index = fresh;
+        substitute(&body2, sj2, fresh)?
+    } else {
+        body2
+    };
+    if egraph[b2].data.free.contains(&sj1) && sj1 != sj2 {
+        return None;
+    }
+    let mut b = PatBuilder::default();
+    let rest: Vec<(Id, BigRational)> = factors
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != i1 && *i != i2)
+        .map(|(_, f)| f.clone())
+        .collect();
+    let x = b.class(egraph, b1);
+    let y = b.expr(&body2);
+    let prod = b.node(Math::Mul([x, y]));
+    let k = b.node(Math::Symbol(second_index));
+    let (l2, h2) = (b.class(egraph, lo2), b.class(egraph, hi2));
+    let inner = b.node(Math::Sum([k, l2, h2, prod]));
+    let jv = b.class(egraph, j1);
+    let (l1, h1) = (b.class(egraph, lo1), b.class(egraph, hi1));
+    let outer = b.node(Math::Sum([jv, l1, h1, inner]));
+    monomial_pattern(&mut b, egraph, c, &rest, Some(outer));
+    Some(b.finish())
+}
+
+/// The δ factor of a monomial pairing `k` with another index symbol, if any.
+fn delta_partner(egraph: &MathGraph, m: &Monomial, k: Symbol) -> Option<(usize, Symbol)> {
+    m.0.iter().enumerate().find_map(|(i, (a, e))| {
+        if !e.is_one() {
+            return None;
+        }
+        egraph[*a].nodes.iter().find_map(|n| match n {
+            Math::Delta([x, y]) => {
+                let (sx, sy) = (symbol_of(egraph, *x)?, symbol_of(egraph, *y)?);
+                if sx == k && sy != k {
+                    Some((i, sy))
+                } else if sy == k && sx != k {
+                    Some((i, sx))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        })
+    })
+}
+
+/// Σ_k a(k)·δ(j,k) = a(j) for the body monomial of a sum over k; `None` unless every other
+/// factor substitutes without capture.
+fn eliminate_delta(
+    egraph: &MathGraph,
+    k: Symbol,
+    body: Id,
+    allowed: &dyn Fn(Symbol) -> bool,
+) -> Option<Expr> {
+    let p = Normalizer::new(egraph).poly(body);
+    let (m, c) = p.as_monomial()?;
+    let (di, j) = delta_partner(egraph, m, k)?;
+    if !allowed(j) {
+        return None;
+    }
+    let mut out = Expr::default();
+    let mut factors = vec![out.add(Math::Num(crate::expr::Constant(c.clone())))];
+    for (i, (a, e)) in m.0.iter().enumerate() {
+        if i == di {
+            continue;
+        }
+        let t = substitute(&extract(egraph, *a), k, j)?;
+        let mut base = append(&mut out, &t);
+        if !e.is_one() {
+            let ke = out.add(Math::Num(crate::expr::Constant(e.clone())));
+            base = out.add(Math::Pow([base, ke]));
+        }
+        factors.push(base);
+    }
+    factors.into_iter().reduce(|x, y| out.add(Math::Mul([x, y])));
+    Some(out)
+}
+
+fn append(out: &mut Expr, e: &Expr) -> Id {
+    let base = out.as_ref().len();
+    let mut last = Id::from(0);
+    for n in e.as_ref() {
+        last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
+    }
+    last
+}
+
+/// sum(j in R, sum(k in R, a·δ(j,k))) = sum(j in R, a[k := j]): both indices range over R.
+fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+    let j = symbol_of(egraph, s[var("?j")])?;
+    let k = symbol_of(egraph, s[var("?k")])?;
+    let reduced = eliminate_delta(egraph, k, s[var("?body")], &|x| x == j)?;
+    let mut b = PatBuilder::default();
+    let jv = b.class(egraph, s[var("?j")]);
+    let (lo, hi) = (b.class(egraph, s[var("?lo")]), b.class(egraph, s[var("?hi")]));
+    let body = b.expr(&reduced);
+    b.node(Math::Sum([jv, lo, hi, body]));
+    Some(b.finish())
+}
+
+/// sum(k in lo..hi, a·δ(j,k)) = a[k := j] when `j` is a free index declared to range over lo..hi.
+fn sum_delta_declared(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+    let k = symbol_of(egraph, s[var("?k")])?;
+    let (lo, hi) = (egraph.find(s[var("?lo")]), egraph.find(s[var("?hi")]));
+    let in_range = |j: Symbol| {
+        egraph.analysis.ctx.ranges.get(&j).is_some_and(|(l, h)| {
+            egraph.lookup_expr(l).map(|x| egraph.find(x)) == Some(lo)
+                && egraph.lookup_expr(h).map(|x| egraph.find(x)) == Some(hi)
+        })
+    };
+    let reduced = eliminate_delta(egraph, k, s[var("?body")], &in_range)?;
+    let mut b = PatBuilder::default();
+    b.expr(&reduced);
+    Some(b.finish())
+}
+
+/// The rules.
+pub fn rules() -> Vec<Rule> {
+    let r = |name, rewrite, examples| Rule {
+        name,
+        theory: Theory::Sums,
+        rewrite,
+        examples,
+    };
+    vec![
+        r("sum-linear", computed("sum-linear", "(sum ?j ?lo ?hi ?body)", sum_linear),
+            &["(sum j 1 n (+ (* a (idx x j)) b))", "(sum j 1 n (* 3 (idx x j)))"]),
+        r("sum-product", computed("sum-product", "(* ?a ?b)", sum_product),
+            &["(* (sum j 1 n (idx x j)) (sum j 1 n (idx xp j)))", "(* 2 (* (sum j 1 n (idx x j)) (sum k 1 n (idx xp k))))"]),
+        r("sum-product(^2)", computed("sum-product(^2)", "(^ ?a 2)", sum_product),
+            &["(^ (sum j 1 n (idx x j)) 2)"]),
+        r("sum-delta", computed("sum-delta", "(sum ?j ?lo ?hi (sum ?k ?lo ?hi ?body))", sum_delta_nested),
+            &["(sum j 1 n (sum k 1 n (* (* (idx x j) (idx xp k)) (delta j k))))"]),
+        r("sum-delta(declared)", computed("sum-delta(declared)", "(sum ?k ?lo ?hi ?body)", sum_delta_declared),
+            &["(sum k 1 n (* (idx x k) (delta i k)))"]),
+        r("delta-same", rw!("delta-same"; "(delta ?a ?a)" => "1"), &["(delta i i)"]),
+        r("delta-sym", rw!("delta-sym"; "(delta ?a ?b)" => "(delta ?b ?a)"), &["(delta i j)"]),
+    ]
+}
