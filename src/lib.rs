@@ -5,6 +5,8 @@
 //! named rewrite rules ([`prove`]) and checked numerically at high precision ([`numeric`]).
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod derivation;
 pub mod expr;
 pub mod numeric;
 pub mod prove;

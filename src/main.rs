@@ -1,5 +1,84 @@
 //! The `derive` command line.
 
-fn main() {
-    println!("derive: under construction");
+use clap::{Parser, Subcommand};
+use derive::cli::{adhoc, check};
+use std::process::ExitCode;
+
+/// derive — checks derivations of infinite-width kernel recursions, link by link: an e-graph
+/// proof with named rules and a high-precision numeric check for every link.
+#[derive(Parser)]
+#[command(name = "derive", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check derivations: ids (e.g. `first_layer_cov`), paths to .toml files, or --all.
+    Check {
+        /// Derivation ids or files.
+        targets: Vec<String>,
+        /// Check every derivation in derivations/.
+        #[arg(long)]
+        all: bool,
+        /// Show proof times.
+        #[arg(long)]
+        timings: bool,
+    },
+    /// List the derivations.
+    List,
+    /// Prove one link LHS = RHS.
+    Prove {
+        /// Left side.
+        lhs: String,
+        /// Right side.
+        rhs: String,
+        /// Theories to use (comma-separated): algebra, powers, sums, expectation, trig, calculus, matrices.
+        #[arg(long, value_delimiter = ',')]
+        by: Vec<String>,
+        /// Declare a symbol: NAME=KIND (e.g. rho='interval -1..1').
+        #[arg(long)]
+        decl: Vec<String>,
+    },
+    /// Evaluate an expression.
+    Eval {
+        /// The expression.
+        expr: String,
+        /// Values: NAME=VALUE[,NAME=VALUE…].
+        #[arg(long)]
+        at: Vec<String>,
+        /// Declare a symbol: NAME=KIND.
+        #[arg(long)]
+        decl: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check {
+            targets,
+            all,
+            timings,
+        } => check::run_check(&targets, all, timings),
+        Command::List => check::run_list().map(|_| true),
+        Command::Prove { lhs, rhs, by, decl } => adhoc::run_prove(&lhs, &rhs, &by, &decl),
+        Command::Eval { expr, at, decl } => adhoc::run_eval(&expr, &at, &decl).map(|_| true),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("{}", e.message());
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
 }

@@ -1,3 +1,5 @@
 //! Numerics: activations, Gaussian expectations, kernel recursions, finite-width networks, ODEs.
 
 pub mod activation;
+pub mod eval;
+pub mod tolerance;

@@ -139,9 +139,11 @@ pub fn prove(
         Some(StopReason::Saturated) => {
             let eg = &runner.egraph;
             let mut norm = Normalizer::new(eg);
-            let diff = norm
-                .poly(l)
-                .add(&norm.poly(r).scale(&-num_rational::BigRational::from_integer(1.into())));
+            let diff = norm.poly(l).add(
+                &norm
+                    .poly(r)
+                    .scale(&-num_rational::BigRational::from_integer(1.into())),
+            );
             let (pat, subst) = to_pattern(eg, &diff);
             Outcome::NotDerivable {
                 residual: instantiate(eg, &pat, &subst),
@@ -219,10 +221,20 @@ fn find_rewrite(
     next: &FlatTerm<Math>,
 ) -> Option<(String, bool, Expr, Expr)> {
     if let Some(rule) = next.forward_rule {
-        return Some((rule.to_string(), false, prev.remove_rewrites().get_recexpr(), next.remove_rewrites().get_recexpr()));
+        return Some((
+            rule.to_string(),
+            false,
+            prev.remove_rewrites().get_recexpr(),
+            next.remove_rewrites().get_recexpr(),
+        ));
     }
     if let Some(rule) = next.backward_rule {
-        return Some((rule.to_string(), true, prev.remove_rewrites().get_recexpr(), next.remove_rewrites().get_recexpr()));
+        return Some((
+            rule.to_string(),
+            true,
+            prev.remove_rewrites().get_recexpr(),
+            next.remove_rewrites().get_recexpr(),
+        ));
     }
     for (p, n) in prev.children.iter().zip(&next.children) {
         if let Some(found) = find_rewrite(p, n) {

@@ -202,7 +202,11 @@ impl<'a> Normalizer<'a> {
         self.stack.insert(id);
         let mut best: Option<Poly> = None;
         for node in class.nodes.iter().filter(|n| is_arithmetic(n)) {
-            if node.children().iter().any(|c| self.stack.contains(&self.egraph.find(*c))) {
+            if node
+                .children()
+                .iter()
+                .any(|c| self.stack.contains(&self.egraph.find(*c)))
+            {
                 continue;
             }
             if let Some(p) = self.node_poly(node) {
@@ -283,7 +287,11 @@ pub fn rational_power(q: &BigRational, e: &BigRational) -> Option<BigRational> {
         return None;
     }
     if q.is_zero() {
-        return if n > 0 { Some(BigRational::zero()) } else { None };
+        return if n > 0 {
+            Some(BigRational::zero())
+        } else {
+            None
+        };
     }
     let root = if d == 1 {
         q.clone()
@@ -309,7 +317,9 @@ pub fn to_pattern(egraph: &MathGraph, p: &Poly) -> (PatternAst<Math>, Subst) {
     let mut pat = PatternAst::default();
     let mut subst = Subst::with_capacity(8);
     let mut vars: HashMap<Id, Id> = HashMap::new();
-    let num = |pat: &mut PatternAst<Math>, q: BigRational| pat.add(ENodeOrVar::ENode(Math::Num(Constant(q))));
+    let num = |pat: &mut PatternAst<Math>, q: BigRational| {
+        pat.add(ENodeOrVar::ENode(Math::Num(Constant(q))))
+    };
     if p.is_empty() {
         num(&mut pat, BigRational::zero());
         return (pat, subst);
@@ -345,7 +355,9 @@ pub fn to_pattern(egraph: &MathGraph, p: &Poly) -> (PatternAst<Math>, Subst) {
             }
         }
         let product = |pat: &mut PatternAst<Math>, fs: &[Id]| -> Option<Id> {
-            fs.iter().copied().reduce(|x, y| pat.add(ENodeOrVar::ENode(Math::Mul([x, y]))))
+            fs.iter()
+                .copied()
+                .reduce(|x, y| pat.add(ENodeOrVar::ENode(Math::Mul([x, y]))))
         };
         let mut term = product(&mut pat, &numer);
         if !c_abs.is_one() || term.is_none() {

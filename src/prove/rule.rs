@@ -89,7 +89,9 @@ impl fmt::Display for Theory {
 
 /// A theory name that is not known.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("unknown theory `{0}` (known: algebra, powers, sums, expectation, trig, calculus, matrices)")]
+#[error(
+    "unknown theory `{0}` (known: algebra, powers, sums, expectation, trig, calculus, matrices)"
+)]
 pub struct UnknownTheory(pub String);
 
 impl FromStr for Theory {
@@ -110,7 +112,8 @@ pub fn pat(s: &str) -> Pattern<Math> {
 
 /// A variable of a rule pattern.
 pub fn var(s: &str) -> Var {
-    s.parse().unwrap_or_else(|e| panic!("bad variable `{s}`: {e}"))
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad variable `{s}`: {e}"))
 }
 
 /// A rewrite whose right side is computed by `apply`, which returns the replacement as a pattern
@@ -188,9 +191,7 @@ impl PatBuilder {
         let base = self.pat.as_ref().len();
         let mut last = Id::from(0);
         for n in e.as_ref() {
-            let n = n
-                .clone()
-                .map_children(|c| Id::from(usize::from(c) + base));
+            let n = n.clone().map_children(|c| Id::from(usize::from(c) + base));
             last = self.pat.add(ENodeOrVar::ENode(n));
         }
         last
@@ -230,7 +231,11 @@ pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
                 return Some(out.add(Math::Sum([v2, lo2, hi2, b2])));
             }
             Math::Gauss([a, b, c, body]) => {
-                let is_bound = |s: Symbol| crate::expr::GAUSS_VARS.iter().any(|v| Symbol::from(*v) == s);
+                let is_bound = |s: Symbol| {
+                    crate::expr::GAUSS_VARS
+                        .iter()
+                        .any(|v| Symbol::from(*v) == s)
+                };
                 let a2 = go(e, *a, from, to, out)?;
                 let b2 = go(e, *b, from, to, out)?;
                 let c2 = go(e, *c, from, to, out)?;
@@ -247,13 +252,15 @@ pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
             _ => {}
         }
         let mut failed = false;
-        let n2 = node.clone().map_children(|c| match go(e, c, from, to, out) {
-            Some(x) => x,
-            None => {
-                failed = true;
-                c
-            }
-        });
+        let n2 = node
+            .clone()
+            .map_children(|c| match go(e, c, from, to, out) {
+                Some(x) => x,
+                None => {
+                    failed = true;
+                    c
+                }
+            });
         if failed {
             return None;
         }
@@ -281,7 +288,9 @@ pub fn free_in(e: &Expr, id: Id, s: Symbol) -> bool {
             free_in(e, *a, s)
                 || free_in(e, *b, s)
                 || free_in(e, *c, s)
-                || (!crate::expr::GAUSS_VARS.iter().any(|v| Symbol::from(*v) == s)
+                || (!crate::expr::GAUSS_VARS
+                    .iter()
+                    .any(|v| Symbol::from(*v) == s)
                     && free_in(e, *body, s))
         }
         n => n.children().iter().any(|c| free_in(e, *c, s)),

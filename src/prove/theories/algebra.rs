@@ -8,7 +8,11 @@ use crate::prove::analysis::MathGraph;
 use crate::prove::poly::{to_pattern, Normalizer};
 use crate::prove::rule::{computed, Rule, Theory};
 
-fn normalize(egraph: &MathGraph, eclass: Id, _: &Subst) -> Option<(PatternAst<crate::expr::Math>, Subst)> {
+fn normalize(
+    egraph: &MathGraph,
+    eclass: Id,
+    _: &Subst,
+) -> Option<(PatternAst<crate::expr::Math>, Subst)> {
     let p = Normalizer::new(egraph).poly(eclass);
     Some(to_pattern(egraph, &p))
 }
@@ -22,12 +26,36 @@ pub fn rules() -> Vec<Rule> {
         examples,
     };
     vec![
-        r("ring-normalize(+)", "(+ ?a ?b)", &["(+ (* a b) (* b a))", "(+ (* 2 a) (neg a))"]),
-        r("ring-normalize(-)", "(- ?a ?b)", &["(- (* (+ a b) (+ a b)) (* a a))"]),
-        r("ring-normalize(*)", "(* ?a ?b)", &["(* (+ a 1) (- a 1))", "(* (/ s (sqrt n)) (/ s (sqrt n)))"]),
-        r("ring-normalize(/)", "(/ ?a ?b)", &["(/ (* s s) s)", "(/ a (+ a b))"]),
+        r(
+            "ring-normalize(+)",
+            "(+ ?a ?b)",
+            &["(+ (* a b) (* b a))", "(+ (* 2 a) (neg a))"],
+        ),
+        r(
+            "ring-normalize(-)",
+            "(- ?a ?b)",
+            &["(- (* (+ a b) (+ a b)) (* a a))"],
+        ),
+        r(
+            "ring-normalize(*)",
+            "(* ?a ?b)",
+            &["(* (+ a 1) (- a 1))", "(* (/ s (sqrt n)) (/ s (sqrt n)))"],
+        ),
+        r(
+            "ring-normalize(/)",
+            "(/ ?a ?b)",
+            &["(/ (* s s) s)", "(/ a (+ a b))"],
+        ),
         r("ring-normalize(neg)", "(neg ?a)", &["(neg (neg a))"]),
-        r("ring-normalize(^)", "(^ ?a ?b)", &["(^ (+ a b) 2)", "(^ (^ s 2) 1/2)", "(^ s -2)"]),
-        r("ring-normalize(sqrt)", "(sqrt ?a)", &["(sqrt (* 4 (* s s)))", "(sqrt (/ 9 4))"]),
+        r(
+            "ring-normalize(^)",
+            "(^ ?a ?b)",
+            &["(^ (+ a b) 2)", "(^ (^ s 2) 1/2)", "(^ s -2)"],
+        ),
+        r(
+            "ring-normalize(sqrt)",
+            "(sqrt ?a)",
+            &["(sqrt (* 4 (* s s)))", "(sqrt (/ 9 4))"],
+        ),
     ]
 }

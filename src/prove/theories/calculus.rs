@@ -55,18 +55,66 @@ pub fn rules() -> Vec<Rule> {
         examples,
     };
     vec![
-        r("d-const", rw!("d-const"; "(d ?t ?c)" => "0" if free_of("?c", "?t")), &["(d t (* a b))"]),
+        r(
+            "d-const",
+            rw!("d-const"; "(d ?t ?c)" => "0" if free_of("?c", "?t")),
+            &["(d t (* a b))"],
+        ),
         r("d-self", rw!("d-self"; "(d ?t ?t)" => "1"), &["(d t t)"]),
-        r("d-add", rw!("d-add"; "(d ?t (+ ?a ?b))" => "(+ (d ?t ?a) (d ?t ?b))"), &["(d t (+ (* a t) (exp t)))"]),
-        r("d-sub", rw!("d-sub"; "(d ?t (- ?a ?b))" => "(- (d ?t ?a) (d ?t ?b))"), &["(d t (- (* a t) (exp t)))"]),
-        r("d-neg", rw!("d-neg"; "(d ?t (neg ?a))" => "(neg (d ?t ?a))"), &["(d t (neg (exp t)))"]),
-        r("d-mul", rw!("d-mul"; "(d ?t (* ?a ?b))" => "(+ (* (d ?t ?a) ?b) (* ?a (d ?t ?b)))"), &["(d t (* (exp t) (sin t)))"]),
-        r("d-pow", rw!("d-pow"; "(d ?t (^ ?a ?n))" => "(* (* ?n (^ ?a (- ?n 1))) (d ?t ?a))" if constant("?n")), &["(d t (^ (+ t a) 3))"]),
-        r("d-exp", rw!("d-exp"; "(d ?t (exp ?a))" => "(* (exp ?a) (d ?t ?a))"), &["(d t (exp (* a t)))"]),
-        r("d-log", rw!("d-log"; "(d ?t (log ?a))" => "(/ (d ?t ?a) ?a)"), &["(d t (log (+ s (* t t))))"]),
-        r("d-sin", rw!("d-sin"; "(d ?t (sin ?a))" => "(* (cos ?a) (d ?t ?a))"), &["(d t (sin (* a t)))"]),
-        r("d-cos", rw!("d-cos"; "(d ?t (cos ?a))" => "(neg (* (sin ?a) (d ?t ?a)))"), &["(d t (cos (* a t)))"]),
-        r("d-matmul", rw!("d-matmul"; "(d ?t (@ ?a ?b))" => "(+ (@ (d ?t ?a) ?b) (@ ?a (d ?t ?b)))"), &["(d t (@ (mexp (* t A)) B))"]),
-        r("d-mexp", rw!("d-mexp"; "(d ?t (mexp ?a))" => "(@ (d ?t ?a) (mexp ?a))" if linear_in("?a", "?t")), &["(d t (mexp (* t A)))", "(d t (mexp (* (neg s) (* t A))))"]),
+        r(
+            "d-add",
+            rw!("d-add"; "(d ?t (+ ?a ?b))" => "(+ (d ?t ?a) (d ?t ?b))"),
+            &["(d t (+ (* a t) (exp t)))"],
+        ),
+        r(
+            "d-sub",
+            rw!("d-sub"; "(d ?t (- ?a ?b))" => "(- (d ?t ?a) (d ?t ?b))"),
+            &["(d t (- (* a t) (exp t)))"],
+        ),
+        r(
+            "d-neg",
+            rw!("d-neg"; "(d ?t (neg ?a))" => "(neg (d ?t ?a))"),
+            &["(d t (neg (exp t)))"],
+        ),
+        r(
+            "d-mul",
+            rw!("d-mul"; "(d ?t (* ?a ?b))" => "(+ (* (d ?t ?a) ?b) (* ?a (d ?t ?b)))"),
+            &["(d t (* (exp t) (sin t)))"],
+        ),
+        r(
+            "d-pow",
+            rw!("d-pow"; "(d ?t (^ ?a ?n))" => "(* (* ?n (^ ?a (- ?n 1))) (d ?t ?a))" if constant("?n")),
+            &["(d t (^ (+ t a) 3))"],
+        ),
+        r(
+            "d-exp",
+            rw!("d-exp"; "(d ?t (exp ?a))" => "(* (exp ?a) (d ?t ?a))"),
+            &["(d t (exp (* a t)))"],
+        ),
+        r(
+            "d-log",
+            rw!("d-log"; "(d ?t (log ?a))" => "(/ (d ?t ?a) ?a)"),
+            &["(d t (log (+ s (* t t))))"],
+        ),
+        r(
+            "d-sin",
+            rw!("d-sin"; "(d ?t (sin ?a))" => "(* (cos ?a) (d ?t ?a))"),
+            &["(d t (sin (* a t)))"],
+        ),
+        r(
+            "d-cos",
+            rw!("d-cos"; "(d ?t (cos ?a))" => "(neg (* (sin ?a) (d ?t ?a)))"),
+            &["(d t (cos (* a t)))"],
+        ),
+        r(
+            "d-matmul",
+            rw!("d-matmul"; "(d ?t (@ ?a ?b))" => "(+ (@ (d ?t ?a) ?b) (@ ?a (d ?t ?b)))"),
+            &["(d t (@ (mexp (* t A)) B))"],
+        ),
+        r(
+            "d-mexp",
+            rw!("d-mexp"; "(d ?t (mexp ?a))" => "(@ (d ?t ?a) (mexp ?a))" if linear_in("?a", "?t")),
+            &["(d t (mexp (* t A)))", "(d t (mexp (* (neg s) (* t A))))"],
+        ),
     ]
 }

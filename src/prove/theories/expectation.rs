@@ -46,7 +46,8 @@ fn linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Sub
     let x = s[var("?x")];
     let p = Normalizer::new(egraph).poly(x);
     if let Some((m, c)) = p.as_monomial() {
-        if c.is_one() && !m.0.is_empty() && m.0.iter().all(|(a, _)| !randoms(egraph, *a).is_empty()) {
+        if c.is_one() && !m.0.is_empty() && m.0.iter().all(|(a, _)| !randoms(egraph, *a).is_empty())
+        {
             return None;
         }
     }
@@ -54,7 +55,9 @@ fn linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Sub
     let mut terms = vec![];
     for (m, c) in &p.0 {
         let (random, det): (Vec<_>, Vec<_>) =
-            m.0.iter().cloned().partition(|(a, _)| !randoms(egraph, *a).is_empty());
+            m.0.iter()
+                .cloned()
+                .partition(|(a, _)| !randoms(egraph, *a).is_empty());
         let expectation = if random.is_empty() {
             None
         } else {
@@ -72,11 +75,10 @@ fn independent(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>
     let p = Normalizer::new(egraph).poly(s[var("?x")]);
     let (m, c) = p.as_monomial()?;
     // Union-find over factors by shared random symbols.
-    let factors: Vec<(Id, BigRational, BTreeSet<Symbol>)> = m
-        .0
-        .iter()
-        .map(|(a, e)| (*a, e.clone(), randoms(egraph, *a)))
-        .collect();
+    let factors: Vec<(Id, BigRational, BTreeSet<Symbol>)> =
+        m.0.iter()
+            .map(|(a, e)| (*a, e.clone(), randoms(egraph, *a)))
+            .collect();
     let mut groups: Vec<(BTreeSet<Symbol>, Vec<(Id, BigRational)>)> = vec![];
     for (a, e, syms) in factors {
         let mut merged = (syms.clone(), vec![(a, e)]);
@@ -101,7 +103,10 @@ fn independent(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>
         let inner = monomial_pattern(&mut b, egraph, &BigRational::one(), members, None);
         parts.push(b.node(Math::Expect(inner)));
     }
-    let prod = parts.into_iter().reduce(|x, y| b.node(Math::Mul([x, y]))).unwrap();
+    let prod = parts
+        .into_iter()
+        .reduce(|x, y| b.node(Math::Mul([x, y])))
+        .unwrap();
     monomial_pattern(&mut b, egraph, c, &[], Some(prod));
     Some(b.finish())
 }
@@ -171,16 +176,46 @@ pub fn rules() -> Vec<Rule> {
         examples,
     };
     vec![
-        r("E-linear", computed("E-linear", "(E ?x)", linear),
-            &["(E (+ (* a (idx w i j)) (* b (idx beta i))))", "(E (* 3 (^ (idx beta i) 2)))", "(E a)"]),
-        r("E-sum", rw!("E-sum"; "(E (sum ?j ?lo ?hi ?a))" => "(sum ?j ?lo ?hi (E ?a))"
+        r(
+            "E-linear",
+            computed("E-linear", "(E ?x)", linear),
+            &[
+                "(E (+ (* a (idx w i j)) (* b (idx beta i))))",
+                "(E (* 3 (^ (idx beta i) 2)))",
+                "(E a)",
+            ],
+        ),
+        r(
+            "E-sum",
+            rw!("E-sum"; "(E (sum ?j ?lo ?hi ?a))" => "(sum ?j ?lo ?hi (E ?a))"
             if deterministic("?lo") if deterministic("?hi")),
-            &["(E (sum j 1 n (* (idx w i j) (idx x j))))"]),
-        r("E-independent", computed("E-independent", "(E ?x)", independent),
-            &["(E (* (idx beta i) (sum j 1 n (idx w i j))))", "(E (* (^ (idx beta i) 2) (^ (idx w i j) 2)))"]),
-        r("E-moment", computed("E-moment", "(E ?x)", moment),
-            &["(E (idx w i j))", "(E (^ (idx beta i) 2))", "(E (^ z 4))", "(E (^ z 3))"]),
-        r("E-second-moment", computed("E-second-moment", "(E ?x)", second_moment),
-            &["(E (* (idx w i j) (idx w i k)))", "(E (* (idx w i j) (idx w k l)))"]),
+            &["(E (sum j 1 n (* (idx w i j) (idx x j))))"],
+        ),
+        r(
+            "E-independent",
+            computed("E-independent", "(E ?x)", independent),
+            &[
+                "(E (* (idx beta i) (sum j 1 n (idx w i j))))",
+                "(E (* (^ (idx beta i) 2) (^ (idx w i j) 2)))",
+            ],
+        ),
+        r(
+            "E-moment",
+            computed("E-moment", "(E ?x)", moment),
+            &[
+                "(E (idx w i j))",
+                "(E (^ (idx beta i) 2))",
+                "(E (^ z 4))",
+                "(E (^ z 3))",
+            ],
+        ),
+        r(
+            "E-second-moment",
+            computed("E-second-moment", "(E ?x)", second_moment),
+            &[
+                "(E (* (idx w i j) (idx w i k)))",
+                "(E (* (idx w i j) (idx w k l)))",
+            ],
+        ),
     ]
 }

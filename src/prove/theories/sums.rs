@@ -105,7 +105,9 @@ fn sum_product(egraph: &MathGraph, eclass: Id, _: &Subst) -> Option<(PatternAst<
     // Expand a squared sum into two factors.
     let mut factors: Vec<(Id, BigRational)> = vec![];
     for (a, e) in &m.0 {
-        if *e == BigRational::from_integer(2.into()) && !sum_atoms(egraph, &Monomial(vec![(*a, BigRational::one())])).is_empty() {
+        if *e == BigRational::from_integer(2.into())
+            && !sum_atoms(egraph, &Monomial(vec![(*a, BigRational::one())])).is_empty()
+        {
             factors.push((*a, BigRational::one()));
             factors.push((*a, BigRational::one()));
         } else {
@@ -215,7 +217,9 @@ fn eliminate_delta(
         }
         factors.push(base);
     }
-    factors.into_iter().reduce(|x, y| out.add(Math::Mul([x, y])));
+    factors
+        .into_iter()
+        .reduce(|x, y| out.add(Math::Mul([x, y])));
     Some(out)
 }
 
@@ -235,7 +239,10 @@ fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<
     let reduced = eliminate_delta(egraph, k, s[var("?body")], &|x| x == j)?;
     let mut b = PatBuilder::default();
     let jv = b.class(egraph, s[var("?j")]);
-    let (lo, hi) = (b.class(egraph, s[var("?lo")]), b.class(egraph, s[var("?hi")]));
+    let (lo, hi) = (
+        b.class(egraph, s[var("?lo")]),
+        b.class(egraph, s[var("?hi")]),
+    );
     let body = b.expr(&reduced);
     b.node(Math::Sum([jv, lo, hi, body]));
     Some(b.finish())
@@ -266,17 +273,54 @@ pub fn rules() -> Vec<Rule> {
         examples,
     };
     vec![
-        r("sum-linear", computed("sum-linear", "(sum ?j ?lo ?hi ?body)", sum_linear),
-            &["(sum j 1 n (+ (* a (idx x j)) b))", "(sum j 1 n (* 3 (idx x j)))"]),
-        r("sum-product", computed("sum-product", "(* ?a ?b)", sum_product),
-            &["(* (sum j 1 n (idx x j)) (sum j 1 n (idx xp j)))", "(* 2 (* (sum j 1 n (idx x j)) (sum k 1 n (idx xp k))))"]),
-        r("sum-product(^2)", computed("sum-product(^2)", "(^ ?a 2)", sum_product),
-            &["(^ (sum j 1 n (idx x j)) 2)"]),
-        r("sum-delta", computed("sum-delta", "(sum ?j ?lo ?hi (sum ?k ?lo ?hi ?body))", sum_delta_nested),
-            &["(sum j 1 n (sum k 1 n (* (* (idx x j) (idx xp k)) (delta j k))))"]),
-        r("sum-delta(declared)", computed("sum-delta(declared)", "(sum ?k ?lo ?hi ?body)", sum_delta_declared),
-            &["(sum k 1 n (* (idx x k) (delta i k)))"]),
-        r("delta-same", rw!("delta-same"; "(delta ?a ?a)" => "1"), &["(delta i i)"]),
-        r("delta-sym", rw!("delta-sym"; "(delta ?a ?b)" => "(delta ?b ?a)"), &["(delta i j)"]),
+        r(
+            "sum-linear",
+            computed("sum-linear", "(sum ?j ?lo ?hi ?body)", sum_linear),
+            &[
+                "(sum j 1 n (+ (* a (idx x j)) b))",
+                "(sum j 1 n (* 3 (idx x j)))",
+            ],
+        ),
+        r(
+            "sum-product",
+            computed("sum-product", "(* ?a ?b)", sum_product),
+            &[
+                "(* (sum j 1 n (idx x j)) (sum j 1 n (idx xp j)))",
+                "(* 2 (* (sum j 1 n (idx x j)) (sum k 1 n (idx xp k))))",
+            ],
+        ),
+        r(
+            "sum-product(^2)",
+            computed("sum-product(^2)", "(^ ?a 2)", sum_product),
+            &["(^ (sum j 1 n (idx x j)) 2)"],
+        ),
+        r(
+            "sum-delta",
+            computed(
+                "sum-delta",
+                "(sum ?j ?lo ?hi (sum ?k ?lo ?hi ?body))",
+                sum_delta_nested,
+            ),
+            &["(sum j 1 n (sum k 1 n (* (* (idx x j) (idx xp k)) (delta j k))))"],
+        ),
+        r(
+            "sum-delta(declared)",
+            computed(
+                "sum-delta(declared)",
+                "(sum ?k ?lo ?hi ?body)",
+                sum_delta_declared,
+            ),
+            &["(sum k 1 n (* (idx x k) (delta i k)))"],
+        ),
+        r(
+            "delta-same",
+            rw!("delta-same"; "(delta ?a ?a)" => "1"),
+            &["(delta i i)"],
+        ),
+        r(
+            "delta-sym",
+            rw!("delta-sym"; "(delta ?a ?b)" => "(delta ?b ?a)"),
+            &["(delta i j)"],
+        ),
     ]
 }

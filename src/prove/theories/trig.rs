@@ -13,17 +13,65 @@ pub fn rules() -> Vec<Rule> {
         examples,
     };
     vec![
-        r("acos-asin", rw!("acos-asin"; "(acos ?x)" => "(- (/ pi 2) (asin ?x))"), &["(acos c)"]),
-        r("asin-acos", rw!("asin-acos"; "(asin ?x)" => "(- (/ pi 2) (acos ?x))"), &["(asin c)"]),
-        r("acos-neg", rw!("acos-neg"; "(acos (neg ?x))" => "(- pi (acos ?x))"), &["(acos (neg c))"]),
-        r("cos-acos", rw!("cos-acos"; "(cos (acos ?x))" => "?x"), &["(cos (acos c))"]),
-        r("sin-acos", rw!("sin-acos"; "(sin (acos ?x))" => "(sqrt (- 1 (^ ?x 2)))"), &["(sin (acos c))"]),
-        r("sin-asin", rw!("sin-asin"; "(sin (asin ?x))" => "?x"), &["(sin (asin c))"]),
-        r("cos-asin", rw!("cos-asin"; "(cos (asin ?x))" => "(sqrt (- 1 (^ ?x 2)))"), &["(cos (asin c))"]),
-        r("cos-sq", rw!("cos-sq"; "(^ (cos ?x) 2)" => "(- 1 (^ (sin ?x) 2))"), &["(^ (cos a) 2)"]),
-        r("sin-pi-minus", rw!("sin-pi-minus"; "(sin (- pi ?x))" => "(sin ?x)"), &["(sin (- pi a))"]),
-        r("cos-pi-minus", rw!("cos-pi-minus"; "(cos (- pi ?x))" => "(neg (cos ?x))"), &["(cos (- pi a))"]),
-        r("sin-neg", rw!("sin-neg"; "(sin (neg ?x))" => "(neg (sin ?x))"), &["(sin (neg a))"]),
-        r("cos-neg", rw!("cos-neg"; "(cos (neg ?x))" => "(cos ?x)"), &["(cos (neg a))"]),
+        r(
+            "acos-asin",
+            rw!("acos-asin"; "(acos ?x)" => "(- (/ pi 2) (asin ?x))"),
+            &["(acos c)"],
+        ),
+        r(
+            "asin-acos",
+            rw!("asin-acos"; "(asin ?x)" => "(- (/ pi 2) (acos ?x))"),
+            &["(asin c)"],
+        ),
+        r(
+            "acos-neg",
+            rw!("acos-neg"; "(acos (neg ?x))" => "(- pi (acos ?x))"),
+            &["(acos (neg c))"],
+        ),
+        r(
+            "cos-acos",
+            rw!("cos-acos"; "(cos (acos ?x))" => "?x"),
+            &["(cos (acos c))"],
+        ),
+        r(
+            "sin-acos",
+            rw!("sin-acos"; "(sin (acos ?x))" => "(sqrt (- 1 (^ ?x 2)))"),
+            &["(sin (acos c))"],
+        ),
+        r(
+            "sin-asin",
+            rw!("sin-asin"; "(sin (asin ?x))" => "?x"),
+            &["(sin (asin c))"],
+        ),
+        r(
+            "cos-asin",
+            rw!("cos-asin"; "(cos (asin ?x))" => "(sqrt (- 1 (^ ?x 2)))"),
+            &["(cos (asin c))"],
+        ),
+        r(
+            "cos-sq",
+            rw!("cos-sq"; "(^ (cos ?x) 2)" => "(- 1 (^ (sin ?x) 2))"),
+            &["(^ (cos a) 2)"],
+        ),
+        r(
+            "sin-pi-minus",
+            rw!("sin-pi-minus"; "(sin (- pi ?x))" => "(sin ?x)"),
+            &["(sin (- pi a))"],
+        ),
+        r(
+            "cos-pi-minus",
+            rw!("cos-pi-minus"; "(cos (- pi ?x))" => "(neg (cos ?x))"),
+            &["(cos (- pi a))"],
+        ),
+        r(
+            "sin-neg",
+            rw!("sin-neg"; "(sin (neg ?x))" => "(neg (sin ?x))"),
+            &["(sin (neg a))"],
+        ),
+        r(
+            "cos-neg",
+            rw!("cos-neg"; "(cos (neg ?x))" => "(cos ?x)"),
+            &["(cos (neg a))"],
+        ),
     ]
 }

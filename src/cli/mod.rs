@@ -1,0 +1,4 @@
+//! The command-line commands (the argument parsing itself is in `main.rs`).
+
+pub mod adhoc;
+pub mod check;

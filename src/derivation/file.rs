@@ -1,0 +1,463 @@
+//! The derivation file format (TOML, math in strings) and its loading with spans.
+//!
+//! ```toml
+//! id = "first_layer_cov"
+//! title = "First-layer covariance"
+//! source = { note = "002_e07fa2555108a1ea.txt", quote = '\frac{1}{n_0} \mathbf{x}^{\top} \mathbf{x}' + \beta^2' }
+//!
+//! [symbols]
+//! sw = "positive"          # real, positive, size, integer, interval A..B, index in LO..HI,
+//! x = "array"              # array, gaussian, matrix
+//! w = "gaussian"
+//!
+//! [define]
+//! h_x = "sw/sqrt(n0) * sum(j in 1..n0, w[i,j]*x[j]) + sb*beta[i]"
+//!
+//! [[chain]]
+//! expr = "E[h_x * h_xp]"
+//!
+//! [[chain]]
+//! expr = "..."
+//! by = ["expectation", "sums"]
+//! expect = "proved"
+//! ```
+
+use egg::{Id, Symbol};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use toml::Spanned;
+
+use super::error::InputError;
+use crate::expr::{parse_with_spans, Expr, Math, GAUSS_VARS};
+use crate::prove::Theory;
+
+/// What a declared symbol is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// Any real number.
+    Real,
+    /// A real number > 0.
+    Positive,
+    /// A positive integer (a width or dimension).
+    Size,
+    /// Any integer.
+    Integer,
+    /// A real number in `[lo, hi]`.
+    Interval(f64, f64),
+    /// An index ranging over `lo..hi` (inclusive).
+    Index(Expr, Expr),
+    /// A deterministic array of reals (`x[j]`).
+    Array,
+    /// A scalar or array with i.i.d. N(0,1) entries.
+    Gaussian,
+    /// A matrix.
+    Matrix,
+}
+
+/// A verdict a file expects for a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A proof, confirmed numerically.
+    Proved,
+    /// No proof; numerics agree.
+    Consistent,
+    /// A counterexample.
+    Refuted,
+    /// Neither.
+    Unknown,
+}
+
+impl Expect {
+    /// The verdict's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Expect::Proved => "proved",
+            Expect::Consistent => "consistent",
+            Expect::Refuted => "refuted",
+            Expect::Unknown => "unknown",
+        }
+    }
+}
+
+/// One expression of the chain, parsed, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// As written (definitions not yet unfolded).
+    pub written: Expr,
+    /// With definitions unfolded: what is proved and evaluated.
+    pub expr: Expr,
+    /// The definitions it unfolds.
+    pub unfolds: Vec<String>,
+    /// The source text.
+    pub text: String,
+    /// 1-based line in the file.
+    pub line: usize,
+    /// Theories cited for the link from the previous step.
+    pub by: Vec<Theory>,
+    /// The verdict the file expects for that link.
+    pub expect: Expect,
+    /// A remark shown with the link.
+    pub note: Option<String>,
+}
+
+/// A loaded derivation.
+#[derive(Debug, Clone)]
+pub struct Derivation {
+    /// Short identifier (`first_layer_cov`).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// The file it came from.
+    pub file: String,
+    /// The note it checks and a verbatim quote of the equation, if given.
+    pub source: Option<(String, String)>,
+    /// Declared symbols in file order.
+    pub symbols: Vec<(Symbol, Kind)>,
+    /// The chain; step 0 is the starting expression.
+    pub chain: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    id: Spanned<String>,
+    title: String,
+    source: Option<RawSource>,
+    #[serde(default)]
+    symbols: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    define: BTreeMap<Spanned<String>, Spanned<String>>,
+    chain: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    note: String,
+    quote: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    expr: Spanned<String>,
+    by: Option<Vec<Spanned<String>>>,
+    expect: Option<Spanned<String>>,
+    note: Option<String>,
+}
+
+/// Reads and checks derivation files.
+struct Loader<'a> {
+    file: &'a str,
+    src: &'a str,
+}
+
+impl Loader<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        msg: impl Into<String>,
+        label: impl Into<String>,
+    ) -> InputError {
+        InputError::new(self.file, self.src, span, msg, label)
+    }
+
+    /// The file offset of byte `k` of the string value at `span`, when it maps exactly.
+    fn inner_offset(&self, span: &Range<usize>, value: &str) -> Option<usize> {
+        let raw = self.src.get(span.clone())?;
+        for q in ["\"\"\"", "'''", "\"", "'"] {
+            if let Some(rest) = raw.strip_prefix(q) {
+                let rest = rest.strip_prefix('\n').unwrap_or(rest);
+                let skip = raw.len() - rest.len();
+                if rest.starts_with(value) {
+                    return Some(span.start + skip);
+                }
+            }
+        }
+        None
+    }
+
+    fn parse_expr(&self, s: &Spanned<String>) -> Result<(Expr, Vec<Range<usize>>), InputError> {
+        let span = s.span();
+        let base = self.inner_offset(&span, s.get_ref());
+        let shift = |r: Range<usize>| match base {
+            Some(b) => b + r.start..b + r.end.max(r.start + 1),
+            None => span.clone(),
+        };
+        parse_with_spans(s.get_ref())
+            .map(|(e, spans)| (e, spans.into_iter().map(shift).collect()))
+            .map_err(|e| self.err(shift(e.span.clone()), e.message.clone(), "here"))
+    }
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    let v: f64 = s.trim().parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+/// Load and check a derivation from `src`, the text of `file`.
+pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
+    let l = Loader { file, src };
+    let raw: RawFile = toml::from_str(src).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        l.err(
+            span,
+            format!("malformed derivation file: {}", e.message()),
+            "here",
+        )
+    })?;
+    if raw.chain.len() < 2 {
+        let span = raw.id.span();
+        return Err(l
+            .err(
+                span,
+                "a chain needs at least two expressions",
+                "in this derivation",
+            )
+            .with_help("add [[chain]] entries: the first is the start, each next one is a link"));
+    }
+    // Declarations.
+    let mut symbols = vec![];
+    for (name, kind) in &raw.symbols {
+        let k = kind.get_ref().trim();
+        let parsed = match k {
+            "real" => Kind::Real,
+            "positive" => Kind::Positive,
+            "size" => Kind::Size,
+            "integer" => Kind::Integer,
+            "array" | "vector" => Kind::Array,
+            "gaussian" => Kind::Gaussian,
+            "matrix" => Kind::Matrix,
+            _ if k.starts_with("interval") => {
+                let body = k["interval".len()..].trim();
+                let (a, b) = body.split_once("..").ok_or_else(|| {
+                    l.err(kind.span(), format!("`{k}` is not an interval"), "expected `interval A..B`")
+                })?;
+                match (parse_number(a), parse_number(b)) {
+                    (Some(a), Some(b)) if a < b => Kind::Interval(a, b),
+                    _ => {
+                        return Err(l.err(
+                            kind.span(),
+                            format!("`{k}` is not a valid interval"),
+                            "needs finite numbers A < B",
+                        ))
+                    }
+                }
+            }
+            _ if k.starts_with("index") => {
+                let body = k["index".len()..].trim();
+                let body = body.strip_prefix("in").unwrap_or(body).trim();
+                let (a, b) = body.split_once("..").ok_or_else(|| {
+                    l.err(kind.span(), format!("`{k}` is not an index range"), "expected `index in LO..HI`")
+                })?;
+                let pa = crate::expr::parse(a.trim());
+                let pb = crate::expr::parse(b.trim());
+                match (pa, pb) {
+                    (Ok(a), Ok(b)) => Kind::Index(a, b),
+                    _ => {
+                        return Err(l.err(kind.span(), format!("bad index range in `{k}`"), "here"))
+                    }
+                }
+            }
+            _ => {
+                return Err(l
+                    .err(kind.span(), format!("unknown kind `{k}` for symbol `{}`", name.get_ref()), "this kind")
+                    .with_help("kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix"))
+            }
+        };
+        let valid_name = crate::expr::parse(name.get_ref())
+            .ok()
+            .filter(|e| e.as_ref().len() == 1 && e.as_ref()[0].symbol().is_some());
+        if valid_name.is_none() {
+            return Err(l.err(
+                name.span(),
+                format!("`{}` is not a symbol name", name.get_ref()),
+                "here",
+            ));
+        }
+        symbols.push((Symbol::from(name.get_ref().as_str()), parsed));
+    }
+    let declared: BTreeSet<Symbol> = symbols.iter().map(|(s, _)| *s).collect();
+
+    // Definitions, in order; each may use earlier ones.
+    let mut defs: BTreeMap<Symbol, Expr> = BTreeMap::new();
+    for (name, body) in &raw.define {
+        let (e, spans) = l.parse_expr(body)?;
+        let (e, _) = unfold(&e, &defs);
+        check_symbols(&l, &e, &spans, &declared, &defs)?;
+        let sym = Symbol::from(name.get_ref().as_str());
+        if declared.contains(&sym) {
+            return Err(l.err(
+                name.span(),
+                format!("`{sym}` is both declared and defined"),
+                "here",
+            ));
+        }
+        defs.insert(sym, e);
+    }
+
+    let mut chain = vec![];
+    for (k, step) in raw.chain.iter().enumerate() {
+        let (written, spans) = l.parse_expr(&step.expr)?;
+        check_symbols(&l, &written, &spans, &declared, &defs)?;
+        let (expr, unfolds) = unfold(&written, &defs);
+        let mut by = vec![];
+        for t in step.by.iter().flatten() {
+            let theory: Theory =
+                t.get_ref()
+                    .parse()
+                    .map_err(|e: crate::prove::UnknownTheory| {
+                        l.err(t.span(), e.to_string(), "not a theory")
+                    })?;
+            by.push(theory);
+        }
+        let expect = match &step.expect {
+            None => Expect::Proved,
+            Some(e) => match e.get_ref().as_str() {
+                "proved" => Expect::Proved,
+                "consistent" => Expect::Consistent,
+                "refuted" => Expect::Refuted,
+                "unknown" => Expect::Unknown,
+                other => {
+                    return Err(l
+                        .err(e.span(), format!("unknown verdict `{other}`"), "here")
+                        .with_help("verdicts: proved, consistent, refuted, unknown"))
+                }
+            },
+        };
+        if k == 0 && (step.by.is_some() || step.expect.is_some()) {
+            let span = step.expr.span();
+            return Err(l.err(
+                span,
+                "the first chain entry is the starting expression: it takes no `by` or `expect`",
+                "start",
+            ));
+        }
+        let line = src[..step.expr.span().start].matches('\n').count() + 1;
+        chain.push(Step {
+            written,
+            expr,
+            unfolds,
+            text: step.expr.get_ref().clone(),
+            line,
+            by,
+            expect,
+            note: step.note.clone(),
+        });
+    }
+    Ok(Derivation {
+        id: raw.id.get_ref().clone(),
+        title: raw.title,
+        file: file.to_string(),
+        source: raw.source.map(|s| (s.note, s.quote.unwrap_or_default())),
+        symbols,
+        chain,
+    })
+}
+
+/// Every free symbol must be declared or defined.
+fn check_symbols(
+    l: &Loader,
+    e: &Expr,
+    spans: &[Range<usize>],
+    declared: &BTreeSet<Symbol>,
+    defs: &BTreeMap<Symbol, Expr>,
+) -> Result<(), InputError> {
+    fn go(
+        e: &Expr,
+        id: Id,
+        bound: &mut Vec<Symbol>,
+        out: &mut Option<Id>,
+        ok: &dyn Fn(Symbol) -> bool,
+    ) {
+        if out.is_some() {
+            return;
+        }
+        match &e[id] {
+            Math::Symbol(s) => {
+                if !bound.contains(s) && !ok(*s) {
+                    *out = Some(id);
+                }
+            }
+            Math::Sum([v, lo, hi, body]) => {
+                go(e, *lo, bound, out, ok);
+                go(e, *hi, bound, out, ok);
+                if let Some(s) = e[*v].symbol() {
+                    bound.push(s);
+                    go(e, *body, bound, out, ok);
+                    bound.pop();
+                }
+            }
+            Math::Gauss([a, b, c, body]) => {
+                for x in [a, b, c] {
+                    go(e, *x, bound, out, ok);
+                }
+                bound.extend(GAUSS_VARS.iter().map(|v| Symbol::from(*v)));
+                go(e, *body, bound, out, ok);
+                bound.truncate(bound.len() - 2);
+            }
+            Math::Index(args) => {
+                // The array symbol itself must be declared too.
+                for a in args.iter() {
+                    go(e, *a, bound, out, ok);
+                }
+            }
+            n => {
+                for c in egg::Language::children(n) {
+                    go(e, *c, bound, out, ok);
+                }
+            }
+        }
+    }
+    let ok = |s: Symbol| {
+        declared.contains(&s) || defs.contains_key(&s) || s.as_str() == "pi" || s.as_str() == "I"
+    };
+    let mut bad = None;
+    go(
+        e,
+        Id::from(e.as_ref().len() - 1),
+        &mut vec![],
+        &mut bad,
+        &ok,
+    );
+    match bad {
+        None => Ok(()),
+        Some(id) => {
+            let name = e[id].symbol().unwrap();
+            Err(l
+                .err(spans[usize::from(id)].clone(), format!("unknown symbol `{name}`"), "not declared")
+                .with_help(format!("declare it under [symbols], e.g. {name} = \"real\", or define it under [define]")))
+        }
+    }
+}
+
+/// Replace defined symbols by their definitions; returns the names unfolded.
+pub fn unfold(e: &Expr, defs: &BTreeMap<Symbol, Expr>) -> (Expr, Vec<String>) {
+    let mut out = Expr::default();
+    let mut used = BTreeSet::new();
+    fn copy(
+        e: &Expr,
+        id: Id,
+        defs: &BTreeMap<Symbol, Expr>,
+        out: &mut Expr,
+        used: &mut BTreeSet<String>,
+    ) -> Id {
+        if let Math::Symbol(s) = &e[id] {
+            if let Some(d) = defs.get(s) {
+                used.insert(s.to_string());
+                let base = out.as_ref().len();
+                let mut last = Id::from(0);
+                for n in d.as_ref() {
+                    last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
+                }
+                return last;
+            }
+        }
+        let n = e[id].clone().map_children(|c| copy(e, c, defs, out, used));
+        out.add(n)
+    }
+    use egg::Language;
+    copy(e, Id::from(e.as_ref().len() - 1), defs, &mut out, &mut used);
+    (out, used.into_iter().collect())
+}

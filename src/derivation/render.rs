@@ -1,0 +1,182 @@
+//! Plain-text rendering of a checked derivation (what `derive check` prints and the snapshots pin).
+
+use std::fmt::Write;
+
+use super::check::{LinkResult, Report, Verdict};
+use super::file::Derivation;
+use super::sample::fmt_num;
+use crate::expr::text;
+use crate::prove::{Outcome, Step};
+
+/// Longest subterm shown beside a rule name.
+const SHORT: usize = 70;
+
+fn short(s: String) -> Option<String> {
+    (s.chars().count() <= SHORT).then_some(s)
+}
+
+fn step_line(s: &Step) -> String {
+    let dir = if s.backward { " (right to left)" } else { "" };
+    match (short(text(&s.before)), short(text(&s.after))) {
+        (Some(b), Some(a)) => format!("{}{dir}: {b}  ⟶  {a}", s.rule),
+        _ => format!("{}{dir}", s.rule),
+    }
+}
+
+fn mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Proved => "✓",
+        Verdict::Consistent => "≈",
+        Verdict::Refuted => "✗",
+        Verdict::Unknown => "?",
+    }
+}
+
+/// Render the report. `timings` adds wall-clock times (off for snapshots).
+pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{} — {}", d.id, d.title);
+    if let Some((note, quote)) = &d.source {
+        if quote.is_empty() {
+            let _ = writeln!(o, "source: {note}");
+        } else {
+            let _ = writeln!(o, "source: {note}: {quote}");
+        }
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "    {}", d.chain[0].text);
+    for link in &r.links {
+        let step = &d.chain[link.index];
+        let _ = writeln!(o, "  = {}", step.text);
+        render_link(&mut o, link, step, timings);
+    }
+    let counts = [
+        Verdict::Proved,
+        Verdict::Consistent,
+        Verdict::Refuted,
+        Verdict::Unknown,
+    ]
+    .iter()
+    .map(|v| (v, r.links.iter().filter(|l| l.verdict == *v).count()))
+    .filter(|(_, n)| *n > 0)
+    .map(|(v, n)| format!("{n} {v}"))
+    .collect::<Vec<_>>()
+    .join(", ");
+    let unexpected: Vec<String> = r
+        .links
+        .iter()
+        .filter(|l| !l.verdict.matches(l.expect))
+        .map(|l| {
+            format!(
+                "link {} is {} (expected {})",
+                l.index,
+                l.verdict,
+                l.expect.name()
+            )
+        })
+        .collect();
+    let _ = writeln!(o);
+    if unexpected.is_empty() {
+        let _ = writeln!(o, "{} links: {counts} — as expected", r.links.len());
+    } else {
+        let _ = writeln!(
+            o,
+            "{} links: {counts} — NOT as expected: {}",
+            r.links.len(),
+            unexpected.join("; ")
+        );
+    }
+    o
+}
+
+fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timings: bool) {
+    let by = if step.by.is_empty() {
+        "algebra".to_string()
+    } else {
+        step.by
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        o,
+        "      {} link {}: {}   [by {by}]  (line {})",
+        mark(link.verdict),
+        link.index,
+        link.verdict,
+        step.line
+    );
+    if let Some(n) = &step.note {
+        let _ = writeln!(o, "        note: {n}");
+    }
+    if !step.unfolds.is_empty() {
+        let _ = writeln!(o, "        unfolds: {}", step.unfolds.join(", "));
+    }
+    match &link.outcome {
+        Outcome::Proved(steps) => {
+            let t = if timings {
+                format!(", {:.1} ms", link.stats.time.as_secs_f64() * 1e3)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                o,
+                "        proof: {} rewrites ({} iterations, {} e-nodes{t})",
+                steps.len(),
+                link.stats.iterations,
+                link.stats.nodes
+            );
+            for s in steps {
+                let _ = writeln!(o, "          {}", step_line(s));
+            }
+        }
+        Outcome::NotDerivable { residual } => {
+            let _ = writeln!(
+                o,
+                "        no proof: the theories saturate ({} iterations, {} e-nodes); lhs − rhs = {}",
+                link.stats.iterations,
+                link.stats.nodes,
+                text(residual)
+            );
+        }
+        Outcome::Exhausted { reason } => {
+            let _ = writeln!(o, "        no proof: stopped by the {reason}");
+        }
+    }
+    let ev = &link.evidence;
+    let method = if ev.statistical() {
+        "exact moments and Monte Carlo"
+    } else {
+        "exact"
+    };
+    if let Some(c) = ev.counterexample() {
+        let _ = writeln!(o, "        counterexample at {}:", c.at);
+        let _ = writeln!(o, "          lhs = {}", fmt_num(c.lhs.value));
+        let _ = writeln!(o, "          rhs = {}", fmt_num(c.rhs.value));
+        let _ = writeln!(
+            o,
+            "          |lhs − rhs| = {:.3e} > tolerance {:.3e}",
+            c.cmp.diff, c.cmp.tol
+        );
+    } else if let Some(w) = ev.worst() {
+        let _ = writeln!(
+            o,
+            "        numeric: {} points ({method}), worst |lhs − rhs| = {:.1e} (tolerance {:.1e})",
+            ev.points.len(),
+            w.cmp.diff,
+            w.cmp.tol
+        );
+    }
+    if let Some(why) = &ev.skipped {
+        let _ = writeln!(
+            o,
+            "        numeric: {} of {} points not evaluated: {why}",
+            ev.skipped_count,
+            ev.skipped_count + ev.points.len()
+        );
+    }
+    if let Some(d) = &link.diagnosis {
+        let _ = writeln!(o, "        diagnosis: {d}");
+    }
+}

@@ -1,0 +1,109 @@
+//! The one tolerance policy for comparing two numerically evaluated sides of a link.
+//!
+//! An exact evaluation carries a magnitude scale `S` (the same computation on absolute values,
+//! see [`Value`]). Evaluating a sum or product of `n` terms in f64 has a forward rounding error of
+//! at most about `n·ε·S` with ε = 2.2e-16; the terms our links expand to number at most a few
+//! hundred, so the rounding error is below `1e-13·S`. We accept
+//!
+//! ```text
+//! |lhs − rhs| ≤ REL·max(|lhs|, |rhs|) + SCALE·max(S_lhs, S_rhs)
+//! ```
+//!
+//! with `REL = SCALE = 1e-12`, a margin of ~5× over that bound (and the quadrature reference's
+//! 1e-13 accuracy). A wrong constant, sign, index or dropped term changes the value by far more
+//! than 1e-12 of its scale at generic points, which is why points are sampled away from the
+//! special values where wrong formulas often agree.
+//!
+//! Monte Carlo values carry a standard error σ; two values agree when `|lhs − rhs| ≤ z·√(σl²+σr²)`
+//! plus the rounding allowance, with `z` the two-sided normal quantile at level α/m (Bonferroni
+//! over the m points of a link), α = 1e-4.
+//!
+//! Non-finite values never agree with anything.
+
+use super::eval::Value;
+use statrs::distribution::{ContinuousCDF, Normal};
+
+/// Relative tolerance on the values.
+pub const REL: f64 = 1e-12;
+/// Tolerance relative to the magnitude scale of the computation.
+pub const SCALE: f64 = 1e-12;
+/// Family-wise false-alarm rate for Monte Carlo comparisons.
+pub const ALPHA: f64 = 1e-4;
+
+/// The result of comparing two values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    /// |lhs − rhs| (NaN if either is not finite).
+    pub diff: f64,
+    /// The allowed difference.
+    pub tol: f64,
+    /// Did Monte Carlo enter the comparison?
+    pub statistical: bool,
+}
+
+impl Comparison {
+    /// Do the values agree? (Never when a value is not finite.)
+    pub fn agrees(&self) -> bool {
+        self.diff.is_finite() && self.tol.is_finite() && self.diff <= self.tol
+    }
+}
+
+/// Compare `l` and `r`, one of `comparisons` made for the same claim (for the Bonferroni factor).
+pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
+    if !l.value.is_finite() || !r.value.is_finite() {
+        return Comparison {
+            diff: f64::NAN,
+            tol: 0.0,
+            statistical: false,
+        };
+    }
+    let diff = (l.value - r.value).abs();
+    let mut tol = REL * l.value.abs().max(r.value.abs()) + SCALE * l.scale.max(r.scale);
+    let statistical = l.stderr > 0.0 || r.stderr > 0.0;
+    if statistical {
+        let m = comparisons.max(1) as f64;
+        let z = Normal::standard().inverse_cdf(1.0 - ALPHA / (2.0 * m));
+        tol += z * (l.stderr * l.stderr + r.stderr * r.stderr).sqrt();
+    }
+    Comparison {
+        diff,
+        tol,
+        statistical,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(value: f64) -> Value {
+        Value {
+            value,
+            scale: value.abs(),
+            stderr: 0.0,
+        }
+    }
+
+    #[test]
+    fn exact_values_agree_to_rounding_only() {
+        assert!(compare(v(1.0), v(1.0 + 1e-14), 1).agrees());
+        assert!(!compare(v(1.0), v(1.0 + 1e-9), 1).agrees());
+    }
+
+    #[test]
+    fn nan_never_agrees() {
+        assert!(!compare(v(f64::NAN), v(f64::NAN), 1).agrees());
+        assert!(!compare(v(f64::INFINITY), v(f64::INFINITY), 1).agrees());
+    }
+
+    #[test]
+    fn monte_carlo_widens_by_its_standard_error() {
+        let mc = Value {
+            value: 1.01,
+            scale: 1.0,
+            stderr: 0.01,
+        };
+        assert!(compare(mc, v(1.0), 10).agrees());
+        assert!(!compare(mc, v(1.2), 10).agrees());
+    }
+}
