@@ -261,9 +261,16 @@ impl<'a> Evaluator<'a> {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
                 let v = x.value.powf(y.value);
                 let d = (y.value * x.value.powf(y.value - 1.0)).abs();
+                // The exponent's own rounding matters only for a positive base.
+                let via_exponent = if x.value > 0.0 {
+                    (v * x.value.ln()).abs() * y.scale
+                } else {
+                    0.0
+                };
+                let d = if d.is_finite() { d } else { 0.0 };
                 Value {
                     value: v,
-                    scale: v.abs() + d * x.scale + (v * x.value.abs().ln()).abs() * y.scale,
+                    scale: v.abs() + d * x.scale + via_exponent,
                     stderr: d * x.stderr,
                 }
             }

@@ -44,7 +44,7 @@ pub fn rules() -> Vec<Rule> {
         r(
             "ring-normalize(/)",
             "(/ ?a ?b)",
-            &["(/ (* s s) s)", "(/ a (+ a b))"],
+            &["(/ (* s s) s)", "(/ (+ a b) s)"],
         ),
         r("ring-normalize(neg)", "(neg ?a)", &["(neg (neg a))"]),
         r(

@@ -69,7 +69,7 @@ pub fn rules() -> Vec<Rule> {
         r(
             "mexp-zero",
             rw!("mexp-zero"; "(mexp 0)" => "I"),
-            &["(mexp (* 0 A))"],
+            &["(mexp 0)"],
         ),
         r(
             "mm-identity-left",
