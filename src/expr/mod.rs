@@ -2,5 +2,7 @@
 
 #[allow(missing_docs)] // define_language! variants carry no doc comments
 mod lang;
+mod parse;
 
 pub use lang::{Constant, Expr, Math, GAUSS_VARS};
+pub use parse::{parse, parse_with_spans, ParseError};
