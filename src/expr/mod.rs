@@ -3,11 +3,8 @@
 #[allow(missing_docs)] // define_language! variants carry no doc comments
 mod lang;
 mod parse;
+mod print;
 
 pub use lang::{Constant, Expr, Math, GAUSS_VARS};
 pub use parse::{parse, parse_with_spans, ParseError};
-
-/// TEMPORARY
-pub fn text(e: &Expr) -> String {
-    e.to_string()
-}
+pub use print::{latex, latex_at, text, text_at};

@@ -571,6 +571,8 @@ fn translate(src: &str, err: pest::error::Error<Rule>) -> ParseError {
     }
     for r in &positives {
         let w = match r {
+            // After an operand, `(` (a call) and `[` (indexing) are rarely what was meant.
+            Rule::lparen | Rule::lbrack if wants_operator => continue,
             Rule::lparen => "`(`",
             Rule::rparen => "`)`",
             Rule::lbrack => "`[`",
@@ -665,7 +667,7 @@ mod tests {
         assert_eq!(s("a - (b - c)"), "(- a (- b c))");
         assert_eq!(s("a / b / c"), "(/ (/ a b) c)");
         assert_eq!(s("a/(b*c)"), "(/ a (* b c))");
-        assert_eq!(s("a * b / c @ d"), "(@ (/ (* a b) c) d)");
+        assert_eq!(s("a * b / c @ e"), "(@ (/ (* a b) c) e)");
         assert_eq!(s("a ^ b ^ c"), "(^ a (^ b c))");
         assert_eq!(s("-x^2"), "(neg (^ x 2))");
         assert_eq!(s("-x*y"), "(* (neg x) y)");
@@ -771,7 +773,7 @@ mod tests {
                 0..1
             )
         );
-        assert_eq!(err("sum(j, x)").1, 0..3);
+        assert_eq!(err("sum(j, x)"), ("expected `in`, found `,`".into(), 5..6));
         assert_eq!(err("frac(x, 2)").1, 5..6);
         assert_eq!(err("frac(1, 0)"), ("`frac` divides by zero".into(), 8..9));
     }
@@ -785,7 +787,7 @@ mod tests {
         assert_eq!(err("E + 1").1, 0..1);
         assert_eq!(err("d*x").1, 0..1);
         assert_eq!(err("sum(in in 1..n, x)").1, 4..6);
-        assert_eq!(err("d/dsum(x)").1, 0..9);
+        assert_eq!(err("d/dsum(x)").1, 3..6);
     }
 
     #[test]
