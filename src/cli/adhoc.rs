@@ -69,11 +69,10 @@ fn symbols_of(e: &Expr, out: &mut Vec<Symbol>) {
     let _ = Id::from(0);
 }
 
+type Declarations = (Vec<(Symbol, Kind)>, Vec<String>);
+
 /// Declarations: the prelude, overridden by `decls`, plus `real` for any other symbol used.
-fn declarations(
-    decls: &[String],
-    exprs: &[&Expr],
-) -> Result<(Vec<(Symbol, Kind)>, Vec<String>), CliError> {
+fn declarations(decls: &[String], exprs: &[&Expr]) -> Result<Declarations, CliError> {
     let mut syms: Vec<(Symbol, Kind)> = vec![];
     let set = |s: Symbol, k: Kind, syms: &mut Vec<(Symbol, Kind)>| {
         syms.retain(|(x, _)| *x != s);

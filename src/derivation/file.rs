@@ -22,6 +22,9 @@
 //! expect = "proved"
 //! ```
 
+// Input errors carry the file text for rendering; they are built once per failed load.
+#![allow(clippy::result_large_err)]
+
 use egg::{Id, Symbol};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};

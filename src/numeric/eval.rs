@@ -525,7 +525,7 @@ impl<'a> Evaluator<'a> {
             Math::Pow([a, b]) => {
                 let x = self.rpoly(e, *a)?;
                 if constant(&x).is_some() {
-                    return Ok(self.as_constant(e, id)?);
+                    return self.as_constant(e, id);
                 }
                 let k = self.value(e, *b)?.value;
                 if k < 0.0 || k.fract() != 0.0 || k > 8.0 {

@@ -118,11 +118,7 @@ pub fn var(s: &str) -> Var {
 
 /// A rewrite whose right side is computed by `apply`, which returns the replacement as a pattern
 /// over fresh variables plus their bindings (or `None` when the rule does not apply).
-pub fn computed(
-    name: &'static str,
-    searcher: &str,
-    apply: fn(&MathGraph, Id, &Subst) -> Option<(PatternAst<Math>, Subst)>,
-) -> Rewrite<Math, MathAnalysis> {
+pub fn computed(name: &'static str, searcher: &str, apply: ApplyFn) -> Rewrite<Math, MathAnalysis> {
     let searcher = pat(searcher);
     let vars = searcher.vars();
     Rewrite::new(name, searcher, Computed(apply, vars)).expect("valid rewrite")

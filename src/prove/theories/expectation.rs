@@ -70,6 +70,9 @@ fn linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Sub
     Some(b.finish())
 }
 
+/// Factors sharing random symbols, with the symbols.
+type Group = (BTreeSet<Symbol>, Vec<(Id, BigRational)>);
+
 /// E[Π factors] = Π E[group] over groups of factors sharing no random symbol.
 fn independent(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
     let p = Normalizer::new(egraph).poly(s[var("?x")]);
@@ -79,7 +82,7 @@ fn independent(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>
         m.0.iter()
             .map(|(a, e)| (*a, e.clone(), randoms(egraph, *a)))
             .collect();
-    let mut groups: Vec<(BTreeSet<Symbol>, Vec<(Id, BigRational)>)> = vec![];
+    let mut groups: Vec<Group> = vec![];
     for (a, e, syms) in factors {
         let mut merged = (syms.clone(), vec![(a, e)]);
         groups.retain(|(gs, members)| {
