@@ -32,14 +32,12 @@ pub const PRELUDE: &[(&str, &str)] = &[
     ("y", "array"),
 ];
 
-fn kind(file: &str, spec: &str) -> Result<Kind, CliError> {
-    let src = format!("[symbols]\nq = \"{spec}\"\n[[chain]]\nexpr = \"q\"\n[[chain]]\nexpr = \"q\"\nid=\"x\"\ntitle=\"x\"\n");
-    match crate::derivation::load(file, &src) {
-        Ok(d) => Ok(d.symbols[0].1.clone()),
-        Err(_) => Err(CliError::Input(format!(
-            "error: unknown kind `{spec}` in --decl (kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix)"
-        ))),
-    }
+fn kind(spec: &str) -> Result<Kind, CliError> {
+    crate::derivation::file::parse_kind(spec).map_err(|(msg, _)| {
+        CliError::Input(format!(
+            "error: {msg} in --decl (kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix)"
+        ))
+    })
 }
 
 fn parse_arg(name: &str, src: &str) -> Result<Expr, CliError> {
@@ -79,7 +77,7 @@ fn declarations(decls: &[String], exprs: &[&Expr]) -> Result<Declarations, CliEr
         syms.push((s, k));
     };
     for (n, k) in PRELUDE {
-        set(Symbol::from(*n), kind("<prelude>", k)?, &mut syms);
+        set(Symbol::from(*n), kind(k)?, &mut syms);
     }
     for d in decls {
         let (n, k) = d.split_once('=').ok_or_else(|| {
@@ -87,7 +85,7 @@ fn declarations(decls: &[String], exprs: &[&Expr]) -> Result<Declarations, CliEr
                 "error: --decl `{d}` should be NAME=KIND, e.g. rho='interval -1..1'"
             ))
         })?;
-        set(Symbol::from(n.trim()), kind("--decl", k.trim())?, &mut syms);
+        set(Symbol::from(n.trim()), kind(k.trim())?, &mut syms);
     }
     let mut used = vec![];
     for e in exprs {
@@ -160,6 +158,9 @@ pub fn run_eval(expr: &str, at: &[String], decls: &[String]) -> Result<(), CliEr
         if *k == Kind::Gaussian {
             env.random.push(*s);
         }
+        if *k == Kind::Matrix {
+            env.matrices.push(*s);
+        }
     }
     for item in at.iter().flat_map(|a| a.split(',')) {
         if item.trim().is_empty() {
@@ -195,7 +196,7 @@ pub fn run_eval(expr: &str, at: &[String], decls: &[String]) -> Result<(), CliEr
     }
     if v.stderr > 0.0 {
         println!(
-            "{} ± {:.2e} (Monte Carlo standard error)",
+            "{} ± {:.2e} (uncertainty: Monte Carlo standard error or differentiation error estimate)",
             fmt_num(v.value),
             v.stderr
         );

@@ -194,6 +194,53 @@ impl Loader<'_> {
     }
 }
 
+/// Parse a symbol kind; the error is (message, label).
+pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
+    let k = spec.trim();
+    Ok(match k {
+        "real" => Kind::Real,
+        "positive" => Kind::Positive,
+        "size" => Kind::Size,
+        "integer" => Kind::Integer,
+        "array" | "vector" => Kind::Array,
+        "gaussian" => Kind::Gaussian,
+        "matrix" => Kind::Matrix,
+        _ if k.starts_with("interval") => {
+            let body = k["interval".len()..].trim();
+            let (a, b) = body.split_once("..").ok_or_else(|| {
+                (
+                    format!("`{k}` is not an interval"),
+                    "expected `interval A..B`",
+                )
+            })?;
+            match (parse_number(a), parse_number(b)) {
+                (Some(a), Some(b)) if a < b => Kind::Interval(a, b),
+                _ => {
+                    return Err((
+                        format!("`{k}` is not a valid interval"),
+                        "needs finite numbers A < B",
+                    ))
+                }
+            }
+        }
+        _ if k.starts_with("index") => {
+            let body = k["index".len()..].trim();
+            let body = body.strip_prefix("in").unwrap_or(body).trim();
+            let (a, b) = body.split_once("..").ok_or_else(|| {
+                (
+                    format!("`{k}` is not an index range"),
+                    "expected `index in LO..HI`",
+                )
+            })?;
+            match (crate::expr::parse(a.trim()), crate::expr::parse(b.trim())) {
+                (Ok(a), Ok(b)) => Kind::Index(a, b),
+                _ => return Err((format!("bad index range in `{k}`"), "here")),
+            }
+        }
+        _ => return Err((format!("unknown kind `{k}`"), "this kind")),
+    })
+}
+
 fn parse_number(s: &str) -> Option<f64> {
     let v: f64 = s.trim().parse().ok()?;
     v.is_finite().then_some(v)
@@ -223,52 +270,10 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     // Declarations.
     let mut symbols = vec![];
     for (name, kind) in &raw.symbols {
-        let k = kind.get_ref().trim();
-        let parsed = match k {
-            "real" => Kind::Real,
-            "positive" => Kind::Positive,
-            "size" => Kind::Size,
-            "integer" => Kind::Integer,
-            "array" | "vector" => Kind::Array,
-            "gaussian" => Kind::Gaussian,
-            "matrix" => Kind::Matrix,
-            _ if k.starts_with("interval") => {
-                let body = k["interval".len()..].trim();
-                let (a, b) = body.split_once("..").ok_or_else(|| {
-                    l.err(kind.span(), format!("`{k}` is not an interval"), "expected `interval A..B`")
-                })?;
-                match (parse_number(a), parse_number(b)) {
-                    (Some(a), Some(b)) if a < b => Kind::Interval(a, b),
-                    _ => {
-                        return Err(l.err(
-                            kind.span(),
-                            format!("`{k}` is not a valid interval"),
-                            "needs finite numbers A < B",
-                        ))
-                    }
-                }
-            }
-            _ if k.starts_with("index") => {
-                let body = k["index".len()..].trim();
-                let body = body.strip_prefix("in").unwrap_or(body).trim();
-                let (a, b) = body.split_once("..").ok_or_else(|| {
-                    l.err(kind.span(), format!("`{k}` is not an index range"), "expected `index in LO..HI`")
-                })?;
-                let pa = crate::expr::parse(a.trim());
-                let pb = crate::expr::parse(b.trim());
-                match (pa, pb) {
-                    (Ok(a), Ok(b)) => Kind::Index(a, b),
-                    _ => {
-                        return Err(l.err(kind.span(), format!("bad index range in `{k}`"), "here"))
-                    }
-                }
-            }
-            _ => {
-                return Err(l
-                    .err(kind.span(), format!("unknown kind `{k}` for symbol `{}`", name.get_ref()), "this kind")
-                    .with_help("kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix"))
-            }
-        };
+        let parsed = parse_kind(kind.get_ref()).map_err(|(msg, label)| {
+            l.err(kind.span(), format!("{msg} (symbol `{}`)", name.get_ref()), label)
+                .with_help("kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix")
+        })?;
         let valid_name = crate::expr::parse(name.get_ref())
             .ok()
             .filter(|e| e.as_ref().len() == 1 && e.as_ref()[0].symbol().is_some());

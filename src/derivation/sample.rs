@@ -61,6 +61,10 @@ pub fn point(d: &Derivation, k: usize) -> Env {
             env.random.push(*s);
             continue;
         }
+        if *kind == Kind::Matrix {
+            env.matrices.push(*s);
+            continue;
+        }
         let v = if k < EDGE_POINTS {
             edge(kind, k + i)
         } else {

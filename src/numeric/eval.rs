@@ -65,7 +65,14 @@ pub struct Env {
     pub phi: Option<Activation>,
     /// Monte Carlo samples for expectations that are not polynomial.
     pub mc_samples: usize,
+    /// Matrix-valued symbols (evaluated as seeded random symmetric matrices; `I` is the identity).
+    pub matrices: Vec<Symbol>,
 }
+
+/// Dimension of the random matrices matrix symbols stand for.
+pub const MATRIX_DIM: usize = 3;
+
+type Matrix = nalgebra::DMatrix<f64>;
 
 type RvKey = (Symbol, Vec<i64>);
 
@@ -128,9 +135,159 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Evaluate the whole term.
+    /// Evaluate the whole term. A matrix-valued term M is reduced to the bilinear form uᵀMv
+    /// with seeded random vectors u, v: two matrices are equal iff these agree for almost all u, v.
     pub fn eval(&mut self, e: &Expr) -> Result<Value, EvalError> {
-        self.value(e, Id::from(e.as_ref().len() - 1))
+        let root = Id::from(e.as_ref().len() - 1);
+        if self.is_matrix(e, root) {
+            let (m, scale, err) = self.matrix(e, root)?;
+            let u = self.probe(1);
+            let v = self.probe(2);
+            let value = (u.transpose() * &m * &v)[(0, 0)];
+            let norm = u.abs().sum() * v.abs().sum();
+            return Ok(Value {
+                value,
+                scale: scale * norm,
+                stderr: err * norm,
+            });
+        }
+        self.value(e, root)
+    }
+
+    fn probe(&self, k: u64) -> nalgebra::DVector<f64> {
+        let name = Symbol::from(if k == 1 { "#u" } else { "#v" });
+        nalgebra::DVector::from_fn(MATRIX_DIM, |i, _| {
+            array_entry(name, &[i as i64], self.env.seed)
+        })
+    }
+
+    /// Is the subterm matrix-valued?
+    fn is_matrix(&self, e: &Expr, id: Id) -> bool {
+        match &e[id] {
+            Math::Symbol(s) => {
+                (s.as_str() == "I" || self.env.matrices.contains(s)) && self.lookup(*s).is_err()
+            }
+            Math::MatMul(_) | Math::MatExp(_) => true,
+            Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) => {
+                self.is_matrix(e, *a) || self.is_matrix(e, *b)
+            }
+            Math::Div([a, _]) | Math::Neg(a) => self.is_matrix(e, *a),
+            Math::Deriv([_, body]) => self.is_matrix(e, *body),
+            _ => false,
+        }
+    }
+
+    /// Evaluate a matrix-valued subterm: (matrix, magnitude scale, error estimate).
+    fn matrix(&mut self, e: &Expr, id: Id) -> Result<(Matrix, f64, f64), EvalError> {
+        let n = MATRIX_DIM;
+        if !self.is_matrix(e, id) {
+            // A scalar where a matrix is expected: 0 is the zero matrix, c in mexp(c) handled there.
+            let v = self.value(e, id)?;
+            if v.value == 0.0 && v.stderr == 0.0 {
+                return Ok((Matrix::zeros(n, n), 0.0, 0.0));
+            }
+            return Err(EvalError::Unsupported(
+                "a scalar is added to a matrix (only 0 is allowed)".into(),
+            ));
+        }
+        let norm = |m: &Matrix| m.abs().sum();
+        Ok(match &e[id] {
+            Math::Symbol(s) if s.as_str() == "I" => (Matrix::identity(n, n), n as f64, 0.0),
+            Math::Symbol(s) => {
+                let m = Matrix::from_fn(n, n, |i, j| {
+                    let (a, b) = (i.min(j) as i64, i.max(j) as i64);
+                    array_entry(*s, &[a, b], self.env.seed)
+                });
+                let sc = norm(&m);
+                (m, sc, 0.0)
+            }
+            Math::Add([a, b]) | Math::Sub([a, b]) => {
+                let (x, sx, ex) = self.matrix(e, *a)?;
+                let (y, sy, ey) = self.matrix(e, *b)?;
+                let m = if matches!(e[id], Math::Add(_)) {
+                    x + y
+                } else {
+                    x - y
+                };
+                (m, sx + sy, ex + ey)
+            }
+            Math::Neg(a) => {
+                let (x, sx, ex) = self.matrix(e, *a)?;
+                (-x, sx, ex)
+            }
+            Math::Mul([a, b]) | Math::MatMul([a, b]) => {
+                let (ma, mb) = (self.is_matrix(e, *a), self.is_matrix(e, *b));
+                match (ma, mb) {
+                    (true, true) if matches!(e[id], Math::MatMul(_)) => {
+                        let (x, sx, ex) = self.matrix(e, *a)?;
+                        let (y, sy, ey) = self.matrix(e, *b)?;
+                        let nx = norm(&x);
+                        let ny = norm(&y);
+                        (x * y, sx * sy, ex * ny + ey * nx)
+                    }
+                    (true, true) => {
+                        return Err(EvalError::Unsupported(
+                            "`*` between two matrices: write `@` for the matrix product".into(),
+                        ))
+                    }
+                    _ => {
+                        let (m, s) = if ma { (*a, *b) } else { (*b, *a) };
+                        let (x, sx, ex) = self.matrix(e, m)?;
+                        let c = self.value(e, s)?;
+                        let nx = norm(&x);
+                        (
+                            x * c.value,
+                            sx * c.scale,
+                            ex * c.value.abs() + c.stderr * nx,
+                        )
+                    }
+                }
+            }
+            Math::Div([a, b]) => {
+                let (x, sx, ex) = self.matrix(e, *a)?;
+                let c = self.value(e, *b)?;
+                let nx = norm(&x);
+                let d = c.value.abs();
+                (
+                    x / c.value,
+                    (sx + nx * c.scale / d) / d,
+                    (ex + nx * c.stderr / d) / d,
+                )
+            }
+            Math::MatExp(a) => {
+                let (x, sx, ex) = if self.is_matrix(e, *a) {
+                    self.matrix(e, *a)?
+                } else {
+                    let c = self.value(e, *a)?;
+                    (
+                        Matrix::identity(n, n) * c.value,
+                        c.scale * n as f64,
+                        c.stderr,
+                    )
+                };
+                let m = x.exp();
+                let growth = sx.exp();
+                (m, growth, ex * growth)
+            }
+            Math::Deriv([t, body]) => {
+                let t = e[*t]
+                    .symbol()
+                    .ok_or_else(|| EvalError::Unsupported("d/dX needs a symbol X".into()))?;
+                let t0 = self.lookup(t)?;
+                let (d, err, scale) = richardson(t0, |x| {
+                    self.bound.push((t, x));
+                    let r = self.matrix(e, *body);
+                    self.bound.pop();
+                    r.map(|(m, s, _)| (m, s))
+                })?;
+                (d, scale, err)
+            }
+            _ => {
+                return Err(EvalError::Unsupported(
+                    "this matrix expression is not evaluated numerically".into(),
+                ))
+            }
+        })
     }
 
     fn is_random(&self, s: Symbol) -> bool {
@@ -391,14 +548,26 @@ impl<'a> Evaluator<'a> {
                     "gauss(...) needs the quadrature module".into(),
                 ))
             }
-            Math::Deriv(_) => {
-                return Err(EvalError::Unsupported(
-                    "d/dt(...) is not evaluated yet".into(),
-                ))
+            Math::Deriv([t, body]) => {
+                let t = e[*t]
+                    .symbol()
+                    .ok_or_else(|| EvalError::Unsupported("d/dX needs a symbol X".into()))?;
+                let t0 = self.lookup(t)?;
+                let (d, err, scale) = richardson(t0, |x| {
+                    self.bound.push((t, x));
+                    let r = self.value(e, *body);
+                    self.bound.pop();
+                    r.map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
+                })?;
+                Value {
+                    value: d[(0, 0)],
+                    scale,
+                    stderr: err,
+                }
             }
             Math::MatMul(_) | Math::MatExp(_) => {
                 return Err(EvalError::Unsupported(
-                    "matrix expressions are not evaluated numerically".into(),
+                    "a matrix expression where a number is expected".into(),
                 ))
             }
         })
@@ -577,6 +746,33 @@ impl<'a> Evaluator<'a> {
                 .any(|c| self.mentions_random(e, *c)),
         }
     }
+}
+
+/// Derivative at `t0` by central differences with two Richardson extrapolations.
+/// Returns (derivative, error estimate, magnitude scale). The error estimate is the difference of
+/// the last two extrapolants, which bounds the error of the better one for smooth functions.
+fn richardson(
+    t0: f64,
+    mut f: impl FnMut(f64) -> Result<(Matrix, f64), EvalError>,
+) -> Result<(Matrix, f64, f64), EvalError> {
+    let h0 = 1e-2 * t0.abs().max(1.0);
+    let mut central = vec![];
+    let mut scale: f64 = 0.0;
+    for k in 0..3 {
+        let h = h0 / f64::from(1u32 << k);
+        let (fp, sp) = f(t0 + h)?;
+        let (fm, sm) = f(t0 - h)?;
+        scale = scale.max((sp + sm) / (2.0 * h));
+        central.push((fp - fm) / (2.0 * h));
+    }
+    // Eliminate h² then h⁴.
+    let r1: Vec<Matrix> = (0..2)
+        .map(|k| (&central[k + 1] * 4.0 - &central[k]) / 3.0)
+        .collect();
+    let r2 = (&r1[1] * 16.0 - &r1[0]) / 15.0;
+    let err = (&r2 - &r1[1]).abs().max();
+    // Rounding in the differences is amplified by 1/h; it enters through `scale`.
+    Ok((r2, err, scale * 1e-3))
 }
 
 enum PolyError {
