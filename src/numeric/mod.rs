@@ -1,3 +1,7 @@
 //! Numerics: activations, Gaussian expectations, kernel recursions, finite-width networks, ODEs.
 
 pub mod activation;
+pub mod error;
+pub mod gauss;
+
+pub use error::NumericError;
