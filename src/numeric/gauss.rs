@@ -57,14 +57,17 @@ impl Cov2 {
         if s11 < 0.0 || s22 < 0.0 {
             return Err(bad("variances must be ≥ 0"));
         }
-        let bound = s11.sqrt() * s22.sqrt();
+        if s12.abs() > s11.sqrt() * s22.sqrt() * (1.0 + PSD_SLACK) {
+            return Err(bad("not positive semi-definite (s12² > s11·s22)"));
+        }
         let mut s12c = s12;
-        if s12.abs() > bound {
-            if s12.abs() <= bound * (1.0 + PSD_SLACK) {
-                s12c = bound.copysign(s12);
-            } else {
-                return Err(bad("not positive semi-definite (s12² > s11·s22)"));
+        if det2_raw(s11, s12, s22) < 0.0 {
+            // Within the slack: clamp to the boundary so that det() is exactly 0 (ρ = ±1).
+            let mut mag = (s11 * s22).sqrt();
+            while det2_raw(s11, mag, s22) > 0.0 {
+                mag = f64::from_bits(mag.to_bits() + 1);
             }
+            s12c = mag.copysign(s12);
         }
         Ok(Cov2 {
             s11,
@@ -93,11 +96,16 @@ impl Cov2 {
 
 /// s11·s22 − s12² with the rounding errors of both products compensated; clamped at 0.
 pub(crate) fn det2(s11: f64, s12: f64, s22: f64) -> f64 {
+    det2_raw(s11, s12, s22).max(0.0)
+}
+
+/// s11·s22 − s12² with the rounding errors of both products compensated (may be negative).
+fn det2_raw(s11: f64, s12: f64, s22: f64) -> f64 {
     let p = s11 * s22;
     let ep = s11.mul_add(s22, -p);
     let q = s12 * s12;
     let eq = s12.mul_add(s12, -q);
-    ((p - q) + (ep - eq)).max(0.0)
+    (p - q) + (ep - eq)
 }
 
 /// Where an integrand may fail to be smooth; this selects the quadrature rule.
@@ -491,6 +499,9 @@ mod tests {
         let c = Cov2::new(4.0, 4.0 * (1.0 + 1e-14), 4.0).unwrap();
         assert_eq!(c.s12, 4.0);
         assert_eq!(c.det(), 0.0);
+        let c = Cov2::new(2.0, -(1.0 + 1e-14) * 6f64.sqrt(), 3.0).unwrap();
+        assert_eq!(c.det(), 0.0);
+        assert_eq!(Cov2::new(3.0, 3.0, 3.0).unwrap().s12, 3.0);
     }
 
     fn relu_closed(s11: f64, s12: f64, s22: f64) -> f64 {
@@ -501,8 +512,8 @@ mod tests {
     #[test]
     fn relu_kernel_by_wedges_matches_arc_cosine() {
         let relu = |x: f64| x.max(0.0);
-        for &(s11, s22) in &[(1.0, 1.0), (0.1, 10.0), (2.7, 0.5)] {
-            let m: f64 = (s11 * s22 as f64).sqrt();
+        for &(s11, s22) in &[(1.0_f64, 1.0_f64), (0.1, 10.0), (2.7, 0.5)] {
+            let m: f64 = (s11 * s22).sqrt();
             for &rho in &[-1.0, -0.999999, -0.5, 0.0, 0.3, 0.999999, 1.0] {
                 let s12 = rho * m;
                 let q = expect_pair(

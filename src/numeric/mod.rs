@@ -1,6 +1,7 @@
 //! Numerics: activations, Gaussian expectations, kernel recursions, finite-width networks, ODEs.
 
 pub mod activation;
+pub mod closed;
 pub mod error;
 pub mod gauss;
 
