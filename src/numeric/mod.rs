@@ -4,5 +4,6 @@ pub mod activation;
 pub mod closed;
 pub mod error;
 pub mod gauss;
+pub mod kernel;
 
 pub use error::NumericError;
