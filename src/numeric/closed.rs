@@ -65,7 +65,7 @@ pub(crate) fn s_series(x: f64) -> f64 {
     let x2 = x * x;
     let mut acc = 0.0_f64;
     for c in S_SERIES.iter().rev() {
-        acc = acc.mul_add(x2, *c);
+        acc = acc * x2 + c; // plain ops: mul_add is a library call without target FMA
     }
     acc * x2 * x
 }

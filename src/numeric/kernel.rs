@@ -139,6 +139,8 @@ struct Diag {
     s: Vec<f64>,
     /// √Σˡ(x, x).
     r: Vec<f64>,
+    /// √(1 + 2·Σˡ(x, x)) (for erf).
+    q: Vec<f64>,
     /// Σ̇ᴸ⁺¹(x, x).
     sdot: f64,
     /// Θᴸ⁺¹(x, x).
@@ -159,9 +161,11 @@ fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericErr
         out_s.push(s);
     }
     let r = out_s.iter().map(|v| v.sqrt()).collect();
+    let q = out_s.iter().map(|v| (1.0 + 2.0 * v).sqrt()).collect();
     Ok(Diag {
         s: out_s,
         r,
+        q,
         sdot,
         t,
     })
@@ -178,12 +182,15 @@ fn gram(x: &[f64], y: &[f64], xx: f64) -> f64 {
         return 0.0;
     }
     let t = dot(x, y) / xx;
-    let mut r: Vec<f64> = y.iter().zip(x).map(|(b, a)| b - t * a).collect();
-    let t2 = dot(x, &r) / xx;
-    for (ri, a) in r.iter_mut().zip(x) {
-        *ri -= t2 * a;
-    }
-    xx * dot(&r, &r)
+    let t2 = x.iter().zip(y).map(|(a, b)| a * (b - t * a)).sum::<f64>() / xx;
+    xx * x
+        .iter()
+        .zip(y)
+        .map(|(a, b)| {
+            let r = (b - t * a) - t2 * a;
+            r * r
+        })
+        .sum::<f64>()
 }
 
 /// Which per-entry recursion to run.
@@ -226,8 +233,11 @@ struct Pair<'a> {
 fn run_pair(arch: &Architecture, p: &Pair, path: Path) -> Result<PairKernels, NumericError> {
     let (sw2, sb2) = (arch.sw * arch.sw, arch.sb * arch.sb);
     match path {
-        Path::Leaky { neg, pos } => Ok(leaky_pair(sw2, sb2, neg, pos, p)),
-        Path::Erf => Ok(erf_pair(sw2, sb2, p)),
+        Path::Leaky { .. } | Path::Erf => {
+            let mut out = Vec::with_capacity(1);
+            run_block(arch, std::slice::from_ref(p), path, &mut out)?;
+            Ok(out[0])
+        }
         Path::General(act) => {
             let (mut s12, mut th, mut sdot) = (p.s12, p.s12, 0.0);
             for l in 0..arch.depth {
@@ -245,104 +255,187 @@ fn run_pair(arch: &Architecture, p: &Pair, path: Path) -> Result<PairKernels, Nu
     }
 }
 
-/// The relu-family recursion carrying det (see the module docs).
-#[inline]
-fn leaky_pair(sw2: f64, sb2: f64, neg: f64, pos: f64, p: &Pair) -> PairKernels {
-    const INV_2PI: f64 = 0.5 / PI;
-    let d2 = (neg - pos) * (neg - pos);
-    let ab = neg * pos;
-    let c2 = neg * neg + pos * pos;
-    let c = 0.5 * c2;
-    let (mut s12, mut det, mut th, mut sdot) = (p.s12, p.det, p.s12, 0.0);
-    let depth = p.di.s.len() - 1;
-    for l in 0..depth {
-        let (ri, rj) = (p.di.r[l], p.dj.r[l]);
-        let m = ri * rj;
-        if m == 0.0 {
-            // A zero variance: point evaluation at the kink (φ(0) = 0).
-            let cov = Cov2 {
-                s11: p.di.s[l],
-                s12: 0.0,
-                s22: p.dj.s[l],
-            };
-            sdot = sw2 * leaky_deriv(neg, pos, &cov);
-            s12 = sb2;
-            th = th * sdot + s12;
-            det = det2(p.di.s[l + 1], s12, p.dj.s[l + 1]);
-            continue;
+/// Per-entry state of a fast recursion.
+#[derive(Clone, Copy, Default)]
+struct State {
+    s12: f64,
+    det: f64,
+    th: f64,
+    sdot: f64,
+}
+
+impl State {
+    fn out(&self) -> PairKernels {
+        PairKernels {
+            sigma: self.s12,
+            sigma_dot: self.sdot,
+            ntk: self.th,
         }
-        let sq = det.sqrt();
-        let (theta, phi) = if s12 >= 0.0 {
-            let t = sq.atan2(s12);
-            (t, PI - t)
-        } else {
-            let f = sq.atan2(-s12);
-            (PI - f, f)
-        };
-        let relu = if sq == 0.0 {
-            if s12 > 0.0 {
-                0.5 * s12
-            } else {
-                0.0
-            }
-        } else if phi < 1.0 {
-            m * s_series(phi) * INV_2PI
-        } else {
-            (sq + phi * s12) * INV_2PI
-        };
-        let k = d2 * relu + ab * s12;
-        let kdot = (c2 * phi + 2.0 * ab * theta) * INV_2PI;
-        let s12n = sw2 * k + sb2;
-        sdot = sw2 * kdot;
-        th = th * sdot + s12n;
-        let (rin, rjn) = (p.di.r[l + 1], p.dj.r[l + 1]);
-        let mn = rin * rjn;
-        det = if s12 >= 0.0 {
-            // Gap e = m − s12 and its update, free of cancellation for θ ≤ π/2.
-            let e = det / (m + s12);
-            let ms = if theta < 1.0 {
-                m * s_series(theta)
-            } else {
-                sq - theta * s12
-            };
-            let gap = 0.5 * e - ms * INV_2PI;
-            let inner = d2 * gap + ab * e;
-            let dr = ri - rj;
-            let tb = sw2 * sb2 * c * dr * dr / (mn + sw2 * c * m + sb2);
-            let en = (tb + sw2 * inner).max(0.0);
-            en * (mn + s12n)
-        } else {
-            det2(p.di.s[l + 1], s12n, p.dj.s[l + 1])
-        };
-        s12 = s12n;
-    }
-    PairKernels {
-        sigma: s12,
-        sigma_dot: sdot,
-        ntk: th,
     }
 }
 
-/// The erf recursion: E[erf erf] = (2/π)·atan2(2·s12, √D), E[erf' erf'] = (4/π)/√D with
-/// D = (1+2s11)(1+2s22) − 4·s12² ≥ 1 + 2(s11 + s22).
-#[inline]
-fn erf_pair(sw2: f64, sb2: f64, p: &Pair) -> PairKernels {
-    let (mut s12, mut th, mut sdot) = (p.s12, p.s12, 0.0);
-    let depth = p.di.s.len() - 1;
-    for l in 0..depth {
-        let pr = (1.0 + 2.0 * p.di.s[l]) * (1.0 + 2.0 * p.dj.s[l]);
-        let d = (-4.0 * s12).mul_add(s12, pr);
-        let sq = d.sqrt();
-        let k = (2.0 / PI) * (2.0 * s12).atan2(sq);
-        s12 = sw2 * k + sb2;
-        sdot = sw2 * (4.0 / PI) / sq;
-        th = th * sdot + s12;
+/// Constants of the relu-family recursion for φ = neg·min(x,0) + pos·max(x,0).
+struct Leaky {
+    sw2: f64,
+    sb2: f64,
+    neg: f64,
+    pos: f64,
+    /// (neg − pos)².
+    d2: f64,
+    /// neg·pos.
+    ab: f64,
+    /// neg² + pos².
+    c2: f64,
+}
+
+const INV_2PI: f64 = 0.5 / PI;
+
+/// atan2(y, |x|) for y ≥ 0 given h = √(x² + y²): asin(y/h) below π/4 and acos(|x|/h) above,
+/// each well conditioned there (and ~4× cheaper than atan2).
+#[inline(always)]
+fn half_angle(y: f64, x: f64, h: f64) -> f64 {
+    let a = x.abs();
+    if y <= a {
+        (y / h).min(1.0).asin()
+    } else {
+        (a / h).min(1.0).acos()
     }
-    PairKernels {
-        sigma: s12,
-        sigma_dot: sdot,
-        ntk: th,
+}
+
+/// One layer of the relu-family recursion carrying det (see the module docs).
+#[inline(always)]
+fn leaky_layer(k: &Leaky, st: &mut State, di: &Diag, dj: &Diag, l: usize) {
+    let (sw2, sb2, d2, ab, c2) = (k.sw2, k.sb2, k.d2, k.ab, k.c2);
+    let (ri, rj) = (di.r[l], dj.r[l]);
+    let m = ri * rj;
+    let (s12, det) = (st.s12, st.det);
+    if m == 0.0 {
+        // A zero variance: point evaluation at the kink (φ(0) = 0).
+        let cov = Cov2 {
+            s11: di.s[l],
+            s12: 0.0,
+            s22: dj.s[l],
+        };
+        st.sdot = sw2 * leaky_deriv(k.neg, k.pos, &cov);
+        st.s12 = sb2;
+        st.th = st.th * st.sdot + st.s12;
+        st.det = det2(di.s[l + 1], st.s12, dj.s[l + 1]);
+        return;
     }
+    let sq = det.sqrt();
+    let small = half_angle(sq, s12, m);
+    let (theta, phi) = if s12 >= 0.0 {
+        (small, PI - small)
+    } else {
+        (PI - small, small)
+    };
+    let relu = if sq == 0.0 {
+        if s12 > 0.0 {
+            0.5 * s12
+        } else {
+            0.0
+        }
+    } else if phi < 1.0 {
+        m * s_series(phi) * INV_2PI
+    } else {
+        (sq + phi * s12) * INV_2PI
+    };
+    let kk = d2 * relu + ab * s12;
+    let kdot = (c2 * phi + 2.0 * ab * theta) * INV_2PI;
+    let s12n = sw2 * kk + sb2;
+    st.sdot = sw2 * kdot;
+    st.th = st.th * st.sdot + s12n;
+    let (rin, rjn) = (di.r[l + 1], dj.r[l + 1]);
+    let mn = rin * rjn;
+    st.det = if s12 >= 0.0 {
+        // Gap e = m − s12 and its update, free of cancellation for θ ≤ π/2.
+        let e = det / (m + s12);
+        let ms = if theta < 1.0 {
+            m * s_series(theta)
+        } else {
+            sq - theta * s12
+        };
+        let gap = 0.5 * e - ms * INV_2PI;
+        let inner = d2 * gap + ab * e;
+        let dr = ri - rj;
+        let c = 0.5 * c2;
+        let tb = sw2 * sb2 * c * dr * dr / (mn + sw2 * c * m + sb2);
+        let en = (tb + sw2 * inner).max(0.0);
+        en * (mn + s12n)
+    } else {
+        det2(di.s[l + 1], s12n, dj.s[l + 1])
+    };
+    st.s12 = s12n;
+}
+
+/// One layer of the erf recursion: E[erf erf] = (2/π)·asin(2·s12/√P), P = (1+2s11)(1+2s22),
+/// E[erf' erf'] = (4/π)/√D with D = P − 4·s12² ≥ 1 + 2(s11 + s22).
+#[inline(always)]
+fn erf_layer(sw2: f64, sb2: f64, st: &mut State, di: &Diag, dj: &Diag, l: usize) {
+    let s12 = st.s12;
+    let hp = di.q[l] * dj.q[l];
+    let d = hp * hp - 4.0 * s12 * s12;
+    let sq = d.sqrt();
+    let ang = half_angle(2.0 * s12.abs(), sq, hp).copysign(s12);
+    st.s12 = sw2 * (2.0 / PI) * ang + sb2;
+    st.sdot = sw2 * (4.0 / PI) / sq;
+    st.th = st.th * st.sdot + st.s12;
+}
+
+/// Pairs run in lockstep so that the CPU overlaps their (serial) per-layer dependency chains.
+const BLOCK: usize = 8;
+
+/// Runs a block of at most [`BLOCK`] pairs through all layers, appending the results to `out`.
+fn run_block(
+    arch: &Architecture,
+    pairs: &[Pair],
+    path: Path,
+    out: &mut Vec<PairKernels>,
+) -> Result<(), NumericError> {
+    let (sw2, sb2) = (arch.sw * arch.sw, arch.sb * arch.sb);
+    let mut st = [State::default(); BLOCK];
+    for (s, p) in st.iter_mut().zip(pairs) {
+        *s = State {
+            s12: p.s12,
+            det: p.det,
+            th: p.s12,
+            sdot: 0.0,
+        };
+    }
+    let nb = pairs.len();
+    match path {
+        Path::Leaky { neg, pos } => {
+            let k = Leaky {
+                sw2,
+                sb2,
+                neg,
+                pos,
+                d2: (neg - pos) * (neg - pos),
+                ab: neg * pos,
+                c2: neg * neg + pos * pos,
+            };
+            for l in 0..arch.depth {
+                for (s, p) in st[..nb].iter_mut().zip(pairs) {
+                    leaky_layer(&k, s, p.di, p.dj, l);
+                }
+            }
+        }
+        Path::Erf => {
+            for l in 0..arch.depth {
+                for (s, p) in st[..nb].iter_mut().zip(pairs) {
+                    erf_layer(sw2, sb2, s, p.di, p.dj, l);
+                }
+            }
+        }
+        Path::General(_) => {
+            for p in pairs {
+                out.push(run_pair(arch, p, path)?);
+            }
+            return Ok(());
+        }
+    }
+    out.extend(st[..nb].iter().map(State::out));
+    Ok(())
 }
 
 fn check_inputs(inputs: &[Vec<f64>]) -> Result<usize, NumericError> {
@@ -394,48 +487,66 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
         .map(|&xx| diag(arch, xx, n0))
         .collect::<Result<Vec<_>, _>>()?;
     let pth = path(arch.act);
-    // Upper triangle, row by row in parallel.
-    let rows = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let mut row = Vec::with_capacity(n - i);
-            row.push(PairKernels {
-                sigma: diags[i].s[arch.depth],
-                sigma_dot: diags[i].sdot,
-                ntk: diags[i].t,
-            });
-            for j in i + 1..n {
-                let (s12, det) = layer1(arch, &inputs[i], &inputs[j], norms[i], n0);
-                let p = Pair {
-                    di: &diags[i],
-                    dj: &diags[j],
-                    s12,
-                    det,
-                };
-                row.push(run_pair(arch, &p, pth)?);
-            }
-            Ok(row)
-        })
-        .collect::<Result<Vec<Vec<PairKernels>>, NumericError>>()?;
+    // Upper triangle, each row written in place by one rayon task, then mirrored.
     let mut out = Kernels {
         sigma: Matrix::zeros(n),
         sigma_dot: Matrix::zeros(n),
         ntk: Matrix::zeros(n),
     };
-    for (i, row) in rows.iter().enumerate() {
-        for (off, pk) in row.iter().enumerate() {
-            let j = i + off;
-            for (m, v) in [
-                (&mut out.sigma, pk.sigma),
-                (&mut out.sigma_dot, pk.sigma_dot),
-                (&mut out.ntk, pk.ntk),
-            ] {
-                m.data[i * n + j] = v;
-                m.data[j * n + i] = v;
+    out.sigma
+        .data
+        .par_chunks_mut(n)
+        .zip(out.sigma_dot.data.par_chunks_mut(n))
+        .zip(out.ntk.data.par_chunks_mut(n))
+        .enumerate()
+        .try_for_each(|(i, ((rs, rd), rt))| {
+            rs[i] = diags[i].s[arch.depth];
+            rd[i] = diags[i].sdot;
+            rt[i] = diags[i].t;
+            let mut buf = Vec::with_capacity(BLOCK);
+            let mut j0 = i + 1;
+            while j0 < n {
+                let j1 = (j0 + BLOCK).min(n);
+                let mut block = [const { None }; BLOCK];
+                for (slot, j) in block.iter_mut().zip(j0..j1) {
+                    let (s12, det) = layer1(arch, &inputs[i], &inputs[j], norms[i], n0);
+                    *slot = Some(Pair {
+                        di: &diags[i],
+                        dj: &diags[j],
+                        s12,
+                        det,
+                    });
+                }
+                let pairs: Vec<Pair> = block.into_iter().flatten().collect();
+                buf.clear();
+                run_block(arch, &pairs, pth, &mut buf)?;
+                for (j, pk) in (j0..j1).zip(&buf) {
+                    rs[j] = pk.sigma;
+                    rd[j] = pk.sigma_dot;
+                    rt[j] = pk.ntk;
+                }
+                j0 = j1;
+            }
+            Ok::<(), NumericError>(())
+        })?;
+    for m in [&mut out.sigma, &mut out.sigma_dot, &mut out.ntk] {
+        mirror_upper(&mut m.data, n);
+    }
+    Ok(out)
+}
+
+/// Copies the upper triangle of a row-major n×n matrix to the lower one, in cache-sized tiles.
+fn mirror_upper(d: &mut [f64], n: usize) {
+    const T: usize = 64;
+    for bi in (0..n).step_by(T) {
+        for bj in (0..=bi).step_by(T) {
+            for i in bi..(bi + T).min(n) {
+                for j in bj..(bj + T).min(i) {
+                    d[i * n + j] = d[j * n + i];
+                }
             }
         }
     }
-    Ok(out)
 }
 
 /// Σ, Σ̇ and Θ of a network for one pair of inputs (x, x'); same conventions and errors as
