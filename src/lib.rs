@@ -5,5 +5,6 @@
 //! named rewrite rules ([`prove`]) and checked numerically at high precision ([`numeric`]).
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod expr;
 pub mod numeric;
