@@ -41,6 +41,8 @@ enum Command {
         #[arg(long)]
         decl: Vec<String>,
     },
+    /// Analytic NNGP (Σ), derivative (Σ̇) and NTK (Θ) matrices for inputs in a CSV file.
+    Kernel(derive::cli::kernel::KernelArgs),
     /// Evaluate an expression.
     Eval {
         /// The expression.
@@ -72,13 +74,16 @@ fn main() -> ExitCode {
         Command::List => check::run_list().map(|_| true),
         Command::Prove { lhs, rhs, by, decl } => adhoc::run_prove(&lhs, &rhs, &by, &decl),
         Command::Eval { expr, at, decl } => adhoc::run_eval(&expr, &at, &decl).map(|_| true),
+        Command::Kernel(args) => {
+            derive::cli::kernel::run(&args, &mut std::io::stdout().lock()).map(|_| true)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("{}", e.message());
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(e.exit_code())
         }
     }
 }

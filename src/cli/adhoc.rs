@@ -3,7 +3,7 @@
 
 use egg::{Id, Symbol};
 
-use super::check::CliError;
+use super::CliError;
 use crate::derivation::file::{Derivation, Expect, Kind, Step};
 use crate::derivation::sample::{describe, fmt_num};
 use crate::derivation::{check, render, InputError};

@@ -2,46 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::derivation::{check, load, render, Derivation, InputError};
-use crate::prove::Unsound;
-
-/// A failure of a command: bad input (exit 2) or an internal soundness error (exit 3).
-#[derive(Debug)]
-pub enum CliError {
-    /// Bad input: usage, file or value.
-    Input(String),
-    /// A proof the numerics contradict.
-    Unsound(Unsound),
-}
-
-impl CliError {
-    /// The process exit code.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CliError::Input(_) => 2,
-            CliError::Unsound(_) => 3,
-        }
-    }
-    /// The message to print.
-    pub fn message(&self) -> String {
-        match self {
-            CliError::Input(m) => m.clone(),
-            CliError::Unsound(u) => format!("error: {u}"),
-        }
-    }
-}
-
-impl From<InputError> for CliError {
-    fn from(e: InputError) -> Self {
-        CliError::Input(e.render())
-    }
-}
-
-impl From<Unsound> for CliError {
-    fn from(e: Unsound) -> Self {
-        CliError::Unsound(e)
-    }
-}
+use super::CliError;
+use crate::derivation::{check, load, render, Derivation};
 
 /// The derivations folder: `./derivations` if present, else the one this binary was built from.
 pub fn derivations_dir() -> PathBuf {

@@ -1,0 +1,49 @@
+//! The error type shared by the numeric modules (Gaussian expectations, closed forms, kernels).
+
+/// Why a numeric computation was refused or failed.
+///
+/// Every error names the offending value; none of them is a panic, since all of them can be
+/// caused by user input (a covariance, an architecture, a file of inputs).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NumericError {
+    /// A covariance matrix [[s11, s12], [s12, s22]] is not finite, has a negative variance or is
+    /// not positive semi-definite.
+    #[error("invalid covariance [[{s11}, {s12}], [{s12}, {s22}]]: {reason}")]
+    InvalidCovariance {
+        /// Variance of the first coordinate.
+        s11: f64,
+        /// Covariance of the two coordinates.
+        s12: f64,
+        /// Variance of the second coordinate.
+        s22: f64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A variance is negative or not finite.
+    #[error("invalid variance {0}: must be finite and ≥ 0")]
+    InvalidVariance(f64),
+    /// The integrand returned a NaN or an infinity at the point (u, v) (v = 0 for 1-D integrals).
+    #[error("integrand is not finite ({value}) at u = {u}, v = {v}")]
+    NonFiniteIntegrand {
+        /// First coordinate of the point.
+        u: f64,
+        /// Second coordinate of the point.
+        v: f64,
+        /// The value returned there.
+        value: f64,
+    },
+    /// A quadrature did not reach its tolerance with the finest rule it tries.
+    #[error("quadrature did not converge: estimate {estimate}, error estimate {error}")]
+    NoConvergence {
+        /// The best estimate.
+        estimate: f64,
+        /// Its estimated absolute error.
+        error: f64,
+    },
+    /// An architecture (depth, σw, σb, activation parameters) is not valid.
+    #[error("invalid architecture: {0}")]
+    InvalidArchitecture(String),
+    /// The inputs to a kernel computation are not valid.
+    #[error("invalid inputs: {0}")]
+    InvalidInputs(String),
+}
