@@ -78,7 +78,32 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
 /// Parse like [`parse`], and also return the source span (byte offsets) of every node, indexed
 /// like the nodes of the returned `RecExpr`.
 pub fn parse_with_spans(src: &str) -> Result<(Expr, Vec<Range<usize>>), ParseError> {
+    if src.len() > MAX_LEN {
+        return Err(ParseError::new(
+            0..0,
+            format!("the input is longer than {MAX_LEN} bytes"),
+        ));
+    }
     check_nesting(src)?;
+    // Operator chains such as `-----x` or `x^x^…^x` nest as deep as the source is long, and
+    // the Pratt parser recurses once per level: give long sources a stack to match
+    // (reserved lazily, so only what is used is committed).
+    if src.len() > SMALL {
+        stacker::grow(STACK_BASE + src.len() * STACK_PER_BYTE, || parse_spans(src))
+    } else {
+        parse_spans(src)
+    }
+}
+
+/// Sources at most this long parse on the caller's stack.
+const SMALL: usize = 256;
+/// Stack for a long source: a base plus an allowance per byte of source.
+const STACK_BASE: usize = 1 << 20;
+const STACK_PER_BYTE: usize = 4 << 10;
+/// Longer sources are refused.
+const MAX_LEN: usize = 1 << 20;
+
+fn parse_spans(src: &str) -> Result<(Expr, Vec<Range<usize>>), ParseError> {
     let mut pairs = match Grammar::parse(Rule::main, src) {
         Ok(pairs) => pairs,
         Err(err) => {
