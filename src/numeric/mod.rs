@@ -1,11 +1,11 @@
 //! Numerics: activations, Gaussian expectations, kernel recursions, finite-width networks, ODEs.
 
 pub mod activation;
-pub mod eval;
-pub mod tolerance;
 pub mod closed;
 pub mod error;
+pub mod eval;
 pub mod gauss;
 pub mod kernel;
+pub mod tolerance;
 
 pub use error::NumericError;

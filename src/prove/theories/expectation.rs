@@ -140,7 +140,8 @@ fn moment(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Sub
     Some(b.finish())
 }
 
-/// E[w[a…]·w[b…]] = Π_k δ(a_k, b_k) for two entries of one i.i.d. N(0,1) array.
+/// E[w[a…]·w[b…]] = Π_k δ(a_k, b_k) for two entries of one i.i.d. N(0,1) array (a factor
+/// δ(a, a) = 1 is left out).
 fn second_moment(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
     let p = Normalizer::new(egraph).poly(s[var("?x")]);
     let (m, c) = p.as_monomial()?;
@@ -153,15 +154,21 @@ fn second_moment(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Mat
         return None;
     }
     let mut b = PatBuilder::default();
+    // δ(a, a) = 1: identical index classes contribute no factor.
     let deltas: Vec<Id> = i1
         .iter()
         .zip(&i2)
+        .filter(|(x, y)| egraph.find(**x) != egraph.find(**y))
         .map(|(x, y)| {
             let (x, y) = (b.class(egraph, *x), b.class(egraph, *y));
             b.node(Math::Delta([x, y]))
         })
         .collect();
-    deltas.into_iter().reduce(|x, y| b.node(Math::Mul([x, y])));
+    if deltas.is_empty() {
+        b.node(Math::Num(Constant::int(1)));
+    } else {
+        deltas.into_iter().reduce(|x, y| b.node(Math::Mul([x, y])));
+    }
     Some(b.finish())
 }
 
