@@ -236,7 +236,10 @@ mod tests {
     fn constants_are_exact() {
         assert_eq!(Constant::from_str("0.25").unwrap(), Constant::ratio(1, 4));
         assert_eq!(Constant::from_str("-3/6").unwrap(), Constant::ratio(-1, 2));
-        assert_eq!(Constant::from_str("1e-3").unwrap(), Constant::ratio(1, 1000));
+        assert_eq!(
+            Constant::from_str("1e-3").unwrap(),
+            Constant::ratio(1, 1000)
+        );
         assert_eq!(Constant::from_str("2.5e1").unwrap(), Constant::int(25));
         assert!(Constant::from_str("x").is_err());
         assert!(Constant::from_str("1/0").is_err());

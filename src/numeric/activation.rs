@@ -217,7 +217,11 @@ mod tests {
             for &x in &[-2.3, -0.7, 0.4, 1.9] {
                 let h = 1e-6;
                 let fd = (act.eval(x + h) - act.eval(x - h)) / (2.0 * h);
-                assert!((fd - act.deriv(x)).abs() < 1e-7, "{act} at {x}: {fd} vs {}", act.deriv(x));
+                assert!(
+                    (fd - act.deriv(x)).abs() < 1e-7,
+                    "{act} at {x}: {fd} vs {}",
+                    act.deriv(x)
+                );
             }
         }
     }

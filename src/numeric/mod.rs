@@ -1,3 +1,6 @@
 //! Numerics: activations, Gaussian expectations, kernel recursions, finite-width networks, ODEs.
 
 pub mod activation;
+pub mod diff;
+pub mod network;
+pub mod stats;

@@ -1,0 +1,2 @@
+//! Benchmark of the empirical NTK (placeholder until the network lands).
+fn main() {}
