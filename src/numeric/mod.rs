@@ -3,4 +3,5 @@
 pub mod activation;
 pub mod diff;
 pub mod network;
+pub mod ode;
 pub mod stats;
