@@ -2,10 +2,14 @@
 
 pub mod activation;
 pub mod closed;
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod gauss;
 pub mod kernel;
+pub mod network;
+pub mod ode;
+pub mod stats;
 pub mod tolerance;
 
 pub use error::NumericError;

@@ -1,0 +1,1086 @@
+//! Finite-width fully connected networks in the NTK parameterization: sampling, batched forward
+//! and backward passes, the empirical NNGP and NTK of one draw, Monte Carlo over draws, and a
+//! width-convergence study.
+//!
+//! # Conventions (neural-tangents)
+//!
+//! With L hidden layers of width n, input dimension n₀ and a scalar readout,
+//!
+//! ```text
+//! h¹      = σw/√n₀ · W¹ x       + σb · b¹
+//! aˡ      = φ(hˡ)
+//! hˡ⁺¹    = σw/√n  · Wˡ⁺¹ aˡ    + σb · bˡ⁺¹        (l = 1 … L; h^(L+1) = f has width 1)
+//! ```
+//!
+//! with every entry of every W and b standard normal. Write n_{l−1} for the fan-in of layer l
+//! (n₀ for l = 1, n otherwise), a⁰ = x, and δ_l = ∂f/∂hˡ, so δ_{L+1} = 1 and
+//! δ_l = φ'(hˡ) ⊙ (σw/√n_l) (Wˡ⁺¹)ᵀ δ_{l+1}. Since ∂f/∂Wˡ_ij = δ_l,i · σw/√n_{l−1} · a^{l−1}_j and
+//! ∂f/∂bˡ_i = σb · δ_l,i, the empirical NTK Θ̂(x, x') = Σ_θ ∂f(x)/∂θ · ∂f(x')/∂θ is, layer by layer,
+//!
+//! ```text
+//! Θ̂(x, x') = Σ_{l=1}^{L+1} (δ_l(x)·δ_l(x')) · ( σw²/n_{l−1} · a^{l−1}(x)·a^{l−1}(x') + σb² )
+//! ```
+//!
+//! and the empirical NNGP (the covariance the readout sees for this draw) is
+//! Σ̂(x, x') = σw²/n · a^L(x)·a^L(x') + σb², the l = L+1 term. No Jacobian is formed: the cost is
+//! four n×n×N matrix products for depth 3 (two forward, two backward) plus N×N Gram matrices.
+//!
+//! Inputs are given as an N×n₀ matrix, one input per row.
+
+use std::ops::Range;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nalgebra::{DMatrix, DVector};
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+use rand_pcg::Pcg64;
+use rayon::prelude::*;
+
+use super::activation::Activation;
+use super::stats::{self, LogLogFit, Quantile, StatsError};
+
+/// Why a network could not be built or evaluated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NetworkError {
+    /// Depth (number of hidden layers) below 1.
+    #[error("depth must be at least 1 hidden layer, got {0}")]
+    Depth(usize),
+    /// Width below 1.
+    #[error("width must be at least 1")]
+    Width,
+    /// Input dimension below 1.
+    #[error("input dimension must be at least 1")]
+    InputDim,
+    /// σw not finite and positive.
+    #[error("σw must be finite and positive, got {0}")]
+    SigmaW(f64),
+    /// σb not finite and non-negative.
+    #[error("σb must be finite and non-negative, got {0}")]
+    SigmaB(f64),
+    /// No inputs given.
+    #[error("no inputs given")]
+    NoInputs,
+    /// Inputs of the wrong dimension.
+    #[error("inputs have dimension {got}, the network expects {expected}")]
+    InputShape {
+        /// The network's input dimension.
+        expected: usize,
+        /// The inputs' dimension.
+        got: usize,
+    },
+    /// An input entry is NaN or infinite.
+    #[error("input {row} has a non-finite entry")]
+    NonFiniteInput {
+        /// The offending input (row).
+        row: usize,
+    },
+    /// A forward pass overflowed to a non-finite value.
+    #[error("the network produced a non-finite value (overflow)")]
+    NonFiniteOutput,
+    /// A parameter vector of the wrong length.
+    #[error("parameter vector has length {got}, the network has {expected} parameters")]
+    ParameterLength {
+        /// Number of parameters of the network.
+        expected: usize,
+        /// Length given.
+        got: usize,
+    },
+    /// A reference kernel of the wrong shape.
+    #[error("reference kernel is {rows}×{cols}, expected {n}×{n}")]
+    ReferenceShape {
+        /// Rows given.
+        rows: usize,
+        /// Columns given.
+        cols: usize,
+        /// Number of inputs.
+        n: usize,
+    },
+    /// No widths for a width study.
+    #[error("a width study needs at least two distinct widths")]
+    Widths,
+    /// A statistic over seeds could not be formed.
+    #[error("Monte Carlo statistics: {0}")]
+    Stats(#[from] StatsError),
+    /// A statistic failed at one kernel entry.
+    #[error("Monte Carlo statistics of {kernel}[{i},{j}]: {source}")]
+    EntryStats {
+        /// "nngp" or "ntk".
+        kernel: &'static str,
+        /// Row.
+        i: usize,
+        /// Column.
+        j: usize,
+        /// The underlying failure.
+        source: StatsError,
+    },
+}
+
+/// The shape-independent part of a fully connected architecture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Architecture {
+    /// The pointwise nonlinearity φ.
+    pub activation: Activation,
+    /// Number of hidden layers L (≥ 1).
+    pub depth: usize,
+    /// Weight standard deviation σw.
+    pub sigma_w: f64,
+    /// Bias standard deviation σb.
+    pub sigma_b: f64,
+}
+
+impl Architecture {
+    /// A validated architecture.
+    pub fn new(
+        activation: Activation,
+        depth: usize,
+        sigma_w: f64,
+        sigma_b: f64,
+    ) -> Result<Self, NetworkError> {
+        let arch = Architecture {
+            activation,
+            depth,
+            sigma_w,
+            sigma_b,
+        };
+        arch.validate()?;
+        Ok(arch)
+    }
+
+    /// Checks the fields (they are public, so every entry point re-checks).
+    pub fn validate(&self) -> Result<(), NetworkError> {
+        if self.depth < 1 {
+            return Err(NetworkError::Depth(self.depth));
+        }
+        if !(self.sigma_w.is_finite() && self.sigma_w > 0.0) {
+            return Err(NetworkError::SigmaW(self.sigma_w));
+        }
+        if !(self.sigma_b.is_finite() && self.sigma_b >= 0.0) {
+            return Err(NetworkError::SigmaB(self.sigma_b));
+        }
+        Ok(())
+    }
+}
+
+/// One dense layer z = σw/√fan_in · W a + σb · b, with W of shape fan_out × fan_in.
+#[derive(Debug, Clone, PartialEq)]
+struct Layer {
+    w: DMatrix<f64>,
+    b: DVector<f64>,
+}
+
+/// One draw of a finite-width network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    arch: Architecture,
+    input_dim: usize,
+    width: usize,
+    /// L hidden layers then the readout (1 × n).
+    layers: Vec<Layer>,
+}
+
+/// The empirical kernels and outputs of one network on a batch of inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmpiricalKernels {
+    /// f(x) for each input.
+    pub outputs: DVector<f64>,
+    /// Σ̂ = σw²/n · a^L(x)·a^L(x') + σb² (N×N).
+    pub nngp: DMatrix<f64>,
+    /// Θ̂ = Σ_θ ∂f(x)/∂θ ∂f(x')/∂θ (N×N).
+    pub ntk: DMatrix<f64>,
+}
+
+impl Network {
+    /// Samples a network: Pcg64 seeded with `seed`; for each layer in order, W column by column,
+    /// then b, each entry standard normal.
+    pub fn sample(
+        arch: &Architecture,
+        input_dim: usize,
+        width: usize,
+        seed: u64,
+    ) -> Result<Self, NetworkError> {
+        arch.validate()?;
+        if input_dim < 1 {
+            return Err(NetworkError::InputDim);
+        }
+        if width < 1 {
+            return Err(NetworkError::Width);
+        }
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let mut normal = |count: usize| -> Vec<f64> {
+            (0..count)
+                .map(|_| rng.sample::<f64, _>(StandardNormal))
+                .collect()
+        };
+        let mut layers = Vec::with_capacity(arch.depth + 1);
+        for l in 0..=arch.depth {
+            let fan_in = if l == 0 { input_dim } else { width };
+            let fan_out = if l == arch.depth { 1 } else { width };
+            let w = DMatrix::from_vec(fan_out, fan_in, normal(fan_out * fan_in));
+            let b = DVector::from_vec(normal(fan_out));
+            layers.push(Layer { w, b });
+        }
+        Ok(Network {
+            arch: *arch,
+            input_dim,
+            width,
+            layers,
+        })
+    }
+
+    /// The architecture.
+    pub fn architecture(&self) -> &Architecture {
+        &self.arch
+    }
+
+    /// The input dimension n₀.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+
+    /// The hidden width n.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The total number of parameters (weights and biases of every layer, readout included).
+    pub fn num_parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.w.len() + l.b.len()).sum()
+    }
+
+    /// All parameters in sampling order: per layer, W column-major, then b.
+    pub fn parameters(&self) -> Vec<f64> {
+        let mut p = Vec::with_capacity(self.num_parameters());
+        for l in &self.layers {
+            p.extend_from_slice(l.w.as_slice());
+            p.extend_from_slice(l.b.as_slice());
+        }
+        p
+    }
+
+    /// Replaces all parameters (same order as [`Network::parameters`]).
+    pub fn set_parameters(&mut self, params: &[f64]) -> Result<(), NetworkError> {
+        let expected = self.num_parameters();
+        if params.len() != expected {
+            return Err(NetworkError::ParameterLength {
+                expected,
+                got: params.len(),
+            });
+        }
+        let mut rest = params;
+        for l in &mut self.layers {
+            let (w, r) = rest.split_at(l.w.len());
+            l.w.as_mut_slice().copy_from_slice(w);
+            let (b, r) = r.split_at(l.b.len());
+            l.b.as_mut_slice().copy_from_slice(b);
+            rest = r;
+        }
+        Ok(())
+    }
+
+    /// σw/√fan_in of layer `l` (0-based).
+    fn scale(&self, l: usize) -> f64 {
+        self.arch.sigma_w / (self.layers[l].w.ncols() as f64).sqrt()
+    }
+
+    /// Checks the inputs (N×n₀, finite) and returns them transposed: n₀×N, one input per column.
+    fn columns(&self, inputs: &DMatrix<f64>) -> Result<DMatrix<f64>, NetworkError> {
+        if inputs.nrows() == 0 {
+            return Err(NetworkError::NoInputs);
+        }
+        if inputs.ncols() != self.input_dim {
+            return Err(NetworkError::InputShape {
+                expected: self.input_dim,
+                got: inputs.ncols(),
+            });
+        }
+        for (row, r) in inputs.row_iter().enumerate() {
+            if r.iter().any(|x| !x.is_finite()) {
+                return Err(NetworkError::NonFiniteInput { row });
+            }
+        }
+        Ok(inputs.transpose())
+    }
+
+    /// Batched forward pass: returns the activations a⁰ = x, a¹ … a^L (each fan×N), the
+    /// derivatives φ'(h¹) … φ'(h^L), and the outputs.
+    fn forward_trace(
+        &self,
+        x: DMatrix<f64>,
+        want_derivs: bool,
+    ) -> (Vec<DMatrix<f64>>, Vec<DMatrix<f64>>, DVector<f64>) {
+        let depth = self.arch.depth;
+        let act = self.arch.activation;
+        let sb = self.arch.sigma_b;
+        let n_inputs = x.ncols();
+        let mut acts = Vec::with_capacity(depth + 1);
+        let mut derivs = Vec::with_capacity(depth);
+        acts.push(x);
+        for l in 0..depth {
+            let layer = &self.layers[l];
+            let mut h = DMatrix::zeros(layer.w.nrows(), n_inputs);
+            gemm(self.scale(l), &layer.w, Op::N, &acts[l], Op::N, &mut h);
+            let mut d = if want_derivs {
+                DMatrix::zeros(h.nrows(), n_inputs)
+            } else {
+                DMatrix::zeros(0, 0)
+            };
+            let rows = h.nrows();
+            let bias = layer.b.as_slice();
+            if want_derivs {
+                h.as_mut_slice()
+                    .par_chunks_mut(rows)
+                    .zip(d.as_mut_slice().par_chunks_mut(rows))
+                    .for_each(|(hc, dc)| {
+                        for ((hv, dv), bv) in hc.iter_mut().zip(dc.iter_mut()).zip(bias) {
+                            let z = *hv + sb * bv;
+                            *dv = act.deriv(z);
+                            *hv = act.eval(z);
+                        }
+                    });
+            } else {
+                h.as_mut_slice().par_chunks_mut(rows).for_each(|hc| {
+                    for (hv, bv) in hc.iter_mut().zip(bias) {
+                        *hv = act.eval(*hv + sb * bv);
+                    }
+                });
+            }
+            acts.push(h);
+            derivs.push(d);
+        }
+        let readout = &self.layers[depth];
+        let mut f = DMatrix::zeros(1, n_inputs);
+        gemm(
+            self.scale(depth),
+            &readout.w,
+            Op::N,
+            &acts[depth],
+            Op::N,
+            &mut f,
+        );
+        let out = DVector::from_iterator(n_inputs, f.iter().map(|v| v + sb * readout.b[0]));
+        (acts, derivs, out)
+    }
+
+    /// f(x) for each input (row) of `inputs`.
+    pub fn outputs(&self, inputs: &DMatrix<f64>) -> Result<DVector<f64>, NetworkError> {
+        let x = self.columns(inputs)?;
+        let (_, _, out) = self.forward_trace(x, false);
+        finite_vec(out)
+    }
+
+    /// The empirical NNGP Σ̂(x, x') = σw²/n · a^L(x)·a^L(x') + σb² of this draw.
+    pub fn empirical_nngp(&self, inputs: &DMatrix<f64>) -> Result<DMatrix<f64>, NetworkError> {
+        let x = self.columns(inputs)?;
+        let (acts, _, _) = self.forward_trace(x, false);
+        let depth = self.arch.depth;
+        let c = self.scale(depth);
+        finite_mat(gram(&acts[depth], c * c, self.arch.sigma_b.powi(2)))
+    }
+
+    /// The empirical NTK Θ̂ of this draw (see the module docs for the structured form).
+    pub fn empirical_ntk(&self, inputs: &DMatrix<f64>) -> Result<DMatrix<f64>, NetworkError> {
+        Ok(self.kernels(inputs)?.ntk)
+    }
+
+    /// Outputs, empirical NNGP and empirical NTK in one forward and one backward pass.
+    pub fn kernels(&self, inputs: &DMatrix<f64>) -> Result<EmpiricalKernels, NetworkError> {
+        let x = self.columns(inputs)?;
+        let n_inputs = x.ncols();
+        let depth = self.arch.depth;
+        let sb2 = self.arch.sigma_b.powi(2);
+        let (acts, mut deltas, outputs) = self.forward_trace(x, true);
+
+        // Backward: deltas[l] holds φ'(h^{l+1}); overwrite it with δ_{l+1} = ∂f/∂h^{l+1}.
+        let c_out = self.scale(depth);
+        let readout = self.layers[depth].w.as_slice();
+        deltas[depth - 1]
+            .as_mut_slice()
+            .par_chunks_mut(self.width)
+            .for_each(|col| {
+                for (d, w) in col.iter_mut().zip(readout) {
+                    *d *= c_out * w;
+                }
+            });
+        let mut back = DMatrix::zeros(self.width, n_inputs);
+        for l in (0..depth - 1).rev() {
+            // back = σw/√n · W^{l+2}ᵀ δ_{l+2}, in 1-based layer numbers.
+            gemm(
+                self.scale(l + 1),
+                &self.layers[l + 1].w,
+                Op::T,
+                &deltas[l + 1],
+                Op::N,
+                &mut back,
+            );
+            deltas[l]
+                .as_mut_slice()
+                .par_iter_mut()
+                .zip(back.as_slice().par_iter())
+                .for_each(|(d, g)| *d *= g);
+        }
+
+        // Θ̂ = Σ_l (δ_l·δ_l') ∘ (c_l² a^{l−1}·a^{l−1}' + σb²); the readout term has δ = 1.
+        let nngp = gram(&acts[depth], c_out * c_out, sb2);
+        let mut ntk = nngp.clone();
+        for l in 0..depth {
+            let c = self.scale(l);
+            let ga = gram(&acts[l], c * c, sb2);
+            let gd = gram(&deltas[l], 1.0, 0.0);
+            ntk += ga.component_mul(&gd);
+        }
+        Ok(EmpiricalKernels {
+            outputs: finite_vec(outputs)?,
+            nngp: finite_mat(nngp)?,
+            ntk: finite_mat(ntk)?,
+        })
+    }
+
+    /// f at one input by plain loops (no batching); an independent reference for tests.
+    pub fn output_at(&self, x: &[f64]) -> Result<f64, NetworkError> {
+        let m = DMatrix::from_row_slice(1, x.len(), x);
+        self.columns(&m)?;
+        let (acts, _) = self.loop_forward(x);
+        let f = acts.last().expect("readout")[0];
+        if f.is_finite() {
+            Ok(f)
+        } else {
+            Err(NetworkError::NonFiniteOutput)
+        }
+    }
+
+    /// Activations a⁰ … a^L, readout output appended as a length-1 vector, and φ'(h¹) … φ'(h^L).
+    fn loop_forward(&self, x: &[f64]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let act = self.arch.activation;
+        let sb = self.arch.sigma_b;
+        let mut acts = vec![x.to_vec()];
+        let mut derivs = Vec::new();
+        for (l, layer) in self.layers.iter().enumerate() {
+            let c = self.scale(l);
+            let prev = &acts[l];
+            let h: Vec<f64> = (0..layer.w.nrows())
+                .map(|i| {
+                    let dot: f64 = (0..layer.w.ncols())
+                        .map(|j| layer.w[(i, j)] * prev[j])
+                        .sum();
+                    c * dot + sb * layer.b[i]
+                })
+                .collect();
+            if l < self.arch.depth {
+                derivs.push(h.iter().map(|&z| act.deriv(z)).collect());
+                acts.push(h.iter().map(|&z| act.eval(z)).collect());
+            } else {
+                acts.push(h);
+            }
+        }
+        (acts, derivs)
+    }
+
+    /// The explicit gradient ∂f(x)/∂θ for one input, one entry per parameter in the order of
+    /// [`Network::parameters`], by plain per-parameter loops (∂f/∂Wˡ_ij = δ_l,i σw/√n_{l−1} a^{l−1}_j,
+    /// ∂f/∂bˡ_i = σb δ_l,i). Meant for tests and small networks: it is O(#parameters).
+    pub fn gradient(&self, x: &[f64]) -> Result<Vec<f64>, NetworkError> {
+        let m = DMatrix::from_row_slice(1, x.len(), x);
+        self.columns(&m)?;
+        let (acts, derivs) = self.loop_forward(x);
+        let depth = self.arch.depth;
+        // deltas[l] = ∂f/∂h^{l+1}, 0-based layer l.
+        let mut deltas: Vec<Vec<f64>> = vec![Vec::new(); depth + 1];
+        deltas[depth] = vec![1.0];
+        for l in (0..depth).rev() {
+            let next = &self.layers[l + 1];
+            let c = self.scale(l + 1);
+            deltas[l] = (0..next.w.ncols())
+                .map(|j| {
+                    let back: f64 = (0..next.w.nrows())
+                        .map(|i| next.w[(i, j)] * deltas[l + 1][i])
+                        .sum();
+                    derivs[l][j] * c * back
+                })
+                .collect();
+        }
+        let mut g = Vec::with_capacity(self.num_parameters());
+        for (l, (a_prev, delta)) in acts.iter().zip(&deltas).enumerate() {
+            let c = self.scale(l);
+            // W is stored column-major: all rows i of column j, then column j + 1.
+            for &a in a_prev {
+                g.extend(delta.iter().map(|d| d * c * a));
+            }
+            g.extend(delta.iter().map(|d| self.arch.sigma_b * d));
+        }
+        if g.iter().all(|v| v.is_finite()) {
+            Ok(g)
+        } else {
+            Err(NetworkError::NonFiniteOutput)
+        }
+    }
+}
+
+fn finite_vec(v: DVector<f64>) -> Result<DVector<f64>, NetworkError> {
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(v)
+    } else {
+        Err(NetworkError::NonFiniteOutput)
+    }
+}
+
+fn finite_mat(m: DMatrix<f64>) -> Result<DMatrix<f64>, NetworkError> {
+    if m.iter().all(|x| x.is_finite()) {
+        Ok(m)
+    } else {
+        Err(NetworkError::NonFiniteOutput)
+    }
+}
+
+/// alpha · aᵀa + beta (entrywise), symmetrised exactly.
+fn gram(a: &DMatrix<f64>, alpha: f64, beta: f64) -> DMatrix<f64> {
+    let n = a.ncols();
+    let mut g = DMatrix::zeros(n, n);
+    gemm(alpha, a, Op::T, a, Op::N, &mut g);
+    for j in 0..n {
+        for i in 0..j {
+            let s = 0.5 * (g[(i, j)] + g[(j, i)]) + beta;
+            g[(i, j)] = s;
+            g[(j, i)] = s;
+        }
+        g[(j, j)] += beta;
+    }
+    g
+}
+
+/// Transpose flag for [`gemm`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    N,
+    T,
+}
+
+/// out ← alpha · op(a) · op(b), via matrixmultiply on the column-major storage (transposes are
+/// stride swaps). Large products are split into row blocks of `out` computed in parallel; the
+/// split depends only on the shapes, and every output entry is summed in the same order whatever
+/// the split, so results do not depend on the number of threads.
+fn gemm(alpha: f64, a: &DMatrix<f64>, ta: Op, b: &DMatrix<f64>, tb: Op, out: &mut DMatrix<f64>) {
+    let (m, k) = match ta {
+        Op::N => (a.nrows(), a.ncols()),
+        Op::T => (a.ncols(), a.nrows()),
+    };
+    let (kb, n) = match tb {
+        Op::N => (b.nrows(), b.ncols()),
+        Op::T => (b.ncols(), b.nrows()),
+    };
+    assert_eq!(k, kb, "gemm: inner dimensions differ");
+    assert_eq!((m, n), out.shape(), "gemm: output shape");
+    if m == 0 || n == 0 {
+        return;
+    }
+    // (row stride, column stride) of op(x) for a column-major x.
+    let strides = |x: &DMatrix<f64>, t: Op| -> (isize, isize) {
+        match t {
+            Op::N => (1, x.nrows() as isize),
+            Op::T => (x.nrows() as isize, 1),
+        }
+    };
+    let (rsa, csa) = strides(a, ta);
+    let (rsb, csb) = strides(b, tb);
+    let (rsc, csc) = (1isize, m as isize);
+    let flops = m * n * k;
+    let blocks = if flops < (1 << 21) {
+        1
+    } else {
+        m.div_ceil(128).clamp(1, 8)
+    };
+    let rows_per = m.div_ceil(blocks).div_ceil(8) * 8;
+    let pa = a.as_ptr() as usize;
+    let pb = b.as_ptr() as usize;
+    let pc = out.as_mut_ptr() as usize;
+    let run = |r0: usize| {
+        let rows = rows_per.min(m - r0);
+        // SAFETY: the pointers come from live matrices whose shapes were checked above; row
+        // block [r0, r0 + rows) of op(a) and of out lies inside their storage, and distinct
+        // blocks write disjoint entries of `out`, which is borrowed mutably for the whole call.
+        unsafe {
+            matrixmultiply::dgemm(
+                rows,
+                k,
+                n,
+                alpha,
+                (pa as *const f64).offset(r0 as isize * rsa),
+                rsa,
+                csa,
+                pb as *const f64,
+                rsb,
+                csb,
+                0.0,
+                (pc as *mut f64).add(r0),
+                rsc,
+                csc,
+            );
+        }
+    };
+    if blocks == 1 {
+        run(0);
+    } else {
+        (0..m)
+            .step_by(rows_per)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(run);
+    }
+}
+
+/// Options for [`empirical_kernels_with`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct McOptions {
+    /// Family confidence level of all intervals together (default 0.95).
+    pub level: f64,
+    /// Reference distribution of the intervals (default Student t with seeds − 1 dof).
+    pub quantile: Quantile,
+    /// Show a progress bar (default true; it hides itself when stderr is not a terminal).
+    pub progress: bool,
+}
+
+impl Default for McOptions {
+    fn default() -> Self {
+        McOptions {
+            level: 0.95,
+            quantile: Quantile::StudentT,
+            progress: true,
+        }
+    }
+}
+
+/// Monte Carlo estimates of the expected empirical kernels over independent draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McKernels {
+    /// Mean over seeds of Σ̂ (N×N).
+    pub nngp_mean: DMatrix<f64>,
+    /// Confidence half-widths for each entry of `nngp_mean`.
+    pub nngp_half_width: DMatrix<f64>,
+    /// Mean over seeds of Θ̂ (N×N).
+    pub ntk_mean: DMatrix<f64>,
+    /// Confidence half-widths for each entry of `ntk_mean`.
+    pub ntk_half_width: DMatrix<f64>,
+    /// Number of draws.
+    pub seeds: usize,
+    /// Per-interval coverage after the Bonferroni correction over all N(N+1) distinct entries.
+    pub level: f64,
+}
+
+/// The draws for `seeds` = count, starting at `base_seed` (seed of draw i is base_seed + i).
+fn seed_range(seeds: usize, base_seed: u64) -> Range<u64> {
+    base_seed..base_seed.wrapping_add(seeds as u64)
+}
+
+fn progress_bar(len: usize, show: bool, msg: String) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    // indicatif's stderr target draws nothing when stderr is not a terminal.
+    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} draws ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(msg);
+    bar
+}
+
+/// Running per-entry mean and sum of squared deviations (Welford), fed in seed order.
+struct Accumulator {
+    n: usize,
+    mean: DMatrix<f64>,
+    m2: DMatrix<f64>,
+}
+
+impl Accumulator {
+    fn new(size: usize) -> Self {
+        Accumulator {
+            n: 0,
+            mean: DMatrix::zeros(size, size),
+            m2: DMatrix::zeros(size, size),
+        }
+    }
+    fn push(&mut self, x: &DMatrix<f64>) {
+        self.n += 1;
+        let n = self.n as f64;
+        for ((m, s), v) in self.mean.iter_mut().zip(self.m2.iter_mut()).zip(x.iter()) {
+            let d = v - *m;
+            *m += d / n;
+            *s += d * (v - *m);
+        }
+    }
+    fn half_widths(
+        &self,
+        kernel: &'static str,
+        level: f64,
+        quantile: Quantile,
+        comparisons: usize,
+    ) -> Result<(DMatrix<f64>, f64), NetworkError> {
+        let size = self.mean.nrows();
+        let mut hw = DMatrix::zeros(size, size);
+        let mut used = level;
+        for j in 0..size {
+            for i in 0..size {
+                let se = (self.m2[(i, j)] / (self.n - 1) as f64 / self.n as f64).sqrt();
+                let ci = stats::interval_from(
+                    self.mean[(i, j)],
+                    se,
+                    self.n,
+                    level,
+                    quantile,
+                    comparisons,
+                )
+                .map_err(|source| NetworkError::EntryStats {
+                    kernel,
+                    i,
+                    j,
+                    source,
+                })?;
+                hw[(i, j)] = ci.half_width;
+                used = ci.level;
+            }
+        }
+        Ok((hw, used))
+    }
+}
+
+/// Monte Carlo of the empirical kernels with default [`McOptions`] (95% simultaneous intervals,
+/// Student t, progress bar on a terminal). Draw i uses seed `base_seed + i`.
+pub fn empirical_kernels(
+    arch: &Architecture,
+    inputs: &DMatrix<f64>,
+    width: usize,
+    seeds: usize,
+    base_seed: u64,
+) -> Result<McKernels, NetworkError> {
+    empirical_kernels_with(arch, inputs, width, seeds, base_seed, &McOptions::default())
+}
+
+/// Monte Carlo of the empirical NNGP and NTK over `seeds` independent draws (seed of draw i is
+/// `base_seed + i`), parallel over draws with rayon. Per-draw results are combined in seed
+/// order, so the result does not depend on the number of threads. Intervals are simultaneous:
+/// Bonferroni over the N(N+1) distinct entries of the two symmetric kernels.
+pub fn empirical_kernels_with(
+    arch: &Architecture,
+    inputs: &DMatrix<f64>,
+    width: usize,
+    seeds: usize,
+    base_seed: u64,
+    options: &McOptions,
+) -> Result<McKernels, NetworkError> {
+    arch.validate()?;
+    if seeds < stats::MIN_SAMPLES {
+        return Err(StatsError::TooFewSamples {
+            needed: stats::MIN_SAMPLES,
+            got: seeds,
+        }
+        .into());
+    }
+    let n = inputs.nrows();
+    let mut nngp = Accumulator::new(n);
+    let mut ntk = Accumulator::new(n);
+    let bar = progress_bar(
+        seeds,
+        options.progress,
+        format!("{} L={} n={width}", arch.activation, arch.depth),
+    );
+    let all: Vec<u64> = seed_range(seeds, base_seed).collect();
+    let chunk = 2 * rayon::current_num_threads().max(1);
+    for group in all.chunks(chunk) {
+        let results: Vec<Result<EmpiricalKernels, NetworkError>> = group
+            .par_iter()
+            .map(|&seed| {
+                let net = Network::sample(arch, inputs.ncols(), width, seed)?;
+                let k = net.kernels(inputs);
+                bar.inc(1);
+                k
+            })
+            .collect();
+        for r in results {
+            let k = r?;
+            nngp.push(&k.nngp);
+            ntk.push(&k.ntk);
+        }
+    }
+    bar.finish_and_clear();
+    let comparisons = n * (n + 1);
+    let (nngp_half_width, level) =
+        nngp.half_widths("nngp", options.level, options.quantile, comparisons)?;
+    let (ntk_half_width, _) =
+        ntk.half_widths("ntk", options.level, options.quantile, comparisons)?;
+    Ok(McKernels {
+        nngp_mean: nngp.mean,
+        nngp_half_width,
+        ntk_mean: ntk.mean,
+        ntk_half_width,
+        seeds,
+        level,
+    })
+}
+
+/// The discrepancy at one width of a [`WidthStudy`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WidthPoint {
+    /// The hidden width.
+    pub width: usize,
+    /// Per draw: RMS over all N² entries of Θ̂ − Θ.
+    pub rms: Vec<f64>,
+    /// Mean of `rms` over draws.
+    pub mean_rms: f64,
+    /// `mean_rms · √width`, constant if the discrepancy falls as 1/√width.
+    pub scaled: f64,
+}
+
+/// How the empirical NTK approaches an analytic one as the width grows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WidthStudy {
+    /// One entry per width, in the order given.
+    pub points: Vec<WidthPoint>,
+    /// Least-squares fit of log RMS against log width over every (width, draw) pair, so the
+    /// slope's interval reflects the scatter between draws (expected slope −1/2).
+    pub fit: LogLogFit,
+}
+
+/// Measures, for each width, the RMS discrepancy between the empirical NTK of `seeds` draws
+/// (seeds `base_seed + i`, the same for every width) and the caller's analytic NTK `reference`
+/// (N×N, e.g. Θ^(L+1) from the kernel recursion), and fits the log–log slope with a `level`
+/// interval.
+pub fn width_study(
+    arch: &Architecture,
+    inputs: &DMatrix<f64>,
+    widths: &[usize],
+    seeds: usize,
+    base_seed: u64,
+    reference: &DMatrix<f64>,
+    level: f64,
+) -> Result<WidthStudy, NetworkError> {
+    arch.validate()?;
+    let n = inputs.nrows();
+    if reference.shape() != (n, n) {
+        return Err(NetworkError::ReferenceShape {
+            rows: reference.nrows(),
+            cols: reference.ncols(),
+            n,
+        });
+    }
+    let mut distinct = widths.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return Err(NetworkError::Widths);
+    }
+    if seeds < 1 {
+        return Err(StatsError::TooFewSamples { needed: 1, got: 0 }.into());
+    }
+    let bar = progress_bar(
+        widths.len() * seeds,
+        true,
+        format!("{} L={} width study", arch.activation, arch.depth),
+    );
+    let mut points = Vec::with_capacity(widths.len());
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for &width in widths {
+        let rms: Vec<f64> = seed_range(seeds, base_seed)
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|&seed| {
+                let net = Network::sample(arch, inputs.ncols(), width, seed)?;
+                let ntk = net.empirical_ntk(inputs)?;
+                bar.inc(1);
+                Ok((ntk - reference).norm() / n as f64)
+            })
+            .collect::<Result<_, NetworkError>>()?;
+        let mean_rms = stats::mean(&rms)?;
+        for &r in &rms {
+            xs.push(width as f64);
+            ys.push(r);
+        }
+        points.push(WidthPoint {
+            width,
+            scaled: mean_rms * (width as f64).sqrt(),
+            mean_rms,
+            rms,
+        });
+    }
+    bar.finish_and_clear();
+    let fit = stats::loglog_fit(&xs, &ys, level)?;
+    Ok(WidthStudy { points, fit })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::numeric::diff;
+
+    fn inputs(n: usize, dim: usize, seed: u64) -> DMatrix<f64> {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        DMatrix::from_fn(n, dim, |_, _| rng.sample::<f64, _>(StandardNormal))
+    }
+
+    fn tiny(act: Activation, depth: usize) -> Network {
+        let arch = Architecture::new(act, depth, 1.3, 0.4).unwrap();
+        Network::sample(&arch, 3, 5, 11).unwrap()
+    }
+
+    fn rel(a: f64, b: f64) -> f64 {
+        (a - b).abs() / a.abs().max(b.abs()).max(1e-300)
+    }
+
+    #[test]
+    fn batched_forward_matches_loops() {
+        for act in [Activation::Relu, Activation::Erf, Activation::Tanh] {
+            for depth in 1..=3 {
+                let net = tiny(act, depth);
+                let x = inputs(4, 3, 1);
+                let f = net.outputs(&x).unwrap();
+                for i in 0..4 {
+                    let xi: Vec<f64> = x.row(i).iter().copied().collect();
+                    assert!(rel(f[i], net.output_at(&xi).unwrap()) < 1e-13);
+                }
+            }
+        }
+    }
+
+    /// The explicit gradient against Richardson-extrapolated central differences in every
+    /// parameter (smooth activations, so differences are exact up to rounding).
+    #[test]
+    fn gradient_matches_finite_differences() {
+        for act in [Activation::Erf, Activation::Tanh] {
+            for depth in 1..=3 {
+                let net = tiny(act, depth);
+                let x = [0.3, -1.1, 0.8];
+                let g = net.gradient(&x).unwrap();
+                let p0 = net.parameters();
+                let scale = g.iter().map(|v| v.abs()).fold(0.0, f64::max);
+                for (k, &gk) in g.iter().enumerate() {
+                    let f = |t: f64| {
+                        let mut n2 = net.clone();
+                        let mut p = p0.clone();
+                        p[k] = t;
+                        n2.set_parameters(&p).unwrap();
+                        n2.output_at(&x).unwrap()
+                    };
+                    let (d, err) = diff::derivative(&f, p0[k]).unwrap();
+                    assert!(
+                        (d - gk).abs() <= 1e-9 * scale,
+                        "{act} L={depth} param {k}: fd {d} (±{err}) vs {gk}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The structured NTK against JᵀJ from the explicit per-parameter gradient.
+    #[test]
+    fn structured_ntk_matches_explicit_jacobian() {
+        for act in [
+            Activation::Relu,
+            Activation::Erf,
+            Activation::LeakyRelu { neg: 0.2, pos: 1.0 },
+        ] {
+            for depth in 1..=3 {
+                let net = tiny(act, depth);
+                let x = inputs(4, 3, 2);
+                let k = net.kernels(&x).unwrap();
+                let jac: Vec<Vec<f64>> = (0..4)
+                    .map(|i| {
+                        let xi: Vec<f64> = x.row(i).iter().copied().collect();
+                        net.gradient(&xi).unwrap()
+                    })
+                    .collect();
+                for i in 0..4 {
+                    for j in 0..4 {
+                        let explicit: f64 = jac[i].iter().zip(&jac[j]).map(|(a, b)| a * b).sum();
+                        assert!(
+                            rel(k.ntk[(i, j)], explicit) < 1e-12,
+                            "{act} L={depth} ({i},{j}): {} vs {explicit}",
+                            k.ntk[(i, j)]
+                        );
+                    }
+                }
+                // The readout-layer terms alone are the empirical NNGP.
+                let last = net.num_parameters() - net.width() - 1;
+                for i in 0..4 {
+                    for j in 0..4 {
+                        let ro: f64 = jac[i][last..]
+                            .iter()
+                            .zip(&jac[j][last..])
+                            .map(|(a, b)| a * b)
+                            .sum();
+                        assert!(rel(k.nngp[(i, j)], ro) < 1e-12);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_products_match_naive() {
+        // Exercise the parallel row-block path of gemm with both transposes.
+        let a = inputs(300, 200, 3);
+        let b = inputs(300, 50, 4);
+        let mut c = DMatrix::zeros(200, 50);
+        gemm(0.5, &a, Op::T, &b, Op::N, &mut c);
+        let naive = a.transpose() * &b * 0.5;
+        assert!((c - naive).amax() < 1e-11);
+        let a2 = inputs(260, 300, 5);
+        let mut c2 = DMatrix::zeros(260, 50);
+        gemm(1.0, &a2, Op::N, &b, Op::N, &mut c2);
+        assert!((c2 - &a2 * &b).amax() < 1e-11);
+    }
+
+    #[test]
+    fn sampling_is_reproducible_and_validated() {
+        let arch = Architecture::new(Activation::Relu, 2, 1.0, 0.1).unwrap();
+        let a = Network::sample(&arch, 3, 8, 5).unwrap();
+        assert_eq!(a, Network::sample(&arch, 3, 8, 5).unwrap());
+        assert_ne!(a, Network::sample(&arch, 3, 8, 6).unwrap());
+        assert_eq!(a.num_parameters(), 8 * 3 + 8 + 8 * 8 + 8 + 8 + 1);
+        assert_eq!(
+            Architecture::new(Activation::Relu, 0, 1.0, 0.0),
+            Err(NetworkError::Depth(0))
+        );
+        assert!(Architecture::new(Activation::Relu, 1, f64::NAN, 0.0).is_err());
+        assert!(Architecture::new(Activation::Relu, 1, 1.0, -1.0).is_err());
+        assert!(Network::sample(&arch, 3, 0, 1).is_err());
+        assert!(matches!(
+            a.outputs(&DMatrix::zeros(2, 4)),
+            Err(NetworkError::InputShape {
+                expected: 3,
+                got: 4
+            })
+        ));
+        assert_eq!(
+            a.outputs(&DMatrix::zeros(0, 3)),
+            Err(NetworkError::NoInputs)
+        );
+        let mut bad = DMatrix::zeros(2, 3);
+        bad[(1, 2)] = f64::INFINITY;
+        assert_eq!(
+            a.empirical_ntk(&bad),
+            Err(NetworkError::NonFiniteInput { row: 1 })
+        );
+        let mut b = a.clone();
+        assert!(b.set_parameters(&[1.0]).is_err());
+    }
+
+    #[test]
+    fn monte_carlo_is_deterministic_and_needs_seeds() {
+        let arch = Architecture::new(Activation::Erf, 2, 1.5, 0.2).unwrap();
+        let x = inputs(3, 4, 7);
+        let opts = McOptions {
+            progress: false,
+            ..McOptions::default()
+        };
+        let a = empirical_kernels_with(&arch, &x, 16, 7, 100, &opts).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let b = pool.install(|| empirical_kernels_with(&arch, &x, 16, 7, 100, &opts).unwrap());
+        assert_eq!(a, b);
+        assert!(a.ntk_half_width.iter().all(|h| *h > 0.0));
+        assert!(matches!(
+            empirical_kernels_with(&arch, &x, 16, 2, 0, &opts),
+            Err(NetworkError::Stats(StatsError::TooFewSamples { .. }))
+        ));
+    }
+}

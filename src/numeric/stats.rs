@@ -1,0 +1,363 @@
+//! Sample statistics for Monte Carlo checks: means, standard errors, confidence intervals with
+//! Bonferroni correction, and least-squares log–log fits of a discrepancy against a size.
+//!
+//! Policy: an interval is only produced from at least [`MIN_SAMPLES`] finite samples with a
+//! strictly positive standard error. A zero spread almost always means a degenerate simulation
+//! (every sample identical, e.g. a dead network), and an interval of width zero would claim an
+//! exactness that Monte Carlo cannot certify; the caller gets [`StatsError::ZeroStandardError`].
+
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+
+/// The fewest samples from which a confidence interval is formed.
+pub const MIN_SAMPLES: usize = 3;
+
+/// Why a statistic could not be formed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StatsError {
+    /// Fewer samples than the statistic needs.
+    #[error("need at least {needed} samples, got {got}")]
+    TooFewSamples {
+        /// How many are needed.
+        needed: usize,
+        /// How many were given.
+        got: usize,
+    },
+    /// A sample is NaN or infinite.
+    #[error("sample {index} is not finite ({value})")]
+    NonFinite {
+        /// Position of the offending sample.
+        index: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// All samples are equal, so the standard error is zero and no interval can be certified.
+    #[error("the standard error is zero (all {n} samples equal {value}); cannot form an interval")]
+    ZeroStandardError {
+        /// Number of samples.
+        n: usize,
+        /// The common value.
+        value: f64,
+    },
+    /// A confidence level outside (0, 1).
+    #[error("confidence level must lie strictly between 0 and 1, got {0}")]
+    InvalidLevel(f64),
+    /// Zero comparisons for a Bonferroni correction.
+    #[error("the number of comparisons must be at least 1")]
+    NoComparisons,
+    /// A log–log fit was given a non-positive value.
+    #[error("log–log fit needs positive values; point {index} is ({x}, {y})")]
+    NonPositive {
+        /// Position of the offending point.
+        index: usize,
+        /// Its abscissa.
+        x: f64,
+        /// Its ordinate.
+        y: f64,
+    },
+    /// The abscissae of a fit are all equal (or the two slices differ in length).
+    #[error("degenerate fit: {0}")]
+    DegenerateFit(&'static str),
+}
+
+/// Which reference distribution turns a standard error into an interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quantile {
+    /// Student's t with n − 1 degrees of freedom (exact for Gaussian samples; the safe default).
+    #[default]
+    StudentT,
+    /// The standard normal (large-sample approximation).
+    Normal,
+}
+
+/// A symmetric confidence interval `center ± half_width`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConfidenceInterval {
+    /// The point estimate.
+    pub center: f64,
+    /// Half the width of the interval.
+    pub half_width: f64,
+    /// The per-comparison coverage actually used (after any Bonferroni correction).
+    pub level: f64,
+}
+
+impl ConfidenceInterval {
+    /// Lower end.
+    pub fn lo(&self) -> f64 {
+        self.center - self.half_width
+    }
+    /// Upper end.
+    pub fn hi(&self) -> f64 {
+        self.center + self.half_width
+    }
+    /// Is `x` inside the closed interval?
+    pub fn contains(&self, x: f64) -> bool {
+        self.lo() <= x && x <= self.hi()
+    }
+}
+
+fn check_finite(xs: &[f64]) -> Result<(), StatsError> {
+    match xs.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(StatsError::NonFinite {
+            index,
+            value: xs[index],
+        }),
+        None => Ok(()),
+    }
+}
+
+fn check_len(n: usize, needed: usize) -> Result<(), StatsError> {
+    if n < needed {
+        Err(StatsError::TooFewSamples { needed, got: n })
+    } else {
+        Ok(())
+    }
+}
+
+/// The arithmetic mean of at least one finite sample.
+pub fn mean(xs: &[f64]) -> Result<f64, StatsError> {
+    check_len(xs.len(), 1)?;
+    check_finite(xs)?;
+    Ok(xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// The sample standard deviation (divisor n − 1) of at least two finite samples.
+pub fn std_dev(xs: &[f64]) -> Result<f64, StatsError> {
+    check_len(xs.len(), 2)?;
+    let m = mean(xs)?;
+    let ss: f64 = xs.iter().map(|x| (x - m) * (x - m)).sum();
+    Ok((ss / (xs.len() - 1) as f64).sqrt())
+}
+
+/// The standard error of the mean, s/√n, of at least two finite samples (may be zero).
+pub fn std_error(xs: &[f64]) -> Result<f64, StatsError> {
+    Ok(std_dev(xs)? / (xs.len() as f64).sqrt())
+}
+
+/// The Bonferroni-corrected per-comparison level: with m comparisons at family level `level`,
+/// each interval uses 1 − (1 − level)/m, so all m hold together with probability ≥ `level`.
+pub fn bonferroni(level: f64, comparisons: usize) -> Result<f64, StatsError> {
+    check_level(level)?;
+    if comparisons == 0 {
+        return Err(StatsError::NoComparisons);
+    }
+    Ok(1.0 - (1.0 - level) / comparisons as f64)
+}
+
+fn check_level(level: f64) -> Result<(), StatsError> {
+    if level > 0.0 && level < 1.0 {
+        Ok(())
+    } else {
+        Err(StatsError::InvalidLevel(level))
+    }
+}
+
+/// The two-sided critical value q with P(|T| ≤ q) = `level`, for T Student-t with `dof` degrees
+/// of freedom or standard normal.
+pub fn critical_value(level: f64, dof: usize, dist: Quantile) -> Result<f64, StatsError> {
+    check_level(level)?;
+    let p = 0.5 + 0.5 * level;
+    Ok(match dist {
+        Quantile::Normal => Normal::standard().inverse_cdf(p),
+        Quantile::StudentT => {
+            if dof == 0 {
+                return Err(StatsError::TooFewSamples { needed: 2, got: 1 });
+            }
+            StudentsT::new(0.0, 1.0, dof as f64)
+                .expect("positive degrees of freedom")
+                .inverse_cdf(p)
+        }
+    })
+}
+
+/// A confidence interval for the mean of `xs` at family level `level`, Bonferroni-corrected for
+/// `comparisons` simultaneous intervals (pass 1 for a single one).
+///
+/// Errors if there are fewer than [`MIN_SAMPLES`] samples, a sample is not finite, or the
+/// standard error is zero.
+pub fn confidence_interval(
+    xs: &[f64],
+    level: f64,
+    dist: Quantile,
+    comparisons: usize,
+) -> Result<ConfidenceInterval, StatsError> {
+    check_len(xs.len(), MIN_SAMPLES)?;
+    let center = mean(xs)?;
+    let se = std_error(xs)?;
+    interval_from(center, se, xs.len(), level, dist, comparisons)
+}
+
+/// A confidence interval from a precomputed mean and standard error of `n` samples.
+pub fn interval_from(
+    center: f64,
+    std_err: f64,
+    n: usize,
+    level: f64,
+    dist: Quantile,
+    comparisons: usize,
+) -> Result<ConfidenceInterval, StatsError> {
+    check_len(n, MIN_SAMPLES)?;
+    check_finite(&[center, std_err])?;
+    if std_err <= 0.0 {
+        return Err(StatsError::ZeroStandardError { n, value: center });
+    }
+    let level = bonferroni(level, comparisons)?;
+    let q = critical_value(level, n - 1, dist)?;
+    Ok(ConfidenceInterval {
+        center,
+        half_width: q * std_err,
+        level,
+    })
+}
+
+/// A least-squares fit log y = intercept + slope · log x.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLogFit {
+    /// The fitted exponent.
+    pub slope: f64,
+    /// The fitted log-prefactor.
+    pub intercept: f64,
+    /// The standard error of the slope, from the residuals (n − 2 degrees of freedom).
+    pub slope_std_err: f64,
+    /// The slope's confidence interval: t-quantile (n − 2 dof) × standard error.
+    pub slope_interval: ConfidenceInterval,
+    /// Number of points fitted.
+    pub n: usize,
+}
+
+/// Fits log y against log x by ordinary least squares and gives the slope with a `level`
+/// confidence interval. Needs at least three points with positive coordinates and two distinct x.
+/// If the points lie exactly on a line the standard error is zero and this is an error (see the
+/// module policy).
+pub fn loglog_fit(xs: &[f64], ys: &[f64], level: f64) -> Result<LogLogFit, StatsError> {
+    if xs.len() != ys.len() {
+        return Err(StatsError::DegenerateFit("x and y differ in length"));
+    }
+    check_len(xs.len(), 3)?;
+    check_finite(xs)?;
+    check_finite(ys)?;
+    for (index, (&x, &y)) in xs.iter().zip(ys).enumerate() {
+        if x <= 0.0 || y <= 0.0 {
+            return Err(StatsError::NonPositive { index, x, y });
+        }
+    }
+    let lx: Vec<f64> = xs.iter().map(|x| x.ln()).collect();
+    let ly: Vec<f64> = ys.iter().map(|y| y.ln()).collect();
+    let n = lx.len();
+    let mx = lx.iter().sum::<f64>() / n as f64;
+    let my = ly.iter().sum::<f64>() / n as f64;
+    let sxx: f64 = lx.iter().map(|x| (x - mx) * (x - mx)).sum();
+    if sxx <= 0.0 {
+        return Err(StatsError::DegenerateFit("all x are equal"));
+    }
+    let sxy: f64 = lx.iter().zip(&ly).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let rss: f64 = lx
+        .iter()
+        .zip(&ly)
+        .map(|(x, y)| {
+            let r = y - intercept - slope * x;
+            r * r
+        })
+        .sum();
+    let dof = n - 2;
+    let slope_std_err = (rss / dof as f64 / sxx).sqrt();
+    if slope_std_err <= 0.0 {
+        return Err(StatsError::ZeroStandardError { n, value: slope });
+    }
+    let q = critical_value(level, dof, Quantile::StudentT)?;
+    Ok(LogLogFit {
+        slope,
+        intercept,
+        slope_std_err,
+        slope_interval: ConfidenceInterval {
+            center: slope,
+            half_width: q * slope_std_err,
+            level,
+        },
+        n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_std_error() {
+        let xs = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(mean(&xs).unwrap(), 2.5);
+        let sd = (5.0f64 / 3.0).sqrt();
+        assert!((std_dev(&xs).unwrap() - sd).abs() < 1e-15);
+        assert!((std_error(&xs).unwrap() - sd / 2.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn quantiles_match_tables() {
+        // Normal 99.9% two-sided: 3.2905; t with 4 dof at 95%: 2.7764.
+        let z = critical_value(0.999, 0, Quantile::Normal).unwrap();
+        assert!((z - 3.290_526_731).abs() < 1e-8, "{z}");
+        let t = critical_value(0.95, 4, Quantile::StudentT).unwrap();
+        assert!((t - 2.776_445_105).abs() < 1e-8, "{t}");
+    }
+
+    #[test]
+    fn bonferroni_divides_alpha() {
+        assert!((bonferroni(0.95, 10).unwrap() - 0.995).abs() < 1e-15);
+        assert_eq!(bonferroni(0.95, 0), Err(StatsError::NoComparisons));
+        assert!(bonferroni(1.0, 2).is_err());
+    }
+
+    #[test]
+    fn interval_widens_with_comparisons() {
+        let xs = [1.0, 1.5, 0.7, 1.2, 0.9];
+        let one = confidence_interval(&xs, 0.95, Quantile::StudentT, 1).unwrap();
+        let many = confidence_interval(&xs, 0.95, Quantile::StudentT, 100).unwrap();
+        assert!(many.half_width > one.half_width);
+        assert!(one.contains(mean(&xs).unwrap()));
+        let t = critical_value(0.95, 4, Quantile::StudentT).unwrap();
+        assert!((one.half_width - t * std_error(&xs).unwrap()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn refuses_degenerate_samples() {
+        assert_eq!(
+            confidence_interval(&[2.0, 2.0, 2.0], 0.95, Quantile::Normal, 1),
+            Err(StatsError::ZeroStandardError { n: 3, value: 2.0 })
+        );
+        assert!(matches!(
+            confidence_interval(&[1.0, 2.0], 0.95, Quantile::Normal, 1),
+            Err(StatsError::TooFewSamples { needed: 3, got: 2 })
+        ));
+        assert!(matches!(
+            mean(&[1.0, f64::NAN]),
+            Err(StatsError::NonFinite { index: 1, .. })
+        ));
+        assert!(mean(&[]).is_err());
+    }
+
+    #[test]
+    fn loglog_fit_recovers_exponent() {
+        let xs: [f64; 4] = [64.0, 256.0, 1024.0, 4096.0];
+        // y = 3 x^-0.5 with a small multiplicative wobble.
+        let wobble = [1.01, 0.99, 1.02, 0.985];
+        let ys: Vec<f64> = xs
+            .iter()
+            .zip(wobble)
+            .map(|(x, w)| 3.0 * x.powf(-0.5) * w)
+            .collect();
+        let fit = loglog_fit(&xs, &ys, 0.95).unwrap();
+        assert!((fit.slope + 0.5).abs() < 0.02, "{fit:?}");
+        assert!(fit.slope_interval.contains(-0.5));
+        assert!(!fit.slope_interval.contains(-1.0));
+        // Exact power laws have zero residuals: refused.
+        let exact: Vec<f64> = xs.iter().map(|x| x.powf(-0.5)).collect();
+        let r = loglog_fit(&xs, &exact, 0.95);
+        assert!(
+            matches!(r, Err(StatsError::ZeroStandardError { .. })) || r.is_ok(),
+            "{r:?}"
+        );
+        assert!(loglog_fit(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0], 0.95).is_err());
+        assert!(loglog_fit(&[1.0, 2.0, 3.0], &[1.0, -2.0, 3.0], 0.95).is_err());
+    }
+}
