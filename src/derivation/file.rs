@@ -292,7 +292,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     let mut defs: BTreeMap<Symbol, Expr> = BTreeMap::new();
     for (name, body) in &raw.define {
         let (e, spans) = l.parse_expr(body)?;
-        let (e, _) = unfold(&e, &defs);
+        let (e, _) = unfold(&e, &defs).map_err(|(d, b)| capture(&l, body.span(), d, b))?;
         check_symbols(&l, &e, &spans, &declared, &defs)?;
         let sym = Symbol::from(name.get_ref().as_str());
         if declared.contains(&sym) {
@@ -309,7 +309,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     for (k, step) in raw.chain.iter().enumerate() {
         let (written, spans) = l.parse_expr(&step.expr)?;
         check_symbols(&l, &written, &spans, &declared, &defs)?;
-        let (expr, unfolds) = unfold(&written, &defs);
+        let (expr, unfolds) =
+            unfold(&written, &defs).map_err(|(d, b)| capture(&l, step.expr.span(), d, b))?;
         let mut by = vec![];
         for t in step.by.iter().flatten() {
             let theory: Theory =
@@ -362,6 +363,15 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         symbols,
         chain,
     })
+}
+
+fn capture(l: &Loader, span: Range<usize>, def: Symbol, bound: Symbol) -> InputError {
+    l.err(
+        span,
+        format!("`{def}` is used where `{bound}` is bound, but its definition mentions a free `{bound}`"),
+        "the definition would be captured here",
+    )
+    .with_help(format!("rename the bound index `{bound}` in this expression"))
 }
 
 /// Every free symbol must be declared or defined.
@@ -440,32 +450,84 @@ fn check_symbols(
     }
 }
 
-/// Replace defined symbols by their definitions; returns the names unfolded.
-pub fn unfold(e: &Expr, defs: &BTreeMap<Symbol, Expr>) -> (Expr, Vec<String>) {
-    let mut out = Expr::default();
-    let mut used = BTreeSet::new();
-    fn copy(
-        e: &Expr,
-        id: Id,
-        defs: &BTreeMap<Symbol, Expr>,
-        out: &mut Expr,
-        used: &mut BTreeSet<String>,
-    ) -> Id {
-        if let Math::Symbol(s) = &e[id] {
-            if let Some(d) = defs.get(s) {
-                used.insert(s.to_string());
-                let base = out.as_ref().len();
-                let mut last = Id::from(0);
-                for n in d.as_ref() {
-                    last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
-                }
-                return last;
-            }
-        }
-        let n = e[id].clone().map_children(|c| copy(e, c, defs, out, used));
-        out.add(n)
-    }
+/// Replace defined symbols by their definitions; returns the names unfolded. A definition used
+/// under a binder that binds one of its free symbols would be captured: that is an error
+/// (`Err((definition, bound symbol))`).
+pub fn unfold(
+    e: &Expr,
+    defs: &BTreeMap<Symbol, Expr>,
+) -> Result<(Expr, Vec<String>), (Symbol, Symbol)> {
     use egg::Language;
-    copy(e, Id::from(e.as_ref().len() - 1), defs, &mut out, &mut used);
-    (out, used.into_iter().collect())
+    struct Unfolder<'a> {
+        e: &'a Expr,
+        defs: &'a BTreeMap<Symbol, Expr>,
+        out: Expr,
+        used: BTreeSet<String>,
+        bound: Vec<Symbol>,
+    }
+    impl Unfolder<'_> {
+        fn copy(&mut self, id: Id) -> Result<Id, (Symbol, Symbol)> {
+            let e = self.e;
+            if let Math::Symbol(s) = &e[id] {
+                if let Some(d) = self.defs.get(s) {
+                    let root = Id::from(d.as_ref().len() - 1);
+                    if let Some(b) = self
+                        .bound
+                        .iter()
+                        .find(|b| crate::prove::rule::free_in(d, root, **b))
+                    {
+                        return Err((*s, *b));
+                    }
+                    self.used.insert(s.to_string());
+                    let base = self.out.as_ref().len();
+                    let mut last = Id::from(0);
+                    for n in d.as_ref() {
+                        last = self
+                            .out
+                            .add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
+                    }
+                    return Ok(last);
+                }
+            }
+            let binders: Vec<Symbol> = match &e[id] {
+                Math::Sum([v, ..]) => e[*v].symbol().into_iter().collect(),
+                Math::Gauss(_) => GAUSS_VARS.iter().map(|v| Symbol::from(*v)).collect(),
+                _ => vec![],
+            };
+            let node = e[id].clone();
+            let last_child = node.children().last().copied();
+            let mut err = None;
+            let n = node.map_children(|c| {
+                if err.is_some() {
+                    return c;
+                }
+                // Binders scope over the body (the last child) only.
+                let scoped = Some(c) == last_child && !binders.is_empty();
+                if scoped {
+                    self.bound.extend(binders.iter().copied());
+                }
+                let r = self.copy(c);
+                if scoped {
+                    self.bound.truncate(self.bound.len() - binders.len());
+                }
+                r.unwrap_or_else(|x| {
+                    err = Some(x);
+                    c
+                })
+            });
+            if let Some(x) = err {
+                return Err(x);
+            }
+            Ok(self.out.add(n))
+        }
+    }
+    let mut u = Unfolder {
+        e,
+        defs,
+        out: Expr::default(),
+        used: BTreeSet::new(),
+        bound: vec![],
+    };
+    u.copy(Id::from(e.as_ref().len() - 1))?;
+    Ok((u.out, u.used.into_iter().collect()))
 }

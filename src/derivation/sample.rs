@@ -114,6 +114,19 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
             parts.push(format!("{s}={}", fmt_num(*v)));
         }
     }
+    let arrays: Vec<String> = d
+        .symbols
+        .iter()
+        .filter(|(s, k)| *k == Kind::Array && shown(s))
+        .map(|(s, _)| s.to_string())
+        .collect();
+    if !arrays.is_empty() {
+        parts.push(format!(
+            "{} with seeded entries in [-2, 2] (seed {})",
+            arrays.join(", "),
+            env.seed
+        ));
+    }
     if let Some(phi) = env.phi.filter(|_| shown(&Symbol::from("phi"))) {
         parts.push(format!("phi={phi}"));
     }

@@ -1,0 +1,152 @@
+//! The command line as a user meets it: outputs and exit codes (0 as expected, 1 not as expected,
+//! 2 bad input).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn derive(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_derive"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run derive")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_by_id_and_by_path() {
+    for target in ["first_layer_cov", "derivations/first_layer_cov.toml"] {
+        let o = derive(&["check", target]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("4 links: 4 proved — as expected"),
+            "{}",
+            stdout(&o)
+        );
+        assert!(stdout(&o).contains("sum-delta"), "{}", stdout(&o));
+    }
+}
+
+#[test]
+fn a_wrong_link_is_refuted_and_exits_1() {
+    let dir = std::env::temp_dir().join(format!("derive-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mine.toml");
+    std::fs::write(
+        &file,
+        r#"id = "mine"
+title = "variance of a random projection, with a factor 2 too many"
+[symbols]
+n = "size"
+x = "array"
+w = "gaussian"
+[[chain]]
+expr = "E[sum(j in 1..n, w[j]*x[j])^2]"
+[[chain]]
+expr = "2*sum(j in 1..n, x[j]^2)"
+by = ["expectation", "sums"]
+"#,
+    )
+    .unwrap();
+    let o = derive(&["check", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("refuted"), "{out}");
+    assert!(out.contains("counterexample"), "{out}");
+    assert!(
+        out.contains("off by a constant factor: right side = 2 × left side"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_exits_2_with_file_line_and_column() {
+    let o = derive(&["check", "derivations/should_fail/unknown_symbol.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown_symbol.toml:9:19: unknown symbol `sigma_b`"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = derive(&["check", "no_such_derivation"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no derivation `no_such_derivation`"));
+
+    let o = derive(&["prove", "a", "a", "--by", "magic"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown theory `magic`"));
+
+    let o = derive(&["eval", "x + 1", "--at", "x=nan"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("must be finite"), "{}", stderr(&o));
+
+    let o = derive(&["eval", "1/(x-1)", "--at", "x=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not finite"), "{}", stderr(&o));
+
+    let o = derive(&["eval", "2 *"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("<expr>:1:"), "{}", stderr(&o));
+
+    let o = derive(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn prove_and_eval_from_the_command_line() {
+    let o = derive(&[
+        "prove",
+        "E[w[i,j]*w[i,k]]",
+        "delta(j,k)",
+        "--by",
+        "expectation",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("E-second-moment"));
+
+    let o = derive(&[
+        "prove",
+        "E[w[i,j]*w[i,k]]",
+        "2*delta(j,k)",
+        "--by",
+        "expectation",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("refuted"));
+
+    let o = derive(&["eval", "sw^2/n0 * 3 + sb^2", "--at", "sw=1.5,sb=0.1,n0=3"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o).trim(), "2.26");
+
+    // E[relu(u) relu(v)] against the arc-cosine closed form, ρ = 0.3/√2.
+    let o = derive(&["eval", "gauss(1, 0.3, 2; relu(u)*relu(v))"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: f64 = stdout(&o).trim().parse().unwrap();
+    let rho: f64 = 0.3 / 2f64.sqrt();
+    let pi = std::f64::consts::PI;
+    let closed = 2f64.sqrt() / (2.0 * pi) * ((1.0 - rho * rho).sqrt() + (pi - rho.acos()) * rho);
+    assert!((v - closed).abs() < 1e-12 * closed, "{v} vs {closed}");
+}
+
+#[test]
+fn list_shows_every_derivation() {
+    let o = derive(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    for f in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("derivations")).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(out.contains(&stem), "{stem} missing from {out}");
+        }
+    }
+}
