@@ -34,7 +34,7 @@ enum Command {
         lhs: String,
         /// Right side.
         rhs: String,
-        /// Theories to use (comma-separated): algebra, powers, sums, expectation, trig, calculus, matrices.
+        /// Theories to use (comma-separated): algebra, powers, sums, expectation, gaussian, trig, calculus, matrices.
         #[arg(long, value_delimiter = ',')]
         by: Vec<String>,
         /// Declare a symbol: NAME=KIND (e.g. rho='interval -1..1').

@@ -67,6 +67,8 @@ pub struct Evidence {
     pub skipped: Option<String>,
     /// How many points were skipped.
     pub skipped_count: usize,
+    /// The numeric methods the link's terms needed.
+    pub methods: Vec<&'static str>,
 }
 
 impl Evidence {
@@ -149,7 +151,10 @@ pub fn context(d: &Derivation) -> Context {
 
 /// Evaluate both sides at the derivation's points.
 pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
-    let mut ev = Evidence::default();
+    let mut ev = Evidence {
+        methods: methods(&[lhs, rhs]),
+        ..Evidence::default()
+    };
     let used = used_symbols(&[lhs, rhs]);
     for k in 0..POINTS {
         let env = point(d, k);
@@ -171,6 +176,29 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
         }
     }
     ev
+}
+
+/// Which numeric methods evaluating these terms involves.
+fn methods(terms: &[&Expr]) -> Vec<&'static str> {
+    use crate::expr::Math;
+    let mut out = vec![];
+    let mut add = |m: &'static str| {
+        if !out.contains(&m) {
+            out.push(m)
+        }
+    };
+    for t in terms {
+        for n in t.as_ref() {
+            match n {
+                Math::Expect(_) => add("exact Gaussian moments or Monte Carlo"),
+                Math::Gauss(_) => add("quadrature"),
+                Math::Deriv(_) => add("Richardson differences"),
+                Math::MatMul(_) | Math::MatExp(_) => add("random matrices"),
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// Check every link of `d`.

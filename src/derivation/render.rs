@@ -145,11 +145,25 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
         }
     }
     let ev = &link.evidence;
-    let method = if ev.statistical() {
-        "exact moments and Monte Carlo"
-    } else {
-        "exact"
-    };
+    let mut methods: Vec<&str> = ev
+        .methods
+        .iter()
+        .map(|m| {
+            if *m == "exact Gaussian moments or Monte Carlo" {
+                if ev.statistical() {
+                    "Monte Carlo"
+                } else {
+                    "exact Gaussian moments"
+                }
+            } else {
+                m
+            }
+        })
+        .collect();
+    if methods.is_empty() {
+        methods.push("direct evaluation");
+    }
+    let method = methods.join(", ");
     if let Some(c) = ev.counterexample() {
         let _ = writeln!(o, "        counterexample at {}:", c.at);
         let _ = writeln!(o, "          lhs = {}", fmt_num(c.lhs.value));

@@ -367,7 +367,7 @@ impl<'a> Evaluator<'a> {
          -> Result<Value, EvalError> {
             let x = this.value(e, *a)?;
             let v = f(x.value);
-            let d = df(x.value).abs();
+            let d = slope(f, df, x.value, x.scale);
             Ok(Value {
                 value: v,
                 scale: v.abs() + d * x.scale,
@@ -611,13 +611,19 @@ impl<'a> Evaluator<'a> {
             }
         };
         let result = super::gauss::expect2(&f, cov, shape);
+        // The natural scale: E|body| with u and v independent at the same variances. It stays
+        // of the order of the kernel's magnitude where the value itself vanishes (e.g. relu at
+        // ρ = −1); the quadrature is accurate to ~1e-15 of it (tests/gauss_reference.rs).
+        let independent = super::gauss::Cov2::new(c[0], 0.0, c[2])
+            .map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
+        let magnitude = super::gauss::expect2(&|x, y| f(x, y).abs(), independent, shape);
         if let Some(err) = first_error.into_inner() {
             return Err(err);
         }
         let value = result.map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
-        // The quadrature is accurate to ~1e-15 of the integrand's scale (tests/gauss_reference.rs);
-        // the largest integrand magnitude seen, times 1e-2, bounds that scale from below.
-        let scale = value.abs().max(scale_acc.get() * 1e-2);
+        let magnitude =
+            magnitude.map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
+        let scale = value.abs().max(magnitude).max(scale_acc.get() * 1e-2);
         Ok(Value {
             value,
             scale,
@@ -798,6 +804,22 @@ impl<'a> Evaluator<'a> {
                 .any(|c| self.mentions_random(e, *c)),
         }
     }
+}
+
+/// |f'(x)| for error propagation; where f' is infinite (√ at 0, acos at ±1) the secant slope over
+/// the rounding-sized step η = 1e-12·scale, which is how far such a point's input is known.
+fn slope(f: fn(f64) -> f64, df: fn(f64) -> f64, x: f64, scale: f64) -> f64 {
+    let d = df(x).abs();
+    if d.is_finite() {
+        return d;
+    }
+    let eta = 1e-12 * scale.max(f64::MIN_POSITIVE);
+    let fx = f(x);
+    [x - eta, x + eta]
+        .iter()
+        .map(|y| ((f(*y) - fx) / eta).abs())
+        .filter(|s| s.is_finite())
+        .fold(0.0, f64::max)
 }
 
 /// The nodes of the subterm rooted at `id`.

@@ -33,6 +33,8 @@ pub enum Theory {
     Sums,
     /// Expectation: linearity, independence, moments of i.i.d. N(0,1) entries.
     Expectation,
+    /// Closed forms of bivariate Gaussian expectations (arc-cosine and erf kernels).
+    Gaussian,
     /// Trigonometric and inverse trigonometric identities.
     Trig,
     /// Derivatives d/dt.
@@ -43,11 +45,12 @@ pub enum Theory {
 
 impl Theory {
     /// Every theory.
-    pub const ALL: [Theory; 7] = [
+    pub const ALL: [Theory; 8] = [
         Theory::Algebra,
         Theory::Powers,
         Theory::Sums,
         Theory::Expectation,
+        Theory::Gaussian,
         Theory::Trig,
         Theory::Calculus,
         Theory::Matrices,
@@ -60,6 +63,7 @@ impl Theory {
             Theory::Powers => "powers",
             Theory::Sums => "sums",
             Theory::Expectation => "expectation",
+            Theory::Gaussian => "gaussian",
             Theory::Trig => "trig",
             Theory::Calculus => "calculus",
             Theory::Matrices => "matrices",
@@ -74,6 +78,7 @@ impl Theory {
             Theory::Powers => powers::rules(),
             Theory::Sums => sums::rules(),
             Theory::Expectation => expectation::rules(),
+            Theory::Gaussian => gaussian::rules(),
             Theory::Trig => trig::rules(),
             Theory::Calculus => calculus::rules(),
             Theory::Matrices => matrices::rules(),
@@ -90,7 +95,7 @@ impl fmt::Display for Theory {
 /// A theory name that is not known.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "unknown theory `{0}` (known: algebra, powers, sums, expectation, trig, calculus, matrices)"
+    "unknown theory `{0}` (known: algebra, powers, sums, expectation, gaussian, trig, calculus, matrices)"
 )]
 pub struct UnknownTheory(pub String);
 

@@ -3,6 +3,7 @@
 pub mod algebra;
 pub mod calculus;
 pub mod expectation;
+pub mod gaussian;
 pub mod matrices;
 pub mod powers;
 pub mod sums;
