@@ -479,14 +479,7 @@ pub fn unfold(
                         return Err((*s, *b));
                     }
                     self.used.insert(s.to_string());
-                    let base = self.out.as_ref().len();
-                    let mut last = Id::from(0);
-                    for n in d.as_ref() {
-                        last = self
-                            .out
-                            .add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
-                    }
-                    return Ok(last);
+                    return Ok(crate::prove::rule::append(&mut self.out, d));
                 }
             }
             let binders: Vec<Symbol> = match &e[id] {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::analysis::MathAnalysis;
 use super::context::Context;
 use super::poly::{to_pattern, Normalizer};
-use super::rule::{Rule, Theory};
+use super::rule::{append, Rule, Theory};
 use crate::expr::{Expr, Math};
 
 /// Limits of one proof search. Only the node and iteration limits are deterministic; the time
@@ -187,15 +187,6 @@ fn instantiate(
         map.push(id);
     }
     out
-}
-
-fn append(out: &mut Expr, e: &Expr) -> Id {
-    let base = out.as_ref().len();
-    let mut last = Id::from(0);
-    for n in e.as_ref() {
-        last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
-    }
-    last
 }
 
 /// Turn a flat explanation into steps: for each rewrite, the rule and the subterm it changed.

@@ -203,6 +203,16 @@ impl PatBuilder {
     }
 }
 
+/// Append the term `e` to `out`; returns the id of its root in `out`.
+pub fn append(out: &mut Expr, e: &Expr) -> Id {
+    let base = out.as_ref().len();
+    let mut last = Id::from(0);
+    for n in e.as_ref() {
+        last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
+    }
+    last
+}
+
 /// A smallest term of class `id`.
 pub fn extract(egraph: &MathGraph, id: Id) -> Expr {
     Extractor::new(egraph, AstSize).find_best(id).1

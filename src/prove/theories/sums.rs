@@ -3,14 +3,16 @@
 //! Substitution under a binder is done on an extracted term by
 //! [`substitute`](crate::prove::rule::substitute), which refuses to capture a variable.
 
-use egg::{rewrite as rw, Id, Language, PatternAst, Subst, Symbol};
+use egg::{rewrite as rw, Id, PatternAst, Subst, Symbol};
 use num_rational::BigRational;
 use num_traits::One;
 
 use crate::expr::{Expr, Math};
 use crate::prove::analysis::{symbol_of, MathGraph};
 use crate::prove::poly::{Monomial, Normalizer};
-use crate::prove::rule::{computed, extract, occurs, substitute, var, PatBuilder, Rule, Theory};
+use crate::prove::rule::{
+    append, computed, extract, occurs, substitute, var, PatBuilder, Rule, Theory,
+};
 
 /// Build `coeff · Π atoms^e · extra` as a pattern node (atoms as class variables).
 pub(crate) fn monomial_pattern(
@@ -221,15 +223,6 @@ fn eliminate_delta(
         .into_iter()
         .reduce(|x, y| out.add(Math::Mul([x, y])));
     Some(out)
-}
-
-fn append(out: &mut Expr, e: &Expr) -> Id {
-    let base = out.as_ref().len();
-    let mut last = Id::from(0);
-    for n in e.as_ref() {
-        last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
-    }
-    last
 }
 
 /// sum(j in R, sum(k in R, a·δ(j,k))) = sum(j in R, a[k := j]): both indices range over R.
