@@ -1,10 +1,14 @@
 //! `derive kernel`: the analytic NNGP, derivative and NTK matrices of a dense network for the
-//! inputs in a CSV file.
+//! inputs in a CSV file, optionally compared with a Monte Carlo over finite-width networks
+//! (`--mc WIDTH --seeds N`).
 
 use super::CliError;
 use crate::numeric::activation::Activation;
 use crate::numeric::kernel::{kernels, Architecture, Kernels, Matrix};
-use std::io::Write;
+use crate::numeric::network::{self, McKernels, McOptions};
+use crate::numeric::stats::{self, Quantile};
+use nalgebra::DMatrix;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// The conventions of the printed kernels (DESIGN.md §5).
@@ -35,14 +39,36 @@ pub struct KernelArgs {
     /// Write the kernels to FILE instead of stdout: `.csv` (i,j,sigma,sigma_dot,ntk) or `.json`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Also compare with finite networks of this width by Monte Carlo (accepted and validated;
-    /// not available in this build).
+    /// Also compare Σ and Θ with the mean empirical kernels of random finite networks of this
+    /// hidden width (Monte Carlo, 95% simultaneous confidence intervals).
     #[arg(long, value_name = "WIDTH")]
     pub mc: Option<usize>,
-    /// Number of random networks for the Monte Carlo comparison (with --mc).
+    /// Number of random networks for the Monte Carlo comparison (with --mc; default 32, ≥ 3).
     #[arg(long, value_name = "N")]
     pub seeds: Option<usize>,
+    /// Seed of the first random network (network i uses BASE + i); with --mc.
+    #[arg(long, value_name = "BASE")]
+    pub seed: Option<u64>,
 }
+
+/// Number of random networks for `--mc` when `--seeds` is not given.
+pub const DEFAULT_SEEDS: usize = 32;
+
+/// Family confidence level of the Monte Carlo intervals (all entries of Σ̂ and Θ̂ together).
+pub const MC_LEVEL: f64 = 0.95;
+
+/// The largest network `--mc` samples, in bytes of parameters and activations per draw.
+pub const MAX_BYTES_PER_DRAW: f64 = 512.0 * 1024.0 * 1024.0;
+
+/// The largest estimated Monte Carlo work in the units of the cost model (parameters sampled ×
+/// 20 plus multiply-adds); about 10⁹ units take a second on two cores, so this is a minute or two.
+pub const MAX_WORK: f64 = 1e11;
+
+/// The note printed with every Monte Carlo comparison.
+pub const MC_BIAS_NOTE: &str = "note: the Monte Carlo mean estimates the expected kernel of \
+networks of finite width; it converges to the analytic kernel as width → ∞, but at finite width \
+an O(1/width) bias remains, which the intervals (sampling error only) do not include — with \
+many seeds or a small width, entries can fall outside without any error in the analytic kernel";
 
 /// Runs `derive kernel`, writing the matrices (or a note about the output file) to `out`.
 pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
@@ -56,11 +82,28 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
     if args.mc == Some(0) {
         return Err(CliError::Usage("--mc WIDTH must be ≥ 1".into()));
     }
-    if args.seeds == Some(0) {
-        return Err(CliError::Usage("--seeds N must be ≥ 1".into()));
-    }
     if args.seeds.is_some() && args.mc.is_none() {
         return Err(CliError::Usage("--seeds needs --mc WIDTH".into()));
+    }
+    if args.seed.is_some() && args.mc.is_none() {
+        return Err(CliError::Usage("--seed needs --mc WIDTH".into()));
+    }
+    if let Some(s) = args.seeds {
+        if s < stats::MIN_SAMPLES {
+            return Err(CliError::Usage(format!(
+                "--seeds N must be ≥ {}: a confidence interval needs at least {} random networks, \
+                 got {s}",
+                stats::MIN_SAMPLES,
+                stats::MIN_SAMPLES
+            )));
+        }
+    }
+    if args.mc.is_some() && arch.sw <= 0.0 {
+        return Err(CliError::Usage(
+            "--mc needs σw > 0 (with σw = 0 every random network has the same kernels, so there \
+             is nothing to sample)"
+                .into(),
+        ));
     }
     let format = match &args.out {
         None => None,
@@ -75,13 +118,19 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
             }
         }),
     };
-    if args.mc.is_some() {
-        return Err(CliError::Unavailable(
-            "Monte Carlo comparison: not available in this build".into(),
-        ));
-    }
     let inputs = read_inputs(&args.inputs)?;
     let k = kernels(&arch, &inputs)?;
+    let mc = match args.mc {
+        Some(width) => Some(monte_carlo(
+            &arch,
+            &inputs,
+            &k,
+            width,
+            args.seeds.unwrap_or(DEFAULT_SEEDS),
+            args.seed.unwrap_or(0),
+        )?),
+        None => None,
+    };
     let io = |path: &Path, e| CliError::Io {
         path: path.display().to_string(),
         source: e,
@@ -90,19 +139,198 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
     match (&args.out, format) {
         (Some(path), Some(fmt)) => {
             let text = match fmt {
-                Format::Csv => to_csv(&k),
-                Format::Json => to_json(&arch, &k),
+                Format::Csv => to_csv(&k, mc.as_ref()),
+                Format::Json => to_json(&arch, &k, mc.as_ref()),
             };
             std::fs::write(path, text).map_err(|e| io(path, e))?;
             writeln!(out, "wrote {} ({} inputs)", path.display(), inputs.len())
                 .map_err(stdout_err)?;
+            if let Some(mc) = &mc {
+                out.write_all(mc_summary(mc).as_bytes())
+                    .map_err(stdout_err)?;
+            }
         }
         _ => {
-            let text = pretty(&arch, &k, inputs[0].len());
+            let text = pretty(&arch, &k, inputs[0].len(), mc.as_ref());
             out.write_all(text.as_bytes()).map_err(stdout_err)?;
         }
     }
     Ok(())
+}
+
+/// How the analytic entries of one kernel sit in the Monte Carlo intervals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Agreement {
+    /// Entries (of all N²) whose analytic value lies inside its interval.
+    within: usize,
+    /// N².
+    total: usize,
+    /// The entry with the largest |analytic − mean| / half-width: (i, j, |analytic − mean|,
+    /// half-width).
+    worst: (usize, usize, f64, f64),
+}
+
+impl Agreement {
+    fn new(analytic: &Matrix, mean: &DMatrix<f64>, half_width: &DMatrix<f64>) -> Self {
+        let n = analytic.n();
+        let mut within = 0;
+        let mut worst = (0, 0, 0.0, f64::INFINITY);
+        let mut worst_ratio = f64::NEG_INFINITY;
+        for i in 0..n {
+            for j in 0..n {
+                let diff = (analytic.get(i, j) - mean[(i, j)]).abs();
+                let hw = half_width[(i, j)];
+                if diff <= hw {
+                    within += 1;
+                }
+                let ratio = diff / hw;
+                if ratio > worst_ratio {
+                    worst_ratio = ratio;
+                    worst = (i, j, diff, hw);
+                }
+            }
+        }
+        Agreement {
+            within,
+            total: n * n,
+            worst,
+        }
+    }
+}
+
+/// A Monte Carlo comparison of the analytic kernels with finite networks.
+#[derive(Debug, Clone, PartialEq)]
+struct McComparison {
+    width: usize,
+    base_seed: u64,
+    mc: McKernels,
+    sigma: Agreement,
+    ntk: Agreement,
+}
+
+/// Estimated (bytes per draw, total floating-point work) of a Monte Carlo run: every draw samples
+/// P parameters (counted as 20 operations each), runs forward and backward passes (≈ 4·P·N) and
+/// forms 2L + 1 Gram matrices (≈ 2·width·N² each).
+fn mc_cost(depth: usize, width: usize, seeds: usize, n: usize, n0: usize) -> (f64, f64) {
+    let (l, w, s, n, n0) = (
+        depth as f64,
+        width as f64,
+        seeds as f64,
+        n as f64,
+        n0 as f64,
+    );
+    let params = n0 * w + w + (l - 1.0) * (w * w + w) + w + 1.0;
+    let bytes = 8.0 * (params + (2.0 * l + 1.0) * w * n);
+    let per_draw = 20.0 * params + 4.0 * params * n + (2.0 * l + 1.0) * 2.0 * w * n * n;
+    (bytes, s * per_draw)
+}
+
+fn monte_carlo(
+    arch: &Architecture,
+    inputs: &[Vec<f64>],
+    k: &Kernels,
+    width: usize,
+    seeds: usize,
+    base_seed: u64,
+) -> Result<McComparison, CliError> {
+    let n = inputs.len();
+    let n0 = inputs[0].len();
+    let (bytes, work) = mc_cost(arch.depth, width, seeds, n, n0);
+    if bytes > MAX_BYTES_PER_DRAW || work > MAX_WORK {
+        return Err(CliError::Usage(format!(
+            "--mc {width} --seeds {seeds}: too large for one run (each network needs about {} \
+             of memory, limit {}; estimated work {work:.1e}, limit {MAX_WORK:.0e}, about a minute \
+             or two); use a smaller --mc WIDTH or fewer --seeds",
+            mib(bytes),
+            mib(MAX_BYTES_PER_DRAW),
+        )));
+    }
+    let mc_err = |e: network::NetworkError| {
+        let hint = match &e {
+            network::NetworkError::EntryStats {
+                source: stats::StatsError::ZeroStandardError { .. },
+                ..
+            } => {
+                " (every random network gave the same value for this entry, e.g. for a zero \
+                 input with σb = 0)"
+            }
+            _ => "",
+        };
+        CliError::Usage(format!("--mc: {e}{hint}"))
+    };
+    let net = network::Architecture::new(arch.act, arch.depth, arch.sw, arch.sb).map_err(mc_err)?;
+    let x = DMatrix::from_fn(n, n0, |i, j| inputs[i][j]);
+    let options = McOptions {
+        level: MC_LEVEL,
+        quantile: Quantile::StudentT,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let mc = network::empirical_kernels_with(&net, &x, width, seeds, base_seed, &options)
+        .map_err(mc_err)?;
+    let sigma = Agreement::new(&k.sigma, &mc.nngp_mean, &mc.nngp_half_width);
+    let ntk = Agreement::new(&k.ntk, &mc.ntk_mean, &mc.ntk_half_width);
+    Ok(McComparison {
+        width,
+        base_seed,
+        mc,
+        sigma,
+        ntk,
+    })
+}
+
+/// A byte count in MiB, in scientific notation when huge.
+fn mib(bytes: f64) -> String {
+    let m = bytes / (1024.0 * 1024.0);
+    if m < 1e6 {
+        format!("{m:.0} MiB")
+    } else {
+        format!("{m:.1e} MiB")
+    }
+}
+
+/// `0.95` as `95%`, `0.995833…` as `99.5833%`.
+fn percent(p: f64) -> String {
+    let s = format!("{:.4}", 100.0 * p);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}%")
+}
+
+/// The header line of a Monte Carlo comparison.
+fn mc_header(c: &McComparison) -> String {
+    let n = c.mc.nngp_mean.nrows();
+    format!(
+        "Monte Carlo: {} random networks of width {} (seeds {}..={}); Student-t intervals, {} \
+         simultaneous over the {} distinct entries of Σ̂ and Θ̂ together (Bonferroni: {} per entry)",
+        c.mc.seeds,
+        c.width,
+        c.base_seed,
+        c.base_seed.wrapping_add(c.mc.seeds as u64 - 1),
+        percent(MC_LEVEL),
+        n * (n + 1),
+        percent(c.mc.level),
+    )
+}
+
+/// The per-kernel summary lines and the bias note.
+fn mc_summary(c: &McComparison) -> String {
+    let line = |name: &str, sym: &str, a: &Agreement| {
+        let (i, j, diff, hw) = a.worst;
+        format!(
+            "{name}: {}/{} entries within the {} simultaneous interval; worst |{sym} − {sym}̂| = \
+             {diff:.3e} (half-width {hw:.3e}, {:.2}× the half-width) at [{i},{j}]\n",
+            a.within,
+            a.total,
+            percent(MC_LEVEL),
+            diff / hw,
+        )
+    };
+    let mut s = mc_header(c);
+    s.push('\n');
+    s += &line("NNGP", "Σ", &c.sigma);
+    s += &line("NTK", "Θ", &c.ntk);
+    s += MC_BIAS_NOTE;
+    s.push('\n');
+    s
 }
 
 #[derive(Clone, Copy)]
@@ -182,7 +410,18 @@ fn write_matrix(s: &mut String, title: &str, m: &Matrix) {
     }
 }
 
-fn pretty(arch: &Architecture, k: &Kernels, n0: usize) -> String {
+fn write_mc_matrix(s: &mut String, title: &str, mean: &DMatrix<f64>, hw: &DMatrix<f64>) {
+    use std::fmt::Write as _;
+    let _ = writeln!(s, "{title}");
+    for i in 0..mean.nrows() {
+        let row: Vec<String> = (0..mean.ncols())
+            .map(|j| format!("{:>14.6e} ± {:>8.2e}", mean[(i, j)], hw[(i, j)]))
+            .collect();
+        let _ = writeln!(s, "{}", row.join("  "));
+    }
+}
+
+fn pretty(arch: &Architecture, k: &Kernels, n0: usize, mc: Option<&McComparison>) -> String {
     let mut s = format!(
         "# derive kernel: act={} depth={} σw={} σb={} N={} n0={n0}; {CONVENTIONS}\n",
         arch.act,
@@ -191,32 +430,79 @@ fn pretty(arch: &Architecture, k: &Kernels, n0: usize) -> String {
         arch.sb,
         k.sigma.n()
     );
+    if let Some(c) = mc {
+        s += &mc_header(c);
+        s.push('\n');
+    }
     write_matrix(&mut s, "Sigma (NNGP):", &k.sigma);
+    if let Some(c) = mc {
+        let title = format!(
+            "Sigma_mc (NNGP, Monte Carlo mean ± half-width, width {}):",
+            c.width
+        );
+        write_mc_matrix(&mut s, &title, &c.mc.nngp_mean, &c.mc.nngp_half_width);
+    }
     write_matrix(&mut s, "Sigma_dot (derivative kernel):", &k.sigma_dot);
     write_matrix(&mut s, "Theta (NTK):", &k.ntk);
+    if let Some(c) = mc {
+        let title = format!(
+            "Theta_mc (NTK, Monte Carlo mean ± half-width, width {}):",
+            c.width
+        );
+        write_mc_matrix(&mut s, &title, &c.mc.ntk_mean, &c.mc.ntk_half_width);
+        let summary = mc_summary(c);
+        // The header was printed above; keep the summary lines and the note.
+        for l in summary.lines().skip(1) {
+            s += l;
+            s.push('\n');
+        }
+    }
     s
 }
 
-fn to_csv(k: &Kernels) -> String {
+/// One row per (i, j): the analytic kernels, then (with --mc) the Monte Carlo means and the
+/// half-widths of their simultaneous intervals.
+fn to_csv(k: &Kernels, mc: Option<&McComparison>) -> String {
     use std::fmt::Write as _;
-    let mut s = String::from("i,j,sigma,sigma_dot,ntk\n");
+    let mut s = String::from("i,j,sigma,sigma_dot,ntk");
+    if mc.is_some() {
+        s += ",sigma_mc,sigma_mc_half_width,ntk_mc,ntk_mc_half_width";
+    }
+    s.push('\n');
     for i in 0..k.sigma.n() {
         for j in 0..k.sigma.n() {
-            let _ = writeln!(
+            let _ = write!(
                 s,
                 "{i},{j},{:e},{:e},{:e}",
                 k.sigma.get(i, j),
                 k.sigma_dot.get(i, j),
                 k.ntk.get(i, j)
             );
+            if let Some(c) = mc {
+                let m = &c.mc;
+                let _ = write!(
+                    s,
+                    ",{:e},{:e},{:e},{:e}",
+                    m.nngp_mean[(i, j)],
+                    m.nngp_half_width[(i, j)],
+                    m.ntk_mean[(i, j)],
+                    m.ntk_half_width[(i, j)]
+                );
+            }
+            s.push('\n');
         }
     }
     s
 }
 
-fn to_json(arch: &Architecture, k: &Kernels) -> String {
+fn to_json(arch: &Architecture, k: &Kernels, mc: Option<&McComparison>) -> String {
     let rows = |m: &Matrix| (0..m.n()).map(|i| m.row(i).to_vec()).collect::<Vec<_>>();
-    let v = serde_json::json!({
+    let drows = |m: &DMatrix<f64>| {
+        (0..m.nrows())
+            .map(|i| m.row(i).iter().copied().collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let mut v = serde_json::json!({
         "conventions": CONVENTIONS,
         "act": arch.act.to_string(),
         "depth": arch.depth,
@@ -226,6 +512,31 @@ fn to_json(arch: &Architecture, k: &Kernels) -> String {
         "sigma_dot": rows(&k.sigma_dot),
         "ntk": rows(&k.ntk),
     });
+    if let Some(c) = mc {
+        let agreement = |a: &Agreement| {
+            let (i, j, diff, hw) = a.worst;
+            serde_json::json!({
+                "within": a.within,
+                "total": a.total,
+                "worst": { "i": i, "j": j, "abs_diff": diff, "half_width": hw },
+            })
+        };
+        v["monte_carlo"] = serde_json::json!({
+            "width": c.width,
+            "seeds": c.mc.seeds,
+            "base_seed": c.base_seed,
+            "family_level": MC_LEVEL,
+            "per_entry_level": c.mc.level,
+            "interval": "Student t, Bonferroni over the N(N+1) distinct entries of sigma and ntk",
+            "sigma_mean": drows(&c.mc.nngp_mean),
+            "sigma_half_width": drows(&c.mc.nngp_half_width),
+            "ntk_mean": drows(&c.mc.ntk_mean),
+            "ntk_half_width": drows(&c.mc.ntk_half_width),
+            "sigma_agreement": agreement(&c.sigma),
+            "ntk_agreement": agreement(&c.ntk),
+            "note": MC_BIAS_NOTE.trim_start_matches("note: "),
+        });
+    }
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
     s.push('\n');
     s

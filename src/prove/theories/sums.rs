@@ -1,7 +1,7 @@
 //! Finite sums `sum(j in lo..hi, body)` and the Kronecker δ.
 //!
 //! Substitution under a binder is done on an extracted term by
-//! [`substitute`](crate::prove::rule::substitute), which refuses to capture a variable.
+//! [`crate::prove::rule::substitute`], which refuses to capture a variable.
 
 use egg::{rewrite as rw, Id, PatternAst, Subst, Symbol};
 use num_rational::BigRational;
