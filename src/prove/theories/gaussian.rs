@@ -1,5 +1,5 @@
 //! Closed forms of bivariate Gaussian expectations `gauss(s11, s12, s22; f(u)*g(v))` as lemmas:
-//! the arc-cosine kernels of relu and step, and the erf kernels (Williams 1997). Each holds for
+//! the arc-cosine kernels of relu and step, abs, the erf kernel (Williams 1997), sin and cos. Each holds for
 //! s11, s22 > 0 and |s12| ≤ √(s11·s22); the conditions require the variances to be known positive.
 //! The numeric side evaluates `gauss(...)` by quadrature (`numeric::gauss`), so `tests/rules.rs`
 //! checks every lemma against an independent computation.
@@ -48,6 +48,28 @@ pub fn rules() -> Vec<Rule> {
                 "(* (/ 2 pi) (asin (/ (* 2 ?b) (sqrt (* (+ 1 (* 2 ?a)) (+ 1 (* 2 ?c)))))))"
                 if positive("?a", "?c")),
             &["(gauss s (* c (sqrt (* s n))) n (* (erf u) (erf v)))"],
+        ),
+        r(
+            "gauss-abs",
+            rw!("gauss-abs";
+                "(gauss ?a ?b ?c (* (abs u) (abs v)))" =>
+                "(* (/ (* 2 (sqrt (* ?a ?c))) pi) (+ (sqrt (- 1 (^ (/ ?b (sqrt (* ?a ?c))) 2))) (* (/ ?b (sqrt (* ?a ?c))) (asin (/ ?b (sqrt (* ?a ?c)))))))"
+                if positive("?a", "?c")),
+            &["(gauss s (* c (sqrt (* s n))) n (* (abs u) (abs v)))"],
+        ),
+        r(
+            "gauss-sin",
+            rw!("gauss-sin";
+                "(gauss ?a ?b ?c (* (sin u) (sin v)))" =>
+                "(* (exp (* -1/2 (+ ?a ?c))) (/ (- (exp ?b) (exp (neg ?b))) 2))"),
+            &["(gauss s (* c (sqrt (* s n))) n (* (sin u) (sin v)))"],
+        ),
+        r(
+            "gauss-cos",
+            rw!("gauss-cos";
+                "(gauss ?a ?b ?c (* (cos u) (cos v)))" =>
+                "(* (exp (* -1/2 (+ ?a ?c))) (/ (+ (exp ?b) (exp (neg ?b))) 2))"),
+            &["(gauss s (* c (sqrt (* s n))) n (* (cos u) (cos v)))"],
         ),
         r(
             "gauss-relu-diag",
