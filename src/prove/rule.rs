@@ -121,6 +121,29 @@ pub fn var(s: &str) -> Var {
         .unwrap_or_else(|e| panic!("bad variable `{s}`: {e}"))
 }
 
+/// What a computed rule rewrites a match into.
+pub struct Replacement {
+    /// The replacement, a pattern over the variables bound in `subst`.
+    pub to: PatternAst<Math>,
+    /// The matched term as the rule reads it, when that is more explicit than the searcher
+    /// pattern (e.g. with the δ factor it eliminates written out); proofs then show the step
+    /// from the term as written to this form separately.
+    pub from: Option<PatternAst<Math>>,
+    /// Bindings of the variables of `to` and `from`.
+    pub subst: Subst,
+}
+
+impl Replacement {
+    /// A replacement read against the searcher pattern.
+    pub fn new((to, subst): (PatternAst<Math>, Subst)) -> Self {
+        Replacement {
+            to,
+            from: None,
+            subst,
+        }
+    }
+}
+
 /// A rewrite whose right side is computed by `apply`, which returns the replacement as a pattern
 /// over fresh variables plus their bindings (or `None` when the rule does not apply).
 pub fn computed(name: &'static str, searcher: &str, apply: ApplyFn) -> Rewrite<Math, MathAnalysis> {
@@ -129,7 +152,7 @@ pub fn computed(name: &'static str, searcher: &str, apply: ApplyFn) -> Rewrite<M
     Rewrite::new(name, searcher, Computed(apply, vars)).expect("valid rewrite")
 }
 
-type ApplyFn = fn(&MathGraph, Id, &Subst) -> Option<(PatternAst<Math>, Subst)>;
+type ApplyFn = fn(&MathGraph, Id, &Subst) -> Option<Replacement>;
 
 struct Computed(ApplyFn, Vec<Var>);
 
@@ -142,7 +165,12 @@ impl egg::Applier<Math, MathAnalysis> for Computed {
         searcher_ast: Option<&PatternAst<Math>>,
         rule_name: Symbol,
     ) -> Vec<Id> {
-        let Some((to, mut bindings)) = (self.0)(egraph, eclass, subst) else {
+        let Some(Replacement {
+            to,
+            from,
+            subst: mut bindings,
+        }) = (self.0)(egraph, eclass, subst)
+        else {
             return vec![];
         };
         for v in &self.1 {
@@ -150,9 +178,10 @@ impl egg::Applier<Math, MathAnalysis> for Computed {
                 bindings.insert(*v, subst[*v]);
             }
         }
-        let (id, changed) = match searcher_ast {
-            Some(from) => egraph.union_instantiations(from, &to, &bindings, rule_name),
-            None => {
+        let (id, changed) = match (from.as_ref(), searcher_ast) {
+            (Some(from), Some(_)) => egraph.union_instantiations(from, &to, &bindings, rule_name),
+            (None, Some(from)) => egraph.union_instantiations(from, &to, &bindings, rule_name),
+            (_, None) => {
                 let id = egraph.add_instantiation(&to, &bindings);
                 (id, egraph.union(eclass, id))
             }
@@ -172,15 +201,31 @@ pub struct PatBuilder {
     pub pat: PatternAst<Math>,
     /// Bindings of its variables.
     pub subst: Subst,
+    bound: Vec<(Var, Id)>,
     next: usize,
+    prefix: &'static str,
 }
 
 impl PatBuilder {
+    /// A builder whose variables are named `?{prefix}N` (to build two patterns over one subst).
+    pub fn with_prefix(prefix: &'static str) -> Self {
+        PatBuilder {
+            prefix,
+            ..PatBuilder::default()
+        }
+    }
+
     /// A variable bound to class `id`.
     pub fn class(&mut self, egraph: &MathGraph, id: Id) -> Id {
-        let v = var(&format!("?c{}", self.next));
+        let prefix = if self.prefix.is_empty() {
+            "c"
+        } else {
+            self.prefix
+        };
+        let v = var(&format!("?{prefix}{}", self.next));
         self.next += 1;
         self.subst.insert(v, egraph.find(id));
+        self.bound.push((v, egraph.find(id)));
         self.pat.add(ENodeOrVar::Var(v))
     }
     /// A node whose children are earlier pattern ids.
@@ -197,9 +242,23 @@ impl PatBuilder {
         }
         last
     }
-    /// The finished pattern (its root is the last node added) and bindings.
-    pub fn finish(self) -> (PatternAst<Math>, Subst) {
-        (self.pat, self.subst)
+    /// The finished replacement (its root is the last node added).
+    pub fn finish(self) -> Replacement {
+        Replacement::new((self.pat, self.subst))
+    }
+
+    /// The finished replacement, read from the explicit form `from` built by another builder
+    /// (with another prefix).
+    pub fn finish_from(self, from: PatBuilder) -> Replacement {
+        let mut subst = self.subst;
+        for (v, id) in from.bound {
+            subst.insert(v, id);
+        }
+        Replacement {
+            to: self.pat,
+            from: Some(from.pat),
+            subst,
+        }
     }
 }
 

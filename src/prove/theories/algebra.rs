@@ -2,19 +2,15 @@
 //! (see [`crate::prove::poly`]). This replaces associativity, commutativity, distributivity,
 //! identities and constant folding with one rule family, `ring-normalize`.
 
-use egg::{Id, PatternAst, Subst};
+use egg::{Id, Subst};
 
 use crate::prove::analysis::MathGraph;
 use crate::prove::poly::{to_pattern, Normalizer};
-use crate::prove::rule::{computed, Rule, Theory};
+use crate::prove::rule::{computed, Replacement, Rule, Theory};
 
-fn normalize(
-    egraph: &MathGraph,
-    eclass: Id,
-    _: &Subst,
-) -> Option<(PatternAst<crate::expr::Math>, Subst)> {
+fn normalize(egraph: &MathGraph, eclass: Id, _: &Subst) -> Option<Replacement> {
     let p = Normalizer::new(egraph).poly(eclass);
-    Some(to_pattern(egraph, &p))
+    Some(Replacement::new(to_pattern(egraph, &p)))
 }
 
 /// The rules.

@@ -4,7 +4,7 @@
 //! disjoint random symbols separate (independence), and the moments of one N(0,1) entry and of
 //! two entries of one array are known exactly.
 
-use egg::{rewrite as rw, Id, PatternAst, Subst, Symbol};
+use egg::{rewrite as rw, Id, Subst, Symbol};
 use num_rational::BigRational;
 use num_traits::{One, ToPrimitive};
 use std::collections::BTreeSet;
@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use crate::expr::{Constant, Math};
 use crate::prove::analysis::MathGraph;
 use crate::prove::poly::Normalizer;
-use crate::prove::rule::{computed, var, PatBuilder, Rule, Theory};
+use crate::prove::rule::{computed, var, PatBuilder, Replacement, Rule, Theory};
 use crate::prove::theories::sums::{monomial_pattern, sum_pattern};
 
 /// The random symbols a class depends on.
@@ -42,7 +42,7 @@ fn entry(egraph: &MathGraph, id: Id) -> Option<(Symbol, Vec<Id>)> {
 }
 
 /// E[Σ c_m d_m r_m] = Σ c_m d_m E[r_m] with d_m deterministic and r_m random factors.
-fn linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+fn linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let x = s[var("?x")];
     let p = Normalizer::new(egraph).poly(x);
     if let Some((m, c)) = p.as_monomial() {
@@ -74,7 +74,7 @@ fn linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Sub
 type Group = (BTreeSet<Symbol>, Vec<(Id, BigRational)>);
 
 /// E[Π factors] = Π E[group] over groups of factors sharing no random symbol.
-fn independent(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+fn independent(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let p = Normalizer::new(egraph).poly(s[var("?x")]);
     let (m, c) = p.as_monomial()?;
     // Union-find over factors by shared random symbols.
@@ -115,7 +115,7 @@ fn independent(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>
 }
 
 /// E[z^n] = (n−1)!! for even n and 0 for odd n, z ~ N(0,1).
-fn moment(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+fn moment(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let p = Normalizer::new(egraph).poly(s[var("?x")]);
     let (m, c) = p.as_monomial()?;
     if !c.is_one() || m.0.len() != 1 {
@@ -142,7 +142,7 @@ fn moment(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Sub
 
 /// E[w[a…]·w[b…]] = Π_k δ(a_k, b_k) for two entries of one i.i.d. N(0,1) array (a factor
 /// δ(a, a) = 1 is left out).
-fn second_moment(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+fn second_moment(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let p = Normalizer::new(egraph).poly(s[var("?x")]);
     let (m, c) = p.as_monomial()?;
     if !c.is_one() || m.0.len() != 2 || !m.0.iter().all(|(_, e)| e.is_one()) {

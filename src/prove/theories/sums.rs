@@ -3,7 +3,7 @@
 //! Substitution under a binder is done on an extracted term by
 //! [`crate::prove::rule::substitute`], which refuses to capture a variable.
 
-use egg::{rewrite as rw, Id, PatternAst, Subst, Symbol};
+use egg::{rewrite as rw, Id, Subst, Symbol};
 use num_rational::BigRational;
 use num_traits::One;
 
@@ -11,7 +11,7 @@ use crate::expr::{Expr, Math};
 use crate::prove::analysis::{symbol_of, MathGraph};
 use crate::prove::poly::{Monomial, Normalizer};
 use crate::prove::rule::{
-    append, computed, extract, occurs, substitute, var, PatBuilder, Rule, Theory,
+    append, computed, extract, occurs, substitute, var, PatBuilder, Replacement, Rule, Theory,
 };
 
 /// Build `coeff · Π atoms^e · extra` as a pattern node (atoms as class variables).
@@ -53,7 +53,7 @@ pub(crate) fn sum_pattern(b: &mut PatBuilder, terms: Vec<Id>) -> Id {
 }
 
 /// sum(j, Σ_m c_m f_m g_m(j)) = Σ_m c_m f_m · sum(j, g_m(j)); an empty g_m sums to hi − lo + 1.
-fn sum_linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+fn sum_linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let j = symbol_of(egraph, s[var("?j")])?;
     let (lo, hi, body) = (s[var("?lo")], s[var("?hi")], s[var("?body")]);
     let p = Normalizer::new(egraph).poly(body);
@@ -101,7 +101,7 @@ const FRESH: [&str; 8] = ["k", "l", "m", "p", "q", "r", "j2", "k2"];
 
 /// sum(j, a(j)) · sum(j', b(j')) = sum(j, sum(k, a(j)·b(k))), renaming the second bound index to a
 /// fresh one when needed.
-fn sum_product(egraph: &MathGraph, eclass: Id, _: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+fn sum_product(egraph: &MathGraph, eclass: Id, _: &Subst) -> Option<Replacement> {
     let p = Normalizer::new(egraph).poly(eclass);
     let (m, c) = p.as_monomial()?;
     // Expand a squared sum into two factors.
@@ -225,8 +225,29 @@ fn eliminate_delta(
     Some(out)
 }
 
+/// The body monomial of a sum over `k` with its δ(j,k) factor written out as a δ node: the form
+/// the δ-elimination reads, so that proofs show how the body became a product with a δ.
+fn explicit_delta_body(egraph: &MathGraph, f: &mut PatBuilder, k: Symbol, body: Id) -> Option<Id> {
+    let p = Normalizer::new(egraph).poly(body);
+    let (m, c) = p.as_monomial()?;
+    let (di, _) = delta_partner(egraph, m, k)?;
+    let (x, y) = egraph[m.0[di].0].nodes.iter().find_map(|n| match n {
+        Math::Delta([x, y]) => Some((*x, *y)),
+        _ => None,
+    })?;
+    let (x, y) = (f.class(egraph, x), f.class(egraph, y));
+    let delta = f.node(Math::Delta([x, y]));
+    let others: Vec<(Id, BigRational)> =
+        m.0.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != di)
+            .map(|(_, a)| a.clone())
+            .collect();
+    Some(monomial_pattern(f, egraph, c, &others, Some(delta)))
+}
+
 /// sum(j in R, sum(k in R, a·δ(j,k))) = sum(j in R, a[k := j]): both indices range over R.
-fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let j = symbol_of(egraph, s[var("?j")])?;
     let k = symbol_of(egraph, s[var("?k")])?;
     let reduced = eliminate_delta(egraph, k, s[var("?body")], &|x| x == j)?;
@@ -238,11 +259,26 @@ fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<
     );
     let body = b.expr(&reduced);
     b.node(Math::Sum([jv, lo, hi, body]));
-    Some(b.finish())
+    // The same match with the δ factor explicit.
+    let mut f = PatBuilder::with_prefix("f");
+    let body = explicit_delta_body(egraph, &mut f, k, s[var("?body")])?;
+    let kv = f.class(egraph, s[var("?k")]);
+    let (lo, hi) = (
+        f.class(egraph, s[var("?lo")]),
+        f.class(egraph, s[var("?hi")]),
+    );
+    let inner = f.node(Math::Sum([kv, lo, hi, body]));
+    let jv = f.class(egraph, s[var("?j")]);
+    let (lo, hi) = (
+        f.class(egraph, s[var("?lo")]),
+        f.class(egraph, s[var("?hi")]),
+    );
+    f.node(Math::Sum([jv, lo, hi, inner]));
+    Some(b.finish_from(f))
 }
 
 /// sum(k in lo..hi, a·δ(j,k)) = a[k := j] when `j` is a free index declared to range over lo..hi.
-fn sum_delta_declared(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAst<Math>, Subst)> {
+fn sum_delta_declared(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let k = symbol_of(egraph, s[var("?k")])?;
     let (lo, hi) = (egraph.find(s[var("?lo")]), egraph.find(s[var("?hi")]));
     let in_range = |j: Symbol| {
@@ -254,7 +290,15 @@ fn sum_delta_declared(egraph: &MathGraph, _: Id, s: &Subst) -> Option<(PatternAs
     let reduced = eliminate_delta(egraph, k, s[var("?body")], &in_range)?;
     let mut b = PatBuilder::default();
     b.expr(&reduced);
-    Some(b.finish())
+    let mut f = PatBuilder::with_prefix("f");
+    let body = explicit_delta_body(egraph, &mut f, k, s[var("?body")])?;
+    let kv = f.class(egraph, s[var("?k")]);
+    let (lo, hi) = (
+        f.class(egraph, s[var("?lo")]),
+        f.class(egraph, s[var("?hi")]),
+    );
+    f.node(Math::Sum([kv, lo, hi, body]));
+    Some(b.finish_from(f))
 }
 
 /// The rules.
