@@ -19,11 +19,33 @@ fn relative(p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
 }
 
+/// A `source` quote must stand verbatim in the note it cites (when the notes are at hand:
+/// `../shared/notes/` beside the repository).
+fn check_quote(d: &derive::Derivation) -> Result<(), Failed> {
+    let Some((note, quote)) = &d.source else {
+        return Ok(());
+    };
+    let notes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/notes");
+    if !notes.is_dir() || quote.is_empty() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(notes.join(note))
+        .map_err(|e| Failed::from(format!("source note {note}: {e}")))?;
+    if text.contains(quote.as_str()) {
+        Ok(())
+    } else {
+        Err(Failed::from(format!(
+            "the quote is not verbatim in {note}: {quote}"
+        )))
+    }
+}
+
 fn derivation_trial(path: PathBuf) -> Trial {
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
     Trial::test(format!("derivation::{name}"), move || {
         let src = std::fs::read_to_string(&path).map_err(|e| Failed::from(e.to_string()))?;
         let d = load(&relative(&path), &src).map_err(|e| Failed::from(e.render()))?;
+        check_quote(&d)?;
         let report = check(&d).map_err(|e| Failed::from(e.to_string()))?;
         let text = render(&d, &report, false);
         snapshot(&name, &text);
