@@ -246,6 +246,22 @@ fn explicit_delta_body(egraph: &MathGraph, f: &mut PatBuilder, k: Symbol, body: 
     Some(monomial_pattern(f, egraph, c, &others, Some(delta)))
 }
 
+/// `sum(index in ?lo..?hi, body)` as a pattern node.
+fn sum_over(egraph: &MathGraph, f: &mut PatBuilder, index: Id, s: &Subst, body: Id) -> Id {
+    let iv = f.class(egraph, index);
+    let (lo, hi) = (
+        f.class(egraph, s[var("?lo")]),
+        f.class(egraph, s[var("?hi")]),
+    );
+    f.node(Math::Sum([iv, lo, hi, body]))
+}
+
+/// The matched `sum(k in ?lo..?hi, ?body)` with the body's δ(j,k) written out.
+fn explicit_delta_sum(egraph: &MathGraph, f: &mut PatBuilder, k: Symbol, s: &Subst) -> Option<Id> {
+    let body = explicit_delta_body(egraph, f, k, s[var("?body")])?;
+    Some(sum_over(egraph, f, s[var("?k")], s, body))
+}
+
 /// sum(j in R, sum(k in R, a·δ(j,k))) = sum(j in R, a[k := j]): both indices range over R.
 fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let j = symbol_of(egraph, s[var("?j")])?;
@@ -261,19 +277,9 @@ fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement>
     b.node(Math::Sum([jv, lo, hi, body]));
     // The same match with the δ factor explicit.
     let mut f = PatBuilder::with_prefix("f");
-    let body = explicit_delta_body(egraph, &mut f, k, s[var("?body")])?;
-    let kv = f.class(egraph, s[var("?k")]);
-    let (lo, hi) = (
-        f.class(egraph, s[var("?lo")]),
-        f.class(egraph, s[var("?hi")]),
-    );
-    let inner = f.node(Math::Sum([kv, lo, hi, body]));
-    let jv = f.class(egraph, s[var("?j")]);
-    let (lo, hi) = (
-        f.class(egraph, s[var("?lo")]),
-        f.class(egraph, s[var("?hi")]),
-    );
-    f.node(Math::Sum([jv, lo, hi, inner]));
+    let inner = explicit_delta_sum(egraph, &mut f, k, s)?;
+    let var_j = s[var("?j")];
+    sum_over(egraph, &mut f, var_j, s, inner);
     Some(b.finish_from(f))
 }
 
@@ -291,13 +297,7 @@ fn sum_delta_declared(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacemen
     let mut b = PatBuilder::default();
     b.expr(&reduced);
     let mut f = PatBuilder::with_prefix("f");
-    let body = explicit_delta_body(egraph, &mut f, k, s[var("?body")])?;
-    let kv = f.class(egraph, s[var("?k")]);
-    let (lo, hi) = (
-        f.class(egraph, s[var("?lo")]),
-        f.class(egraph, s[var("?hi")]),
-    );
-    f.node(Math::Sum([kv, lo, hi, body]));
+    explicit_delta_sum(egraph, &mut f, k, s)?;
     Some(b.finish_from(f))
 }
 
