@@ -127,6 +127,9 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         by,
         expect: Expect::Proved,
         note: None,
+        claim: None,
+        limit: None,
+        rate: -0.5,
     };
     let d = Derivation {
         id: "prove".into(),
@@ -135,6 +138,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         source: None,
         symbols,
         chain: vec![step(&l, lhs, vec![]), step(&r, rhs, theories)],
+        network: None,
     };
     if !assumed.is_empty() {
         println!("assuming real: {}", assumed.join(", "));
@@ -214,6 +218,7 @@ fn env_desc(symbols: &[(Symbol, Kind)], env: &Env) -> String {
         source: None,
         symbols: symbols.to_vec(),
         chain: vec![],
+        network: None,
     };
     describe(&d, env, None)
 }

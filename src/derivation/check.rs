@@ -21,6 +21,8 @@ pub enum Verdict {
     Refuted,
     /// Neither a proof nor a decision from the numerics.
     Unknown,
+    /// Holds as a width goes to infinity, at the expected rate (a width study).
+    Limit,
 }
 
 impl Verdict {
@@ -31,6 +33,7 @@ impl Verdict {
             Verdict::Consistent => "consistent",
             Verdict::Refuted => "refuted",
             Verdict::Unknown => "unknown",
+            Verdict::Limit => "limit",
         }
     }
     /// Is this the verdict a file expects?
@@ -69,6 +72,8 @@ pub struct Evidence {
     pub skipped_count: usize,
     /// The numeric methods the link's terms needed.
     pub methods: Vec<&'static str>,
+    /// For a limit link: the width study.
+    pub limit: Option<super::limit::LimitEvidence>,
 }
 
 impl Evidence {
@@ -99,8 +104,8 @@ pub struct LinkResult {
     pub verdict: Verdict,
     /// The verdict the file expects.
     pub expect: Expect,
-    /// What the prover found.
-    pub outcome: Outcome,
+    /// What the prover found (`None` for a limit link, which is not an identity).
+    pub outcome: Option<Outcome>,
     /// Prover figures.
     pub stats: Stats,
     /// Numeric evidence.
@@ -207,6 +212,33 @@ pub fn check(d: &Derivation) -> Result<Report, Unsound> {
     let mut links = vec![];
     for k in 1..d.chain.len() {
         let (a, b) = (&d.chain[k - 1], &d.chain[k]);
+        if !b.is_link() {
+            continue;
+        }
+        if let Some(width) = b.limit {
+            let study = super::limit::study(d, &a.expr, &b.expr, width, b.rate);
+            let verdict = if study.holds() {
+                Verdict::Limit
+            } else if study.failure().is_some() {
+                Verdict::Refuted
+            } else {
+                Verdict::Unknown
+            };
+            links.push(LinkResult {
+                index: k,
+                verdict,
+                expect: b.expect,
+                outcome: None,
+                stats: Stats::default(),
+                evidence: Evidence {
+                    methods: vec!["width study"],
+                    limit: Some(study),
+                    ..Evidence::default()
+                },
+                diagnosis: None,
+            });
+            continue;
+        }
         let (outcome, stats) = prove(&a.expr, &b.expr, &b.by, &ctx, Limits::default())?;
         let evidence = numeric_check(d, &a.expr, &b.expr);
         let cex = evidence.counterexample().is_some();
@@ -236,7 +268,7 @@ pub fn check(d: &Derivation) -> Result<Report, Unsound> {
             index: k,
             verdict,
             expect: b.expect,
-            outcome,
+            outcome: Some(outcome),
             stats,
             evidence,
             diagnosis,

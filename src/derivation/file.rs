@@ -69,6 +69,8 @@ pub enum Expect {
     Refuted,
     /// Neither.
     Unknown,
+    /// Holds as the width grows, at the measured rate.
+    Limit,
 }
 
 impl Expect {
@@ -79,6 +81,7 @@ impl Expect {
             Expect::Consistent => "consistent",
             Expect::Refuted => "refuted",
             Expect::Unknown => "unknown",
+            Expect::Limit => "limit",
         }
     }
 }
@@ -102,6 +105,20 @@ pub struct Step {
     pub expect: Expect,
     /// A remark shown with the link.
     pub note: Option<String>,
+    /// For the first entry of a claim: its heading. Such an entry starts a new chain, so there is
+    /// no link from the entry before it.
+    pub claim: Option<String>,
+    /// For a link that holds only as a width goes to infinity: that width symbol.
+    pub limit: Option<Symbol>,
+    /// The expected log–log slope of the discrepancy against the width (−1/2 by default).
+    pub rate: f64,
+}
+
+impl Step {
+    /// Is there a link from the previous entry to this one?
+    pub fn is_link(&self) -> bool {
+        self.claim.is_none()
+    }
 }
 
 /// A loaded derivation.
@@ -119,6 +136,90 @@ pub struct Derivation {
     pub symbols: Vec<(Symbol, Kind)>,
     /// The chain; step 0 is the starting expression.
     pub chain: Vec<Step>,
+    /// Finite-width networks on which `limit` links are measured, if declared.
+    pub network: Option<NetworkSpec>,
+}
+
+/// The `[network]` table: sampled finite-width networks whose quantities are bound to symbols.
+#[derive(Debug, Clone)]
+pub struct NetworkSpec {
+    /// The activations `phi` stands for in turn.
+    pub activations: Vec<crate::numeric::activation::Activation>,
+    /// The depths (numbers of hidden layers L) studied.
+    pub depths: Vec<usize>,
+    /// σw.
+    pub sw: f64,
+    /// σb.
+    pub sb: f64,
+    /// The inputs (each of the same dimension n₀).
+    pub inputs: Vec<Vec<f64>>,
+    /// Widths of the study (overrides the default).
+    pub widths: Option<Vec<usize>>,
+    /// Draws per width (overrides the default).
+    pub seeds: Option<usize>,
+    /// Which symbol stands for which network quantity.
+    pub bind: Vec<(Symbol, Quantity)>,
+}
+
+/// A quantity of a sampled network (or of its infinite-width kernels) a symbol can stand for.
+/// Inputs are numbered from 1; L is the number of hidden layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// The hidden width n.
+    Width,
+    /// σw.
+    SigmaW,
+    /// σb.
+    SigmaB,
+    /// The input dimension n₀.
+    InputDim,
+    /// Input a (an array).
+    Input(usize),
+    /// The pre-activations h^L of the last hidden layer at input a (an array over 1..n).
+    Preactivation(usize),
+    /// The infinite-width Σ^L(x_a, x_b) of the last hidden layer's pre-activations.
+    Sigma(usize, usize),
+    /// The infinite-width Θ^L(x_a, x_b) of the last hidden layer.
+    Theta(usize, usize),
+    /// The network's empirical NNGP Σ̂^(L+1)(x_a, x_b) = σw²/n·φ(h^L(x_a))·φ(h^L(x_b)) + σb².
+    EmpiricalNngp(usize, usize),
+    /// The network's empirical NTK Θ̂^(L+1)(x_a, x_b) = Σ_θ ∂f(x_a)/∂θ·∂f(x_b)/∂θ.
+    EmpiricalNtk(usize, usize),
+}
+
+/// What can be bound, for error messages.
+const QUANTITIES: &str = "width, sigma_w, sigma_b, input dimension, input A, preactivation A, sigma A B, theta A B, empirical nngp A B, empirical ntk A B";
+
+impl Quantity {
+    /// Does the quantity stand for an array (rather than a number)?
+    pub fn is_array(self) -> bool {
+        matches!(self, Quantity::Input(_) | Quantity::Preactivation(_))
+    }
+
+    fn parse(spec: &str, inputs: usize) -> Result<Quantity, String> {
+        let words: Vec<&str> = spec.split_whitespace().collect();
+        let num = |w: &str| -> Result<usize, String> {
+            match w.parse::<usize>() {
+                Ok(k) if (1..=inputs).contains(&k) => Ok(k),
+                _ => Err(format!(
+                    "`{w}` is not an input number (the network has inputs 1..{inputs})"
+                )),
+            }
+        };
+        Ok(match words[..] {
+            ["width"] => Quantity::Width,
+            ["sigma_w"] => Quantity::SigmaW,
+            ["sigma_b"] => Quantity::SigmaB,
+            ["input", "dimension"] => Quantity::InputDim,
+            ["input", a] => Quantity::Input(num(a)?),
+            ["preactivation", a] => Quantity::Preactivation(num(a)?),
+            ["sigma", a, b] => Quantity::Sigma(num(a)?, num(b)?),
+            ["theta", a, b] => Quantity::Theta(num(a)?, num(b)?),
+            ["empirical", "nngp", a, b] => Quantity::EmpiricalNngp(num(a)?, num(b)?),
+            ["empirical", "ntk", a, b] => Quantity::EmpiricalNtk(num(a)?, num(b)?),
+            _ => return Err(format!("unknown network quantity `{spec}`")),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -132,6 +233,21 @@ struct RawFile {
     #[serde(default)]
     define: BTreeMap<Spanned<String>, Spanned<String>>,
     chain: Vec<RawStep>,
+    network: Option<RawNetwork>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    activations: Spanned<Vec<String>>,
+    depths: Spanned<Vec<usize>>,
+    sw: Spanned<f64>,
+    sb: Spanned<f64>,
+    inputs: Spanned<Vec<Vec<f64>>>,
+    widths: Option<Spanned<Vec<usize>>>,
+    seeds: Option<Spanned<usize>>,
+    #[serde(default)]
+    bind: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +264,9 @@ struct RawStep {
     by: Option<Vec<Spanned<String>>>,
     expect: Option<Spanned<String>>,
     note: Option<String>,
+    claim: Option<String>,
+    limit: Option<Spanned<String>>,
+    rate: Option<Spanned<f64>>,
 }
 
 /// Reads and checks derivation files.
@@ -321,27 +440,69 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                     })?;
             by.push(theory);
         }
+        let limit = match &step.limit {
+            None => None,
+            Some(w) => {
+                let sym = Symbol::from(w.get_ref().trim());
+                let size = symbols
+                    .iter()
+                    .any(|(s, kind)| *s == sym && *kind == Kind::Size);
+                if !size {
+                    return Err(l
+                        .err(
+                            w.span(),
+                            format!("`{}` is not a declared width", w.get_ref()),
+                            "the width that goes to infinity",
+                        )
+                        .with_help("declare it under [symbols] with kind \"size\""));
+                }
+                Some(sym)
+            }
+        };
+        let rate = match &step.rate {
+            None => -0.5,
+            Some(r) if step.limit.is_none() => {
+                return Err(l.err(r.span(), "`rate` is only for `limit` links", "here"))
+            }
+            Some(r) if r.get_ref().is_finite() && *r.get_ref() < 0.0 => *r.get_ref(),
+            Some(r) => {
+                return Err(l.err(
+                    r.span(),
+                    format!("rate {} is not a negative number", r.get_ref()),
+                    "the expected log–log slope, e.g. -0.5",
+                ))
+            }
+        };
         let expect = match &step.expect {
+            None if limit.is_some() => Expect::Limit,
             None => Expect::Proved,
             Some(e) => match e.get_ref().as_str() {
                 "proved" => Expect::Proved,
                 "consistent" => Expect::Consistent,
                 "refuted" => Expect::Refuted,
                 "unknown" => Expect::Unknown,
+                "limit" => Expect::Limit,
                 other => {
                     return Err(l
                         .err(e.span(), format!("unknown verdict `{other}`"), "here")
-                        .with_help("verdicts: proved, consistent, refuted, unknown"))
+                        .with_help("verdicts: proved, consistent, refuted, unknown, limit"))
                 }
             },
         };
-        if k == 0 && (step.by.is_some() || step.expect.is_some()) {
+        let starts = k == 0 || step.claim.is_some();
+        if starts && (step.by.is_some() || step.expect.is_some() || step.limit.is_some()) {
             let span = step.expr.span();
             return Err(l.err(
                 span,
-                "the first chain entry is the starting expression: it takes no `by` or `expect`",
+                "the first entry of a chain (or of a claim) is its starting expression: it takes no `by`, `expect` or `limit`",
                 "start",
             ));
+        }
+        let next_starts = raw.chain.get(k + 1).is_none_or(|next| next.claim.is_some());
+        if starts && next_starts {
+            return Err(l
+                .err(step.expr.span(), "this claim has no link", "start")
+                .with_help("follow it with at least one [[chain]] entry without `claim`"));
         }
         let line = src[..step.expr.span().start].matches('\n').count() + 1;
         chain.push(Step {
@@ -353,7 +514,30 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             by,
             expect,
             note: step.note.clone(),
+            claim: step.claim.clone(),
+            limit,
+            rate,
         });
+    }
+    let network = match &raw.network {
+        None => None,
+        Some(n) => Some(network(&l, n, &symbols)?),
+    };
+    if network.is_none() {
+        // Without a network, a limit link is measured by sampling its random symbols; say early
+        // when a width study is impossible.
+        if let Some(step) = raw.chain.iter().find(|s| s.limit.is_some()) {
+            let has_random = symbols.iter().any(|(_, k)| *k == Kind::Gaussian);
+            if !has_random {
+                return Err(l
+                    .err(
+                        step.limit.as_ref().unwrap().span(),
+                        "a limit link needs randomness: declare gaussian symbols or a [network]",
+                        "here",
+                    )
+                    .with_help("see the README section on limit links"));
+            }
+        }
     }
     Ok(Derivation {
         id: raw.id.get_ref().clone(),
@@ -362,6 +546,125 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         source: raw.source.map(|s| (s.note, s.quote.unwrap_or_default())),
         symbols,
         chain,
+        network,
+    })
+}
+
+/// Check and convert the `[network]` table.
+fn network(
+    l: &Loader,
+    n: &RawNetwork,
+    symbols: &[(Symbol, Kind)],
+) -> Result<NetworkSpec, InputError> {
+    use crate::numeric::activation::Activation;
+    let mut activations = vec![];
+    for a in n.activations.get_ref() {
+        let act: Activation =
+            a.parse()
+                .map_err(|e: crate::numeric::activation::UnknownActivation| {
+                    l.err(n.activations.span(), e.to_string(), "in this list")
+                })?;
+        activations.push(act);
+    }
+    if activations.is_empty() {
+        return Err(l.err(n.activations.span(), "no activations given", "here"));
+    }
+    let depths = n.depths.get_ref().clone();
+    if depths.is_empty() || depths.iter().any(|d| !(1..=8).contains(d)) {
+        return Err(l.err(
+            n.depths.span(),
+            "depths must be a non-empty list of numbers in 1..8",
+            "here",
+        ));
+    }
+    for (v, what) in [(&n.sw, "sw"), (&n.sb, "sb")] {
+        let x = *v.get_ref();
+        let ok = x.is_finite() && if what == "sw" { x > 0.0 } else { x >= 0.0 };
+        if !ok {
+            return Err(l.err(
+                v.span(),
+                format!("{what} = {x} is not allowed"),
+                if what == "sw" {
+                    "needs a finite σw > 0"
+                } else {
+                    "needs a finite σb ≥ 0"
+                },
+            ));
+        }
+    }
+    let inputs = n.inputs.get_ref().clone();
+    let dim = inputs.first().map_or(0, Vec::len);
+    if inputs.is_empty()
+        || dim == 0
+        || inputs
+            .iter()
+            .any(|x| x.len() != dim || x.iter().any(|v| !v.is_finite()))
+    {
+        return Err(l.err(
+            n.inputs.span(),
+            "inputs must be non-empty lists of finite numbers, all of the same length",
+            "here",
+        ));
+    }
+    let widths = match &n.widths {
+        Some(w) => {
+            let ws = w.get_ref().clone();
+            let mut distinct = ws.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() < 3 || ws.iter().any(|&x| !(2..=8192).contains(&x)) {
+                return Err(l.err(
+                    w.span(),
+                    "widths must hold at least 3 distinct numbers in 2..8192",
+                    "here",
+                ));
+            }
+            Some(ws)
+        }
+        None => None,
+    };
+    let seeds = match &n.seeds {
+        Some(s) if !(3..=1000).contains(s.get_ref()) => {
+            return Err(l.err(s.span(), "seeds must be in 3..1000", "here"))
+        }
+        s => s.as_ref().map(|s| *s.get_ref()),
+    };
+    let mut bind = vec![];
+    for (name, spec) in &n.bind {
+        let sym = Symbol::from(name.get_ref().as_str());
+        let Some((_, kind)) = symbols.iter().find(|(s, _)| *s == sym) else {
+            return Err(l.err(
+                name.span(),
+                format!("`{sym}` is bound but not declared"),
+                "declare it under [symbols]",
+            ));
+        };
+        let q = Quantity::parse(spec.get_ref(), inputs.len()).map_err(|m| {
+            l.err(spec.span(), m, "here")
+                .with_help(format!("quantities: {QUANTITIES}"))
+        })?;
+        if q.is_array() != (*kind == Kind::Array) {
+            let want = if q.is_array() { "an array" } else { "a number" };
+            return Err(l.err(
+                spec.span(),
+                format!(
+                    "`{}` is {want}, but `{sym}` is declared {kind:?}",
+                    spec.get_ref()
+                ),
+                "here",
+            ));
+        }
+        bind.push((sym, q));
+    }
+    Ok(NetworkSpec {
+        activations,
+        depths,
+        sw: *n.sw.get_ref(),
+        sb: *n.sb.get_ref(),
+        inputs,
+        widths,
+        seeds,
+        bind,
     })
 }
 

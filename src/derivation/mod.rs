@@ -4,6 +4,7 @@ pub mod check;
 pub mod diagnose;
 pub mod error;
 pub mod file;
+pub mod limit;
 pub mod render;
 pub mod sample;
 

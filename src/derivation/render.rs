@@ -29,6 +29,7 @@ fn mark(v: Verdict) -> &'static str {
         Verdict::Consistent => "≈",
         Verdict::Refuted => "✗",
         Verdict::Unknown => "?",
+        Verdict::Limit => "→",
     }
 }
 
@@ -43,15 +44,24 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
             let _ = writeln!(o, "source: {note}: {quote}");
         }
     }
-    let _ = writeln!(o);
-    let _ = writeln!(o, "    {}", d.chain[0].text);
-    for link in &r.links {
-        let step = &d.chain[link.index];
-        let _ = writeln!(o, "  = {}", step.text);
-        render_link(&mut o, link, step, timings);
+    for (k, step) in d.chain.iter().enumerate() {
+        if !step.is_link() || k == 0 {
+            let _ = writeln!(o);
+            if let Some(c) = &step.claim {
+                let _ = writeln!(o, "  claim: {c}");
+            }
+            let _ = writeln!(o, "    {}", step.text);
+            continue;
+        }
+        let arrow = if step.limit.is_some() { "→" } else { "=" };
+        let _ = writeln!(o, "  {arrow} {}", step.text);
+        if let Some(link) = r.links.iter().find(|l| l.index == k) {
+            render_link(&mut o, link, step, timings);
+        }
     }
     let counts = [
         Verdict::Proved,
+        Verdict::Limit,
         Verdict::Consistent,
         Verdict::Refuted,
         Verdict::Unknown,
@@ -90,18 +100,17 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
 }
 
 fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timings: bool) {
-    let by = if step.by.is_empty() {
-        "algebra".to_string()
+    let by = if let Some(w) = step.limit {
+        format!("as {w} → ∞")
+    } else if step.by.is_empty() {
+        "by algebra".to_string()
     } else {
-        step.by
-            .iter()
-            .map(|t| t.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+        let names: Vec<&str> = step.by.iter().map(|t| t.name()).collect();
+        format!("by {}", names.join(", "))
     };
     let _ = writeln!(
         o,
-        "      {} link {}: {}   [by {by}]  (line {})",
+        "      {} link {}: {}   [{by}]  (line {})",
         mark(link.verdict),
         link.index,
         link.verdict,
@@ -113,8 +122,12 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
     if !step.unfolds.is_empty() {
         let _ = writeln!(o, "        unfolds: {}", step.unfolds.join(", "));
     }
+    if let Some(study) = &link.evidence.limit {
+        render_study(o, study);
+    }
     match &link.outcome {
-        Outcome::Proved(steps) => {
+        None => {}
+        Some(Outcome::Proved(steps)) => {
             let t = if timings {
                 format!(", {:.1} ms", link.stats.time.as_secs_f64() * 1e3)
             } else {
@@ -131,7 +144,7 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
                 let _ = writeln!(o, "          {}", step_line(s));
             }
         }
-        Outcome::NotDerivable { residual } => {
+        Some(Outcome::NotDerivable { residual }) => {
             let _ = writeln!(
                 o,
                 "        no proof: the theories saturate ({} iterations, {} e-nodes); lhs − rhs = {}",
@@ -140,7 +153,7 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
                 text(residual)
             );
         }
-        Outcome::Exhausted { reason } => {
+        Some(Outcome::Exhausted { reason }) => {
             let _ = writeln!(o, "        no proof: stopped by the {reason}");
         }
     }
@@ -164,7 +177,9 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
         methods.push("direct evaluation");
     }
     let method = methods.join(", ");
-    if let Some(c) = ev.counterexample() {
+    if ev.limit.is_some() {
+        // The width study was shown above.
+    } else if let Some(c) = ev.counterexample() {
         let _ = writeln!(o, "        counterexample at {}:", c.at);
         let _ = writeln!(o, "          lhs = {}", fmt_num(c.lhs.value));
         let _ = writeln!(o, "          rhs = {}", fmt_num(c.rhs.value));
@@ -192,5 +207,62 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
     }
     if let Some(d) = &link.diagnosis {
         let _ = writeln!(o, "        diagnosis: {d}");
+    }
+}
+
+fn render_study(o: &mut String, s: &super::limit::LimitEvidence) {
+    let widths = s
+        .studies
+        .first()
+        .map(|st| {
+            let ws: Vec<String> = st.widths.iter().map(|w| w.width.to_string()).collect();
+            ws.join(", ")
+        })
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "        width study: {} at {} = {widths}; {} draws per width; expected |lhs − rhs| ∝ {}^({})",
+        s.source,
+        s.width,
+        s.seeds,
+        s.width,
+        s.rate
+    );
+    for st in &s.studies {
+        let (first, last) = (&st.widths[0], &st.widths[st.widths.len() - 1]);
+        let mark = if st.failure.is_some() { "✗" } else { "✓" };
+        let _ = writeln!(
+            o,
+            "          {mark} {}: slope {:.2} ± {:.2}; rms {} at {} → {} at {}; mean at {}: {} ± {}",
+            st.config,
+            st.slope,
+            st.slope_hw,
+            sig(first.rms),
+            first.width,
+            sig(last.rms),
+            last.width,
+            last.width,
+            sig(last.mean),
+            sig(last.std_err),
+        );
+        if let Some(f) = &st.failure {
+            let _ = writeln!(o, "            {f}");
+        }
+    }
+    if let Some(why) = &s.skipped {
+        let _ = writeln!(o, "        width study not run: {why}");
+    }
+}
+
+/// Two significant digits: enough for a Monte Carlo figure.
+fn sig(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (1 - x.abs().log10().floor() as i32).max(0) as usize;
+    if digits > 6 {
+        format!("{x:.1e}")
+    } else {
+        format!("{x:.digits$}")
     }
 }

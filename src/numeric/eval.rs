@@ -67,6 +67,9 @@ pub struct Env {
     pub mc_samples: usize,
     /// Matrix-valued symbols (evaluated as seeded random symmetric matrices; `I` is the identity).
     pub matrices: Vec<Symbol>,
+    /// Arrays with given entries (1-based: `h[1]` is `arrays[h][0]`), e.g. a sampled network's
+    /// pre-activations; other arrays are deterministic pseudo-random entries.
+    pub arrays: HashMap<Symbol, Vec<f64>>,
 }
 
 /// Dimension of the random matrices matrix symbols stand for.
@@ -152,6 +155,18 @@ impl<'a> Evaluator<'a> {
             });
         }
         self.value(e, root)
+    }
+
+    /// Evaluate the term for one draw of its random variables (symbols in `env.random` outside
+    /// any `E[...]`): each entry is a fresh N(0,1) sample from the point's seed, the same entry
+    /// taking the same value wherever it occurs. This is how a finite-width quantity (an average
+    /// over n sampled units) is measured.
+    pub fn eval_draw(&mut self, e: &Expr) -> Result<Value, EvalError> {
+        self.sample = Some(HashMap::new());
+        let root = Id::from(e.as_ref().len() - 1);
+        let v = self.value(e, root);
+        self.sample = None;
+        v
     }
 
     fn probe(&self, k: u64) -> nalgebra::DVector<f64> {
@@ -511,6 +526,19 @@ impl<'a> Evaluator<'a> {
                     .iter()
                     .map(|a| self.index(e, *a))
                     .collect::<Result<Vec<_>, _>>()?;
+                if let Some(values) = self.env.arrays.get(&s) {
+                    let entry = match idx[..] {
+                        [k] if k >= 1 => values.get(k as usize - 1),
+                        _ => None,
+                    };
+                    let Some(v) = entry else {
+                        return Err(EvalError::Unsupported(format!(
+                            "`{s}` has entries 1..{}; index {idx:?} is outside",
+                            values.len()
+                        )));
+                    };
+                    return Ok(Value::exact(*v));
+                }
                 Value::exact(array_entry(s, &idx, self.env.seed))
             }
             Math::Sum([v, lo, hi, body]) => {

@@ -361,6 +361,27 @@ impl Network {
         (acts, derivs, out)
     }
 
+    /// The pre-activations h¹ … h^L (each width × N, one column per input) of this draw.
+    pub fn preactivations(&self, inputs: &DMatrix<f64>) -> Result<Vec<DMatrix<f64>>, NetworkError> {
+        let x = self.columns(inputs)?;
+        let (act, sb) = (self.arch.activation, self.arch.sigma_b);
+        let mut out: Vec<DMatrix<f64>> = Vec::with_capacity(self.arch.depth);
+        let mut a = x;
+        for l in 0..self.arch.depth {
+            let layer = &self.layers[l];
+            let mut h = DMatrix::zeros(layer.w.nrows(), a.ncols());
+            gemm(self.scale(l), &layer.w, Op::N, &a, Op::N, &mut h);
+            for mut col in h.column_iter_mut() {
+                for (hv, bv) in col.iter_mut().zip(layer.b.iter()) {
+                    *hv += sb * bv;
+                }
+            }
+            a = h.map(|z| act.eval(z));
+            out.push(finite_mat(h)?);
+        }
+        Ok(out)
+    }
+
     /// f(x) for each input (row) of `inputs`.
     pub fn outputs(&self, inputs: &DMatrix<f64>) -> Result<DVector<f64>, NetworkError> {
         let x = self.columns(inputs)?;

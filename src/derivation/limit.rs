@@ -1,0 +1,384 @@
+//! Links that hold only as a width goes to infinity (`limit = "n"`): a width study.
+//!
+//! Both sides are evaluated on finite-width draws at several widths, and the discrepancy
+//! d = lhs − rhs is measured per draw. The link holds in the limit when, for every configuration,
+//!
+//! 1. the log–log slope of |d| against the width has a [`LEVEL`] interval that lies below 0 and
+//!    contains the expected rate (−1/2 unless the link says otherwise), and
+//! 2. at the largest width the mean of d over the draws is consistent with 0 (Student t, level
+//!    1 − [`ALPHA`](crate::numeric::tolerance::ALPHA), Bonferroni over the configurations): a
+//!    discrepancy that settles at a non-zero value is what a wrong constant or a dropped term
+//!    produces, and it is a counterexample.
+//!
+//! The draws come from one of two sources:
+//!
+//! - with a `[network]` table: sampled finite-width networks (`numeric::network`), one
+//!   configuration per activation and depth; bound symbols take the network's quantities
+//!   (pre-activations, empirical kernels) and its infinite-width kernels (`numeric::kernel`);
+//! - otherwise: the link's own random symbols, drawn once per seed (`Evaluator::eval_draw`), at
+//!   two of the derivation's sample points, with the width symbol set to each width.
+//!
+//! Seeds are fixed, so the verdict is reproducible. Fit: least squares of log |d| on log width
+//! over every (width, draw) pair, so the interval reflects the scatter between draws.
+
+use egg::Symbol;
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+use super::file::{Derivation, NetworkSpec, Quantity};
+use super::sample::{describe, point, used_symbols, EDGE_POINTS};
+use crate::expr::Expr;
+use crate::numeric::eval::{Env, Evaluator};
+use crate::numeric::kernel::{kernel_pair, Architecture as KernelArch};
+use crate::numeric::network::{Architecture as NetArch, Network};
+use crate::numeric::stats::{self, loglog_fit, Quantile};
+use crate::numeric::tolerance::ALPHA;
+
+/// Widths of a study unless the `[network]` table says otherwise.
+pub const WIDTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
+/// Draws per width unless the `[network]` table says otherwise.
+pub const SEEDS: usize = 32;
+/// Level of the slope interval.
+pub const LEVEL: f64 = 0.99;
+/// Sample points (after the edge points) used when there is no `[network]`.
+const POINT_CONFIGS: usize = 2;
+
+/// The discrepancy at one width.
+#[derive(Debug, Clone)]
+pub struct WidthStat {
+    /// The width.
+    pub width: usize,
+    /// Mean of lhs − rhs over the draws.
+    pub mean: f64,
+    /// Its standard error.
+    pub std_err: f64,
+    /// Root mean square of lhs − rhs.
+    pub rms: f64,
+    /// Mean of the left side (to show what it converges to).
+    pub lhs: f64,
+    /// Mean of the right side.
+    pub rhs: f64,
+}
+
+/// One configuration's width study.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// What was sampled (activation and depth, or the sample point).
+    pub config: String,
+    /// Per width, in increasing order.
+    pub widths: Vec<WidthStat>,
+    /// Fitted slope of log |lhs − rhs| against log width.
+    pub slope: f64,
+    /// Half-width of its [`LEVEL`] interval.
+    pub slope_hw: f64,
+    /// Why the limit fails here, if it does.
+    pub failure: Option<String>,
+}
+
+/// The evidence for a limit link.
+#[derive(Debug, Clone)]
+pub struct LimitEvidence {
+    /// The width symbol.
+    pub width: Symbol,
+    /// Expected slope.
+    pub rate: f64,
+    /// Draws per width.
+    pub seeds: usize,
+    /// Where the draws came from.
+    pub source: &'static str,
+    /// One study per configuration.
+    pub studies: Vec<Study>,
+    /// Why the study could not be run, if it could not.
+    pub skipped: Option<String>,
+}
+
+impl LimitEvidence {
+    /// Every configuration converges at the expected rate.
+    pub fn holds(&self) -> bool {
+        self.skipped.is_none()
+            && !self.studies.is_empty()
+            && self.studies.iter().all(|s| s.failure.is_none())
+    }
+    /// The first configuration where it fails.
+    pub fn failure(&self) -> Option<&Study> {
+        self.studies.iter().find(|s| s.failure.is_some())
+    }
+}
+
+/// The infinite-width Σ^L and Θ^L of the last hidden layer between inputs a and b.
+fn analytic(
+    spec: &NetworkSpec,
+    act: crate::numeric::activation::Activation,
+    depth: usize,
+    a: &[f64],
+    b: &[f64],
+) -> Result<(f64, f64), String> {
+    if depth == 1 {
+        let n0 = a.len() as f64;
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let s = spec.sw * spec.sw * dot / n0 + spec.sb * spec.sb;
+        return Ok((s, s));
+    }
+    let arch = KernelArch::new(act, depth - 1, spec.sw, spec.sb).map_err(|e| e.to_string())?;
+    let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
+    Ok((k.sigma, k.ntk))
+}
+
+/// The environment of one network draw: bound symbols take the draw's quantities.
+fn network_draw(
+    spec: &NetworkSpec,
+    act: crate::numeric::activation::Activation,
+    depth: usize,
+    width: usize,
+    seed: u64,
+    kernels: &[(usize, usize, f64, f64)],
+) -> Result<Env, String> {
+    let arch = NetArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
+    let dim = spec.inputs[0].len();
+    let net = Network::sample(&arch, dim, width, seed).map_err(|e| e.to_string())?;
+    let rows: Vec<f64> = spec.inputs.iter().flatten().copied().collect();
+    let inputs = DMatrix::from_row_slice(spec.inputs.len(), dim, &rows);
+    let needs = |f: fn(&Quantity) -> bool| spec.bind.iter().any(|(_, q)| f(q));
+    let pre = if needs(|q| matches!(q, Quantity::Preactivation(_))) {
+        net.preactivations(&inputs).map_err(|e| e.to_string())?
+    } else {
+        vec![]
+    };
+    let emp = if needs(|q| matches!(q, Quantity::EmpiricalNngp(..) | Quantity::EmpiricalNtk(..))) {
+        Some(net.kernels(&inputs).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let mut env = Env {
+        seed,
+        phi: Some(act),
+        ..Env::default()
+    };
+    let kernel = |a: usize, b: usize| {
+        kernels
+            .iter()
+            .find(|(i, j, _, _)| (*i, *j) == (a.min(b), a.max(b)))
+            .map(|k| (k.2, k.3))
+            .expect("kernels computed for every pair")
+    };
+    for (sym, q) in &spec.bind {
+        match *q {
+            Quantity::Width => {
+                env.scalars.insert(*sym, width as f64);
+            }
+            Quantity::SigmaW => {
+                env.scalars.insert(*sym, spec.sw);
+            }
+            Quantity::SigmaB => {
+                env.scalars.insert(*sym, spec.sb);
+            }
+            Quantity::InputDim => {
+                env.scalars.insert(*sym, dim as f64);
+            }
+            Quantity::Input(a) => {
+                env.arrays.insert(*sym, spec.inputs[a - 1].clone());
+            }
+            Quantity::Preactivation(a) => {
+                let h = &pre[depth - 1];
+                env.arrays
+                    .insert(*sym, h.column(a - 1).iter().copied().collect());
+            }
+            Quantity::Sigma(a, b) => {
+                env.scalars.insert(*sym, kernel(a, b).0);
+            }
+            Quantity::Theta(a, b) => {
+                env.scalars.insert(*sym, kernel(a, b).1);
+            }
+            Quantity::EmpiricalNngp(a, b) => {
+                let k = emp.as_ref().expect("computed above");
+                env.scalars.insert(*sym, k.nngp[(a - 1, b - 1)]);
+            }
+            Quantity::EmpiricalNtk(a, b) => {
+                let k = emp.as_ref().expect("computed above");
+                env.scalars.insert(*sym, k.ntk[(a - 1, b - 1)]);
+            }
+        }
+    }
+    Ok(env)
+}
+
+/// lhs − rhs (and the two sides) for one draw.
+fn difference(env: &Env, lhs: &Expr, rhs: &Expr) -> Result<(f64, f64), String> {
+    let l = Evaluator::new(env)
+        .eval_draw(lhs)
+        .map_err(|e| e.to_string())?;
+    let r = Evaluator::new(env)
+        .eval_draw(rhs)
+        .map_err(|e| e.to_string())?;
+    if !(l.value.is_finite() && r.value.is_finite()) {
+        return Err("a side is not finite".into());
+    }
+    Ok((l.value, r.value))
+}
+
+/// Summarise one configuration's draws (per width: (lhs, rhs) per draw) into a [`Study`].
+fn summarise(
+    config: String,
+    draws: Vec<(usize, Vec<(f64, f64)>)>,
+    rate: f64,
+    configs: usize,
+) -> Result<Study, String> {
+    let mut widths = vec![];
+    let (mut xs, mut ys) = (vec![], vec![]);
+    for (width, sides) in &draws {
+        let d: Vec<f64> = sides.iter().map(|(l, r)| l - r).collect();
+        let mean = stats::mean(&d).map_err(|e| e.to_string())?;
+        let std_err = stats::std_error(&d).map_err(|e| e.to_string())?;
+        let rms = (d.iter().map(|x| x * x).sum::<f64>() / d.len() as f64).sqrt();
+        let avg = |f: fn(&(f64, f64)) -> f64| sides.iter().map(f).sum::<f64>() / sides.len() as f64;
+        widths.push(WidthStat {
+            width: *width,
+            mean,
+            std_err,
+            rms,
+            lhs: avg(|s| s.0),
+            rhs: avg(|s| s.1),
+        });
+        for x in d.iter().filter(|x| **x != 0.0) {
+            xs.push(*width as f64);
+            ys.push(x.abs());
+        }
+    }
+    if widths.iter().all(|w| w.rms == 0.0) {
+        return Err("the sides agree exactly at every width: an identity, not a limit (check it as an ordinary link)".into());
+    }
+    let fit = loglog_fit(&xs, &ys, LEVEL).map_err(|e| format!("the log–log fit failed: {e}"))?;
+    let (lo, hi) = (fit.slope_interval.lo(), fit.slope_interval.hi());
+    let last = widths.last().expect("at least three widths");
+    let seeds = draws.last().map_or(0, |(_, s)| s.len());
+    let t = stats::critical_value(1.0 - ALPHA / configs as f64, seeds - 1, Quantile::StudentT)
+        .map_err(|e| e.to_string())?;
+    let failure = if last.mean.abs() > t * last.std_err {
+        Some(format!(
+            "at width {} the mean of lhs − rhs over {seeds} draws is {:.3e} ± {:.1e} (lhs ≈ {:.4}, rhs ≈ {:.4}): it does not go to 0",
+            last.width,
+            last.mean,
+            last.std_err,
+            last.lhs,
+            last.rhs,
+        ))
+    } else if !(lo <= rate && rate <= hi && hi < 0.0) {
+        Some(format!(
+            "|lhs − rhs| falls as width^({:.2} ± {:.2}), not width^({rate})",
+            fit.slope, fit.slope_interval.half_width
+        ))
+    } else {
+        None
+    };
+    Ok(Study {
+        config,
+        widths,
+        slope: fit.slope,
+        slope_hw: fit.slope_interval.half_width,
+        failure,
+    })
+}
+
+/// Run the width study of the link `lhs` → `rhs` as `width` → ∞.
+pub fn study(d: &Derivation, lhs: &Expr, rhs: &Expr, width: Symbol, rate: f64) -> LimitEvidence {
+    let mut ev = LimitEvidence {
+        width,
+        rate,
+        seeds: SEEDS,
+        source: "",
+        studies: vec![],
+        skipped: None,
+    };
+    let result = match &d.network {
+        Some(spec) => network_studies(spec, lhs, rhs, width, rate, &mut ev),
+        None => point_studies(d, lhs, rhs, width, rate, &mut ev),
+    };
+    if let Err(e) = result {
+        ev.skipped = Some(e);
+    }
+    ev
+}
+
+fn network_studies(
+    spec: &NetworkSpec,
+    lhs: &Expr,
+    rhs: &Expr,
+    width: Symbol,
+    rate: f64,
+    ev: &mut LimitEvidence,
+) -> Result<(), String> {
+    if !spec
+        .bind
+        .iter()
+        .any(|(s, q)| *s == width && *q == Quantity::Width)
+    {
+        return Err(format!(
+            "`{width}` is not bound to the network's width in [network.bind]"
+        ));
+    }
+    let widths = spec.widths.clone().unwrap_or(WIDTHS.to_vec());
+    let seeds = spec.seeds.unwrap_or(SEEDS);
+    ev.seeds = seeds;
+    ev.source = "sampled networks";
+    let configs = spec.activations.len() * spec.depths.len();
+    for (ci, &act) in spec.activations.iter().enumerate() {
+        for (di, &depth) in spec.depths.iter().enumerate() {
+            let mut kernels = vec![];
+            for a in 1..=spec.inputs.len() {
+                for b in a..=spec.inputs.len() {
+                    let (s, t) =
+                        analytic(spec, act, depth, &spec.inputs[a - 1], &spec.inputs[b - 1])?;
+                    kernels.push((a, b, s, t));
+                }
+            }
+            let base = 0x11_0000 + 1000 * (ci * spec.depths.len() + di) as u64;
+            let mut draws = vec![];
+            for &w in &widths {
+                let sides = (0..seeds as u64)
+                    .into_par_iter()
+                    .map(|s| {
+                        let env = network_draw(spec, act, depth, w, base + s, &kernels)?;
+                        difference(&env, lhs, rhs)
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                draws.push((w, sides));
+            }
+            let config = format!("{act}, L = {depth}");
+            ev.studies.push(summarise(config, draws, rate, configs)?);
+        }
+    }
+    Ok(())
+}
+
+fn point_studies(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    width: Symbol,
+    rate: f64,
+    ev: &mut LimitEvidence,
+) -> Result<(), String> {
+    ev.source = "the link's random symbols, drawn";
+    let used = used_symbols(&[lhs, rhs]);
+    let shown: Vec<Symbol> = used.into_iter().filter(|s| *s != width).collect();
+    for k in 0..POINT_CONFIGS {
+        let base_env = point(d, EDGE_POINTS + k);
+        let mut draws = vec![];
+        for &w in &WIDTHS {
+            let sides = (0..SEEDS as u64)
+                .into_par_iter()
+                .map(|s| {
+                    let mut env = base_env.clone();
+                    env.scalars.insert(width, w as f64);
+                    env.seed = 0x22_0000 + 1000 * k as u64 + s;
+                    difference(&env, lhs, rhs)
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            draws.push((w, sides));
+        }
+        let config = describe(d, &base_env, Some(&shown));
+        ev.studies
+            .push(summarise(config, draws, rate, POINT_CONFIGS)?);
+    }
+    Ok(())
+}
