@@ -35,6 +35,7 @@ fn env(seed: u64, a: f64, b: f64, c: f64, s: f64, n: f64, idx: [f64; 4]) -> Env 
         random: vec![Symbol::from("w"), Symbol::from("beta"), Symbol::from("z")],
         matrices: vec![Symbol::from("A"), Symbol::from("B"), Symbol::from("C")],
         mc_samples: 1000,
+        phi: Some(derive::numeric::activation::Activation::Tanh),
         ..Env::default()
     };
     for (name, v) in [

@@ -181,6 +181,8 @@ pub enum Quantity {
     Sigma(usize, usize),
     /// The infinite-width Θ^L(x_a, x_b) of the last hidden layer.
     Theta(usize, usize),
+    /// The infinite-width Σ̇^L(x_a, x_b) = σw²·E[φ'(u)φ'(v)] under Σ^(L−1) (needs L ≥ 2).
+    SigmaDot(usize, usize),
     /// The network's empirical NNGP Σ̂^(L+1)(x_a, x_b) = σw²/n·φ(h^L(x_a))·φ(h^L(x_b)) + σb².
     EmpiricalNngp(usize, usize),
     /// The network's empirical NTK Θ̂^(L+1)(x_a, x_b) = Σ_θ ∂f(x_a)/∂θ·∂f(x_b)/∂θ.
@@ -188,7 +190,7 @@ pub enum Quantity {
 }
 
 /// What can be bound, for error messages.
-const QUANTITIES: &str = "width, sigma_w, sigma_b, input dimension, input A, preactivation A, sigma A B, theta A B, empirical nngp A B, empirical ntk A B";
+const QUANTITIES: &str = "width, sigma_w, sigma_b, input dimension, input A, preactivation A, sigma A B, theta A B, sigma_dot A B, empirical nngp A B, empirical ntk A B";
 
 impl Quantity {
     /// Does the quantity stand for an array (rather than a number)?
@@ -215,6 +217,7 @@ impl Quantity {
             ["preactivation", a] => Quantity::Preactivation(num(a)?),
             ["sigma", a, b] => Quantity::Sigma(num(a)?, num(b)?),
             ["theta", a, b] => Quantity::Theta(num(a)?, num(b)?),
+            ["sigma_dot", a, b] => Quantity::SigmaDot(num(a)?, num(b)?),
             ["empirical", "nngp", a, b] => Quantity::EmpiricalNngp(num(a)?, num(b)?),
             ["empirical", "ntk", a, b] => Quantity::EmpiricalNtk(num(a)?, num(b)?),
             _ => return Err(format!("unknown network quantity `{spec}`")),

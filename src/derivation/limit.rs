@@ -3,8 +3,9 @@
 //! Both sides are evaluated on finite-width draws at several widths, and the discrepancy
 //! d = lhs − rhs is measured per draw. The link holds in the limit when, for every configuration,
 //!
-//! 1. the log–log slope of |d| against the width has a [`LEVEL`] interval that lies below 0 and
-//!    contains the expected rate (−1/2 unless the link says otherwise), and
+//! 1. the log–log slope of |d| against the width has an interval (level [`LEVEL`], Bonferroni over
+//!    the configurations) that lies below 0 and contains the expected rate (−1/2 unless the link
+//!    says otherwise), and
 //! 2. at the largest width the mean of d over the draws is consistent with 0 (Student t, level
 //!    1 − [`ALPHA`](crate::numeric::tolerance::ALPHA), Bonferroni over the configurations): a
 //!    discrepancy that settles at a non-zero value is what a wrong constant or a dropped term
@@ -37,8 +38,8 @@ use crate::numeric::tolerance::ALPHA;
 /// Widths of a study unless the `[network]` table says otherwise.
 pub const WIDTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
 /// Draws per width unless the `[network]` table says otherwise.
-pub const SEEDS: usize = 32;
-/// Level of the slope interval.
+pub const SEEDS: usize = 48;
+/// Level of the slope interval, before the Bonferroni correction over the configurations.
 pub const LEVEL: f64 = 0.99;
 /// Sample points (after the edge points) used when there is no `[network]`.
 const POINT_CONFIGS: usize = 2;
@@ -105,23 +106,24 @@ impl LimitEvidence {
     }
 }
 
-/// The infinite-width Σ^L and Θ^L of the last hidden layer between inputs a and b.
+/// The infinite-width Σ^L, Θ^L and Σ̇^L (NaN for L = 1, where it is not defined) of the last
+/// hidden layer between inputs a and b.
 fn analytic(
     spec: &NetworkSpec,
     act: crate::numeric::activation::Activation,
     depth: usize,
     a: &[f64],
     b: &[f64],
-) -> Result<(f64, f64), String> {
+) -> Result<[f64; 3], String> {
     if depth == 1 {
         let n0 = a.len() as f64;
         let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
         let s = spec.sw * spec.sw * dot / n0 + spec.sb * spec.sb;
-        return Ok((s, s));
+        return Ok([s, s, f64::NAN]);
     }
     let arch = KernelArch::new(act, depth - 1, spec.sw, spec.sb).map_err(|e| e.to_string())?;
     let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
-    Ok((k.sigma, k.ntk))
+    Ok([k.sigma, k.ntk, k.sigma_dot])
 }
 
 /// The environment of one network draw: bound symbols take the draw's quantities.
@@ -131,7 +133,8 @@ fn network_draw(
     depth: usize,
     width: usize,
     seed: u64,
-    kernels: &[(usize, usize, f64, f64)],
+    kernels: &[(usize, usize, [f64; 3])],
+    random: &[Symbol],
 ) -> Result<Env, String> {
     let arch = NetArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
     let dim = spec.inputs[0].len();
@@ -152,13 +155,14 @@ fn network_draw(
     let mut env = Env {
         seed,
         phi: Some(act),
+        random: random.to_vec(),
         ..Env::default()
     };
     let kernel = |a: usize, b: usize| {
         kernels
             .iter()
-            .find(|(i, j, _, _)| (*i, *j) == (a.min(b), a.max(b)))
-            .map(|k| (k.2, k.3))
+            .find(|(i, j, _)| (*i, *j) == (a.min(b), a.max(b)))
+            .map(|k| k.2)
             .expect("kernels computed for every pair")
     };
     for (sym, q) in &spec.bind {
@@ -184,10 +188,16 @@ fn network_draw(
                     .insert(*sym, h.column(a - 1).iter().copied().collect());
             }
             Quantity::Sigma(a, b) => {
-                env.scalars.insert(*sym, kernel(a, b).0);
+                env.scalars.insert(*sym, kernel(a, b)[0]);
             }
             Quantity::Theta(a, b) => {
-                env.scalars.insert(*sym, kernel(a, b).1);
+                env.scalars.insert(*sym, kernel(a, b)[1]);
+            }
+            Quantity::SigmaDot(a, b) => {
+                if depth == 1 {
+                    return Err("Σ̇ of the first layer is not defined (use depths ≥ 2)".into());
+                }
+                env.scalars.insert(*sym, kernel(a, b)[2]);
             }
             Quantity::EmpiricalNngp(a, b) => {
                 let k = emp.as_ref().expect("computed above");
@@ -202,18 +212,43 @@ fn network_draw(
     Ok(env)
 }
 
+/// One side for one draw.
+fn side(env: &Env, e: &Expr) -> Result<f64, String> {
+    let v = Evaluator::new(env)
+        .eval_draw(e)
+        .map_err(|e| e.to_string())?;
+    if !v.value.is_finite() {
+        return Err(format!("{} is not finite", crate::expr::text(e)));
+    }
+    Ok(v.value)
+}
+
 /// lhs − rhs (and the two sides) for one draw.
 fn difference(env: &Env, lhs: &Expr, rhs: &Expr) -> Result<(f64, f64), String> {
-    let l = Evaluator::new(env)
-        .eval_draw(lhs)
-        .map_err(|e| e.to_string())?;
-    let r = Evaluator::new(env)
-        .eval_draw(rhs)
-        .map_err(|e| e.to_string())?;
-    if !(l.value.is_finite() && r.value.is_finite()) {
-        return Err("a side is not finite".into());
-    }
-    Ok((l.value, r.value))
+    Ok((side(env, lhs)?, side(env, rhs)?))
+}
+
+/// Does the side change from draw to draw (or with the width)? A side that does not, such as an
+/// infinite-width kernel computed by quadrature, is evaluated once per configuration.
+fn varies(d: &Derivation, spec: &NetworkSpec, e: &Expr) -> bool {
+    let used = used_symbols(&[e]);
+    used.iter().any(|s| {
+        let random = d
+            .symbols
+            .iter()
+            .any(|(t, k)| t == s && *k == super::file::Kind::Gaussian);
+        let drawn = spec.bind.iter().any(|(t, q)| {
+            t == s
+                && matches!(
+                    q,
+                    Quantity::Width
+                        | Quantity::Preactivation(_)
+                        | Quantity::EmpiricalNngp(..)
+                        | Quantity::EmpiricalNtk(..)
+                )
+        });
+        random || drawn
+    })
 }
 
 /// Summarise one configuration's draws (per width: (lhs, rhs) per draw) into a [`Study`].
@@ -247,7 +282,8 @@ fn summarise(
     if widths.iter().all(|w| w.rms == 0.0) {
         return Err("the sides agree exactly at every width: an identity, not a limit (check it as an ordinary link)".into());
     }
-    let fit = loglog_fit(&xs, &ys, LEVEL).map_err(|e| format!("the log–log fit failed: {e}"))?;
+    let level = 1.0 - (1.0 - LEVEL) / configs as f64;
+    let fit = loglog_fit(&xs, &ys, level).map_err(|e| format!("the log–log fit failed: {e}"))?;
     let (lo, hi) = (fit.slope_interval.lo(), fit.slope_interval.hi());
     let last = widths.last().expect("at least three widths");
     let seeds = draws.last().map_or(0, |(_, s)| s.len());
@@ -290,7 +326,7 @@ pub fn study(d: &Derivation, lhs: &Expr, rhs: &Expr, width: Symbol, rate: f64) -
         skipped: None,
     };
     let result = match &d.network {
-        Some(spec) => network_studies(spec, lhs, rhs, width, rate, &mut ev),
+        Some(spec) => network_studies(d, spec, lhs, rhs, width, rate, &mut ev),
         None => point_studies(d, lhs, rhs, width, rate, &mut ev),
     };
     if let Err(e) = result {
@@ -300,6 +336,7 @@ pub fn study(d: &Derivation, lhs: &Expr, rhs: &Expr, width: Symbol, rate: f64) -
 }
 
 fn network_studies(
+    d: &Derivation,
     spec: &NetworkSpec,
     lhs: &Expr,
     rhs: &Expr,
@@ -321,24 +358,40 @@ fn network_studies(
     ev.seeds = seeds;
     ev.source = "sampled networks";
     let configs = spec.activations.len() * spec.depths.len();
+    // Gaussian symbols not bound to the network are drawn afresh for every draw.
+    let random: Vec<Symbol> = d
+        .symbols
+        .iter()
+        .filter(|(_, k)| *k == super::file::Kind::Gaussian)
+        .map(|(s, _)| *s)
+        .collect();
     for (ci, &act) in spec.activations.iter().enumerate() {
         for (di, &depth) in spec.depths.iter().enumerate() {
             let mut kernels = vec![];
             for a in 1..=spec.inputs.len() {
                 for b in a..=spec.inputs.len() {
-                    let (s, t) =
-                        analytic(spec, act, depth, &spec.inputs[a - 1], &spec.inputs[b - 1])?;
-                    kernels.push((a, b, s, t));
+                    let k = analytic(spec, act, depth, &spec.inputs[a - 1], &spec.inputs[b - 1])?;
+                    kernels.push((a, b, k));
                 }
             }
             let base = 0x11_0000 + 1000 * (ci * spec.depths.len() + di) as u64;
+            // Sides that do not vary between draws are evaluated once, on the first draw.
+            let first = network_draw(spec, act, depth, widths[0], base, &kernels, &random)?;
+            let fixed_l = (!varies(d, spec, lhs))
+                .then(|| side(&first, lhs))
+                .transpose()?;
+            let fixed_r = (!varies(d, spec, rhs))
+                .then(|| side(&first, rhs))
+                .transpose()?;
             let mut draws = vec![];
             for &w in &widths {
                 let sides = (0..seeds as u64)
                     .into_par_iter()
                     .map(|s| {
-                        let env = network_draw(spec, act, depth, w, base + s, &kernels)?;
-                        difference(&env, lhs, rhs)
+                        let env = network_draw(spec, act, depth, w, base + s, &kernels, &random)?;
+                        let l = fixed_l.map_or_else(|| side(&env, lhs), Ok)?;
+                        let r = fixed_r.map_or_else(|| side(&env, rhs), Ok)?;
+                        Ok((l, r))
                     })
                     .collect::<Result<Vec<_>, String>>()?;
                 draws.push((w, sides));

@@ -46,6 +46,23 @@ fn linear_in(a: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &S
     }
 }
 
+/// Differentiating under a finite sum: the summation index is not `?t` and the range is free of
+/// `?t`.
+fn index_apart(
+    t: &'static str,
+    j: &'static str,
+    lo: &'static str,
+    hi: &'static str,
+) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let (t, j, lo, hi) = (var(t), var(j), var(lo), var(hi));
+    move |eg, _, s| match (symbol_of(eg, s[t]), symbol_of(eg, s[j])) {
+        (Some(tv), Some(jv)) => {
+            tv != jv && !eg[s[lo]].data.free.contains(&tv) && !eg[s[hi]].data.free.contains(&tv)
+        }
+        _ => false,
+    }
+}
+
 /// The rules.
 pub fn rules() -> Vec<Rule> {
     let r = |name, rewrite, examples| Rule {
@@ -105,6 +122,17 @@ pub fn rules() -> Vec<Rule> {
             "d-cos",
             rw!("d-cos"; "(d ?t (cos ?a))" => "(neg (* (sin ?a) (d ?t ?a)))"),
             &["(d t (cos (* a t)))"],
+        ),
+        r(
+            "d-phi",
+            rw!("d-phi"; "(d ?t (phi ?a))" => "(* (dphi ?a) (d ?t ?a))"),
+            &["(d t (phi (* t a)))"],
+        ),
+        r(
+            "d-sum",
+            rw!("d-sum"; "(d ?t (sum ?j ?lo ?hi ?body))" => "(sum ?j ?lo ?hi (d ?t ?body))"
+                if index_apart("?t", "?j", "?lo", "?hi")),
+            &["(d t (sum j 1 n (* t (idx x j))))"],
         ),
         r(
             "d-matmul",

@@ -301,6 +301,16 @@ fn sum_delta_declared(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacemen
     Some(b.finish_from(f))
 }
 
+/// The nested sums `sum(?i in ?a..?b, sum(?j in ?c..?d, ..))` may be swapped: the indices differ,
+/// the inner range does not mention `?i` and the outer range does not mention `?j`.
+fn swappable(eg: &mut MathGraph, _: Id, s: &Subst) -> bool {
+    let (Some(i), Some(j)) = (symbol_of(eg, s[var("?i")]), symbol_of(eg, s[var("?j")])) else {
+        return false;
+    };
+    let free_of = |v: &str, x: Symbol| !eg[s[var(v)]].data.free.contains(&x);
+    i != j && free_of("?c", i) && free_of("?d", i) && free_of("?a", j) && free_of("?b", j)
+}
+
 /// The rules.
 pub fn rules() -> Vec<Rule> {
     let r = |name, rewrite, examples| Rule {
@@ -348,6 +358,13 @@ pub fn rules() -> Vec<Rule> {
                 sum_delta_declared,
             ),
             &["(sum k 1 n (* (idx x k) (delta i k)))"],
+        ),
+        r(
+            "sum-swap",
+            rw!("sum-swap";
+                "(sum ?i ?a ?b (sum ?j ?c ?d ?body))" => "(sum ?j ?c ?d (sum ?i ?a ?b ?body))"
+                if swappable),
+            &["(sum p 1 (+ n 1) (sum j 1 n (* (idx x j p) (idx xp j))))"],
         ),
         r(
             "delta-same",
