@@ -211,68 +211,71 @@ pub fn check(d: &Derivation) -> Result<Report, Unsound> {
     let ctx = context(d);
     let mut links = vec![];
     for k in 1..d.chain.len() {
-        let (a, b) = (&d.chain[k - 1], &d.chain[k]);
-        if !b.is_link() {
-            continue;
+        if d.chain[k].is_link() {
+            links.push(check_link(d, &ctx, k)?);
         }
-        if let Some(width) = b.limit {
-            let study = super::limit::study(d, &a.expr, &b.expr, width, b.rate);
-            let verdict = if study.holds() {
-                Verdict::Limit
-            } else if study.failure().is_some() {
-                Verdict::Refuted
-            } else {
-                Verdict::Unknown
-            };
-            links.push(LinkResult {
-                index: k,
-                verdict,
-                expect: b.expect,
-                outcome: None,
-                stats: Stats::default(),
-                evidence: Evidence {
-                    methods: vec!["width study"],
-                    limit: Some(study),
-                    ..Evidence::default()
-                },
-                diagnosis: None,
-            });
-            continue;
-        }
-        let (outcome, stats) = prove(&a.expr, &b.expr, &b.by, &ctx, Limits::default())?;
-        let evidence = numeric_check(d, &a.expr, &b.expr);
-        let cex = evidence.counterexample().is_some();
-        let proved = matches!(outcome, Outcome::Proved(_));
-        if proved && cex {
-            let p = evidence.counterexample().unwrap();
-            return Err(Unsound(format!(
-                "link {k} of `{}` was proved but the sides differ at {}: {} vs {}",
-                d.id, p.at, p.lhs.value, p.rhs.value
-            )));
-        }
-        let verdict = if proved {
-            Verdict::Proved
-        } else if cex {
+    }
+    Ok(Report { links })
+}
+
+/// Check the link from `d.chain[k - 1]` to `d.chain[k]` (`k ≥ 1`, and `d.chain[k]` is a link).
+pub fn check_link(d: &Derivation, ctx: &Context, k: usize) -> Result<LinkResult, Unsound> {
+    let (a, b) = (&d.chain[k - 1], &d.chain[k]);
+    if let Some(width) = b.limit {
+        let study = super::limit::study(d, &a.expr, &b.expr, width, b.rate);
+        let verdict = if study.holds() {
+            Verdict::Limit
+        } else if study.failure().is_some() {
             Verdict::Refuted
-        } else if !evidence.points.is_empty() && evidence.skipped_count == 0 {
-            Verdict::Consistent
         } else {
             Verdict::Unknown
         };
-        let diagnosis = if verdict == Verdict::Refuted {
-            super::diagnose::diagnose(&evidence, &outcome)
-        } else {
-            None
-        };
-        links.push(LinkResult {
+        return Ok(LinkResult {
             index: k,
             verdict,
             expect: b.expect,
-            outcome: Some(outcome),
-            stats,
-            evidence,
-            diagnosis,
+            outcome: None,
+            stats: Stats::default(),
+            evidence: Evidence {
+                methods: vec!["width study"],
+                limit: Some(study),
+                ..Evidence::default()
+            },
+            diagnosis: None,
         });
     }
-    Ok(Report { links })
+    let (outcome, stats) = prove(&a.expr, &b.expr, &b.by, ctx, Limits::default())?;
+    let evidence = numeric_check(d, &a.expr, &b.expr);
+    let cex = evidence.counterexample().is_some();
+    let proved = matches!(outcome, Outcome::Proved(_));
+    if proved && cex {
+        let p = evidence.counterexample().unwrap();
+        return Err(Unsound(format!(
+            "link {k} of `{}` was proved but the sides differ at {}: {} vs {}",
+            d.id, p.at, p.lhs.value, p.rhs.value
+        )));
+    }
+    let verdict = if proved {
+        Verdict::Proved
+    } else if cex {
+        Verdict::Refuted
+    } else if !evidence.points.is_empty() && evidence.skipped_count == 0 {
+        Verdict::Consistent
+    } else {
+        Verdict::Unknown
+    };
+    let diagnosis = if verdict == Verdict::Refuted {
+        super::diagnose::diagnose(&evidence, &outcome)
+    } else {
+        None
+    };
+    Ok(LinkResult {
+        index: k,
+        verdict,
+        expect: b.expect,
+        outcome: Some(outcome),
+        stats,
+        evidence,
+        diagnosis,
+    })
 }
