@@ -65,12 +65,10 @@ fn mutate(d: &Derivation, e: &Expr, m: Mutation) -> Option<Expr> {
     let kind = |s: Symbol| d.symbols.iter().find(|(t, _)| *t == s).map(|(_, k)| k);
     match m {
         Mutation::Constant => Some(
-            match order
-                .iter()
-                .find_map(|id| match &e[*id] {
-                    Math::Num(c) => Some((*id, c.clone())),
-                    _ => None,
-                }) {
+            match order.iter().find_map(|id| match &e[*id] {
+                Math::Num(c) => Some((*id, c.clone())),
+                _ => None,
+            }) {
                 Some((id, c)) => {
                     let bumped = Constant(c.0 + num_rational::BigRational::from_integer(1.into()));
                     replace(e, id, Math::Num(bumped))
@@ -144,7 +142,10 @@ fn run(path: &Path, m: Mutation) -> Result<(), Failed> {
         }
     }
     if tried == 0 {
-        return Err(Failed::from(format!("no link of {} could be broken by {m:?}", d.id)));
+        return Err(Failed::from(format!(
+            "no link of {} could be broken by {m:?}",
+            d.id
+        )));
     }
     if missed.is_empty() {
         Ok(())

@@ -159,6 +159,23 @@ pub struct NetworkSpec {
     pub seeds: Option<usize>,
     /// Which symbol stands for which network quantity.
     pub bind: Vec<(Symbol, Quantity)>,
+    /// Gradient-descent training on input 1, if declared.
+    pub train: Option<Train>,
+}
+
+/// Training of the sampled networks by gradient descent on input 1 with the loss ½(f(x₁) − y)²
+/// (one training point, so the sum and mean scalings agree): `steps` steps of size `time/steps`
+/// with learning rate `eta`, approximating the gradient flow up to `time`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Train {
+    /// Learning rate η.
+    pub eta: f64,
+    /// Training time t (η·t is the total step).
+    pub time: f64,
+    /// Number of gradient-descent steps.
+    pub steps: usize,
+    /// Target y for input 1.
+    pub target: f64,
 }
 
 /// A quantity of a sampled network (or of its infinite-width kernels) a symbol can stand for.
@@ -187,10 +204,24 @@ pub enum Quantity {
     EmpiricalNngp(usize, usize),
     /// The network's empirical NTK Θ̂^(L+1)(x_a, x_b) = Σ_θ ∂f(x_a)/∂θ·∂f(x_b)/∂θ.
     EmpiricalNtk(usize, usize),
+    /// The infinite-width NNGP Σ^(L+1)(x_a, x_b) of the network's output.
+    Nngp(usize, usize),
+    /// The infinite-width NTK Θ^(L+1)(x_a, x_b) of the network's output.
+    Ntk(usize, usize),
+    /// The network's output f(x_a) at initialisation.
+    Output(usize),
+    /// The network's output f(x_a) after training (see [`Train`]).
+    TrainedOutput(usize),
+    /// The training target y.
+    Target,
+    /// The learning rate η.
+    Eta,
+    /// The training time t.
+    Time,
 }
 
 /// What can be bound, for error messages.
-const QUANTITIES: &str = "width, sigma_w, sigma_b, input dimension, input A, preactivation A, sigma A B, theta A B, sigma_dot A B, empirical nngp A B, empirical ntk A B";
+const QUANTITIES: &str = "width, sigma_w, sigma_b, input dimension, input A, preactivation A, sigma A B, theta A B, sigma_dot A B, empirical nngp A B, empirical ntk A B, nngp A B, ntk A B, output A, trained output A, target, eta, time";
 
 impl Quantity {
     /// Does the quantity stand for an array (rather than a number)?
@@ -220,6 +251,13 @@ impl Quantity {
             ["sigma_dot", a, b] => Quantity::SigmaDot(num(a)?, num(b)?),
             ["empirical", "nngp", a, b] => Quantity::EmpiricalNngp(num(a)?, num(b)?),
             ["empirical", "ntk", a, b] => Quantity::EmpiricalNtk(num(a)?, num(b)?),
+            ["nngp", a, b] => Quantity::Nngp(num(a)?, num(b)?),
+            ["ntk", a, b] => Quantity::Ntk(num(a)?, num(b)?),
+            ["output", a] => Quantity::Output(num(a)?),
+            ["trained", "output", a] => Quantity::TrainedOutput(num(a)?),
+            ["target"] => Quantity::Target,
+            ["eta"] => Quantity::Eta,
+            ["time"] => Quantity::Time,
             _ => return Err(format!("unknown network quantity `{spec}`")),
         })
     }
@@ -251,6 +289,16 @@ struct RawNetwork {
     seeds: Option<Spanned<usize>>,
     #[serde(default)]
     bind: BTreeMap<Spanned<String>, Spanned<String>>,
+    train: Option<Spanned<RawTrain>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrain {
+    eta: f64,
+    time: f64,
+    steps: usize,
+    target: f64,
 }
 
 #[derive(Deserialize)]
@@ -659,6 +707,46 @@ fn network(
         }
         bind.push((sym, q));
     }
+    let train = match &n.train {
+        None => None,
+        Some(t) => {
+            let r = t.get_ref();
+            let ok = r.eta.is_finite()
+                && r.eta > 0.0
+                && r.time.is_finite()
+                && r.time > 0.0
+                && (1..=100_000).contains(&r.steps)
+                && r.target.is_finite();
+            if !ok {
+                return Err(l.err(
+                    t.span(),
+                    "train needs eta > 0, time > 0, steps in 1..100000 and a finite target",
+                    "here",
+                ));
+            }
+            Some(Train {
+                eta: r.eta,
+                time: r.time,
+                steps: r.steps,
+                target: r.target,
+            })
+        }
+    };
+    let needs_train = bind.iter().any(|(_, q)| {
+        matches!(
+            q,
+            Quantity::TrainedOutput(_) | Quantity::Target | Quantity::Eta | Quantity::Time
+        )
+    });
+    if needs_train && train.is_none() {
+        return Err(l
+            .err(
+                n.activations.span(),
+                "training quantities are bound but [network] has no `train`",
+                "in this [network]",
+            )
+            .with_help("add train = { eta = 0.5, time = 2.0, steps = 400, target = 0.5 }"));
+    }
     Ok(NetworkSpec {
         activations,
         depths,
@@ -668,6 +756,7 @@ fn network(
         widths,
         seeds,
         bind,
+        train,
     })
 }
 

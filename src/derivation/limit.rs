@@ -26,7 +26,7 @@ use egg::Symbol;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use super::file::{Derivation, NetworkSpec, Quantity};
+use super::file::{Derivation, NetworkSpec, Quantity, Train};
 use super::sample::{describe, point, used_symbols, EDGE_POINTS};
 use crate::expr::Expr;
 use crate::numeric::eval::{Env, Evaluator};
@@ -108,6 +108,36 @@ impl LimitEvidence {
 
 /// The infinite-width Σ^L, Θ^L and Σ̇^L (NaN for L = 1, where it is not defined) of the last
 /// hidden layer between inputs a and b.
+/// The infinite-width Σ^(L+1) and Θ^(L+1) of the network's output between inputs a and b.
+fn analytic_output(
+    spec: &NetworkSpec,
+    act: crate::numeric::activation::Activation,
+    depth: usize,
+    a: &[f64],
+    b: &[f64],
+) -> Result<[f64; 2], String> {
+    let arch = KernelArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
+    let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
+    Ok([k.sigma, k.ntk])
+}
+
+/// Train `net` by gradient descent on input 1 (loss ½(f(x₁) − y)²).
+fn train(net: &mut Network, spec: &NetworkSpec, t: &Train) -> Result<(), String> {
+    let x = &spec.inputs[0];
+    let dt = t.eta * t.time / t.steps as f64;
+    let mut theta = net.parameters();
+    for _ in 0..t.steps {
+        let f = net.output_at(x).map_err(|e| e.to_string())?;
+        let g = net.gradient(x).map_err(|e| e.to_string())?;
+        let r = f - t.target;
+        for (p, gi) in theta.iter_mut().zip(&g) {
+            *p -= dt * r * gi;
+        }
+        net.set_parameters(&theta).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 fn analytic(
     spec: &NetworkSpec,
     act: crate::numeric::activation::Activation,
@@ -151,6 +181,19 @@ fn network_draw(
         Some(net.kernels(&inputs).map_err(|e| e.to_string())?)
     } else {
         None
+    };
+    let outputs = if needs(|q| matches!(q, Quantity::Output(_))) {
+        Some(net.outputs(&inputs).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let trained = match spec.train {
+        Some(t) if needs(|q| matches!(q, Quantity::TrainedOutput(_))) => {
+            let mut net = net.clone();
+            train(&mut net, spec, &t)?;
+            Some(net.outputs(&inputs).map_err(|e| e.to_string())?)
+        }
+        _ => None,
     };
     let mut env = Env {
         seed,
@@ -207,6 +250,33 @@ fn network_draw(
                 let k = emp.as_ref().expect("computed above");
                 env.scalars.insert(*sym, k.ntk[(a - 1, b - 1)]);
             }
+            Quantity::Nngp(a, b) | Quantity::Ntk(a, b) => {
+                let k =
+                    analytic_output(spec, act, depth, &spec.inputs[a - 1], &spec.inputs[b - 1])?;
+                let v = if matches!(q, Quantity::Nngp(..)) {
+                    k[0]
+                } else {
+                    k[1]
+                };
+                env.scalars.insert(*sym, v);
+            }
+            Quantity::Output(a) => {
+                env.scalars
+                    .insert(*sym, outputs.as_ref().expect("computed above")[a - 1]);
+            }
+            Quantity::TrainedOutput(a) => {
+                env.scalars
+                    .insert(*sym, trained.as_ref().expect("computed above")[a - 1]);
+            }
+            Quantity::Target | Quantity::Eta | Quantity::Time => {
+                let t = spec.train.expect("checked at load time");
+                let v = match q {
+                    Quantity::Target => t.target,
+                    Quantity::Eta => t.eta,
+                    _ => t.time,
+                };
+                env.scalars.insert(*sym, v);
+            }
         }
     }
     Ok(env)
@@ -245,6 +315,8 @@ fn varies(d: &Derivation, spec: &NetworkSpec, e: &Expr) -> bool {
                         | Quantity::Preactivation(_)
                         | Quantity::EmpiricalNngp(..)
                         | Quantity::EmpiricalNtk(..)
+                        | Quantity::Output(_)
+                        | Quantity::TrainedOutput(_)
                 )
         });
         random || drawn
