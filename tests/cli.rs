@@ -26,7 +26,7 @@ fn check_by_id_and_by_path() {
         let o = derive(&["check", target]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         assert!(
-            stdout(&o).contains("4 links: 4 proved — as expected"),
+            stdout(&o).contains("5 links: 4 proved, 1 limit — as expected"),
             "{}",
             stdout(&o)
         );

@@ -1,5 +1,6 @@
 //! `derive check` and `derive list`: find derivation files, check them, print the verdicts.
 
+use crate::derivation::Verdict;
 use std::path::{Path, PathBuf};
 
 use super::CliError;
@@ -98,6 +99,7 @@ pub fn run_check(targets: &[String], all: bool, timings: bool) -> Result<bool, C
     }
     let mut ok = true;
     let start = std::time::Instant::now();
+    let mut counts: Vec<(Verdict, usize)> = vec![];
     for (i, f) in files.iter().enumerate() {
         let d = load_path(f)?;
         let report = check(&d)?;
@@ -106,12 +108,21 @@ pub fn run_check(targets: &[String], all: bool, timings: bool) -> Result<bool, C
         }
         print!("{}", render(&d, &report, timings));
         ok &= report.as_expected();
+        for l in &report.links {
+            match counts.iter_mut().find(|(v, _)| *v == l.verdict) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((l.verdict, 1)),
+            }
+        }
     }
     if files.len() > 1 {
+        let links: Vec<String> = counts.iter().map(|(v, n)| format!("{n} {v}")).collect();
         println!();
         println!(
-            "checked {} derivations in {:.2} s: {}",
+            "checked {} derivations ({} links: {}) in {:.2} s: {}",
             files.len(),
+            counts.iter().map(|(_, n)| n).sum::<usize>(),
+            links.join(", "),
             start.elapsed().as_secs_f64(),
             if ok {
                 "all as expected"
