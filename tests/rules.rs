@@ -14,6 +14,11 @@ fn context() -> Context {
     for s in ["s", "n"] {
         ctx.positive.insert(Symbol::from(s));
     }
+    ctx.sizes.insert(Symbol::from("n"));
+    ctx.intervals.insert(
+        Symbol::from("c"),
+        ("-1".parse().unwrap(), "1".parse().unwrap()),
+    );
     for s in ["w", "beta", "z"] {
         ctx.random.insert(Symbol::from(s));
     }

@@ -1,6 +1,7 @@
 //! Checking a derivation link by link: the prover and the numeric checker run independently;
 //! their answers are combined here into a [`Verdict`].
 
+use num_rational::BigRational;
 use std::fmt;
 
 use super::file::{Derivation, Expect, Kind};
@@ -132,9 +133,14 @@ impl Report {
 pub fn context(d: &Derivation) -> Context {
     let mut ctx = Context::new();
     for (s, k) in &d.symbols {
+        ctx.declared.insert(*s);
         match k {
-            Kind::Positive | Kind::Size => {
+            Kind::Positive => {
                 ctx.positive.insert(*s);
+            }
+            Kind::Size => {
+                ctx.positive.insert(*s);
+                ctx.sizes.insert(*s);
             }
             Kind::Gaussian => {
                 ctx.random.insert(*s);
@@ -145,8 +151,15 @@ pub fn context(d: &Derivation) -> Context {
             Kind::Index(lo, hi) => {
                 ctx.ranges.insert(*s, (lo.clone(), hi.clone()));
             }
-            Kind::Interval(a, _) if *a > 0.0 => {
-                ctx.positive.insert(*s);
+            Kind::Interval(a, b) => {
+                if *a > 0.0 {
+                    ctx.positive.insert(*s);
+                }
+                if let (Some(a), Some(b)) =
+                    (BigRational::from_float(*a), BigRational::from_float(*b))
+                {
+                    ctx.intervals.insert(*s, (a, b));
+                }
             }
             _ => {}
         }

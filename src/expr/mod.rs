@@ -1,5 +1,6 @@
 //! The math language: node type, parser (infix syntax with spans), printers (text, LaTeX).
 
+pub mod binders;
 #[allow(missing_docs)] // define_language! variants carry no doc comments
 mod lang;
 mod parse;

@@ -3,6 +3,8 @@
 use egg::Symbol;
 use std::collections::{BTreeMap, BTreeSet};
 
+use num_rational::BigRational;
+
 use crate::expr::Expr;
 
 /// Facts about symbols that rewrite conditions consult.
@@ -14,10 +16,16 @@ pub struct Context {
     pub random: BTreeSet<Symbol>,
     /// Symbols known to be strictly positive (σw, widths, π, …).
     pub positive: BTreeSet<Symbol>,
+    /// Sizes: integers ≥ 1 (widths, counts).
+    pub sizes: BTreeSet<Symbol>,
     /// Matrix-valued symbols (`I` is the identity).
     pub matrices: BTreeSet<Symbol>,
     /// Declared ranges of free index symbols: `j in lo..hi`.
     pub ranges: BTreeMap<Symbol, (Expr, Expr)>,
+    /// Declared closed intervals `lo..hi` of real symbols (exact rationals).
+    pub intervals: BTreeMap<Symbol, (BigRational, BigRational)>,
+    /// Every other declared or defined name (sizes, arrays, reals, …).
+    pub declared: BTreeSet<Symbol>,
 }
 
 impl Context {
@@ -32,6 +40,20 @@ impl Context {
     /// Is `s` declared random?
     pub fn is_random(&self, s: Symbol) -> bool {
         self.random.contains(&s)
+    }
+
+    /// Every name the derivation gives a meaning to: no binder may use one of these names
+    /// (the prover renames bound indices apart from them, see
+    /// [`crate::expr::binders::rename_apart`]), so a fact about a name holds wherever it occurs.
+    pub fn reserved(&self) -> BTreeSet<Symbol> {
+        let mut out = self.declared.clone();
+        out.extend(self.random.iter().copied());
+        out.extend(self.positive.iter().copied());
+        out.extend(self.matrices.iter().copied());
+        out.extend(self.sizes.iter().copied());
+        out.extend(self.ranges.keys().copied());
+        out.extend(self.intervals.keys().copied());
+        out
     }
 
     /// Is `s` declared strictly positive?

@@ -7,6 +7,7 @@ use super::analysis::MathAnalysis;
 use super::context::Context;
 use super::poly::{to_pattern, Normalizer};
 use super::rule::{append, Rule, Theory};
+use crate::expr::binders::{free_symbols, rename_apart, root};
 use crate::expr::{Expr, Math};
 
 /// Limits of one proof search. Only the node and iteration limits are deterministic; the time
@@ -101,6 +102,14 @@ pub fn prove(
     ctx: &Context,
     limits: Limits,
 ) -> Result<(Outcome, Stats), Unsound> {
+    // Bound indices are renamed apart from every declared and free name first, so that a fact
+    // the context states about a name (its range, randomness, positivity) holds wherever the
+    // name occurs in the e-graph, and no binder shadows another.
+    let mut reserved = ctx.reserved();
+    reserved.extend(free_symbols(lhs, root(lhs)));
+    reserved.extend(free_symbols(rhs, root(rhs)));
+    let renamed = rename_apart(&[lhs, rhs], &reserved);
+    let (lhs, rhs) = (&renamed[0], &renamed[1]);
     let rules = rules_for(theories);
     let rewrites: Vec<_> = rules.iter().map(|r| &r.rewrite).collect();
     let start = std::time::Instant::now();

@@ -1,8 +1,7 @@
 //! Rules, theories, and the plumbing custom rules share.
 
 use egg::{
-    AstSize, ENodeOrVar, Extractor, Id, Language, Pattern, PatternAst, RecExpr, Rewrite, Subst,
-    Symbol, Var,
+    AstSize, ENodeOrVar, Extractor, Id, Language, Pattern, PatternAst, Rewrite, Subst, Symbol, Var,
 };
 use std::fmt;
 use std::str::FromStr;
@@ -277,105 +276,14 @@ pub fn extract(egraph: &MathGraph, id: Id) -> Expr {
     Extractor::new(egraph, AstSize).find_best(id).1
 }
 
-/// Substitute symbol `to` for free occurrences of `from` in `e`; `None` if that would capture
-/// `to` under a binder.
-pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
-    fn go(e: &Expr, id: Id, from: Symbol, to: Symbol, out: &mut Expr) -> Option<Id> {
-        let node = &e[id];
-        match node {
-            Math::Symbol(s) if *s == from => return Some(out.add(Math::Symbol(to))),
-            Math::Sum([v, lo, hi, body]) => {
-                let bound = e[*v].symbol();
-                let lo2 = go(e, *lo, from, to, out)?;
-                let hi2 = go(e, *hi, from, to, out)?;
-                let v2 = out.add(e[*v].clone());
-                if bound == Some(from) {
-                    // `from` is shadowed: copy the body unchanged.
-                    let b2 = copy(e, *body, out);
-                    return Some(out.add(Math::Sum([v2, lo2, hi2, b2])));
-                }
-                if bound == Some(to) && free_in(e, *body, from) {
-                    return None;
-                }
-                let b2 = go(e, *body, from, to, out)?;
-                return Some(out.add(Math::Sum([v2, lo2, hi2, b2])));
-            }
-            Math::Gauss([a, b, c, body]) => {
-                let is_bound = |s: Symbol| {
-                    crate::expr::GAUSS_VARS
-                        .iter()
-                        .any(|v| Symbol::from(*v) == s)
-                };
-                let a2 = go(e, *a, from, to, out)?;
-                let b2 = go(e, *b, from, to, out)?;
-                let c2 = go(e, *c, from, to, out)?;
-                if is_bound(from) {
-                    let body2 = copy(e, *body, out);
-                    return Some(out.add(Math::Gauss([a2, b2, c2, body2])));
-                }
-                if is_bound(to) && free_in(e, *body, from) {
-                    return None;
-                }
-                let body2 = go(e, *body, from, to, out)?;
-                return Some(out.add(Math::Gauss([a2, b2, c2, body2])));
-            }
-            _ => {}
-        }
-        let mut failed = false;
-        let n2 = node
-            .clone()
-            .map_children(|c| match go(e, c, from, to, out) {
-                Some(x) => x,
-                None => {
-                    failed = true;
-                    c
-                }
-            });
-        if failed {
-            return None;
-        }
-        Some(out.add(n2))
-    }
-    fn copy(e: &Expr, id: Id, out: &mut Expr) -> Id {
-        let n2 = e[id].clone().map_children(|c| copy(e, c, out));
-        out.add(n2)
-    }
-    let mut out = RecExpr::default();
-    go(e, root(e), from, to, &mut out)?;
-    Some(out)
-}
-
-/// Does `s` occur free in the subterm `id` of `e`?
-pub fn free_in(e: &Expr, id: Id, s: Symbol) -> bool {
-    match &e[id] {
-        Math::Symbol(x) => *x == s,
-        Math::Sum([v, lo, hi, body]) => {
-            free_in(e, *lo, s)
-                || free_in(e, *hi, s)
-                || (e[*v].symbol() != Some(s) && free_in(e, *body, s))
-        }
-        Math::Gauss([a, b, c, body]) => {
-            free_in(e, *a, s)
-                || free_in(e, *b, s)
-                || free_in(e, *c, s)
-                || (!crate::expr::GAUSS_VARS
-                    .iter()
-                    .any(|v| Symbol::from(*v) == s)
-                    && free_in(e, *body, s))
-        }
-        n => n.children().iter().any(|c| free_in(e, *c, s)),
-    }
-}
+pub use crate::expr::binders::{free_in, substitute};
 
 /// Does symbol `s` occur anywhere in `e` (free or bound)?
 pub fn occurs(e: &Expr, s: Symbol) -> bool {
     e.as_ref().iter().any(|n| n.symbol() == Some(s))
 }
 
-/// The root id of a term.
-pub fn root(e: &Expr) -> Id {
-    Id::from(e.as_ref().len() - 1)
-}
+pub use crate::expr::binders::root;
 
 /// Does the searcher match anywhere? (Used by tests to show an example exercises its rule.)
 pub fn fires(rule: &Rule, egraph: &MathGraph) -> bool {

@@ -5,11 +5,11 @@
 
 use egg::{rewrite as rw, Id, Subst, Symbol};
 use num_rational::BigRational;
-use num_traits::One;
+use num_traits::{One, Signed, ToPrimitive};
 
 use crate::expr::{Expr, Math};
 use crate::prove::analysis::{symbol_of, MathGraph};
-use crate::prove::poly::{Monomial, Normalizer};
+use crate::prove::poly::{Monomial, Normalizer, Poly};
 use crate::prove::rule::{
     append, computed, extract, occurs, substitute, var, PatBuilder, Replacement, Rule, Theory,
 };
@@ -71,7 +71,11 @@ fn sum_linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
         let jv = b.class(egraph, s[var("?j")]);
         let (lo_v, hi_v) = (b.class(egraph, lo), b.class(egraph, hi));
         let summed = if inner.is_empty() {
-            // sum of a constant: (hi - lo + 1)
+            // A sum of a constant has max(0, hi − lo + 1) terms: hi − lo + 1 only where that
+            // count is known not to be negative (an empty range sums to 0, not to a negative count).
+            if !count_nonnegative(egraph, lo, hi) {
+                return None;
+            }
             let d = b.node(Math::Sub([hi_v, lo_v]));
             let one = b.node(Math::Num(crate::expr::Constant::int(1)));
             b.node(Math::Add([d, one]))
@@ -83,6 +87,42 @@ fn sum_linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     }
     sum_pattern(&mut b, terms);
     Some(b.finish())
+}
+
+/// Is hi − lo + 1 ≥ 0 known? True when the count's normal form is a polynomial in declared sizes
+/// (each ≥ 1) that stays non-negative: writing every size as 1 + s with s ≥ 0, all coefficients
+/// (the constant term included) are non-negative.
+fn count_nonnegative(egraph: &MathGraph, lo: Id, hi: Id) -> bool {
+    let mut norm = Normalizer::new(egraph);
+    let count = norm
+        .poly(hi)
+        .add(&norm.poly(lo).scale(&-BigRational::one()))
+        .add(&Poly::constant(BigRational::one()));
+    let size = |a: Id| {
+        egraph[a].nodes.iter().any(|n| {
+            n.symbol()
+                .is_some_and(|s| egraph.analysis.ctx.sizes.contains(&s))
+        })
+    };
+    // Substitute size = 1 + s: expand each monomial Π size^e (non-negative integer exponents).
+    let mut shifted = Poly::default();
+    for (m, c) in &count.0 {
+        let mut term = Poly::constant(c.clone());
+        for (a, e) in &m.0 {
+            let Some(e) = e.to_integer().to_u32().filter(|_| e.is_integer()) else {
+                return false;
+            };
+            if !size(*a) {
+                return false;
+            }
+            let one_plus = Poly::constant(BigRational::one()).add(&Poly::atom(*a));
+            for _ in 0..e {
+                term = term.mul(&one_plus);
+            }
+        }
+        shifted = shifted.add(&term);
+    }
+    shifted.0.values().all(|c| !c.is_negative())
 }
 
 /// The sums (as class ids) among a monomial's atoms, with their parts.
@@ -138,15 +178,26 @@ fn sum_product(egraph: &MathGraph, eclass: Id, _: &Subst) -> Option<Replacement>
     // The second sum's index must not occur free in the first body, and vice versa.
     let mut second_index = sj2;
     let body2 = if sj2 == sj1 || egraph[b1].data.free.contains(&sj2) {
+        let reserved = egraph.analysis.ctx.reserved();
         let fresh = FRESH.iter().map(|s| Symbol::from(*s)).find(|s| {
-            !occurs(&body1, *s) && !occurs(&body2, *s) && !egraph[eclass].data.free.contains(s)
+            !reserved.contains(s)
+                && !occurs(&body1, *s)
+                && !occurs(&body2, *s)
+                && !egraph[eclass].data.free.contains(s)
+                && !egraph[b1].data.free.contains(s)
         })?;
         second_index = fresh;
         substitute(&body2, sj2, fresh)?
     } else {
         body2
     };
-    if egraph[b2].data.free.contains(&sj1) && sj1 != sj2 {
+    // The second sum moves under the first binder: nothing of it (body or range) may mention
+    // the first index; the first body moves under the second binder.
+    let free = |id: Id, x: Symbol| egraph[id].data.free.contains(&x);
+    if (free(b2, sj1) && sj1 != sj2) || free(lo2, sj1) || free(hi2, sj1) {
+        return None;
+    }
+    if free(b1, second_index) {
         return None;
     }
     let mut b = PatBuilder::default();
@@ -262,10 +313,21 @@ fn explicit_delta_sum(egraph: &MathGraph, f: &mut PatBuilder, k: Symbol, s: &Sub
     Some(sum_over(egraph, f, s[var("?k")], s, body))
 }
 
+/// Does the matched range `?lo..?hi` mention `x` free?
+fn range_mentions(egraph: &MathGraph, s: &Subst, x: Symbol) -> bool {
+    [var("?lo"), var("?hi")]
+        .iter()
+        .any(|v| egraph[s[*v]].data.free.contains(&x))
+}
+
 /// sum(j in R, sum(k in R, a·δ(j,k))) = sum(j in R, a[k := j]): both indices range over R.
 fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let j = symbol_of(egraph, s[var("?j")])?;
     let k = symbol_of(egraph, s[var("?k")])?;
+    // Both indices must range over one set R: a range that mentions either index is not R.
+    if [j, k].iter().any(|x| range_mentions(egraph, s, *x)) || j == k {
+        return None;
+    }
     let reduced = eliminate_delta(egraph, k, s[var("?body")], &|x| x == j)?;
     let mut b = PatBuilder::default();
     let jv = b.class(egraph, s[var("?j")]);
@@ -286,6 +348,9 @@ fn sum_delta_nested(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement>
 /// sum(k in lo..hi, a·δ(j,k)) = a[k := j] when `j` is a free index declared to range over lo..hi.
 fn sum_delta_declared(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let k = symbol_of(egraph, s[var("?k")])?;
+    if range_mentions(egraph, s, k) {
+        return None;
+    }
     let (lo, hi) = (egraph.find(s[var("?lo")]), egraph.find(s[var("?hi")]));
     let in_range = |j: Symbol| {
         egraph.analysis.ctx.ranges.get(&j).is_some_and(|(l, h)| {
@@ -311,6 +376,38 @@ fn swappable(eg: &mut MathGraph, _: Id, s: &Subst) -> bool {
     i != j && free_of("?c", i) && free_of("?d", i) && free_of("?a", j) && free_of("?b", j)
 }
 
+/// Canonical bound-index names, tried in order.
+const CANONICAL: [&str; 8] = ["k", "l", "m", "p", "q", "r", "s", "t"];
+
+/// sum(j in R, a(j)) = sum(c in R, a(c)) with `c` the canonical index of the sum: the first
+/// name of [`CANONICAL`] (or `k1`, `k2`, …) that is neither reserved by the context nor free in
+/// the body. Alpha-equal sums have the same free symbols, hence the same canonical form, so they
+/// meet in one class; substitution refuses to capture.
+fn sum_alpha(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let j = symbol_of(egraph, s[var("?j")])?;
+    let body = s[var("?body")];
+    let reserved = egraph.analysis.ctx.reserved();
+    let free = &egraph[body].data.free;
+    let c = CANONICAL
+        .iter()
+        .map(|n| Symbol::from(*n))
+        .chain((1..).map(|k| Symbol::from(format!("k{k}"))))
+        .find(|c| !reserved.contains(c) && (*c == j || !free.contains(c)))?;
+    if c == j {
+        return None;
+    }
+    let renamed = substitute(&extract(egraph, body), j, c)?;
+    let mut b = PatBuilder::default();
+    let v = b.node(Math::Symbol(c));
+    let (lo, hi) = (
+        b.class(egraph, s[var("?lo")]),
+        b.class(egraph, s[var("?hi")]),
+    );
+    let body = b.expr(&renamed);
+    b.node(Math::Sum([v, lo, hi, body]));
+    Some(b.finish())
+}
+
 /// The rules.
 pub fn rules() -> Vec<Rule> {
     let r = |name, rewrite, examples| Rule {
@@ -320,6 +417,11 @@ pub fn rules() -> Vec<Rule> {
         examples,
     };
     vec![
+        r(
+            "sum-alpha",
+            computed("sum-alpha", "(sum ?j ?lo ?hi ?body)", sum_alpha),
+            &["(sum j 1 n (* (idx x j) (idx xp j)))"],
+        ),
         r(
             "sum-linear",
             computed("sum-linear", "(sum ?j ?lo ?hi ?body)", sum_linear),
