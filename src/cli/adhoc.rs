@@ -118,6 +118,17 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (symbols, assumed) = declarations(decls, &[&l, &r])?;
+    for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
+        let is_matrix = |s: Symbol| symbols.iter().any(|(x, k)| *x == s && *k == Kind::Matrix);
+        if let Err(err) = crate::expr::shape::shape_of(e, &is_matrix) {
+            let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
+            let span = spans
+                .get(usize::from(err.at))
+                .cloned()
+                .unwrap_or(0..src.len());
+            return Err(InputError::new(name, src, span, err.message, "here").into());
+        }
+    }
     let step = |e: &Expr, text: &str, by: Vec<Theory>| Step {
         written: e.clone(),
         expr: e.clone(),

@@ -32,6 +32,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::error::InputError;
+use crate::expr::shape::{shape_of, Shape};
 use crate::expr::{parse_with_spans, Expr, Math, GAUSS_VARS};
 use crate::prove::Theory;
 
@@ -458,6 +459,13 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     }
     let declared: BTreeSet<Symbol> = symbols.iter().map(|(s, _)| *s).collect();
 
+    // Matrix-valued names: declared matrices, then definitions whose value is a matrix.
+    let mut matrices: BTreeSet<Symbol> = symbols
+        .iter()
+        .filter(|(_, k)| *k == Kind::Matrix)
+        .map(|(s, _)| *s)
+        .collect();
+
     // Definitions, in order; each may use earlier ones.
     let mut defs: BTreeMap<Symbol, Expr> = BTreeMap::new();
     for (name, body) in &raw.define {
@@ -472,6 +480,14 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                 "here",
             ));
         }
+        let is_matrix = |s: Symbol| matrices.contains(&s);
+        match shape_of(&e, &is_matrix) {
+            Ok(Shape::Matrix) => {
+                matrices.insert(sym);
+            }
+            Ok(Shape::Scalar) => {}
+            Err(err) => return Err(l.err(body.span(), err.message, "in this definition")),
+        }
         defs.insert(sym, e);
     }
 
@@ -479,6 +495,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     for (k, step) in raw.chain.iter().enumerate() {
         let (written, spans) = l.parse_expr(&step.expr)?;
         check_symbols(&l, &written, &spans, &declared, &defs)?;
+        shape_of(&written, &|s| matrices.contains(&s))
+            .map_err(|err| l.err(spans[usize::from(err.at)].clone(), err.message, "here"))?;
         let (expr, unfolds) =
             unfold(&written, &defs).map_err(|(d, b)| capture(&l, step.expr.span(), d, b))?;
         let mut by = vec![];

@@ -5,6 +5,7 @@ pub mod binders;
 mod lang;
 mod parse;
 mod print;
+pub mod shape;
 
 pub use lang::{Constant, Expr, Math, GAUSS_VARS};
 pub use parse::{parse, parse_with_spans, ParseError};

@@ -1,0 +1,243 @@
+//! False identities that earlier versions of `derive` accepted (issue 8, "Trust"), each run
+//! through `derive prove` as a user would: none may come out `proved`, `consistent` or `limit`,
+//! and the prover alone must not prove any of them (checked apart from the numeric side, which
+//! could otherwise hide a prover bug behind a refutation).
+
+use std::process::{Command, Output};
+
+use derive::expr::Expr;
+use derive::prove::{prove, Context, Limits, Outcome, Theory};
+use egg::Symbol;
+
+fn derive(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_derive"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run derive")
+}
+
+/// A false link: (lhs, rhs, theories, declarations beyond the `prove` prelude).
+struct Lie {
+    lhs: &'static str,
+    rhs: &'static str,
+    by: &'static str,
+    decls: &'static [&'static str],
+}
+
+const LIES: &[Lie] = &[
+    // 1. sum-delta(declared) read the declared range of a *bound* j.
+    Lie {
+        lhs: "sum(j in 1..200000, sum(k in 1..n, x[k]*delta(j,k)))",
+        rhs: "sum(j in 1..200000, x[j])",
+        by: "sums",
+        decls: &["j=index in 1..n", "x=array"],
+    },
+    // 2. An empty sum is 0, not a negative count of terms.
+    Lie {
+        lhs: "sum(j in 3..1, phi(0))",
+        rhs: "0 - phi(0)",
+        by: "sums",
+        decls: &[],
+    },
+    // 3. sum-product moved a sum whose range mentions the free `a` under a binder `a`.
+    Lie {
+        lhs: "sum(a in 1..n, x[a]) * sum(b in a..n, x[b])",
+        rhs: "sum(a in 1..n, sum(b in a..n, x[a]*x[b]))",
+        by: "sums",
+        decls: &["a=size"],
+    },
+    // 4. sum-delta accepted ranges that mention the bound index.
+    Lie {
+        lhs: "sum(j in j+1..200000, sum(k in j+1..200000, x[k]*delta(j,k)))",
+        rhs: "sum(j in j+1..200000, x[j])",
+        by: "sums",
+        decls: &[],
+    },
+    // 5. A sum index named like a random symbol was integrated out.
+    Lie {
+        lhs: "E[exp(3*z)] + E[sum(z in 1..n, z)]",
+        rhs: "E[exp(3*z)]",
+        by: "expectation,sums",
+        decls: &[],
+    },
+    // 6. Lemmas fired on a negative variance and on a covariance that is not PSD.
+    Lie {
+        lhs: "gauss(0-2, 0, 1; relu(u)^2)",
+        rhs: "0-1",
+        by: "gaussian",
+        decls: &[],
+    },
+    Lie {
+        lhs: "gauss(1, 2, 1; sin(u)*sin(v))",
+        rhs: "exp(-1)*(exp(2) - exp(-2))/2",
+        by: "gaussian",
+        decls: &[],
+    },
+    // Sums with the same index nested, and a range that is empty for small n.
+    Lie {
+        lhs: "sum(j in 1..n, sum(j in 1..n, x[j]))",
+        rhs: "sum(j in 1..n, x[j])",
+        by: "sums",
+        decls: &[],
+    },
+    Lie {
+        lhs: "sum(j in 3..n, 1)",
+        rhs: "n - 2",
+        by: "sums",
+        decls: &[],
+    },
+    Lie {
+        lhs: "sum(p in 1..n, sum(q in p..n, x[q]*delta(p,q)))",
+        rhs: "sum(p in 1..n, x[p]) + 1",
+        by: "sums",
+        decls: &[],
+    },
+];
+
+#[test]
+fn no_false_link_is_accepted_from_the_command_line() {
+    let mut accepted = vec![];
+    for lie in LIES {
+        let mut args = vec!["prove", "--by", lie.by];
+        for d in lie.decls {
+            args.extend(["--decl", d]);
+        }
+        args.extend(["--", lie.lhs, lie.rhs]);
+        let o = derive(&args);
+        let out = String::from_utf8_lossy(&o.stdout);
+        let verdict_line = out.lines().find(|l| l.contains("link 1:")).unwrap_or("");
+        if ["proved", "consistent", "limit"]
+            .iter()
+            .any(|v| verdict_line.contains(&format!("link 1: {v}")))
+            || o.status.code() == Some(0)
+        {
+            accepted.push(format!(
+                "{} = {}: {}",
+                lie.lhs,
+                lie.rhs,
+                verdict_line.trim()
+            ));
+        }
+    }
+    assert!(accepted.is_empty(), "accepted:\n{}", accepted.join("\n"));
+}
+
+fn context(decls: &[&str]) -> Context {
+    let mut ctx = Context::new();
+    for s in ["w", "W", "beta", "z"] {
+        ctx.random.insert(Symbol::from(s));
+    }
+    for s in ["n", "n0", "n1", "N"] {
+        ctx.positive.insert(Symbol::from(s));
+        ctx.sizes.insert(Symbol::from(s));
+    }
+    for s in ["i", "j", "k", "l"] {
+        ctx.ranges.insert(
+            Symbol::from(s),
+            ("1".parse().unwrap(), "n".parse().unwrap()),
+        );
+    }
+    for s in ["x", "xp", "y", "sw", "sb"] {
+        ctx.declared.insert(Symbol::from(s));
+    }
+    for d in decls {
+        let (name, kind) = d.split_once('=').unwrap();
+        let s = Symbol::from(name);
+        match kind {
+            "size" => {
+                ctx.positive.insert(s);
+                ctx.sizes.insert(s);
+            }
+            k if k.starts_with("index in 1..") => {
+                let hi: Expr = k["index in 1..".len()..].parse().unwrap();
+                ctx.ranges.insert(s, ("1".parse().unwrap(), hi));
+            }
+            _ => {
+                ctx.declared.insert(s);
+            }
+        }
+    }
+    ctx
+}
+
+#[test]
+fn the_prover_alone_proves_none_of_them() {
+    for lie in LIES {
+        let parse = |s: &str| derive::expr::parse(s).unwrap();
+        let theories: Vec<Theory> = lie.by.split(',').map(|t| t.parse().unwrap()).collect();
+        let (outcome, _) = prove(
+            &parse(lie.lhs),
+            &parse(lie.rhs),
+            &theories,
+            &context(lie.decls),
+            Limits::default(),
+        )
+        .unwrap();
+        assert!(
+            !matches!(outcome, Outcome::Proved(_)),
+            "proved: {} = {}",
+            lie.lhs,
+            lie.rhs
+        );
+    }
+}
+
+#[test]
+fn matrices_do_not_commute() {
+    for (lhs, rhs) in [("(A+B)^2", "A^2 + 2*A*B + B^2"), ("A*B", "B*A")] {
+        let o = derive(&[
+            "prove", "--by", "matrices", "--decl", "A=matrix", "--decl", "B=matrix", "--", lhs, rhs,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{lhs} = {rhs}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("matri"), "{err}");
+    }
+}
+
+#[test]
+fn true_links_beside_them_are_still_proved() {
+    // The fixes must not cost the true versions: each of these is proved.
+    let truths: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "sum(j in 1..n, sum(k in 1..n, x[k]*delta(j,k)))",
+            "sum(j in 1..n, x[j])",
+            "sums",
+            &[],
+        ),
+        ("sum(j in 2..n, 1)", "n - 1", "sums", &[]),
+        (
+            "gauss(1, 1/2, 1; sin(u)*sin(v))",
+            "exp(-1)*(exp(1/2) - exp(-1/2))/2",
+            "gaussian",
+            &[],
+        ),
+        (
+            "sum(a in 1..n, x[a]) * sum(b in 1..n, x[b])",
+            "sum(a in 1..n, sum(b in 1..n, x[a]*x[b]))",
+            "sums",
+            &[],
+        ),
+        (
+            "sum(m in 1..n, x[m]) + sum(q in 1..n, x[q])",
+            "2*sum(j in 1..n, x[j])",
+            "sums",
+            &[],
+        ),
+    ];
+    for (lhs, rhs, by, decls) in truths {
+        let theories: Vec<Theory> = by.split(',').map(|t| t.parse().unwrap()).collect();
+        let (outcome, _) = prove(
+            &derive::expr::parse(lhs).unwrap(),
+            &derive::expr::parse(rhs).unwrap(),
+            &theories,
+            &context(decls),
+            Limits::default(),
+        )
+        .unwrap();
+        assert!(
+            matches!(outcome, Outcome::Proved(_)),
+            "not proved: {lhs} = {rhs}"
+        );
+    }
+}
