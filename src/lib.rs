@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod limits;
 pub mod derivation;
 pub mod expr;
 pub mod numeric;
