@@ -15,7 +15,7 @@
 //! | [`MAX_LITERAL_DIGITS`], [`MAX_LITERAL_MAGNITUDE`] | number literals |
 //! | [`MAX_FOLD_BITS`] | exact constants the prover folds from powers |
 //! | [`MAX_NETWORK_BYTES`], [`MAX_NETWORK_WORK`] | the `[network]` table's width study |
-//! | [`MAX_KERNEL_INPUTS`], [`MAX_KERNEL_DEPTH`], [`MAX_KERNEL_BYTES`], [`MAX_KERNEL_WORK`] | `derive kernel` |
+//! | [`MAX_KERNEL_FILE_BYTES`], [`MAX_KERNEL_INPUTS`], [`MAX_KERNEL_DEPTH`], [`MAX_KERNEL_BYTES`], [`MAX_KERNEL_WORK`] | `derive kernel` |
 //!
 //! The term budgets are enforced once, when an expression is parsed and when definitions are
 //! unfolded; everything downstream (printers, prover, numeric evaluator) recurses over terms and
@@ -60,14 +60,19 @@ pub const MAX_NETWORK_BYTES: f64 = 512.0 * 1024.0 * 1024.0;
 pub const MAX_NETWORK_WORK: f64 = 2e11;
 
 /// The most input rows `derive kernel` reads.
-pub const MAX_KERNEL_INPUTS: usize = 4096;
+pub const MAX_KERNEL_INPUTS: usize = 2048;
+
+/// The largest `--inputs` file `derive kernel` reads, in bytes.
+pub const MAX_KERNEL_FILE_BYTES: usize = 256 << 20;
 
 /// The most hidden layers `derive kernel` computes.
 pub const MAX_KERNEL_DEPTH: usize = 10_000;
 
 /// The largest memory estimate of `derive kernel`: three N×N matrices, the per-layer diagonals
-/// and, for `--out *.json`, the JSON document.
+/// and the output text (see `cli::kernel::kernel_cost`).
 pub const MAX_KERNEL_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 
-/// The largest work of `derive kernel`, in pair-layers: N(N+1)/2 × L.
-pub const MAX_KERNEL_WORK: f64 = 2e9;
+/// The largest work estimate of `derive kernel`, in closed-form pair-layers (N(N+1)/2 × L, ×2
+/// for activations that need quadrature, plus the printing; see `cli::kernel::kernel_cost`):
+/// about a minute on two cores.
+pub const MAX_KERNEL_WORK: f64 = 5e8;

@@ -141,10 +141,10 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         network: None,
     };
     if !assumed.is_empty() {
-        println!("assuming real: {}", assumed.join(", "));
+        super::out(&format!("assuming real: {}\n", assumed.join(", ")))?;
     }
     let report = check(&d)?;
-    print!("{}", render(&d, &report, true));
+    super::out(&render(&d, &report, true))?;
     Ok(report.as_expected())
 }
 
@@ -199,13 +199,13 @@ pub fn run_eval(expr: &str, at: &[String], decls: &[String]) -> Result<(), CliEr
         )));
     }
     if v.stderr > 0.0 {
-        println!(
-            "{} ± {:.2e} (uncertainty: Monte Carlo standard error or differentiation error estimate)",
+        super::out(&format!(
+            "{} ± {:.2e} (uncertainty: Monte Carlo standard error or differentiation error estimate)\n",
             fmt_num(v.value),
             v.stderr
-        );
+        ))?;
     } else {
-        println!("{}", fmt_num(v.value));
+        super::out(&format!("{}\n", fmt_num(v.value)))?;
     }
     Ok(())
 }
