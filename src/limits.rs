@@ -55,9 +55,10 @@ pub const MAX_FOLD_BITS: u64 = 4096;
 /// of every layer at every input). Draws run in parallel, one network per thread.
 pub const MAX_NETWORK_BYTES: f64 = 512.0 * 1024.0 * 1024.0;
 
-/// The largest estimated work of a `[network]` width study, in multiply-adds: Σ over widths and
-/// depths of parameters × inputs × (1 + 3 × training steps) × draws × activations.
-pub const MAX_NETWORK_WORK: f64 = 2e11;
+/// The largest estimated work of a `[network]` width study: Σ over widths and depths of
+/// parameters × (20 for sampling them + inputs × (1 + 3 × training steps) for the passes) ×
+/// draws × activations. About 10⁸ units take a second; the shipped studies need ≤ 2·10⁹.
+pub const MAX_NETWORK_WORK: f64 = 2e10;
 
 /// The most input rows `derive kernel` reads.
 pub const MAX_KERNEL_INPUTS: usize = 2048;
@@ -70,7 +71,7 @@ pub const MAX_KERNEL_DEPTH: usize = 10_000;
 
 /// The largest memory estimate of `derive kernel`: three N×N matrices, the per-layer diagonals
 /// and the output text (see `cli::kernel::kernel_cost`).
-pub const MAX_KERNEL_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+pub const MAX_KERNEL_BYTES: f64 = 512.0 * 1024.0 * 1024.0;
 
 /// The largest work estimate of `derive kernel`, in closed-form pair-layers (N(N+1)/2 × L, ×2
 /// for activations that need quadrature, plus the printing; see `cli::kernel::kernel_cost`):

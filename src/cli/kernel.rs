@@ -226,20 +226,23 @@ struct McComparison {
 
 /// Estimated (bytes, work) of the analytic kernels of `n` inputs of dimension `n0` through
 /// `depth` hidden layers, and of printing them. Bytes: three N×N matrices of f64, three per-layer
-/// diagonals per input, the inputs, and the output text (≈ 24 bytes per printed number, ≈ 64 for
+/// diagonals per input, the inputs, and the output text (≈ 24 bytes per printed number, ≈ 72 for
 /// JSON). Work, in units of one closed-form pair-layer (relu, abs, leaky relu, erf; any other
 /// activation needs quadrature, counted as 2 units): N(N+1)/2 × L pair-layers plus 5 units
-/// per printed number (3·N² of them).
+/// per printed number (15 for JSON; 3·N² of them).
 pub fn kernel_cost(act: Activation, n: usize, n0: usize, depth: usize, json: bool) -> (f64, f64) {
     let (n, n0, l) = (n as f64, n0 as f64, depth as f64);
-    let per_number = if json { 64.0 } else { 24.0 };
+    let (per_number, print_work) = if json { (72.0, 15.0) } else { (24.0, 5.0) };
     let bytes = 8.0 * (3.0 * n * n + 3.0 * n * (l + 1.0) + n * n0) + 3.0 * n * n * per_number;
     let closed = matches!(
         act,
         Activation::Relu | Activation::Abs | Activation::LeakyRelu { .. } | Activation::Erf
     );
     let per_pair_layer = if closed { 1.0 } else { 2.0 };
-    (bytes, n * (n + 1.0) / 2.0 * l * per_pair_layer + 3.0 * n * n * 5.0)
+    (
+        bytes,
+        n * (n + 1.0) / 2.0 * l * per_pair_layer + 3.0 * n * n * print_work,
+    )
 }
 
 fn kernel_budget(

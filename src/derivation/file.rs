@@ -385,11 +385,12 @@ pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
                 )
             })?;
             match (parse_number(a), parse_number(b)) {
-                (Some(a), Some(b)) if a < b => Kind::Interval(a, b),
+                // Its width must be finite too: samples are drawn as lo + (hi − lo)·u.
+                (Some(a), Some(b)) if a < b && (b - a).is_finite() => Kind::Interval(a, b),
                 _ => {
                     return Err((
                         format!("`{k}` is not a valid interval"),
-                        "needs finite numbers A < B",
+                        "needs finite numbers A < B with a finite width B − A",
                     ))
                 }
             }
@@ -792,7 +793,7 @@ pub fn network_cost(
             let l = d as f64;
             let params = n0 * w + (l - 1.0) * w * w + (l + 1.0) * w + 1.0;
             bytes = bytes.max(8.0 * (copies * params + 4.0 * l * w * m));
-            work += params * m * passes * s * a;
+            work += params * (20.0 + m * passes) * s * a;
         }
     }
     (bytes, work)
@@ -846,7 +847,7 @@ fn network_budget(
             .err(
                 span,
                 format!(
-                    "this width study needs about {work:.1e} multiply-adds, more than the budget MAX_NETWORK_WORK = {MAX_NETWORK_WORK:.0e}"
+                    "this width study needs about {work:.1e} units of work (parameters sampled and multiply-adds), more than the budget MAX_NETWORK_WORK = {MAX_NETWORK_WORK:.0e}"
                 ),
                 "here",
             )
