@@ -472,7 +472,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             .map(|(n, _)| (Symbol::from(n.get_ref().as_str()), n.span()))
             .collect();
         check_symbols_in(&l, &e, &spans, &declared, &defs, Some((sym, &pending)))?;
-        let (e, _) = unfold(&e, &defs).map_err(|err| unfold_error(&l, body.span(), err))?;
+        let (e, _) =
+            unfold(&e, &defs).map_err(|err| unfold_error(&l, body.span(), err, Some(sym)))?;
         check_unfolded(&l, &e, body.span(), Some(sym))?;
         if declared.contains(&sym) {
             return Err(l.err(
@@ -489,7 +490,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         let (written, spans) = l.parse_expr(&step.expr)?;
         check_symbols(&l, &written, &spans, &declared, &defs)?;
         let (expr, unfolds) =
-            unfold(&written, &defs).map_err(|err| unfold_error(&l, step.expr.span(), err))?;
+            unfold(&written, &defs).map_err(|err| unfold_error(&l, step.expr.span(), err, None))?;
         check_unfolded(&l, &expr, step.expr.span(), None)?;
         let mut by = vec![];
         for t in step.by.iter().flatten() {
@@ -981,12 +982,18 @@ pub enum UnfoldError {
 }
 
 /// The error of a failed [`unfold`] of the expression at `span`.
-fn unfold_error(l: &Loader, span: Range<usize>, err: UnfoldError) -> InputError {
+fn unfold_error(
+    l: &Loader,
+    span: Range<usize>,
+    err: UnfoldError,
+    def: Option<Symbol>,
+) -> InputError {
+    let within = def.map_or(String::new(), |d| format!(" in the definition of `{d}`"));
     match err {
         UnfoldError::Capture(d, b) => capture(l, span, d, b),
         UnfoldError::TooLarge(d) => l.err(
             span,
-            format!("unfolding `{d}` makes the term larger than the budget MAX_TERM_NODES = {MAX_TERM_NODES} nodes"),
+            format!("unfolding `{d}`{within} makes the term larger than the budget MAX_TERM_NODES = {MAX_TERM_NODES} nodes"),
             "in this expression",
         )
         .with_help("definitions are unfolded in full (each use is a copy): use fewer nested uses, or a sum"),
