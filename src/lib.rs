@@ -25,9 +25,9 @@
 #![warn(missing_docs)]
 
 pub mod cli;
-pub mod limits;
 pub mod derivation;
 pub mod expr;
+pub mod limits;
 pub mod numeric;
 pub mod prove;
 

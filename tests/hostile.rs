@@ -108,12 +108,22 @@ fn derivation_expecting(symbols: &str, define: &str, chain: &[&str], expect: &st
 
 /// Exit code 2 and a message on stderr that names `budget` with a `t.toml:LINE:COL` position.
 fn rejected(r: &Run, budget: &str) {
-    assert_eq!(r.code, Some(2), "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code,
+        Some(2),
+        "stdout:\n{}\nstderr:\n{}",
+        r.stdout,
+        r.stderr
+    );
     assert!(r.stderr.contains(budget), "{}", r.stderr);
 }
 
 fn positioned(r: &Run, at: &str) {
-    assert!(r.stderr.starts_with(&format!("error: {at}")), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!("error: {at}")),
+        "{}",
+        r.stderr
+    );
 }
 
 fn peak_below(r: &Run, mb: u64) {
@@ -146,7 +156,11 @@ fn long_operator_chains_are_refused_not_a_stack_overflow() {
         } else {
             vec!["a"; 100_000].join(op)
         };
-        let r = check_file("chain1e5", &derivation("a = \"real\"", "", &[&long, "a"]), SECS);
+        let r = check_file(
+            "chain1e5",
+            &derivation("a = \"real\"", "", &[&long, "a"]),
+            SECS,
+        );
         rejected(&r, "MAX_EXPR_BYTES");
         // 30,000 fit in the byte budget but not in the node budget.
         let mid = if op == "-" {
@@ -154,7 +168,11 @@ fn long_operator_chains_are_refused_not_a_stack_overflow() {
         } else {
             vec!["a"; 15_000].join(op)
         };
-        let r = check_file("chain3e4", &derivation("a = \"real\"", "", &[&mid, "a"]), SECS);
+        let r = check_file(
+            "chain3e4",
+            &derivation("a = \"real\"", "", &[&mid, "a"]),
+            SECS,
+        );
         rejected(&r, "MAX_TERM_NODES");
         // 300 fit in the node budget but not in the depth budget.
         let deep = if op == "-" {
@@ -162,7 +180,11 @@ fn long_operator_chains_are_refused_not_a_stack_overflow() {
         } else {
             vec!["a"; 300].join(op)
         };
-        let r = check_file("chain300", &derivation("a = \"real\"", "", &[&deep, "a"]), SECS);
+        let r = check_file(
+            "chain300",
+            &derivation("a = \"real\"", "", &[&deep, "a"]),
+            SECS,
+        );
         rejected(&r, "MAX_TERM_DEPTH");
         positioned(&r, "t.toml:6:");
         peak_below(&r, 200);
@@ -214,7 +236,8 @@ fn definitions_resolve_in_file_order() {
     let r = check_file("order_later", &later, SECS);
     assert_eq!(r.code, Some(2));
     assert!(
-        r.stderr.contains("the definition of `b` uses `c`, which is defined later (line 7)"),
+        r.stderr
+            .contains("the definition of `b` uses `c`, which is defined later (line 7)"),
         "{}",
         r.stderr
     );
@@ -262,7 +285,8 @@ fn invalid_utf8_is_reported_at_its_position() {
     let r = derive_in(&d, &["check", "t.toml"], SECS);
     assert_eq!(r.code, Some(2));
     assert!(
-        r.stderr.contains("t.toml:4:10: the file is not valid UTF-8"),
+        r.stderr
+            .contains("t.toml:4:10: the file is not valid UTF-8"),
         "{}",
         r.stderr
     );
@@ -346,7 +370,9 @@ fn kernel_budgets() {
     std::fs::write(d.join("two.csv"), "1,2\n3,1\n").unwrap();
     let r = derive_in(
         &d,
-        &["kernel", "--act", "relu", "--depth", "3", "--inputs", "rows.csv"],
+        &[
+            "kernel", "--act", "relu", "--depth", "3", "--inputs", "rows.csv",
+        ],
         SECS,
     );
     assert_eq!(r.code, Some(2));
@@ -355,7 +381,15 @@ fn kernel_budgets() {
     peak_below(&r, 300);
     let r = derive_in(
         &d,
-        &["kernel", "--act", "relu", "--depth", "1000000000", "--inputs", "two.csv"],
+        &[
+            "kernel",
+            "--act",
+            "relu",
+            "--depth",
+            "1000000000",
+            "--inputs",
+            "two.csv",
+        ],
         SECS,
     );
     assert_eq!(r.code, Some(2));
@@ -363,7 +397,9 @@ fn kernel_budgets() {
     peak_below(&r, 100);
     let r = derive_in(
         &d,
-        &["kernel", "--act", "relu", "--depth", "10000", "--inputs", "two.csv"],
+        &[
+            "kernel", "--act", "relu", "--depth", "10000", "--inputs", "two.csv",
+        ],
         SECS,
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
@@ -373,7 +409,15 @@ fn kernel_budgets() {
     std::fs::write(d.join("rows2000.csv"), rows).unwrap();
     let r = derive_in(
         &d,
-        &["kernel", "--act", "relu", "--depth", "1000", "--inputs", "rows2000.csv"],
+        &[
+            "kernel",
+            "--act",
+            "relu",
+            "--depth",
+            "1000",
+            "--inputs",
+            "rows2000.csv",
+        ],
         SECS,
     );
     assert_eq!(r.code, Some(2));
@@ -381,7 +425,15 @@ fn kernel_budgets() {
     let r = derive_in(
         &d,
         &[
-            "kernel", "--act", "relu", "--depth", "2", "--inputs", "rows2000.csv", "--out", "k.json",
+            "kernel",
+            "--act",
+            "relu",
+            "--depth",
+            "2",
+            "--inputs",
+            "rows2000.csv",
+            "--out",
+            "k.json",
         ],
         SECS,
     );
@@ -443,7 +495,12 @@ fn a_tower_of_powers_is_not_folded_exactly() {
         &["prove", "((((10^64)^64)^64)^64)^64", "a"],
         Duration::from_secs(30),
     );
-    assert!(matches!(r.code, Some(1) | Some(2)), "{}{}", r.stdout, r.stderr);
+    assert!(
+        matches!(r.code, Some(1) | Some(2)),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
     peak_below(&r, 300);
 }
 

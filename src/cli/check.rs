@@ -65,7 +65,8 @@ pub fn load_path(path: &Path) -> Result<Derivation, CliError> {
             "error: {name}: the file has more than the budget MAX_FILE_BYTES = {MAX_FILE_BYTES} bytes"
         )));
     }
-    let src = String::from_utf8(bytes).map_err(|e| not_utf8(&name, e.as_bytes(), e.utf8_error()))?;
+    let src =
+        String::from_utf8(bytes).map_err(|e| not_utf8(&name, e.as_bytes(), e.utf8_error()))?;
     Ok(load(&name, &src)?)
 }
 

@@ -691,7 +691,15 @@ fn network(
         }
         s => s.as_ref().map(|s| *s.get_ref()),
     };
-    network_budget(l, n, &activations, &depths, &inputs, widths.as_deref(), seeds)?;
+    network_budget(
+        l,
+        n,
+        &activations,
+        &depths,
+        &inputs,
+        widths.as_deref(),
+        seeds,
+    )?;
     let mut bind = vec![];
     for (name, spec) in &n.bind {
         let sym = Symbol::from(name.get_ref().as_str());
@@ -877,6 +885,9 @@ fn check_symbols(
     check_symbols_in(l, e, spans, declared, defs, None)
 }
 
+/// A definition not yet resolved: its name and the span of the name.
+type Pending = (Symbol, Range<usize>);
+
 /// [`check_symbols`] for the body of definition `def`, where `pending` are the definitions not
 /// yet resolved (`def` itself and those after it in the file), with the spans of their names:
 /// using one of them is an error that names both.
@@ -886,7 +897,7 @@ fn check_symbols_in(
     spans: &[Range<usize>],
     declared: &BTreeSet<Symbol>,
     defs: &BTreeMap<Symbol, Expr>,
-    pending: Option<(Symbol, &[(Symbol, Range<usize>)])>,
+    pending: Option<(Symbol, &[Pending])>,
 ) -> Result<(), InputError> {
     fn go(
         e: &Expr,
@@ -1024,10 +1035,7 @@ fn check_unfolded(
 /// Replace defined symbols by their definitions; returns the names unfolded. A definition used
 /// under a binder that binds one of its free symbols would be captured, and a result larger
 /// than [`MAX_TERM_NODES`] is refused as soon as it grows past it: both are errors.
-pub fn unfold(
-    e: &Expr,
-    defs: &BTreeMap<Symbol, Expr>,
-) -> Result<(Expr, Vec<String>), UnfoldError> {
+pub fn unfold(e: &Expr, defs: &BTreeMap<Symbol, Expr>) -> Result<(Expr, Vec<String>), UnfoldError> {
     use egg::Language;
     struct Unfolder<'a> {
         e: &'a Expr,

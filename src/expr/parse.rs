@@ -117,7 +117,12 @@ pub fn parse_with_spans(src: &str) -> Result<(Expr, Vec<Range<usize>>), ParseErr
         }
     };
     let main = pairs.next().expect("`main` always yields one pair");
-    let tokens = main.clone().into_inner().flatten().filter(|p| makes_node(p.as_rule())).count();
+    let tokens = main
+        .clone()
+        .into_inner()
+        .flatten()
+        .filter(|p| makes_node(p.as_rule()))
+        .count();
     if tokens > MAX_TERM_NODES {
         return Err(ParseError::new(
             0..src.len(),
@@ -133,7 +138,9 @@ pub fn parse_with_spans(src: &str) -> Result<(Expr, Vec<Range<usize>>), ParseErr
         .expect("`main` holds one expression");
     // Give the recursion a stack to match (reserved lazily, so only what is used is committed).
     let (out, spans) = if tokens > SMALL {
-        stacker::grow(STACK_BASE + tokens * STACK_PER_NODE, || build_and_lower(expr))?
+        stacker::grow(STACK_BASE + tokens * STACK_PER_NODE, || {
+            build_and_lower(expr)
+        })?
     } else {
         build_and_lower(expr)?
     };
@@ -200,7 +207,9 @@ pub fn term_budget_error(e: &Expr) -> Option<(usize, String)> {
     if n > MAX_TERM_NODES {
         return Some((
             n - 1,
-            format!("the term has {n} nodes, more than the budget MAX_TERM_NODES = {MAX_TERM_NODES}"),
+            format!(
+                "the term has {n} nodes, more than the budget MAX_TERM_NODES = {MAX_TERM_NODES}"
+            ),
         ));
     }
     let d = depths(e);
@@ -231,7 +240,6 @@ pub(crate) fn is_reserved(name: &str) -> bool {
         "E" | "sum" | "gauss" | "d" | "in" | "frac" | "atan2" | "delta"
     ) || Math::unary(name, Id::from(0)).is_some()
 }
-
 
 /// A term under construction: a node whose children are still trees, with its source span.
 struct Tree {
@@ -519,8 +527,8 @@ fn check_magnitude(c: &Constant, text: &str, span: &Range<usize>) -> Result<(), 
         return Ok(());
     }
     let m = c.0.abs();
-    let max = num_rational::BigRational::from_float(MAX_LITERAL_MAGNITUDE)
-        .expect("the budget is finite");
+    let max =
+        num_rational::BigRational::from_float(MAX_LITERAL_MAGNITUDE).expect("the budget is finite");
     let min = max.recip();
     if m > max || m < min {
         let what = if m > max { "larger" } else { "smaller" };
