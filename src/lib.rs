@@ -27,6 +27,7 @@
 pub mod cli;
 pub mod derivation;
 pub mod expr;
+pub mod limits;
 pub mod numeric;
 pub mod prove;
 

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use derive::cli::{adhoc, check};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 /// derive — checks derivations of infinite-width kernel recursions, link by link: an e-graph
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
+            // `print` reports a closed stream as an error instead of panicking.
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -81,8 +83,10 @@ fn main() -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        Err(derive::cli::CliError::BrokenPipe) => ExitCode::from(derive::cli::BROKEN_PIPE_EXIT),
         Err(e) => {
-            eprintln!("{}", e.message());
+            // Not `eprintln!`: it panics when standard error is closed.
+            let _ = writeln!(std::io::stderr(), "{}", e.message());
             ExitCode::from(e.exit_code())
         }
     }

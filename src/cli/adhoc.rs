@@ -85,6 +85,9 @@ fn declarations(decls: &[String], exprs: &[&Expr]) -> Result<Declarations, CliEr
                 "error: --decl `{d}` should be NAME=KIND, e.g. rho='interval -1..1'"
             ))
         })?;
+        if let Some(why) = crate::derivation::file::builtin_name(n.trim()) {
+            return Err(CliError::Input(format!("error: --decl `{d}`: {why}")));
+        }
         set(Symbol::from(n.trim()), kind(k.trim())?, &mut syms);
     }
     let mut used = vec![];
@@ -152,10 +155,10 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         network: None,
     };
     if !assumed.is_empty() {
-        println!("assuming real: {}", assumed.join(", "));
+        super::out(&format!("assuming real: {}\n", assumed.join(", ")))?;
     }
     let report = check(&d)?;
-    print!("{}", render(&d, &report, true));
+    super::out(&render(&d, &report, true))?;
     Ok(report.as_expected())
 }
 
@@ -210,13 +213,13 @@ pub fn run_eval(expr: &str, at: &[String], decls: &[String]) -> Result<(), CliEr
         )));
     }
     if v.stderr > 0.0 {
-        println!(
-            "{} ± {:.2e} (uncertainty: Monte Carlo standard error or differentiation error estimate)",
+        super::out(&format!(
+            "{} ± {:.2e} (uncertainty: Monte Carlo standard error or differentiation error estimate)\n",
             fmt_num(v.value),
             v.stderr
-        );
+        ))?;
     } else {
-        println!("{}", fmt_num(v.value));
+        super::out(&format!("{}\n", fmt_num(v.value)))?;
     }
     Ok(())
 }

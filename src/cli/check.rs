@@ -1,9 +1,10 @@
 //! `derive check` and `derive list`: find derivation files, check them, print the verdicts.
 
 use crate::derivation::Verdict;
+use crate::limits::MAX_FILE_BYTES;
 use std::path::{Path, PathBuf};
 
-use super::CliError;
+use super::{out, CliError};
 use crate::derivation::{check, load, render, Derivation};
 
 /// The derivations folder: `./derivations` if present, else the one this binary was built from.
@@ -40,11 +41,47 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Load a file given its path.
+/// Load a file given its path. A file larger than [`MAX_FILE_BYTES`] is refused before it is
+/// read; text that is not UTF-8 is an error at the line and column of its first bad byte.
 pub fn load_path(path: &Path) -> Result<Derivation, CliError> {
-    let src = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Input(format!("error: cannot read {}: {e}", path.display())))?;
-    Ok(load(&path.display().to_string(), &src)?)
+    let name = path.display().to_string();
+    let cannot = |e: std::io::Error| CliError::Input(format!("error: cannot read {name}: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    if size > MAX_FILE_BYTES as u64 {
+        return Err(CliError::Input(format!(
+            "error: {name}: the file has {size} bytes, more than the budget MAX_FILE_BYTES = {MAX_FILE_BYTES}"
+        )));
+    }
+    let mut bytes = Vec::new();
+    // Read one byte past the budget, in case the file grew since its size was taken.
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_FILE_BYTES as u64 + 1),
+        &mut bytes,
+    )
+    .map_err(cannot)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(CliError::Input(format!(
+            "error: {name}: the file has more than the budget MAX_FILE_BYTES = {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    let src =
+        String::from_utf8(bytes).map_err(|e| not_utf8(&name, e.as_bytes(), e.utf8_error()))?;
+    Ok(load(&name, &src)?)
+}
+
+/// The error for a file that is not UTF-8: file, line and column of the first bad byte (the
+/// column counts the characters before it on its line, from 1).
+fn not_utf8(name: &str, bytes: &[u8], e: std::str::Utf8Error) -> CliError {
+    let good = &bytes[..e.valid_up_to()];
+    let text = std::str::from_utf8(good).unwrap_or_default();
+    let line = text.matches('\n').count() + 1;
+    let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let bad = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
+    CliError::Input(format!(
+        "error: {name}:{line}:{col}: the file is not valid UTF-8 (byte 0x{bad:02x} at offset {})",
+        e.valid_up_to()
+    ))
 }
 
 /// Resolve a target: a path to a file, or the id (file stem) of a derivation in the folder.
@@ -104,9 +141,9 @@ pub fn run_check(targets: &[String], all: bool, timings: bool) -> Result<bool, C
         let d = load_path(f)?;
         let report = check(&d)?;
         if i > 0 {
-            println!();
+            out("\n")?;
         }
-        print!("{}", render(&d, &report, timings));
+        out(&render(&d, &report, timings))?;
         ok &= report.as_expected();
         for l in &report.links {
             match counts.iter_mut().find(|(v, _)| *v == l.verdict) {
@@ -117,9 +154,8 @@ pub fn run_check(targets: &[String], all: bool, timings: bool) -> Result<bool, C
     }
     if files.len() > 1 {
         let links: Vec<String> = counts.iter().map(|(v, n)| format!("{n} {v}")).collect();
-        println!();
-        println!(
-            "checked {} derivations ({} links: {}) in {:.2} s: {}",
+        out(&format!(
+            "\nchecked {} derivations ({} links: {}) in {:.2} s: {}\n",
             files.len(),
             counts.iter().map(|(_, n)| n).sum::<usize>(),
             links.join(", "),
@@ -129,7 +165,7 @@ pub fn run_check(targets: &[String], all: bool, timings: bool) -> Result<bool, C
             } else {
                 "SOME NOT AS EXPECTED"
             }
-        );
+        ))?;
     }
     Ok(ok)
 }
@@ -138,7 +174,12 @@ pub fn run_check(targets: &[String], all: bool, timings: bool) -> Result<bool, C
 pub fn run_list() -> Result<(), CliError> {
     for f in all_files(&derivations_dir()) {
         let d = load_path(&f)?;
-        println!("{:<24} {:>2} links  {}", d.id, d.chain.len() - 1, d.title);
+        out(&format!(
+            "{:<24} {:>2} links  {}\n",
+            d.id,
+            d.chain.len() - 1,
+            d.title
+        ))?;
     }
     Ok(())
 }

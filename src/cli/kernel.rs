@@ -3,6 +3,9 @@
 //! (`--mc WIDTH --seeds N`).
 
 use super::CliError;
+use crate::limits::{
+    MAX_KERNEL_BYTES, MAX_KERNEL_DEPTH, MAX_KERNEL_FILE_BYTES, MAX_KERNEL_INPUTS, MAX_KERNEL_WORK,
+};
 use crate::numeric::activation::Activation;
 use crate::numeric::kernel::{kernels, Architecture, Kernels, Matrix};
 use crate::numeric::network::{self, McKernels, McOptions};
@@ -118,7 +121,20 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
             }
         }),
     };
+    if args.depth > MAX_KERNEL_DEPTH {
+        return Err(CliError::Usage(format!(
+            "--depth {}: more hidden layers than the budget MAX_KERNEL_DEPTH = {MAX_KERNEL_DEPTH}",
+            args.depth
+        )));
+    }
     let inputs = read_inputs(&args.inputs)?;
+    kernel_budget(
+        act,
+        inputs.len(),
+        inputs[0].len(),
+        args.depth,
+        matches!(format, Some(Format::Json)),
+    )?;
     let k = kernels(&arch, &inputs)?;
     let mc = match args.mc {
         Some(width) => Some(monte_carlo(
@@ -135,7 +151,7 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
         path: path.display().to_string(),
         source: e,
     };
-    let stdout_err = |e| io(Path::new("<output>"), e);
+    let stdout_err = |e| super::io_to_cli("<output>", e);
     match (&args.out, format) {
         (Some(path), Some(fmt)) => {
             let text = match fmt {
@@ -206,6 +222,53 @@ struct McComparison {
     mc: McKernels,
     sigma: Agreement,
     ntk: Agreement,
+}
+
+/// Estimated (bytes, work) of the analytic kernels of `n` inputs of dimension `n0` through
+/// `depth` hidden layers, and of printing them. Bytes: three N×N matrices of f64, three per-layer
+/// diagonals per input, the inputs, and the output text (≈ 24 bytes per printed number, ≈ 72 for
+/// JSON). Work, in units of one closed-form pair-layer (relu, abs, leaky relu, erf; any other
+/// activation needs quadrature, counted as 2 units): N(N+1)/2 × L pair-layers plus 5 units
+/// per printed number (15 for JSON; 3·N² of them).
+pub fn kernel_cost(act: Activation, n: usize, n0: usize, depth: usize, json: bool) -> (f64, f64) {
+    let (n, n0, l) = (n as f64, n0 as f64, depth as f64);
+    let (per_number, print_work) = if json { (72.0, 15.0) } else { (24.0, 5.0) };
+    let bytes = 8.0 * (3.0 * n * n + 3.0 * n * (l + 1.0) + n * n0) + 3.0 * n * n * per_number;
+    let closed = matches!(
+        act,
+        Activation::Relu | Activation::Abs | Activation::LeakyRelu { .. } | Activation::Erf
+    );
+    let per_pair_layer = if closed { 1.0 } else { 2.0 };
+    (
+        bytes,
+        n * (n + 1.0) / 2.0 * l * per_pair_layer + 3.0 * n * n * print_work,
+    )
+}
+
+fn kernel_budget(
+    act: Activation,
+    n: usize,
+    n0: usize,
+    depth: usize,
+    json: bool,
+) -> Result<(), CliError> {
+    let (bytes, work) = kernel_cost(act, n, n0, depth, json);
+    if bytes > MAX_KERNEL_BYTES {
+        return Err(CliError::Usage(format!(
+            "{n} inputs at depth {depth}: the kernels and their output need about {}, more than \
+             the budget MAX_KERNEL_BYTES = {}; use fewer inputs",
+            mib(bytes),
+            mib(MAX_KERNEL_BYTES)
+        )));
+    }
+    if work > MAX_KERNEL_WORK {
+        return Err(CliError::Usage(format!(
+            "{n} inputs at depth {depth}: estimated work {work:.1e} (pair-layers N(N+1)/2 × L, \
+             ×2 for activations without a closed form, plus the output), more than the budget \
+             MAX_KERNEL_WORK = {MAX_KERNEL_WORK:.0e}, about a minute; use fewer inputs or layers"
+        )));
+    }
+    Ok(())
 }
 
 /// Estimated (bytes per draw, total floating-point work) of a Monte Carlo run: every draw samples
@@ -342,10 +405,24 @@ enum Format {
 /// Reads one input per non-empty line; errors name file, line and column.
 fn read_inputs(path: &Path) -> Result<Vec<Vec<f64>>, CliError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io {
+    let io = |e| CliError::Io {
         path: name.clone(),
         source: e,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > MAX_KERNEL_FILE_BYTES as u64 {
+        return Err(CliError::Usage(format!(
+            "{name}: the file has {size} bytes, more than the budget MAX_KERNEL_FILE_BYTES = \
+             {MAX_KERNEL_FILE_BYTES}"
+        )));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(file, MAX_KERNEL_FILE_BYTES as u64),
+        &mut text,
+    )
+    .map_err(io)?;
     let at = |line: usize, col: usize, msg: String| CliError::Data {
         path: name.clone(),
         line,
@@ -379,6 +456,13 @@ fn read_inputs(path: &Path) -> Result<Vec<Vec<f64>>, CliError> {
                 Some(_) => return Err(at(line_no, *c, format!("`{f}` is not a finite number"))),
                 None => return Err(at(line_no, *c, format!("`{f}` is not a number"))),
             }
+        }
+        if rows.len() == MAX_KERNEL_INPUTS {
+            return Err(at(
+                line_no,
+                1,
+                format!("more than {MAX_KERNEL_INPUTS} inputs (the budget MAX_KERNEL_INPUTS)"),
+            ));
         }
         if let Some(first) = rows.first() {
             if row.len() != first.len() {

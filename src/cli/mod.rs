@@ -47,6 +47,37 @@ pub enum CliError {
     /// A proof that the numerics contradict: an internal soundness error (exit code 3).
     #[error(transparent)]
     Unsound(#[from] Unsound),
+    /// Standard output was closed before everything was written (e.g. `derive check --all |
+    /// head -1`): stop quietly, with exit code [`BROKEN_PIPE_EXIT`].
+    #[error("standard output was closed")]
+    BrokenPipe,
+}
+
+/// The exit code when standard output is closed early: 141 = 128 + SIGPIPE, what a shell shows
+/// for a process the signal ended (it is not 0: the output is incomplete).
+pub const BROKEN_PIPE_EXIT: u8 = 141;
+
+/// Write `text` to standard output; a closed pipe becomes [`CliError::BrokenPipe`] instead of the
+/// panic `print!` raises.
+pub fn out(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .map_err(|e| io_to_cli("<stdout>", e))
+}
+
+/// An I/O error on `path`; a broken pipe is [`CliError::BrokenPipe`].
+pub fn io_to_cli(path: &str, e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        CliError::BrokenPipe
+    } else {
+        CliError::Io {
+            path: path.to_string(),
+            source: e,
+        }
+    }
 }
 
 impl CliError {
@@ -55,6 +86,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Unsound(_) => 3,
+            CliError::BrokenPipe => BROKEN_PIPE_EXIT,
             _ => 2,
         }
     }

@@ -34,6 +34,7 @@ use toml::Spanned;
 use super::error::InputError;
 use crate::expr::shape::{shape_of, Shape};
 use crate::expr::{parse_with_spans, Expr, Math, GAUSS_VARS};
+use crate::limits::{MAX_NETWORK_BYTES, MAX_NETWORK_WORK, MAX_TERM_NODES};
 use crate::prove::Theory;
 
 /// What a declared symbol is.
@@ -385,11 +386,12 @@ pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
                 )
             })?;
             match (parse_number(a), parse_number(b)) {
-                (Some(a), Some(b)) if a < b => Kind::Interval(a, b),
+                // Its width must be finite too: samples are drawn as lo + (hi − lo)·u.
+                (Some(a), Some(b)) if a < b && (b - a).is_finite() => Kind::Interval(a, b),
                 _ => {
                     return Err((
                         format!("`{k}` is not a valid interval"),
-                        "needs finite numbers A < B",
+                        "needs finite numbers A < B with a finite width B − A",
                     ))
                 }
             }
@@ -455,6 +457,9 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                 "here",
             ));
         }
+        if let Some(why) = builtin_name(name.get_ref()) {
+            return Err(l.err(name.span(), why, "here"));
+        }
         symbols.push((Symbol::from(name.get_ref().as_str()), parsed));
     }
     let declared: BTreeSet<Symbol> = symbols.iter().map(|(s, _)| *s).collect();
@@ -466,13 +471,21 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         .map(|(s, _)| *s)
         .collect();
 
-    // Definitions, in order; each may use earlier ones.
+    // Definitions, in file order; each may use earlier ones only (so there are no cycles).
+    let mut raw_defs: Vec<(&Spanned<String>, &Spanned<String>)> = raw.define.iter().collect();
+    raw_defs.sort_by_key(|(name, _)| name.span().start);
     let mut defs: BTreeMap<Symbol, Expr> = BTreeMap::new();
-    for (name, body) in &raw.define {
-        let (e, spans) = l.parse_expr(body)?;
-        let (e, _) = unfold(&e, &defs).map_err(|(d, b)| capture(&l, body.span(), d, b))?;
-        check_symbols(&l, &e, &spans, &declared, &defs)?;
+    for (k, (name, body)) in raw_defs.iter().enumerate() {
         let sym = Symbol::from(name.get_ref().as_str());
+        let (e, spans) = l.parse_expr(body)?;
+        let pending: Vec<(Symbol, Range<usize>)> = raw_defs[k..]
+            .iter()
+            .map(|(n, _)| (Symbol::from(n.get_ref().as_str()), n.span()))
+            .collect();
+        check_symbols_in(&l, &e, &spans, &declared, &defs, Some((sym, &pending)))?;
+        let (e, _) =
+            unfold(&e, &defs).map_err(|err| unfold_error(&l, body.span(), err, Some(sym)))?;
+        check_unfolded(&l, &e, body.span(), Some(sym))?;
         if declared.contains(&sym) {
             return Err(l.err(
                 name.span(),
@@ -498,7 +511,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         shape_of(&written, &|s| matrices.contains(&s))
             .map_err(|err| l.err(spans[usize::from(err.at)].clone(), err.message, "here"))?;
         let (expr, unfolds) =
-            unfold(&written, &defs).map_err(|(d, b)| capture(&l, step.expr.span(), d, b))?;
+            unfold(&written, &defs).map_err(|err| unfold_error(&l, step.expr.span(), err, None))?;
+        check_unfolded(&l, &expr, step.expr.span(), None)?;
         let mut by = vec![];
         for t in step.by.iter().flatten() {
             let theory: Theory =
@@ -698,6 +712,15 @@ fn network(
         }
         s => s.as_ref().map(|s| *s.get_ref()),
     };
+    network_budget(
+        l,
+        n,
+        &activations,
+        &depths,
+        &inputs,
+        widths.as_deref(),
+        seeds,
+    )?;
     let mut bind = vec![];
     for (name, spec) in &n.bind {
         let sym = Symbol::from(name.get_ref().as_str());
@@ -778,6 +801,91 @@ fn network(
     })
 }
 
+/// Estimated (bytes of the largest network, multiply-adds of the whole study) of a `[network]`
+/// width study; see [`MAX_NETWORK_BYTES`] and [`MAX_NETWORK_WORK`].
+pub fn network_cost(
+    activations: usize,
+    depths: &[usize],
+    inputs: usize,
+    n0: usize,
+    widths: &[usize],
+    seeds: usize,
+    train_steps: Option<usize>,
+) -> (f64, f64) {
+    let (a, m, n0, s) = (activations as f64, inputs as f64, n0 as f64, seeds as f64);
+    let passes = 1.0 + 3.0 * train_steps.unwrap_or(0) as f64;
+    let copies = if train_steps.is_some() { 3.0 } else { 1.0 };
+    let mut bytes: f64 = 0.0;
+    let mut work = 0.0;
+    for &w in widths {
+        let w = w as f64;
+        for &d in depths {
+            let l = d as f64;
+            let params = n0 * w + (l - 1.0) * w * w + (l + 1.0) * w + 1.0;
+            bytes = bytes.max(8.0 * (copies * params + 4.0 * l * w * m));
+            work += params * (20.0 + m * passes) * s * a;
+        }
+    }
+    (bytes, work)
+}
+
+/// Refuse a `[network]` table whose width study would exceed the memory or work budget.
+fn network_budget(
+    l: &Loader,
+    n: &RawNetwork,
+    activations: &[crate::numeric::activation::Activation],
+    depths: &[usize],
+    inputs: &[Vec<f64>],
+    widths: Option<&[usize]>,
+    seeds: Option<usize>,
+) -> Result<(), InputError> {
+    let widths = widths.unwrap_or(&super::limit::WIDTHS);
+    let seeds = seeds.unwrap_or(super::limit::SEEDS);
+    let steps = n.train.as_ref().map(|t| t.get_ref().steps);
+    let (bytes, work) = network_cost(
+        activations.len(),
+        depths,
+        inputs.len(),
+        inputs[0].len(),
+        widths,
+        seeds,
+        steps,
+    );
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+    if bytes > MAX_NETWORK_BYTES {
+        let span = n.widths.as_ref().map_or(n.depths.span(), |w| w.span());
+        return Err(l
+            .err(
+                span,
+                format!(
+                    "one sampled network of this width study needs about {:.0} MiB, more than the budget MAX_NETWORK_BYTES = {:.0} MiB",
+                    mib(bytes),
+                    mib(MAX_NETWORK_BYTES)
+                ),
+                "the widths and depths studied",
+            )
+            .with_help("use smaller widths or depths"));
+    }
+    if work > MAX_NETWORK_WORK {
+        let span = n
+            .seeds
+            .as_ref()
+            .map(|s| s.span())
+            .or_else(|| n.widths.as_ref().map(|w| w.span()))
+            .unwrap_or(n.depths.span());
+        return Err(l
+            .err(
+                span,
+                format!(
+                    "this width study needs about {work:.1e} units of work (parameters sampled and multiply-adds), more than the budget MAX_NETWORK_WORK = {MAX_NETWORK_WORK:.0e}"
+                ),
+                "here",
+            )
+            .with_help("use fewer seeds, smaller widths, fewer depths or activations, or fewer training steps"));
+    }
+    Ok(())
+}
+
 fn capture(l: &Loader, span: Range<usize>, def: Symbol, bound: Symbol) -> InputError {
     l.err(
         span,
@@ -787,6 +895,26 @@ fn capture(l: &Loader, span: Range<usize>, def: Symbol, bound: Symbol) -> InputE
     .with_help(format!("rename the bound index `{bound}` in this expression"))
 }
 
+/// Why `name` cannot be declared, if it is a name the language gives a meaning of its own: `pi`
+/// and `I` are constants, and `gauss(...)` binds `u` and `v` (a declared `u` would lend its facts
+/// to the bound one).
+pub fn builtin_name(name: &str) -> Option<String> {
+    match name {
+        "pi" | "I" => Some(format!(
+            "`{name}` is built in ({}) and cannot be declared",
+            if name == "pi" {
+                "the constant π"
+            } else {
+                "the identity matrix"
+            }
+        )),
+        "u" | "v" => Some(format!(
+            "`{name}` cannot be declared: gauss(s11, s12, s22; …) binds u and v in its body"
+        )),
+        _ => None,
+    }
+}
+
 /// Every free symbol must be declared or defined.
 fn check_symbols(
     l: &Loader,
@@ -794,6 +922,23 @@ fn check_symbols(
     spans: &[Range<usize>],
     declared: &BTreeSet<Symbol>,
     defs: &BTreeMap<Symbol, Expr>,
+) -> Result<(), InputError> {
+    check_symbols_in(l, e, spans, declared, defs, None)
+}
+
+/// A definition not yet resolved: its name and the span of the name.
+type Pending = (Symbol, Range<usize>);
+
+/// [`check_symbols`] for the body of definition `def`, where `pending` are the definitions not
+/// yet resolved (`def` itself and those after it in the file), with the spans of their names:
+/// using one of them is an error that names both.
+fn check_symbols_in(
+    l: &Loader,
+    e: &Expr,
+    spans: &[Range<usize>],
+    declared: &BTreeSet<Symbol>,
+    defs: &BTreeMap<Symbol, Expr>,
+    pending: Option<(Symbol, &[Pending])>,
 ) -> Result<(), InputError> {
     fn go(
         e: &Expr,
@@ -856,6 +1001,21 @@ fn check_symbols(
         None => Ok(()),
         Some(id) => {
             let name = e[id].symbol().unwrap();
+            if let Some((def, pending)) = pending {
+                if let Some((_, at)) = pending.iter().find(|(p, _)| *p == name) {
+                    let msg = if name == def {
+                        format!("the definition of `{def}` uses `{def}` itself: definitions cannot be recursive")
+                    } else {
+                        let line = l.src[..at.start.min(l.src.len())].matches('\n').count() + 1;
+                        format!(
+                            "the definition of `{def}` uses `{name}`, which is defined later (line {line}): definitions are resolved in file order, each may use only those above it"
+                        )
+                    };
+                    return Err(l
+                        .err(spans[usize::from(id)].clone(), msg, "used here")
+                        .with_help(format!("move the definition of `{name}` above `{def}` (a cycle of definitions cannot be resolved)")));
+                }
+            }
             Err(l
                 .err(spans[usize::from(id)].clone(), format!("unknown symbol `{name}`"), "not declared")
                 .with_help(format!("declare it under [symbols], e.g. {name} = \"real\", or define it under [define]")))
@@ -863,13 +1023,60 @@ fn check_symbols(
     }
 }
 
-/// Replace defined symbols by their definitions; returns the names unfolded. A definition used
-/// under a binder that binds one of its free symbols would be captured: that is an error
-/// (`Err((definition, bound symbol))`).
-pub fn unfold(
+/// Why a term could not be unfolded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnfoldError {
+    /// `(definition, bound symbol)`: the definition mentions a free symbol that a binder around
+    /// its use binds, so unfolding would capture it.
+    Capture(Symbol, Symbol),
+    /// Unfolding this definition made the term larger than [`MAX_TERM_NODES`] nodes.
+    TooLarge(Symbol),
+}
+
+/// The error of a failed [`unfold`] of the expression at `span`.
+fn unfold_error(
+    l: &Loader,
+    span: Range<usize>,
+    err: UnfoldError,
+    def: Option<Symbol>,
+) -> InputError {
+    let within = def.map_or(String::new(), |d| format!(" in the definition of `{d}`"));
+    match err {
+        UnfoldError::Capture(d, b) => capture(l, span, d, b),
+        UnfoldError::TooLarge(d) => l.err(
+            span,
+            format!("unfolding `{d}`{within} makes the term larger than the budget MAX_TERM_NODES = {MAX_TERM_NODES} nodes"),
+            "in this expression",
+        )
+        .with_help("definitions are unfolded in full (each use is a copy): use fewer nested uses, or a sum"),
+    }
+}
+
+/// The term budgets, checked again after unfolding (definitions nest, so depth adds up).
+fn check_unfolded(
+    l: &Loader,
     e: &Expr,
-    defs: &BTreeMap<Symbol, Expr>,
-) -> Result<(Expr, Vec<String>), (Symbol, Symbol)> {
+    span: Range<usize>,
+    def: Option<Symbol>,
+) -> Result<(), InputError> {
+    match crate::expr::term_budget_error(e) {
+        None => Ok(()),
+        Some((_, msg)) => {
+            let whose = match def {
+                Some(d) => format!("the definition of `{d}`, unfolded: "),
+                None => "unfolded: ".into(),
+            };
+            Err(l
+                .err(span, format!("{whose}{msg}"), "in this expression")
+                .with_help("definitions are unfolded in full: nest fewer of them"))
+        }
+    }
+}
+
+/// Replace defined symbols by their definitions; returns the names unfolded. A definition used
+/// under a binder that binds one of its free symbols would be captured, and a result larger
+/// than [`MAX_TERM_NODES`] is refused as soon as it grows past it: both are errors.
+pub fn unfold(e: &Expr, defs: &BTreeMap<Symbol, Expr>) -> Result<(Expr, Vec<String>), UnfoldError> {
     use egg::Language;
     struct Unfolder<'a> {
         e: &'a Expr,
@@ -879,7 +1086,7 @@ pub fn unfold(
         bound: Vec<Symbol>,
     }
     impl Unfolder<'_> {
-        fn copy(&mut self, id: Id) -> Result<Id, (Symbol, Symbol)> {
+        fn copy(&mut self, id: Id) -> Result<Id, UnfoldError> {
             let e = self.e;
             if let Math::Symbol(s) = &e[id] {
                 if let Some(d) = self.defs.get(s) {
@@ -889,7 +1096,10 @@ pub fn unfold(
                         .iter()
                         .find(|b| crate::prove::rule::free_in(d, root, **b))
                     {
-                        return Err((*s, *b));
+                        return Err(UnfoldError::Capture(*s, *b));
+                    }
+                    if self.out.as_ref().len() + d.as_ref().len() > MAX_TERM_NODES {
+                        return Err(UnfoldError::TooLarge(*s));
                     }
                     self.used.insert(s.to_string());
                     return Ok(crate::prove::rule::append(&mut self.out, d));

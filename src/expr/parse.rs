@@ -24,8 +24,18 @@
 //!
 //! Precedence, loosest first: `+ -` < `* / @` < unary minus < `^` < indexing. All binary
 //! operators are left-associative except `^`.
+//!
+//! Budgets (see [`crate::limits`]): an expression is at most [`MAX_EXPR_BYTES`] long, nests at
+//! most [`MAX_NESTING`] brackets, and its term has at most [`MAX_TERM_NODES`] nodes and depth
+//! [`MAX_TERM_DEPTH`]; a number literal has at most [`MAX_LITERAL_DIGITS`] digits and a
+//! magnitude within [`MAX_LITERAL_MAGNITUDE`] (zero, or 1e-300 ≤ |x| ≤ 1e300). Everything that
+//! walks terms later (printers, prover, evaluator) recurses, and relies on these.
 
 use super::lang::{Constant, Expr, Math};
+use crate::limits::{
+    MAX_EXPR_BYTES, MAX_LITERAL_DIGITS, MAX_LITERAL_MAGNITUDE, MAX_NESTING, MAX_TERM_DEPTH,
+    MAX_TERM_NODES,
+};
 use egg::{Id, Language};
 use num_traits::{Signed, Zero};
 use pest::iterators::{Pair, Pairs};
@@ -56,6 +66,13 @@ impl ParseError {
             message: message.into(),
         }
     }
+
+    fn with_size_hint(mut self) -> Self {
+        self.message.push_str(
+            ": write long sums as `sum(j in lo..hi, body)`, or split the term with [define]s",
+        );
+        self
+    }
 }
 
 impl fmt::Display for ParseError {
@@ -78,32 +95,19 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
 /// Parse like [`parse`], and also return the source span (byte offsets) of every node, indexed
 /// like the nodes of the returned `RecExpr`.
 pub fn parse_with_spans(src: &str) -> Result<(Expr, Vec<Range<usize>>), ParseError> {
-    if src.len() > MAX_LEN {
+    if src.len() > MAX_EXPR_BYTES {
         return Err(ParseError::new(
             0..0,
-            format!("the input is longer than {MAX_LEN} bytes"),
+            format!(
+                "the expression is {} bytes long, more than the budget MAX_EXPR_BYTES = {MAX_EXPR_BYTES}",
+                src.len()
+            ),
         ));
     }
     check_nesting(src)?;
-    // Operator chains such as `-----x` or `x^x^…^x` nest as deep as the source is long, and
-    // the Pratt parser recurses once per level: give long sources a stack to match
-    // (reserved lazily, so only what is used is committed).
-    if src.len() > SMALL {
-        stacker::grow(STACK_BASE + src.len() * STACK_PER_BYTE, || parse_spans(src))
-    } else {
-        parse_spans(src)
-    }
-}
-
-/// Sources at most this long parse on the caller's stack.
-const SMALL: usize = 256;
-/// Stack for a long source: a base plus an allowance per byte of source.
-const STACK_BASE: usize = 1 << 20;
-const STACK_PER_BYTE: usize = 4 << 10;
-/// Longer sources are refused.
-const MAX_LEN: usize = 1 << 20;
-
-fn parse_spans(src: &str) -> Result<(Expr, Vec<Range<usize>>), ParseError> {
+    // pest itself is iterative over operator chains and recurses only per bracket (bounded
+    // above). Its tokens bound the number of nodes, which is checked before the Pratt folding,
+    // which recurses once per level of an operator chain (`-----x`, `x^x^…^x`).
     let mut pairs = match Grammar::parse(Rule::main, src) {
         Ok(pairs) => pairs,
         Err(err) => {
@@ -113,15 +117,120 @@ fn parse_spans(src: &str) -> Result<(Expr, Vec<Range<usize>>), ParseError> {
         }
     };
     let main = pairs.next().expect("`main` always yields one pair");
+    let tokens = main
+        .clone()
+        .into_inner()
+        .flatten()
+        .filter(|p| makes_node(p.as_rule()))
+        .count();
+    if tokens > MAX_TERM_NODES {
+        return Err(ParseError::new(
+            0..src.len(),
+            format!(
+                "the expression has about {tokens} nodes, more than the budget MAX_TERM_NODES = {MAX_TERM_NODES}"
+            ),
+        )
+        .with_size_hint());
+    }
     let expr = main
         .into_inner()
         .next()
         .expect("`main` holds one expression");
+    // Give the recursion a stack to match (reserved lazily, so only what is used is committed).
+    let (out, spans) = if tokens > SMALL {
+        stacker::grow(STACK_BASE + tokens * STACK_PER_NODE, || {
+            build_and_lower(expr)
+        })?
+    } else {
+        build_and_lower(expr)?
+    };
+    check_term_budget(&out, &spans)?;
+    Ok((out, spans))
+}
+
+/// Terms with at most this many nodes are built on the caller's stack.
+const SMALL: usize = 64;
+/// Stack for a larger term: a base plus an allowance per node.
+const STACK_BASE: usize = 1 << 20;
+const STACK_PER_NODE: usize = 8 << 10;
+
+/// Does a token of this rule become (at most) one node of the term?
+fn makes_node(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::number
+            | Rule::ident
+            | Rule::add
+            | Rule::sub
+            | Rule::mul
+            | Rule::div
+            | Rule::matmul
+            | Rule::pow
+            | Rule::neg
+            | Rule::index
+            | Rule::expect
+            | Rule::sum
+            | Rule::gauss
+            | Rule::deriv
+            | Rule::call
+    )
+}
+
+fn build_and_lower(expr: Pair<Rule>) -> Result<(Expr, Vec<Range<usize>>), ParseError> {
     let tree = build_expr(expr)?;
     let mut out = Expr::default();
     let mut spans = Vec::new();
     lower(tree, &mut out, &mut spans);
     Ok((out, spans))
+}
+
+/// The depth of every node of `e` (a leaf is 1 deep), computed without recursion.
+pub fn depths(e: &Expr) -> Vec<usize> {
+    let nodes = e.as_ref();
+    let mut d: Vec<usize> = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let below = n
+            .children()
+            .iter()
+            .map(|c| d.get(usize::from(*c)).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        d.push(below + 1);
+    }
+    d
+}
+
+/// Which term budget `e` exceeds, if any: `(node index, message)`. The node is the first (in
+/// post-order) past the depth budget, or the root when the term has too many nodes.
+pub fn term_budget_error(e: &Expr) -> Option<(usize, String)> {
+    let n = e.as_ref().len();
+    if n > MAX_TERM_NODES {
+        return Some((
+            n - 1,
+            format!(
+                "the term has {n} nodes, more than the budget MAX_TERM_NODES = {MAX_TERM_NODES}"
+            ),
+        ));
+    }
+    let d = depths(e);
+    let deepest = d.iter().copied().max().unwrap_or(0);
+    d.iter().position(|&k| k > MAX_TERM_DEPTH).map(|at| {
+        (
+            at,
+            format!(
+                "the term is {deepest} deep, more than the budget MAX_TERM_DEPTH = {MAX_TERM_DEPTH} (a chain of k operators nests k deep)"
+            ),
+        )
+    })
+}
+
+fn check_term_budget(e: &Expr, spans: &[Range<usize>]) -> Result<(), ParseError> {
+    match term_budget_error(e) {
+        None => Ok(()),
+        Some((at, msg)) => {
+            Err(ParseError::new(spans.get(at).cloned().unwrap_or(0..0), msg).with_size_hint())
+        }
+    }
 }
 
 /// Words that are not symbols: the function names and the keywords of the special forms.
@@ -131,9 +240,6 @@ pub(crate) fn is_reserved(name: &str) -> bool {
         "E" | "sum" | "gauss" | "d" | "in" | "frac" | "atan2" | "delta"
     ) || Math::unary(name, Id::from(0)).is_some()
 }
-
-/// Deeper nesting than this is refused rather than risking the stack.
-const MAX_DEPTH: usize = 256;
 
 /// A term under construction: a node whose children are still trees, with its source span.
 struct Tree {
@@ -266,8 +372,16 @@ fn build_primary(pair: Pair<Rule>) -> Built {
     let span = span_of(&pair);
     match pair.as_rule() {
         Rule::number => {
-            let c =
-                Constant::from_str(pair.as_str()).map_err(|m| ParseError::new(span.clone(), m))?;
+            let text = pair.as_str();
+            let digits = text.chars().filter(char::is_ascii_digit).count();
+            if digits > MAX_LITERAL_DIGITS {
+                return Err(ParseError::new(
+                    span,
+                    format!("the number literal has {digits} digits, more than the budget MAX_LITERAL_DIGITS = {MAX_LITERAL_DIGITS}"),
+                ));
+            }
+            let c = Constant::from_str(text).map_err(|m| ParseError::new(span.clone(), m))?;
+            check_magnitude(&c, text, &span)?;
             let mut t = Tree::leaf(Math::Num(c), span);
             t.literal = true;
             Ok(t)
@@ -399,9 +513,33 @@ fn fraction(args: Vec<Tree>, span: Range<usize>) -> Built {
         ));
     }
     let q = &parts[0] / &parts[1];
+    check_magnitude(&Constant(q.clone()), "this fraction", &span)?;
     let mut t = Tree::leaf(Math::Num(Constant(q.clone())), span);
     t.literal = !q.is_negative();
     Ok(t)
+}
+
+/// A literal must be 0 or within 1/[`MAX_LITERAL_MAGNITUDE`] ≤ |x| ≤ [`MAX_LITERAL_MAGNITUDE`]: a
+/// normal, finite `f64`, so that the exact prover and the floating-point checks read the same
+/// number.
+fn check_magnitude(c: &Constant, text: &str, span: &Range<usize>) -> Result<(), ParseError> {
+    if c.is_zero() {
+        return Ok(());
+    }
+    let m = c.0.abs();
+    let max =
+        num_rational::BigRational::from_float(MAX_LITERAL_MAGNITUDE).expect("the budget is finite");
+    let min = max.recip();
+    if m > max || m < min {
+        let what = if m > max { "larger" } else { "smaller" };
+        return Err(ParseError::new(
+            span.clone(),
+            format!(
+                "`{text}` is {what} in magnitude than a literal may be (the budget MAX_LITERAL_MAGNITUDE: 0 or 1e-300 ≤ |x| ≤ 1e300, a finite f64)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuse sources nested too deeply for the recursive descent (before pest recurses).
@@ -411,10 +549,10 @@ fn check_nesting(src: &str) -> Result<(), ParseError> {
         match c {
             '(' | '[' => {
                 depth += 1;
-                if depth > MAX_DEPTH {
+                if depth > MAX_NESTING {
                     return Err(ParseError::new(
                         i..i + 1,
-                        format!("expression nested more than {MAX_DEPTH} brackets deep"),
+                        format!("expression nested more than {MAX_NESTING} brackets deep (the budget MAX_NESTING)"),
                     ));
                 }
             }

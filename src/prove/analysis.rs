@@ -65,6 +65,12 @@ fn fold(egraph: &MathGraph, enode: &Math) -> Option<Constant> {
             if n.abs() > 64 || (n < 0 && base.is_zero()) {
                 return None;
             }
+            // The folded value needs about |n| times the bits of the base: past the budget the
+            // power stays unfolded (nested powers would otherwise grow as 64^k digits).
+            let bits = base.numer().bits() + base.denom().bits();
+            if bits.saturating_mul(u64::from(n.unsigned_abs())) > crate::limits::MAX_FOLD_BITS {
+                return None;
+            }
             num_traits::pow::Pow::pow(base, n)
         }
         Math::Delta([a, b]) => {

@@ -32,6 +32,35 @@ impl Default for Limits {
     }
 }
 
+thread_local! {
+    /// The limits of the search running on this thread: when it must stop, and its e-node limit.
+    static BUDGET: std::cell::Cell<Option<(std::time::Instant, usize)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Has the proof search running on this thread passed its time limit or its e-node limit?
+///
+/// egg checks its limits only between rules, and one application of a computed rule (a normal
+/// form over a large term) can take seconds and add thousands of nodes; computed appliers call
+/// this and apply nothing once it is true, so the runner stops at its next check. Skipping an
+/// application only loses equalities, never adds a false one.
+pub fn over_budget(egraph_nodes: usize) -> bool {
+    BUDGET.with(|b| {
+        b.get().is_some_and(|(deadline, nodes)| {
+            egraph_nodes >= nodes || std::time::Instant::now() >= deadline
+        })
+    })
+}
+
+/// Clears the budget when the search ends (also on unwinding).
+struct BudgetGuard;
+
+impl Drop for BudgetGuard {
+    fn drop(&mut self) {
+        BUDGET.with(|b| b.set(None));
+    }
+}
+
 /// One rewrite of a proof.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -113,6 +142,8 @@ pub fn prove(
     let rules = rules_for(theories);
     let rewrites: Vec<_> = rules.iter().map(|r| &r.rewrite).collect();
     let start = std::time::Instant::now();
+    BUDGET.with(|b| b.set(Some((start + limits.time, limits.nodes))));
+    let _guard = BudgetGuard;
     let mut runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(ctx.clone()))
         .with_explanations_enabled()
         .with_iter_limit(limits.iterations)

@@ -164,6 +164,9 @@ impl egg::Applier<Math, MathAnalysis> for Computed {
         searcher_ast: Option<&PatternAst<Math>>,
         rule_name: Symbol,
     ) -> Vec<Id> {
+        if super::link::over_budget(egraph.total_size()) {
+            return vec![];
+        }
         let Some(Replacement {
             to,
             from,
