@@ -76,6 +76,20 @@ fn random(kind: &Kind, rng: &mut rand_pcg::Pcg64) -> Option<f64> {
 /// A random point of [a, b]: uniform, near an edge (10^-9 to 1/2 of the width from it), or, for
 /// an interval around 0 that spans many decades, with a log-uniform magnitude.
 fn interval(a: f64, b: f64, rng: &mut rand_pcg::Pcg64) -> f64 {
+    let top = a.abs().max(b.abs());
+    let huge = 10f64.powf(DECADES);
+    if top > huge && rng.random_range(0..8) < 7 {
+        // An interval far wider than the magnitudes reals are drawn from (-1e308..1e308): mostly
+        // the same log-uniform magnitudes as reals, inside the interval.
+        let m = log_uniform(rng, 10f64.powf(-DECADES), huge);
+        let x = match (a < 0.0, b > 0.0) {
+            (true, true) if rng.random_bool(0.5) => -m,
+            (true, true) => m,
+            (false, _) => a + m,
+            (_, false) => b - m,
+        };
+        return x.clamp(a, b);
+    }
     match rng.random_range(0..4) {
         0 => lerp(a, b, rng.random_range(0.0..1.0)),
         1 => lerp(a, b, log_uniform(rng, 1e-9, 0.5)),
