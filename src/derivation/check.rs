@@ -5,17 +5,26 @@ use num_rational::BigRational;
 use std::fmt;
 
 use super::file::{Derivation, Expect, Kind};
-use super::sample::{describe, point, used_symbols, POINTS};
-use crate::expr::Expr;
-use crate::numeric::eval::{Evaluator, Value};
-use crate::numeric::tolerance::{compare, Comparison};
+use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK, POINTS};
+use crate::expr::{Expr, Math};
+use crate::numeric::eval::{Env, EvalError, Evaluator, Value};
+use crate::numeric::tolerance::{compare, compare_difference, Comparison};
+
+/// Fewest points (of [`POINTS`]) at which both sides must evaluate to finite values for a link
+/// to count as checked numerically: `proved` needs them (else `unchecked`), `consistent` needs
+/// them (else `unknown`). Two thirds of the points: a link may be undefined on part of a wide
+/// domain (a root of a negative number, an overflow), but not on most of it.
+pub const MIN_POINTS: usize = 8;
 use crate::prove::{prove, Context, Limits, Outcome, Stats, Unsound};
 
 /// The verdict on one link. Never a bool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// The e-graph proved it and the numerics agree.
+    /// The e-graph proved it and the numerics agree at at least [`MIN_POINTS`] points.
     Proved,
+    /// The e-graph proved it, but fewer than [`MIN_POINTS`] points could be evaluated: a proof
+    /// with no numeric evidence, which a file must expect explicitly (`expect = "unchecked"`).
+    Unchecked,
     /// No proof with the cited theories, but the numerics agree at every point.
     Consistent,
     /// A point where the two sides differ beyond the tolerance.
@@ -31,6 +40,7 @@ impl Verdict {
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Proved => "proved",
+            Verdict::Unchecked => "unchecked",
             Verdict::Consistent => "consistent",
             Verdict::Refuted => "refuted",
             Verdict::Unknown => "unknown",
@@ -91,7 +101,10 @@ impl Evidence {
         self.points.iter().max_by(|a, b| {
             let ra = a.cmp.diff / a.cmp.tol.max(f64::MIN_POSITIVE);
             let rb = b.cmp.diff / b.cmp.tol.max(f64::MIN_POSITIVE);
-            ra.partial_cmp(&rb).unwrap_or(std::cmp::Ordering::Equal)
+            // Ties (e.g. every difference exactly 0): show the tightest tolerance.
+            ra.partial_cmp(&rb)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(b.cmp.tol.total_cmp(&a.cmp.tol))
         })
     }
 }
@@ -168,32 +181,159 @@ pub fn context(d: &Derivation) -> Context {
 }
 
 /// Evaluate both sides at the derivation's points.
+///
+/// A point where a side cannot be evaluated (an error of the numeric method, a non-finite value,
+/// a point outside a domain) is a point not evaluated, with its reason — never a counterexample.
+/// A point refused by the term budget is retried with the sizes scaled down by 10, up to
+/// [`MAX_SHRINK`] times (the same symbolic ranges at smaller sizes).
+///
+/// Where Monte Carlo enters, the decision is made on the difference lhs − rhs: its
+/// expectations are merged into one E[…] (linearity), whose estimator uses the same samples for
+/// both sides (common random numbers), so the tolerance is the standard error of the difference.
 pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
     let mut ev = Evidence {
         methods: methods(&[lhs, rhs]),
         ..Evidence::default()
     };
     let used = used_symbols(&[lhs, rhs]);
+    let difference = merged_difference(lhs, rhs);
     for k in 0..POINTS {
-        let env = point(d, k);
-        let l = Evaluator::new(&env).eval(lhs);
-        let r = Evaluator::new(&env).eval(rhs);
-        match (l, r) {
-            (Ok(l), Ok(r)) => ev.points.push(PointResult {
-                at: describe(d, &env, Some(&used)),
-                lhs: l,
-                rhs: r,
-                cmp: compare(l, r, POINTS),
-            }),
-            (Err(e), _) | (_, Err(e)) => {
+        let mut outcome = Err(String::new());
+        for shrink in 0..=MAX_SHRINK {
+            let env = point_scaled(d, k, shrink);
+            match evaluate_point(&env, lhs, rhs, difference.as_ref()) {
+                Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
+                Err(e) => {
+                    outcome = Err(e.to_string());
+                    break;
+                }
+                Ok((l, r, cmp)) => {
+                    outcome = Ok(PointResult {
+                        at: describe(d, &env, Some(&used)),
+                        lhs: l,
+                        rhs: r,
+                        cmp,
+                    });
+                    break;
+                }
+            }
+        }
+        match outcome {
+            Ok(p) => ev.points.push(p),
+            Err(why) => {
                 ev.skipped_count += 1;
                 if ev.skipped.is_none() {
-                    ev.skipped = Some(e.to_string());
+                    ev.skipped = Some(why);
                 }
             }
         }
     }
     ev
+}
+
+enum PointError {
+    Budget(String),
+    Other(String),
+}
+
+impl fmt::Display for PointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PointError::Budget(s) | PointError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+fn side(env: &Env, e: &Expr, name: &str) -> Result<Value, PointError> {
+    match Evaluator::new(env).eval(e) {
+        Ok(v) if v.value.is_finite() => Ok(v),
+        Ok(v) => Err(PointError::Other(format!(
+            "the {name} is not finite ({}) at some points",
+            v.value
+        ))),
+        Err(e @ EvalError::Budget(_)) => Err(PointError::Budget(e.to_string())),
+        Err(e) => Err(PointError::Other(e.to_string())),
+    }
+}
+
+/// Both sides at one point, compared. The comparison of statistical sides is made on the merged
+/// difference when there is one (see [`numeric_check`]).
+fn evaluate_point(
+    env: &Env,
+    lhs: &Expr,
+    rhs: &Expr,
+    difference: Option<&Expr>,
+) -> Result<(Value, Value, Comparison), PointError> {
+    let l = side(env, lhs, "lhs")?;
+    let r = side(env, rhs, "rhs")?;
+    if l.stderr > 0.0 || r.stderr > 0.0 {
+        if let Some(diff) = difference {
+            let dv = side(env, diff, "difference lhs − rhs")?;
+            return Ok((l, r, compare_difference(dv, l, r, POINTS)));
+        }
+    }
+    Ok((l, r, compare(l, r, POINTS)))
+}
+
+/// `E[D]` with `D` the difference lhs − rhs in which every `E[X]` is replaced by `X`, when every
+/// expectation occurs linearly (under +, −, scalar factors and divisors free of E, and sums);
+/// `None` if some expectation occurs non-linearly (then the sides are compared separately) or
+/// there is none.
+pub fn merged_difference(lhs: &Expr, rhs: &Expr) -> Option<Expr> {
+    let has_e = |e: &Expr| e.as_ref().iter().any(|n| matches!(n, Math::Expect(_)));
+    if !has_e(lhs) && !has_e(rhs) {
+        return None;
+    }
+    let mut out = Expr::default();
+    let l = linear_body(lhs, root(lhs), &mut out)?;
+    let r = linear_body(rhs, root(rhs), &mut out)?;
+    let d = out.add(Math::Sub([l, r]));
+    out.add(Math::Expect(d));
+    Some(out)
+}
+
+fn root(e: &Expr) -> egg::Id {
+    egg::Id::from(e.as_ref().len() - 1)
+}
+
+fn contains_expect(e: &Expr, id: egg::Id) -> bool {
+    matches!(e[id], Math::Expect(_))
+        || egg::Language::children(&e[id])
+            .iter()
+            .any(|c| contains_expect(e, *c))
+}
+
+fn copy(e: &Expr, id: egg::Id, out: &mut Expr) -> egg::Id {
+    let node = egg::Language::map_children(e[id].clone(), |c| copy(e, c, out));
+    out.add(node)
+}
+
+fn linear_body(e: &Expr, id: egg::Id, out: &mut Expr) -> Option<egg::Id> {
+    if !contains_expect(e, id) {
+        return Some(copy(e, id, out));
+    }
+    let node = match &e[id] {
+        Math::Expect(a) => return Some(copy(e, *a, out)),
+        Math::Add([a, b]) => Math::Add([linear_body(e, *a, out)?, linear_body(e, *b, out)?]),
+        Math::Sub([a, b]) => Math::Sub([linear_body(e, *a, out)?, linear_body(e, *b, out)?]),
+        Math::Neg(a) => Math::Neg(linear_body(e, *a, out)?),
+        Math::Mul([a, b]) if !(contains_expect(e, *a) && contains_expect(e, *b)) => {
+            Math::Mul([linear_body(e, *a, out)?, linear_body(e, *b, out)?])
+        }
+        Math::Div([a, b]) if !contains_expect(e, *b) => {
+            Math::Div([linear_body(e, *a, out)?, copy(e, *b, out)])
+        }
+        Math::Sum([v, lo, hi, body]) if !contains_expect(e, *lo) && !contains_expect(e, *hi) => {
+            Math::Sum([
+                copy(e, *v, out),
+                copy(e, *lo, out),
+                copy(e, *hi, out),
+                linear_body(e, *body, out)?,
+            ])
+        }
+        _ => return None,
+    };
+    Some(out.add(node))
 }
 
 /// Which numeric methods evaluating these terms involves.
@@ -268,14 +408,13 @@ pub fn check_link(d: &Derivation, ctx: &Context, k: usize) -> Result<LinkResult,
             d.id, p.at, p.lhs.value, p.rhs.value
         )));
     }
-    let verdict = if proved {
-        Verdict::Proved
-    } else if cex {
-        Verdict::Refuted
-    } else if !evidence.points.is_empty() && evidence.skipped_count == 0 {
-        Verdict::Consistent
-    } else {
-        Verdict::Unknown
+    let checked = evidence.points.len() >= MIN_POINTS;
+    let verdict = match (proved, cex, checked) {
+        (true, _, true) => Verdict::Proved,
+        (true, _, false) => Verdict::Unchecked,
+        (false, true, _) => Verdict::Refuted,
+        (false, false, true) => Verdict::Consistent,
+        (false, false, false) => Verdict::Unknown,
     };
     let diagnosis = if verdict == Verdict::Refuted {
         super::diagnose::diagnose(&evidence, &outcome)

@@ -65,6 +65,9 @@ pub enum Kind {
 pub enum Expect {
     /// A proof, confirmed numerically.
     Proved,
+    /// A proof that the numerics could not confirm (too few points evaluated): must be
+    /// expected explicitly (`expect = "unchecked"`).
+    Unchecked,
     /// No proof; numerics agree.
     Consistent,
     /// A counterexample.
@@ -80,6 +83,7 @@ impl Expect {
     pub fn name(self) -> &'static str {
         match self {
             Expect::Proved => "proved",
+            Expect::Unchecked => "unchecked",
             Expect::Consistent => "consistent",
             Expect::Refuted => "refuted",
             Expect::Unknown => "unknown",
@@ -561,6 +565,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             None => Expect::Proved,
             Some(e) => match e.get_ref().as_str() {
                 "proved" => Expect::Proved,
+                "unchecked" => Expect::Unchecked,
                 "consistent" => Expect::Consistent,
                 "refuted" => Expect::Refuted,
                 "unknown" => Expect::Unknown,
@@ -568,7 +573,9 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                 other => {
                     return Err(l
                         .err(e.span(), format!("unknown verdict `{other}`"), "here")
-                        .with_help("verdicts: proved, consistent, refuted, unknown, limit"))
+                        .with_help(
+                            "verdicts: proved, unchecked, consistent, refuted, unknown, limit",
+                        ))
                 }
             },
         };

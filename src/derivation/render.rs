@@ -26,6 +26,7 @@ fn step_line(s: &Step) -> String {
 fn mark(v: Verdict) -> &'static str {
     match v {
         Verdict::Proved => "✓",
+        Verdict::Unchecked => "◌",
         Verdict::Consistent => "≈",
         Verdict::Refuted => "✗",
         Verdict::Unknown => "?",
@@ -61,6 +62,7 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
     }
     let counts = [
         Verdict::Proved,
+        Verdict::Unchecked,
         Verdict::Limit,
         Verdict::Consistent,
         Verdict::Refuted,

@@ -13,42 +13,105 @@ pub const POINTS: usize = 12;
 pub const EDGE_POINTS: usize = 4;
 /// Monte Carlo samples per expectation that is not a polynomial in the Gaussian entries.
 pub const MC_SAMPLES: usize = 20_000;
+/// Largest size drawn (sizes are log-uniform in 1..=MAX_SIZE).
+pub const MAX_SIZE: f64 = 5000.0;
+/// Decades of magnitude reals and positives are drawn from: |x| log-uniform in
+/// [10^-DECADES, 10^DECADES], both signs for reals.
+pub const DECADES: f64 = 6.0;
+/// How many times a point refused by the term budget is retried with its sizes divided by 10.
+pub const MAX_SHRINK: u32 = 3;
 
-/// Concrete activations the generic `phi` stands for, cycled over the points.
-const PHI: [Activation; 4] = [
+/// Concrete activations the generic `phi` stands for, cycled over the points: odd ones with
+/// φ(0) = 0 and ones with φ(0) ≠ 0 (sigmoid, softplus, cos), kinked and smooth.
+const PHI: [Activation; 8] = [
     Activation::Tanh,
     Activation::Relu,
+    Activation::Sigmoid,
     Activation::Erf,
+    Activation::Softplus,
     Activation::Sin,
+    Activation::Cos,
+    Activation::Gelu,
 ];
+
+/// A point inside [a, b] at fraction t from a (no overflow for the widest f64 intervals).
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    (a * (1.0 - t) + b * t).clamp(a.min(b), a.max(b))
+}
 
 fn edge(kind: &Kind, k: usize) -> Option<f64> {
     Some(match kind {
-        Kind::Real => [0.0, 1.0, -1.0, 0.5][k % 4],
+        Kind::Real => [0.0, 1.0, -1.0, 1.0 - 1e-6][k % 4],
         Kind::Positive => [1.0, 0.5, 2.0, 1e-3][k % 4],
         Kind::Size => [1.0, 2.0, 3.0, 5.0][k % 4],
         Kind::Integer => [0.0, 1.0, -1.0, 2.0][k % 4],
-        Kind::Interval(a, b) => {
-            let w = b - a;
-            [*a, *b, a + 1e-6 * w, b - 1e-6 * w][k % 4]
-        }
+        Kind::Interval(a, b) => [*a, *b, lerp(*a, *b, 1e-6), lerp(*b, *a, 1e-6)][k % 4],
         _ => return None,
     })
 }
 
+fn log_uniform(rng: &mut rand_pcg::Pcg64, lo: f64, hi: f64) -> f64 {
+    10f64.powf(rng.random_range(lo.log10()..=hi.log10()))
+}
+
 fn random(kind: &Kind, rng: &mut rand_pcg::Pcg64) -> Option<f64> {
+    let tiny = 10f64.powf(-DECADES);
+    let huge = 10f64.powf(DECADES);
     Some(match kind {
-        Kind::Real => rng.random_range(-3.0..3.0),
-        Kind::Positive => rng.random_range(0.2..3.0),
-        Kind::Size => rng.random_range(1..=6) as f64,
-        Kind::Integer => rng.random_range(-5..=5) as f64,
-        Kind::Interval(a, b) => rng.random_range(*a..*b),
+        Kind::Real => {
+            let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+            sign * log_uniform(rng, tiny, huge)
+        }
+        Kind::Positive => log_uniform(rng, tiny, huge),
+        Kind::Size => log_uniform(rng, 1.0, MAX_SIZE).round(),
+        Kind::Integer => {
+            let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+            sign * (log_uniform(rng, 1.0, 1e6).round() - 1.0)
+        }
+        Kind::Interval(a, b) => interval(*a, *b, rng),
         _ => return None,
     })
+}
+
+/// A random point of [a, b]: uniform, near an edge (10^-9 to 1/2 of the width from it), or, for
+/// an interval around 0 that spans many decades, with a log-uniform magnitude.
+fn interval(a: f64, b: f64, rng: &mut rand_pcg::Pcg64) -> f64 {
+    let top = a.abs().max(b.abs());
+    let huge = 10f64.powf(DECADES);
+    if top > huge && rng.random_range(0..8) < 7 {
+        // An interval far wider than the magnitudes reals are drawn from (-1e308..1e308): mostly
+        // the same log-uniform magnitudes as reals, inside the interval.
+        let m = log_uniform(rng, 10f64.powf(-DECADES), huge);
+        let x = match (a < 0.0, b > 0.0) {
+            (true, true) if rng.random_bool(0.5) => -m,
+            (true, true) => m,
+            (false, _) => a + m,
+            (_, false) => b - m,
+        };
+        return x.clamp(a, b);
+    }
+    match rng.random_range(0..4) {
+        0 => lerp(a, b, rng.random_range(0.0..1.0)),
+        1 => lerp(a, b, log_uniform(rng, 1e-9, 0.5)),
+        2 => lerp(b, a, log_uniform(rng, 1e-9, 0.5)),
+        _ if a < 0.0 && b > 0.0 => {
+            let top = a.abs().max(b);
+            let m = log_uniform(rng, (top * 1e-12).max(1e-300), top);
+            let x = if rng.random_bool(0.5) { m } else { -m };
+            x.clamp(a, b)
+        }
+        _ => lerp(a, b, rng.random_range(0.0..1.0)),
+    }
 }
 
 /// The `k`-th evaluation point of a derivation (deterministic).
 pub fn point(d: &Derivation, k: usize) -> Env {
+    point_scaled(d, k, 0)
+}
+
+/// The `k`-th evaluation point with its sizes divided by `10^shrink` (at least 1): the same
+/// point of the same symbolic ranges, smaller, for terms the budget refuses at full size.
+pub fn point_scaled(d: &Derivation, k: usize, shrink: u32) -> Env {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(0xd371_7e00 + k as u64);
     let mut env = Env {
         seed: k as u64 + 1,
@@ -65,10 +128,17 @@ pub fn point(d: &Derivation, k: usize) -> Env {
             env.matrices.push(*s);
             continue;
         }
+        if let Kind::Interval(a, b) = kind {
+            env.domains.insert(*s, (*a, *b));
+        }
         let v = if k < EDGE_POINTS {
             edge(kind, k + i)
         } else {
             random(kind, &mut rng)
+        };
+        let v = match (kind, v) {
+            (Kind::Size, Some(v)) => Some((v / 10f64.powi(shrink as i32)).round().max(1.0)),
+            (_, v) => v,
         };
         if let Some(v) = v {
             env.scalars.insert(*s, v);
@@ -85,20 +155,35 @@ pub fn point(d: &Derivation, k: usize) -> Env {
         if let Kind::Index(lo, hi) = kind {
             let mut ev = Evaluator::new(&env);
             let (lo, hi) = (ev.eval(lo), ev.eval(hi));
-            if let (Ok(lo), Ok(hi)) = (lo, hi) {
-                let (lo, hi) = (lo.value.round() as i64, hi.value.round() as i64);
-                if lo <= hi {
-                    let v = if k < EDGE_POINTS {
-                        if k % 2 == 0 {
-                            lo
+            match (lo, hi) {
+                (Ok(lo), Ok(hi)) if lo.value.is_finite() && hi.value.is_finite() => {
+                    let (lo, hi) = (lo.value.round() as i64, hi.value.round() as i64);
+                    if lo <= hi {
+                        let v = if k < EDGE_POINTS {
+                            if k % 2 == 0 {
+                                lo
+                            } else {
+                                hi
+                            }
                         } else {
-                            hi
-                        }
+                            rng.random_range(lo..=hi)
+                        };
+                        env.scalars.insert(s, v as f64);
                     } else {
-                        rng.random_range(lo..=hi)
-                    };
-                    env.scalars.insert(s, v as f64);
+                        env.undefined.push((
+                            s,
+                            format!("the range {lo}..{hi} of index `{s}` is empty at this point"),
+                        ));
+                    }
                 }
+                (Err(e), _) | (_, Err(e)) => env.undefined.push((
+                    s,
+                    format!("the range of index `{s}` cannot be evaluated: {e}"),
+                )),
+                _ => env.undefined.push((
+                    s,
+                    format!("the range of index `{s}` is not finite at this point"),
+                )),
             }
         }
     }

@@ -44,9 +44,16 @@ pub enum EvalError {
     /// An index is not an integer.
     #[error("index `{0}` is not an integer")]
     NonIntegerIndex(f64),
-    /// A sum range is too long to evaluate.
-    #[error("sum over {0} terms is too long to evaluate")]
-    SumTooLong(f64),
+    /// The evaluation would take more than [`TERM_BUDGET`] terms.
+    #[error("term budget exceeded: {0} (the budget is {TERM_BUDGET} sum terms and polynomial products per side and point)")]
+    Budget(String),
+    /// An expectation that does not exist (infinite or undefined), or whose estimator has no
+    /// finite variance.
+    #[error("divergent expectation: {0}")]
+    Divergent(String),
+    /// The point lies outside a symbol's domain (e.g. a declared index whose range is empty).
+    #[error("outside the domain: {0}")]
+    OutOfDomain(String),
     /// Something the numeric side cannot evaluate.
     #[error("{0}")]
     Unsupported(String),
@@ -70,6 +77,46 @@ pub struct Env {
     /// Arrays with given entries (1-based: `h[1]` is `arrays[h][0]`), e.g. a sampled network's
     /// pre-activations; other arrays are deterministic pseudo-random entries.
     pub arrays: HashMap<Symbol, Vec<f64>>,
+    /// Declared symbols with no value at this point, and why (e.g. an index whose range is
+    /// empty at the sizes drawn): evaluating them is "outside the domain", not "undeclared".
+    pub undefined: Vec<(Symbol, String)>,
+    /// Bounded domains `[lo, hi]` of scalar symbols (intervals): derivatives with respect to
+    /// them stay inside (one-sided differences at an edge).
+    pub domains: HashMap<Symbol, (f64, f64)>,
+}
+
+/// Most sum terms (body evaluations) plus polynomial monomial products one side of a link may
+/// cost at one point. A 2·10⁵-term sum is well inside; nested 99999 × 99999 sums, or a sum over
+/// all of i64, are refused with [`EvalError::Budget`] (a point not evaluated, never agreement),
+/// and the checker retries the point at smaller sizes.
+pub const TERM_BUDGET: u64 = 1_000_000;
+
+/// Fewest Monte Carlo samples with a non-zero integrand magnitude for an estimate to count.
+pub const MC_MIN_NONZERO: usize = 100;
+
+/// A Monte Carlo estimate is refused as divergent when one sample carries more than this share of
+/// the sum of squared deviations: with finite variance and 20,000 samples the largest share is
+/// ~1e-3 for Gaussian-tailed integrands; for an infinite-variance one it is O(1).
+pub const MC_MAX_SHARE: f64 = 0.3;
+
+/// A Monte Carlo estimate is refused as divergent when its [`TOP`] largest squared deviations
+/// carry more than this share of their sum. With finite variance the share falls like TOP/n
+/// (≈ 1e-3·TOP at 20,000 Gaussian-type samples; ≲ 0.3 even when only 100 samples are non-zero);
+/// with infinite variance (a ratio of Gaussians, a pole like z^(−2)) the few largest samples carry
+/// most of it (typically > 0.8).
+pub const MC_MAX_TOP_SHARE: f64 = 0.5;
+/// How many of the largest samples [`MC_MAX_TOP_SHARE`] looks at.
+pub const TOP: usize = 10;
+
+/// The share of Σ(x − mean)² carried by the [`TOP`] largest squared deviations.
+pub fn top_share(values: &[f64], mean: f64) -> f64 {
+    let mut dev: Vec<f64> = values.iter().map(|v| (v - mean).powi(2)).collect();
+    let total: f64 = dev.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    dev.sort_unstable_by(|a, b| b.total_cmp(a));
+    dev.iter().take(TOP).sum::<f64>() / total
 }
 
 /// Dimension of the random matrices matrix symbols stand for.
@@ -92,6 +139,12 @@ pub struct Evaluator<'a> {
     bound: Vec<(Symbol, f64)>,
     /// The current Monte Carlo sample of random variables, if sampling.
     sample: Option<HashMap<RvKey, f64>>,
+    /// Inside Monte Carlo: the sample number, from which every entry is drawn by hashing
+    /// (seed, sample, entry), so the same entry has the same value in every E[...] of the point
+    /// (common random numbers).
+    mc_k: Option<u64>,
+    /// Sum terms and monomial products spent so far (see [`TERM_BUDGET`]).
+    terms: u64,
     rng: rand_pcg::Pcg64,
 }
 
@@ -122,7 +175,42 @@ pub fn array_entry(name: Symbol, indices: &[i64], seed: u64) -> f64 {
     4.0 * u - 2.0
 }
 
-const DOUBLE_FACTORIAL: [f64; 9] = [1.0, 0.0, 1.0, 0.0, 3.0, 0.0, 15.0, 0.0, 105.0];
+/// E[z^k] for z ~ N(0, 1): (k−1)!! for even k, 0 for odd k, for every k (exact integers while
+/// they fit in f64's 53 bits, correctly rounded products beyond; infinite beyond ~k = 300, which is
+/// reported as an error by the caller).
+pub fn gaussian_moment(k: u32) -> f64 {
+    if k % 2 == 1 {
+        return 0.0;
+    }
+    if k <= 56 {
+        let mut m: u128 = 1;
+        let mut j = 1u128;
+        while j < u128::from(k) {
+            m *= j;
+            j += 2;
+        }
+        return m as f64;
+    }
+    let mut m = num_bigint::BigUint::from(1u32);
+    let mut j = 1u32;
+    while j < k {
+        m *= j;
+        j += 2;
+    }
+    num_traits::ToPrimitive::to_f64(&m).unwrap_or(f64::INFINITY)
+}
+
+/// A standard normal drawn from a hash: entry `key` of Monte Carlo sample `k` at seed `seed`.
+fn keyed_normal(key: &RvKey, k: u64, seed: u64) -> f64 {
+    let mut h = fnv(key.0.as_str(), seed ^ 0x6d63_5eed);
+    for i in &key.1 {
+        h = splitmix(h ^ (*i as u64));
+    }
+    h = splitmix(h ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let u1 = ((splitmix(h) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let u2 = ((splitmix(h ^ 0x5555) >> 11) as f64) / (1u64 << 53) as f64;
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
 
 impl<'a> Evaluator<'a> {
     /// An evaluator at the point `env`.
@@ -134,6 +222,8 @@ impl<'a> Evaluator<'a> {
             rv_index: HashMap::new(),
             bound: vec![],
             sample: None,
+            mc_k: None,
+            terms: 0,
             rng: rand_pcg::Pcg64::seed_from_u64(env.seed ^ 0x5eed),
         }
     }
@@ -296,6 +386,36 @@ impl<'a> Evaluator<'a> {
         })
     }
 
+    /// Account for a sum over `lo..=hi` (empty when `hi < lo`) against [`TERM_BUDGET`].
+    fn spend(&mut self, lo: i64, hi: i64) -> Result<(), EvalError> {
+        let count = (i128::from(hi) - i128::from(lo) + 1).max(0);
+        self.charge(count, || format!("a sum over {lo}..{hi}"))
+    }
+
+    /// After the first term of a sum over `lo..=hi` that started with `before` terms spent:
+    /// refuse at once if the remaining terms, each as costly as the first, exceed the budget.
+    fn project(&mut self, before: u64, lo: i64, hi: i64) -> Result<(), EvalError> {
+        let per = i128::from(self.terms.saturating_sub(before));
+        let rest = i128::from(hi) - i128::from(lo);
+        if per > 0 && i128::from(self.terms) + per * rest > i128::from(TERM_BUDGET) {
+            self.terms = TERM_BUDGET + 1;
+            return Err(EvalError::Budget(format!(
+                "a sum over {lo}..{hi} whose terms cost {per} each"
+            )));
+        }
+        Ok(())
+    }
+
+    fn charge(&mut self, count: i128, what: impl FnOnce() -> String) -> Result<(), EvalError> {
+        let total = i128::from(self.terms) + count;
+        if total > i128::from(TERM_BUDGET) {
+            self.terms = TERM_BUDGET + 1;
+            return Err(EvalError::Budget(what()));
+        }
+        self.terms = total as u64;
+        Ok(())
+    }
+
     fn is_random(&self, s: Symbol) -> bool {
         self.env.random.contains(&s)
     }
@@ -310,11 +430,30 @@ impl<'a> Evaluator<'a> {
         if s.as_str() == "pi" {
             return Ok(std::f64::consts::PI);
         }
+        if let Some((_, why)) = self.env.undefined.iter().find(|(u, _)| *u == s) {
+            return Err(EvalError::OutOfDomain(why.clone()));
+        }
         Err(EvalError::Unbound(s.to_string()))
     }
 
     fn index(&mut self, e: &Expr, id: Id) -> Result<i64, EvalError> {
+        if let Some(q) = exact_const(e, id) {
+            // Exact: a literal bound such as ±9223372036854775807 is not rounded through f64.
+            if !q.is_integer() {
+                return Err(EvalError::NonIntegerIndex(
+                    num_traits::ToPrimitive::to_f64(&q).unwrap_or(f64::NAN),
+                ));
+            }
+            return num_traits::ToPrimitive::to_i64(q.numer()).ok_or_else(|| {
+                EvalError::Budget(format!("the index {} does not fit in 64 bits", q.numer()))
+            });
+        }
         let v = self.value(e, id)?.value;
+        if v.abs() > 9.007_199_254_740_992e15 {
+            return Err(EvalError::Budget(format!(
+                "the index {v:e} is beyond 2^53, where f64 integers are not exact"
+            )));
+        }
         let r = v.round();
         if (v - r).abs() > 1e-9 || !v.is_finite() {
             return Err(EvalError::NonIntegerIndex(v));
@@ -348,6 +487,15 @@ impl<'a> Evaluator<'a> {
 
     fn sampled(&mut self, key: RvKey) -> f64 {
         use rand_distr::Distribution;
+        if let Some(k) = self.mc_k {
+            let seed = self.env.seed;
+            return *self
+                .sample
+                .as_mut()
+                .expect("sampling")
+                .entry(key)
+                .or_insert_with_key(|key| keyed_normal(key, k, seed));
+        }
         let rng = &mut self.rng;
         *self
             .sample
@@ -383,18 +531,46 @@ impl<'a> Evaluator<'a> {
         Ok(match node {
             Math::Num(c) => Value::exact(c.to_f64()),
             Math::Symbol(s) => Value::exact(self.lookup(*s)?),
-            Math::Add([a, b]) | Math::Sub([a, b]) => {
-                let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                let v = if matches!(node, Math::Add(_)) {
-                    x.value + y.value
-                } else {
-                    x.value - y.value
+            Math::Add(_)
+            | Math::Sub(_)
+            | Math::Neg(_)
+            | Math::Mul(_)
+            | Math::Div(_)
+            | Math::Pow(_)
+                if exact_const(e, id).is_some() =>
+            {
+                let q = exact_const(e, id).expect("checked");
+                Value::exact(num_traits::ToPrimitive::to_f64(&q).unwrap_or(f64::NAN))
+            }
+            Math::Add(_) | Math::Sub(_) => {
+                // The whole chain of + and −: its exact constant terms are summed as rationals,
+                // so constants that cancel (a + 10^20 − 10^20) do not raise the scale.
+                let mut terms = vec![];
+                linear_terms(e, id, true, &mut terms);
+                let mut c = num_rational::BigRational::from_integer(0.into());
+                let mut acc = Value {
+                    value: 0.0,
+                    scale: 0.0,
+                    stderr: 0.0,
                 };
-                Value {
-                    value: v,
-                    scale: x.scale + y.scale,
-                    stderr: x.stderr + y.stderr,
+                for (positive, t) in terms {
+                    if let Some(q) = exact_const(e, t) {
+                        if positive {
+                            c += q;
+                        } else {
+                            c -= q;
+                        }
+                        continue;
+                    }
+                    let x = self.value(e, t)?;
+                    acc.value += if positive { x.value } else { -x.value };
+                    acc.scale += x.scale;
+                    acc.stderr += x.stderr;
                 }
+                let c = num_traits::ToPrimitive::to_f64(&c).unwrap_or(f64::NAN);
+                acc.value += c;
+                acc.scale += c.abs();
+                acc
             }
             Math::Mul([a, b]) => {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
@@ -546,15 +722,18 @@ impl<'a> Evaluator<'a> {
                     EvalError::Unsupported("a sum's index must be a symbol".into())
                 })?;
                 let (lo, hi) = (self.index(e, *lo)?, self.index(e, *hi)?);
-                if hi - lo > 100_000 {
-                    return Err(EvalError::SumTooLong((hi - lo) as f64));
-                }
+                self.spend(lo, hi)?;
                 let mut acc = Value::exact(0.0);
+                // An empty or reversed range (hi < lo) sums to 0.
+                let before = self.terms;
                 for j in lo..=hi {
                     self.bound.push((var, j as f64));
                     let t = self.value(e, *body);
                     self.bound.pop();
                     let t = t?;
+                    if j == lo {
+                        self.project(before, lo, hi)?;
+                    }
                     acc.value += t.value;
                     acc.scale += t.scale;
                     acc.stderr += t.stderr;
@@ -591,7 +770,13 @@ impl<'a> Evaluator<'a> {
             .symbol()
             .ok_or_else(|| EvalError::Unsupported("d/dX needs a symbol X".into()))?;
         let t0 = self.lookup(t)?;
-        richardson(t0, |x| {
+        let bound_here = self.bound.iter().any(|(b, _)| *b == t);
+        let domain = if bound_here {
+            None
+        } else {
+            self.env.domains.get(&t).copied()
+        };
+        richardson(t0, domain, |x| {
             self.bound.push((t, x));
             let r = if as_matrix {
                 self.matrix(e, body).map(|(m, s, _)| (m, s))
@@ -671,7 +856,10 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    /// E[x]: exact if x is a polynomial in the random entries, Monte Carlo otherwise.
+    /// E[x]: exact if x is a polynomial in the random entries (moments (k−1)!! for every degree);
+    /// adaptive quadrature if x is a function of one N(0,1) entry (to ~1e-14, kinks anywhere);
+    /// seeded Monte Carlo with common random numbers otherwise. A divergent or undefined
+    /// expectation is an error ([`EvalError::Divergent`]), never a number.
     fn expectation(&mut self, e: &Expr, a: Id) -> Result<Value, EvalError> {
         if self.sample.is_some() {
             // Nested inside a Monte Carlo sample: the inner expectation is over fresh randomness;
@@ -680,20 +868,35 @@ impl<'a> Evaluator<'a> {
                 "nested E[...] inside a Monte Carlo expectation".into(),
             ));
         }
+        // E[x·y] and E[x²] of polynomials: pairwise, without expanding the product.
+        let pair = match &e[a] {
+            Math::Mul([x, y]) => Some((*x, *y)),
+            Math::Pow([x, k])
+                if exact_const(e, *k)
+                    .is_some_and(|q| q == num_rational::BigRational::from_integer(2.into())) =>
+            {
+                Some((*x, *x))
+            }
+            _ => None,
+        };
+        if let Some((x, y)) = pair {
+            match (self.rpoly(e, x), self.rpoly(e, y)) {
+                (Ok(px), Ok(py)) => return self.pair_moment(&px, &py),
+                (Err(PolyError::Eval(err)), _) | (_, Err(PolyError::Eval(err))) => return Err(err),
+                _ => {}
+            }
+        }
         match self.rpoly(e, a) {
             Ok(p) => {
                 let mut value = 0.0;
                 let mut scale = 0.0;
                 for (m, (c, s)) in &p.0 {
-                    let moment: f64 = m
-                        .iter()
-                        .map(|(_, k)| {
-                            DOUBLE_FACTORIAL
-                                .get(*k as usize)
-                                .copied()
-                                .unwrap_or(f64::NAN)
-                        })
-                        .product();
+                    let moment: f64 = m.iter().map(|(_, k)| gaussian_moment(*k)).product();
+                    if !moment.is_finite() {
+                        return Err(EvalError::Unsupported(
+                            "a Gaussian moment beyond f64's range".into(),
+                        ));
+                    }
                     value += c * moment;
                     scale += s * moment.abs();
                 }
@@ -703,28 +906,148 @@ impl<'a> Evaluator<'a> {
                     stderr: 0.0,
                 })
             }
-            Err(PolyError::NotPolynomial) => self.monte_carlo(e, a),
+            Err(PolyError::NotPolynomial) => {
+                // Which entries does the integrand depend on? (One draw records them.)
+                self.sample = Some(HashMap::new());
+                self.mc_k = Some(u64::MAX);
+                let probe = self.value(e, a);
+                let keys: Vec<RvKey> = self
+                    .sample
+                    .take()
+                    .map(|m| m.into_keys().collect())
+                    .unwrap_or_default();
+                self.mc_k = None;
+                probe?;
+                if keys.len() == 1 {
+                    self.quadrature1(e, a, keys.into_iter().next().expect("one key"))
+                } else {
+                    self.monte_carlo(e, a)
+                }
+            }
             Err(PolyError::Eval(err)) => Err(err),
         }
+    }
+
+    /// E[x·y] for polynomials x, y in the random entries.
+    fn pair_moment(&mut self, x: &RPoly, y: &RPoly) -> Result<Value, EvalError> {
+        self.charge((x.0.len() * y.0.len()) as i128, || {
+            "a polynomial product".into()
+        })?;
+        let (mut value, mut scale) = (0.0, 0.0);
+        for (m1, (c1, s1)) in &x.0 {
+            for (m2, (c2, s2)) in &y.0 {
+                let mut moment = 1.0;
+                let (mut p, mut q) = (0, 0);
+                while moment != 0.0 && (p < m1.len() || q < m2.len()) {
+                    let k = match (m1.get(p), m2.get(q)) {
+                        (Some(a), Some(b)) if a.0 == b.0 => {
+                            p += 1;
+                            q += 1;
+                            a.1 + b.1
+                        }
+                        (Some(a), Some(b)) if a.0 < b.0 => {
+                            p += 1;
+                            a.1
+                        }
+                        (Some(a), None) => {
+                            p += 1;
+                            a.1
+                        }
+                        (_, Some(b)) => {
+                            q += 1;
+                            b.1
+                        }
+                        (None, None) => unreachable!(),
+                    };
+                    moment *= gaussian_moment(k);
+                }
+                if moment == 0.0 {
+                    continue;
+                }
+                if !moment.is_finite() {
+                    return Err(EvalError::Unsupported(
+                        "a Gaussian moment beyond f64's range".into(),
+                    ));
+                }
+                value += c1 * c2 * moment;
+                scale += s1 * s2 * moment;
+            }
+        }
+        Ok(Value {
+            value,
+            scale,
+            stderr: 0.0,
+        })
+    }
+
+    /// E[f(z)] for the one N(0,1) entry `key` the integrand depends on: adaptive Gauss–Kronrod
+    /// (7/15) on each half-line, cut at ±37 where the density is below 1e-297. Kinks anywhere are
+    /// found by the subdivision. A singular or heavy-tailed integrand (E[z^(−2)], E[exp(z²)])
+    /// does not converge, or has a non-negligible tail: reported as divergent.
+    fn quadrature1(&mut self, e: &Expr, a: Id, key: RvKey) -> Result<Value, EvalError> {
+        let mut first_error = None;
+        let mut f = |x: f64| -> f64 {
+            self.sample = Some(HashMap::from([(key.clone(), x)]));
+            self.mc_k = Some(u64::MAX);
+            let v = self.value(e, a);
+            self.sample = None;
+            self.mc_k = None;
+            match v {
+                Ok(v) => v.value * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt(),
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                    f64::NAN
+                }
+            }
+        };
+        let q = adaptive_gk(
+            &mut f,
+            &[-37.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 37.0],
+        );
+        let tail = f(37.0).abs().max(f(-37.0).abs()) * 37.0;
+        if let Some(err) = first_error {
+            return Err(err);
+        }
+        let name = key.0;
+        let q = q.map_err(|why| EvalError::Divergent(format!("E[…] over {name}: {why}")))?;
+        if tail > 1e-16 * q.abs_integral {
+            return Err(EvalError::Divergent(format!(
+                "E[…] over {name}: the integrand does not decay in the Gaussian tails"
+            )));
+        }
+        // The tolerance is 1e-12 of the scale: carrying the quadrature's error estimate in the
+        // scale (×1e12) makes the comparison allow for it.
+        Ok(Value {
+            value: q.integral,
+            scale: q.abs_integral + q.error * 1e12,
+            stderr: 0.0,
+        })
     }
 
     fn monte_carlo(&mut self, e: &Expr, a: Id) -> Result<Value, EvalError> {
         let n = self.env.mc_samples.max(2);
         let (mut mean, mut m2, mut scale) = (0.0, 0.0, 0.0f64);
         let mut nonzero = 0usize;
+        let mut values = Vec::with_capacity(n);
         for k in 0..n {
             self.sample = Some(HashMap::new());
+            self.mc_k = Some(k as u64);
             let v = self.value(e, a);
             self.sample = None;
+            self.mc_k = None;
             let v = v?;
             if !v.value.is_finite() {
-                return Err(EvalError::Unsupported(
+                return Err(EvalError::Divergent(
                     "a Monte Carlo sample is not finite".into(),
                 ));
             }
-            if v.value != 0.0 {
+            // A sample counts when any term of the integrand is non-zero (its magnitude scale):
+            // a difference of two sides that cancels pathwise counts, an indicator that never
+            // fires does not.
+            if v.scale != 0.0 {
                 nonzero += 1;
             }
+            values.push(v.value);
             let d = v.value - mean;
             mean += d / (k + 1) as f64;
             m2 += d * (v.value - mean);
@@ -732,10 +1055,32 @@ impl<'a> Evaluator<'a> {
         }
         let var = m2 / (n - 1) as f64;
         let stderr = (var / n as f64).sqrt();
-        if nonzero < 10 || stderr == 0.0 && nonzero < n {
+        if nonzero < MC_MIN_NONZERO.min(n) {
             return Err(EvalError::Unsupported(format!(
-                "Monte Carlo estimate is degenerate ({nonzero} non-zero samples of {n})"
+                "Monte Carlo estimate is degenerate ({nonzero} non-zero samples of {n}; at least {MC_MIN_NONZERO} needed)"
             )));
+        }
+        // Finite variance: neither one sample nor the few largest may dominate the sum of
+        // squared deviations. Rounding-sized deviations of a
+        // pathwise-zero difference are exempt.
+        if m2 > (1e-12 * scale).powi(2) * n as f64 {
+            let largest = values
+                .iter()
+                .map(|v| (v - mean).powi(2))
+                .fold(0.0, f64::max);
+            if largest > MC_MAX_SHARE * m2 {
+                return Err(EvalError::Divergent(format!(
+                    "one Monte Carlo sample of {n} carries {:.0}% of the variance: the estimator has no finite variance",
+                    100.0 * largest / m2
+                )));
+            }
+            let top = top_share(&values, mean);
+            if top > MC_MAX_TOP_SHARE {
+                return Err(EvalError::Divergent(format!(
+                    "the {TOP} largest of {n} Monte Carlo samples carry {:.0}% of the variance: the estimator has no finite variance",
+                    100.0 * top
+                )));
+            }
         }
         Ok(Value {
             value: mean,
@@ -775,6 +1120,9 @@ impl<'a> Evaluator<'a> {
             }
             Math::Mul([a, b]) => {
                 let (x, y) = (self.rpoly(e, *a)?, self.rpoly(e, *b)?);
+                self.charge((x.0.len() * y.0.len()) as i128, || {
+                    "a polynomial product".into()
+                })?;
                 Ok(mul(&x, &y))
             }
             Math::Div([a, b]) => {
@@ -795,11 +1143,16 @@ impl<'a> Evaluator<'a> {
                     return self.as_constant(e, id);
                 }
                 let k = self.value(e, *b)?.value;
-                if k < 0.0 || k.fract() != 0.0 || k > 8.0 {
+                if k < 0.0 || k.fract() != 0.0 || k > 1000.0 {
+                    // Negative or fractional powers of Gaussians are not polynomials: they go
+                    // to quadrature or Monte Carlo, where E[z^(−2)] is found divergent.
                     return Err(PolyError::NotPolynomial);
                 }
                 let mut out = RPoly(BTreeMap::from([(vec![], (1.0, 1.0))]));
                 for _ in 0..k as u32 {
+                    self.charge((out.0.len() * x.0.len()) as i128, || {
+                        "a polynomial power".into()
+                    })?;
                     out = mul(&out, &x);
                 }
                 Ok(out)
@@ -807,15 +1160,17 @@ impl<'a> Evaluator<'a> {
             Math::Sum([v, lo, hi, body]) => {
                 let var = e[*v].symbol().ok_or(PolyError::NotPolynomial)?;
                 let (lo, hi) = (self.index(e, *lo)?, self.index(e, *hi)?);
-                if hi - lo > 10_000 {
-                    return Err(EvalError::SumTooLong((hi - lo) as f64).into());
-                }
+                self.spend(lo, hi)?;
                 let mut acc = RPoly::default();
+                let before = self.terms;
                 for j in lo..=hi {
                     self.bound.push((var, j as f64));
                     let t = self.rpoly(e, *body);
                     self.bound.pop();
                     acc = add(acc, t?);
+                    if j == lo {
+                        self.project(before, lo, hi)?;
+                    }
                 }
                 Ok(acc)
             }
@@ -862,6 +1217,179 @@ fn slope(f: fn(f64) -> f64, df: fn(f64) -> f64, x: f64, scale: f64) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Largest exact constant (in bits of numerator plus denominator) folded as a rational; beyond,
+/// the term is evaluated in f64 (where it overflows to a non-finite value: not evaluated).
+const MAX_CONST_BITS: u64 = 1 << 16;
+
+/// The subterm's exact value if it is built from numbers with + − × ÷ and integer powers.
+fn exact_const(e: &Expr, id: Id) -> Option<num_rational::BigRational> {
+    use num_traits::{Signed, ToPrimitive, Zero};
+    let small =
+        |q: &num_rational::BigRational| q.numer().bits() + q.denom().bits() <= MAX_CONST_BITS;
+    let q = match &e[id] {
+        Math::Num(c) => c.0.clone(),
+        Math::Neg(a) => -exact_const(e, *a)?,
+        Math::Add([a, b]) => exact_const(e, *a)? + exact_const(e, *b)?,
+        Math::Sub([a, b]) => exact_const(e, *a)? - exact_const(e, *b)?,
+        Math::Mul([a, b]) => exact_const(e, *a)? * exact_const(e, *b)?,
+        Math::Div([a, b]) => {
+            let d = exact_const(e, *b)?;
+            if d.is_zero() {
+                return None;
+            }
+            exact_const(e, *a)? / d
+        }
+        Math::Pow([a, b]) => {
+            let k = exact_const(e, *b)?;
+            if !k.is_integer() {
+                return None;
+            }
+            let base = exact_const(e, *a)?;
+            let k = k.numer().to_i64()?;
+            let bits = (base.numer().bits() + base.denom().bits()).max(1);
+            if bits.saturating_mul(k.unsigned_abs()) > MAX_CONST_BITS || (base.is_zero() && k < 0) {
+                return None;
+            }
+            let p = num_traits::pow::Pow::pow(&base, k.unsigned_abs() as u32);
+            if k < 0 {
+                if p.is_zero() {
+                    return None;
+                }
+                num_rational::BigRational::from_integer(1.into()) / p
+            } else {
+                p
+            }
+        }
+        _ => return None,
+    };
+    let _ = q.is_negative();
+    small(&q).then_some(q)
+}
+
+/// The terms of the chain of `+`, `−` and unary `−` rooted at `id`, with their signs.
+fn linear_terms(e: &Expr, id: Id, positive: bool, out: &mut Vec<(bool, Id)>) {
+    let mut stack = vec![(positive, id)];
+    while let Some((p, i)) = stack.pop() {
+        match &e[i] {
+            Math::Add([a, b]) => {
+                stack.push((p, *b));
+                stack.push((p, *a));
+            }
+            Math::Sub([a, b]) => {
+                stack.push((!p, *b));
+                stack.push((p, *a));
+            }
+            Math::Neg(a) => stack.push((!p, *a)),
+            _ => out.push((p, i)),
+        }
+    }
+}
+
+/// A one-dimensional integral with its absolute integral and error estimate.
+struct Quad {
+    integral: f64,
+    abs_integral: f64,
+    error: f64,
+}
+
+const XGK: [f64; 8] = [
+    0.991_455_371_120_812_6,
+    0.949_107_912_342_758_5,
+    0.864_864_423_359_769_1,
+    0.741_531_185_599_394_4,
+    0.586_087_235_467_691_1,
+    0.405_845_151_377_397_2,
+    0.207_784_955_007_898_5,
+    0.0,
+];
+const WGK: [f64; 8] = [
+    0.022_935_322_010_529_225,
+    0.063_092_092_629_978_55,
+    0.104_790_010_322_250_18,
+    0.140_653_259_715_525_92,
+    0.169_004_726_639_267_9,
+    0.190_350_578_064_785_4,
+    0.204_432_940_075_298_9,
+    0.209_482_141_084_727_83,
+];
+const WG: [f64; 4] = [
+    0.129_484_966_168_869_7,
+    0.279_705_391_489_276_7,
+    0.381_830_050_505_118_9,
+    0.417_959_183_673_469_4,
+];
+
+/// Gauss–Kronrod 7/15 on [a, b]: (Kronrod value, |value| integral, |Kronrod − Gauss|).
+fn gk15(f: &mut impl FnMut(f64) -> f64, a: f64, b: f64) -> Result<(f64, f64, f64), String> {
+    let (c, h) = (0.5 * (a + b), 0.5 * (b - a));
+    let (mut k, mut g, mut abs) = (0.0, 0.0, 0.0);
+    for (i, x) in XGK.iter().enumerate() {
+        let pts: &[f64] = if *x == 0.0 { &[0.0] } else { &[-1.0, 1.0] };
+        for sgn in pts {
+            let t = c + sgn * h * x;
+            let y = f(t);
+            if !y.is_finite() {
+                return Err(format!("the integrand is not finite at {t:.6e}"));
+            }
+            k += WGK[i] * y;
+            abs += WGK[i] * y.abs();
+            if i % 2 == 1 {
+                g += WG[i / 2] * y;
+            }
+        }
+    }
+    Ok((k * h, abs * h.abs(), ((k - g) * h).abs()))
+}
+
+/// Subintervals the adaptive quadrature may use before it calls the integral divergent.
+const GK_MAX_INTERVALS: usize = 2000;
+
+/// Adaptive Gauss–Kronrod over the consecutive intervals of `cuts`, bisecting the interval with
+/// the largest error estimate until the total estimate is ≤ 1e-14 of ∫|f|. Fails (no
+/// convergence: a singular or divergent integrand) when the estimate is still above 1e-10 of ∫|f|
+/// after [`GK_MAX_INTERVALS`] subintervals.
+fn adaptive_gk(f: &mut impl FnMut(f64) -> f64, cuts: &[f64]) -> Result<Quad, String> {
+    let mut parts: Vec<(f64, f64, f64, f64, f64)> = vec![];
+    for w in cuts.windows(2) {
+        let (v, abs, err) = gk15(f, w[0], w[1])?;
+        parts.push((w[0], w[1], v, abs, err));
+    }
+    loop {
+        let total_abs: f64 = parts.iter().map(|p| p.3).sum();
+        let total_err: f64 = parts.iter().map(|p| p.4).sum();
+        let done = total_err <= 1e-14 * total_abs || total_err < 1e-300;
+        if done || parts.len() >= GK_MAX_INTERVALS {
+            if !done && total_err > 1e-10 * total_abs {
+                return Err(format!(
+                    "the integral does not converge (error estimate {total_err:.1e} of {total_abs:.1e} after {} subintervals): divergent or undefined",
+                    parts.len()
+                ));
+            }
+            return Ok(Quad {
+                integral: parts.iter().map(|p| p.2).sum(),
+                abs_integral: total_abs,
+                error: total_err,
+            });
+        }
+        let (i, _) = parts
+            .iter()
+            .enumerate()
+            .max_by(|x, y| x.1 .4.total_cmp(&y.1 .4))
+            .expect("non-empty");
+        let (a, b, ..) = parts.swap_remove(i);
+        let m = 0.5 * (a + b);
+        if m <= a || m >= b {
+            return Err(
+                "the integrand is singular (the subdivision reached f64 resolution)".into(),
+            );
+        }
+        for (x, y) in [(a, m), (m, b)] {
+            let (v, abs, err) = gk15(f, x, y)?;
+            parts.push((x, y, v, abs, err));
+        }
+    }
+}
+
 /// The nodes of the subterm rooted at `id`.
 fn subterm_nodes(e: &Expr, id: Id) -> impl Iterator<Item = &Math> {
     let mut stack = vec![id];
@@ -873,14 +1401,69 @@ fn subterm_nodes(e: &Expr, id: Id) -> impl Iterator<Item = &Math> {
     out.into_iter()
 }
 
-/// Derivative at `t0` by central differences with two Richardson extrapolations.
+/// Derivative at `t0` by central differences with two Richardson extrapolations, or, where a
+/// central step would leave the domain `[lo, hi]` (at or near an edge of an interval), by
+/// one-sided differences from inside with three extrapolations (errors in h, h², h³).
 /// Returns (derivative, error estimate, magnitude scale). The error estimate is the difference of
 /// the last two extrapolants, which bounds the error of the better one for smooth functions.
 fn richardson(
     t0: f64,
+    domain: Option<(f64, f64)>,
     mut f: impl FnMut(f64) -> Result<(Matrix, f64), EvalError>,
 ) -> Result<(Matrix, f64, f64), EvalError> {
-    let h0 = 1e-2 * t0.abs().max(1.0);
+    let mut h0 = 1e-2 * t0.abs().max(1.0);
+    let (below, above) = match domain {
+        Some((lo, hi)) => (t0 - lo, hi - t0),
+        None => (f64::INFINITY, f64::INFINITY),
+    };
+    if below.min(above) < h0 {
+        if below.min(above) >= 1e-3 * h0 {
+            h0 = below.min(above);
+        } else {
+            // One-sided, into the larger side.
+            let dir = if above >= below { 1.0 } else { -1.0 };
+            let room = above.max(below);
+            if room <= 0.0 {
+                return Err(EvalError::OutOfDomain(
+                    "the derivative's variable has an empty domain".into(),
+                ));
+            }
+            let h = h0.min(room) * dir;
+            let (f0, s0) = f(t0)?;
+            let mut one = vec![];
+            let mut scale: f64 = 0.0;
+            let mut values_over_h: f64 = 0.0;
+            for k in 0..4 {
+                let hk = h / f64::from(1u32 << k);
+                let (fp, sp) = f(t0 + hk)?;
+                scale = scale.max((sp + s0) / hk.abs());
+                values_over_h = values_over_h.max((fp.abs().max() + f0.abs().max()) / hk.abs());
+                one.push((fp - &f0) / hk);
+            }
+            // With a smooth function the one-sided differences converge like h: successive
+            // changes halve. A function that is not smooth at the edge (√(1 − ρ) terms at ρ = 1)
+            // converges like √h, and extrapolating in integer powers would claim accuracy it
+            // does not have: refuse instead (a point not evaluated).
+            let change = |a: &Matrix, b: &Matrix| (a - b).abs().max();
+            let (c0, c1, c2) = (
+                change(&one[0], &one[1]),
+                change(&one[1], &one[2]),
+                change(&one[2], &one[3]),
+            );
+            // Rounding in a difference quotient: ~ε·|f| / h, with a wide margin.
+            let noise = 1e-12 * values_over_h;
+            if c2 > noise && (c0 < 1.6 * c1 || c1 < 1.6 * c2) {
+                return Err(EvalError::Unsupported(format!(
+                    "one-sided derivative at t = {t0}: the differences converge too slowly (not smooth at the edge of the domain)"
+                )));
+            }
+            let r1: Vec<Matrix> = (0..3).map(|k| &one[k + 1] * 2.0 - &one[k]).collect();
+            let r2: Vec<Matrix> = (0..2).map(|k| (&r1[k + 1] * 4.0 - &r1[k]) / 3.0).collect();
+            let r3 = (&r2[1] * 8.0 - &r2[0]) / 7.0;
+            let err = (&r3 - &r2[1]).abs().max();
+            return Ok((r3, err, scale * 1e-3));
+        }
+    }
     let mut central = vec![];
     let mut scale: f64 = 0.0;
     for k in 0..3 {
@@ -932,11 +1515,32 @@ fn mul(x: &RPoly, y: &RPoly) -> RPoly {
     let mut out = RPoly::default();
     for (m1, (c1, s1)) in &x.0 {
         for (m2, (c2, s2)) in &y.0 {
-            let mut m: BTreeMap<usize, u32> = m1.iter().copied().collect();
-            for (i, k) in m2 {
-                *m.entry(*i).or_insert(0) += k;
+            // Merge the two sorted monomials.
+            let mut m = Vec::with_capacity(m1.len() + m2.len());
+            let (mut p, mut q) = (0, 0);
+            while p < m1.len() || q < m2.len() {
+                match (m1.get(p), m2.get(q)) {
+                    (Some(a), Some(b)) if a.0 == b.0 => {
+                        m.push((a.0, a.1 + b.1));
+                        p += 1;
+                        q += 1;
+                    }
+                    (Some(a), Some(b)) if a.0 < b.0 => {
+                        m.push(*a);
+                        p += 1;
+                    }
+                    (Some(a), None) => {
+                        m.push(*a);
+                        p += 1;
+                    }
+                    (_, Some(b)) => {
+                        m.push(*b);
+                        q += 1;
+                    }
+                    (None, None) => unreachable!(),
+                }
             }
-            let e = out.0.entry(m.into_iter().collect()).or_insert((0.0, 0.0));
+            let e = out.0.entry(m).or_insert((0.0, 0.0));
             e.0 += c1 * c2;
             e.1 += s1 * s2;
         }
@@ -975,13 +1579,108 @@ mod tests {
     }
 
     #[test]
-    fn non_polynomial_expectations_use_monte_carlo() {
-        // E[relu(z)] = 1/√(2π) ≈ 0.39894
+    fn one_dimensional_expectations_use_quadrature() {
+        // E[relu(z)] = 1/√(2π) ≈ 0.39894, to ~1e-14 (Monte Carlo could not tell it from 0.41).
         let v = eval("(E (relu z))");
+        assert_eq!(v.stderr, 0.0);
+        assert!((v.value - 0.398_942_280_401_432_7).abs() < 1e-14, "{v:?}");
+        // A kink away from 0: E[relu(z − 3)] = φ(3) − 3(1 − Φ(3)).
+        let v = eval("(E (relu (- z 3)))");
+        assert!((v.value - 3.821_543_170_477_205e-4).abs() < 1e-17, "{v:?}");
+    }
+
+    #[test]
+    fn non_polynomial_expectations_of_several_entries_use_monte_carlo() {
+        // E[relu(z)·relu(w[1])] = 1/(2π)
+        let v = eval("(E (* (relu z) (relu (idx w 1))))");
         assert!(v.stderr > 0.0);
         assert!(
-            (v.value - 0.3989422804014327).abs() < 5.0 * v.stderr,
+            (v.value - 0.5 / std::f64::consts::PI).abs() < 5.0 * v.stderr,
             "{v:?}"
+        );
+    }
+
+    #[test]
+    fn gaussian_moments_of_every_degree() {
+        assert_eq!(eval("(E (* (^ z 4) (^ z 6)))").value, 945.0);
+        assert_eq!(eval("(E (^ z 21))").value, 0.0);
+        assert_eq!(eval("(E (^ z 20))").value, 654_729_075.0);
+        assert_eq!(gaussian_moment(60), 2.921_560_637_147_317e40);
+        assert_eq!(gaussian_moment(59), 0.0);
+    }
+
+    #[test]
+    fn divergent_expectations_are_errors() {
+        for t in [
+            "(E (^ z (- 0 2)))",
+            "(E (/ 1 z))",
+            "(E (/ (idx w 1) (idx w 2)))",
+            "(E (exp (* z z)))",
+        ] {
+            let e: Expr = t.parse().unwrap();
+            let r = Evaluator::new(&env()).eval(&e);
+            assert!(matches!(r, Err(EvalError::Divergent(_))), "{t}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn sums_are_exact_on_empty_and_huge_ranges() {
+        assert_eq!(eval("(sum j 3 1 (phi 0))").value, 0.0);
+        let e: Expr = "(sum j -9223372036854775807 9223372036854775807 1)"
+            .parse()
+            .unwrap();
+        assert!(matches!(
+            Evaluator::new(&env()).eval(&e),
+            Err(EvalError::Budget(_))
+        ));
+        let e: Expr = "(sum i 1 99999 (sum j 1 99999 1))".parse().unwrap();
+        assert!(matches!(
+            Evaluator::new(&env()).eval(&e),
+            Err(EvalError::Budget(_))
+        ));
+        assert_eq!(eval("(sum j 1 200000 1)").value, 200000.0);
+        // The bound index shadows the random symbol z.
+        assert_eq!(eval("(E (sum z 1 n z))").value, 6.0);
+    }
+
+    #[test]
+    fn cancelling_constants_do_not_raise_the_scale() {
+        let mut env = env();
+        env.scalars.insert(Symbol::from("a"), 0.7);
+        let e: Expr = "(- (+ a (^ 10 20)) (^ 10 20))".parse().unwrap();
+        let v = Evaluator::new(&env).eval(&e).unwrap();
+        assert_eq!(v.value, 0.7);
+        assert!(v.scale < 1.0, "{v:?}");
+    }
+
+    #[test]
+    fn top_share_separates_finite_from_infinite_variance() {
+        let draw = |f: &dyn Fn(f64, f64) -> f64| -> f64 {
+            let v: Vec<f64> = (0..20_000u64)
+                .map(|k| {
+                    let a = keyed_normal(&(Symbol::from("a"), vec![]), k, 3);
+                    let b = keyed_normal(&(Symbol::from("b"), vec![]), k, 3);
+                    f(a, b)
+                })
+                .collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            top_share(&v, mean)
+        };
+        let relu = |x: f64| x.max(0.0);
+        let finite = [
+            draw(&|a, b| a * b),
+            draw(&|a, _| a * a),
+            draw(&|a, b| relu(a) * relu(0.99 * a + 0.141 * b)),
+            draw(&|a, b| a * a * b * b),
+            // rare: ~1.5% of the samples non-zero
+            draw(&|a, b| relu(a) * relu(-0.99 * a + 0.141 * b)),
+        ];
+        let infinite = [draw(&|a, b| a / b), draw(&|a, _| 1.0 / (a * a))];
+        eprintln!("finite {finite:?} infinite {infinite:?}");
+        assert!(finite.iter().all(|a| *a < MC_MAX_TOP_SHARE), "{finite:?}");
+        assert!(
+            infinite.iter().all(|a| *a > MC_MAX_TOP_SHARE),
+            "{infinite:?}"
         );
     }
 

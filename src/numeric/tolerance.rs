@@ -14,9 +14,20 @@
 //! than 1e-12 of its scale at generic points, which is why points are sampled away from the
 //! special values where wrong formulas often agree.
 //!
-//! Monte Carlo values carry a standard error σ; two values agree when `|lhs − rhs| ≤ z·√(σl²+σr²)`
-//! plus the rounding allowance, with `z` the two-sided normal quantile at level α/m (Bonferroni
-//! over the m points of a link), α = 1e-4.
+//! Exact constants are folded as rationals before they reach f64 ([`super::eval`]), so constants
+//! that cancel (`a + 10^20 − 10^20`) contribute nothing to `S`: the scale cannot be inflated by a
+//! term that is not there.
+//!
+//! Monte Carlo values carry a standard error σ. When both sides' expectations can be merged into
+//! one `E[lhs − rhs]` (they occur linearly), the difference is estimated from the same samples
+//! (common random numbers) and the sides agree when `|mean(lhs − rhs)| ≤ z·σ(lhs − rhs)` plus the
+//! rounding allowance ([`compare_difference`]); otherwise `|lhs − rhs| ≤ z·√(σl²+σr²)` plus the
+//! rounding allowance. `z` is the two-sided normal quantile at level α/m (Bonferroni over the m
+//! points of a link), α = 1e-4. An estimate needs [`super::eval::MC_MIN_NONZERO`] samples with a
+//! non-zero integrand and no sample dominating its variance (else: not evaluated, divergent).
+//!
+//! Quadrature of E[f(z)] carries its error estimate inside the scale (`S` grows by 1e12 × the
+//! estimate, so the allowance `1e-12·S` covers it).
 //!
 //! Non-finite values never agree with anything.
 
@@ -69,6 +80,28 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
         diff,
         tol,
         statistical,
+    }
+}
+
+/// Compare the two sides through `d`, the estimate of E[lhs − rhs] from common samples: the
+/// difference is `|d|`, the allowance the rounding of both sides plus `z` standard errors of `d`.
+pub fn compare_difference(d: Value, l: Value, r: Value, comparisons: usize) -> Comparison {
+    if !d.value.is_finite() || !l.value.is_finite() || !r.value.is_finite() {
+        return Comparison {
+            diff: f64::NAN,
+            tol: 0.0,
+            statistical: false,
+        };
+    }
+    let m = comparisons.max(1) as f64;
+    let z = Normal::standard().inverse_cdf(1.0 - ALPHA / (2.0 * m));
+    let tol = REL * l.value.abs().max(r.value.abs())
+        + SCALE * l.scale.max(r.scale).max(d.scale)
+        + z * d.stderr;
+    Comparison {
+        diff: d.value.abs(),
+        tol,
+        statistical: d.stderr > 0.0,
     }
 }
 
