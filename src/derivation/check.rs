@@ -7,6 +7,7 @@ use super::file::{Derivation, Expect, Kind};
 use super::sample::{describe, point, used_symbols, POINTS};
 use crate::expr::Expr;
 use crate::numeric::eval::{Evaluator, Value};
+use crate::numeric::precise::{BITS, PRECISE_METHOD};
 use crate::numeric::tolerance::{compare, Comparison};
 use crate::prove::{prove, Context, Limits, Outcome, Stats, Unsound};
 
@@ -163,6 +164,18 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
     let used = used_symbols(&[lhs, rhs]);
     for k in 0..POINTS {
         let env = point(d, k);
+        // --- high precision (src/numeric/precise.rs): where both sides evaluate in ball
+        // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
+        if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS) {
+            let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
+            let at = describe(d, &env, Some(&used));
+            ev.points.push(PointResult { at, lhs, rhs, cmp });
+            if !ev.methods.contains(&PRECISE_METHOD) {
+                ev.methods.push(PRECISE_METHOD);
+            }
+            continue;
+        }
+        // --- end high precision
         let l = Evaluator::new(&env).eval(lhs);
         let r = Evaluator::new(&env).eval(rhs);
         match (l, r) {
