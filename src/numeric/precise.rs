@@ -76,7 +76,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use dashu_base::Approximation::{Exact, Inexact};
-use dashu_float::{round::mode::HalfEven, Context, FBig, FpError, Repr};
+use dashu_float::{round::mode::HalfEven, ConstCache, Context, FBig, FpError, Repr};
 use dashu_int::IBig;
 use egg::{Id, Symbol};
 
@@ -85,6 +85,19 @@ use super::eval::{array_entry, Env};
 use crate::expr::{Expr, Math};
 
 type Big = FBig<HalfEven, 2>;
+
+thread_local! {
+    /// The library's cache of constants (π, ln 2, …) that argument reductions need; without it
+    /// every `exp` or `sin` recomputes them.
+    static CONSTS: std::cell::RefCell<ConstCache> = std::cell::RefCell::new(ConstCache::new());
+}
+
+fn cached<T>(f: impl FnOnce(Option<&mut ConstCache>) -> T) -> T {
+    CONSTS.with(|c| match c.try_borrow_mut() {
+        Ok(mut cache) => f(Some(&mut cache)),
+        Err(_) => f(None),
+    })
+}
 type Mid = Repr<2>;
 
 /// The working precision of the checker, in bits.
@@ -92,6 +105,11 @@ pub const BITS: u32 = 128;
 
 /// The most sum terms one side may evaluate precisely (over it: f64).
 pub const MAX_TERMS: usize = 4096;
+
+/// The most transcendental function calls one side may make (over it: f64). The library's
+/// functions cost 30–500 µs each at 128 bits (`exp` ≈ 36 µs, `ln` ≈ 150 µs, `asin` ≈ 480 µs in a
+/// release build), so a long sum of activations is left to f64 rather than slowing the check.
+pub const MAX_CALLS: usize = 400;
 
 /// Largest |x| for which exp, sin, cos, tan, tanh are evaluated precisely (over it: f64).
 const MAX_ARG: f64 = 1e6;
@@ -206,6 +224,7 @@ pub fn eval(e: &Expr, env: &Env, bits: u32) -> Result<Precise, NotPrecise> {
         bound: vec![],
         terms: 0,
         pi: HashMap::new(),
+        calls: std::cell::Cell::new(0),
     };
     let root = Id::from(e.as_ref().len() - 1);
     let v = ev.value(e, root)?;
@@ -348,6 +367,8 @@ struct Evaluator<'a> {
     bound: Vec<(Symbol, i64)>,
     terms: usize,
     pi: HashMap<usize, Precise>,
+    /// Transcendental function calls so far (see [`MAX_CALLS`]).
+    calls: std::cell::Cell<usize>,
 }
 
 type Res = Result<Precise, NotPrecise>;
@@ -431,6 +452,17 @@ impl Evaluator<'_> {
     }
 
     /// f applied to the midpoint, plus L·r for |f'| ≤ L on the ball.
+    fn spend(&self, units: usize) -> Result<(), NotPrecise> {
+        let n = self.calls.get() + units;
+        self.calls.set(n);
+        if n > MAX_CALLS {
+            return np(format!(
+                "more than {MAX_CALLS} transcendental calls are evaluated in f64"
+            ));
+        }
+        Ok(())
+    }
+
     fn lip(
         &self,
         a: &Precise,
@@ -453,7 +485,7 @@ impl Evaluator<'_> {
         if let Some(v) = self.pi.get(&p) {
             return Ok(v.clone());
         }
-        let v = self.ball(Ok(self.ctx.pi::<2>(None)), 0.0)?;
+        let v = self.ball(Ok(cached(|c| self.ctx.pi::<2>(c))), 0.0)?;
         self.pi.insert(p, v.clone());
         Ok(v)
     }
@@ -488,13 +520,15 @@ impl Evaluator<'_> {
     }
 
     fn exp(&self, a: &Precise) -> Res {
+        self.spend(1)?;
         self.cap(a, "exp")?;
         let (_, hi) = bounds(a);
         let l = hi.exp() * (1.0 + 1e-12);
-        self.lip(a, self.ctx.exp(&a.mid, None), l)
+        self.lip(a, cached(|c| self.ctx.exp(&a.mid, c)), l)
     }
 
     fn ln(&self, a: &Precise) -> Res {
+        self.spend(1)?;
         self.positive(a, "log")?;
         let (lo, _) = bounds(a);
         let l = if a.rad == 0.0 {
@@ -505,7 +539,7 @@ impl Evaluator<'_> {
         if !(l >= 0.0 && l.is_finite()) {
             return np("log near 0");
         }
-        self.lip(a, self.ctx.ln(&a.mid, None), l)
+        self.lip(a, cached(|c| self.ctx.ln(&a.mid, c)), l)
     }
 
     fn sqrt(&self, a: &Precise) -> Res {
@@ -526,26 +560,31 @@ impl Evaluator<'_> {
     }
 
     fn sin(&self, a: &Precise) -> Res {
+        self.spend(1)?;
         self.cap(a, "sin")?;
-        self.lip(a, self.ctx.sin(&a.mid, None), 1.0)
+        self.lip(a, cached(|c| self.ctx.sin(&a.mid, c)), 1.0)
     }
 
     fn cos(&self, a: &Precise) -> Res {
+        self.spend(1)?;
         self.cap(a, "cos")?;
-        self.lip(a, self.ctx.cos(&a.mid, None), 1.0)
+        self.lip(a, cached(|c| self.ctx.cos(&a.mid, c)), 1.0)
     }
 
     fn atan(&self, a: &Precise) -> Res {
-        self.lip(a, self.ctx.atan(&a.mid, None), 1.0)
+        self.spend(1)?;
+        self.lip(a, cached(|c| self.ctx.atan(&a.mid, c)), 1.0)
     }
 
     fn tanh(&self, a: &Precise) -> Res {
+        self.spend(1)?;
         self.cap(a, "tanh")?;
-        self.lip(a, self.ctx.tanh(&a.mid, None), 1.0)
+        self.lip(a, cached(|c| self.ctx.tanh(&a.mid, c)), 1.0)
     }
 
     /// asin or acos: the ball must lie in [−1, 1]; strictly inside unless it is a point.
     fn arc(&self, a: &Precise, acos: bool) -> Res {
+        self.spend(1)?;
         let one = Mid::one();
         let abs = if a.mid.sign() == dashu_base::Sign::Negative {
             -a.mid.clone()
@@ -566,14 +605,15 @@ impl Evaluator<'_> {
             (1.0 + 1e-9) / ((1.0 - h) * (1.0 + h)).sqrt()
         };
         let r = if acos {
-            self.ctx.acos(&a.mid, None)
+            cached(|c| self.ctx.acos(&a.mid, c))
         } else {
-            self.ctx.asin(&a.mid, None)
+            cached(|c| self.ctx.asin(&a.mid, c))
         };
         self.lip(a, r, l)
     }
 
     fn atan2(&self, y: &Precise, x: &Precise) -> Res {
+        self.spend(1)?;
         if y.mid.is_zero() && x.mid.is_zero() {
             return np("atan2(0, 0)");
         }
@@ -595,7 +635,7 @@ impl Evaluator<'_> {
             }
             up((x.rad + y.rad) / rho)
         };
-        self.ball(self.ctx.atan2(&y.mid, &x.mid, None), rad)
+        self.ball(cached(|c| self.ctx.atan2(&y.mid, &x.mid, c)), rad)
     }
 
     fn relu(&self, a: &Precise) -> Precise {
@@ -638,10 +678,11 @@ impl Evaluator<'_> {
     }
 
     fn softplus(&self, a: &Precise) -> Res {
+        self.spend(1)?;
         // relu(x) + log(1 + e^{-|x|}).
         let e = self.exp(&self.neg(&self.abs(a)))?;
         // ln_1p on [0, 1]: |f'| ≤ 1.
-        let l1p = self.lip(&e, self.ctx.ln_1p(&e.mid, None), 1.0)?;
+        let l1p = self.lip(&e, cached(|c| self.ctx.ln_1p(&e.mid, c)), 1.0)?;
         self.add(&self.relu(a), &l1p)
     }
 
@@ -674,13 +715,15 @@ impl Evaluator<'_> {
     }
 
     fn erf(&mut self, a: &Precise) -> Res {
+        self.spend(4)?;
         let v = erf_point(&a.mid, self.bits, false)?;
-        Ok(widen(v, a.rad * ERF_LIPSCHITZ))
+        Ok(widen(v, erf_slope(a) * a.rad))
     }
 
     fn erfc(&mut self, a: &Precise) -> Res {
+        self.spend(4)?;
         let v = erf_point(&a.mid, self.bits, true)?;
-        Ok(widen(v, a.rad * ERF_LIPSCHITZ))
+        Ok(widen(v, erf_slope(a) * a.rad))
     }
 
     fn activation(&mut self, act: Activation, a: &Precise, deriv: bool) -> Res {
@@ -1018,11 +1061,36 @@ fn widen(mut v: Precise, extra: f64) -> Precise {
     v
 }
 
+/// max |erf'| = 2/√π·e^{−x²} over the ball: at the point of the ball closest to 0.
+fn erf_slope(a: &Precise) -> f64 {
+    if a.rad == 0.0 {
+        return 0.0;
+    }
+    let (lo, hi) = bounds(a);
+    let near = if lo <= 0.0 && hi >= 0.0 {
+        0.0
+    } else {
+        lo.abs().min(hi.abs())
+    };
+    ERF_LIPSCHITZ * (-near * near).exp() * (1.0 + 1e-12)
+}
+
 /// An upper bound on max |erf'| = 2/√π = 1.1283791670955126….
 const ERF_LIPSCHITZ: f64 = 1.128_379_167_095_513;
 
 // ---------------------------------------------------------------------------------------------
 // erf and erfc at a point.
+
+/// erf(x) for the exact binary64 value `x`, as a ball at `bits` bits.
+pub fn erf(x: f64, bits: u32) -> Result<Precise, NotPrecise> {
+    erf_point(&f64_to_mid(x)?, bits, false)
+}
+
+/// erfc(x) = 1 − erf(x) for the exact binary64 value `x`, as a ball at `bits` bits (accurate
+/// relative to erfc itself, which is ~e^{−x²} for large x).
+pub fn erfc(x: f64, bits: u32) -> Result<Precise, NotPrecise> {
+    erf_point(&f64_to_mid(x)?, bits, true)
+}
 
 /// erf(x) (or erfc(x) if `complement`) for an exact `x`, as a ball at `bits` bits.
 pub fn erf_point(x: &Mid, bits: u32, complement: bool) -> Result<Precise, NotPrecise> {
@@ -1034,6 +1102,7 @@ pub fn erf_point(x: &Mid, bits: u32, complement: bool) -> Result<Precise, NotPre
         bound: vec![],
         terms: 0,
         pi: HashMap::new(),
+        calls: std::cell::Cell::new(0),
     };
     if x.is_zero() {
         return Ok(out.int(if complement { 1 } else { 0 }));
@@ -1056,7 +1125,7 @@ pub fn erf_point(x: &Mid, bits: u32, complement: bool) -> Result<Precise, NotPre
             let c = erfc_asymptotic(&ax, p)?;
             round_to(&out, out.sub(&out.int(1), &c)?)?
         } else {
-            erf_taylor(&ax, p, 0)?
+            erf_taylor(&ax, p)?
         };
         let e = if negative { out.neg(&e) } else { e };
         return if complement {
@@ -1073,7 +1142,7 @@ pub fn erf_point(x: &Mid, bits: u32, complement: bool) -> Result<Precise, NotPre
         erfc_asymptotic(&ax, p)
     } else {
         let extra = (x2 * std::f64::consts::LOG2_E).ceil() as usize + 8;
-        let e = erf_taylor(&ax, p + extra, 0)?;
+        let e = erf_taylor(&ax, p + extra)?;
         let w = Evaluator {
             ctx: Context::new(p + extra),
             ..out
@@ -1099,7 +1168,7 @@ fn round_to(ev: &Evaluator, v: Precise) -> Res {
 }
 
 /// erf(x) for x > 0 (exact) by its Taylor series, result rounded to `p` bits.
-fn erf_taylor(x: &Mid, p: usize, _unused: usize) -> Res {
+fn erf_taylor(x: &Mid, p: usize) -> Res {
     let xf = x.to_f64().value();
     let x2f = xf * xf;
     let guard = (x2f * std::f64::consts::LOG2_E).ceil() as usize + 24;
@@ -1111,6 +1180,7 @@ fn erf_taylor(x: &Mid, p: usize, _unused: usize) -> Res {
         bound: vec![],
         terms: 0,
         pi: HashMap::new(),
+        calls: std::cell::Cell::new(0),
     };
     let xb = ev.exact(x.clone());
     let x2 = ev.mul(&xb, &xb)?;
@@ -1138,7 +1208,7 @@ fn erf_taylor(x: &Mid, p: usize, _unused: usize) -> Res {
         }
     }
     // · 2/√π
-    let pi = ev.ball(Ok(ev.ctx.pi::<2>(None)), 0.0)?;
+    let pi = ev.ball(Ok(cached(|c| ev.ctx.pi::<2>(c))), 0.0)?;
     let s = ev.sqrt(&pi)?;
     let v = ev.div(&ev.mul(&ev.int(2), &sum)?, &s)?;
     let out = Evaluator {
@@ -1158,6 +1228,7 @@ fn erfc_asymptotic(x: &Mid, p: usize) -> Res {
         bound: vec![],
         terms: 0,
         pi: HashMap::new(),
+        calls: std::cell::Cell::new(0),
     };
     let xb = ev.exact(x.clone());
     let x2 = ev.mul(&xb, &xb)?;
@@ -1185,7 +1256,7 @@ fn erfc_asymptotic(x: &Mid, p: usize) -> Res {
     }
     sum.rad = up(sum.rad + tail);
     let g = ev.exp(&ev.neg(&x2))?;
-    let pi = ev.ball(Ok(ev.ctx.pi::<2>(None)), 0.0)?;
+    let pi = ev.ball(Ok(cached(|c| ev.ctx.pi::<2>(c))), 0.0)?;
     let s = ev.sqrt(&pi)?;
     let den = ev.mul(&xb, &s)?;
     let v = ev.div(&ev.mul(&g, &sum)?, &den)?;
