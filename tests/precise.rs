@@ -465,3 +465,39 @@ fn long_transcendental_sums_fall_back_to_f64() {
     // Polynomial sums of the same length stay precise.
     assert!(precise::eval(&sx("(sum j 1 m (^ (idx x j) 2))"), &env, BITS).is_ok());
 }
+
+#[test]
+fn balls_contain_the_value_at_higher_precision() {
+    // (a·(1/3) + 2^90) − 2^90 loses 90 bits: the argument's ball is wide (~2^-38), so each function's
+    // propagation bound is what keeps the true value inside. A 512-bit evaluation of the same
+    // term is 2^-440 tight: it must fall inside the 128-bit ball.
+    let fs = [
+        "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "abs", "relu", "erf",
+        "tanh", "sigmoid", "softplus", "gelu",
+    ];
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+    let big = "1237940039285380274899124224"; // 2^90
+    for f in fs {
+        for _ in 0..30 {
+            let a: f64 = match f {
+                "sqrt" | "log" => rng.random_range(0.1..6.0),
+                "asin" | "acos" => rng.random_range(-2.9..2.9),
+                _ => rng.random_range(-9.0..9.0),
+            };
+            let env = at(&[("a", a)]);
+            let s = format!("({f} (- (+ (* a (/ 1 3)) {big}) {big}))");
+            let lo = precise::eval(&sx(&s), &env, BITS).unwrap();
+            let hi = precise::eval(&sx(&s), &env, 512).unwrap();
+            assert!(
+                lo.rad > 0.0 && hi.rad < 1e-100 * lo.rad.max(1e-200),
+                "{s}: {} {}",
+                lo.rad,
+                hi.rad
+            );
+            let c = compare(&lo, &hi);
+            assert!(c.agrees, "{s} at a = {a}: {c:?}");
+            // and not absurdly wide: the input is known to ~2^-38 absolute
+            assert!(c.tol < 1e-9 * lo.to_f64().abs().max(1.0), "{s}: {c:?}");
+        }
+    }
+}
