@@ -15,6 +15,7 @@ use crate::numeric::tolerance::{compare, compare_difference, Comparison};
 /// them (else `unknown`). Two thirds of the points: a link may be undefined on part of a wide
 /// domain (a root of a negative number, an overflow), but not on most of it.
 pub const MIN_POINTS: usize = 8;
+use crate::numeric::precise::{BITS, PRECISE_METHOD};
 use crate::prove::{prove, Context, Limits, Outcome, Stats, Unsound};
 
 /// The verdict on one link. Never a bool.
@@ -201,6 +202,17 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
         let mut outcome = Err(String::new());
         for shrink in 0..=MAX_SHRINK {
             let env = point_scaled(d, k, shrink);
+            // High precision (src/numeric/precise.rs): where both sides evaluate in ball
+            // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
+            if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS) {
+                let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
+                let at = describe(d, &env, Some(&used));
+                outcome = Ok(PointResult { at, lhs, rhs, cmp });
+                if !ev.methods.contains(&PRECISE_METHOD) {
+                    ev.methods.push(PRECISE_METHOD);
+                }
+                break;
+            }
             match evaluate_point(&env, lhs, rhs, difference.as_ref()) {
                 Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
                 Err(e) => {

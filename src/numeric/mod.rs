@@ -9,6 +9,7 @@ pub mod gauss;
 pub mod kernel;
 pub mod network;
 pub mod ode;
+pub mod precise;
 pub mod stats;
 pub mod tolerance;
 
