@@ -70,6 +70,9 @@ pub struct Env {
     /// Arrays with given entries (1-based: `h[1]` is `arrays[h][0]`), e.g. a sampled network's
     /// pre-activations; other arrays are deterministic pseudo-random entries.
     pub arrays: HashMap<Symbol, Vec<f64>>,
+    /// Seed of the draws of the random symbols in [`Evaluator::eval_draw`], when it is not
+    /// `seed` (a width study varies the draws and keeps the point's deterministic arrays).
+    pub draw_seed: Option<u64>,
 }
 
 /// Dimension of the random matrices matrix symbols stand for.
@@ -134,7 +137,7 @@ impl<'a> Evaluator<'a> {
             rv_index: HashMap::new(),
             bound: vec![],
             sample: None,
-            rng: rand_pcg::Pcg64::seed_from_u64(env.seed ^ 0x5eed),
+            rng: rand_pcg::Pcg64::seed_from_u64(env.draw_seed.unwrap_or(env.seed) ^ 0x5eed),
         }
     }
 
@@ -681,30 +684,21 @@ impl<'a> Evaluator<'a> {
             ));
         }
         match self.rpoly(e, a) {
-            Ok(p) => {
-                let mut value = 0.0;
-                let mut scale = 0.0;
-                for (m, (c, s)) in &p.0 {
-                    let moment: f64 = m
-                        .iter()
-                        .map(|(_, k)| {
-                            DOUBLE_FACTORIAL
-                                .get(*k as usize)
-                                .copied()
-                                .unwrap_or(f64::NAN)
-                        })
-                        .product();
-                    value += c * moment;
-                    scale += s * moment.abs();
-                }
-                Ok(Value {
-                    value,
-                    scale,
-                    stderr: 0.0,
-                })
-            }
+            Ok(p) => Ok(moments(&p)),
             Err(PolyError::NotPolynomial) => self.monte_carlo(e, a),
             Err(PolyError::Eval(err)) => Err(err),
+        }
+    }
+
+    /// E[e] over the random symbols of the environment when `e` is a polynomial in them (exact
+    /// Gaussian moments); `None` when it is not (no Monte Carlo is run). Used by width studies
+    /// to integrate the link's own Gaussian symbols out exactly.
+    pub fn exact_expectation(&mut self, e: &Expr) -> Option<Result<Value, EvalError>> {
+        let root = Id::from(e.as_ref().len() - 1);
+        match self.rpoly(e, root) {
+            Ok(p) => Some(Ok(moments(&p))),
+            Err(PolyError::NotPolynomial) => None,
+            Err(PolyError::Eval(err)) => Some(Err(err)),
         }
     }
 
@@ -898,6 +892,30 @@ fn richardson(
     let err = (&r2 - &r1[1]).abs().max();
     // Rounding in the differences is amplified by 1/h; it enters through `scale`.
     Ok((r2, err, scale * 1e-3))
+}
+
+/// The expectation of a polynomial in i.i.d. N(0,1) entries (moments (k−1)!!).
+fn moments(p: &RPoly) -> Value {
+    let mut value = 0.0;
+    let mut scale = 0.0;
+    for (m, (c, s)) in &p.0 {
+        let moment: f64 = m
+            .iter()
+            .map(|(_, k)| {
+                DOUBLE_FACTORIAL
+                    .get(*k as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            })
+            .product();
+        value += c * moment;
+        scale += s * moment.abs();
+    }
+    Value {
+        value,
+        scale,
+        stderr: 0.0,
+    }
 }
 
 enum PolyError {
