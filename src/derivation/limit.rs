@@ -1017,7 +1017,10 @@ fn point_studies(
                 controls: vec![],
             })
         };
-        let config = describe(d, &base_env, Some(&shown));
+        let config = match describe(d, &base_env, Some(&shown)) {
+            c if c.is_empty() => format!("sample point {}", EDGE_POINTS + k + 1),
+            c => c,
+        };
         ev.studies
             .push(run_config(config, &WIDTHS, SEEDS, base, &plan, draw)?);
     }
