@@ -545,4 +545,85 @@ mod tests {
         assert!(loglog_fit(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0], 0.95).is_err());
         assert!(loglog_fit(&[1.0, 2.0, 3.0], &[1.0, -2.0, 3.0], 0.95).is_err());
     }
+    fn widths() -> Vec<f64> {
+        vec![16.0, 32.0, 64.0, 128.0, 256.0, 512.0]
+    }
+
+    #[test]
+    fn limit_fit_recovers_the_limit_term() {
+        let ws = widths();
+        // m(n) = 0.3 + 2/√n − 5/n exactly, standard errors 1e-3/√n: a = 0.3 within rounding.
+        let means: Vec<f64> = ws.iter().map(|n| 0.3 + 2.0 / n.sqrt() - 5.0 / n).collect();
+        let cov = DMatrix::from_fn(6, 6, |i, j| if i == j { 1e-6 / ws[i] } else { 0.0 });
+        let fit = limit_fit(&ws, &means, &cov, &[-0.5, -1.0], 0.99, 40).unwrap();
+        assert!((fit.a - 0.3).abs() < 1e-12, "{fit:?}");
+        assert!((fit.coefs[0] - 2.0).abs() < 1e-9 && (fit.coefs[1] + 5.0).abs() < 1e-8);
+        assert_eq!(fit.scale_factor, 1.0);
+        // The interval is the GLS standard error times the t quantile.
+        let t = critical_value(0.99, 40, Quantile::StudentT).unwrap();
+        assert!((fit.a_interval.half_width - t * fit.a_std_err).abs() < 1e-15);
+        assert!(fit.a_interval.contains(0.3) && !fit.a_interval.contains(0.0));
+        // Without the 1/√n term the same data put a far from 0.3.
+        let short = limit_fit(&ws, &means, &cov, &[-1.0], 0.99, 40).unwrap();
+        assert!((short.a - 0.3).abs() > 0.01, "{short:?}");
+        assert!(
+            short.scale_factor > 10.0,
+            "a misfit widens the interval: {short:?}"
+        );
+    }
+
+    #[test]
+    fn limit_fit_refuses_what_it_cannot_fit() {
+        let ws = widths();
+        let cov = DMatrix::identity(6, 6);
+        let m = vec![0.0; 6];
+        // Three parameters need four widths.
+        assert!(limit_fit(
+            &ws[..3],
+            &m[..3],
+            &DMatrix::identity(3, 3),
+            &[-0.5, -1.0],
+            0.9,
+            5
+        )
+        .is_err());
+        // A singular covariance, a NaN mean, a non-positive width.
+        assert!(limit_fit(&ws, &m, &DMatrix::zeros(6, 6), &[-0.5], 0.9, 5).is_err());
+        let mut bad = m.clone();
+        bad[2] = f64::NAN;
+        assert!(limit_fit(&ws, &bad, &cov, &[-0.5], 0.9, 5).is_err());
+        let mut w0 = ws.clone();
+        w0[0] = 0.0;
+        assert!(limit_fit(&w0, &m, &cov, &[-0.5], 0.9, 5).is_err());
+    }
+
+    #[test]
+    fn control_variates_remove_correlated_noise() {
+        // y = 1 + 0.5·c + tiny noise with mean-zero c: the adjusted values are ≈ 1 each.
+        let c: Vec<f64> = (0..40)
+            .map(|i| ((i * 37 % 17) as f64 - 8.0) / 8.0)
+            .collect();
+        let noise: Vec<f64> = (0..40)
+            .map(|i| ((i * 13 % 7) as f64 - 3.0) * 1e-6)
+            .collect();
+        let y: Vec<f64> = c
+            .iter()
+            .zip(&noise)
+            .map(|(c, e)| 1.0 + 0.5 * c + e)
+            .collect();
+        let constant = vec![2.0; 40];
+        let adj = control_variates(&y, &[c.clone(), constant]).unwrap();
+        assert_eq!(adj.used, 1, "the constant control drops out");
+        assert!(
+            (adj.beta[0] - 0.5).abs() < 1e-5 && adj.beta[1] == 0.0,
+            "{:?}",
+            adj.beta
+        );
+        let sd = std_dev(&adj.values).unwrap();
+        assert!(sd < 1e-5 && std_dev(&y).unwrap() > 0.1, "{sd}");
+        // Too few samples for the controls: none is used.
+        let few = control_variates(&y[..3], &[c[..3].to_vec()]).unwrap();
+        assert_eq!((few.used, few.values.as_slice()), (0, &y[..3]));
+        assert!(control_variates(&y, &[vec![1.0; 3]]).is_err());
+    }
 }
