@@ -756,14 +756,6 @@ fn summarise(
         study.widths[i].reduced_std_err = cov[(i, i)].sqrt();
         cov[(i, i)] += floor * floor;
     }
-    if std::env::var_os("DERIVE_DEBUG_LIMIT").is_some() {
-        for w in &study.widths {
-            eprintln!(
-                "{} n={}: raw {:.3e} ± {:.2e}; reduced {:.3e} ± {:.2e}",
-                study.config, w.width, w.mean, w.std_err, w.reduced_mean, w.reduced_std_err
-            );
-        }
-    }
     let level = 1.0 - ALPHA / plan.configs as f64;
     let xs: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
     let powers = [plan.rate, 2.0 * plan.rate];
