@@ -161,6 +161,8 @@ pub struct Study {
     pub resolution: f64,
     /// The resolution the claim needs.
     pub needed: f64,
+    /// Was it declared on the link (`resolution = …`)?
+    pub declared: bool,
     /// The scale of the quantity (the larger RMS of the two sides at the largest width).
     pub scale: f64,
     /// The variance reduction used (shown with the study).
@@ -656,6 +658,7 @@ fn summarise(
         limit: 0.0,
         resolution: 0.0,
         needed,
+        declared: plan.declared.is_some(),
         scale,
         reduction: String::new(),
         rate_note: None,

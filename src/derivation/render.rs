@@ -239,12 +239,13 @@ fn render_study(o: &mut String, s: &super::limit::LimitEvidence) {
         };
         let _ = writeln!(
             o,
-            "          {mark} {}: a = {} ± {} (resolution {:.1e}, needed {:.1e}; {}{})",
+            "          {mark} {}: a = {} ± {} (resolution {:.1e}, needed {:.1e}{}; {}{})",
             st.config,
             sig(st.limit),
             sig(st.resolution),
             st.resolution,
             st.needed,
+            if st.declared { " (declared)" } else { "" },
             st.reduction,
             if st.draws != s.seeds {
                 format!("; {} draws per width", st.draws)
