@@ -144,6 +144,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         claim: None,
         limit: None,
         rate: -0.5,
+        resolution: None,
     };
     let d = Derivation {
         id: "prove".into(),

@@ -387,7 +387,7 @@ pub fn check(d: &Derivation) -> Result<Report, Unsound> {
 pub fn check_link(d: &Derivation, ctx: &Context, k: usize) -> Result<LinkResult, Unsound> {
     let (a, b) = (&d.chain[k - 1], &d.chain[k]);
     if let Some(width) = b.limit {
-        let study = super::limit::study(d, &a.expr, &b.expr, width, b.rate);
+        let study = super::limit::study(d, &a.expr, &b.expr, width, b.rate, b.resolution);
         let verdict = if study.holds() {
             Verdict::Limit
         } else if study.failure().is_some() {

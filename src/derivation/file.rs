@@ -118,6 +118,8 @@ pub struct Step {
     pub limit: Option<Symbol>,
     /// The expected log–log slope of the discrepancy against the width (−1/2 by default).
     pub rate: f64,
+    /// For a limit link: the resolution (absolute) its width study must reach, if declared.
+    pub resolution: Option<f64>,
 }
 
 impl Step {
@@ -324,6 +326,7 @@ struct RawStep {
     claim: Option<String>,
     limit: Option<Spanned<String>>,
     rate: Option<Spanned<f64>>,
+    resolution: Option<Spanned<f64>>,
 }
 
 /// Reads and checks derivation files.
@@ -560,6 +563,20 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                 ))
             }
         };
+        let resolution = match &step.resolution {
+            None => None,
+            Some(r) if step.limit.is_none() => {
+                return Err(l.err(r.span(), "`resolution` is only for `limit` links", "here"))
+            }
+            Some(r) if r.get_ref().is_finite() && *r.get_ref() > 0.0 => Some(*r.get_ref()),
+            Some(r) => {
+                return Err(l.err(
+                    r.span(),
+                    format!("resolution {} is not a positive number", r.get_ref()),
+                    "the smallest offset of the limit the study must detect, e.g. 1e-3",
+                ))
+            }
+        };
         let expect = match &step.expect {
             None if limit.is_some() => Expect::Limit,
             None => Expect::Proved,
@@ -607,6 +624,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             claim: step.claim.clone(),
             limit,
             rate,
+            resolution,
         });
     }
     let network = match &raw.network {

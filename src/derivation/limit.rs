@@ -1,38 +1,96 @@
 //! Links that hold only as a width goes to infinity (`limit = "n"`): a width study.
 //!
 //! Both sides are evaluated on finite-width draws at several widths, and the discrepancy
-//! d = lhs − rhs is measured per draw. The link holds in the limit when, for every configuration,
+//! d = lhs − rhs is measured per draw. For every configuration (an activation and depth, or a
+//! sample point) the study decides on the **limit term**:
 //!
-//! 1. the log–log slope of |d| against the width has an interval (level [`LEVEL`], Bonferroni over
-//!    the configurations) that lies below 0 and contains the expected rate (−1/2 unless the link
-//!    says otherwise), and
-//! 2. at the largest width the mean of d over the draws is consistent with 0 (Student t, level
-//!    1 − [`ALPHA`](crate::numeric::tolerance::ALPHA), Bonferroni over the configurations): a
-//!    discrepancy that settles at a non-zero value is what a wrong constant or a dropped term
-//!    produces, and it is a counterexample.
+//! 1. **Fit.** The mean discrepancy at each width n is fitted by generalised least squares with
+//!    a model that has a limit term, `m(n) = a + b·n^r + c·n^(2r)`, r the link's rate (−1/2
+//!    unless it declares another): `a` is what lhs − rhs tends to, `b·n^r + c·n^(2r)` the two
+//!    leading finite-width corrections (a 1/√n offset and a 1/n bias both fit without moving
+//!    `a`). The covariance of the per-width means is estimated from the draws, paired by seed
+//!    across widths (common random numbers, see below), plus a floor (next point); a fit worse
+//!    than that covariance says widens the interval by √(χ²/dof) ([`stats::limit_fit`]).
+//! 2. **Interval and resolution.** `a` gets an interval at family level 1 − [`ALPHA`],
+//!    Bonferroni over the configurations (Student t with the draws' degrees of freedom). Its
+//!    half-width is the study's **resolution**: the smallest offset of the limit it detects. It
+//!    never goes below [`FLOOR_REL`] of the scale (the quadrature and kernel recursions the sides
+//!    come from are not more accurate than that, so smaller offsets count as 0).
+//! 3. **Verdict.** `refuted` if the interval of `a` excludes 0 (a, its interval and both sides'
+//!    means are shown), or if |lhs − rhs| does not fall with the width (the slope below: the
+//!    sides fluctuate apart even if their means agree); `limit` if the interval contains 0 and
+//!    the resolution is at most what the claim needs — [`RESOLUTION_REL`] of the scale of the
+//!    quantity (the larger root mean square of the two sides at the largest width), or the
+//!    link's `resolution = …` (absolute); otherwise more draws are spent (doubling, up to
+//!    [`MAX_DRAW_FACTOR`] × the draws per width) and, if the resolution is still too coarse,
+//!    `unknown` with the resolution reached and the one needed. Every verdict prints the
+//!    resolution.
+//! 4. **Rate (supporting evidence).** The log–log slope of |d| against the width, fitted over every
+//!    (width, draw) pair with a [`LEVEL`] interval (Bonferroni over the configurations), is
+//!    shown beside each configuration; its upper end must lie below 0 (the discrepancy must
+//!    shrink), and a slope whose interval misses the declared rate is reported, not refuted.
+//!
+//! **Exactly zero discrepancy.** If lhs − rhs is exactly 0 on every draw at every width, the
+//! verdict is `limit` with resolution 0 only when neither side depends on the draws (the sides
+//! are deterministic and equal at every width of the study); when the sides are random and agree
+//! exactly on every draw there is nothing that converges to measure, and the verdict is
+//! `unknown` (check such a link as an ordinary one). NaN or an infinite side is never agreement:
+//! the study stops and the link is `unknown` with the reason.
+//!
+//! **Variance reduction** (why the resolution is affordable):
+//!
+//! - *Common random numbers*: every width uses the same seeds, and the covariance of the
+//!   per-width means is estimated by pairing draws by seed, so shared randomness is used, not
+//!   ignored. Without a `[network]` the link's Gaussian entries are drawn in evaluation order
+//!   from the seed, so `w[k]` at width 16 is `w[k]` at width 512 (nested draws) for the usual
+//!   `sum(k in 1..n, …)` forms. Sampled networks are not nested across widths
+//!   (`Network::sample` fills layers column by column), so there the pairing only measures
+//!   whatever correlation there is.
+//! - *Exact expectation over the link's Gaussian symbols* (a control variate with known mean,
+//!   equivalently conditioning): where lhs − rhs is a polynomial in the link's own Gaussian
+//!   symbols, its mean over them is computed exactly from Gaussian moments
+//!   ([`Evaluator::exact_expectation`]) and replaces the draw in the fit of `a`. Without a
+//!   `[network]` the mean is then exact at every width; with one, only the network remains
+//!   random. Not done when a side is not polynomial in them (e.g. `relu(w[k])`): the draws
+//!   are used as they are.
+//! - *The infinite-width value as a control variate* (networks): every draw also yields
+//!   quantities whose infinite-width values are known from `numeric::kernel`, and
+//!   `quantity − its infinite-width value` is a control that tends to 0: from the last hidden
+//!   layer's pre-activations, the empirical Σ̂⁽ᴸ⁺¹⁾ and Σ̇̂⁽ᴸ⁺¹⁾ between every pair of inputs
+//!   (when pre-activations are bound); when the empirical NTK, outputs or trained outputs are
+//!   bound, Θ̂⁽ᴸ⁺¹⁾ − Θ⁽ᴸ⁺¹⁾ for every pair, the initial outputs f(x_c) (mean 0) and the
+//!   products (Θ̂ − Θ)·f(x_c) (mean 0 by the sign symmetry of the readout). Per width, `d` is
+//!   regressed on the controls ([`stats::control_variates`]) and `d − β·controls` enters the
+//!   fit; the controls' own finite-width bias vanishes as n → ∞, so it moves the
+//!   finite-width terms of the model, not `a`. The degrees of freedom of the interval drop by
+//!   the number of controls used. Trusting these controls is trusting that the empirical
+//!   kernels converge to `numeric::kernel`'s values, which `tests/network_convergence.rs`
+//!   checks; without a `[network]` there are no such controls.
 //!
 //! The draws come from one of two sources:
 //!
 //! - with a `[network]` table: sampled finite-width networks (`numeric::network`), one
 //!   configuration per activation and depth; bound symbols take the network's quantities
 //!   (pre-activations, empirical kernels) and its infinite-width kernels (`numeric::kernel`);
-//! - otherwise: the link's own random symbols, drawn once per seed (`Evaluator::eval_draw`), at
-//!   two of the derivation's sample points, with the width symbol set to each width.
+//!   Gaussian symbols not bound to the network are drawn afresh for every draw;
+//! - otherwise: the link's own Gaussian symbols, drawn once per seed (`Evaluator::eval_draw`),
+//!   at two of the derivation's sample points (their deterministic arrays fixed), with the
+//!   width symbol set to each width. When both sides use Gaussian symbols they are evaluated
+//!   together, as lhs − rhs, so an entry takes one value in both.
 //!
-//! Seeds are fixed, so the verdict is reproducible. Fit: least squares of log |d| on log width
-//! over every (width, draw) pair, so the interval reflects the scatter between draws.
+//! Seeds are fixed, so the verdict is reproducible. The draws of every study go through the one
+//! sampler [`sample_widths`](crate::numeric::network::sample_widths).
 
-use egg::Symbol;
+use egg::{Id, Language, Symbol};
 use nalgebra::DMatrix;
-use rayon::prelude::*;
 
 use super::file::{Derivation, NetworkSpec, Quantity, Train};
 use super::sample::{describe, point, used_symbols, EDGE_POINTS};
-use crate::expr::Expr;
+use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, Evaluator};
 use crate::numeric::kernel::{kernel_pair, Architecture as KernelArch};
-use crate::numeric::network::{Architecture as NetArch, Network};
-use crate::numeric::stats::{self, loglog_fit, Quantile};
+use crate::numeric::network::{sample_widths, Architecture as NetArch, Network};
+use crate::numeric::stats::{self, loglog_fit};
 use crate::numeric::tolerance::ALPHA;
 
 /// Widths of a study unless the `[network]` table says otherwise.
@@ -41,6 +99,15 @@ pub const WIDTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
 pub const SEEDS: usize = 48;
 /// Level of the slope interval, before the Bonferroni correction over the configurations.
 pub const LEVEL: f64 = 0.99;
+/// The resolution a limit claim needs unless the link declares one: this fraction of the scale
+/// of the quantity.
+pub const RESOLUTION_REL: f64 = 1e-3;
+/// The finest resolution a study claims, as a fraction of the scale: the accuracy of the
+/// deterministic pieces (quadrature, kernel recursions) the sides are computed from.
+pub const FLOOR_REL: f64 = 1e-9;
+/// The draw budget: a study whose resolution is too coarse doubles its draws per width until
+/// it has this many times the initial number, then says `unknown`.
+pub const MAX_DRAW_FACTOR: usize = 4;
 /// Sample points (after the edge points) used when there is no `[network]`.
 const POINT_CONFIGS: usize = 2;
 
@@ -59,6 +126,21 @@ pub struct WidthStat {
     pub lhs: f64,
     /// Mean of the right side.
     pub rhs: f64,
+    /// Mean of lhs − rhs after the variance reduction (what the fit of `a` uses).
+    pub reduced_mean: f64,
+    /// Its standard error (before the floor).
+    pub reduced_std_err: f64,
+}
+
+/// What a configuration's study concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// The limit term is 0 at the needed resolution.
+    Limit,
+    /// The limit term is not 0, or the sides do not converge.
+    Refuted(String),
+    /// The study cannot decide (resolution too coarse, or nothing to measure).
+    Unknown(String),
 }
 
 /// One configuration's width study.
@@ -68,11 +150,28 @@ pub struct Study {
     pub config: String,
     /// Per width, in increasing order.
     pub widths: Vec<WidthStat>,
-    /// Fitted slope of log |lhs − rhs| against log width.
-    pub slope: f64,
-    /// Half-width of its [`LEVEL`] interval.
-    pub slope_hw: f64,
-    /// Why the limit fails here, if it does.
+    /// Draws per width actually used.
+    pub draws: usize,
+    /// Fitted slope of log |lhs − rhs| against log width and the half-width of its [`LEVEL`]
+    /// interval (None when the sides do not depend on the draws, or the fit was impossible).
+    pub slope: Option<(f64, f64)>,
+    /// The fitted limit term `a` of lhs − rhs.
+    pub limit: f64,
+    /// The half-width of a's interval: the resolution of the study.
+    pub resolution: f64,
+    /// The resolution the claim needs.
+    pub needed: f64,
+    /// Was it declared on the link (`resolution = …`)?
+    pub declared: bool,
+    /// The scale of the quantity (the larger RMS of the two sides at the largest width).
+    pub scale: f64,
+    /// The variance reduction used (shown with the study).
+    pub reduction: String,
+    /// A remark on the rate (the slope's interval misses the declared rate).
+    pub rate_note: Option<String>,
+    /// The conclusion.
+    pub decision: Decision,
+    /// Why the limit fails here, if it does (the message of [`Decision::Refuted`]).
     pub failure: Option<String>,
 }
 
@@ -83,7 +182,7 @@ pub struct LimitEvidence {
     pub width: Symbol,
     /// Expected slope.
     pub rate: f64,
-    /// Draws per width.
+    /// Draws per width at the start (a study may spend more, see [`Study::draws`]).
     pub seeds: usize,
     /// Where the draws came from.
     pub source: &'static str,
@@ -94,11 +193,11 @@ pub struct LimitEvidence {
 }
 
 impl LimitEvidence {
-    /// Every configuration converges at the expected rate.
+    /// Every configuration decided `limit`.
     pub fn holds(&self) -> bool {
         self.skipped.is_none()
             && !self.studies.is_empty()
-            && self.studies.iter().all(|s| s.failure.is_none())
+            && self.studies.iter().all(|s| s.decision == Decision::Limit)
     }
     /// The first configuration where it fails.
     pub fn failure(&self) -> Option<&Study> {
@@ -106,19 +205,115 @@ impl LimitEvidence {
     }
 }
 
-/// The infinite-width Σ^L, Θ^L and Σ̇^L (NaN for L = 1, where it is not defined) of the last
-/// hidden layer between inputs a and b.
-/// The infinite-width Σ^(L+1) and Θ^(L+1) of the network's output between inputs a and b.
-fn analytic_output(
+/// One draw: both sides, the discrepancy's exact mean over the link's own Gaussian symbols
+/// (when it is a polynomial in them), and the control variates.
+#[derive(Debug, Clone)]
+struct Draw {
+    lhs: f64,
+    rhs: f64,
+    exact: Option<f64>,
+    controls: Vec<f64>,
+}
+
+/// How the sides of a link are evaluated on one environment.
+struct Sides<'a> {
+    lhs: &'a Expr,
+    rhs: &'a Expr,
+    /// lhs − rhs as one term, when both sides use random symbols (shared draws).
+    diff: Option<Expr>,
+    /// E[lhs − rhs] over the random symbols, when any side uses them.
+    expect: bool,
+    lhs_random: bool,
+    rhs_random: bool,
+}
+
+/// `a − b` as one term.
+fn sub(a: &Expr, b: &Expr) -> Expr {
+    let mut out: Expr = Default::default();
+    for n in a.as_ref() {
+        out.add(n.clone());
+    }
+    let ra = Id::from(a.as_ref().len() - 1);
+    let off = a.as_ref().len();
+    for n in b.as_ref() {
+        out.add(n.clone().map_children(|c| Id::from(usize::from(c) + off)));
+    }
+    let rb = Id::from(off + b.as_ref().len() - 1);
+    out.add(Math::Sub([ra, rb]));
+    out
+}
+
+fn uses_any(e: &Expr, syms: &[Symbol]) -> bool {
+    used_symbols(&[e]).iter().any(|s| syms.contains(s))
+}
+
+impl<'a> Sides<'a> {
+    fn new(lhs: &'a Expr, rhs: &'a Expr, random: &[Symbol]) -> Self {
+        let (lhs_random, rhs_random) = (uses_any(lhs, random), uses_any(rhs, random));
+        Sides {
+            lhs,
+            rhs,
+            diff: (lhs_random && rhs_random).then(|| sub(lhs, rhs)),
+            expect: lhs_random || rhs_random,
+            lhs_random,
+            rhs_random,
+        }
+    }
+
+    /// (lhs, rhs) of one draw; `fixed` are sides evaluated once per configuration.
+    fn draw(&self, env: &Env, fixed: (Option<f64>, Option<f64>)) -> Result<(f64, f64), String> {
+        let l = fixed.0.map_or_else(|| side(env, self.lhs), Ok)?;
+        if let Some(diff) = &self.diff {
+            let d = side(env, diff)?;
+            return Ok((l, l - d));
+        }
+        let r = fixed.1.map_or_else(|| side(env, self.rhs), Ok)?;
+        Ok((l, r))
+    }
+
+    /// E[lhs − rhs] over the environment's random symbols, when it is a polynomial in them.
+    fn exact(&self, env: &Env, values: (f64, f64)) -> Result<Option<f64>, String> {
+        if !self.expect {
+            return Ok(None);
+        }
+        let mean = |e: &Expr| -> Result<Option<f64>, String> {
+            match Evaluator::new(env).exact_expectation(e) {
+                None => Ok(None),
+                Some(Err(err)) => Err(err.to_string()),
+                Some(Ok(v)) if v.value.is_finite() => Ok(Some(v.value)),
+                Some(Ok(_)) => Ok(None),
+            }
+        };
+        Ok(match &self.diff {
+            Some(diff) => mean(diff)?,
+            None => {
+                let l = if self.lhs_random {
+                    mean(self.lhs)?
+                } else {
+                    Some(values.0)
+                };
+                let r = if self.rhs_random {
+                    mean(self.rhs)?
+                } else {
+                    Some(values.1)
+                };
+                l.zip(r).map(|(l, r)| l - r)
+            }
+        })
+    }
+}
+
+/// The infinite-width Σ^(L+1), Σ̇^(L+1) and Θ^(L+1) of the network's output between inputs a, b.
+fn output_kernels(
     spec: &NetworkSpec,
     act: crate::numeric::activation::Activation,
     depth: usize,
     a: &[f64],
     b: &[f64],
-) -> Result<[f64; 2], String> {
+) -> Result<[f64; 3], String> {
     let arch = KernelArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
     let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
-    Ok([k.sigma, k.ntk])
+    Ok([k.sigma, k.sigma_dot, k.ntk])
 }
 
 /// Train `net` by gradient descent on input 1 (loss ½(f(x₁) − y)²).
@@ -138,6 +333,8 @@ fn train(net: &mut Network, spec: &NetworkSpec, t: &Train) -> Result<(), String>
     Ok(())
 }
 
+/// The infinite-width Σ^L, Θ^L and Σ̇^L (NaN for L = 1, where it is not defined) of the last
+/// hidden layer between inputs a and b.
 fn analytic(
     spec: &NetworkSpec,
     act: crate::numeric::activation::Activation,
@@ -156,16 +353,36 @@ fn analytic(
     Ok([k.sigma, k.ntk, k.sigma_dot])
 }
 
-/// The environment of one network draw: bound symbols take the draw's quantities.
+/// Per pair of inputs (a ≤ b, 1-based): the last hidden layer's Σ^L, Θ^L, Σ̇^L and the
+/// output's Σ^(L+1), Σ̇^(L+1), Θ^(L+1).
+struct Kernels {
+    pairs: Vec<(usize, usize, [f64; 3], [f64; 3])>,
+}
+
+impl Kernels {
+    fn hidden(&self, a: usize, b: usize) -> [f64; 3] {
+        self.find(a, b).2
+    }
+    fn find(&self, a: usize, b: usize) -> &(usize, usize, [f64; 3], [f64; 3]) {
+        self.pairs
+            .iter()
+            .find(|(i, j, _, _)| (*i, *j) == (a.min(b), a.max(b)))
+            .expect("kernels computed for every pair")
+    }
+}
+
+/// The environment of one network draw (bound symbols take the draw's quantities) and its
+/// control variates (see the module docs).
+#[allow(clippy::too_many_arguments)]
 fn network_draw(
     spec: &NetworkSpec,
     act: crate::numeric::activation::Activation,
     depth: usize,
     width: usize,
     seed: u64,
-    kernels: &[(usize, usize, [f64; 3])],
+    kernels: &Kernels,
     random: &[Symbol],
-) -> Result<Env, String> {
+) -> Result<(Env, Vec<f64>, Option<Env>), String> {
     let arch = NetArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
     let dim = spec.inputs[0].len();
     let net = Network::sample(&arch, dim, width, seed).map_err(|e| e.to_string())?;
@@ -177,13 +394,13 @@ fn network_draw(
     } else {
         vec![]
     };
-    let emp = if needs(|q| matches!(q, Quantity::EmpiricalNngp(..) | Quantity::EmpiricalNtk(..))) {
+    let outputs_bound = needs(|q| matches!(q, Quantity::Output(_) | Quantity::TrainedOutput(_)));
+    let output_kernels_bound = needs(|q| matches!(q, Quantity::Nngp(..) | Quantity::Ntk(..)));
+    let emp = if outputs_bound
+        || output_kernels_bound
+        || needs(|q| matches!(q, Quantity::EmpiricalNngp(..) | Quantity::EmpiricalNtk(..)))
+    {
         Some(net.kernels(&inputs).map_err(|e| e.to_string())?)
-    } else {
-        None
-    };
-    let outputs = if needs(|q| matches!(q, Quantity::Output(_))) {
-        Some(net.outputs(&inputs).map_err(|e| e.to_string())?)
     } else {
         None
     };
@@ -195,18 +412,48 @@ fn network_draw(
         }
         _ => None,
     };
+    // Control variates: each tends to 0 as the width grows.
+    let mut controls = vec![];
+    let m = spec.inputs.len();
+    if let Some(h) = pre.last() {
+        let (sw2, sb2) = (spec.sw * spec.sw, spec.sb * spec.sb);
+        for a in 0..m {
+            for b in a..m {
+                let out = kernels.find(a + 1, b + 1).3;
+                let (ha, hb) = (h.column(a), h.column(b));
+                let n = ha.len() as f64;
+                let (mut s, mut sd) = (0.0, 0.0);
+                for (x, y) in ha.iter().zip(hb.iter()) {
+                    s += act.eval(*x) * act.eval(*y);
+                    sd += act.deriv(*x) * act.deriv(*y);
+                }
+                controls.push(sw2 * s / n + sb2 - out[0]);
+                controls.push(sw2 * sd / n - out[1]);
+            }
+        }
+    }
+    if let Some(k) = &emp {
+        let mut dtheta = vec![];
+        for a in 0..m {
+            for b in a..m {
+                let c = k.ntk[(a, b)] - kernels.find(a + 1, b + 1).3[2];
+                controls.push(c);
+                dtheta.push(c);
+            }
+        }
+        if outputs_bound {
+            for c in 0..m {
+                let f = k.outputs[c];
+                controls.push(f);
+                controls.extend(dtheta.iter().map(|t| t * f));
+            }
+        }
+    }
     let mut env = Env {
         seed,
         phi: Some(act),
         random: random.to_vec(),
         ..Env::default()
-    };
-    let kernel = |a: usize, b: usize| {
-        kernels
-            .iter()
-            .find(|(i, j, _)| (*i, *j) == (a.min(b), a.max(b)))
-            .map(|k| k.2)
-            .expect("kernels computed for every pair")
     };
     for (sym, q) in &spec.bind {
         match *q {
@@ -231,16 +478,16 @@ fn network_draw(
                     .insert(*sym, h.column(a - 1).iter().copied().collect());
             }
             Quantity::Sigma(a, b) => {
-                env.scalars.insert(*sym, kernel(a, b)[0]);
+                env.scalars.insert(*sym, kernels.hidden(a, b)[0]);
             }
             Quantity::Theta(a, b) => {
-                env.scalars.insert(*sym, kernel(a, b)[1]);
+                env.scalars.insert(*sym, kernels.hidden(a, b)[1]);
             }
             Quantity::SigmaDot(a, b) => {
                 if depth == 1 {
                     return Err("Σ̇ of the first layer is not defined (use depths ≥ 2)".into());
                 }
-                env.scalars.insert(*sym, kernel(a, b)[2]);
+                env.scalars.insert(*sym, kernels.hidden(a, b)[2]);
             }
             Quantity::EmpiricalNngp(a, b) => {
                 let k = emp.as_ref().expect("computed above");
@@ -250,19 +497,15 @@ fn network_draw(
                 let k = emp.as_ref().expect("computed above");
                 env.scalars.insert(*sym, k.ntk[(a - 1, b - 1)]);
             }
-            Quantity::Nngp(a, b) | Quantity::Ntk(a, b) => {
-                let k =
-                    analytic_output(spec, act, depth, &spec.inputs[a - 1], &spec.inputs[b - 1])?;
-                let v = if matches!(q, Quantity::Nngp(..)) {
-                    k[0]
-                } else {
-                    k[1]
-                };
-                env.scalars.insert(*sym, v);
+            Quantity::Nngp(a, b) => {
+                env.scalars.insert(*sym, kernels.find(a, b).3[0]);
+            }
+            Quantity::Ntk(a, b) => {
+                env.scalars.insert(*sym, kernels.find(a, b).3[2]);
             }
             Quantity::Output(a) => {
-                env.scalars
-                    .insert(*sym, outputs.as_ref().expect("computed above")[a - 1]);
+                let k = emp.as_ref().expect("computed above");
+                env.scalars.insert(*sym, k.outputs[a - 1]);
             }
             Quantity::TrainedOutput(a) => {
                 env.scalars
@@ -279,7 +522,27 @@ fn network_draw(
             }
         }
     }
-    Ok(env)
+    // The same environment with the output's infinite-width kernels replaced by this draw's
+    // empirical ones: a side evaluated on both gives a control that tends to 0.
+    let alt = match &emp {
+        Some(k) if output_kernels_bound => {
+            let mut alt = env.clone();
+            for (sym, q) in &spec.bind {
+                match *q {
+                    Quantity::Nngp(a, b) => {
+                        alt.scalars.insert(*sym, k.nngp[(a - 1, b - 1)]);
+                    }
+                    Quantity::Ntk(a, b) => {
+                        alt.scalars.insert(*sym, k.ntk[(a - 1, b - 1)]);
+                    }
+                    _ => {}
+                }
+            }
+            Some(alt)
+        }
+        _ => None,
+    };
+    Ok((env, controls, alt))
 }
 
 /// One side for one draw.
@@ -291,11 +554,6 @@ fn side(env: &Env, e: &Expr) -> Result<f64, String> {
         return Err(format!("{} is not finite", crate::expr::text(e)));
     }
     Ok(v.value)
-}
-
-/// lhs − rhs (and the two sides) for one draw.
-fn difference(env: &Env, lhs: &Expr, rhs: &Expr) -> Result<(f64, f64), String> {
-    Ok((side(env, lhs)?, side(env, rhs)?))
 }
 
 /// Does the side change from draw to draw (or with the width)? A side that does not, such as an
@@ -323,72 +581,261 @@ fn varies(d: &Derivation, spec: &NetworkSpec, e: &Expr) -> bool {
     })
 }
 
-/// Summarise one configuration's draws (per width: (lhs, rhs) per draw) into a [`Study`].
-fn summarise(
-    config: String,
-    draws: Vec<(usize, Vec<(f64, f64)>)>,
+/// What a configuration's study needs besides its draws.
+struct Plan {
     rate: f64,
     configs: usize,
-) -> Result<Study, String> {
-    let mut widths = vec![];
-    let (mut xs, mut ys) = (vec![], vec![]);
-    for (width, sides) in &draws {
-        let d: Vec<f64> = sides.iter().map(|(l, r)| l - r).collect();
-        let mean = stats::mean(&d).map_err(|e| e.to_string())?;
-        let std_err = stats::std_error(&d).map_err(|e| e.to_string())?;
-        let rms = (d.iter().map(|x| x * x).sum::<f64>() / d.len() as f64).sqrt();
-        let avg = |f: fn(&(f64, f64)) -> f64| sides.iter().map(f).sum::<f64>() / sides.len() as f64;
-        widths.push(WidthStat {
-            width: *width,
-            mean,
-            std_err,
-            rms,
-            lhs: avg(|s| s.0),
-            rhs: avg(|s| s.1),
-        });
-        for x in d.iter().filter(|x| **x != 0.0) {
-            xs.push(*width as f64);
-            ys.push(x.abs());
-        }
-    }
-    if widths.iter().all(|w| w.rms == 0.0) {
-        return Err("the sides agree exactly at every width: an identity, not a limit (check it as an ordinary link)".into());
-    }
-    let level = 1.0 - (1.0 - LEVEL) / configs as f64;
-    let fit = loglog_fit(&xs, &ys, level).map_err(|e| format!("the log–log fit failed: {e}"))?;
-    let (lo, hi) = (fit.slope_interval.lo(), fit.slope_interval.hi());
-    let last = widths.last().expect("at least three widths");
-    let seeds = draws.last().map_or(0, |(_, s)| s.len());
-    let t = stats::critical_value(1.0 - ALPHA / configs as f64, seeds - 1, Quantile::StudentT)
-        .map_err(|e| e.to_string())?;
-    let failure = if last.mean.abs() > t * last.std_err {
-        Some(format!(
-            "at width {} the mean of lhs − rhs over {seeds} draws is {:.3e} ± {:.1e} (lhs ≈ {:.4}, rhs ≈ {:.4}): it does not go to 0",
-            last.width,
-            last.mean,
-            last.std_err,
-            last.lhs,
-            last.rhs,
-        ))
-    } else if !(lo <= rate && rate <= hi && hi < 0.0) {
-        Some(format!(
-            "|lhs − rhs| falls as width^({:.2} ± {:.2}), not width^({rate})",
-            fit.slope, fit.slope_interval.half_width
-        ))
-    } else {
-        None
-    };
-    Ok(Study {
-        config,
-        widths,
-        slope: fit.slope,
-        slope_hw: fit.slope_interval.half_width,
-        failure,
-    })
+    declared: Option<f64>,
+    /// Neither side depends on the draws.
+    deterministic: bool,
 }
 
-/// Run the width study of the link `lhs` → `rhs` as `width` → ∞.
-pub fn study(d: &Derivation, lhs: &Expr, rhs: &Expr, width: Symbol, rate: f64) -> LimitEvidence {
+fn mean_of(xs: impl Iterator<Item = f64>) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for x in xs {
+        s += x;
+        n += 1;
+    }
+    s / n.max(1) as f64
+}
+
+fn rms_of(xs: impl Iterator<Item = f64>) -> f64 {
+    mean_of(xs.map(|x| x * x)).sqrt()
+}
+
+/// Summarise one configuration's draws (per width, in seed order) into a [`Study`].
+fn summarise(
+    config: String,
+    widths: &[usize],
+    draws: &[Vec<Draw>],
+    plan: &Plan,
+) -> Result<Study, String> {
+    let seeds = draws.first().map_or(0, |d| d.len());
+    if widths.len() < 4 || seeds < stats::MIN_SAMPLES {
+        return Err(format!(
+            "a width study needs at least 4 widths and {} draws per width (got {} and {seeds})",
+            stats::MIN_SAMPLES,
+            widths.len()
+        ));
+    }
+    let k = widths.len();
+    // Raw discrepancies.
+    let d: Vec<Vec<f64>> = draws
+        .iter()
+        .map(|ds| ds.iter().map(|x| x.lhs - x.rhs).collect())
+        .collect();
+    let mut stats_w = vec![];
+    for (i, &width) in widths.iter().enumerate() {
+        let mean = stats::mean(&d[i]).map_err(|e| e.to_string())?;
+        let std_err = stats::std_error(&d[i]).map_err(|e| e.to_string())?;
+        stats_w.push(WidthStat {
+            width,
+            mean,
+            std_err,
+            rms: rms_of(d[i].iter().copied()),
+            lhs: mean_of(draws[i].iter().map(|x| x.lhs)),
+            rhs: mean_of(draws[i].iter().map(|x| x.rhs)),
+            reduced_mean: mean,
+            reduced_std_err: std_err,
+        });
+    }
+    // The scale of the quantity: the larger RMS of the two sides at the largest width (or at any
+    // width, if both vanish there).
+    let side_scale = |i: usize| {
+        rms_of(draws[i].iter().map(|x| x.lhs)).max(rms_of(draws[i].iter().map(|x| x.rhs)))
+    };
+    let mut scale = side_scale(k - 1);
+    if scale == 0.0 {
+        scale = (0..k).map(side_scale).fold(0.0, f64::max);
+    }
+    let needed = plan.declared.unwrap_or(RESOLUTION_REL * scale);
+    let last = stats_w.last().expect("at least four widths").clone();
+    let mut study = Study {
+        config,
+        widths: stats_w,
+        draws: seeds,
+        slope: None,
+        limit: 0.0,
+        resolution: 0.0,
+        needed,
+        declared: plan.declared.is_some(),
+        scale,
+        reduction: String::new(),
+        rate_note: None,
+        decision: Decision::Limit,
+        failure: None,
+    };
+    if d.iter().flatten().all(|x| *x == 0.0) {
+        if plan.deterministic {
+            study.reduction = "the sides do not depend on the draws".into();
+        } else {
+            study.decision = Decision::Unknown(
+                "lhs − rhs is exactly 0 on every draw at every width: the sides are random and agree exactly, so there is no convergence to measure (check the link as an ordinary one)".into(),
+            );
+        }
+        return Ok(study);
+    }
+    // The rate: supporting evidence, and the sides must come together.
+    let mut falls = true;
+    if !plan.deterministic {
+        let (mut xs, mut ys) = (vec![], vec![]);
+        for (i, &w) in widths.iter().enumerate() {
+            for x in d[i].iter().filter(|x| **x != 0.0) {
+                xs.push(w as f64);
+                ys.push(x.abs());
+            }
+        }
+        let level = stats::bonferroni(LEVEL, plan.configs).map_err(|e| e.to_string())?;
+        match loglog_fit(&xs, &ys, level) {
+            Ok(fit) => {
+                let (lo, hi) = (fit.slope_interval.lo(), fit.slope_interval.hi());
+                study.slope = Some((fit.slope, fit.slope_interval.half_width));
+                falls = hi < 0.0;
+                if !(lo <= plan.rate && plan.rate <= hi) {
+                    study.rate_note = Some(format!(
+                        "|lhs − rhs| falls as width^({:.2} ± {:.2}), not width^({})",
+                        fit.slope, fit.slope_interval.half_width, plan.rate
+                    ));
+                }
+            }
+            Err(e) => {
+                study.rate_note = Some(format!("no log–log fit of |lhs − rhs|: {e}"));
+            }
+        }
+    }
+    // The values the limit term is fitted to: exact means over the link's Gaussian symbols where
+    // every draw has one, then regression on the control variates.
+    let exact = draws.iter().flatten().all(|x| x.exact.is_some());
+    let q = draws[0][0].controls.len();
+    let same_q = draws.iter().flatten().all(|x| x.controls.len() == q);
+    let mut used = 0;
+    let mut y: Vec<Vec<f64>> = Vec::with_capacity(k);
+    for (i, ds) in draws.iter().enumerate() {
+        let base: Vec<f64> = if exact {
+            ds.iter().map(|x| x.exact.expect("checked")).collect()
+        } else {
+            d[i].clone()
+        };
+        if q > 0 && same_q {
+            let controls: Vec<Vec<f64>> = (0..q)
+                .map(|j| ds.iter().map(|x| x.controls[j]).collect())
+                .collect();
+            let adj = stats::control_variates(&base, &controls).map_err(|e| e.to_string())?;
+            used = used.max(adj.used);
+            y.push(adj.values);
+        } else {
+            y.push(base);
+        }
+    }
+    let mut parts = vec![];
+    if exact {
+        parts.push("exact mean over the link's Gaussian symbols".to_string());
+    }
+    if used > 0 {
+        parts.push(format!("{used} control variates"));
+    }
+    study.reduction = if parts.is_empty() {
+        "no variance reduction".into()
+    } else {
+        parts.join(", ")
+    };
+    let means: Vec<f64> = y.iter().map(|v| mean_of(v.iter().copied())).collect();
+    for (w, m) in study.widths.iter_mut().zip(&means) {
+        w.reduced_mean = *m;
+    }
+    // Covariance of the means, pairing draws by seed across widths; the regression on `used`
+    // controls costs that many degrees of freedom.
+    let dof = seeds.saturating_sub(1 + used).max(1);
+    let floor = FLOOR_REL * scale;
+    let mut cov = DMatrix::from_fn(k, k, |i, j| {
+        let s: f64 = y[i]
+            .iter()
+            .zip(&y[j])
+            .map(|(a, b)| (a - means[i]) * (b - means[j]))
+            .sum();
+        s / (dof as f64 * seeds as f64)
+    });
+    for i in 0..k {
+        study.widths[i].reduced_std_err = cov[(i, i)].sqrt();
+        cov[(i, i)] += floor * floor;
+    }
+    let level = 1.0 - ALPHA / plan.configs as f64;
+    let xs: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
+    let powers = [plan.rate, 2.0 * plan.rate];
+    let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof)
+        .map_err(|e| format!("the fit of the limit term failed: {e}"))?;
+    study.limit = fit.a;
+    study.resolution = fit.a_interval.half_width;
+    let (a, hw) = (fit.a, fit.a_interval.half_width);
+    let decision = if !fit.a_interval.contains(0.0) {
+        Decision::Refuted(format!(
+            "lhs − rhs tends to a = {a:.3e} ± {hw:.1e}, an interval that excludes 0 (at width {}: lhs ≈ {:.6}, rhs ≈ {:.6}): it does not go to 0",
+            last.width, last.lhs, last.rhs
+        ))
+    } else if !falls {
+        let (s, h) = study.slope.expect("fitted");
+        Decision::Refuted(format!(
+            "|lhs − rhs| does not fall with the width (slope {s:.2} ± {h:.2}): the sides do not come together"
+        ))
+    } else if hw > needed {
+        Decision::Unknown(format!(
+            "resolution {hw:.1e} after {seeds} draws per width is coarser than the {needed:.1e} the claim needs"
+        ))
+    } else {
+        Decision::Limit
+    };
+    if let Decision::Refuted(m) = &decision {
+        study.failure = Some(m.clone());
+    }
+    study.decision = decision;
+    Ok(study)
+}
+
+/// Run one configuration: draw, summarise, and spend more draws (doubling, up to
+/// [`MAX_DRAW_FACTOR`] × `seeds`) while the resolution is the only obstacle.
+fn run_config<F>(
+    config: String,
+    widths: &[usize],
+    seeds: usize,
+    base: u64,
+    plan: &Plan,
+    draw: F,
+) -> Result<Study, String>
+where
+    F: Fn(usize, u64) -> Result<Draw, String> + Sync,
+{
+    let mut per_width: Vec<Vec<Draw>> = vec![vec![]; widths.len()];
+    let (mut total, mut batch) = (0usize, seeds);
+    loop {
+        let start = base + total as u64;
+        let new = sample_widths(widths, start..start + batch as u64, &draw)?;
+        for (all, more) in per_width.iter_mut().zip(new) {
+            all.extend(more);
+        }
+        total += batch;
+        let study = summarise(config.clone(), widths, &per_width, plan)?;
+        let coarse =
+            matches!(study.decision, Decision::Unknown(_)) && study.resolution > study.needed;
+        // More draws cannot beat the floor.
+        let floor_limited = FLOOR_REL * study.scale >= study.needed;
+        if coarse && !floor_limited && !plan.deterministic && 2 * total <= seeds * MAX_DRAW_FACTOR {
+            batch = total;
+            continue;
+        }
+        return Ok(study);
+    }
+}
+
+/// Run the width study of the link `lhs` → `rhs` as `width` → ∞. `resolution` is the one the
+/// link declares, if any.
+pub fn study(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    width: Symbol,
+    rate: f64,
+    resolution: Option<f64>,
+) -> LimitEvidence {
     let mut ev = LimitEvidence {
         width,
         rate,
@@ -398,8 +845,8 @@ pub fn study(d: &Derivation, lhs: &Expr, rhs: &Expr, width: Symbol, rate: f64) -
         skipped: None,
     };
     let result = match &d.network {
-        Some(spec) => network_studies(d, spec, lhs, rhs, width, rate, &mut ev),
-        None => point_studies(d, lhs, rhs, width, rate, &mut ev),
+        Some(spec) => network_studies(d, spec, lhs, rhs, width, rate, resolution, &mut ev),
+        None => point_studies(d, lhs, rhs, width, rate, resolution, &mut ev),
     };
     if let Err(e) = result {
         ev.skipped = Some(e);
@@ -407,6 +854,7 @@ pub fn study(d: &Derivation, lhs: &Expr, rhs: &Expr, width: Symbol, rate: f64) -
     ev
 }
 
+#[allow(clippy::too_many_arguments)]
 fn network_studies(
     d: &Derivation,
     spec: &NetworkSpec,
@@ -414,6 +862,7 @@ fn network_studies(
     rhs: &Expr,
     width: Symbol,
     rate: f64,
+    resolution: Option<f64>,
     ev: &mut LimitEvidence,
 ) -> Result<(), String> {
     if !spec
@@ -434,42 +883,67 @@ fn network_studies(
     let random: Vec<Symbol> = d
         .symbols
         .iter()
-        .filter(|(_, k)| *k == super::file::Kind::Gaussian)
+        .filter(|(s, k)| {
+            *k == super::file::Kind::Gaussian && !spec.bind.iter().any(|(b, _)| b == s)
+        })
         .map(|(s, _)| *s)
         .collect();
+    let sides = Sides::new(lhs, rhs, &random);
+    let (vary_l, vary_r) = (varies(d, spec, lhs), varies(d, spec, rhs));
+    let swapped: Vec<Symbol> = spec
+        .bind
+        .iter()
+        .filter(|(_, q)| matches!(q, Quantity::Nngp(..) | Quantity::Ntk(..)))
+        .map(|(s, _)| *s)
+        .collect();
+    let plan = Plan {
+        rate,
+        configs,
+        declared: resolution,
+        deterministic: !vary_l && !vary_r,
+    };
     for (ci, &act) in spec.activations.iter().enumerate() {
         for (di, &depth) in spec.depths.iter().enumerate() {
-            let mut kernels = vec![];
+            let mut pairs = vec![];
             for a in 1..=spec.inputs.len() {
                 for b in a..=spec.inputs.len() {
-                    let k = analytic(spec, act, depth, &spec.inputs[a - 1], &spec.inputs[b - 1])?;
-                    kernels.push((a, b, k));
+                    let (x, y) = (&spec.inputs[a - 1], &spec.inputs[b - 1]);
+                    let hidden = analytic(spec, act, depth, x, y)?;
+                    let out = output_kernels(spec, act, depth, x, y)?;
+                    pairs.push((a, b, hidden, out));
                 }
             }
+            let kernels = Kernels { pairs };
             let base = 0x11_0000 + 1000 * (ci * spec.depths.len() + di) as u64;
             // Sides that do not vary between draws are evaluated once, on the first draw.
-            let first = network_draw(spec, act, depth, widths[0], base, &kernels, &random)?;
-            let fixed_l = (!varies(d, spec, lhs))
-                .then(|| side(&first, lhs))
-                .transpose()?;
-            let fixed_r = (!varies(d, spec, rhs))
-                .then(|| side(&first, rhs))
-                .transpose()?;
-            let mut draws = vec![];
-            for &w in &widths {
-                let sides = (0..seeds as u64)
-                    .into_par_iter()
-                    .map(|s| {
-                        let env = network_draw(spec, act, depth, w, base + s, &kernels, &random)?;
-                        let l = fixed_l.map_or_else(|| side(&env, lhs), Ok)?;
-                        let r = fixed_r.map_or_else(|| side(&env, rhs), Ok)?;
-                        Ok((l, r))
-                    })
-                    .collect::<Result<Vec<_>, String>>()?;
-                draws.push((w, sides));
-            }
+            let (first, _, _) = network_draw(spec, act, depth, widths[0], base, &kernels, &random)?;
+            let fixed_l = (!vary_l).then(|| side(&first, lhs)).transpose()?;
+            let fixed_r = (!vary_r).then(|| side(&first, rhs)).transpose()?;
+            let draw = |w: usize, s: u64| -> Result<Draw, String> {
+                let (env, mut controls, alt) =
+                    network_draw(spec, act, depth, w, s, &kernels, &random)?;
+                let (lhs, rhs) = sides.draw(&env, (fixed_l, fixed_r))?;
+                if let Some(alt) = &alt {
+                    // Each side at the empirical output kernels minus itself at the
+                    // infinite-width ones (when it uses them).
+                    // (Both evaluated alone, so their draws of random symbols coincide.)
+                    for e in [sides.lhs, sides.rhs] {
+                        if uses_any(e, &swapped) {
+                            controls.push(side(alt, e)? - side(&env, e)?);
+                        }
+                    }
+                }
+                let exact = sides.exact(&env, (lhs, rhs))?;
+                Ok(Draw {
+                    lhs,
+                    rhs,
+                    exact,
+                    controls,
+                })
+            };
             let config = format!("{act}, L = {depth}");
-            ev.studies.push(summarise(config, draws, rate, configs)?);
+            ev.studies
+                .push(run_config(config, &widths, seeds, base, &plan, draw)?);
         }
     }
     Ok(())
@@ -481,29 +955,69 @@ fn point_studies(
     rhs: &Expr,
     width: Symbol,
     rate: f64,
+    resolution: Option<f64>,
     ev: &mut LimitEvidence,
 ) -> Result<(), String> {
     ev.source = "the link's random symbols, drawn";
     let used = used_symbols(&[lhs, rhs]);
-    let shown: Vec<Symbol> = used.into_iter().filter(|s| *s != width).collect();
+    let shown: Vec<Symbol> = used.iter().copied().filter(|s| *s != width).collect();
+    let random: Vec<Symbol> = d
+        .symbols
+        .iter()
+        .filter(|(_, k)| *k == super::file::Kind::Gaussian)
+        .map(|(s, _)| *s)
+        .collect();
+    let sides = Sides::new(lhs, rhs, &random);
+    let plan = Plan {
+        rate,
+        configs: POINT_CONFIGS,
+        declared: resolution,
+        deterministic: !sides.expect,
+    };
     for k in 0..POINT_CONFIGS {
         let base_env = point(d, EDGE_POINTS + k);
-        let mut draws = vec![];
+        let base = 0x22_0000 + 1000 * k as u64;
+        // The exact mean depends on the width only (the point's arrays are fixed): once per width.
+        let mut exact = vec![];
         for &w in &WIDTHS {
-            let sides = (0..SEEDS as u64)
-                .into_par_iter()
-                .map(|s| {
-                    let mut env = base_env.clone();
-                    env.scalars.insert(width, w as f64);
-                    env.seed = 0x22_0000 + 1000 * k as u64 + s;
-                    difference(&env, lhs, rhs)
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            draws.push((w, sides));
+            let mut env = base_env.clone();
+            env.scalars.insert(width, w as f64);
+            let e = if sides.expect {
+                let l = if sides.lhs_random {
+                    0.0
+                } else {
+                    side(&env, lhs)?
+                };
+                let r = if sides.rhs_random {
+                    0.0
+                } else {
+                    side(&env, rhs)?
+                };
+                sides.exact(&env, (l, r))?
+            } else {
+                None
+            };
+            exact.push((w, e));
         }
-        let config = describe(d, &base_env, Some(&shown));
+        let draw = |w: usize, s: u64| -> Result<Draw, String> {
+            let mut env = base_env.clone();
+            env.scalars.insert(width, w as f64);
+            env.draw_seed = Some(s);
+            let (lhs, rhs) = sides.draw(&env, (None, None))?;
+            let exact = exact.iter().find(|(x, _)| *x == w).and_then(|(_, e)| *e);
+            Ok(Draw {
+                lhs,
+                rhs,
+                exact,
+                controls: vec![],
+            })
+        };
+        let config = match describe(d, &base_env, Some(&shown)) {
+            c if c.is_empty() => format!("sample point {}", EDGE_POINTS + k + 1),
+            c => c,
+        };
         ev.studies
-            .push(summarise(config, draws, rate, POINT_CONFIGS)?);
+            .push(run_config(config, &WIDTHS, SEEDS, base, &plan, draw)?);
     }
     Ok(())
 }

@@ -213,6 +213,7 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
 }
 
 fn render_study(o: &mut String, s: &super::limit::LimitEvidence) {
+    use super::limit::Decision;
     let widths = s
         .studies
         .first()
@@ -223,32 +224,62 @@ fn render_study(o: &mut String, s: &super::limit::LimitEvidence) {
         .unwrap_or_default();
     let _ = writeln!(
         o,
-        "        width study: {} at {} = {widths}; {} draws per width; expected |lhs − rhs| ∝ {}^({})",
+        "        width study: {} at {} = {widths}; {} draws per width; fit lhs − rhs ≈ a + b·{}^({}) + c·{}^({}), limit iff a = 0 at the needed resolution",
         s.source,
         s.width,
         s.seeds,
         s.width,
-        s.rate
+        s.rate,
+        s.width,
+        2.0 * s.rate
     );
     for st in &s.studies {
-        let (first, last) = (&st.widths[0], &st.widths[st.widths.len() - 1]);
-        let mark = if st.failure.is_some() { "✗" } else { "✓" };
+        let mark = match st.decision {
+            Decision::Limit => "✓",
+            Decision::Refuted(_) => "✗",
+            Decision::Unknown(_) => "?",
+        };
         let _ = writeln!(
             o,
-            "          {mark} {}: slope {:.2} ± {:.2}; rms {} at {} → {} at {}; mean at {}: {} ± {}",
+            "          {mark} {}: a = {} ± {} (resolution {:.1e}, needed {:.1e}{}; {}{})",
             st.config,
-            st.slope,
-            st.slope_hw,
-            sig(first.rms),
-            first.width,
-            sig(last.rms),
-            last.width,
-            last.width,
-            sig(last.mean),
-            sig(last.std_err),
+            sig(st.limit),
+            sig(st.resolution),
+            st.resolution,
+            st.needed,
+            if st.declared { " (declared)" } else { "" },
+            st.reduction,
+            if st.draws != s.seeds {
+                format!("; {} draws per width", st.draws)
+            } else {
+                String::new()
+            }
         );
-        if let Some(f) = &st.failure {
-            let _ = writeln!(o, "            {f}");
+        if let (Some(first), Some(last)) = (st.widths.first(), st.widths.last()) {
+            let slope = match st.slope {
+                Some((m, h)) => format!("slope {m:.2} ± {h:.2}; "),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                o,
+                "            {slope}rms {} at {} → {} at {}; mean at {}: {} ± {}",
+                sig(first.rms),
+                first.width,
+                sig(last.rms),
+                last.width,
+                last.width,
+                sig(last.mean),
+                sig(last.std_err),
+            );
+        }
+        if let Some(n) = &st.rate_note {
+            let _ = writeln!(o, "            rate: {n}");
+        }
+        match &st.decision {
+            Decision::Limit => {}
+            Decision::Refuted(m) | Decision::Unknown(m) => {
+                let _ = writeln!(o, "            {m}");
+            }
         }
     }
     if let Some(why) = &s.skipped {

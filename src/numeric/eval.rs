@@ -83,6 +83,9 @@ pub struct Env {
     /// Bounded domains `[lo, hi]` of scalar symbols (intervals): derivatives with respect to
     /// them stay inside (one-sided differences at an edge).
     pub domains: HashMap<Symbol, (f64, f64)>,
+    /// Seed of the draws of the random symbols in [`Evaluator::eval_draw`], when it is not
+    /// `seed` (a width study varies the draws and keeps the point's deterministic arrays).
+    pub draw_seed: Option<u64>,
 }
 
 /// Most sum terms (body evaluations) plus polynomial monomial products one side of a link may
@@ -224,7 +227,7 @@ impl<'a> Evaluator<'a> {
             sample: None,
             mc_k: None,
             terms: 0,
-            rng: rand_pcg::Pcg64::seed_from_u64(env.seed ^ 0x5eed),
+            rng: rand_pcg::Pcg64::seed_from_u64(env.draw_seed.unwrap_or(env.seed) ^ 0x5eed),
         }
     }
 
@@ -887,25 +890,7 @@ impl<'a> Evaluator<'a> {
             }
         }
         match self.rpoly(e, a) {
-            Ok(p) => {
-                let mut value = 0.0;
-                let mut scale = 0.0;
-                for (m, (c, s)) in &p.0 {
-                    let moment: f64 = m.iter().map(|(_, k)| gaussian_moment(*k)).product();
-                    if !moment.is_finite() {
-                        return Err(EvalError::Unsupported(
-                            "a Gaussian moment beyond f64's range".into(),
-                        ));
-                    }
-                    value += c * moment;
-                    scale += s * moment.abs();
-                }
-                Ok(Value {
-                    value,
-                    scale,
-                    stderr: 0.0,
-                })
-            }
+            Ok(p) => moments(&p),
             Err(PolyError::NotPolynomial) => {
                 // Which entries does the integrand depend on? (One draw records them.)
                 self.sample = Some(HashMap::new());
@@ -1022,6 +1007,18 @@ impl<'a> Evaluator<'a> {
             scale: q.abs_integral + q.error * 1e12,
             stderr: 0.0,
         })
+    }
+
+    /// E[e] over the random symbols of the environment when `e` is a polynomial in them (exact
+    /// Gaussian moments); `None` when it is not (no Monte Carlo is run). Used by width studies
+    /// to integrate the link's own Gaussian symbols out exactly.
+    pub fn exact_expectation(&mut self, e: &Expr) -> Option<Result<Value, EvalError>> {
+        let root = Id::from(e.as_ref().len() - 1);
+        match self.rpoly(e, root) {
+            Ok(p) => Some(moments(&p)),
+            Err(PolyError::NotPolynomial) => None,
+            Err(PolyError::Eval(err)) => Some(Err(err)),
+        }
     }
 
     fn monte_carlo(&mut self, e: &Expr, a: Id) -> Result<Value, EvalError> {
@@ -1481,6 +1478,27 @@ fn richardson(
     let err = (&r2 - &r1[1]).abs().max();
     // Rounding in the differences is amplified by 1/h; it enters through `scale`.
     Ok((r2, err, scale * 1e-3))
+}
+
+/// The expectation of a polynomial in i.i.d. N(0,1) entries (moments (k−1)!!).
+fn moments(p: &RPoly) -> Result<Value, EvalError> {
+    let mut value = 0.0;
+    let mut scale = 0.0;
+    for (m, (c, s)) in &p.0 {
+        let moment: f64 = m.iter().map(|(_, k)| gaussian_moment(*k)).product();
+        if !moment.is_finite() {
+            return Err(EvalError::Unsupported(
+                "a Gaussian moment beyond f64's range".into(),
+            ));
+        }
+        value += c * moment;
+        scale += s * moment.abs();
+    }
+    Ok(Value {
+        value,
+        scale,
+        stderr: 0.0,
+    })
 }
 
 enum PolyError {

@@ -837,6 +837,40 @@ pub fn empirical_kernels_with(
     })
 }
 
+/// The draws of a width study: `draw(width, seed)` for every width and every seed of `seeds`,
+/// run in parallel over all pairs. Row i of the result holds the draws at `widths[i]` in seed
+/// order. Every width uses the same seeds: common random numbers, as far as a draw's
+/// randomness at one width coincides with its randomness at another (it does for draws of
+/// symbols indexed by unit, e.g. `w[k]` in a derivation's width study; it does not for
+/// [`Network::sample`], whose layers are filled column by column and so are not nested).
+/// This is the one sampler of width studies: [`width_study`] below and the `limit` links of
+/// `derivation::limit` use it.
+pub fn sample_widths<T, E, F>(
+    widths: &[usize],
+    seeds: Range<u64>,
+    draw: F,
+) -> Result<Vec<Vec<T>>, E>
+where
+    T: Send,
+    E: Send,
+    F: Fn(usize, u64) -> Result<T, E> + Sync,
+{
+    let pairs: Vec<(usize, u64)> = widths
+        .iter()
+        .flat_map(|&w| seeds.clone().map(move |s| (w, s)))
+        .collect();
+    let mut all = pairs
+        .into_par_iter()
+        .map(|(w, s)| draw(w, s))
+        .collect::<Result<Vec<T>, E>>()?
+        .into_iter();
+    let per = seeds.end.saturating_sub(seeds.start) as usize;
+    Ok(widths
+        .iter()
+        .map(|_| all.by_ref().take(per).collect())
+        .collect())
+}
+
 /// The discrepancy at one width of a [`WidthStudy`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct WidthPoint {
@@ -896,19 +930,15 @@ pub fn width_study(
         true,
         format!("{} L={} width study", arch.activation, arch.depth),
     );
+    let per_width = sample_widths(widths, seed_range(seeds, base_seed), |width, seed| {
+        let net = Network::sample(arch, inputs.ncols(), width, seed)?;
+        let ntk = net.empirical_ntk(inputs)?;
+        bar.inc(1);
+        Ok::<_, NetworkError>((ntk - reference).norm() / n as f64)
+    })?;
     let mut points = Vec::with_capacity(widths.len());
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for &width in widths {
-        let rms: Vec<f64> = seed_range(seeds, base_seed)
-            .collect::<Vec<_>>()
-            .par_iter()
-            .map(|&seed| {
-                let net = Network::sample(arch, inputs.ncols(), width, seed)?;
-                let ntk = net.empirical_ntk(inputs)?;
-                bar.inc(1);
-                Ok((ntk - reference).norm() / n as f64)
-            })
-            .collect::<Result<_, NetworkError>>()?;
+    for (&width, rms) in widths.iter().zip(per_width) {
         let mean_rms = stats::mean(&rms)?;
         for &r in &rms {
             xs.push(width as f64);

@@ -6,6 +6,7 @@
 //! (every sample identical, e.g. a dead network), and an interval of width zero would claim an
 //! exactness that Monte Carlo cannot certify; the caller gets [`StatsError::ZeroStandardError`].
 
+use nalgebra::{DMatrix, DVector};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// The fewest samples from which a confidence interval is formed.
@@ -279,6 +280,190 @@ pub fn loglog_fit(xs: &[f64], ys: &[f64], level: f64) -> Result<LogLogFit, Stats
     })
 }
 
+/// A generalised least-squares fit of per-width means with a limit term,
+/// `m(n) = a + Σ_k b_k·n^(p_k)`: `a` is what the quantity tends to as n → ∞.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitFit {
+    /// The limit term `a`.
+    pub a: f64,
+    /// Its standard error (after the lack-of-fit scale factor).
+    pub a_std_err: f64,
+    /// Its confidence interval (Student t, `t_dof` degrees of freedom, at the given level).
+    pub a_interval: ConfidenceInterval,
+    /// The coefficients `b_k` of the finite-width terms, in the order of the powers.
+    pub coefs: Vec<f64>,
+    /// χ² of the residuals in the metric of the covariance.
+    pub chi2: f64,
+    /// Widths minus fitted parameters.
+    pub fit_dof: usize,
+    /// `√max(1, χ²/fit_dof)`: the standard errors are multiplied by it when the model fits
+    /// worse than the covariance says (a misfit never narrows the interval).
+    pub scale_factor: f64,
+}
+
+/// Fits `means[i] ≈ a + Σ_k b_k·widths[i]^(powers[k])` by generalised least squares with the
+/// covariance `cov` of the means (widths × widths, e.g. estimated from draws that share seeds
+/// across widths), and gives `a` with a `level` interval whose quantile is Student t with
+/// `t_dof` degrees of freedom (those of the covariance estimate).
+///
+/// Needs more widths than parameters (so the misfit can be measured), finite inputs, positive
+/// widths and a positive definite covariance.
+pub fn limit_fit(
+    widths: &[f64],
+    means: &[f64],
+    cov: &DMatrix<f64>,
+    powers: &[f64],
+    level: f64,
+    t_dof: usize,
+) -> Result<LimitFit, StatsError> {
+    let k = widths.len();
+    let params = 1 + powers.len();
+    if means.len() != k || cov.shape() != (k, k) {
+        return Err(StatsError::DegenerateFit(
+            "widths, means and covariance differ in size",
+        ));
+    }
+    check_len(k, params + 1)?;
+    check_finite(widths)?;
+    check_finite(means)?;
+    check_finite(powers)?;
+    check_finite(cov.as_slice())?;
+    if let Some(index) = widths.iter().position(|w| *w <= 0.0) {
+        return Err(StatsError::NonPositive {
+            index,
+            x: widths[index],
+            y: means[index],
+        });
+    }
+    let chol = cov.clone().cholesky().ok_or(StatsError::DegenerateFit(
+        "the covariance of the means is not positive definite",
+    ))?;
+    let x = DMatrix::from_fn(k, params, |i, j| {
+        if j == 0 {
+            1.0
+        } else {
+            widths[i].powf(powers[j - 1])
+        }
+    });
+    let m = DVector::from_column_slice(means);
+    let vinv_x = chol.solve(&x);
+    let vinv_m = chol.solve(&m);
+    let normal = x.transpose() * &vinv_x;
+    let normal_inv = normal
+        .cholesky()
+        .ok_or(StatsError::DegenerateFit(
+            "the widths do not determine the model",
+        ))?
+        .inverse();
+    let beta = &normal_inv * (x.transpose() * &vinv_m);
+    let resid = &m - &x * &beta;
+    let chi2 = resid.dot(&chol.solve(&resid));
+    let fit_dof = k - params;
+    let scale_factor = (chi2 / fit_dof as f64).max(1.0).sqrt();
+    let a_std_err = normal_inv[(0, 0)].max(0.0).sqrt() * scale_factor;
+    check_finite(&[beta[0], a_std_err, chi2])?;
+    let q = critical_value(level, t_dof, Quantile::StudentT)?;
+    Ok(LimitFit {
+        a: beta[0],
+        a_std_err,
+        a_interval: ConfidenceInterval {
+            center: beta[0],
+            half_width: q * a_std_err,
+            level,
+        },
+        coefs: beta.iter().skip(1).copied().collect(),
+        chi2,
+        fit_dof,
+        scale_factor,
+    })
+}
+
+/// Samples adjusted by regression control variates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjusted {
+    /// Per sample: `y − β·c` (the controls are taken to have mean 0).
+    pub values: Vec<f64>,
+    /// The fitted coefficients, one per control (0 for a control that was dropped).
+    pub beta: Vec<f64>,
+    /// How many independent controls entered (the rank of the centred controls).
+    pub used: usize,
+}
+
+/// Regression control variates: `controls[j][s]` is control j on sample s, each with mean 0
+/// (exactly, or in the limit the caller is studying). β is the least-squares coefficient of the
+/// centred `y` on the centred controls (minimum-norm, so constant or collinear controls drop
+/// out); the adjusted samples `y_s − β·c_s` have the same mean as `y` when the controls have
+/// mean 0, and a smaller variance when they are correlated with `y`. Every control must have
+/// as many samples as `y`, and there must be at least `used + MIN_SAMPLES` samples, or no
+/// control is used.
+pub fn control_variates(y: &[f64], controls: &[Vec<f64>]) -> Result<Adjusted, StatsError> {
+    let n = y.len();
+    check_len(n, MIN_SAMPLES)?;
+    check_finite(y)?;
+    let none = || Adjusted {
+        values: y.to_vec(),
+        beta: vec![0.0; controls.len()],
+        used: 0,
+    };
+    if controls.is_empty() {
+        return Ok(none());
+    }
+    for c in controls {
+        if c.len() != n {
+            return Err(StatsError::DegenerateFit(
+                "a control has the wrong number of samples",
+            ));
+        }
+        check_finite(c)?;
+    }
+    let q = controls.len();
+    let ybar = y.iter().sum::<f64>() / n as f64;
+    let cbar: Vec<f64> = controls
+        .iter()
+        .map(|c| c.iter().sum::<f64>() / n as f64)
+        .collect();
+    // Scale each control to unit spread so the rank tolerance is meaningful.
+    let spread: Vec<f64> = controls
+        .iter()
+        .zip(&cbar)
+        .map(|(c, m)| (c.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64).sqrt())
+        .collect();
+    let xs = DMatrix::from_fn(n, q, |s, j| {
+        if spread[j] > 0.0 {
+            (controls[j][s] - cbar[j]) / spread[j]
+        } else {
+            0.0
+        }
+    });
+    let ys = DVector::from_fn(n, |s, _| y[s] - ybar);
+    let svd = xs.svd(true, true);
+    let smax = svd.singular_values.max();
+    if smax <= 0.0 {
+        return Ok(none());
+    }
+    let tol = smax * 1e-8;
+    let used = svd.singular_values.iter().filter(|s| **s > tol).count();
+    if n < used + MIN_SAMPLES {
+        return Ok(none());
+    }
+    let scaled = svd
+        .solve(&ys, tol)
+        .map_err(|_| StatsError::DegenerateFit("control variate regression"))?;
+    let beta: Vec<f64> = (0..q)
+        .map(|j| {
+            if spread[j] > 0.0 {
+                scaled[j] / spread[j]
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let values = (0..n)
+        .map(|s| y[s] - (0..q).map(|j| beta[j] * controls[j][s]).sum::<f64>())
+        .collect();
+    Ok(Adjusted { values, beta, used })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,5 +544,86 @@ mod tests {
         );
         assert!(loglog_fit(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0], 0.95).is_err());
         assert!(loglog_fit(&[1.0, 2.0, 3.0], &[1.0, -2.0, 3.0], 0.95).is_err());
+    }
+    fn widths() -> Vec<f64> {
+        vec![16.0, 32.0, 64.0, 128.0, 256.0, 512.0]
+    }
+
+    #[test]
+    fn limit_fit_recovers_the_limit_term() {
+        let ws = widths();
+        // m(n) = 0.3 + 2/√n − 5/n exactly, standard errors 1e-3/√n: a = 0.3 within rounding.
+        let means: Vec<f64> = ws.iter().map(|n| 0.3 + 2.0 / n.sqrt() - 5.0 / n).collect();
+        let cov = DMatrix::from_fn(6, 6, |i, j| if i == j { 1e-6 / ws[i] } else { 0.0 });
+        let fit = limit_fit(&ws, &means, &cov, &[-0.5, -1.0], 0.99, 40).unwrap();
+        assert!((fit.a - 0.3).abs() < 1e-12, "{fit:?}");
+        assert!((fit.coefs[0] - 2.0).abs() < 1e-9 && (fit.coefs[1] + 5.0).abs() < 1e-8);
+        assert_eq!(fit.scale_factor, 1.0);
+        // The interval is the GLS standard error times the t quantile.
+        let t = critical_value(0.99, 40, Quantile::StudentT).unwrap();
+        assert!((fit.a_interval.half_width - t * fit.a_std_err).abs() < 1e-15);
+        assert!(fit.a_interval.contains(0.3) && !fit.a_interval.contains(0.0));
+        // Without the 1/√n term the same data put a far from 0.3.
+        let short = limit_fit(&ws, &means, &cov, &[-1.0], 0.99, 40).unwrap();
+        assert!((short.a - 0.3).abs() > 0.01, "{short:?}");
+        assert!(
+            short.scale_factor > 10.0,
+            "a misfit widens the interval: {short:?}"
+        );
+    }
+
+    #[test]
+    fn limit_fit_refuses_what_it_cannot_fit() {
+        let ws = widths();
+        let cov = DMatrix::identity(6, 6);
+        let m = vec![0.0; 6];
+        // Three parameters need four widths.
+        assert!(limit_fit(
+            &ws[..3],
+            &m[..3],
+            &DMatrix::identity(3, 3),
+            &[-0.5, -1.0],
+            0.9,
+            5
+        )
+        .is_err());
+        // A singular covariance, a NaN mean, a non-positive width.
+        assert!(limit_fit(&ws, &m, &DMatrix::zeros(6, 6), &[-0.5], 0.9, 5).is_err());
+        let mut bad = m.clone();
+        bad[2] = f64::NAN;
+        assert!(limit_fit(&ws, &bad, &cov, &[-0.5], 0.9, 5).is_err());
+        let mut w0 = ws.clone();
+        w0[0] = 0.0;
+        assert!(limit_fit(&w0, &m, &cov, &[-0.5], 0.9, 5).is_err());
+    }
+
+    #[test]
+    fn control_variates_remove_correlated_noise() {
+        // y = 1 + 0.5·c + tiny noise with mean-zero c: the adjusted values are ≈ 1 each.
+        let c: Vec<f64> = (0..40)
+            .map(|i| ((i * 37 % 17) as f64 - 8.0) / 8.0)
+            .collect();
+        let noise: Vec<f64> = (0..40)
+            .map(|i| ((i * 13 % 7) as f64 - 3.0) * 1e-6)
+            .collect();
+        let y: Vec<f64> = c
+            .iter()
+            .zip(&noise)
+            .map(|(c, e)| 1.0 + 0.5 * c + e)
+            .collect();
+        let constant = vec![2.0; 40];
+        let adj = control_variates(&y, &[c.clone(), constant]).unwrap();
+        assert_eq!(adj.used, 1, "the constant control drops out");
+        assert!(
+            (adj.beta[0] - 0.5).abs() < 1e-5 && adj.beta[1] == 0.0,
+            "{:?}",
+            adj.beta
+        );
+        let sd = std_dev(&adj.values).unwrap();
+        assert!(sd < 1e-5 && std_dev(&y).unwrap() > 0.1, "{sd}");
+        // Too few samples for the controls: none is used.
+        let few = control_variates(&y[..3], &[c[..3].to_vec()]).unwrap();
+        assert_eq!((few.used, few.values.as_slice()), (0, &y[..3]));
+        assert!(control_variates(&y, &[vec![1.0; 3]]).is_err());
     }
 }
