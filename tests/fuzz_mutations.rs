@@ -146,12 +146,15 @@ fn same_kind(a: &Kind, b: &Kind) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
+/// Emits the replacement of one node.
+type Emit = Box<dyn Fn(&Expr, Id, &mut Expr) -> Option<Id>>;
+
 /// Apply `op` at `at` (None if it does not apply there).
 fn mutate(d: &Derivation, e: &Expr, op: Op, at: Id, rng: &mut Rng) -> Option<Expr> {
     let binders = binder_ids(e);
     let node = e[at].clone();
     let choice = rng.next();
-    let f: Box<dyn Fn(&Expr, Id, &mut Expr) -> Option<Id>> = match (op, &node) {
+    let f: Emit = match (op, &node) {
         (Op::SwapOperator, Math::Add([a, b])) => {
             let (a, b) = (*a, *b);
             Box::new(move |e, _, out| {

@@ -269,7 +269,7 @@ impl Gen {
         let f = *self.rng.pick(&["relu", "step", "erf", "abs", "sin", "cos"]);
         let g = *self.rng.pick(&["relu", "step", "erf", "abs", "sin", "cos"]);
         let body = match self.rng.below(7) {
-            0 | 1 | 2 => format!("(* ({f} u) ({f} v))"),
+            0..=2 => format!("(* ({f} u) ({f} v))"),
             3 => format!("(^ (relu {}) 2)", self.rng.pick(&["u", "v"])),
             4 => format!("(* ({f} u) ({g} v))"),
             5 => format!("(* ({f} v) ({f} u))"),
@@ -659,7 +659,7 @@ fn run(cases: usize, seed: u64) -> BTreeMap<(String, String, String), Lie> {
     let mut all: BTreeMap<(String, String, String), Lie> = BTreeMap::new();
     for fam in FAMILIES {
         let mut g = Gen {
-            rng: Rng(seed ^ fam.name.len() as u64 * 0x9e37),
+            rng: Rng(seed ^ (fam.name.len() as u64 * 0x9e37)),
             scope: vec![],
         };
         for _ in 0..cases {
