@@ -29,7 +29,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// arrays x, xp; gaussian w, z, beta; matrices A, B.
 fn context() -> Context {
     let mut ctx = Context::new();
-    for s in ["n", "m", "s"] {
+    // u and v are also declared positive: inside gauss(…) they are bound, and a rule must not
+    // use the declaration there
+    for s in ["n", "m", "s", "u", "v"] {
         ctx.positive.insert(Symbol::from(s));
     }
     for s in ["w", "z", "beta"] {
@@ -74,6 +76,8 @@ fn envs(count: usize, seed: u64) -> Vec<Env> {
             sc.insert(v.into(), *rng.pick(&reals));
         }
         sc.insert("s".into(), *rng.pick(&[0.5, 1.0, 1.5, 2.5]));
+        sc.insert("u".into(), 1.5);
+        sc.insert("v".into(), 0.5);
         sc.insert("c".into(), *rng.pick(&[-1.0, -0.6, 0.0, 0.3, 0.8, 1.0]));
         for mname in ["A", "B"] {
             env.matrices
@@ -92,7 +96,9 @@ struct Gen {
     scope: Vec<String>,
 }
 
-const INDEX_NAMES: [&str; 12] = ["j", "k", "i", "p", "q", "j", "k", "n", "s", "z", "w", "a"];
+const INDEX_NAMES: [&str; 14] = [
+    "j", "k", "i", "p", "q", "j", "k", "n", "s", "z", "w", "a", "pi", "u",
+];
 
 impl Gen {
     fn name(&mut self) -> String {
@@ -268,7 +274,13 @@ impl Gen {
             .to_string();
         let f = *self.rng.pick(&["relu", "step", "erf", "abs", "sin", "cos"]);
         let g = *self.rng.pick(&["relu", "step", "erf", "abs", "sin", "cos"]);
-        let body = match self.rng.below(7) {
+        let body = match self.rng.below(9) {
+            7 => "(* (sqrt (^ u 2)) (sqrt (^ v 2)))".to_string(),
+            8 => format!(
+                "(* {} {})",
+                self.rng.pick(&["u", "(^ u 2)", "(relu u)"]),
+                self.rng.pick(&["v", "(^ v 3)", "(sqrt (^ v 2))"])
+            ),
             0..=2 => format!("(* ({f} u) ({f} v))"),
             3 => format!("(^ (relu {}) 2)", self.rng.pick(&["u", "v"])),
             4 => format!("(* ({f} u) ({g} v))"),
@@ -360,13 +372,14 @@ impl Gen {
                 .to_string();
         }
         let x = self.mat_term(depth - 1);
-        match self.rng.below(9) {
+        match self.rng.below(10) {
             0 | 1 => format!("(@ {x} {})", self.mat_term(depth - 1)),
             2 | 3 => format!("(* {x} {})", self.mat_term(depth - 1)),
             4 => format!("(+ {x} {})", self.mat_term(depth - 1)),
             5 => format!("(- {x} {})", self.mat_term(depth - 1)),
             6 => format!("(^ {x} 2)"),
             7 => format!("(mexp {x})"),
+            8 => format!("(sum I 1 2 {x})"),
             _ => format!("(neg {x})"),
         }
     }
@@ -689,6 +702,7 @@ const KNOWN_LIES: &[(&str, &str, &str, &str)] = &[
     ("sums", "ring-normalize(sqrt)", "value", "(sum s (neg 3) 3 (sqrt (^ s 2)))"),
     ("matrices", "mm-identity-left", "value", "(sum I 1 3 (@ I A))"),
     ("sums", "ring-normalize(+)", "value", "(sum k (neg 1) m (sum k (neg 1) m (* (+ (+ (idx xp k) (idx xp k)) (sum k i (+ k 1) (sum j i (+ k 1) (* (neg 1) (delta k j))))) (delta k k))))"),
+    ("gaussian", "ring-normalize(*)", "value", "(gauss 1 (neg 1) a (* u (sqrt (^ v 2))))"),
     // found by the long run
     ("calculus", "ring-normalize(^)", "domain", "(d t (^ (sin (log t)) 0))"),
     ("calculus", "ring-normalize(+)", "domain", "(d t (* (+ (* t (neg t)) (sqrt (neg t))) (d t (- t 2))))"),
