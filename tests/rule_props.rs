@@ -482,7 +482,10 @@ fn outcome(e: &Expr, env: &Env) -> Outcome {
 fn disagree(a: &Outcome, b: &Outcome) -> Option<&'static str> {
     match (a, b) {
         (Outcome::Value(x), Outcome::Value(y)) => (compare(x, y) == Cmp::Differ).then_some("value"),
-        (Outcome::Value(_), Outcome::Undefined) | (Outcome::Undefined, Outcome::Value(_)) => {
+        // an approximate value (finite differences, quadrature) cannot decide a domain question
+        (Outcome::Value(x), Outcome::Undefined) | (Outcome::Undefined, Outcome::Value(x))
+            if !x.approx =>
+        {
             Some("domain")
         }
         _ => None,
@@ -672,7 +675,7 @@ fn describe(env: &Env) -> String {
 const KNOWN_LIES: &[(&str, &str, &str, &str)] = &[
     // found by the short run
     ("calculus", "d-const", "domain", "(d t (d t (+ (log 2) (log a))))"),
-    ("calculus", "d-log", "domain", "(d t (log (log (+ a t))))"),
+    ("calculus", "d-self", "domain", "(d t (log (log (+ a t))))"),
     ("calculus", "ring-normalize(*)", "domain", "(d t (exp (^ (sqrt t) 2)))"),
     ("expectation", "sum-linear", "value", "(E (sum j j 0 2))"),
     ("gaussian", "gauss-cos", "domain", "(gauss 0 c 2 (* (cos u) (cos v)))"),
@@ -703,6 +706,7 @@ const KNOWN_LIES: &[(&str, &str, &str, &str)] = &[
     ("matrices", "mm-identity-left", "value", "(sum I 1 3 (@ I A))"),
     ("sums", "ring-normalize(+)", "value", "(sum k (neg 1) m (sum k (neg 1) m (* (+ (+ (idx xp k) (idx xp k)) (sum k i (+ k 1) (sum j i (+ k 1) (* (neg 1) (delta k j))))) (delta k k))))"),
     ("gaussian", "ring-normalize(*)", "value", "(gauss 1 (neg 1) a (* u (sqrt (^ v 2))))"),
+    ("calculus", "ring-normalize(neg)", "domain", "(d t (log (d t (^ t (neg 1)))))"),
     // found by the long run
     ("calculus", "ring-normalize(^)", "domain", "(d t (^ (sin (log t)) 0))"),
     ("calculus", "ring-normalize(+)", "domain", "(d t (* (+ (* t (neg t)) (sqrt (neg t))) (d t (- t 2))))"),
@@ -719,6 +723,14 @@ const KNOWN_LIES: &[(&str, &str, &str, &str)] = &[
     ("sums", "ring-normalize(+)", "value", "(sum w j m (* (sum i n (+ n 1) p) (sum k (+ w 1) m (sum i w 1 (phi a)))))"),
     ("sums", "sum-delta(declared)", "value", "(sum s 3 j (sum k 0 0 (* (sum n 1 n (* 1 (delta k n))) (delta k k))))"),
     ("sums", "sum-delta(declared)", "value", "(sum j (neg 1) 1 (- (sum p 1 n (* (idx x i j) (delta j p))) (idx xp j)))"),
+    ("expectation", "ring-normalize(+)", "value", "(E (sum z j 1 (+ (* (idx w z) z) (+ z (idx x z)))))"),
+    ("matrices", "mm-identity-right", "value", "(neg (sum I 1 2 (@ B I)))"),
+    ("sums", "sum-linear", "value", "(+ (^ (sum n 1 n (sum s (+ n 1) m (sum k (+ n 1) m (* (^ s -1) (delta s k))))) 2) (* (sum j 3 j a) (* k (idx xp j))))"),
+    ("sums", "(unattributed)", "value", "(sum n (neg 1) (+ n 1) (sum j 0 0 (sum n 1 n (* (sqrt (^ j 2)) (delta k n)))))"),
+    ("sums", "ring-normalize(*)", "domain", "(* (* (sum z (neg 1) (+ j 1) (^ (sum j 1 (+ n 1) (^ n -1)) 2)) (sum z j (+ n 1) (^ (sum k 1 n (phi a)) 2))) (* (sum j i k (sum p 3 2 (phi a))) (sum i (neg 1) m (* (^ i -1) (idx xp i)))))"),
+    ("sums", "ring-normalize(*)", "value", "(sum w (+ j 1) j (* (sum s 3 n (sum pi w k (phi 1))) (- (idx x w) w)))"),
+    ("sums", "ring-normalize(+)", "domain", "(- (* (sum j i 0 (sum k n j (* 2 (delta j k)))) (sum pi (neg 1) m (* (sum p (+ pi 1) m (sqrt (^ i 2))) (sum p 1 pi (^ pi -1))))) (phi 0))"),
+    ("sums", "sum-swap", "value", "(^ (sum s 0 3 (sum n 1 n (* (sum z n 3 (sum k (+ n 1) (+ n 1) (sqrt (^ z 2)))) (delta k n)))) 2)"),
 ];
 
 fn run(cases: usize, seed: u64) -> BTreeMap<(String, String, String), Lie> {
