@@ -594,6 +594,20 @@ fn lies_with(
         Ok(e) => e,
         Err(err) => panic!("generator produced a bad term {term}: {err}"),
     };
+    // The prover's front door, as `prove` and the loader apply it: a term whose shapes do not
+    // fit (`*` between matrices) is refused at load, and bound indices are renamed apart from
+    // every declared and free name before the e-graph sees the term.
+    let ctx = context();
+    let is_matrix = |s: Symbol| ctx.matrices.contains(&s);
+    if derive::expr::shape::shape_of(&e, &is_matrix).is_err() {
+        return vec![];
+    }
+    let mut reserved = ctx.reserved();
+    reserved.extend(derive::expr::binders::free_symbols(
+        &e,
+        derive::expr::binders::root(&e),
+    ));
+    let e = derive::expr::binders::rename_apart(&[&e], &reserved).remove(0);
     let runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(context()))
         .with_iter_limit(ITERS)
         .with_node_limit(NODES)
@@ -672,68 +686,30 @@ fn describe(env: &Env) -> String {
 // The lead empties this list as fixes land.
 
 // Lies of the current rules: (family, rule, kind, term). The lead removes entries as fixes land.
+// Every value lie found by these harnesses is fixed. What remains are domain lies: a rule that
+// equates a term with one that is undefined at some points (cos(acos(s)) = s for s > 1). The
+// prover's stated semantics is "equal wherever both sides are defined" (README, "What `proved`
+// means"); the numeric side checks links inside their declared domains. They are listed so a
+// change in them is seen, and so that a new value lie fails the test.
 const KNOWN_LIES: &[(&str, &str, &str, &str)] = &[
     // found by the short run
     ("calculus", "d-const", "domain", "(d t (d t (+ (log 2) (log a))))"),
     ("calculus", "d-self", "domain", "(d t (log (log (+ a t))))"),
     ("calculus", "ring-normalize(*)", "domain", "(d t (exp (^ (sqrt t) 2)))"),
-    ("expectation", "sum-linear", "value", "(E (sum j j 0 2))"),
-    ("gaussian", "gauss-cos", "domain", "(gauss 0 c 2 (* (cos u) (cos v)))"),
-    ("gaussian", "gauss-relu-diag", "domain", "(gauss a s n (^ (relu u) 2))"),
-    ("gaussian", "gauss-sin", "domain", "(gauss a 1/2 1 (* (sin u) (sin v)))"),
-    ("matrices", "ring-normalize(*)", "value", "(+ (mexp (+ B I)) (@ (+ A 2) (* A B)))"),
-    ("matrices", "ring-normalize(+)", "value", "(@ (* (@ 2 B) (^ I 2)) (+ (+ s s) (* A B)))"),
-    ("matrices", "ring-normalize(-)", "value", "(- (- (@ A 2) (- s B)) (* (* B B) (neg A)))"),
-    ("matrices", "ring-normalize(^)", "value", "(^ (* (* I A) (@ 2 B)) 2)"),
     ("powers-trig", "cos-acos", "domain", "(- pi (^ (cos (acos s)) 2))"),
     ("powers-trig", "sin-asin", "domain", "(sin (sin (asin s)))"),
-    ("sums", "ring-normalize(+)", "value", "(sum a (neg 1) (+ j 1) (^ (sum z 3 n (sum z (+ a 1) m (sum a (+ a 1) m (* (phi a) (delta z a))))) 2))"),
-    ("sums", "sum-linear", "domain", "(^ (sum z (+ j 1) k (sum j (neg 1) (+ n 1) (sum p (neg 1) (+ n 1) (* (- (idx x p p) (^ p -1)) (delta j p))))) 2)"),
-    ("sums", "sum-linear", "value", "(sum z 3 j (sum w 0 0 (sum i 0 0 (* (* (idx xp w) (phi a)) (delta i i)))))"),
-    ("sums", "sum-product", "domain", "(sum j (neg 1) m (* (sum k (+ j 1) n (* (idx xp k) (^ j -1))) (sum j (+ j 1) k (sum j 2 k (sum z j 3 n)))))"),
-    ("sums", "sum-product", "value", "(sum s 1 n (* (sum p 1 n (* (^ (sum s s 3 (idx x s)) 2) (delta j p))) (delta k s)))"),
-    ("sums", "sum-product(^2)", "value", "(+ (^ (sum p 1 (+ j 1) (- (phi a) (idx xp p))) 2) (^ (sum n j n (- 2 (idx x n n))) 2))"),
     // issue 8 §1, rows 1-7, and the binder-shadowing lies found by hand
-    ("sums", "sum-delta(declared)", "value", "(sum j 1 5 (sum k 1 n (* (idx x k) (delta j k))))"),
-    ("sums", "sum-linear", "value", "(sum j 3 1 (phi 0))"),
-    ("sums", "sum-product", "value", "(* (sum p 1 n (idx x p)) (sum q p n (idx x q)))"),
-    ("sums", "sum-delta", "value", "(sum j (+ j 1) 5 (sum k (+ j 1) 5 (* (idx x k) (delta j k))))"),
-    ("expectation", "E-moment", "value", "(+ (E (^ z 2)) (E (sum z 1 n z)))"),
-    ("gaussian", "gauss-relu-diag", "domain", "(gauss (neg 2) 0 1 (^ (relu u) 2))"),
-    ("gaussian", "gauss-sin", "domain", "(gauss 1 2 1 (* (sin u) (sin v)))"),
-    ("matrices", "ring-normalize(^)", "value", "(^ (+ A B) 2)"),
-    ("sums", "ring-normalize(sqrt)", "value", "(sum s (neg 3) 3 (sqrt (^ s 2)))"),
-    ("matrices", "mm-identity-left", "value", "(sum I 1 3 (@ I A))"),
-    ("sums", "ring-normalize(+)", "value", "(sum k (neg 1) m (sum k (neg 1) m (* (+ (+ (idx xp k) (idx xp k)) (sum k i (+ k 1) (sum j i (+ k 1) (* (neg 1) (delta k j))))) (delta k k))))"),
-    ("gaussian", "ring-normalize(*)", "value", "(gauss 1 (neg 1) a (* u (sqrt (^ v 2))))"),
     ("calculus", "ring-normalize(neg)", "domain", "(d t (log (d t (^ t (neg 1)))))"),
     // found by the long run
     ("calculus", "ring-normalize(^)", "domain", "(d t (^ (sin (log t)) 0))"),
     ("calculus", "ring-normalize(+)", "domain", "(d t (* (+ (* t (neg t)) (sqrt (neg t))) (d t (- t 2))))"),
     ("calculus", "ring-normalize(^)", "domain", "(d t (^ (log (* 2 (neg t))) 0))"),
     ("calculus", "sum-linear", "domain", "(d t (sum t 1 0 (* (sqrt (sin a)) (idx x t))))"),
-    ("expectation", "E-moment", "value", "(E (E (E (sum w (neg 1) n w))))"),
-    ("expectation", "sum-product", "value", "(E (^ (* (sum k 0 (- n 1) (idx w k)) (sum k 0 k k)) 2))"),
-    ("expectation", "sum-product(^2)", "value", "(E (^ (sum n (+ j 1) n (^ (idx w n) 2)) 2))"),
-    ("gaussian", "gauss-erf", "domain", "(gauss n 2 s (* (erf u) (erf v)))"),
-    ("matrices", "(unattributed)", "value", "(* (@ (neg I) (neg B)) (neg (@ A A)))"),
-    ("matrices", "ring-normalize(neg)", "value", "(neg (^ (+ B A) 2))"),
     ("powers-trig", "ring-normalize(*)", "domain", "(cos (* (asin b) (sqrt 0)))"),
     ("powers-trig", "ring-normalize(+)", "domain", "(log (+ (acos s) (acos (neg s))))"),
-    ("sums", "ring-normalize(+)", "value", "(sum w j m (* (sum i n (+ n 1) p) (sum k (+ w 1) m (sum i w 1 (phi a)))))"),
-    ("sums", "sum-delta(declared)", "value", "(sum s 3 j (sum k 0 0 (* (sum n 1 n (* 1 (delta k n))) (delta k k))))"),
-    ("sums", "sum-delta(declared)", "value", "(sum j (neg 1) 1 (- (sum p 1 n (* (idx x i j) (delta j p))) (idx xp j)))"),
-    ("expectation", "ring-normalize(+)", "value", "(E (sum z j 1 (+ (* (idx w z) z) (+ z (idx x z)))))"),
-    ("matrices", "mm-identity-right", "value", "(neg (sum I 1 2 (@ B I)))"),
-    ("sums", "sum-linear", "value", "(+ (^ (sum n 1 n (sum s (+ n 1) m (sum k (+ n 1) m (* (^ s -1) (delta s k))))) 2) (* (sum j 3 j a) (* k (idx xp j))))"),
-    ("sums", "(unattributed)", "value", "(sum n (neg 1) (+ n 1) (sum j 0 0 (sum n 1 n (* (sqrt (^ j 2)) (delta k n)))))"),
     ("sums", "ring-normalize(*)", "domain", "(* (* (sum z (neg 1) (+ j 1) (^ (sum j 1 (+ n 1) (^ n -1)) 2)) (sum z j (+ n 1) (^ (sum k 1 n (phi a)) 2))) (* (sum j i k (sum p 3 2 (phi a))) (sum i (neg 1) m (* (^ i -1) (idx xp i)))))"),
-    ("sums", "ring-normalize(*)", "value", "(sum w (+ j 1) j (* (sum s 3 n (sum pi w k (phi 1))) (- (idx x w) w)))"),
-    ("sums", "ring-normalize(+)", "domain", "(- (* (sum j i 0 (sum k n j (* 2 (delta j k)))) (sum pi (neg 1) m (* (sum p (+ pi 1) m (sqrt (^ i 2))) (sum p 1 pi (^ pi -1))))) (phi 0))"),
-    ("sums", "sum-swap", "value", "(^ (sum s 0 3 (sum n 1 n (* (sum z n 3 (sum k (+ n 1) (+ n 1) (sqrt (^ z 2)))) (delta k n)))) 2)"),
     ("calculus", "d-neg", "domain", "(d t (- (exp (log (neg t))) (- (^ (neg t) 1/2) (cos t))))"),
     ("calculus", "d-pow", "domain", "(d t (cos (exp (^ (idx x j) 1/2))))"),
-    ("sums", "(unattributed)", "domain", "(+ (^ (sum n 1 n (sum s (+ n 1) m (sum k (+ n 1) m (* (^ s -1) (delta s k))))) 2) (* (sum j 3 j a) (* k (idx xp j))))"),
 ];
 
 fn run(cases: usize, seed: u64) -> BTreeMap<(String, String, String), Lie> {

@@ -13,24 +13,45 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::lang::{Expr, Math, GAUSS_VARS};
 
-/// The symbols node `id` of `e` binds, and the child they scope over (none for other nodes).
-pub fn binds(e: &Expr, id: Id) -> (Vec<Symbol>, Option<Id>) {
+/// The symbols node `id` of `e` binds in its body (none for nodes that bind nothing).
+pub fn binds(e: &Expr, id: Id) -> Vec<Symbol> {
     match &e[id] {
-        Math::Sum([v, _, _, body]) => (e[*v].symbol().into_iter().collect(), Some(*body)),
-        Math::Gauss([_, _, _, body]) => (
-            GAUSS_VARS.iter().map(|s| Symbol::from(*s)).collect(),
-            Some(*body),
-        ),
-        _ => (vec![], None),
+        Math::Sum([v, ..]) => e[*v].symbol().into_iter().collect(),
+        Math::Gauss(_) => GAUSS_VARS.iter().map(|s| Symbol::from(*s)).collect(),
+        _ => vec![],
     }
 }
 
-/// The children of node `id` that are terms (the index slot of a `sum` is a name, not a term).
-fn term_children(e: &Expr, id: Id) -> Vec<Id> {
-    match &e[id] {
-        Math::Sum([_, lo, hi, body]) => vec![*lo, *hi, *body],
-        n => n.children().to_vec(),
+/// What a child slot of a node is: the index name of a `sum`, a term outside the node's binder,
+/// or the body the binder scopes over. Slots are positional: a RecExpr may share one id between
+/// the index slot, a range and the body (`sum(j in j..n, j)`), so ids cannot tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The index name of a `sum`.
+    Name,
+    /// A term the node's binder does not scope over.
+    Free,
+    /// The body the node's binder scopes over.
+    Body,
+}
+
+/// The slot of child number `k` of node `n`.
+pub fn slot(n: &Math, k: usize) -> Slot {
+    match (n, k) {
+        (Math::Sum(_), 0) => Slot::Name,
+        (Math::Sum(_), 3) | (Math::Gauss(_), 3) => Slot::Body,
+        _ => Slot::Free,
     }
+}
+
+/// The children of node `id` with their slots, in order.
+fn children(e: &Expr, id: Id) -> Vec<(Id, Slot)> {
+    let n = &e[id];
+    n.children()
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (*c, slot(n, k)))
+        .collect()
 }
 
 /// Does `s` occur free in the subterm `id` of `e`?
@@ -38,10 +59,12 @@ pub fn free_in(e: &Expr, id: Id, s: Symbol) -> bool {
     if let Math::Symbol(x) = &e[id] {
         return *x == s;
     }
-    let (bound, scope) = binds(e, id);
-    term_children(e, id)
-        .into_iter()
-        .any(|c| !(Some(c) == scope && bound.contains(&s)) && free_in(e, c, s))
+    let bound = binds(e, id);
+    children(e, id).into_iter().any(|(c, slot)| match slot {
+        Slot::Name => false,
+        Slot::Body if bound.contains(&s) => false,
+        _ => free_in(e, c, s),
+    })
 }
 
 /// The symbols that occur free in the subterm `id` of `e`.
@@ -51,10 +74,13 @@ pub fn free_symbols(e: &Expr, id: Id) -> BTreeSet<Symbol> {
         out.insert(*x);
         return out;
     }
-    let (bound, scope) = binds(e, id);
-    for c in term_children(e, id) {
+    let bound = binds(e, id);
+    for (c, slot) in children(e, id) {
+        if slot == Slot::Name {
+            continue;
+        }
         let mut f = free_symbols(e, c);
-        if Some(c) == scope {
+        if slot == Slot::Body {
             f.retain(|s| !bound.contains(s));
         }
         out.extend(f);
@@ -81,25 +107,27 @@ pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
             let s = if *s == from { to } else { *s };
             return Some(out.add(Math::Symbol(s)));
         }
-        let (bound, scope) = binds(e, id);
-        let index_slot = match &e[id] {
-            Math::Sum([v, ..]) => Some(*v),
-            _ => None,
-        };
-        if scope
-            .is_some_and(|b| bound.contains(&to) && !bound.contains(&from) && free_in(e, b, from))
+        let bound = binds(e, id);
+        let body = children(e, id)
+            .into_iter()
+            .find(|(_, slot)| *slot == Slot::Body)
+            .map(|(c, _)| c);
+        if body.is_some_and(|b| bound.contains(&to) && !bound.contains(&from) && free_in(e, b, from))
         {
             return None;
         }
         let mut failed = false;
+        let mut k = 0;
         let node = e[id].clone().map_children(|c| {
+            let slot = slot(&e[id], k);
+            k += 1;
             if failed {
                 return c;
             }
-            let r = if Some(c) == index_slot || (Some(c) == scope && bound.contains(&from)) {
-                Some(copy(e, c, out))
-            } else {
-                go(e, c, from, to, out)
+            let r = match slot {
+                Slot::Name => Some(copy(e, c, out)),
+                Slot::Body if bound.contains(&from) => Some(copy(e, c, out)),
+                _ => go(e, c, from, to, out),
             };
             r.unwrap_or_else(|| {
                 failed = true;
@@ -135,10 +163,12 @@ pub fn rename_apart(terms: &[&Expr], reserved: &BTreeSet<Symbol>) -> Vec<Expr> {
         names: &mut HashMap<Id, Symbol>,
     ) -> BTreeSet<Symbol> {
         let mut inside = BTreeSet::new();
-        for c in term_children(e, id) {
-            inside.extend(decide(e, c, reserved, taken, names));
+        for (c, slot) in children(e, id) {
+            if slot != Slot::Name {
+                inside.extend(decide(e, c, reserved, taken, names));
+            }
         }
-        let (bound, scope) = binds(e, id);
+        let bound = binds(e, id);
         if let (Math::Sum([_, _, _, body]), [b]) = (&e[id], bound.as_slice()) {
             let below = {
                 let mut below = BTreeSet::new();
@@ -155,7 +185,7 @@ pub fn rename_apart(terms: &[&Expr], reserved: &BTreeSet<Symbol>) -> Vec<Expr> {
             };
             names.insert(id, name);
             inside.insert(name);
-        } else if scope.is_some() {
+        } else {
             inside.extend(bound);
         }
         inside
@@ -166,10 +196,12 @@ pub fn rename_apart(terms: &[&Expr], reserved: &BTreeSet<Symbol>) -> Vec<Expr> {
             Some(n) => {
                 out.insert(*n);
             }
-            None => out.extend(binds(e, id).0),
+            None => out.extend(binds(e, id)),
         }
-        for c in term_children(e, id) {
-            collect_bound(e, c, names, out);
+        for (c, slot) in children(e, id) {
+            if slot != Slot::Name {
+                collect_bound(e, c, names, out);
+            }
         }
     }
     /// Copy with the decided names, resolving each reference through the enclosing binders.
@@ -190,28 +222,26 @@ pub fn rename_apart(terms: &[&Expr], reserved: &BTreeSet<Symbol>) -> Vec<Expr> {
                 out.add(Math::Symbol(s))
             }
             node => {
-                let (bound, body) = binds(e, id);
-                let index_slot = match node {
-                    Math::Sum([v, ..]) => Some(*v),
-                    _ => None,
-                };
+                let bound = binds(e, id);
+                let mut k = 0;
                 let n = node.clone().map_children(|c| {
-                    if Some(c) == index_slot {
-                        let name = names.get(&id).copied().or(e[c].symbol());
-                        return match name {
+                    let slot = slot(node, k);
+                    k += 1;
+                    match slot {
+                        Slot::Name => match names.get(&id).copied().or(e[c].symbol()) {
                             Some(n) => out.add(Math::Symbol(n)),
                             None => copy(e, c, out),
-                        };
+                        },
+                        Slot::Free => copy_renamed(e, c, names, scope, out),
+                        Slot::Body => {
+                            for b in &bound {
+                                scope.push((*b, names.get(&id).copied().unwrap_or(*b)));
+                            }
+                            let r = copy_renamed(e, c, names, scope, out);
+                            scope.truncate(scope.len() - bound.len());
+                            r
+                        }
                     }
-                    if Some(c) != body {
-                        return copy_renamed(e, c, names, scope, out);
-                    }
-                    for b in &bound {
-                        scope.push((*b, names.get(&id).copied().unwrap_or(*b)));
-                    }
-                    let r = copy_renamed(e, c, names, scope, out);
-                    scope.truncate(scope.len() - bound.len());
-                    r
                 });
                 out.add(n)
             }
@@ -259,6 +289,14 @@ mod tests {
         let r = e("(sum j j n (idx x j))");
         let s = substitute(&r, Symbol::from("j"), Symbol::from("i")).unwrap();
         assert_eq!(s.to_string(), "(sum j i n (idx x j))");
+        // One shared id for the index slot and the range: positions, not ids, decide.
+        let mut shared = Expr::default();
+        let j = shared.add(Math::Symbol(Symbol::from("j")));
+        let m = shared.add(Math::Symbol(Symbol::from("m")));
+        shared.add(Math::Sum([j, j, m, j]));
+        let s = substitute(&shared, Symbol::from("j"), Symbol::from("l")).unwrap();
+        assert_eq!(s.to_string(), "(sum j l m j)");
+        assert!(free_in(&shared, root(&shared), Symbol::from("j")));
     }
 
     #[test]

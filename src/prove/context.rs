@@ -37,9 +37,15 @@ impl Context {
         ctx
     }
 
+    /// `u` and `v` are bound by every `gauss(...)`: no declaration may lend them facts (the
+    /// loader refuses to declare them; this keeps a hand-built context from doing it either).
+    fn gauss_bound(s: Symbol) -> bool {
+        crate::expr::GAUSS_VARS.contains(&s.as_str())
+    }
+
     /// Is `s` declared random?
     pub fn is_random(&self, s: Symbol) -> bool {
-        self.random.contains(&s)
+        self.random.contains(&s) && !Self::gauss_bound(s)
     }
 
     /// Every name the derivation gives a meaning to: no binder may use one of these names
@@ -58,6 +64,6 @@ impl Context {
 
     /// Is `s` declared strictly positive?
     pub fn is_positive(&self, s: Symbol) -> bool {
-        self.positive.contains(&s)
+        self.positive.contains(&s) && !Self::gauss_bound(s)
     }
 }
