@@ -112,7 +112,8 @@ pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
             .into_iter()
             .find(|(_, slot)| *slot == Slot::Body)
             .map(|(c, _)| c);
-        if body.is_some_and(|b| bound.contains(&to) && !bound.contains(&from) && free_in(e, b, from))
+        if body
+            .is_some_and(|b| bound.contains(&to) && !bound.contains(&from) && free_in(e, b, from))
         {
             return None;
         }
