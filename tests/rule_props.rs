@@ -696,8 +696,6 @@ const KNOWN_LIES: &[(&str, &str, &str, &str)] = &[
     ("calculus", "d-const", "domain", "(d t (d t (+ (log 2) (log a))))"),
     ("calculus", "d-self", "domain", "(d t (log (log (+ a t))))"),
     ("calculus", "ring-normalize(*)", "domain", "(d t (exp (^ (sqrt t) 2)))"),
-    ("powers-trig", "cos-acos", "domain", "(- pi (^ (cos (acos s)) 2))"),
-    ("powers-trig", "sin-asin", "domain", "(sin (sin (asin s)))"),
     // issue 8 §1, rows 1-7, and the binder-shadowing lies found by hand
     ("calculus", "ring-normalize(neg)", "domain", "(d t (log (d t (^ t (neg 1)))))"),
     // found by the long run

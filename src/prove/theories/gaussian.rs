@@ -14,10 +14,13 @@ use crate::prove::analysis::MathGraph;
 use crate::prove::poly::{is_positive, Normalizer};
 use crate::prove::rule::{var, Rule, Theory};
 
-/// Is the class an atom known to lie in [−1, 1]: a symbol declared in an interval inside
-/// [−1, 1], or a sine, cosine, tanh or erf?
-fn within_unit(egraph: &MathGraph, id: Id) -> bool {
+/// Is the class known to lie in [−1, 1]: a constant there, a symbol declared in an interval
+/// inside [−1, 1], or a sine, cosine, tanh or erf?
+pub(crate) fn within_unit(egraph: &MathGraph, id: Id) -> bool {
     let one = BigRational::one();
+    if let Some(c) = &egraph[id].data.constant {
+        return c.0 >= -one.clone() && c.0 <= one;
+    }
     egraph[id].nodes.iter().any(|n| match n {
         Math::Symbol(s) => egraph
             .analysis

@@ -1,7 +1,17 @@
 //! Trigonometric and inverse trigonometric identities. Each holds wherever its left side is
 //! defined (inverse functions on [−1, 1]).
 
-use crate::prove::rule::{Rule, Theory};
+use crate::prove::analysis::MathGraph;
+use crate::prove::rule::{var, Rule, Theory};
+use crate::prove::theories::gaussian::within_unit;
+use egg::{Id, Subst};
+
+/// `?x` is known to lie in [−1, 1]: cos(acos x) = x and sin(asin x) = x would otherwise give a
+/// value to a term that has none (|x| > 1).
+fn in_unit(x: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let x = var(x);
+    move |eg, _, s| within_unit(eg, s[x])
+}
 use egg::rewrite as rw;
 
 /// The rules.
@@ -30,7 +40,7 @@ pub fn rules() -> Vec<Rule> {
         ),
         r(
             "cos-acos",
-            rw!("cos-acos"; "(cos (acos ?x))" => "?x"),
+            rw!("cos-acos"; "(cos (acos ?x))" => "?x" if in_unit("?x")),
             &["(cos (acos c))"],
         ),
         r(
@@ -40,7 +50,7 @@ pub fn rules() -> Vec<Rule> {
         ),
         r(
             "sin-asin",
-            rw!("sin-asin"; "(sin (asin ?x))" => "?x"),
+            rw!("sin-asin"; "(sin (asin ?x))" => "?x" if in_unit("?x")),
             &["(sin (asin c))"],
         ),
         r(
