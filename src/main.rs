@@ -1,7 +1,12 @@
 //! The `derive` command line.
 
+mod cli;
+
+// The library's modules, so that the command line's modules reach them as `crate::…`.
+use derive::{derivation, expr, limits, numeric, prove};
+
 use clap::{Parser, Subcommand};
-use derive::cli::{adhoc, check};
+use cli::{adhoc, check};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -26,6 +31,9 @@ enum Command {
         /// Show proof times.
         #[arg(long)]
         timings: bool,
+        /// Output format: text, or one JSON document (verdicts, proofs, points, figures).
+        #[arg(long, value_enum, default_value = "text")]
+        format: check::Format,
     },
     /// List the derivations.
     List,
@@ -43,7 +51,7 @@ enum Command {
         decl: Vec<String>,
     },
     /// Analytic NNGP (Σ), derivative (Σ̇) and NTK (Θ) matrices for inputs in a CSV file.
-    Kernel(derive::cli::kernel::KernelArgs),
+    Kernel(cli::kernel::KernelArgs),
     /// Evaluate an expression.
     Eval {
         /// The expression.
@@ -72,18 +80,19 @@ fn main() -> ExitCode {
             targets,
             all,
             timings,
-        } => check::run_check(&targets, all, timings),
+            format,
+        } => check::run_check(&targets, all, timings, format),
         Command::List => check::run_list().map(|_| true),
         Command::Prove { lhs, rhs, by, decl } => adhoc::run_prove(&lhs, &rhs, &by, &decl),
         Command::Eval { expr, at, decl } => adhoc::run_eval(&expr, &at, &decl).map(|_| true),
         Command::Kernel(args) => {
-            derive::cli::kernel::run(&args, &mut std::io::stdout().lock()).map(|_| true)
+            cli::kernel::run(&args, &mut std::io::stdout().lock()).map(|_| true)
         }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
-        Err(derive::cli::CliError::BrokenPipe) => ExitCode::from(derive::cli::BROKEN_PIPE_EXIT),
+        Err(cli::CliError::BrokenPipe) => ExitCode::from(cli::BROKEN_PIPE_EXIT),
         Err(e) => {
             // Not `eprintln!`: it panics when standard error is closed.
             let _ = writeln!(std::io::stderr(), "{}", e.message());

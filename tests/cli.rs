@@ -47,9 +47,9 @@ title = "variance of a random projection, with a factor 2 too many"
 n = "size"
 x = "array"
 w = "gaussian"
-[[chain]]
-expr = "E[sum(j in 1..n, w[j]*x[j])^2]"
-[[chain]]
+[[claim]]
+start = "E[sum(j in 1..n, w[j]*x[j])^2]"
+[[claim.step]]
 expr = "2*sum(j in 1..n, x[j]^2)"
 by = ["expectation", "sums"]
 "#,

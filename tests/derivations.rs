@@ -2,7 +2,7 @@
 //! in snapshots/. Files under derivations/should_fail/ must be rejected; their error text is
 //! pinned too. With CI=true a changed or missing snapshot fails.
 
-use derive::cli::check::all_files;
+use derive::derivation::discover::all_files;
 use derive::derivation::{check, load, render};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -19,25 +19,37 @@ fn relative(p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
 }
 
-/// A `source` quote must stand verbatim in the note it cites (when the notes are at hand:
-/// `../shared/notes/` beside the repository).
-fn check_quote(d: &derive::Derivation) -> Result<(), Failed> {
-    let Some((note, quote)) = &d.source else {
-        return Ok(());
-    };
+/// Every citation's quote must stand verbatim in the note it cites, at the line it gives (when
+/// the notes are at hand: `../shared/notes/` beside the repository).
+fn check_quotes(d: &derive::Derivation) -> Result<(), Failed> {
     let notes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/notes");
-    if !notes.is_dir() || quote.is_empty() {
+    if !notes.is_dir() {
         return Ok(());
     }
-    let text = std::fs::read_to_string(notes.join(note))
-        .map_err(|e| Failed::from(format!("source note {note}: {e}")))?;
-    if text.contains(quote.as_str()) {
-        Ok(())
-    } else {
-        Err(Failed::from(format!(
-            "the quote is not verbatim in {note}: {quote}"
-        )))
+    let cites = d
+        .claims
+        .iter()
+        .flat_map(|c| c.cite.iter().chain(c.steps.iter().flat_map(|s| &s.cite)));
+    for c in cites {
+        let text = std::fs::read_to_string(notes.join(&c.note))
+            .map_err(|e| Failed::from(format!("cited note {}: {e}", c.note)))?;
+        let Some(at) = text.find(c.quote.as_str()) else {
+            return Err(Failed::from(format!(
+                "the quote is not verbatim in {}: {}",
+                c.note, c.quote
+            )));
+        };
+        let line = text[..at].matches('\n').count() + 1;
+        if let Some(given) = c.line {
+            if given != line {
+                return Err(Failed::from(format!(
+                    "the quote stands at line {line} of {}, not {given}",
+                    c.note
+                )));
+            }
+        }
     }
+    Ok(())
 }
 
 fn derivation_trial(path: PathBuf) -> Trial {
@@ -45,8 +57,8 @@ fn derivation_trial(path: PathBuf) -> Trial {
     Trial::test(format!("derivation::{name}"), move || {
         let src = std::fs::read_to_string(&path).map_err(|e| Failed::from(e.to_string()))?;
         let d = load(&relative(&path), &src).map_err(|e| Failed::from(e.render()))?;
-        check_quote(&d)?;
-        let report = check(&d).map_err(|e| Failed::from(e.to_string()))?;
+        check_quotes(&d)?;
+        let report = check(&d);
         let text = render(&d, &report, false);
         snapshot(&name, &text);
         if !report.as_expected() {

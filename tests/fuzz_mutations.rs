@@ -22,7 +22,7 @@ mod common;
 
 use common::exact::{compare, eval, matrix, Cmp, Env, Fail, Rng};
 use derive::derivation::check::{check_link, context, Verdict};
-use derive::derivation::file::{Expect, Kind};
+use derive::derivation::file::{Kind, LinkId};
 use derive::derivation::{load, Derivation};
 use derive::expr::{Constant, Expr, Math};
 use egg::{Id, Language, Symbol};
@@ -520,24 +520,34 @@ fn load_path(path: &Path) -> Derivation {
     load(&path.display().to_string(), &src).unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
-/// Is link `k` one the fuzzer attacks (an identity the file expects to hold)?
-fn attackable(d: &Derivation, k: usize) -> bool {
-    let s = &d.chain[k];
-    s.is_link() && s.limit.is_none() && matches!(s.expect, Expect::Proved | Expect::Consistent)
+/// Is link `id` one the fuzzer attacks (an identity the file expects to hold)?
+fn attackable(d: &Derivation, id: LinkId) -> bool {
+    let s = d.link(id).expect("the link").step;
+    s.limit.is_none() && matches!(s.expect, Verdict::Proved | Verdict::Consistent)
+}
+
+/// Both sides of link `id`.
+fn sides(d: &Derivation, id: LinkId) -> (&Expr, &Expr) {
+    let l = d.link(id).expect("the link");
+    (&l.from.expr, &l.step.term.expr)
 }
 
 fn accepted(v: Verdict) -> bool {
     matches!(v, Verdict::Proved | Verdict::Consistent | Verdict::Limit)
 }
 
-/// Check link `k` of the derivation with its two sides replaced.
-fn verdict_of(d: &Derivation, k: usize, lhs: &Expr, rhs: &Expr) -> Result<Verdict, String> {
+/// Check link `id` of the derivation with its two sides replaced.
+fn verdict_of(d: &Derivation, id: LinkId, lhs: &Expr, rhs: &Expr) -> Result<Verdict, String> {
     let mut bad = d.clone();
-    bad.chain[k - 1].expr = lhs.clone();
-    bad.chain[k].expr = rhs.clone();
-    check_link(&bad, &context(&bad), k)
-        .map(|r| r.verdict)
-        .map_err(|e| e.0)
+    let (l, r) = bad.sides_mut(id).expect("the link");
+    l.expr = lhs.clone();
+    r.expr = rhs.clone();
+    let link = bad.link(id).expect("the link");
+    let result = check_link(&bad, &context(&bad), &link);
+    match result.unsound {
+        Some(e) => Err(e.0),
+        None => Ok(result.verdict),
+    }
 }
 
 /// Names a bound index may be renamed to: every declared symbol and the built-in ones.
@@ -549,9 +559,9 @@ fn collision_names(d: &Derivation) -> Vec<Symbol> {
     v
 }
 
-/// One mutant of link `k`: (side, lhs, rhs) with side "lhs", "rhs" or "both".
-fn mutant_of(d: &Derivation, k: usize, rng: &mut Rng) -> Option<(&'static str, Expr, Expr)> {
-    let (l, r) = (&d.chain[k - 1].expr, &d.chain[k].expr);
+/// One mutant of link `id`: (side, lhs, rhs) with side "lhs", "rhs" or "both".
+fn mutant_of(d: &Derivation, id: LinkId, rng: &mut Rng) -> Option<(&'static str, Expr, Expr)> {
+    let (l, r) = sides(d, id);
     if rng.chance(0.2) {
         // rename a bound index on both sides, possibly into a capture
         let mut names = binder_names(l);
@@ -584,11 +594,13 @@ fn fuzz(path: &Path, per_link: usize, seed: u64, tally: &mut Tally) -> Vec<Accep
     let pts = points(&d, 6, seed ^ 0x77);
     let mut out = vec![];
     let mut rng = Rng(seed ^ (d.id.len() as u64 * 0x51));
-    for k in 1..d.chain.len() {
+    let ids: Vec<LinkId> = d.links().map(|l| l.id).collect();
+    for k in ids {
         if !attackable(&d, k) {
             continue;
         }
-        if judge(&d.chain[k - 1].expr, &d.chain[k].expr, &pts) != Judgment::Kept {
+        let (orig_l, orig_r) = sides(&d, k);
+        if judge(orig_l, orig_r, &pts) != Judgment::Kept {
             // the harness cannot confirm the original link: no judgment on its mutants
             tally.links_skipped += 1;
             continue;
@@ -602,7 +614,7 @@ fn fuzz(path: &Path, per_link: usize, seed: u64, tally: &mut Tally) -> Vec<Accep
                 continue;
             };
             let text = format!("{ml} | {mr}");
-            if (ml == d.chain[k - 1].expr && mr == d.chain[k].expr) || !seen.insert(text.clone()) {
+            if (&ml == orig_l && &mr == orig_r) || !seen.insert(text.clone()) {
                 continue;
             }
             made += 1;
@@ -631,7 +643,10 @@ fn fuzz(path: &Path, per_link: usize, seed: u64, tally: &mut Tally) -> Vec<Accep
                     verdict: v,
                     lhs: derive::expr::text(&ml),
                     rhs: derive::expr::text(&mr),
-                    by: d.chain[k]
+                    by: d
+                        .link(k)
+                        .expect("the link")
+                        .step
                         .by
                         .iter()
                         .map(|t| t.name())
@@ -707,7 +722,13 @@ fn reproduce() -> Result<(), Failed> {
         let mut parts = key.splitn(4, ':');
         let (id, k, side, m) = (
             parts.next().unwrap(),
-            parts.next().unwrap().parse::<usize>().unwrap(),
+            {
+                let (c, s) = parts.next().unwrap().split_once('.').expect("claim.step");
+                LinkId {
+                    claim: c.parse().unwrap(),
+                    step: s.parse().unwrap(),
+                }
+            },
             parts.next().unwrap(),
             parts.next().unwrap(),
         );
@@ -743,7 +764,8 @@ fn main() {
                 &Path::new(env!("CARGO_MANIFEST_DIR")).join("derivations/projection_variance.toml"),
             );
             let pts = points(&d, 6, 1);
-            let orig = &d.chain[2].expr;
+            let id = LinkId { claim: 1, step: 2 };
+            let orig = sides(&d, id).1;
             let mut rng = Rng(3);
             // shift the range: sum(j in 1..n, …) → sum(j in 2..n, …) changes the value
             let at = positions(orig)
@@ -766,7 +788,7 @@ fn main() {
             if judge(orig, orig, &pts) != Judgment::Kept {
                 return Err("the original was not judged equal to itself".into());
             }
-            let v = verdict_of(&d, 2, &d.chain[1].expr, &m).map_err(Failed::from)?;
+            let v = verdict_of(&d, id, sides(&d, id).0, &m).map_err(Failed::from)?;
             if accepted(v) {
                 return Err(format!("planted mutant accepted: {v}").into());
             }

@@ -98,9 +98,10 @@ fn derivation_expecting(symbols: &str, define: &str, chain: &[&str], expect: &st
         s += &format!("[define]\n{define}\n");
     }
     for (k, e) in chain.iter().enumerate() {
-        s += &format!("[[chain]]\nexpr = \"{e}\"\n");
-        if k > 0 {
-            s += &format!("expect = \"{expect}\"\n");
+        if k == 0 {
+            s += &format!("[[claim]]\nstart = \"{e}\"\n");
+        } else {
+            s += &format!("[[claim.step]]\nexpr = \"{e}\"\nexpect = \"{expect}\"\n");
         }
     }
     s
@@ -279,7 +280,7 @@ fn invalid_utf8_is_reported_at_its_position() {
     let d = dir("utf8");
     std::fs::write(
         d.join("t.toml"),
-        b"id = \"t\"\ntitle = \"t\"\n[[chain]]\nexpr = \"a\xff\"\n",
+        b"id = \"t\"\ntitle = \"t\"\n[[claim]]\nstart = \"a\xff\"\n",
     )
     .unwrap();
     let r = derive_in(&d, &["check", "t.toml"], SECS);
@@ -301,23 +302,23 @@ fn degenerate_files_are_input_errors() {
         ("nul", b"id = \"t\0\"\ntitle = \"t\"\n"),
         (
             "one_step",
-            b"id = \"t\"\ntitle = \"t\"\n[symbols]\na = \"real\"\n[[chain]]\nexpr = \"a\"\n",
+            b"id = \"t\"\ntitle = \"t\"\n[symbols]\na = \"real\"\n[[claim]]\nstart = \"a\"\n",
         ),
         (
             "duplicate",
-            b"id = \"t\"\ntitle = \"t\"\n[symbols]\na = \"real\"\na = \"real\"\n[[chain]]\nexpr = \"a\"\n[[chain]]\nexpr = \"a\"\n",
+            b"id = \"t\"\ntitle = \"t\"\n[symbols]\na = \"real\"\na = \"real\"\n[[claim]]\nstart = \"a\"\n[[claim.step]]\nexpr = \"a\"\n",
         ),
         (
             "keyword_symbol",
-            b"id = \"t\"\ntitle = \"t\"\n[symbols]\nexp = \"real\"\n[[chain]]\nexpr = \"1\"\n[[chain]]\nexpr = \"1\"\n",
+            b"id = \"t\"\ntitle = \"t\"\n[symbols]\nexp = \"real\"\n[[claim]]\nstart = \"1\"\n[[claim.step]]\nexpr = \"1\"\n",
         ),
         (
             "sum_over_a_number",
-            b"id = \"t\"\ntitle = \"t\"\n[symbols]\na = \"real\"\n[[chain]]\nexpr = \"sum(1 in 1..3, a)\"\n[[chain]]\nexpr = \"3*a\"\n",
+            b"id = \"t\"\ntitle = \"t\"\n[symbols]\na = \"real\"\n[[claim]]\nstart = \"sum(1 in 1..3, a)\"\n[[claim.step]]\nexpr = \"3*a\"\n",
         ),
         (
             "infinite_interval",
-            b"id = \"t\"\ntitle = \"t\"\n[symbols]\na = \"interval -1e308..1e308\"\n[[chain]]\nexpr = \"a\"\n[[chain]]\nexpr = \"a\"\n",
+            b"id = \"t\"\ntitle = \"t\"\n[symbols]\na = \"interval -1e308..1e308\"\n[[claim]]\nstart = \"a\"\n[[claim.step]]\nexpr = \"a\"\n",
         ),
     ];
     for (name, body) in cases {
@@ -349,7 +350,7 @@ fn a_network_study_over_budget_is_refused_at_load() {
     let body = "id = \"t\"\ntitle = \"t\"\n[symbols]\nn = \"size\"\nh = \"array\"\nq = \"real\"\n\
 [network]\nactivations = [\"relu\"]\ndepths = [3]\nsw = 1.0\nsb = 0.1\ninputs = [[1.0, 2.0]]\n\
 widths = [16, 1000, 8192]\nseeds = 1000\n[network.bind]\nn = \"width\"\nh = \"preactivation 1\"\n\
-q = \"sigma 1 1\"\n[[chain]]\nexpr = \"1/n*sum(k in 1..n, h[k]^2)\"\n[[chain]]\nexpr = \"q\"\nlimit = \"n\"\n";
+q = \"sigma 1 1\"\n[[claim]]\nstart = \"1/n*sum(k in 1..n, h[k]^2)\"\n[[claim.step]]\nexpr = \"q\"\nlimit = \"n\"\n";
     let r = check_file("network", body, SECS);
     rejected(&r, "MAX_NETWORK_BYTES");
     positioned(&r, "t.toml:13:10");

@@ -20,17 +20,17 @@ title = "a width study"
 n = "size"
 w = "gaussian"
 
-[[chain]]
-expr = "{lhs}"
+[[claim]]
+start = "{lhs}"
 
-[[chain]]
+[[claim.step]]
 expr = "{rhs}"
 limit = "n"
 {extra}
 "#
     );
     let d = load("calibration.toml", &src).unwrap_or_else(|e| panic!("{}", e.render()));
-    let report = check(&d).expect("no soundness error");
+    let report = check(&d);
     let text = render(&d, &report, false);
     let link = &report.links[0];
     let ev = link.evidence.limit.as_ref().expect("a width study");
@@ -163,12 +163,12 @@ fn resolution_is_only_for_limit_links_and_positive() {
         ("resolution = -1e-3", "not a positive number"),
     ] {
         let src = format!(
-            "id = \"x\"\ntitle = \"x\"\n[symbols]\nn = \"size\"\nw = \"gaussian\"\n[[chain]]\nexpr = \"w[1]\"\n[[chain]]\nexpr = \"0\"\nlimit = \"n\"\n{extra}\n"
+            "id = \"x\"\ntitle = \"x\"\n[symbols]\nn = \"size\"\nw = \"gaussian\"\n[[claim]]\nstart = \"w[1]\"\n[[claim.step]]\nexpr = \"0\"\nlimit = \"n\"\n{extra}\n"
         );
         let e = load("x.toml", &src).expect_err("rejected");
         assert!(e.render().contains(msg), "{}", e.render());
     }
-    let src = "id = \"x\"\ntitle = \"x\"\n[symbols]\nw = \"gaussian\"\n[[chain]]\nexpr = \"E[w[1]]\"\n[[chain]]\nexpr = \"0\"\nby = [\"expectation\"]\nresolution = 1e-3\n";
+    let src = "id = \"x\"\ntitle = \"x\"\n[symbols]\nw = \"gaussian\"\n[[claim]]\nstart = \"E[w[1]]\"\n[[claim.step]]\nexpr = \"0\"\nby = [\"expectation\"]\nresolution = 1e-3\n";
     let e = load("x.toml", src).expect_err("rejected");
     assert!(
         e.render().contains("only for `limit` links"),
@@ -188,7 +188,7 @@ fn note_003_wrong_recursion_is_refuted_in_every_configuration() {
     );
     let src = std::fs::read_to_string(path).unwrap();
     let d = load(path, &src).unwrap();
-    let report = check(&d).unwrap();
+    let report = check(&d);
     let text = render(&d, &report, false);
     let ev = report.links[0].evidence.limit.as_ref().unwrap();
     assert_eq!(report.links[0].verdict, Verdict::Refuted, "{text}");

@@ -122,20 +122,19 @@ fn run(path: &Path, m: Mutation) -> Result<(), Failed> {
     let ctx = context(&d);
     let mut missed = vec![];
     let mut tried = 0;
-    for k in 1..d.chain.len() {
-        if !d.chain[k].is_link() {
-            continue;
-        }
-        let Some(broken) = mutate(&d, &d.chain[k].expr, m) else {
+    for link in d.links() {
+        let Some(broken) = mutate(&d, &link.step.term.expr, m) else {
             continue;
         };
         tried += 1;
         let mut bad = d.clone();
-        bad.chain[k].expr = broken.clone();
-        let r = check_link(&bad, &ctx, k).map_err(|e| Failed::from(e.0))?;
+        bad.sides_mut(link.id).expect("the link").1.expr = broken.clone();
+        let bad_link = bad.link(link.id).expect("the link");
+        let r = check_link(&bad, &ctx, &bad_link);
         if r.verdict != Verdict::Refuted {
             missed.push(format!(
-                "link {k} broken to `{}` is {} (expected refuted)",
+                "link {} broken to `{}` is {} (expected refuted)",
+                link.id,
                 text(&broken),
                 r.verdict
             ));

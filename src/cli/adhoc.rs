@@ -4,7 +4,7 @@
 use egg::{Id, Symbol};
 
 use super::CliError;
-use crate::derivation::file::{Derivation, Expect, Kind, Step};
+use crate::derivation::file::{Claim, Derivation, Kind, Step, Term, Verdict};
 use crate::derivation::sample::{describe, fmt_num};
 use crate::derivation::{check, render, InputError};
 use crate::expr::{parse_with_spans, Expr, Math};
@@ -34,8 +34,8 @@ pub const PRELUDE: &[(&str, &str)] = &[
 
 fn kind(spec: &str) -> Result<Kind, CliError> {
     crate::derivation::file::parse_kind(spec).map_err(|(msg, _)| {
-        CliError::Input(format!(
-            "error: {msg} in --decl (kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix)"
+        CliError::Usage(format!(
+            "{msg} in --decl (kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix)"
         ))
     })
 }
@@ -81,12 +81,12 @@ fn declarations(decls: &[String], exprs: &[&Expr]) -> Result<Declarations, CliEr
     }
     for d in decls {
         let (n, k) = d.split_once('=').ok_or_else(|| {
-            CliError::Input(format!(
-                "error: --decl `{d}` should be NAME=KIND, e.g. rho='interval -1..1'"
+            CliError::Usage(format!(
+                "--decl `{d}` should be NAME=KIND, e.g. rho='interval -1..1'"
             ))
         })?;
         if let Some(why) = crate::derivation::file::builtin_name(n.trim()) {
-            return Err(CliError::Input(format!("error: --decl `{d}`: {why}")));
+            return Err(CliError::Usage(format!("--decl `{d}`: {why}")));
         }
         set(Symbol::from(n.trim()), kind(k.trim())?, &mut syms);
     }
@@ -117,7 +117,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         .map(|s| {
             s.trim()
                 .parse::<Theory>()
-                .map_err(|e| CliError::Input(format!("error: {e}")))
+                .map_err(|e| CliError::Usage(format!("{e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (symbols, assumed) = declarations(decls, &[&l, &r])?;
@@ -132,34 +132,46 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
             return Err(InputError::new(name, src, span, err.message, "here").into());
         }
     }
-    let step = |e: &Expr, text: &str, by: Vec<Theory>| Step {
+    let term = |e: &Expr, text: &str| Term {
         written: e.clone(),
         expr: e.clone(),
         unfolds: vec![],
         text: text.to_string(),
         line: 1,
-        by,
-        expect: Expect::Proved,
-        note: None,
-        claim: None,
-        limit: None,
-        rate: -0.5,
-        resolution: None,
     };
     let d = Derivation {
         id: "prove".into(),
         title: "a link from the command line".into(),
         file: "<command line>".into(),
-        source: None,
+        note: None,
         symbols,
-        chain: vec![step(&l, lhs, vec![]), step(&r, rhs, theories)],
+        claims: vec![Claim {
+            title: None,
+            cite: None,
+            start: term(&l, lhs),
+            steps: vec![Step {
+                term: term(&r, rhs),
+                by: theories,
+                expect: Verdict::Proved,
+                remark: None,
+                cite: None,
+                limit: None,
+                rate: -0.5,
+                resolution: None,
+            }],
+        }],
         network: None,
     };
     if !assumed.is_empty() {
         super::out(&format!("assuming real: {}\n", assumed.join(", ")))?;
     }
-    let report = check(&d)?;
+    let report = check(&d);
     super::out(&render(&d, &report, true))?;
+    if let Some(link) = report.unsound().next() {
+        return Err(CliError::Unsound(
+            link.unsound.clone().expect("an unsound link says why"),
+        ));
+    }
     Ok(report.as_expected())
 }
 
@@ -187,17 +199,13 @@ pub fn run_eval(expr: &str, at: &[String], decls: &[String]) -> Result<(), CliEr
         }
         let (n, v) = item
             .split_once('=')
-            .ok_or_else(|| CliError::Input(format!("error: --at `{item}` should be NAME=VALUE")))?;
+            .ok_or_else(|| CliError::Usage(format!("--at `{item}` should be NAME=VALUE")))?;
         let v: f64 = v.trim().parse().map_err(|_| {
-            CliError::Input(format!(
-                "error: --at {}: `{}` is not a number",
-                n.trim(),
-                v.trim()
-            ))
+            CliError::Usage(format!("--at {}: `{}` is not a number", n.trim(), v.trim()))
         })?;
         if !v.is_finite() {
-            return Err(CliError::Input(format!(
-                "error: --at {}: value must be finite",
+            return Err(CliError::Usage(format!(
+                "--at {}: value must be finite",
                 n.trim()
             )));
         }
@@ -205,10 +213,10 @@ pub fn run_eval(expr: &str, at: &[String], decls: &[String]) -> Result<(), CliEr
     }
     let v = Evaluator::new(&env)
         .eval(&e)
-        .map_err(|err| CliError::Input(format!("error: cannot evaluate: {err}")))?;
+        .map_err(|err| CliError::Usage(format!("cannot evaluate: {err}")))?;
     if !v.value.is_finite() {
-        return Err(CliError::Input(format!(
-            "error: the value is not finite ({}) at {}",
+        return Err(CliError::Usage(format!(
+            "the value is not finite ({}) at {}",
             v.value,
             env_desc(&symbols, &env)
         )));
@@ -230,9 +238,9 @@ fn env_desc(symbols: &[(Symbol, Kind)], env: &Env) -> String {
         id: String::new(),
         title: String::new(),
         file: String::new(),
-        source: None,
+        note: None,
         symbols: symbols.to_vec(),
-        chain: vec![],
+        claims: vec![],
         network: None,
     };
     describe(&d, env, None)

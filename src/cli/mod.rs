@@ -5,6 +5,7 @@ pub mod adhoc;
 pub mod check;
 pub mod kernel;
 
+use crate::derivation::discover::LoadError;
 use crate::derivation::InputError;
 use crate::numeric::NumericError;
 use crate::prove::Unsound;
@@ -38,12 +39,12 @@ pub enum CliError {
     /// The numerics refused the input.
     #[error(transparent)]
     Numeric(#[from] NumericError),
-    /// A feature that this build does not provide.
-    #[error("{0}")]
-    Unavailable(String),
-    /// Bad input whose message is already rendered (a derivation file error points at its text).
-    #[error("{0}")]
-    Input(String),
+    /// Bad input text (an expression or declaration on the command line), pointing at it.
+    #[error(transparent)]
+    Input(Box<InputError>),
+    /// A derivation file could not be found or loaded.
+    #[error(transparent)]
+    Load(Box<LoadError>),
     /// A proof that the numerics contradict: an internal soundness error (exit code 3).
     #[error(transparent)]
     Unsound(#[from] Unsound),
@@ -94,7 +95,11 @@ impl CliError {
     /// The message to print on standard error.
     pub fn message(&self) -> String {
         match self {
-            CliError::Input(m) => m.clone(),
+            CliError::Input(e) => e.render(),
+            CliError::Load(e) => match e.as_ref() {
+                LoadError::Input(e) => e.render(),
+                other => format!("error: {other}"),
+            },
             other => format!("error: {other}"),
         }
     }
@@ -102,6 +107,12 @@ impl CliError {
 
 impl From<InputError> for CliError {
     fn from(e: InputError) -> Self {
-        CliError::Input(e.render())
+        CliError::Input(Box::new(e))
+    }
+}
+
+impl From<LoadError> for CliError {
+    fn from(e: LoadError) -> Self {
+        CliError::Load(Box::new(e))
     }
 }

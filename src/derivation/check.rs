@@ -2,10 +2,12 @@
 //! their answers are combined here into a [`Verdict`].
 
 use num_rational::BigRational;
+use rayon::prelude::*;
 use std::fmt;
 
-use super::file::{Derivation, Expect, Kind};
+use super::file::{Derivation, Kind, Link, LinkId};
 use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK, POINTS};
+pub use super::verdict::Verdict;
 use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, EvalError, Evaluator, Value};
 use crate::numeric::tolerance::{compare, compare_difference, Comparison};
@@ -17,48 +19,6 @@ use crate::numeric::tolerance::{compare, compare_difference, Comparison};
 pub const MIN_POINTS: usize = 8;
 use crate::numeric::precise::{BITS, PRECISE_METHOD};
 use crate::prove::{prove, Context, Limits, Outcome, Stats, Unsound};
-
-/// The verdict on one link. Never a bool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The e-graph proved it and the numerics agree at at least [`MIN_POINTS`] points.
-    Proved,
-    /// The e-graph proved it, but fewer than [`MIN_POINTS`] points could be evaluated: a proof
-    /// with no numeric evidence, which a file must expect explicitly (`expect = "unchecked"`).
-    Unchecked,
-    /// No proof with the cited theories, but the numerics agree at every point.
-    Consistent,
-    /// A point where the two sides differ beyond the tolerance.
-    Refuted,
-    /// Neither a proof nor a decision from the numerics.
-    Unknown,
-    /// Holds as a width goes to infinity, at the expected rate (a width study).
-    Limit,
-}
-
-impl Verdict {
-    /// The verdict's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Proved => "proved",
-            Verdict::Unchecked => "unchecked",
-            Verdict::Consistent => "consistent",
-            Verdict::Refuted => "refuted",
-            Verdict::Unknown => "unknown",
-            Verdict::Limit => "limit",
-        }
-    }
-    /// Is this the verdict a file expects?
-    pub fn matches(self, e: Expect) -> bool {
-        self.name() == e.name()
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// One point where the sides were compared.
 #[derive(Debug, Clone)]
@@ -110,15 +70,17 @@ impl Evidence {
     }
 }
 
-/// The result of checking one link `chain[k-1] = chain[k]`.
+/// The result of checking one link.
 #[derive(Debug, Clone)]
 pub struct LinkResult {
-    /// Index of the link's right side in the chain (1-based link number).
-    pub index: usize,
+    /// The link's number (`claim.step`).
+    pub id: LinkId,
     /// The verdict.
     pub verdict: Verdict,
     /// The verdict the file expects.
-    pub expect: Expect,
+    pub expect: Verdict,
+    /// For [`Verdict::Unsound`]: what went wrong.
+    pub unsound: Option<Unsound>,
     /// What the prover found (`None` for a limit link, which is not an identity).
     pub outcome: Option<Outcome>,
     /// Prover figures.
@@ -139,7 +101,12 @@ pub struct Report {
 impl Report {
     /// Does every verdict match what the file expects?
     pub fn as_expected(&self) -> bool {
-        self.links.iter().all(|l| l.verdict.matches(l.expect))
+        self.links.iter().all(|l| l.verdict == l.expect)
+    }
+
+    /// The links whose check found an internal soundness error.
+    pub fn unsound(&self) -> impl Iterator<Item = &LinkResult> + '_ {
+        self.links.iter().filter(|l| l.verdict == Verdict::Unsound)
     }
 }
 
@@ -371,75 +338,87 @@ fn methods(terms: &[&Expr]) -> Vec<&'static str> {
     out
 }
 
-/// Check every link of `d`.
-pub fn check(d: &Derivation) -> Result<Report, Unsound> {
+/// Check every link of `d`. Links are independent (each has its own seeds), so they are checked
+/// in parallel; the report lists them in file order. An internal soundness error is reported for
+/// its link ([`Verdict::Unsound`]) and the other links are still checked.
+pub fn check(d: &Derivation) -> Report {
     let ctx = context(d);
-    let mut links = vec![];
-    for k in 1..d.chain.len() {
-        if d.chain[k].is_link() {
-            links.push(check_link(d, &ctx, k)?);
-        }
-    }
-    Ok(Report { links })
+    let links: Vec<Link> = d.links().collect();
+    let links = links
+        .par_iter()
+        .map(|link| check_link(d, &ctx, link))
+        .collect();
+    Report { links }
 }
 
-/// Check the link from `d.chain[k - 1]` to `d.chain[k]` (`k ≥ 1`, and `d.chain[k]` is a link).
-pub fn check_link(d: &Derivation, ctx: &Context, k: usize) -> Result<LinkResult, Unsound> {
-    let (a, b) = (&d.chain[k - 1], &d.chain[k]);
-    if let Some(width) = b.limit {
-        let study = super::limit::study(d, &a.expr, &b.expr, width, b.rate, b.resolution);
-        let verdict = if study.holds() {
+/// Check every derivation (what `derive check --all` does): derivations and their links are
+/// checked in parallel; the reports come in the order of `ds`.
+pub fn check_all(ds: &[Derivation]) -> Vec<Report> {
+    ds.par_iter().map(check).collect()
+}
+
+/// Check one link of `d`.
+pub fn check_link(d: &Derivation, ctx: &Context, link: &Link) -> LinkResult {
+    let (a, b) = (link.from, &link.step.term);
+    let step = link.step;
+    let mut result = LinkResult {
+        id: link.id,
+        verdict: Verdict::Unknown,
+        expect: step.expect,
+        unsound: None,
+        outcome: None,
+        stats: Stats::default(),
+        evidence: Evidence::default(),
+        diagnosis: None,
+    };
+    if let Some(width) = step.limit {
+        let study = super::limit::study(d, &a.expr, &b.expr, width, step.rate, step.resolution);
+        result.verdict = if study.holds() {
             Verdict::Limit
         } else if study.failure().is_some() {
             Verdict::Refuted
         } else {
             Verdict::Unknown
         };
-        return Ok(LinkResult {
-            index: k,
-            verdict,
-            expect: b.expect,
-            outcome: None,
-            stats: Stats::default(),
-            evidence: Evidence {
-                methods: vec!["width study"],
-                limit: Some(study),
-                ..Evidence::default()
-            },
-            diagnosis: None,
-        });
+        result.evidence = Evidence {
+            methods: vec!["width study"],
+            limit: Some(study),
+            ..Evidence::default()
+        };
+        return result;
     }
-    let (outcome, stats) = prove(&a.expr, &b.expr, &b.by, ctx, Limits::default())?;
+    let (outcome, stats) = match prove(&a.expr, &b.expr, &step.by, ctx, Limits::default()) {
+        Ok(found) => found,
+        Err(e) => {
+            result.verdict = Verdict::Unsound;
+            result.unsound = Some(e);
+            return result;
+        }
+    };
     let evidence = numeric_check(d, &a.expr, &b.expr);
     let cex = evidence.counterexample().is_some();
     let proved = matches!(outcome, Outcome::Proved(_));
-    if proved && cex {
-        let p = evidence.counterexample().unwrap();
-        return Err(Unsound(format!(
-            "link {k} of `{}` was proved but the sides differ at {}: {} vs {}",
-            d.id, p.at, p.lhs.value, p.rhs.value
-        )));
-    }
     let checked = evidence.points.len() >= MIN_POINTS;
-    let verdict = match (proved, cex, checked) {
-        (true, _, true) => Verdict::Proved,
-        (true, _, false) => Verdict::Unchecked,
+    result.verdict = match (proved, cex, checked) {
+        (true, true, _) => {
+            let p = evidence.counterexample().expect("a counterexample");
+            result.unsound = Some(Unsound(format!(
+                "link {} of `{}` was proved but the sides differ at {}: {} vs {}",
+                link.id, d.id, p.at, p.lhs.value, p.rhs.value
+            )));
+            Verdict::Unsound
+        }
+        (true, false, true) => Verdict::Proved,
+        (true, false, false) => Verdict::Unchecked,
         (false, true, _) => Verdict::Refuted,
         (false, false, true) => Verdict::Consistent,
         (false, false, false) => Verdict::Unknown,
     };
-    let diagnosis = if verdict == Verdict::Refuted {
-        super::diagnose::diagnose(&evidence, &outcome)
-    } else {
-        None
-    };
-    Ok(LinkResult {
-        index: k,
-        verdict,
-        expect: b.expect,
-        outcome: Some(outcome),
-        stats,
-        evidence,
-        diagnosis,
-    })
+    if result.verdict == Verdict::Refuted {
+        result.diagnosis = super::diagnose::diagnose(&evidence, &outcome);
+    }
+    result.outcome = Some(outcome);
+    result.stats = stats;
+    result.evidence = evidence;
+    result
 }

@@ -1,9 +1,13 @@
 //! The derivation file format (TOML, math in strings) and its loading with spans.
 //!
+//! A file holds **claims**; a claim starts from an expression and holds its **steps**; each step
+//! is a link from the expression before it, numbered `claim.step` (`link 2.3`). A claim or a step
+//! may cite the equation of a note it checks.
+//!
 //! ```toml
 //! id = "first_layer_cov"
 //! title = "First-layer covariance"
-//! source = { note = "002_e07fa2555108a1ea.txt", quote = '\frac{1}{n_0} \mathbf{x}^{\top} \mathbf{x}' + \beta^2' }
+//! note = "002_e07fa2555108a1ea.txt"   # the note citations refer to, unless they name another
 //!
 //! [symbols]
 //! sw = "positive"          # real, positive, size, integer, interval A..B, index in LO..HI,
@@ -13,13 +17,16 @@
 //! [define]
 //! h_x = "sw/sqrt(n0) * sum(j in 1..n0, w[i,j]*x[j]) + sb*beta[i]"
 //!
-//! [[chain]]
-//! expr = "E[h_x * h_xp]"
+//! [[claim]]
+//! title = "the covariance of the first layer"
+//! cite = { line = 170, quote = '\frac{1}{n_0} \mathbf{x}^{\top} \mathbf{x}' + \beta^2' }
+//! start = "E[h_x * h_xp]"
 //!
-//! [[chain]]
+//! [[claim.step]]
 //! expr = "..."
 //! by = ["expectation", "sums"]
-//! expect = "proved"
+//! expect = "proved"          # the default
+//! remark = "why the step holds"
 //! ```
 
 // Input errors carry the file text for rendering; they are built once per failed load.
@@ -28,6 +35,7 @@
 use egg::{Id, Symbol};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -36,6 +44,8 @@ use crate::expr::shape::{shape_of, Shape};
 use crate::expr::{parse_with_spans, Expr, Math, GAUSS_VARS};
 use crate::limits::{MAX_NETWORK_BYTES, MAX_NETWORK_WORK, MAX_TERM_NODES};
 use crate::prove::Theory;
+
+pub use super::verdict::Verdict;
 
 /// What a declared symbol is.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,41 +70,20 @@ pub enum Kind {
     Matrix,
 }
 
-/// A verdict a file expects for a link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
-    /// A proof, confirmed numerically.
-    Proved,
-    /// A proof that the numerics could not confirm (too few points evaluated): must be
-    /// expected explicitly (`expect = "unchecked"`).
-    Unchecked,
-    /// No proof; numerics agree.
-    Consistent,
-    /// A counterexample.
-    Refuted,
-    /// Neither.
-    Unknown,
-    /// Holds as the width grows, at the measured rate.
-    Limit,
+/// Where a claim or a step comes from: an equation of a note, quoted verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cite {
+    /// The note's file name (e.g. `002_e07fa2555108a1ea.txt`).
+    pub note: String,
+    /// The line of the note where the quote stands, if given (a hint; the quote decides).
+    pub line: Option<usize>,
+    /// The equation's LaTeX, verbatim (short).
+    pub quote: String,
 }
 
-impl Expect {
-    /// The verdict's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Expect::Proved => "proved",
-            Expect::Unchecked => "unchecked",
-            Expect::Consistent => "consistent",
-            Expect::Refuted => "refuted",
-            Expect::Unknown => "unknown",
-            Expect::Limit => "limit",
-        }
-    }
-}
-
-/// One expression of the chain, parsed, with where it came from.
+/// An expression of the file, parsed, with where it came from.
 #[derive(Debug, Clone)]
-pub struct Step {
+pub struct Term {
     /// As written (definitions not yet unfolded).
     pub written: Expr,
     /// With definitions unfolded: what is proved and evaluated.
@@ -105,15 +94,21 @@ pub struct Step {
     pub text: String,
     /// 1-based line in the file.
     pub line: usize,
-    /// Theories cited for the link from the previous step.
+}
+
+/// A step of a claim: the link from the expression before it to its own.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The step's expression (the link's right side).
+    pub term: Term,
+    /// Theories cited for the link.
     pub by: Vec<Theory>,
-    /// The verdict the file expects for that link.
-    pub expect: Expect,
+    /// The verdict the file expects for the link.
+    pub expect: Verdict,
     /// A remark shown with the link.
-    pub note: Option<String>,
-    /// For the first entry of a claim: its heading. Such an entry starts a new chain, so there is
-    /// no link from the entry before it.
-    pub claim: Option<String>,
+    pub remark: Option<String>,
+    /// The note's equation this step checks, if cited.
+    pub cite: Option<Cite>,
     /// For a link that holds only as a width goes to infinity: that width symbol.
     pub limit: Option<Symbol>,
     /// The expected log–log slope of the discrepancy against the width (−1/2 by default).
@@ -122,11 +117,45 @@ pub struct Step {
     pub resolution: Option<f64>,
 }
 
-impl Step {
-    /// Is there a link from the previous entry to this one?
-    pub fn is_link(&self) -> bool {
-        self.claim.is_none()
+/// A claim: a chain of equalities from a starting expression through its steps.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// What the claim says, if the file gives it.
+    pub title: Option<String>,
+    /// The note's equation the claim checks, if cited.
+    pub cite: Option<Cite>,
+    /// The starting expression.
+    pub start: Term,
+    /// The steps (at least one).
+    pub steps: Vec<Step>,
+}
+
+/// A link's number: claim and step, both from 1 (`2.3` is the third step of the second claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId {
+    /// The claim, from 1.
+    pub claim: usize,
+    /// The step within the claim, from 1.
+    pub step: usize,
+}
+
+impl fmt::Display for LinkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.claim, self.step)
     }
+}
+
+/// One link of a derivation: the expression before a step, and the step.
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    /// Its number.
+    pub id: LinkId,
+    /// The claim it belongs to.
+    pub claim: &'a Claim,
+    /// The left side (the claim's start or the previous step's expression).
+    pub from: &'a Term,
+    /// The step (its expression is the right side).
+    pub step: &'a Step,
 }
 
 /// A loaded derivation.
@@ -138,14 +167,62 @@ pub struct Derivation {
     pub title: String,
     /// The file it came from.
     pub file: String,
-    /// The note it checks and a verbatim quote of the equation, if given.
-    pub source: Option<(String, String)>,
+    /// The note citations refer to unless they name another.
+    pub note: Option<String>,
     /// Declared symbols in file order.
     pub symbols: Vec<(Symbol, Kind)>,
-    /// The chain; step 0 is the starting expression.
-    pub chain: Vec<Step>,
+    /// The claims in file order.
+    pub claims: Vec<Claim>,
     /// Finite-width networks on which `limit` links are measured, if declared.
     pub network: Option<NetworkSpec>,
+}
+
+impl Derivation {
+    /// Every link, in file order.
+    pub fn links(&self) -> impl Iterator<Item = Link<'_>> + '_ {
+        self.claims.iter().enumerate().flat_map(|(c, claim)| {
+            claim.steps.iter().enumerate().map(move |(s, step)| Link {
+                id: LinkId {
+                    claim: c + 1,
+                    step: s + 1,
+                },
+                claim,
+                from: if s == 0 {
+                    &claim.start
+                } else {
+                    &claim.steps[s - 1].term
+                },
+                step,
+            })
+        })
+    }
+
+    /// The link numbered `id`, if there is one.
+    pub fn link(&self, id: LinkId) -> Option<Link<'_>> {
+        self.links().find(|l| l.id == id)
+    }
+
+    /// Both sides of link `id`, mutably (to build a changed derivation, e.g. a mutant).
+    pub fn sides_mut(&mut self, id: LinkId) -> Option<(&mut Term, &mut Term)> {
+        let claim = self.claims.get_mut(id.claim.checked_sub(1)?)?;
+        let s = id.step.checked_sub(1)?;
+        if s >= claim.steps.len() {
+            return None;
+        }
+        if s == 0 {
+            Some((&mut claim.start, &mut claim.steps[0].term))
+        } else {
+            let (before, after) = claim.steps.split_at_mut(s);
+            Some((&mut before[s - 1].term, &mut after[0].term))
+        }
+    }
+
+    /// Every expression of the file (starts and steps), in file order.
+    pub fn terms(&self) -> impl Iterator<Item = &Term> + '_ {
+        self.claims
+            .iter()
+            .flat_map(|c| std::iter::once(&c.start).chain(c.steps.iter().map(|s| &s.term)))
+    }
 }
 
 /// The `[network]` table: sampled finite-width networks whose quantities are bound to symbols.
@@ -276,13 +353,18 @@ impl Quantity {
 struct RawFile {
     id: Spanned<String>,
     title: String,
-    source: Option<RawSource>,
+    note: Option<Spanned<String>>,
     #[serde(default)]
     symbols: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     define: BTreeMap<Spanned<String>, Spanned<String>>,
-    chain: Vec<RawStep>,
+    #[serde(default)]
+    claim: Vec<RawClaim>,
     network: Option<RawNetwork>,
+    /// The format before claims; refused with a message that says what replaced it.
+    chain: Option<Spanned<toml::Value>>,
+    /// Likewise.
+    source: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -311,9 +393,20 @@ struct RawTrain {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSource {
-    note: String,
-    quote: Option<String>,
+struct RawCite {
+    note: Option<String>,
+    line: Option<Spanned<i64>>,
+    quote: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaim {
+    title: Option<String>,
+    cite: Option<Spanned<RawCite>>,
+    start: Spanned<String>,
+    #[serde(default)]
+    step: Vec<RawStep>,
 }
 
 #[derive(Deserialize)]
@@ -322,8 +415,8 @@ struct RawStep {
     expr: Spanned<String>,
     by: Option<Vec<Spanned<String>>>,
     expect: Option<Spanned<String>>,
-    note: Option<String>,
-    claim: Option<String>,
+    remark: Option<String>,
+    cite: Option<Spanned<RawCite>>,
     limit: Option<Spanned<String>>,
     rate: Option<Spanned<f64>>,
     resolution: Option<Spanned<f64>>,
@@ -437,15 +530,25 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             "here",
         )
     })?;
-    if raw.chain.len() < 2 {
-        let span = raw.id.span();
+    if let Some(old) = raw.chain.as_ref().or(raw.source.as_ref()) {
         return Err(l
             .err(
-                span,
-                "a chain needs at least two expressions",
+                old.span(),
+                "this file is in the old format: `[[chain]]` and `source` were replaced by claims",
+                "old format",
+            )
+            .with_help(
+                "write each chain as [[claim]] with `start = \"…\"`, then one [[claim.step]] per link (`expr`, `by`, `expect`, `remark`); cite a note's equation with `cite = { note, line, quote }`",
+            ));
+    }
+    if raw.claim.is_empty() {
+        return Err(l
+            .err(
+                raw.id.span(),
+                "the derivation has no claim",
                 "in this derivation",
             )
-            .with_help("add [[chain]] entries: the first is the start, each next one is a link"));
+            .with_help("add a [[claim]] with `start = \"…\"` and at least one [[claim.step]]"));
     }
     // Declarations.
     let mut symbols = vec![];
@@ -511,120 +614,46 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         defs.insert(sym, e);
     }
 
-    let mut chain = vec![];
-    for (k, step) in raw.chain.iter().enumerate() {
-        let (written, spans) = l.parse_expr(&step.expr)?;
+    let note = raw.note.as_ref().map(|n| n.get_ref().clone());
+    let term = |t: &Spanned<String>| -> Result<Term, InputError> {
+        let (written, spans) = l.parse_expr(t)?;
         check_symbols(&l, &written, &spans, &declared, &defs)?;
         shape_of(&written, &|s| matrices.contains(&s))
             .map_err(|err| l.err(spans[usize::from(err.at)].clone(), err.message, "here"))?;
         let (expr, unfolds) =
-            unfold(&written, &defs).map_err(|err| unfold_error(&l, step.expr.span(), err, None))?;
-        check_unfolded(&l, &expr, step.expr.span(), None)?;
-        let mut by = vec![];
-        for t in step.by.iter().flatten() {
-            let theory: Theory =
-                t.get_ref()
-                    .parse()
-                    .map_err(|e: crate::prove::UnknownTheory| {
-                        l.err(t.span(), e.to_string(), "not a theory")
-                    })?;
-            by.push(theory);
-        }
-        let limit = match &step.limit {
-            None => None,
-            Some(w) => {
-                let sym = Symbol::from(w.get_ref().trim());
-                let size = symbols
-                    .iter()
-                    .any(|(s, kind)| *s == sym && *kind == Kind::Size);
-                if !size {
-                    return Err(l
-                        .err(
-                            w.span(),
-                            format!("`{}` is not a declared width", w.get_ref()),
-                            "the width that goes to infinity",
-                        )
-                        .with_help("declare it under [symbols] with kind \"size\""));
-                }
-                Some(sym)
-            }
-        };
-        let rate = match &step.rate {
-            None => -0.5,
-            Some(r) if step.limit.is_none() => {
-                return Err(l.err(r.span(), "`rate` is only for `limit` links", "here"))
-            }
-            Some(r) if r.get_ref().is_finite() && *r.get_ref() < 0.0 => *r.get_ref(),
-            Some(r) => {
-                return Err(l.err(
-                    r.span(),
-                    format!("rate {} is not a negative number", r.get_ref()),
-                    "the expected log–log slope, e.g. -0.5",
-                ))
-            }
-        };
-        let resolution = match &step.resolution {
-            None => None,
-            Some(r) if step.limit.is_none() => {
-                return Err(l.err(r.span(), "`resolution` is only for `limit` links", "here"))
-            }
-            Some(r) if r.get_ref().is_finite() && *r.get_ref() > 0.0 => Some(*r.get_ref()),
-            Some(r) => {
-                return Err(l.err(
-                    r.span(),
-                    format!("resolution {} is not a positive number", r.get_ref()),
-                    "the smallest offset of the limit the study must detect, e.g. 1e-3",
-                ))
-            }
-        };
-        let expect = match &step.expect {
-            None if limit.is_some() => Expect::Limit,
-            None => Expect::Proved,
-            Some(e) => match e.get_ref().as_str() {
-                "proved" => Expect::Proved,
-                "unchecked" => Expect::Unchecked,
-                "consistent" => Expect::Consistent,
-                "refuted" => Expect::Refuted,
-                "unknown" => Expect::Unknown,
-                "limit" => Expect::Limit,
-                other => {
-                    return Err(l
-                        .err(e.span(), format!("unknown verdict `{other}`"), "here")
-                        .with_help(
-                            "verdicts: proved, unchecked, consistent, refuted, unknown, limit",
-                        ))
-                }
-            },
-        };
-        let starts = k == 0 || step.claim.is_some();
-        if starts && (step.by.is_some() || step.expect.is_some() || step.limit.is_some()) {
-            let span = step.expr.span();
-            return Err(l.err(
-                span,
-                "the first entry of a chain (or of a claim) is its starting expression: it takes no `by`, `expect` or `limit`",
-                "start",
-            ));
-        }
-        let next_starts = raw.chain.get(k + 1).is_none_or(|next| next.claim.is_some());
-        if starts && next_starts {
-            return Err(l
-                .err(step.expr.span(), "this claim has no link", "start")
-                .with_help("follow it with at least one [[chain]] entry without `claim`"));
-        }
-        let line = src[..step.expr.span().start].matches('\n').count() + 1;
-        chain.push(Step {
+            unfold(&written, &defs).map_err(|err| unfold_error(&l, t.span(), err, None))?;
+        check_unfolded(&l, &expr, t.span(), None)?;
+        Ok(Term {
             written,
             expr,
             unfolds,
-            text: step.expr.get_ref().clone(),
-            line,
-            by,
-            expect,
-            note: step.note.clone(),
-            claim: step.claim.clone(),
-            limit,
-            rate,
-            resolution,
+            text: t.get_ref().clone(),
+            line: src[..t.span().start].matches('\n').count() + 1,
+        })
+    };
+    let mut claims = vec![];
+    for raw_claim in &raw.claim {
+        if raw_claim.step.is_empty() {
+            return Err(l
+                .err(raw_claim.start.span(), "this claim has no step", "start")
+                .with_help("follow it with at least one [[claim.step]] with `expr = \"…\"`"));
+        }
+        let start = term(&raw_claim.start)?;
+        let mut steps = vec![];
+        for step in &raw_claim.step {
+            steps.push(load_step(
+                &l,
+                step,
+                term(&step.expr)?,
+                &symbols,
+                note.as_deref(),
+            )?);
+        }
+        claims.push(Claim {
+            title: raw_claim.title.clone(),
+            cite: cite(&l, raw_claim.cite.as_ref(), note.as_deref())?,
+            start,
+            steps,
         });
     }
     let network = match &raw.network {
@@ -634,7 +663,12 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     if network.is_none() {
         // Without a network, a limit link is measured by sampling its random symbols; say early
         // when a width study is impossible.
-        if let Some(step) = raw.chain.iter().find(|s| s.limit.is_some()) {
+        if let Some(step) = raw
+            .claim
+            .iter()
+            .flat_map(|c| &c.step)
+            .find(|s| s.limit.is_some())
+        {
             let has_random = symbols.iter().any(|(_, k)| *k == Kind::Gaussian);
             if !has_random {
                 return Err(l
@@ -651,11 +685,128 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         id: raw.id.get_ref().clone(),
         title: raw.title,
         file: file.to_string(),
-        source: raw.source.map(|s| (s.note, s.quote.unwrap_or_default())),
+        note,
         symbols,
-        chain,
+        claims,
         network,
     })
+}
+
+/// Check and convert one step (its expression already loaded as `term`).
+fn load_step(
+    l: &Loader,
+    step: &RawStep,
+    term: Term,
+    symbols: &[(Symbol, Kind)],
+    note: Option<&str>,
+) -> Result<Step, InputError> {
+    let mut by = vec![];
+    for t in step.by.iter().flatten() {
+        let theory: Theory = t
+            .get_ref()
+            .parse()
+            .map_err(|e: crate::prove::UnknownTheory| {
+                l.err(t.span(), e.to_string(), "not a theory")
+            })?;
+        by.push(theory);
+    }
+    let limit = match &step.limit {
+        None => None,
+        Some(w) => {
+            let sym = Symbol::from(w.get_ref().trim());
+            let size = symbols
+                .iter()
+                .any(|(s, kind)| *s == sym && *kind == Kind::Size);
+            if !size {
+                return Err(l
+                    .err(
+                        w.span(),
+                        format!("`{}` is not a declared width", w.get_ref()),
+                        "the width that goes to infinity",
+                    )
+                    .with_help("declare it under [symbols] with kind \"size\""));
+            }
+            Some(sym)
+        }
+    };
+    let rate = match &step.rate {
+        None => -0.5,
+        Some(r) if step.limit.is_none() => {
+            return Err(l.err(r.span(), "`rate` is only for `limit` links", "here"))
+        }
+        Some(r) if r.get_ref().is_finite() && *r.get_ref() < 0.0 => *r.get_ref(),
+        Some(r) => {
+            return Err(l.err(
+                r.span(),
+                format!("rate {} is not a negative number", r.get_ref()),
+                "the expected log–log slope, e.g. -0.5",
+            ))
+        }
+    };
+    let resolution = match &step.resolution {
+        None => None,
+        Some(r) if step.limit.is_none() => {
+            return Err(l.err(r.span(), "`resolution` is only for `limit` links", "here"))
+        }
+        Some(r) if r.get_ref().is_finite() && *r.get_ref() > 0.0 => Some(*r.get_ref()),
+        Some(r) => {
+            return Err(l.err(
+                r.span(),
+                format!("resolution {} is not a positive number", r.get_ref()),
+                "the smallest offset of the limit the study must detect, e.g. 1e-3",
+            ))
+        }
+    };
+    let expect = match &step.expect {
+        None if limit.is_some() => Verdict::Limit,
+        None => Verdict::Proved,
+        Some(e) => Verdict::expected(e.get_ref()).ok_or_else(|| {
+            l.err(
+                e.span(),
+                format!("unknown verdict `{}`", e.get_ref()),
+                "here",
+            )
+            .with_help("verdicts: proved, unchecked, consistent, refuted, unknown, limit")
+        })?,
+    };
+    Ok(Step {
+        term,
+        by,
+        expect,
+        remark: step.remark.clone(),
+        cite: cite(l, step.cite.as_ref(), note)?,
+        limit,
+        rate,
+        resolution,
+    })
+}
+
+/// Check and convert a citation; its note defaults to the file's `note`.
+fn cite(
+    l: &Loader,
+    raw: Option<&Spanned<RawCite>>,
+    default_note: Option<&str>,
+) -> Result<Option<Cite>, InputError> {
+    let Some(c) = raw else { return Ok(None) };
+    let Some(note) = c.get_ref().note.as_deref().or(default_note) else {
+        return Err(l
+            .err(c.span(), "the citation names no note", "this citation")
+            .with_help("give `note = \"NNN_….txt\"` in the citation or at the top of the file"));
+    };
+    let line = match &c.get_ref().line {
+        None => None,
+        Some(n) if *n.get_ref() >= 1 => Some(*n.get_ref() as usize),
+        Some(n) => return Err(l.err(n.span(), "a line number counts from 1", "here")),
+    };
+    let quote = c.get_ref().quote.get_ref();
+    if quote.trim().is_empty() {
+        return Err(l.err(c.get_ref().quote.span(), "the quote is empty", "here"));
+    }
+    Ok(Some(Cite {
+        note: note.to_string(),
+        line,
+        quote: quote.clone(),
+    }))
 }
 
 /// Check and convert the `[network]` table.

@@ -2,13 +2,17 @@
 
 pub mod check;
 pub mod diagnose;
+pub mod discover;
 pub mod error;
 pub mod file;
+pub mod json;
 pub mod limit;
 pub mod render;
 pub mod sample;
+pub mod verdict;
 
-pub use check::{check, LinkResult, Report, Verdict};
+pub use check::{check, check_all, LinkResult, Report};
 pub use error::InputError;
-pub use file::{load, Derivation, Expect, Kind};
+pub use file::{load, Cite, Claim, Derivation, Kind, Link, LinkId, Step, Term};
 pub use render::render;
+pub use verdict::Verdict;

@@ -2,11 +2,12 @@
 
 use std::fmt::Write;
 
-use super::check::{LinkResult, Report, Verdict};
-use super::file::Derivation;
+use super::check::{LinkResult, Report};
+use super::file::{Cite, Derivation, Step};
 use super::sample::fmt_num;
+use super::verdict::Verdict;
 use crate::expr::text;
-use crate::prove::{Outcome, Step};
+use crate::prove::{stop_text, Outcome, Step as Rewrite};
 
 /// Longest subterm shown beside a rule name.
 const SHORT: usize = 70;
@@ -15,7 +16,7 @@ fn short(s: String) -> Option<String> {
     (s.chars().count() <= SHORT).then_some(s)
 }
 
-fn step_line(s: &Step) -> String {
+fn step_line(s: &Rewrite) -> String {
     let dir = if s.backward { " (right to left)" } else { "" };
     match (short(text(&s.before)), short(text(&s.after))) {
         (Some(b), Some(a)) => format!("{}{dir}: {b}  ⟶  {a}", s.rule),
@@ -23,14 +24,11 @@ fn step_line(s: &Step) -> String {
     }
 }
 
-fn mark(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Proved => "✓",
-        Verdict::Unchecked => "◌",
-        Verdict::Consistent => "≈",
-        Verdict::Refuted => "✗",
-        Verdict::Unknown => "?",
-        Verdict::Limit => "→",
+/// A citation, as shown: `note:line: quote`.
+fn cite_line(c: &Cite) -> String {
+    match c.line {
+        Some(n) => format!("{}:{n}: {}", c.note, c.quote),
+        None => format!("{}: {}", c.note, c.quote),
     }
 }
 
@@ -38,54 +36,45 @@ fn mark(v: Verdict) -> &'static str {
 pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "{} — {}", d.id, d.title);
-    if let Some((note, quote)) = &d.source {
-        if quote.is_empty() {
-            let _ = writeln!(o, "source: {note}");
-        } else {
-            let _ = writeln!(o, "source: {note}: {quote}");
-        }
-    }
-    for (k, step) in d.chain.iter().enumerate() {
-        if !step.is_link() || k == 0 {
-            let _ = writeln!(o);
-            if let Some(c) = &step.claim {
-                let _ = writeln!(o, "  claim: {c}");
+    for (c, claim) in d.claims.iter().enumerate() {
+        let _ = writeln!(o);
+        match &claim.title {
+            Some(t) => {
+                let _ = writeln!(o, "  claim {}: {t}", c + 1);
             }
-            let _ = writeln!(o, "    {}", step.text);
-            continue;
+            None => {
+                let _ = writeln!(o, "  claim {}", c + 1);
+            }
         }
-        let arrow = if step.limit.is_some() { "→" } else { "=" };
-        let _ = writeln!(o, "  {arrow} {}", step.text);
-        if let Some(link) = r.links.iter().find(|l| l.index == k) {
-            render_link(&mut o, link, step, timings);
+        if let Some(cite) = &claim.cite {
+            let _ = writeln!(o, "  cites {}", cite_line(cite));
+        }
+        let _ = writeln!(o, "    {}", claim.start.text);
+        for link in d.links().filter(|l| l.id.claim == c + 1) {
+            let arrow = if link.step.limit.is_some() {
+                "→"
+            } else {
+                "="
+            };
+            let _ = writeln!(o, "  {arrow} {}", link.step.term.text);
+            if let Some(result) = r.links.iter().find(|l| l.id == link.id) {
+                render_link(&mut o, result, link.step, timings);
+            }
         }
     }
-    let counts = [
-        Verdict::Proved,
-        Verdict::Unchecked,
-        Verdict::Limit,
-        Verdict::Consistent,
-        Verdict::Refuted,
-        Verdict::Unknown,
-    ]
-    .iter()
-    .map(|v| (v, r.links.iter().filter(|l| l.verdict == *v).count()))
-    .filter(|(_, n)| *n > 0)
-    .map(|(v, n)| format!("{n} {v}"))
-    .collect::<Vec<_>>()
-    .join(", ");
+    let counts = Verdict::EXPECTABLE
+        .iter()
+        .chain([&Verdict::Unsound])
+        .map(|v| (v, r.links.iter().filter(|l| l.verdict == *v).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(v, n)| format!("{n} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let unexpected: Vec<String> = r
         .links
         .iter()
-        .filter(|l| !l.verdict.matches(l.expect))
-        .map(|l| {
-            format!(
-                "link {} is {} (expected {})",
-                l.index,
-                l.verdict,
-                l.expect.name()
-            )
-        })
+        .filter(|l| l.verdict != l.expect)
+        .map(|l| format!("link {} is {} (expected {})", l.id, l.verdict, l.expect))
         .collect();
     let _ = writeln!(o);
     if unexpected.is_empty() {
@@ -101,7 +90,7 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
     o
 }
 
-fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timings: bool) {
+fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
     let by = if let Some(w) = step.limit {
         format!("as {w} → ∞")
     } else if step.by.is_empty() {
@@ -113,16 +102,22 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
     let _ = writeln!(
         o,
         "      {} link {}: {}   [{by}]  (line {})",
-        mark(link.verdict),
-        link.index,
+        link.verdict.mark(),
+        link.id,
         link.verdict,
-        step.line
+        step.term.line
     );
-    if let Some(n) = &step.note {
-        let _ = writeln!(o, "        note: {n}");
+    if let Some(u) = &link.unsound {
+        let _ = writeln!(o, "        {u}");
     }
-    if !step.unfolds.is_empty() {
-        let _ = writeln!(o, "        unfolds: {}", step.unfolds.join(", "));
+    if let Some(c) = &step.cite {
+        let _ = writeln!(o, "        cites {}", cite_line(c));
+    }
+    if let Some(n) = &step.remark {
+        let _ = writeln!(o, "        remark: {n}");
+    }
+    if !step.term.unfolds.is_empty() {
+        let _ = writeln!(o, "        unfolds: {}", step.term.unfolds.join(", "));
     }
     if let Some(study) = &link.evidence.limit {
         render_study(o, study);
@@ -155,8 +150,14 @@ fn render_link(o: &mut String, link: &LinkResult, step: &super::file::Step, timi
                 text(residual)
             );
         }
-        Some(Outcome::Exhausted { reason }) => {
-            let _ = writeln!(o, "        no proof: stopped by the {reason}");
+        Some(Outcome::Exhausted { stop }) => {
+            let _ = writeln!(
+                o,
+                "        no proof: the search stopped at the {} ({} iterations, {} e-nodes)",
+                stop_text(stop),
+                link.stats.iterations,
+                link.stats.nodes
+            );
         }
     }
     let ev = &link.evidence;

@@ -87,11 +87,22 @@ pub enum Outcome {
         /// Normal form of lhs − rhs, with atoms extracted as smallest terms.
         residual: Expr,
     },
-    /// A limit stopped the search first.
+    /// A limit stopped the search first: the link may still be derivable with more room.
     Exhausted {
-        /// Which limit.
-        reason: String,
+        /// egg's reason for stopping (iteration, e-node or time limit).
+        stop: StopReason,
     },
+}
+
+/// Why a search stopped, in words.
+pub fn stop_text(stop: &StopReason) -> String {
+    match stop {
+        StopReason::Saturated => "saturation".into(),
+        StopReason::IterationLimit(_) => "iteration limit".into(),
+        StopReason::NodeLimit(_) => "e-node limit".into(),
+        StopReason::TimeLimit(t) => format!("time limit ({t:.1} s)"),
+        StopReason::Other(why) => why.clone(),
+    }
 }
 
 /// Figures about one search.
@@ -189,17 +200,10 @@ pub fn prove(
                 residual: instantiate(eg, &pat, &subst),
             }
         }
-        Some(StopReason::IterationLimit(n)) => Outcome::Exhausted {
-            reason: format!("iteration limit ({n})"),
-        },
-        Some(StopReason::NodeLimit(n)) => Outcome::Exhausted {
-            reason: format!("e-node limit ({n})"),
-        },
-        Some(StopReason::TimeLimit(t)) => Outcome::Exhausted {
-            reason: format!("time limit ({t:.1} s)"),
-        },
-        other => Outcome::Exhausted {
-            reason: format!("{other:?}"),
+        Some(stop) => Outcome::Exhausted { stop },
+        // egg sets a stop reason whenever `run` returns; keep a total match all the same.
+        None => Outcome::Exhausted {
+            stop: StopReason::Other("no stop reason".into()),
         },
     };
     Ok((outcome, stats))

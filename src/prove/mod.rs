@@ -13,5 +13,5 @@ pub mod theories;
 
 pub use analysis::{MathAnalysis, MathGraph};
 pub use context::Context;
-pub use link::{prove, rules_for, Limits, Outcome, Stats, Step, Unsound};
+pub use link::{prove, rules_for, stop_text, Limits, Outcome, Stats, Step, Unsound};
 pub use rule::{Rule, Theory, UnknownTheory};
