@@ -72,7 +72,7 @@ fn bad_input_exits_2_with_file_line_and_column() {
     let o = derive(&["check", "derivations/should_fail/unknown_symbol.toml"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("unknown_symbol.toml:9:19: unknown symbol `sigma_b`"),
+        stderr(&o).contains("unknown_symbol.toml:9:20: unknown symbol `sigma_b`"),
         "{}",
         stderr(&o)
     );

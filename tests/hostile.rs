@@ -144,7 +144,7 @@ fn a_20000_term_sum_is_over_the_node_budget() {
         SECS,
     );
     rejected(&r, "MAX_TERM_NODES");
-    positioned(&r, "t.toml:6:9");
+    positioned(&r, "t.toml:6:10");
     peak_below(&r, 200);
 }
 
@@ -272,7 +272,7 @@ fn literals_must_be_finite_normal_doubles() {
         SECS,
     );
     rejected(&r, "MAX_LITERAL_DIGITS");
-    positioned(&r, "t.toml:6:13");
+    positioned(&r, "t.toml:6:14");
 }
 
 #[test]
@@ -287,7 +287,7 @@ fn invalid_utf8_is_reported_at_its_position() {
     assert_eq!(r.code, Some(2));
     assert!(
         r.stderr
-            .contains("t.toml:4:10: the file is not valid UTF-8"),
+            .contains("t.toml:4:11: the file is not valid UTF-8"),
         "{}",
         r.stderr
     );
