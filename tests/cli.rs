@@ -150,3 +150,37 @@ fn list_shows_every_derivation() {
         }
     }
 }
+
+#[test]
+fn check_speaks_json_with_the_same_verdicts_as_text() {
+    let o = derive(&["check", "relu_cov", "relu_cov_quarter", "--format", "json"]);
+    // relu_cov_quarter is refuted as it expects: exit 0.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+    assert_eq!(doc["version"], 1);
+    let ds = doc["derivations"].as_array().expect("derivations");
+    assert_eq!(ds.len(), 2);
+    let text = stdout(&derive(&["check", "relu_cov", "relu_cov_quarter"]));
+    let mut links = 0;
+    for d in ds {
+        for claim in d["claims"].as_array().unwrap() {
+            for l in claim["links"].as_array().unwrap() {
+                links += 1;
+                let (id, verdict) = (l["link"].as_str().unwrap(), l["verdict"].as_str().unwrap());
+                assert!(
+                    text.contains(&format!("link {id}: {verdict}")),
+                    "link {id} is {verdict} in JSON but not in the text:\n{text}"
+                );
+                if verdict == "refuted" {
+                    let points = l["numeric"]["points"].as_array().unwrap();
+                    assert!(points.iter().any(|p| p["agrees"] == false), "{l}");
+                    assert!(l["diagnosis"].is_string(), "{l}");
+                }
+                if verdict == "proved" {
+                    assert!(!l["proof"]["rewrites"].as_array().unwrap().is_empty());
+                }
+            }
+        }
+    }
+    assert_eq!(links, doc["counts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>());
+}
