@@ -1,6 +1,7 @@
 //! The canonical polynomial normal form of e-classes.
 //!
-//! Instead of associativity and commutativity rules (which blow the e-graph up, DESIGN.md §3),
+//! Instead of associativity and commutativity rules (which make the e-graph grow exponentially: a sum
+//! of k terms has k!·Catalan(k−1) bracketings and orders, and saturating them exhausts any node limit),
 //! every arithmetic class is read as a polynomial — a sum of monomials with exact rational
 //! coefficients — over *atoms*: the classes that are not arithmetic (symbols, indexed entries,
 //! sums, expectations, function applications). Atoms may carry rational exponents, but only
