@@ -878,6 +878,47 @@ impl Evaluator<'_> {
         }
     }
 
+    /// The elementary binary operation of `node` on its operands' values.
+    fn binary(&mut self, node: &Math, x: &Precise, y: &Precise) -> Res {
+        match node {
+            Math::Add(_) => self.add(x, y),
+            Math::Sub(_) => self.sub(x, y),
+            Math::Mul(_) => self.mul(x, y),
+            Math::Div(_) => self.div(x, y),
+            Math::Pow(_) => self.pow(x, y),
+            Math::Atan2(_) => self.atan2(x, y),
+            _ => unreachable!("binary is called on binary operations only"),
+        }
+    }
+
+    /// The elementary function of `node` at its operand's value.
+    fn unary(&mut self, node: &Math, x: &Precise) -> Res {
+        match node {
+            Math::Neg(_) => Ok(self.neg(x)),
+            Math::Sqrt(_) => self.sqrt(x),
+            Math::Exp(_) => self.exp(x),
+            Math::Log(_) => self.ln(x),
+            Math::Sin(_) => self.sin(x),
+            Math::Cos(_) => self.cos(x),
+            Math::Tan(_) => {
+                let (s, c) = (self.sin(x)?, self.cos(x)?);
+                self.div(&s, &c)
+            }
+            Math::Asin(_) => self.arc(x, false),
+            Math::Acos(_) => self.arc(x, true),
+            Math::Atan(_) => self.atan(x),
+            Math::Abs(_) => Ok(self.abs(x)),
+            Math::Relu(_) => Ok(self.relu(x)),
+            Math::Step(_) => self.step(x),
+            Math::Erf(_) => self.erf(x),
+            Math::Tanh(_) => self.tanh(x),
+            Math::Sigmoid(_) => self.sigmoid(x),
+            Math::Softplus(_) => self.softplus(x),
+            Math::Gelu(_) => self.gelu(x),
+            _ => unreachable!("unary is called on elementary functions only"),
+        }
+    }
+
     fn value(&mut self, e: &Expr, id: Id) -> Res {
         stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.value_inner(e, id))
     }
@@ -896,102 +937,35 @@ impl Evaluator<'_> {
                 }
             }
             Math::Symbol(s) => self.lookup(*s)?,
-            Math::Add([a, b]) => {
+            Math::Add([a, b])
+            | Math::Sub([a, b])
+            | Math::Mul([a, b])
+            | Math::Div([a, b])
+            | Math::Pow([a, b])
+            | Math::Atan2([a, b]) => {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                self.add(&x, &y)?
+                self.binary(node, &x, &y)?
             }
-            Math::Sub([a, b]) => {
-                let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                self.sub(&x, &y)?
-            }
-            Math::Mul([a, b]) => {
-                let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                self.mul(&x, &y)?
-            }
-            Math::Div([a, b]) => {
-                let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                self.div(&x, &y)?
-            }
-            Math::Pow([a, b]) => {
-                let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                self.pow(&x, &y)?
-            }
-            Math::Neg(a) => {
+            Math::Neg(a)
+            | Math::Sqrt(a)
+            | Math::Exp(a)
+            | Math::Log(a)
+            | Math::Sin(a)
+            | Math::Cos(a)
+            | Math::Tan(a)
+            | Math::Asin(a)
+            | Math::Acos(a)
+            | Math::Atan(a)
+            | Math::Abs(a)
+            | Math::Relu(a)
+            | Math::Step(a)
+            | Math::Erf(a)
+            | Math::Tanh(a)
+            | Math::Sigmoid(a)
+            | Math::Softplus(a)
+            | Math::Gelu(a) => {
                 let x = self.value(e, *a)?;
-                self.neg(&x)
-            }
-            Math::Sqrt(a) => {
-                let x = self.value(e, *a)?;
-                self.sqrt(&x)?
-            }
-            Math::Exp(a) => {
-                let x = self.value(e, *a)?;
-                self.exp(&x)?
-            }
-            Math::Log(a) => {
-                let x = self.value(e, *a)?;
-                self.ln(&x)?
-            }
-            Math::Sin(a) => {
-                let x = self.value(e, *a)?;
-                self.sin(&x)?
-            }
-            Math::Cos(a) => {
-                let x = self.value(e, *a)?;
-                self.cos(&x)?
-            }
-            Math::Tan(a) => {
-                let x = self.value(e, *a)?;
-                let (s, c) = (self.sin(&x)?, self.cos(&x)?);
-                self.div(&s, &c)?
-            }
-            Math::Asin(a) => {
-                let x = self.value(e, *a)?;
-                self.arc(&x, false)?
-            }
-            Math::Acos(a) => {
-                let x = self.value(e, *a)?;
-                self.arc(&x, true)?
-            }
-            Math::Atan(a) => {
-                let x = self.value(e, *a)?;
-                self.atan(&x)?
-            }
-            Math::Atan2([a, b]) => {
-                let (y, x) = (self.value(e, *a)?, self.value(e, *b)?);
-                self.atan2(&y, &x)?
-            }
-            Math::Abs(a) => {
-                let x = self.value(e, *a)?;
-                self.abs(&x)
-            }
-            Math::Relu(a) => {
-                let x = self.value(e, *a)?;
-                self.relu(&x)
-            }
-            Math::Step(a) => {
-                let x = self.value(e, *a)?;
-                self.step(&x)?
-            }
-            Math::Erf(a) => {
-                let x = self.value(e, *a)?;
-                self.erf(&x)?
-            }
-            Math::Tanh(a) => {
-                let x = self.value(e, *a)?;
-                self.tanh(&x)?
-            }
-            Math::Sigmoid(a) => {
-                let x = self.value(e, *a)?;
-                self.sigmoid(&x)?
-            }
-            Math::Softplus(a) => {
-                let x = self.value(e, *a)?;
-                self.softplus(&x)?
-            }
-            Math::Gelu(a) => {
-                let x = self.value(e, *a)?;
-                self.gelu(&x)?
+                self.unary(node, &x)?
             }
             Math::Phi(a) | Math::DPhi(a) => {
                 let Some(act) = self.env.phi else {
