@@ -25,7 +25,7 @@
 // Input errors carry the file text for rendering; they are built once per failed load.
 #![allow(clippy::result_large_err)]
 
-use egg::{Id, Symbol};
+use egg::Symbol;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -33,7 +33,7 @@ use toml::Spanned;
 
 use super::error::InputError;
 use crate::expr::shape::{shape_of, Shape};
-use crate::expr::{parse_with_spans, Expr, Math, GAUSS_VARS};
+use crate::expr::{parse_with_spans, Expr};
 use crate::limits::{MAX_NETWORK_BYTES, MAX_NETWORK_WORK, MAX_TERM_NODES};
 use crate::prove::Theory;
 
@@ -940,6 +940,8 @@ pub fn builtin_name(name: &str) -> Option<String> {
     }
 }
 
+use crate::expr::binders;
+
 /// Every free symbol must be declared or defined.
 fn check_symbols(
     l: &Loader,
@@ -965,63 +967,14 @@ fn check_symbols_in(
     defs: &BTreeMap<Symbol, Expr>,
     pending: Option<(Symbol, &[Pending])>,
 ) -> Result<(), InputError> {
-    fn go(
-        e: &Expr,
-        id: Id,
-        bound: &mut Vec<Symbol>,
-        out: &mut Option<Id>,
-        ok: &dyn Fn(Symbol) -> bool,
-    ) {
-        if out.is_some() {
-            return;
-        }
-        match &e[id] {
-            Math::Symbol(s) => {
-                if !bound.contains(s) && !ok(*s) {
-                    *out = Some(id);
-                }
-            }
-            Math::Sum([v, lo, hi, body]) => {
-                go(e, *lo, bound, out, ok);
-                go(e, *hi, bound, out, ok);
-                if let Some(s) = e[*v].symbol() {
-                    bound.push(s);
-                    go(e, *body, bound, out, ok);
-                    bound.pop();
-                }
-            }
-            Math::Gauss([a, b, c, body]) => {
-                for x in [a, b, c] {
-                    go(e, *x, bound, out, ok);
-                }
-                bound.extend(GAUSS_VARS.iter().map(|v| Symbol::from(*v)));
-                go(e, *body, bound, out, ok);
-                bound.truncate(bound.len() - 2);
-            }
-            Math::Index(args) => {
-                // The array symbol itself must be declared too.
-                for a in args.iter() {
-                    go(e, *a, bound, out, ok);
-                }
-            }
-            n => {
-                for c in egg::Language::children(n) {
-                    go(e, *c, bound, out, ok);
-                }
-            }
-        }
-    }
     let ok = |s: Symbol| {
         declared.contains(&s) || defs.contains_key(&s) || s.as_str() == "pi" || s.as_str() == "I"
     };
-    let mut bad = None;
-    go(
-        e,
-        Id::from(e.as_ref().len() - 1),
-        &mut vec![],
-        &mut bad,
-        &ok,
-    );
+    // The first free symbol (the array of an index too) that is neither declared nor defined.
+    let bad = binders::free_occurrences(e, binders::root(e))
+        .into_iter()
+        .find(|(_, s)| !ok(*s))
+        .map(|(id, _)| id);
     match bad {
         None => Ok(()),
         Some(id) => {
@@ -1048,15 +1001,7 @@ fn check_symbols_in(
     }
 }
 
-/// Why a term could not be unfolded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnfoldError {
-    /// `(definition, bound symbol)`: the definition mentions a free symbol that a binder around
-    /// its use binds, so unfolding would capture it.
-    Capture(Symbol, Symbol),
-    /// Unfolding this definition made the term larger than [`MAX_TERM_NODES`] nodes.
-    TooLarge(Symbol),
-}
+pub use crate::expr::binders::UnfoldError;
 
 /// The error of a failed [`unfold`] of the expression at `span`.
 fn unfold_error(
@@ -1100,75 +1045,10 @@ fn check_unfolded(
 
 /// Replace defined symbols by their definitions; returns the names unfolded. A definition used
 /// under a binder that binds one of its free symbols would be captured, and a result larger
-/// than [`MAX_TERM_NODES`] is refused as soon as it grows past it: both are errors.
+/// than [`MAX_TERM_NODES`] is refused as soon as it grows past it: both are errors (see
+/// [`binders::unfold`]).
 pub fn unfold(e: &Expr, defs: &BTreeMap<Symbol, Expr>) -> Result<(Expr, Vec<String>), UnfoldError> {
-    use egg::Language;
-    struct Unfolder<'a> {
-        e: &'a Expr,
-        defs: &'a BTreeMap<Symbol, Expr>,
-        out: Expr,
-        used: BTreeSet<String>,
-        bound: Vec<Symbol>,
-    }
-    impl Unfolder<'_> {
-        fn copy(&mut self, id: Id) -> Result<Id, UnfoldError> {
-            let e = self.e;
-            if let Math::Symbol(s) = &e[id] {
-                if let Some(d) = self.defs.get(s) {
-                    let root = Id::from(d.as_ref().len() - 1);
-                    if let Some(b) = self
-                        .bound
-                        .iter()
-                        .find(|b| crate::prove::rule::free_in(d, root, **b))
-                    {
-                        return Err(UnfoldError::Capture(*s, *b));
-                    }
-                    if self.out.as_ref().len() + d.as_ref().len() > MAX_TERM_NODES {
-                        return Err(UnfoldError::TooLarge(*s));
-                    }
-                    self.used.insert(s.to_string());
-                    return Ok(crate::prove::rule::append(&mut self.out, d));
-                }
-            }
-            let binders: Vec<Symbol> = match &e[id] {
-                Math::Sum([v, ..]) => e[*v].symbol().into_iter().collect(),
-                Math::Gauss(_) => GAUSS_VARS.iter().map(|v| Symbol::from(*v)).collect(),
-                _ => vec![],
-            };
-            let node = e[id].clone();
-            let last_child = node.children().last().copied();
-            let mut err = None;
-            let n = node.map_children(|c| {
-                if err.is_some() {
-                    return c;
-                }
-                // Binders scope over the body (the last child) only.
-                let scoped = Some(c) == last_child && !binders.is_empty();
-                if scoped {
-                    self.bound.extend(binders.iter().copied());
-                }
-                let r = self.copy(c);
-                if scoped {
-                    self.bound.truncate(self.bound.len() - binders.len());
-                }
-                r.unwrap_or_else(|x| {
-                    err = Some(x);
-                    c
-                })
-            });
-            if let Some(x) = err {
-                return Err(x);
-            }
-            Ok(self.out.add(n))
-        }
-    }
-    let mut u = Unfolder {
-        e,
-        defs,
-        out: Expr::default(),
-        used: BTreeSet::new(),
-        bound: vec![],
-    };
-    u.copy(Id::from(e.as_ref().len() - 1))?;
-    Ok((u.out, u.used.into_iter().collect()))
+    let (out, used) = binders::unfold(e, defs, MAX_TERM_NODES)?;
+    let used: BTreeSet<String> = used.iter().map(|s| s.to_string()).collect();
+    Ok((out, used.into_iter().collect()))
 }
