@@ -569,18 +569,7 @@ fn varies(d: &Derivation, spec: &NetworkSpec, e: &Expr) -> bool {
             .symbols
             .iter()
             .any(|(t, k)| t == s && *k == super::file::Kind::Gaussian);
-        let drawn = spec.bind.iter().any(|(t, q)| {
-            t == s
-                && matches!(
-                    q,
-                    Quantity::Width
-                        | Quantity::Preactivation(_)
-                        | Quantity::EmpiricalNngp(..)
-                        | Quantity::EmpiricalNtk(..)
-                        | Quantity::Output(_)
-                        | Quantity::TrainedOutput(_)
-                )
-        });
+        let drawn = spec.bind.iter().any(|(t, q)| t == s && q.is_drawn());
         random || drawn
     })
 }

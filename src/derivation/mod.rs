@@ -5,6 +5,7 @@ pub mod diagnose;
 pub mod error;
 pub mod file;
 pub mod limit;
+pub mod quantity;
 pub mod render;
 pub mod sample;
 
