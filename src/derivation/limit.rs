@@ -91,11 +91,13 @@ use super::sample::{describe, point_scaled, used_symbols, EDGE_POINTS};
 /// the thousands; the study draws 48 × 6 widths of terms that grow with them).
 const POINT_SHRINK: u32 = 3;
 use crate::expr::{Expr, Math};
-use crate::numeric::eval::{Env, Evaluator};
+use crate::numeric::eval::{Env, EvalError, Evaluator};
 use crate::numeric::kernel::{kernel_pair, Architecture as KernelArch};
+use crate::numeric::network::NetworkError;
 use crate::numeric::network::{sample_widths, Architecture as NetArch, Network};
-use crate::numeric::stats::{self, loglog_fit};
+use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
+use crate::numeric::NumericError;
 
 /// Widths of a study unless the `[network]` table says otherwise.
 pub const WIDTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
@@ -114,6 +116,52 @@ pub const FLOOR_REL: f64 = 1e-9;
 pub const MAX_DRAW_FACTOR: usize = 4;
 /// Sample points (after the edge points) used when there is no `[network]`.
 const POINT_CONFIGS: usize = 2;
+
+/// Why a width study could not be run; shown as the link's reason for `unknown`
+/// ([`LimitEvidence::skipped`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StudyError {
+    /// The link's width symbol is not bound to the network's width.
+    #[error("`{0}` is not bound to the network's width in [network.bind]")]
+    WidthNotBound(Symbol),
+    /// An infinite-width kernel could not be computed.
+    #[error("{0}")]
+    Kernel(#[from] NumericError),
+    /// A network could not be sampled or evaluated.
+    #[error("{0}")]
+    Network(#[from] NetworkError),
+    /// Training a sampled network failed.
+    #[error("{0}")]
+    Training(String),
+    /// Σ̇ is bound, but a depth studied is 1, where it is not defined.
+    #[error("Σ̇ of the first layer is not defined (use depths ≥ 2)")]
+    SigmaDotAtDepthOne,
+    /// A side (or its exact mean) could not be evaluated at a draw.
+    #[error("{0}")]
+    Evaluation(#[from] EvalError),
+    /// A side is NaN or infinite at a draw.
+    #[error("{side} is not finite")]
+    NonFinite {
+        /// The side, as text.
+        side: String,
+    },
+    /// Too few widths or draws to fit the model.
+    #[error("a width study needs at least 4 widths and {min} draws per width (got {widths} and {seeds})")]
+    TooSmall {
+        /// Draws per width needed.
+        min: usize,
+        /// Widths given.
+        widths: usize,
+        /// Draws per width given.
+        seeds: usize,
+    },
+    /// A statistic of the draws (means, standard errors, control variates) failed.
+    #[error("{0}")]
+    Statistics(#[from] StatsError),
+    /// The fit of the limit term failed.
+    #[error("the fit of the limit term failed: {0}")]
+    Fit(#[source] StatsError),
+}
 
 /// The discrepancy at one width.
 #[derive(Debug, Clone)]
@@ -265,7 +313,7 @@ impl<'a> Sides<'a> {
     }
 
     /// (lhs, rhs) of one draw; `fixed` are sides evaluated once per configuration.
-    fn draw(&self, env: &Env, fixed: (Option<f64>, Option<f64>)) -> Result<(f64, f64), String> {
+    fn draw(&self, env: &Env, fixed: (Option<f64>, Option<f64>)) -> Result<(f64, f64), StudyError> {
         let l = fixed.0.map_or_else(|| side(env, self.lhs), Ok)?;
         if let Some(diff) = &self.diff {
             let d = side(env, diff)?;
@@ -276,14 +324,14 @@ impl<'a> Sides<'a> {
     }
 
     /// E[lhs − rhs] over the environment's random symbols, when it is a polynomial in them.
-    fn exact(&self, env: &Env, values: (f64, f64)) -> Result<Option<f64>, String> {
+    fn exact(&self, env: &Env, values: (f64, f64)) -> Result<Option<f64>, StudyError> {
         if !self.expect {
             return Ok(None);
         }
-        let mean = |e: &Expr| -> Result<Option<f64>, String> {
+        let mean = |e: &Expr| -> Result<Option<f64>, StudyError> {
             match Evaluator::new(env).exact_expectation(e) {
                 None => Ok(None),
-                Some(Err(err)) => Err(err.to_string()),
+                Some(Err(err)) => Err(err.into()),
                 Some(Ok(v)) if v.value.is_finite() => Ok(Some(v.value)),
                 Some(Ok(_)) => Ok(None),
             }
@@ -314,9 +362,9 @@ fn output_kernels(
     depth: usize,
     a: &[f64],
     b: &[f64],
-) -> Result<[f64; 3], String> {
-    let arch = KernelArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
-    let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
+) -> Result<[f64; 3], StudyError> {
+    let arch = KernelArch::new(act, depth, spec.sw, spec.sb)?;
+    let k = kernel_pair(&arch, a, b)?;
     Ok([k.sigma, k.sigma_dot, k.ntk])
 }
 
@@ -345,15 +393,15 @@ fn analytic(
     depth: usize,
     a: &[f64],
     b: &[f64],
-) -> Result<[f64; 3], String> {
+) -> Result<[f64; 3], StudyError> {
     if depth == 1 {
         let n0 = a.len() as f64;
         let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
         let s = spec.sw * spec.sw * dot / n0 + spec.sb * spec.sb;
         return Ok([s, s, f64::NAN]);
     }
-    let arch = KernelArch::new(act, depth - 1, spec.sw, spec.sb).map_err(|e| e.to_string())?;
-    let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
+    let arch = KernelArch::new(act, depth - 1, spec.sw, spec.sb)?;
+    let k = kernel_pair(&arch, a, b)?;
     Ok([k.sigma, k.ntk, k.sigma_dot])
 }
 
@@ -386,15 +434,15 @@ fn network_draw(
     seed: u64,
     kernels: &Kernels,
     random: &[Symbol],
-) -> Result<(Env, Vec<f64>, Option<Env>), String> {
-    let arch = NetArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
+) -> Result<(Env, Vec<f64>, Option<Env>), StudyError> {
+    let arch = NetArch::new(act, depth, spec.sw, spec.sb)?;
     let dim = spec.inputs[0].len();
-    let net = Network::sample(&arch, dim, width, seed).map_err(|e| e.to_string())?;
+    let net = Network::sample(&arch, dim, width, seed)?;
     let rows: Vec<f64> = spec.inputs.iter().flatten().copied().collect();
     let inputs = DMatrix::from_row_slice(spec.inputs.len(), dim, &rows);
     let needs = |f: fn(&Quantity) -> bool| spec.bind.iter().any(|(_, q)| f(q));
     let pre = if needs(|q| matches!(q, Quantity::Preactivation(_))) {
-        net.preactivations(&inputs).map_err(|e| e.to_string())?
+        net.preactivations(&inputs)?
     } else {
         vec![]
     };
@@ -404,15 +452,15 @@ fn network_draw(
         || output_kernels_bound
         || needs(|q| matches!(q, Quantity::EmpiricalNngp(..) | Quantity::EmpiricalNtk(..)))
     {
-        Some(net.kernels(&inputs).map_err(|e| e.to_string())?)
+        Some(net.kernels(&inputs)?)
     } else {
         None
     };
     let trained = match spec.train {
         Some(t) if needs(|q| matches!(q, Quantity::TrainedOutput(_))) => {
             let mut net = net.clone();
-            train(&mut net, spec, &t)?;
-            Some(net.outputs(&inputs).map_err(|e| e.to_string())?)
+            train(&mut net, spec, &t).map_err(StudyError::Training)?;
+            Some(net.outputs(&inputs)?)
         }
         _ => None,
     };
@@ -489,7 +537,7 @@ fn network_draw(
             }
             Quantity::SigmaDot(a, b) => {
                 if depth == 1 {
-                    return Err("Σ̇ of the first layer is not defined (use depths ≥ 2)".into());
+                    return Err(StudyError::SigmaDotAtDepthOne);
                 }
                 env.scalars.insert(*sym, kernels.hidden(a, b)[2]);
             }
@@ -550,12 +598,12 @@ fn network_draw(
 }
 
 /// One side for one draw.
-fn side(env: &Env, e: &Expr) -> Result<f64, String> {
-    let v = Evaluator::new(env)
-        .eval_draw(e)
-        .map_err(|e| e.to_string())?;
+fn side(env: &Env, e: &Expr) -> Result<f64, StudyError> {
+    let v = Evaluator::new(env).eval_draw(e)?;
     if !v.value.is_finite() {
-        return Err(format!("{} is not finite", crate::expr::text(e)));
+        return Err(StudyError::NonFinite {
+            side: crate::expr::text(e),
+        });
     }
     Ok(v.value)
 }
@@ -602,14 +650,14 @@ fn summarise(
     widths: &[usize],
     draws: &[Vec<Draw>],
     plan: &Plan,
-) -> Result<Study, String> {
+) -> Result<Study, StudyError> {
     let seeds = draws.first().map_or(0, |d| d.len());
     if widths.len() < 4 || seeds < stats::MIN_SAMPLES {
-        return Err(format!(
-            "a width study needs at least 4 widths and {} draws per width (got {} and {seeds})",
-            stats::MIN_SAMPLES,
-            widths.len()
-        ));
+        return Err(StudyError::TooSmall {
+            min: stats::MIN_SAMPLES,
+            widths: widths.len(),
+            seeds,
+        });
     }
     let k = widths.len();
     // Raw discrepancies.
@@ -619,8 +667,8 @@ fn summarise(
         .collect();
     let mut stats_w = vec![];
     for (i, &width) in widths.iter().enumerate() {
-        let mean = stats::mean(&d[i]).map_err(|e| e.to_string())?;
-        let std_err = stats::std_error(&d[i]).map_err(|e| e.to_string())?;
+        let mean = stats::mean(&d[i])?;
+        let std_err = stats::std_error(&d[i])?;
         stats_w.push(WidthStat {
             width,
             mean,
@@ -678,7 +726,7 @@ fn summarise(
                 ys.push(x.abs());
             }
         }
-        let level = stats::bonferroni(LEVEL, plan.configs).map_err(|e| e.to_string())?;
+        let level = stats::bonferroni(LEVEL, plan.configs)?;
         match loglog_fit(&xs, &ys, level) {
             Ok(fit) => {
                 let (lo, hi) = (fit.slope_interval.lo(), fit.slope_interval.hi());
@@ -713,7 +761,7 @@ fn summarise(
             let controls: Vec<Vec<f64>> = (0..q)
                 .map(|j| ds.iter().map(|x| x.controls[j]).collect())
                 .collect();
-            let adj = stats::control_variates(&base, &controls).map_err(|e| e.to_string())?;
+            let adj = stats::control_variates(&base, &controls)?;
             used = used.max(adj.used);
             y.push(adj.values);
         } else {
@@ -755,8 +803,7 @@ fn summarise(
     let level = 1.0 - ALPHA / plan.configs as f64;
     let xs: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
     let powers = [plan.rate, 2.0 * plan.rate];
-    let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof)
-        .map_err(|e| format!("the fit of the limit term failed: {e}"))?;
+    let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof).map_err(StudyError::Fit)?;
     study.limit = fit.a;
     study.resolution = fit.a_interval.half_width;
     let (a, hw) = (fit.a, fit.a_interval.half_width);
@@ -793,9 +840,9 @@ fn run_config<F>(
     base: u64,
     plan: &Plan,
     draw: F,
-) -> Result<Study, String>
+) -> Result<Study, StudyError>
 where
-    F: Fn(usize, u64) -> Result<Draw, String> + Sync,
+    F: Fn(usize, u64) -> Result<Draw, StudyError> + Sync,
 {
     let mut per_width: Vec<Vec<Draw>> = vec![vec![]; widths.len()];
     let (mut total, mut batch) = (0usize, seeds);
@@ -842,7 +889,7 @@ pub fn study(
         None => point_studies(d, lhs, rhs, width, rate, resolution, &mut ev),
     };
     if let Err(e) = result {
-        ev.skipped = Some(e);
+        ev.skipped = Some(e.to_string());
     }
     ev
 }
@@ -857,15 +904,13 @@ fn network_studies(
     rate: f64,
     resolution: Option<f64>,
     ev: &mut LimitEvidence,
-) -> Result<(), String> {
+) -> Result<(), StudyError> {
     if !spec
         .bind
         .iter()
         .any(|(s, q)| *s == width && *q == Quantity::Width)
     {
-        return Err(format!(
-            "`{width}` is not bound to the network's width in [network.bind]"
-        ));
+        return Err(StudyError::WidthNotBound(width));
     }
     let widths = spec.widths.clone().unwrap_or(WIDTHS.to_vec());
     let seeds = spec.seeds.unwrap_or(SEEDS);
@@ -912,7 +957,7 @@ fn network_studies(
             let (first, _, _) = network_draw(spec, act, depth, widths[0], base, &kernels, &random)?;
             let fixed_l = (!vary_l).then(|| side(&first, lhs)).transpose()?;
             let fixed_r = (!vary_r).then(|| side(&first, rhs)).transpose()?;
-            let draw = |w: usize, s: u64| -> Result<Draw, String> {
+            let draw = |w: usize, s: u64| -> Result<Draw, StudyError> {
                 let (env, mut controls, alt) =
                     network_draw(spec, act, depth, w, s, &kernels, &random)?;
                 let (lhs, rhs) = sides.draw(&env, (fixed_l, fixed_r))?;
@@ -950,7 +995,7 @@ fn point_studies(
     rate: f64,
     resolution: Option<f64>,
     ev: &mut LimitEvidence,
-) -> Result<(), String> {
+) -> Result<(), StudyError> {
     ev.source = "the link's random symbols, drawn";
     let used = used_symbols(&[lhs, rhs]);
     let shown: Vec<Symbol> = used.iter().copied().filter(|s| *s != width).collect();
@@ -994,7 +1039,7 @@ fn point_studies(
             };
             exact.push((w, e));
         }
-        let draw = |w: usize, s: u64| -> Result<Draw, String> {
+        let draw = |w: usize, s: u64| -> Result<Draw, StudyError> {
             let mut env = base_env.clone();
             env.scalars.insert(width, w as f64);
             env.draw_seed = Some(s);
@@ -1015,4 +1060,29 @@ fn point_studies(
             .push(run_config(config, &WIDTHS, SEEDS, base, &plan, draw)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn study_errors_read_as_before_and_keep_their_cause() {
+        let cause = StatsError::TooFewSamples { needed: 3, got: 1 };
+        let e = StudyError::Fit(cause.clone());
+        assert_eq!(
+            e.to_string(),
+            "the fit of the limit term failed: need at least 3 samples, got 1"
+        );
+        assert_eq!(e.source().unwrap().to_string(), cause.to_string());
+        let e: StudyError = NetworkError::Width.into();
+        assert_eq!(e.to_string(), "width must be at least 1");
+        assert!(e.source().is_some());
+        let e = StudyError::WidthNotBound(Symbol::from("n"));
+        assert_eq!(
+            e.to_string(),
+            "`n` is not bound to the network's width in [network.bind]"
+        );
+    }
 }
