@@ -81,7 +81,7 @@
 //! Seeds are fixed, so the verdict is reproducible. The draws of every study go through the one
 //! sampler [`sample_widths`](crate::numeric::network::sample_widths).
 
-use egg::{Id, Language, Symbol};
+use egg::Symbol;
 use nalgebra::DMatrix;
 
 use super::file::{Derivation, NetworkSpec, Quantity, Train};
@@ -90,6 +90,7 @@ use super::sample::{describe, point_scaled, used_symbols, EDGE_POINTS};
 /// Sizes other than the width are divided by 10^POINT_SHRINK in point studies (sampled sizes reach
 /// the thousands; the study draws 48 × 6 widths of terms that grow with them).
 const POINT_SHRINK: u32 = 3;
+use crate::expr::binders::append;
 use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, EvalError, Evaluator};
 use crate::numeric::kernel::{kernel_pair, Architecture as KernelArch};
@@ -282,15 +283,8 @@ struct Sides<'a> {
 /// `a − b` as one term.
 fn sub(a: &Expr, b: &Expr) -> Expr {
     let mut out: Expr = Default::default();
-    for n in a.as_ref() {
-        out.add(n.clone());
-    }
-    let ra = Id::from(a.as_ref().len() - 1);
-    let off = a.as_ref().len();
-    for n in b.as_ref() {
-        out.add(n.clone().map_children(|c| Id::from(usize::from(c) + off)));
-    }
-    let rb = Id::from(off + b.as_ref().len() - 1);
+    let ra = append(&mut out, a);
+    let rb = append(&mut out, b);
     out.add(Math::Sub([ra, rb]));
     out
 }
