@@ -543,6 +543,9 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     })
 }
 
+use crate::expr::binders;
+pub use crate::expr::binders::UnfoldError;
+
 fn capture(l: &Loader, span: Range<usize>, def: Symbol, bound: Symbol) -> InputError {
     l.err(
         span,
@@ -571,8 +574,6 @@ pub fn builtin_name(name: &str) -> Option<String> {
         _ => None,
     }
 }
-
-use crate::expr::binders;
 
 /// Every free symbol must be declared or defined.
 fn check_symbols(
@@ -632,8 +633,6 @@ fn check_symbols_in(
         }
     }
 }
-
-pub use crate::expr::binders::UnfoldError;
 
 /// The error of a failed [`unfold`] of the expression at `span`.
 fn unfold_error(
