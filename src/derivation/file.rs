@@ -683,3 +683,30 @@ pub fn unfold(e: &Expr, defs: &BTreeMap<Symbol, Expr>) -> Result<(Expr, Vec<Stri
     let used: BTreeSet<String> = used.iter().map(|s| s.to_string()).collect();
     Ok((out, used.into_iter().collect()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unfolded(define: &str, expr: &str) -> String {
+        let src = format!(
+            "id = \"t\"\ntitle = \"t\"\n[symbols]\nn = \"size\"\nx = \"real\"\n[define]\n{define}\n[[chain]]\nexpr = \"{expr}\"\n[[chain]]\nexpr = \"0\"\n"
+        );
+        let d = load("t.toml", &src).unwrap_or_else(|e| panic!("{e:?}"));
+        crate::expr::text(&d.chain[0].expr)
+    }
+
+    #[test]
+    fn a_bound_name_is_the_binders_not_the_definitions() {
+        // The index of a sum and its bound uses stay; the free use in the range unfolds.
+        assert_eq!(
+            unfolded("q = 'x + 1'", "sum(q in 1..q, q)"),
+            "sum(q in 1..x + 1, q)"
+        );
+        // Inside gauss(…), u is the bound variable; outside, the definition.
+        assert_eq!(
+            unfolded("u = 'x + 1'", "gauss(1, 0, 1; u^2) + u"),
+            "gauss(1, 0, 1; u^2) + (x + 1)"
+        );
+    }
+}
