@@ -19,9 +19,12 @@ use super::lang::{Expr, Math, GAUSS_VARS};
 /// use it through [`binds`], e-graph analyses with their own `name`.
 pub fn node_binds(n: &Math, name: impl Fn(Id) -> Option<Symbol>) -> Vec<Symbol> {
     match n {
-        Math::Sum([v, ..]) => name(*v).into_iter().collect(),
         Math::Gauss(_) => GAUSS_VARS.iter().map(|s| Symbol::from(*s)).collect(),
-        _ => vec![],
+        // A sum binds the name in its index slot.
+        _ => slots(n)
+            .filter(|(_, slot)| *slot == Slot::Name)
+            .filter_map(|(c, _)| name(c))
+            .collect(),
     }
 }
 
