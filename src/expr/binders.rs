@@ -1,5 +1,8 @@
-//! Binders: which node binds which symbols in which child, and everything built on that one
-//! fact — free symbols, capture-refusing substitution, and renaming bound indices apart.
+//! Binders: which node binds which symbols in which child ([`slot`], [`node_binds`]), and
+//! everything built on that one fact — a [`walk`] that gives each node with the names bound above
+//! it, free symbols, capture-refusing substitution and unfolding of definitions, and renaming
+//! bound indices apart. The loader, the prover's analysis and the description of sample points
+//! ask here (the evaluators and printers still match `sum` and `gauss` themselves).
 //!
 //! Two nodes bind: `sum(j in lo..hi, body)` binds its index `j` in `body` (not in `lo`, `hi`), and
 //! `gauss(s11, s12, s22; body)` binds [`GAUSS_VARS`] (`u`, `v`) in `body`. A rule that consults
