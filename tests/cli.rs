@@ -182,5 +182,13 @@ fn check_speaks_json_with_the_same_verdicts_as_text() {
             }
         }
     }
-    assert_eq!(links, doc["counts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>());
+    assert_eq!(
+        links,
+        doc["counts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+    );
 }

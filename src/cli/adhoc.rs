@@ -1,13 +1,14 @@
 //! `derive prove` and `derive eval`: one-off links and values from the command line, with a
 //! standard prelude of declarations (overridable with `--decl name=kind`).
 
-use egg::{Id, Symbol};
+use egg::Symbol;
 
 use super::CliError;
 use crate::derivation::file::{Claim, Derivation, Kind, Step, Term, Verdict};
 use crate::derivation::sample::{describe, fmt_num};
 use crate::derivation::{check, render, InputError};
-use crate::expr::{parse_with_spans, Expr, Math};
+use crate::expr::binders::{free_occurrences, root};
+use crate::expr::{parse_with_spans, Expr};
 use crate::numeric::eval::{Env, Evaluator};
 use crate::prove::Theory;
 
@@ -46,25 +47,14 @@ fn parse_arg(name: &str, src: &str) -> Result<Expr, CliError> {
         .map_err(|e| InputError::new(name, src, e.span.clone(), e.message.clone(), "here").into())
 }
 
+/// The free symbols of `e` not yet in `out`, in order of first occurrence; `pi` is a constant and
+/// `u`, `v` are gauss(…)'s (they cannot be declared).
 fn symbols_of(e: &Expr, out: &mut Vec<Symbol>) {
-    for (i, n) in e.as_ref().iter().enumerate() {
-        if let Math::Symbol(s) = n {
-            // Skip sum binders.
-            let binder = e
-                .as_ref()
-                .iter()
-                .any(|m| matches!(m, Math::Sum([v, ..]) if usize::from(*v) == i));
-            if !binder
-                && !out.contains(s)
-                && s.as_str() != "pi"
-                && s.as_str() != "u"
-                && s.as_str() != "v"
-            {
-                out.push(*s);
-            }
+    for (_, s) in free_occurrences(e, root(e)) {
+        if !out.contains(&s) && !["pi", "u", "v"].contains(&s.as_str()) {
+            out.push(s);
         }
     }
-    let _ = Id::from(0);
 }
 
 type Declarations = (Vec<(Symbol, Kind)>, Vec<String>);

@@ -32,7 +32,7 @@
 // Input errors carry the file text for rendering; they are built once per failed load.
 #![allow(clippy::result_large_err)]
 
-use egg::{Id, Symbol};
+use egg::Symbol;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -41,8 +41,8 @@ use toml::Spanned;
 
 use super::error::InputError;
 use crate::expr::shape::{shape_of, Shape};
-use crate::expr::{parse_with_spans, Expr, Math, GAUSS_VARS};
-use crate::limits::{MAX_NETWORK_BYTES, MAX_NETWORK_WORK, MAX_TERM_NODES};
+use crate::expr::{parse_with_spans, Expr};
+use crate::limits::MAX_TERM_NODES;
 use crate::prove::Theory;
 
 pub use super::verdict::Verdict;
@@ -225,128 +225,13 @@ impl Derivation {
     }
 }
 
-/// The `[network]` table: sampled finite-width networks whose quantities are bound to symbols.
-#[derive(Debug, Clone)]
-pub struct NetworkSpec {
-    /// The activations `phi` stands for in turn.
-    pub activations: Vec<crate::numeric::activation::Activation>,
-    /// The depths (numbers of hidden layers L) studied.
-    pub depths: Vec<usize>,
-    /// σw.
-    pub sw: f64,
-    /// σb.
-    pub sb: f64,
-    /// The inputs (each of the same dimension n₀).
-    pub inputs: Vec<Vec<f64>>,
-    /// Widths of the study (overrides the default).
-    pub widths: Option<Vec<usize>>,
-    /// Draws per width (overrides the default).
-    pub seeds: Option<usize>,
-    /// Which symbol stands for which network quantity.
-    pub bind: Vec<(Symbol, Quantity)>,
-    /// Gradient-descent training on input 1, if declared.
-    pub train: Option<Train>,
-}
-
-/// Training of the sampled networks by gradient descent on input 1 with the loss ½(f(x₁) − y)²
-/// (one training point, so the sum and mean scalings agree): `steps` steps of size `time/steps`
-/// with learning rate `eta`, approximating the gradient flow up to `time`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Train {
-    /// Learning rate η.
-    pub eta: f64,
-    /// Training time t (η·t is the total step).
-    pub time: f64,
-    /// Number of gradient-descent steps.
-    pub steps: usize,
-    /// Target y for input 1.
-    pub target: f64,
-}
-
-/// A quantity of a sampled network (or of its infinite-width kernels) a symbol can stand for.
-/// Inputs are numbered from 1; L is the number of hidden layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantity {
-    /// The hidden width n.
-    Width,
-    /// σw.
-    SigmaW,
-    /// σb.
-    SigmaB,
-    /// The input dimension n₀.
-    InputDim,
-    /// Input a (an array).
-    Input(usize),
-    /// The pre-activations h^L of the last hidden layer at input a (an array over 1..n).
-    Preactivation(usize),
-    /// The infinite-width Σ^L(x_a, x_b) of the last hidden layer's pre-activations.
-    Sigma(usize, usize),
-    /// The infinite-width Θ^L(x_a, x_b) of the last hidden layer.
-    Theta(usize, usize),
-    /// The infinite-width Σ̇^L(x_a, x_b) = σw²·E[φ'(u)φ'(v)] under Σ^(L−1) (needs L ≥ 2).
-    SigmaDot(usize, usize),
-    /// The network's empirical NNGP Σ̂^(L+1)(x_a, x_b) = σw²/n·φ(h^L(x_a))·φ(h^L(x_b)) + σb².
-    EmpiricalNngp(usize, usize),
-    /// The network's empirical NTK Θ̂^(L+1)(x_a, x_b) = Σ_θ ∂f(x_a)/∂θ·∂f(x_b)/∂θ.
-    EmpiricalNtk(usize, usize),
-    /// The infinite-width NNGP Σ^(L+1)(x_a, x_b) of the network's output.
-    Nngp(usize, usize),
-    /// The infinite-width NTK Θ^(L+1)(x_a, x_b) of the network's output.
-    Ntk(usize, usize),
-    /// The network's output f(x_a) at initialisation.
-    Output(usize),
-    /// The network's output f(x_a) after training (see [`Train`]).
-    TrainedOutput(usize),
-    /// The training target y.
-    Target,
-    /// The learning rate η.
-    Eta,
-    /// The training time t.
-    Time,
-}
-
-/// What can be bound, for error messages.
-const QUANTITIES: &str = "width, sigma_w, sigma_b, input dimension, input A, preactivation A, sigma A B, theta A B, sigma_dot A B, empirical nngp A B, empirical ntk A B, nngp A B, ntk A B, output A, trained output A, target, eta, time";
-
-impl Quantity {
-    /// Does the quantity stand for an array (rather than a number)?
-    pub fn is_array(self) -> bool {
-        matches!(self, Quantity::Input(_) | Quantity::Preactivation(_))
-    }
-
-    fn parse(spec: &str, inputs: usize) -> Result<Quantity, String> {
-        let words: Vec<&str> = spec.split_whitespace().collect();
-        let num = |w: &str| -> Result<usize, String> {
-            match w.parse::<usize>() {
-                Ok(k) if (1..=inputs).contains(&k) => Ok(k),
-                _ => Err(format!(
-                    "`{w}` is not an input number (the network has inputs 1..{inputs})"
-                )),
-            }
-        };
-        Ok(match words[..] {
-            ["width"] => Quantity::Width,
-            ["sigma_w"] => Quantity::SigmaW,
-            ["sigma_b"] => Quantity::SigmaB,
-            ["input", "dimension"] => Quantity::InputDim,
-            ["input", a] => Quantity::Input(num(a)?),
-            ["preactivation", a] => Quantity::Preactivation(num(a)?),
-            ["sigma", a, b] => Quantity::Sigma(num(a)?, num(b)?),
-            ["theta", a, b] => Quantity::Theta(num(a)?, num(b)?),
-            ["sigma_dot", a, b] => Quantity::SigmaDot(num(a)?, num(b)?),
-            ["empirical", "nngp", a, b] => Quantity::EmpiricalNngp(num(a)?, num(b)?),
-            ["empirical", "ntk", a, b] => Quantity::EmpiricalNtk(num(a)?, num(b)?),
-            ["nngp", a, b] => Quantity::Nngp(num(a)?, num(b)?),
-            ["ntk", a, b] => Quantity::Ntk(num(a)?, num(b)?),
-            ["output", a] => Quantity::Output(num(a)?),
-            ["trained", "output", a] => Quantity::TrainedOutput(num(a)?),
-            ["target"] => Quantity::Target,
-            ["eta"] => Quantity::Eta,
-            ["time"] => Quantity::Time,
-            _ => return Err(format!("unknown network quantity `{spec}`")),
-        })
-    }
-}
+// The `[network]` table, checked in its own file (a child module: it reads the loader and the
+// raw table); the quantities it binds are listed in `quantity.rs`.
+#[path = "network_spec.rs"]
+mod network_spec;
+pub use super::quantity::Quantity;
+use network_spec::network;
+pub use network_spec::{network_cost, NetworkSpec, Train};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -587,6 +472,9 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     let mut defs: BTreeMap<Symbol, Expr> = BTreeMap::new();
     for (k, (name, body)) in raw_defs.iter().enumerate() {
         let sym = Symbol::from(name.get_ref().as_str());
+        if let Some(why) = builtin_name(name.get_ref()) {
+            return Err(l.err(name.span(), why, "here"));
+        }
         let (e, spans) = l.parse_expr(body)?;
         let pending: Vec<(Symbol, Range<usize>)> = raw_defs[k..]
             .iter()
@@ -809,258 +697,8 @@ fn cite(
     }))
 }
 
-/// Check and convert the `[network]` table.
-fn network(
-    l: &Loader,
-    n: &RawNetwork,
-    symbols: &[(Symbol, Kind)],
-) -> Result<NetworkSpec, InputError> {
-    use crate::numeric::activation::Activation;
-    let mut activations = vec![];
-    for a in n.activations.get_ref() {
-        let act: Activation =
-            a.parse()
-                .map_err(|e: crate::numeric::activation::UnknownActivation| {
-                    l.err(n.activations.span(), e.to_string(), "in this list")
-                })?;
-        activations.push(act);
-    }
-    if activations.is_empty() {
-        return Err(l.err(n.activations.span(), "no activations given", "here"));
-    }
-    let depths = n.depths.get_ref().clone();
-    if depths.is_empty() || depths.iter().any(|d| !(1..=8).contains(d)) {
-        return Err(l.err(
-            n.depths.span(),
-            "depths must be a non-empty list of numbers in 1..8",
-            "here",
-        ));
-    }
-    for (v, what) in [(&n.sw, "sw"), (&n.sb, "sb")] {
-        let x = *v.get_ref();
-        let ok = x.is_finite() && if what == "sw" { x > 0.0 } else { x >= 0.0 };
-        if !ok {
-            return Err(l.err(
-                v.span(),
-                format!("{what} = {x} is not allowed"),
-                if what == "sw" {
-                    "needs a finite σw > 0"
-                } else {
-                    "needs a finite σb ≥ 0"
-                },
-            ));
-        }
-    }
-    let inputs = n.inputs.get_ref().clone();
-    let dim = inputs.first().map_or(0, Vec::len);
-    if inputs.is_empty()
-        || dim == 0
-        || inputs
-            .iter()
-            .any(|x| x.len() != dim || x.iter().any(|v| !v.is_finite()))
-    {
-        return Err(l.err(
-            n.inputs.span(),
-            "inputs must be non-empty lists of finite numbers, all of the same length",
-            "here",
-        ));
-    }
-    let widths = match &n.widths {
-        Some(w) => {
-            let ws = w.get_ref().clone();
-            let mut distinct = ws.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            if distinct.len() < 3 || ws.iter().any(|&x| !(2..=8192).contains(&x)) {
-                return Err(l.err(
-                    w.span(),
-                    "widths must hold at least 3 distinct numbers in 2..8192",
-                    "here",
-                ));
-            }
-            Some(ws)
-        }
-        None => None,
-    };
-    let seeds = match &n.seeds {
-        Some(s) if !(3..=1000).contains(s.get_ref()) => {
-            return Err(l.err(s.span(), "seeds must be in 3..1000", "here"))
-        }
-        s => s.as_ref().map(|s| *s.get_ref()),
-    };
-    network_budget(
-        l,
-        n,
-        &activations,
-        &depths,
-        &inputs,
-        widths.as_deref(),
-        seeds,
-    )?;
-    let mut bind = vec![];
-    for (name, spec) in &n.bind {
-        let sym = Symbol::from(name.get_ref().as_str());
-        let Some((_, kind)) = symbols.iter().find(|(s, _)| *s == sym) else {
-            return Err(l.err(
-                name.span(),
-                format!("`{sym}` is bound but not declared"),
-                "declare it under [symbols]",
-            ));
-        };
-        let q = Quantity::parse(spec.get_ref(), inputs.len()).map_err(|m| {
-            l.err(spec.span(), m, "here")
-                .with_help(format!("quantities: {QUANTITIES}"))
-        })?;
-        if q.is_array() != (*kind == Kind::Array) {
-            let want = if q.is_array() { "an array" } else { "a number" };
-            return Err(l.err(
-                spec.span(),
-                format!(
-                    "`{}` is {want}, but `{sym}` is declared {kind:?}",
-                    spec.get_ref()
-                ),
-                "here",
-            ));
-        }
-        bind.push((sym, q));
-    }
-    let train = match &n.train {
-        None => None,
-        Some(t) => {
-            let r = t.get_ref();
-            let ok = r.eta.is_finite()
-                && r.eta > 0.0
-                && r.time.is_finite()
-                && r.time > 0.0
-                && (1..=100_000).contains(&r.steps)
-                && r.target.is_finite();
-            if !ok {
-                return Err(l.err(
-                    t.span(),
-                    "train needs eta > 0, time > 0, steps in 1..100000 and a finite target",
-                    "here",
-                ));
-            }
-            Some(Train {
-                eta: r.eta,
-                time: r.time,
-                steps: r.steps,
-                target: r.target,
-            })
-        }
-    };
-    let needs_train = bind.iter().any(|(_, q)| {
-        matches!(
-            q,
-            Quantity::TrainedOutput(_) | Quantity::Target | Quantity::Eta | Quantity::Time
-        )
-    });
-    if needs_train && train.is_none() {
-        return Err(l
-            .err(
-                n.activations.span(),
-                "training quantities are bound but [network] has no `train`",
-                "in this [network]",
-            )
-            .with_help("add train = { eta = 0.5, time = 2.0, steps = 400, target = 0.5 }"));
-    }
-    Ok(NetworkSpec {
-        activations,
-        depths,
-        sw: *n.sw.get_ref(),
-        sb: *n.sb.get_ref(),
-        inputs,
-        widths,
-        seeds,
-        bind,
-        train,
-    })
-}
-
-/// Estimated (bytes of the largest network, multiply-adds of the whole study) of a `[network]`
-/// width study; see [`MAX_NETWORK_BYTES`] and [`MAX_NETWORK_WORK`].
-pub fn network_cost(
-    activations: usize,
-    depths: &[usize],
-    inputs: usize,
-    n0: usize,
-    widths: &[usize],
-    seeds: usize,
-    train_steps: Option<usize>,
-) -> (f64, f64) {
-    let (a, m, n0, s) = (activations as f64, inputs as f64, n0 as f64, seeds as f64);
-    let passes = 1.0 + 3.0 * train_steps.unwrap_or(0) as f64;
-    let copies = if train_steps.is_some() { 3.0 } else { 1.0 };
-    let mut bytes: f64 = 0.0;
-    let mut work = 0.0;
-    for &w in widths {
-        let w = w as f64;
-        for &d in depths {
-            let l = d as f64;
-            let params = n0 * w + (l - 1.0) * w * w + (l + 1.0) * w + 1.0;
-            bytes = bytes.max(8.0 * (copies * params + 4.0 * l * w * m));
-            work += params * (20.0 + m * passes) * s * a;
-        }
-    }
-    (bytes, work)
-}
-
-/// Refuse a `[network]` table whose width study would exceed the memory or work budget.
-fn network_budget(
-    l: &Loader,
-    n: &RawNetwork,
-    activations: &[crate::numeric::activation::Activation],
-    depths: &[usize],
-    inputs: &[Vec<f64>],
-    widths: Option<&[usize]>,
-    seeds: Option<usize>,
-) -> Result<(), InputError> {
-    let widths = widths.unwrap_or(&super::limit::WIDTHS);
-    let seeds = seeds.unwrap_or(super::limit::SEEDS);
-    let steps = n.train.as_ref().map(|t| t.get_ref().steps);
-    let (bytes, work) = network_cost(
-        activations.len(),
-        depths,
-        inputs.len(),
-        inputs[0].len(),
-        widths,
-        seeds,
-        steps,
-    );
-    let mib = |b: f64| b / (1024.0 * 1024.0);
-    if bytes > MAX_NETWORK_BYTES {
-        let span = n.widths.as_ref().map_or(n.depths.span(), |w| w.span());
-        return Err(l
-            .err(
-                span,
-                format!(
-                    "one sampled network of this width study needs about {:.0} MiB, more than the budget MAX_NETWORK_BYTES = {:.0} MiB",
-                    mib(bytes),
-                    mib(MAX_NETWORK_BYTES)
-                ),
-                "the widths and depths studied",
-            )
-            .with_help("use smaller widths or depths"));
-    }
-    if work > MAX_NETWORK_WORK {
-        let span = n
-            .seeds
-            .as_ref()
-            .map(|s| s.span())
-            .or_else(|| n.widths.as_ref().map(|w| w.span()))
-            .unwrap_or(n.depths.span());
-        return Err(l
-            .err(
-                span,
-                format!(
-                    "this width study needs about {work:.1e} units of work (parameters sampled and multiply-adds), more than the budget MAX_NETWORK_WORK = {MAX_NETWORK_WORK:.0e}"
-                ),
-                "here",
-            )
-            .with_help("use fewer seeds, smaller widths, fewer depths or activations, or fewer training steps"));
-    }
-    Ok(())
-}
+use crate::expr::binders;
+pub use crate::expr::binders::UnfoldError;
 
 fn capture(l: &Loader, span: Range<usize>, def: Symbol, bound: Symbol) -> InputError {
     l.err(
@@ -1077,7 +715,7 @@ fn capture(l: &Loader, span: Range<usize>, def: Symbol, bound: Symbol) -> InputE
 pub fn builtin_name(name: &str) -> Option<String> {
     match name {
         "pi" | "I" => Some(format!(
-            "`{name}` is built in ({}) and cannot be declared",
+            "`{name}` is built in ({}) and cannot be declared or defined",
             if name == "pi" {
                 "the constant π"
             } else {
@@ -1085,7 +723,7 @@ pub fn builtin_name(name: &str) -> Option<String> {
             }
         )),
         "u" | "v" => Some(format!(
-            "`{name}` cannot be declared: gauss(s11, s12, s22; …) binds u and v in its body"
+            "`{name}` cannot be declared or defined: gauss(s11, s12, s22; …) binds u and v in its body"
         )),
         _ => None,
     }
@@ -1116,63 +754,14 @@ fn check_symbols_in(
     defs: &BTreeMap<Symbol, Expr>,
     pending: Option<(Symbol, &[Pending])>,
 ) -> Result<(), InputError> {
-    fn go(
-        e: &Expr,
-        id: Id,
-        bound: &mut Vec<Symbol>,
-        out: &mut Option<Id>,
-        ok: &dyn Fn(Symbol) -> bool,
-    ) {
-        if out.is_some() {
-            return;
-        }
-        match &e[id] {
-            Math::Symbol(s) => {
-                if !bound.contains(s) && !ok(*s) {
-                    *out = Some(id);
-                }
-            }
-            Math::Sum([v, lo, hi, body]) => {
-                go(e, *lo, bound, out, ok);
-                go(e, *hi, bound, out, ok);
-                if let Some(s) = e[*v].symbol() {
-                    bound.push(s);
-                    go(e, *body, bound, out, ok);
-                    bound.pop();
-                }
-            }
-            Math::Gauss([a, b, c, body]) => {
-                for x in [a, b, c] {
-                    go(e, *x, bound, out, ok);
-                }
-                bound.extend(GAUSS_VARS.iter().map(|v| Symbol::from(*v)));
-                go(e, *body, bound, out, ok);
-                bound.truncate(bound.len() - 2);
-            }
-            Math::Index(args) => {
-                // The array symbol itself must be declared too.
-                for a in args.iter() {
-                    go(e, *a, bound, out, ok);
-                }
-            }
-            n => {
-                for c in egg::Language::children(n) {
-                    go(e, *c, bound, out, ok);
-                }
-            }
-        }
-    }
     let ok = |s: Symbol| {
         declared.contains(&s) || defs.contains_key(&s) || s.as_str() == "pi" || s.as_str() == "I"
     };
-    let mut bad = None;
-    go(
-        e,
-        Id::from(e.as_ref().len() - 1),
-        &mut vec![],
-        &mut bad,
-        &ok,
-    );
+    // The first free symbol (the array of an index too) that is neither declared nor defined.
+    let bad = binders::free_occurrences(e, binders::root(e))
+        .into_iter()
+        .find(|(_, s)| !ok(*s))
+        .map(|(id, _)| id);
     match bad {
         None => Ok(()),
         Some(id) => {
@@ -1197,16 +786,6 @@ fn check_symbols_in(
                 .with_help(format!("declare it under [symbols], e.g. {name} = \"real\", or define it under [define]")))
         }
     }
-}
-
-/// Why a term could not be unfolded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnfoldError {
-    /// `(definition, bound symbol)`: the definition mentions a free symbol that a binder around
-    /// its use binds, so unfolding would capture it.
-    Capture(Symbol, Symbol),
-    /// Unfolding this definition made the term larger than [`MAX_TERM_NODES`] nodes.
-    TooLarge(Symbol),
 }
 
 /// The error of a failed [`unfold`] of the expression at `span`.
@@ -1251,75 +830,36 @@ fn check_unfolded(
 
 /// Replace defined symbols by their definitions; returns the names unfolded. A definition used
 /// under a binder that binds one of its free symbols would be captured, and a result larger
-/// than [`MAX_TERM_NODES`] is refused as soon as it grows past it: both are errors.
+/// than [`MAX_TERM_NODES`] is refused as soon as it grows past it: both are errors (see
+/// [`binders::unfold`]).
 pub fn unfold(e: &Expr, defs: &BTreeMap<Symbol, Expr>) -> Result<(Expr, Vec<String>), UnfoldError> {
-    use egg::Language;
-    struct Unfolder<'a> {
-        e: &'a Expr,
-        defs: &'a BTreeMap<Symbol, Expr>,
-        out: Expr,
-        used: BTreeSet<String>,
-        bound: Vec<Symbol>,
+    let (out, used) = binders::unfold(e, defs, MAX_TERM_NODES)?;
+    let used: BTreeSet<String> = used.iter().map(|s| s.to_string()).collect();
+    Ok((out, used.into_iter().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unfolded(define: &str, expr: &str) -> String {
+        let src = format!(
+            "id = \"t\"\ntitle = \"t\"\n[symbols]\nn = \"size\"\nx = \"real\"\n[define]\n{define}\n[[claim]]\nstart = \"{expr}\"\n[[claim.step]]\nexpr = \"0\"\n"
+        );
+        let d = load("t.toml", &src).unwrap_or_else(|e| panic!("{e:?}"));
+        crate::expr::text(&d.claims[0].start.expr)
     }
-    impl Unfolder<'_> {
-        fn copy(&mut self, id: Id) -> Result<Id, UnfoldError> {
-            let e = self.e;
-            if let Math::Symbol(s) = &e[id] {
-                if let Some(d) = self.defs.get(s) {
-                    let root = Id::from(d.as_ref().len() - 1);
-                    if let Some(b) = self
-                        .bound
-                        .iter()
-                        .find(|b| crate::prove::rule::free_in(d, root, **b))
-                    {
-                        return Err(UnfoldError::Capture(*s, *b));
-                    }
-                    if self.out.as_ref().len() + d.as_ref().len() > MAX_TERM_NODES {
-                        return Err(UnfoldError::TooLarge(*s));
-                    }
-                    self.used.insert(s.to_string());
-                    return Ok(crate::prove::rule::append(&mut self.out, d));
-                }
-            }
-            let binders: Vec<Symbol> = match &e[id] {
-                Math::Sum([v, ..]) => e[*v].symbol().into_iter().collect(),
-                Math::Gauss(_) => GAUSS_VARS.iter().map(|v| Symbol::from(*v)).collect(),
-                _ => vec![],
-            };
-            let node = e[id].clone();
-            let last_child = node.children().last().copied();
-            let mut err = None;
-            let n = node.map_children(|c| {
-                if err.is_some() {
-                    return c;
-                }
-                // Binders scope over the body (the last child) only.
-                let scoped = Some(c) == last_child && !binders.is_empty();
-                if scoped {
-                    self.bound.extend(binders.iter().copied());
-                }
-                let r = self.copy(c);
-                if scoped {
-                    self.bound.truncate(self.bound.len() - binders.len());
-                }
-                r.unwrap_or_else(|x| {
-                    err = Some(x);
-                    c
-                })
-            });
-            if let Some(x) = err {
-                return Err(x);
-            }
-            Ok(self.out.add(n))
-        }
+
+    #[test]
+    fn a_bound_name_is_the_binders_not_the_definitions() {
+        // The index of a sum and its bound uses stay; the free use in the range unfolds.
+        assert_eq!(
+            unfolded("q = 'x + 1'", "sum(q in 1..q, q)"),
+            "sum(q in 1..x + 1, q)"
+        );
+        // u and v are gauss(…)'s bound variables: they cannot be defined.
+        let src = "id = \"t\"\ntitle = \"t\"\n[define]\nu = 'x + 1'\n[[claim]]\nstart = \"0\"\n[[claim.step]]\nexpr = \"0\"\n";
+        let err = load("t.toml", src).expect_err("u is reserved");
+        assert!(err.message.contains('u'), "{}", err.message);
     }
-    let mut u = Unfolder {
-        e,
-        defs,
-        out: Expr::default(),
-        used: BTreeSet::new(),
-        bound: vec![],
-    };
-    u.copy(Id::from(e.as_ref().len() - 1))?;
-    Ok((u.out, u.used.into_iter().collect()))
 }

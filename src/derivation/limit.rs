@@ -81,7 +81,7 @@
 //! Seeds are fixed, so the verdict is reproducible. The draws of every study go through the one
 //! sampler [`sample_widths`](crate::numeric::network::sample_widths).
 
-use egg::{Id, Language, Symbol};
+use egg::Symbol;
 use nalgebra::DMatrix;
 
 use super::file::{Derivation, NetworkSpec, Quantity, Train};
@@ -90,12 +90,15 @@ use super::sample::{describe, point_scaled, used_symbols, EDGE_POINTS};
 /// Sizes other than the width are divided by 10^POINT_SHRINK in point studies (sampled sizes reach
 /// the thousands; the study draws 48 × 6 widths of terms that grow with them).
 const POINT_SHRINK: u32 = 3;
+use crate::expr::binders::append;
 use crate::expr::{Expr, Math};
-use crate::numeric::eval::{Env, Evaluator};
+use crate::numeric::eval::{Env, EvalError, Evaluator};
 use crate::numeric::kernel::{kernel_pair, Architecture as KernelArch};
+use crate::numeric::network::NetworkError;
 use crate::numeric::network::{sample_widths, Architecture as NetArch, Network};
-use crate::numeric::stats::{self, loglog_fit};
+use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
+use crate::numeric::NumericError;
 
 /// Widths of a study unless the `[network]` table says otherwise.
 pub const WIDTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
@@ -114,6 +117,52 @@ pub const FLOOR_REL: f64 = 1e-9;
 pub const MAX_DRAW_FACTOR: usize = 4;
 /// Sample points (after the edge points) used when there is no `[network]`.
 const POINT_CONFIGS: usize = 2;
+
+/// Why a width study could not be run; shown as the link's reason for `unknown`
+/// ([`LimitEvidence::skipped`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StudyError {
+    /// The link's width symbol is not bound to the network's width.
+    #[error("`{0}` is not bound to the network's width in [network.bind]")]
+    WidthNotBound(Symbol),
+    /// An infinite-width kernel could not be computed.
+    #[error("{0}")]
+    Kernel(#[from] NumericError),
+    /// A network could not be sampled or evaluated.
+    #[error("{0}")]
+    Network(#[from] NetworkError),
+    /// Training a sampled network failed.
+    #[error("{0}")]
+    Training(String),
+    /// Σ̇ is bound, but a depth studied is 1, where it is not defined.
+    #[error("Σ̇ of the first layer is not defined (use depths ≥ 2)")]
+    SigmaDotAtDepthOne,
+    /// A side (or its exact mean) could not be evaluated at a draw.
+    #[error("{0}")]
+    Evaluation(#[from] EvalError),
+    /// A side is NaN or infinite at a draw.
+    #[error("{side} is not finite")]
+    NonFinite {
+        /// The side, as text.
+        side: String,
+    },
+    /// Too few widths or draws to fit the model.
+    #[error("a width study needs at least 4 widths and {min} draws per width (got {widths} and {seeds})")]
+    TooSmall {
+        /// Draws per width needed.
+        min: usize,
+        /// Widths given.
+        widths: usize,
+        /// Draws per width given.
+        seeds: usize,
+    },
+    /// A statistic of the draws (means, standard errors, control variates) failed.
+    #[error("{0}")]
+    Statistics(#[from] StatsError),
+    /// The fit of the limit term failed.
+    #[error("the fit of the limit term failed: {0}")]
+    Fit(#[source] StatsError),
+}
 
 /// The discrepancy at one width.
 #[derive(Debug, Clone)]
@@ -234,15 +283,8 @@ struct Sides<'a> {
 /// `a − b` as one term.
 fn sub(a: &Expr, b: &Expr) -> Expr {
     let mut out: Expr = Default::default();
-    for n in a.as_ref() {
-        out.add(n.clone());
-    }
-    let ra = Id::from(a.as_ref().len() - 1);
-    let off = a.as_ref().len();
-    for n in b.as_ref() {
-        out.add(n.clone().map_children(|c| Id::from(usize::from(c) + off)));
-    }
-    let rb = Id::from(off + b.as_ref().len() - 1);
+    let ra = append(&mut out, a);
+    let rb = append(&mut out, b);
     out.add(Math::Sub([ra, rb]));
     out
 }
@@ -265,7 +307,7 @@ impl<'a> Sides<'a> {
     }
 
     /// (lhs, rhs) of one draw; `fixed` are sides evaluated once per configuration.
-    fn draw(&self, env: &Env, fixed: (Option<f64>, Option<f64>)) -> Result<(f64, f64), String> {
+    fn draw(&self, env: &Env, fixed: (Option<f64>, Option<f64>)) -> Result<(f64, f64), StudyError> {
         let l = fixed.0.map_or_else(|| side(env, self.lhs), Ok)?;
         if let Some(diff) = &self.diff {
             let d = side(env, diff)?;
@@ -276,14 +318,14 @@ impl<'a> Sides<'a> {
     }
 
     /// E[lhs − rhs] over the environment's random symbols, when it is a polynomial in them.
-    fn exact(&self, env: &Env, values: (f64, f64)) -> Result<Option<f64>, String> {
+    fn exact(&self, env: &Env, values: (f64, f64)) -> Result<Option<f64>, StudyError> {
         if !self.expect {
             return Ok(None);
         }
-        let mean = |e: &Expr| -> Result<Option<f64>, String> {
+        let mean = |e: &Expr| -> Result<Option<f64>, StudyError> {
             match Evaluator::new(env).exact_expectation(e) {
                 None => Ok(None),
-                Some(Err(err)) => Err(err.to_string()),
+                Some(Err(err)) => Err(err.into()),
                 Some(Ok(v)) if v.value.is_finite() => Ok(Some(v.value)),
                 Some(Ok(_)) => Ok(None),
             }
@@ -314,9 +356,9 @@ fn output_kernels(
     depth: usize,
     a: &[f64],
     b: &[f64],
-) -> Result<[f64; 3], String> {
-    let arch = KernelArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
-    let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
+) -> Result<[f64; 3], StudyError> {
+    let arch = KernelArch::new(act, depth, spec.sw, spec.sb)?;
+    let k = kernel_pair(&arch, a, b)?;
     Ok([k.sigma, k.sigma_dot, k.ntk])
 }
 
@@ -345,15 +387,15 @@ fn analytic(
     depth: usize,
     a: &[f64],
     b: &[f64],
-) -> Result<[f64; 3], String> {
+) -> Result<[f64; 3], StudyError> {
     if depth == 1 {
         let n0 = a.len() as f64;
         let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
         let s = spec.sw * spec.sw * dot / n0 + spec.sb * spec.sb;
         return Ok([s, s, f64::NAN]);
     }
-    let arch = KernelArch::new(act, depth - 1, spec.sw, spec.sb).map_err(|e| e.to_string())?;
-    let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
+    let arch = KernelArch::new(act, depth - 1, spec.sw, spec.sb)?;
+    let k = kernel_pair(&arch, a, b)?;
     Ok([k.sigma, k.ntk, k.sigma_dot])
 }
 
@@ -386,15 +428,15 @@ fn network_draw(
     seed: u64,
     kernels: &Kernels,
     random: &[Symbol],
-) -> Result<(Env, Vec<f64>, Option<Env>), String> {
-    let arch = NetArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
+) -> Result<(Env, Vec<f64>, Option<Env>), StudyError> {
+    let arch = NetArch::new(act, depth, spec.sw, spec.sb)?;
     let dim = spec.inputs[0].len();
-    let net = Network::sample(&arch, dim, width, seed).map_err(|e| e.to_string())?;
+    let net = Network::sample(&arch, dim, width, seed)?;
     let rows: Vec<f64> = spec.inputs.iter().flatten().copied().collect();
     let inputs = DMatrix::from_row_slice(spec.inputs.len(), dim, &rows);
     let needs = |f: fn(&Quantity) -> bool| spec.bind.iter().any(|(_, q)| f(q));
     let pre = if needs(|q| matches!(q, Quantity::Preactivation(_))) {
-        net.preactivations(&inputs).map_err(|e| e.to_string())?
+        net.preactivations(&inputs)?
     } else {
         vec![]
     };
@@ -404,15 +446,15 @@ fn network_draw(
         || output_kernels_bound
         || needs(|q| matches!(q, Quantity::EmpiricalNngp(..) | Quantity::EmpiricalNtk(..)))
     {
-        Some(net.kernels(&inputs).map_err(|e| e.to_string())?)
+        Some(net.kernels(&inputs)?)
     } else {
         None
     };
     let trained = match spec.train {
         Some(t) if needs(|q| matches!(q, Quantity::TrainedOutput(_))) => {
             let mut net = net.clone();
-            train(&mut net, spec, &t)?;
-            Some(net.outputs(&inputs).map_err(|e| e.to_string())?)
+            train(&mut net, spec, &t).map_err(StudyError::Training)?;
+            Some(net.outputs(&inputs)?)
         }
         _ => None,
     };
@@ -489,7 +531,7 @@ fn network_draw(
             }
             Quantity::SigmaDot(a, b) => {
                 if depth == 1 {
-                    return Err("Σ̇ of the first layer is not defined (use depths ≥ 2)".into());
+                    return Err(StudyError::SigmaDotAtDepthOne);
                 }
                 env.scalars.insert(*sym, kernels.hidden(a, b)[2]);
             }
@@ -550,12 +592,12 @@ fn network_draw(
 }
 
 /// One side for one draw.
-fn side(env: &Env, e: &Expr) -> Result<f64, String> {
-    let v = Evaluator::new(env)
-        .eval_draw(e)
-        .map_err(|e| e.to_string())?;
+fn side(env: &Env, e: &Expr) -> Result<f64, StudyError> {
+    let v = Evaluator::new(env).eval_draw(e)?;
     if !v.value.is_finite() {
-        return Err(format!("{} is not finite", crate::expr::text(e)));
+        return Err(StudyError::NonFinite {
+            side: crate::expr::text(e),
+        });
     }
     Ok(v.value)
 }
@@ -569,18 +611,7 @@ fn varies(d: &Derivation, spec: &NetworkSpec, e: &Expr) -> bool {
             .symbols
             .iter()
             .any(|(t, k)| t == s && *k == super::file::Kind::Gaussian);
-        let drawn = spec.bind.iter().any(|(t, q)| {
-            t == s
-                && matches!(
-                    q,
-                    Quantity::Width
-                        | Quantity::Preactivation(_)
-                        | Quantity::EmpiricalNngp(..)
-                        | Quantity::EmpiricalNtk(..)
-                        | Quantity::Output(_)
-                        | Quantity::TrainedOutput(_)
-                )
-        });
+        let drawn = spec.bind.iter().any(|(t, q)| t == s && q.is_drawn());
         random || drawn
     })
 }
@@ -613,14 +644,14 @@ fn summarise(
     widths: &[usize],
     draws: &[Vec<Draw>],
     plan: &Plan,
-) -> Result<Study, String> {
+) -> Result<Study, StudyError> {
     let seeds = draws.first().map_or(0, |d| d.len());
     if widths.len() < 4 || seeds < stats::MIN_SAMPLES {
-        return Err(format!(
-            "a width study needs at least 4 widths and {} draws per width (got {} and {seeds})",
-            stats::MIN_SAMPLES,
-            widths.len()
-        ));
+        return Err(StudyError::TooSmall {
+            min: stats::MIN_SAMPLES,
+            widths: widths.len(),
+            seeds,
+        });
     }
     let k = widths.len();
     // Raw discrepancies.
@@ -630,8 +661,8 @@ fn summarise(
         .collect();
     let mut stats_w = vec![];
     for (i, &width) in widths.iter().enumerate() {
-        let mean = stats::mean(&d[i]).map_err(|e| e.to_string())?;
-        let std_err = stats::std_error(&d[i]).map_err(|e| e.to_string())?;
+        let mean = stats::mean(&d[i])?;
+        let std_err = stats::std_error(&d[i])?;
         stats_w.push(WidthStat {
             width,
             mean,
@@ -689,7 +720,7 @@ fn summarise(
                 ys.push(x.abs());
             }
         }
-        let level = stats::bonferroni(LEVEL, plan.configs).map_err(|e| e.to_string())?;
+        let level = stats::bonferroni(LEVEL, plan.configs)?;
         match loglog_fit(&xs, &ys, level) {
             Ok(fit) => {
                 let (lo, hi) = (fit.slope_interval.lo(), fit.slope_interval.hi());
@@ -724,7 +755,7 @@ fn summarise(
             let controls: Vec<Vec<f64>> = (0..q)
                 .map(|j| ds.iter().map(|x| x.controls[j]).collect())
                 .collect();
-            let adj = stats::control_variates(&base, &controls).map_err(|e| e.to_string())?;
+            let adj = stats::control_variates(&base, &controls)?;
             used = used.max(adj.used);
             y.push(adj.values);
         } else {
@@ -766,8 +797,7 @@ fn summarise(
     let level = 1.0 - ALPHA / plan.configs as f64;
     let xs: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
     let powers = [plan.rate, 2.0 * plan.rate];
-    let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof)
-        .map_err(|e| format!("the fit of the limit term failed: {e}"))?;
+    let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof).map_err(StudyError::Fit)?;
     study.limit = fit.a;
     study.resolution = fit.a_interval.half_width;
     let (a, hw) = (fit.a, fit.a_interval.half_width);
@@ -804,9 +834,9 @@ fn run_config<F>(
     base: u64,
     plan: &Plan,
     draw: F,
-) -> Result<Study, String>
+) -> Result<Study, StudyError>
 where
-    F: Fn(usize, u64) -> Result<Draw, String> + Sync,
+    F: Fn(usize, u64) -> Result<Draw, StudyError> + Sync,
 {
     let mut per_width: Vec<Vec<Draw>> = vec![vec![]; widths.len()];
     let (mut total, mut batch) = (0usize, seeds);
@@ -853,7 +883,7 @@ pub fn study(
         None => point_studies(d, lhs, rhs, width, rate, resolution, &mut ev),
     };
     if let Err(e) = result {
-        ev.skipped = Some(e);
+        ev.skipped = Some(e.to_string());
     }
     ev
 }
@@ -868,15 +898,13 @@ fn network_studies(
     rate: f64,
     resolution: Option<f64>,
     ev: &mut LimitEvidence,
-) -> Result<(), String> {
+) -> Result<(), StudyError> {
     if !spec
         .bind
         .iter()
         .any(|(s, q)| *s == width && *q == Quantity::Width)
     {
-        return Err(format!(
-            "`{width}` is not bound to the network's width in [network.bind]"
-        ));
+        return Err(StudyError::WidthNotBound(width));
     }
     let widths = spec.widths.clone().unwrap_or(WIDTHS.to_vec());
     let seeds = spec.seeds.unwrap_or(SEEDS);
@@ -923,7 +951,7 @@ fn network_studies(
             let (first, _, _) = network_draw(spec, act, depth, widths[0], base, &kernels, &random)?;
             let fixed_l = (!vary_l).then(|| side(&first, lhs)).transpose()?;
             let fixed_r = (!vary_r).then(|| side(&first, rhs)).transpose()?;
-            let draw = |w: usize, s: u64| -> Result<Draw, String> {
+            let draw = |w: usize, s: u64| -> Result<Draw, StudyError> {
                 let (env, mut controls, alt) =
                     network_draw(spec, act, depth, w, s, &kernels, &random)?;
                 let (lhs, rhs) = sides.draw(&env, (fixed_l, fixed_r))?;
@@ -961,7 +989,7 @@ fn point_studies(
     rate: f64,
     resolution: Option<f64>,
     ev: &mut LimitEvidence,
-) -> Result<(), String> {
+) -> Result<(), StudyError> {
     ev.source = "the link's random symbols, drawn";
     let used = used_symbols(&[lhs, rhs]);
     let shown: Vec<Symbol> = used.iter().copied().filter(|s| *s != width).collect();
@@ -1005,7 +1033,7 @@ fn point_studies(
             };
             exact.push((w, e));
         }
-        let draw = |w: usize, s: u64| -> Result<Draw, String> {
+        let draw = |w: usize, s: u64| -> Result<Draw, StudyError> {
             let mut env = base_env.clone();
             env.scalars.insert(width, w as f64);
             env.draw_seed = Some(s);
@@ -1026,4 +1054,29 @@ fn point_studies(
             .push(run_config(config, &WIDTHS, SEEDS, base, &plan, draw)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn study_errors_read_as_before_and_keep_their_cause() {
+        let cause = StatsError::TooFewSamples { needed: 3, got: 1 };
+        let e = StudyError::Fit(cause.clone());
+        assert_eq!(
+            e.to_string(),
+            "the fit of the limit term failed: need at least 3 samples, got 1"
+        );
+        assert_eq!(e.source().unwrap().to_string(), cause.to_string());
+        let e: StudyError = NetworkError::Width.into();
+        assert_eq!(e.to_string(), "width must be at least 1");
+        assert!(e.source().is_some());
+        let e = StudyError::WidthNotBound(Symbol::from("n"));
+        assert_eq!(
+            e.to_string(),
+            "`n` is not bound to the network's width in [network.bind]"
+        );
+    }
 }

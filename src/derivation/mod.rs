@@ -7,6 +7,7 @@ pub mod error;
 pub mod file;
 pub mod json;
 pub mod limit;
+pub mod quantity;
 pub mod render;
 pub mod sample;
 pub mod verdict;

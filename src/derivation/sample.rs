@@ -218,21 +218,24 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
     parts.join(", ")
 }
 
-/// The symbols (and `phi`, if used) that occur in the terms, for describing points.
+/// The symbols that occur free in the terms (and `phi`, if used), for describing points: a
+/// bound index is the binder's, not the declared symbol of the same name.
 pub fn used_symbols(terms: &[&crate::expr::Expr]) -> Vec<Symbol> {
-    use crate::expr::Math;
+    use crate::expr::{binders, Math};
+    use std::ops::ControlFlow;
     let mut out = vec![];
     for t in terms {
-        for n in t.as_ref() {
-            let s = match n {
-                Math::Symbol(s) => Some(*s),
+        let _ = binders::walk(t, binders::root(t), &mut |id, bound| -> ControlFlow<()> {
+            let s = match &t[id] {
+                Math::Symbol(s) if !bound.contains(s) => Some(*s),
                 Math::Phi(_) | Math::DPhi(_) => Some(Symbol::from("phi")),
                 _ => None,
             };
             if let Some(s) = s.filter(|s| !out.contains(s)) {
                 out.push(s);
             }
-        }
+            ControlFlow::Continue(())
+        });
     }
     out
 }

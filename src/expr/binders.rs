@@ -1,5 +1,8 @@
-//! Binders: which node binds which symbols in which child, and everything built on that one
-//! fact — free symbols, capture-refusing substitution, and renaming bound indices apart.
+//! Binders: which node binds which symbols in which child ([`slot`], [`node_binds`]), and
+//! everything built on that one fact — a [`walk`] that gives each node with the names bound above
+//! it, free symbols, capture-refusing substitution and unfolding of definitions, and renaming
+//! bound indices apart. The loader, the prover's analysis and the description of sample points
+//! ask here (the evaluators and printers still match `sum` and `gauss` themselves).
 //!
 //! Two nodes bind: `sum(j in lo..hi, body)` binds its index `j` in `body` (not in `lo`, `hi`), and
 //! `gauss(s11, s12, s22; body)` binds [`GAUSS_VARS`] (`u`, `v`) in `body`. A rule that consults
@@ -9,17 +12,28 @@
 //! enclosing binder, before the prover sees the term.
 
 use egg::{Id, Language, RecExpr, Symbol};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::ControlFlow;
 
 use super::lang::{Expr, Math, GAUSS_VARS};
 
+/// The symbols node `n` binds in its body (none for nodes that bind nothing); `name` reads the
+/// symbol a child stands for (the index slot of a `sum`). The one rule of what binds what: terms
+/// use it through [`binds`], e-graph analyses with their own `name`.
+pub fn node_binds(n: &Math, name: impl Fn(Id) -> Option<Symbol>) -> Vec<Symbol> {
+    match n {
+        Math::Gauss(_) => GAUSS_VARS.iter().map(|s| Symbol::from(*s)).collect(),
+        // A sum binds the name in its index slot.
+        _ => slots(n)
+            .filter(|(_, slot)| *slot == Slot::Name)
+            .filter_map(|(c, _)| name(c))
+            .collect(),
+    }
+}
+
 /// The symbols node `id` of `e` binds in its body (none for nodes that bind nothing).
 pub fn binds(e: &Expr, id: Id) -> Vec<Symbol> {
-    match &e[id] {
-        Math::Sum([v, ..]) => e[*v].symbol().into_iter().collect(),
-        Math::Gauss(_) => GAUSS_VARS.iter().map(|s| Symbol::from(*s)).collect(),
-        _ => vec![],
-    }
+    node_binds(&e[id], |c| e[c].symbol())
 }
 
 /// What a child slot of a node is: the index name of a `sum`, a term outside the node's binder,
@@ -44,48 +58,82 @@ pub fn slot(n: &Math, k: usize) -> Slot {
     }
 }
 
-/// The children of node `id` with their slots, in order.
-fn children(e: &Expr, id: Id) -> Vec<(Id, Slot)> {
-    let n = &e[id];
+/// The children of node `n` with their slots, in order.
+pub fn slots(n: &Math) -> impl Iterator<Item = (Id, Slot)> + '_ {
     n.children()
         .iter()
         .enumerate()
         .map(|(k, c)| (*c, slot(n, k)))
-        .collect()
+}
+
+/// The children of node `id` with their slots, in order.
+fn children(e: &Expr, id: Id) -> Vec<(Id, Slot)> {
+    slots(&e[id]).collect()
+}
+
+/// Walk the subterm `id` of `e` top down, children left to right, calling `f` on every node with
+/// the names bound above it (outermost first). The index slot of a `sum` names its binder and is
+/// not an occurrence: it is not visited. The walk stops at the first `Break`, which it returns.
+pub fn walk<B>(
+    e: &Expr,
+    id: Id,
+    f: &mut impl FnMut(Id, &[Symbol]) -> ControlFlow<B>,
+) -> ControlFlow<B> {
+    fn go<B>(
+        e: &Expr,
+        id: Id,
+        bound: &mut Vec<Symbol>,
+        f: &mut impl FnMut(Id, &[Symbol]) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        f(id, bound)?;
+        let here = binds(e, id);
+        for (c, slot) in children(e, id) {
+            match slot {
+                Slot::Name => {}
+                Slot::Free => go(e, c, bound, f)?,
+                Slot::Body => {
+                    let depth = bound.len();
+                    bound.extend(&here);
+                    let r = go(e, c, bound, f);
+                    bound.truncate(depth);
+                    r?;
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+    go(e, id, &mut vec![], f)
+}
+
+/// The free occurrences of symbols in the subterm `id` of `e`, in walk order (see [`walk`]).
+pub fn free_occurrences(e: &Expr, id: Id) -> Vec<(Id, Symbol)> {
+    let mut out = vec![];
+    let _ = walk(e, id, &mut |n, bound| -> ControlFlow<()> {
+        if let Math::Symbol(s) = &e[n] {
+            if !bound.contains(s) {
+                out.push((n, *s));
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    out
 }
 
 /// Does `s` occur free in the subterm `id` of `e`?
 pub fn free_in(e: &Expr, id: Id, s: Symbol) -> bool {
-    if let Math::Symbol(x) = &e[id] {
-        return *x == s;
-    }
-    let bound = binds(e, id);
-    children(e, id).into_iter().any(|(c, slot)| match slot {
-        Slot::Name => false,
-        Slot::Body if bound.contains(&s) => false,
-        _ => free_in(e, c, s),
+    walk(e, id, &mut |n, bound| match &e[n] {
+        Math::Symbol(x) if *x == s && !bound.contains(x) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
     })
+    .is_break()
 }
 
 /// The symbols that occur free in the subterm `id` of `e`.
 pub fn free_symbols(e: &Expr, id: Id) -> BTreeSet<Symbol> {
-    let mut out = BTreeSet::new();
-    if let Math::Symbol(x) = &e[id] {
-        out.insert(*x);
-        return out;
-    }
-    let bound = binds(e, id);
-    for (c, slot) in children(e, id) {
-        if slot == Slot::Name {
-            continue;
-        }
-        let mut f = free_symbols(e, c);
-        if slot == Slot::Body {
-            f.retain(|s| !bound.contains(s));
-        }
-        out.extend(f);
-    }
-    out
+    free_occurrences(e, id)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
 }
 
 /// The root id of a term.
@@ -97,6 +145,95 @@ pub fn root(e: &Expr) -> Id {
 fn copy(e: &Expr, id: Id, out: &mut Expr) -> Id {
     let n = e[id].clone().map_children(|c| copy(e, c, out));
     out.add(n)
+}
+
+/// Append the term `e` to `out`; returns the id of its root in `out`.
+pub fn append(out: &mut Expr, e: &Expr) -> Id {
+    let base = out.as_ref().len();
+    let mut last = Id::from(0);
+    for n in e.as_ref() {
+        last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
+    }
+    last
+}
+
+/// Why a term could not be unfolded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnfoldError {
+    /// `(definition, bound symbol)`: the definition mentions a free symbol that a binder around
+    /// its use binds, so unfolding would capture it.
+    Capture(Symbol, Symbol),
+    /// Unfolding this definition made the term larger than the node budget.
+    TooLarge(Symbol),
+}
+
+/// Replace every free occurrence of a defined symbol in `e` by its definition; returns the
+/// result and the names unfolded (in order of first use). A name bound by a binder around it
+/// is the binder's, not the definition (and a `sum`'s index slot is a name, not a use). A
+/// definition used under a binder that binds one of its free symbols would be captured, and a
+/// result of more than `max_nodes` nodes is refused as soon as it grows past it: both are errors.
+pub fn unfold(
+    e: &Expr,
+    defs: &BTreeMap<Symbol, Expr>,
+    max_nodes: usize,
+) -> Result<(Expr, Vec<Symbol>), UnfoldError> {
+    struct Unfolder<'a> {
+        e: &'a Expr,
+        defs: &'a BTreeMap<Symbol, Expr>,
+        max_nodes: usize,
+        out: Expr,
+        used: Vec<Symbol>,
+        bound: Vec<Symbol>,
+    }
+    impl Unfolder<'_> {
+        fn copy(&mut self, id: Id) -> Result<Id, UnfoldError> {
+            let e = self.e;
+            if let Math::Symbol(s) = &e[id] {
+                if let Some(d) = self.defs.get(s).filter(|_| !self.bound.contains(s)) {
+                    if let Some(b) = self.bound.iter().find(|b| free_in(d, root(d), **b)) {
+                        return Err(UnfoldError::Capture(*s, *b));
+                    }
+                    if self.out.as_ref().len() + d.as_ref().len() > self.max_nodes {
+                        return Err(UnfoldError::TooLarge(*s));
+                    }
+                    if !self.used.contains(s) {
+                        self.used.push(*s);
+                    }
+                    return Ok(append(&mut self.out, d));
+                }
+            }
+            let here = binds(e, id);
+            let mut kids = vec![];
+            for (c, slot) in children(e, id) {
+                kids.push(match slot {
+                    Slot::Name => copy(e, c, &mut self.out),
+                    Slot::Free => self.copy(c)?,
+                    Slot::Body => {
+                        let depth = self.bound.len();
+                        self.bound.extend(&here);
+                        let r = self.copy(c);
+                        self.bound.truncate(depth);
+                        r?
+                    }
+                });
+            }
+            let mut kids = kids.into_iter();
+            let n = e[id]
+                .clone()
+                .map_children(|_| kids.next().expect("one id per child"));
+            Ok(self.out.add(n))
+        }
+    }
+    let mut u = Unfolder {
+        e,
+        defs,
+        max_nodes,
+        out: Expr::default(),
+        used: vec![],
+        bound: vec![],
+    };
+    u.copy(root(e))?;
+    Ok((u.out, u.used))
 }
 
 /// Substitute symbol `to` for the free occurrences of `from` in `e`; `None` if a binder of `e`
@@ -330,5 +467,294 @@ mod tests {
             out[0].to_string(),
             "(sum u_1 1 n (* u_1 (gauss 1 0 1 (relu u))))"
         );
+    }
+
+    #[test]
+    fn walk_gives_each_node_the_names_bound_above_it() {
+        // Ranges are outside the binder, the body inside; the index slot is not visited.
+        let t = e("(sum j j n (gauss 1 0 1 (* u j)))");
+        let mut seen = vec![];
+        let _ = walk(&t, root(&t), &mut |id, bound| -> ControlFlow<()> {
+            if let Some(s) = t[id].symbol() {
+                let bound: Vec<String> = bound.iter().map(|b| b.to_string()).collect();
+                seen.push(format!("{s}:{}", bound.join(",")));
+            }
+            ControlFlow::Continue(())
+        });
+        assert_eq!(seen, ["j:", "n:", "u:j,u,v", "j:j,u,v"]);
+        let free: Vec<String> = free_occurrences(&t, root(&t))
+            .iter()
+            .map(|(_, s)| s.to_string())
+            .collect();
+        assert_eq!(free, ["j", "n"]);
+    }
+
+    fn defs(pairs: &[(&str, &str)]) -> BTreeMap<Symbol, Expr> {
+        pairs
+            .iter()
+            .map(|(n, d)| (Symbol::from(*n), e(d)))
+            .collect()
+    }
+
+    #[test]
+    fn unfold_respects_binders() {
+        // A use under a binder of one of its free symbols is refused.
+        let d = defs(&[("h", "(^ (idx x i) 2)")]);
+        assert_eq!(
+            unfold(&e("(sum i 1 n h)"), &d, 1000).unwrap_err(),
+            UnfoldError::Capture(Symbol::from("h"), Symbol::from("i"))
+        );
+        // In a range it is outside the binder, and a closed definition unfolds anywhere.
+        let (u, used) = unfold(&e("(sum i 1 h i)"), &d, 1000).unwrap();
+        assert_eq!(u.to_string(), "(sum i 1 (^ (idx x i) 2) i)");
+        assert_eq!(used, [Symbol::from("h")]);
+        // A bound index named like a definition is the binder's: neither the index slot nor
+        // its bound uses are unfolded (the free use in the range is).
+        let d = defs(&[("q", "(+ x 1)")]);
+        let (u, _) = unfold(&e("(sum q q n (* q 2))"), &d, 1000).unwrap();
+        assert_eq!(u.to_string(), "(sum q (+ x 1) n (* q 2))");
+        // One shared id for the range and the body: positions decide, not ids.
+        let mut shared = Expr::default();
+        let j = shared.add(Math::Symbol(Symbol::from("j")));
+        let h = shared.add(Math::Symbol(Symbol::from("h")));
+        shared.add(Math::Sum([j, h, h, h]));
+        let d = defs(&[("h", "(idx x j)")]);
+        assert_eq!(
+            unfold(&shared, &d, 1000).unwrap_err(),
+            UnfoldError::Capture(Symbol::from("h"), Symbol::from("j"))
+        );
+        let d = defs(&[("h", "(+ n 1)")]);
+        let (u, _) = unfold(&shared, &d, 1000).unwrap();
+        assert_eq!(u.to_string(), "(sum j (+ n 1) (+ n 1) (+ n 1))");
+        // The budget.
+        let d = defs(&[("h", "(+ n (+ n (+ n n)))")]);
+        assert_eq!(
+            unfold(&e("(* h h)"), &d, 10).unwrap_err(),
+            UnfoldError::TooLarge(Symbol::from("h"))
+        );
+    }
+
+    /// Property tests against an oracle written on the generator's own tree.
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum T {
+            Sym(&'static str),
+            Num,
+            Add(Box<T>, Box<T>),
+            Sum(&'static str, Box<T>, Box<T>, Box<T>),
+            Gauss(Box<T>, Box<T>, Box<T>, Box<T>),
+        }
+
+        const NAMES: [&str; 7] = ["j", "k", "q", "n", "u", "v", "x"];
+        /// Sum indices: `u` collides with gauss's bound variable.
+        const INDICES: [&str; 4] = ["j", "k", "q", "u"];
+
+        fn text(t: &T) -> String {
+            match t {
+                T::Sym(s) => s.to_string(),
+                T::Num => "1".into(),
+                T::Add(a, b) => format!("(+ {} {})", text(a), text(b)),
+                T::Sum(j, a, b, c) => format!("(sum {j} {} {} {})", text(a), text(b), text(c)),
+                T::Gauss(a, b, c, d) => {
+                    format!("(gauss {} {} {} {})", text(a), text(b), text(c), text(d))
+                }
+            }
+        }
+
+        /// What the node binds in its body.
+        fn bound_by(t: &T) -> Vec<&'static str> {
+            match t {
+                T::Sum(j, ..) => vec![*j],
+                T::Gauss(..) => vec!["u", "v"],
+                _ => vec![],
+            }
+        }
+
+        fn free(t: &T) -> BTreeSet<String> {
+            match t {
+                T::Sym(s) => BTreeSet::from([s.to_string()]),
+                T::Num => BTreeSet::new(),
+                T::Add(a, b) => free(a).union(&free(b)).cloned().collect(),
+                T::Sum(_, a, b, c) | T::Gauss(a, b, c, _) => {
+                    let body = match t {
+                        T::Sum(.., c) | T::Gauss(.., c) => c,
+                        _ => unreachable!(),
+                    };
+                    let mut out: BTreeSet<String> = free(body)
+                        .into_iter()
+                        .filter(|s| !bound_by(t).contains(&s.as_str()))
+                        .collect();
+                    let ranges: Vec<&T> = match t {
+                        T::Sum(..) => vec![a, b],
+                        _ => vec![a, b, c],
+                    };
+                    for r in ranges {
+                        out.extend(free(r));
+                    }
+                    out
+                }
+            }
+        }
+
+        /// The children of a node with "is it the body".
+        fn kids(t: &T) -> Vec<(&T, bool)> {
+            match t {
+                T::Sym(_) | T::Num => vec![],
+                T::Add(a, b) => vec![(a, false), (b, false)],
+                T::Sum(_, a, b, c) => vec![(a, false), (b, false), (c, true)],
+                T::Gauss(a, b, c, d) => vec![(a, false), (b, false), (c, false), (d, true)],
+            }
+        }
+
+        fn rebuild(t: &T, new: Vec<T>) -> T {
+            let mut it = new.into_iter().map(Box::new);
+            let mut n = || it.next().unwrap();
+            match t {
+                T::Sym(_) | T::Num => t.clone(),
+                T::Add(..) => T::Add(n(), n()),
+                T::Sum(j, ..) => T::Sum(j, n(), n(), n()),
+                T::Gauss(..) => T::Gauss(n(), n(), n(), n()),
+            }
+        }
+
+        /// Unfold `q := d` by the book; `Err(b)` when the first free use of `q` (top down, left
+        /// to right) stands under a binder of `b`, free in `d` (outermost first).
+        fn unfold_oracle(t: &T, d: &T, bound: &mut Vec<&'static str>) -> Result<T, String> {
+            if let T::Sym("q") = t {
+                if !bound.contains(&"q") {
+                    let fd = free(d);
+                    if let Some(b) = bound.iter().find(|b| fd.contains(**b)) {
+                        return Err(b.to_string());
+                    }
+                    return Ok(d.clone());
+                }
+            }
+            let mut new = vec![];
+            for (c, body) in kids(t) {
+                let depth = bound.len();
+                if body {
+                    bound.extend(bound_by(t));
+                }
+                let r = unfold_oracle(c, d, bound);
+                bound.truncate(depth);
+                new.push(r?);
+            }
+            Ok(rebuild(t, new))
+        }
+
+        /// Substitute `to` for free `from` by the book; `None` on capture.
+        fn subst_oracle(t: &T, from: &'static str, to: &'static str) -> Option<T> {
+            match t {
+                T::Sym(s) if *s == from => return Some(T::Sym(to)),
+                _ => {}
+            }
+            let b = bound_by(t);
+            let mut new = vec![];
+            for (c, body) in kids(t) {
+                if body && b.contains(&to) && !b.contains(&from) && free(c).contains(from) {
+                    return None;
+                }
+                new.push(if body && b.contains(&from) {
+                    c.clone()
+                } else {
+                    subst_oracle(c, from, to)?
+                });
+            }
+            Some(rebuild(t, new))
+        }
+
+        fn term() -> impl Strategy<Value = T> {
+            let leaf = prop_oneof![
+                3 => proptest::sample::select(&NAMES[..]).prop_map(T::Sym),
+                1 => Just(T::Num),
+            ];
+            leaf.prop_recursive(4, 24, 4, |inner| {
+                prop_oneof![
+                    (inner.clone(), inner.clone()).prop_map(|(a, b)| T::Add(a.into(), b.into())),
+                    (
+                        proptest::sample::select(&INDICES[..]),
+                        inner.clone(),
+                        inner.clone(),
+                        inner.clone()
+                    )
+                        .prop_map(|(j, a, b, c)| T::Sum(
+                            j,
+                            a.into(),
+                            b.into(),
+                            c.into()
+                        )),
+                    (inner.clone(), inner.clone(), inner.clone(), inner.clone())
+                        .prop_map(|(a, b, c, d)| T::Gauss(a.into(), b.into(), c.into(), d.into())),
+                ]
+            })
+        }
+
+        fn parse(t: &T) -> Expr {
+            text(t).parse().unwrap()
+        }
+
+        fn names(s: &BTreeSet<Symbol>) -> BTreeSet<String> {
+            s.iter().map(|s| s.to_string()).collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+
+            #[test]
+            fn free_symbols_agree_with_the_oracle(t in term()) {
+                let e = parse(&t);
+                prop_assert_eq!(names(&free_symbols(&e, root(&e))), free(&t));
+                for s in NAMES {
+                    prop_assert_eq!(free_in(&e, root(&e), Symbol::from(s)), free(&t).contains(s));
+                }
+            }
+
+            #[test]
+            fn unfold_agrees_with_the_oracle(t in term(), d in term()) {
+                let e = parse(&t);
+                let defs = BTreeMap::from([(Symbol::from("q"), parse(&d))]);
+                let got = unfold(&e, &defs, usize::MAX).map(|(u, _)| u.to_string());
+                let want = unfold_oracle(&t, &d, &mut vec![]).map(|u| text(&u));
+                match (got, want) {
+                    (Ok(g), Ok(w)) => prop_assert_eq!(g, w),
+                    (Err(UnfoldError::Capture(q, b)), Err(w)) => {
+                        prop_assert_eq!(q.as_str(), "q");
+                        prop_assert_eq!(b.to_string(), w);
+                    }
+                    (g, w) => prop_assert!(false, "unfold {:?}, oracle {:?}", g, w),
+                }
+            }
+
+            #[test]
+            fn substitute_agrees_with_the_oracle(
+                t in term(),
+                from in proptest::sample::select(&NAMES[..]),
+                to in proptest::sample::select(&NAMES[..]),
+            ) {
+                let e = parse(&t);
+                let got = substitute(&e, Symbol::from(from), Symbol::from(to)).map(|s| s.to_string());
+                prop_assert_eq!(got, subst_oracle(&t, from, to).map(|s| text(&s)));
+            }
+
+            #[test]
+            fn renaming_apart_keeps_free_symbols_and_unshadows(t in term()) {
+                let e = parse(&t);
+                let reserved: BTreeSet<Symbol> = ["n", "x", "k"].iter().map(|s| Symbol::from(*s)).collect();
+                let out = rename_apart(&[&e], &reserved).remove(0);
+                prop_assert_eq!(free_symbols(&out, root(&out)), free_symbols(&e, root(&e)));
+                // No sum index is reserved or shadows an enclosing sum index.
+                let _ = walk(&out, root(&out), &mut |id, bound| -> ControlFlow<()> {
+                    if let Math::Sum([j, ..]) = &out[id] {
+                        let j = out[*j].symbol().unwrap();
+                        assert!(!reserved.contains(&j), "{out}");
+                        assert!(!bound.contains(&j) || GAUSS_VARS.contains(&j.as_str()), "{out}");
+                    }
+                    ControlFlow::Continue(())
+                });
+            }
+        }
     }
 }

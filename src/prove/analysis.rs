@@ -1,12 +1,13 @@
 //! The e-class analysis: exact constant folding and free-symbol tracking.
 
-use egg::{Analysis, DidMerge, EGraph, Id, Language, Symbol};
+use egg::{Analysis, DidMerge, EGraph, Id, Symbol};
 use num_rational::BigRational;
 use num_traits::{Signed, ToPrimitive, Zero};
 use std::collections::BTreeSet;
 
 use super::context::Context;
-use crate::expr::{Constant, Math, GAUSS_VARS};
+use crate::expr::binders::{self, Slot};
+use crate::expr::{Constant, Math};
 
 /// The e-graph type of the prover.
 pub type MathGraph = EGraph<Math, MathAnalysis>;
@@ -104,34 +105,21 @@ fn free_symbols(egraph: &MathGraph, enode: &Math) -> BTreeSet<Symbol> {
     match enode {
         Math::Symbol(s) => BTreeSet::from([*s]),
         Math::Num(_) => BTreeSet::new(),
-        Math::Sum([var, lo, hi, body]) => {
-            let mut out = f(body);
-            if let Some(v) = symbol_of(egraph, *var) {
-                out.remove(&v);
-            }
-            out.extend(f(lo));
-            out.extend(f(hi));
-            out
-        }
         // An expectation integrates the random symbols out.
         Math::Expect(x) => f(x)
             .into_iter()
             .filter(|s| !egraph.analysis.ctx.is_random(*s))
             .collect(),
-        Math::Gauss([s11, s12, s22, body]) => {
-            let mut out = f(body);
-            for v in GAUSS_VARS {
-                out.remove(&Symbol::from(v));
-            }
-            out.extend(f(s11));
-            out.extend(f(s12));
-            out.extend(f(s22));
-            out
-        }
+        // Binders (sum, gauss) and everything else: the slots say what each child is.
         other => {
+            let bound = binders::node_binds(other, |c| symbol_of(egraph, c));
             let mut out = BTreeSet::new();
-            for c in other.children() {
-                out.extend(f(c));
+            for (c, slot) in binders::slots(other) {
+                match slot {
+                    Slot::Name => {}
+                    Slot::Free => out.extend(f(&c)),
+                    Slot::Body => out.extend(f(&c).into_iter().filter(|s| !bound.contains(s))),
+                }
             }
             out
         }

@@ -264,29 +264,17 @@ impl PatBuilder {
     }
 }
 
-/// Append the term `e` to `out`; returns the id of its root in `out`.
-pub fn append(out: &mut Expr, e: &Expr) -> Id {
-    let base = out.as_ref().len();
-    let mut last = Id::from(0);
-    for n in e.as_ref() {
-        last = out.add(n.clone().map_children(|c| Id::from(usize::from(c) + base)));
-    }
-    last
-}
-
 /// A smallest term of class `id`.
 pub fn extract(egraph: &MathGraph, id: Id) -> Expr {
     Extractor::new(egraph, AstSize).find_best(id).1
 }
 
-pub use crate::expr::binders::{free_in, substitute};
+pub use crate::expr::binders::{append, free_in, root, substitute};
 
 /// Does symbol `s` occur anywhere in `e` (free or bound)?
 pub fn occurs(e: &Expr, s: Symbol) -> bool {
     e.as_ref().iter().any(|n| n.symbol() == Some(s))
 }
-
-pub use crate::expr::binders::root;
 
 /// Does the searcher match anywhere? (Used by tests to show an example exercises its rule.)
 pub fn fires(rule: &Rule, egraph: &MathGraph) -> bool {
