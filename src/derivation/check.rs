@@ -5,6 +5,7 @@ use num_rational::BigRational;
 use rayon::prelude::*;
 use std::fmt;
 
+use super::draws::NetworkDraws;
 use super::file::{Derivation, Kind, Link, LinkId};
 use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK, POINTS};
 pub use super::verdict::Verdict;
@@ -342,11 +343,16 @@ fn methods(terms: &[&Expr]) -> Vec<&'static str> {
 /// in parallel; the report lists them in file order. An internal soundness error is reported for
 /// its link ([`Verdict::Unsound`]) and the other links are still checked.
 pub fn check(d: &Derivation) -> Report {
+    check_with(d, &NetworkDraws::prepare(&[d]))
+}
+
+/// [`check`] with networks sampled beforehand (shared by the width studies that bind them).
+pub fn check_with(d: &Derivation, draws: &NetworkDraws) -> Report {
     let ctx = context(d);
     let links: Vec<Link> = d.links().collect();
     let links = links
         .par_iter()
-        .map(|link| check_link(d, &ctx, link))
+        .map(|link| check_link_with(d, &ctx, link, draws))
         .collect();
     Report { links }
 }
@@ -354,11 +360,23 @@ pub fn check(d: &Derivation) -> Report {
 /// Check every derivation (what `derive check --all` does): derivations and their links are
 /// checked in parallel; the reports come in the order of `ds`.
 pub fn check_all(ds: &[Derivation]) -> Vec<Report> {
-    ds.par_iter().map(check).collect()
+    let all: Vec<&Derivation> = ds.iter().collect();
+    let draws = NetworkDraws::prepare(&all);
+    ds.par_iter().map(|d| check_with(d, &draws)).collect()
 }
 
-/// Check one link of `d`.
+/// Check one link of `d` (a width study samples its own networks).
 pub fn check_link(d: &Derivation, ctx: &Context, link: &Link) -> LinkResult {
+    check_link_with(d, ctx, link, &NetworkDraws::none())
+}
+
+/// Check one link of `d`, width studies reading the networks sampled in `draws`.
+pub fn check_link_with(
+    d: &Derivation,
+    ctx: &Context,
+    link: &Link,
+    draws: &NetworkDraws,
+) -> LinkResult {
     let (a, b) = (link.from, &link.step.term);
     let step = link.step;
     let mut result = LinkResult {
@@ -372,7 +390,15 @@ pub fn check_link(d: &Derivation, ctx: &Context, link: &Link) -> LinkResult {
         diagnosis: None,
     };
     if let Some(width) = step.limit {
-        let study = super::limit::study(d, &a.expr, &b.expr, width, step.rate, step.resolution);
+        let study = super::limit::study(
+            d,
+            &a.expr,
+            &b.expr,
+            width,
+            step.rate,
+            step.resolution,
+            draws,
+        );
         result.verdict = if study.holds() {
             Verdict::Limit
         } else if study.failure().is_some() {

@@ -84,6 +84,7 @@
 use egg::Symbol;
 use nalgebra::DMatrix;
 
+use super::draws::NetworkDraws;
 use super::file::{Derivation, NetworkSpec, Quantity, Train};
 use super::sample::{describe, point_scaled, used_symbols, EDGE_POINTS};
 
@@ -95,7 +96,7 @@ use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, EvalError, Evaluator};
 use crate::numeric::kernel::{kernel_pair, Architecture as KernelArch};
 use crate::numeric::network::NetworkError;
-use crate::numeric::network::{sample_widths, Architecture as NetArch, Network};
+use crate::numeric::network::{sample_widths, Network};
 use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
@@ -363,7 +364,7 @@ fn output_kernels(
 }
 
 /// Train `net` by gradient descent on input 1 (loss ½(f(x₁) − y)²).
-fn train(net: &mut Network, spec: &NetworkSpec, t: &Train) -> Result<(), String> {
+pub(super) fn train(net: &mut Network, spec: &NetworkSpec, t: &Train) -> Result<(), String> {
     let x = &spec.inputs[0];
     let dt = t.eta * t.time / t.steps as f64;
     let mut theta = net.parameters();
@@ -417,6 +418,12 @@ impl Kernels {
     }
 }
 
+/// The first seed of the draws of configuration (activation `ci`, depth `di`) of `spec`; draw i
+/// of every width has seed `config_seed + i`.
+pub(super) fn config_seed(spec: &NetworkSpec, ci: usize, di: usize) -> u64 {
+    0x11_0000 + 1000 * (ci * spec.depths.len() + di) as u64
+}
+
 /// The environment of one network draw (bound symbols take the draw's quantities) and its
 /// control variates (see the module docs).
 #[allow(clippy::too_many_arguments)]
@@ -428,40 +435,23 @@ fn network_draw(
     seed: u64,
     kernels: &Kernels,
     random: &[Symbol],
+    draws: &NetworkDraws,
 ) -> Result<(Env, Vec<f64>, Option<Env>), StudyError> {
-    let arch = NetArch::new(act, depth, spec.sw, spec.sb)?;
     let dim = spec.inputs[0].len();
-    let net = Network::sample(&arch, dim, width, seed)?;
-    let rows: Vec<f64> = spec.inputs.iter().flatten().copied().collect();
-    let inputs = DMatrix::from_row_slice(spec.inputs.len(), dim, &rows);
+    let drawn = draws.get(spec, act, depth, width, seed)?;
+    // Only what this file binds: a draw prepared for another file may hold more, and the study
+    // (its control variates included) must not depend on which files are checked with it.
+    let own = super::draws::Needs::of(spec);
+    let pre = if own.pre { &drawn.pre } else { &None };
+    let emp = if own.emp { &drawn.emp } else { &None };
+    let trained = if own.trained { &drawn.trained } else { &None };
     let needs = |f: fn(&Quantity) -> bool| spec.bind.iter().any(|(_, q)| f(q));
-    let pre = if needs(|q| matches!(q, Quantity::Preactivation(_))) {
-        net.preactivations(&inputs)?
-    } else {
-        vec![]
-    };
     let outputs_bound = needs(|q| matches!(q, Quantity::Output(_) | Quantity::TrainedOutput(_)));
     let output_kernels_bound = needs(|q| matches!(q, Quantity::Nngp(..) | Quantity::Ntk(..)));
-    let emp = if outputs_bound
-        || output_kernels_bound
-        || needs(|q| matches!(q, Quantity::EmpiricalNngp(..) | Quantity::EmpiricalNtk(..)))
-    {
-        Some(net.kernels(&inputs)?)
-    } else {
-        None
-    };
-    let trained = match spec.train {
-        Some(t) if needs(|q| matches!(q, Quantity::TrainedOutput(_))) => {
-            let mut net = net.clone();
-            train(&mut net, spec, &t).map_err(StudyError::Training)?;
-            Some(net.outputs(&inputs)?)
-        }
-        _ => None,
-    };
     // Control variates: each tends to 0 as the width grows.
     let mut controls = vec![];
     let m = spec.inputs.len();
-    if let Some(h) = pre.last() {
+    if let Some(h) = pre {
         let (sw2, sb2) = (spec.sw * spec.sw, spec.sb * spec.sb);
         for a in 0..m {
             for b in a..m {
@@ -478,7 +468,7 @@ fn network_draw(
             }
         }
     }
-    if let Some(k) = &emp {
+    if let Some(k) = emp {
         let mut dtheta = vec![];
         for a in 0..m {
             for b in a..m {
@@ -519,7 +509,7 @@ fn network_draw(
                 env.arrays.insert(*sym, spec.inputs[a - 1].clone());
             }
             Quantity::Preactivation(a) => {
-                let h = &pre[depth - 1];
+                let h = pre.as_ref().expect("computed above");
                 env.arrays
                     .insert(*sym, h.column(a - 1).iter().copied().collect());
             }
@@ -570,7 +560,7 @@ fn network_draw(
     }
     // The same environment with the output's infinite-width kernels replaced by this draw's
     // empirical ones: a side evaluated on both gives a control that tends to 0.
-    let alt = match &emp {
+    let alt = match emp {
         Some(k) if output_kernels_bound => {
             let mut alt = env.clone();
             for (sym, q) in &spec.bind {
@@ -869,6 +859,7 @@ pub fn study(
     width: Symbol,
     rate: f64,
     resolution: Option<f64>,
+    draws: &NetworkDraws,
 ) -> LimitEvidence {
     let mut ev = LimitEvidence {
         width,
@@ -879,7 +870,9 @@ pub fn study(
         skipped: None,
     };
     let result = match &d.network {
-        Some(spec) => network_studies(d, spec, lhs, rhs, width, rate, resolution, &mut ev),
+        Some(spec) => {
+            network_studies(d, spec, lhs, rhs, width, rate, resolution, draws, &mut ev)
+        }
         None => point_studies(d, lhs, rhs, width, rate, resolution, &mut ev),
     };
     if let Err(e) = result {
@@ -897,6 +890,7 @@ fn network_studies(
     width: Symbol,
     rate: f64,
     resolution: Option<f64>,
+    draws: &NetworkDraws,
     ev: &mut LimitEvidence,
 ) -> Result<(), StudyError> {
     if !spec
@@ -946,14 +940,14 @@ fn network_studies(
                 }
             }
             let kernels = Kernels { pairs };
-            let base = 0x11_0000 + 1000 * (ci * spec.depths.len() + di) as u64;
+            let base = config_seed(spec, ci, di);
             // Sides that do not vary between draws are evaluated once, on the first draw.
-            let (first, _, _) = network_draw(spec, act, depth, widths[0], base, &kernels, &random)?;
+            let (first, _, _) = network_draw(spec, act, depth, widths[0], base, &kernels, &random, draws)?;
             let fixed_l = (!vary_l).then(|| side(&first, lhs)).transpose()?;
             let fixed_r = (!vary_r).then(|| side(&first, rhs)).transpose()?;
             let draw = |w: usize, s: u64| -> Result<Draw, StudyError> {
                 let (env, mut controls, alt) =
-                    network_draw(spec, act, depth, w, s, &kernels, &random)?;
+                    network_draw(spec, act, depth, w, s, &kernels, &random, draws)?;
                 let (lhs, rhs) = sides.draw(&env, (fixed_l, fixed_r))?;
                 if let Some(alt) = &alt {
                     // Each side at the empirical output kernels minus itself at the

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod diagnose;
 pub mod discover;
+pub mod draws;
 pub mod error;
 pub mod file;
 pub mod json;
