@@ -35,6 +35,7 @@ pub mod derivation;
 pub mod expr;
 pub mod limits;
 pub mod numeric;
+pub mod precision;
 pub mod prove;
 
 pub use derivation::discover;

@@ -13,12 +13,8 @@ use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, EvalError, Evaluator, Value};
 use crate::numeric::tolerance::{compare, compare_difference, Comparison};
 
-/// Fewest points (of [`POINTS`]) at which both sides must evaluate to finite values for a link
-/// to count as checked numerically: `proved` needs them (else `unchecked`), `consistent` needs
-/// them (else `unknown`). Two thirds of the points: a link may be undefined on part of a wide
-/// domain (a root of a negative number, an overflow), but not on most of it.
-pub const MIN_POINTS: usize = 8;
 use crate::numeric::precise::{BITS, PRECISE_METHOD};
+pub use crate::precision::MIN_POINTS;
 use crate::prove::{prove, Context, Limits, Outcome, Stats, Unsound};
 
 /// One point where the sides were compared.

@@ -2,6 +2,7 @@
 
 use super::check::Evidence;
 use crate::expr::text;
+use crate::precision::RATIO_REL;
 use crate::prove::Outcome;
 
 /// Recognise a constant `k` as a short closed form (rationals, and rationals times π^±1, √2, √π).
@@ -18,7 +19,7 @@ pub fn recognise(k: f64) -> Option<String> {
         let q = k / base;
         for den in 1..=12i64 {
             let num = q * den as f64;
-            if (num - num.round()).abs() < 1e-9 * num.abs().max(1.0) && num.round() != 0.0 {
+            if (num - num.round()).abs() < RATIO_REL * num.abs().max(1.0) && num.round() != 0.0 {
                 let n = num.round() as i64;
                 let frac = if den == 1 {
                     format!("{n}")
@@ -45,16 +46,18 @@ pub fn diagnose(ev: &Evidence, outcome: &Outcome) -> Option<String> {
     let ratios: Vec<f64> = ev
         .points
         .iter()
-        .filter(|p| p.lhs.value.abs() > 1e-9 * p.lhs.scale.max(1e-300) && p.rhs.value.abs() > 0.0)
+        .filter(|p| {
+            p.lhs.value.abs() > RATIO_REL * p.lhs.scale.max(1e-300) && p.rhs.value.abs() > 0.0
+        })
         .map(|p| p.rhs.value / p.lhs.value)
         .collect();
     if ratios.len() >= 3 {
         let r0 = ratios[0];
         let constant = ratios
             .iter()
-            .all(|r| (r - r0).abs() <= 1e-9 * r0.abs().max(1e-300));
+            .all(|r| (r - r0).abs() <= RATIO_REL * r0.abs().max(1e-300));
         if constant {
-            if (r0 + 1.0).abs() < 1e-9 {
+            if (r0 + 1.0).abs() < RATIO_REL {
                 notes.push(
                     "sign flipped: the right side is the negative of the left side".to_string(),
                 );

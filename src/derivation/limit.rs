@@ -88,9 +88,6 @@ use super::draws::NetworkDraws;
 use super::file::{Derivation, NetworkSpec, Quantity, Train};
 use super::sample::{describe, point_scaled, used_symbols, EDGE_POINTS};
 
-/// Sizes other than the width are divided by 10^POINT_SHRINK in point studies (sampled sizes reach
-/// the thousands; the study draws 48 × 6 widths of terms that grow with them).
-const POINT_SHRINK: u32 = 3;
 use crate::expr::binders::append;
 use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, EvalError, Evaluator};
@@ -100,22 +97,9 @@ use crate::numeric::network::{sample_widths, Network};
 use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
+use crate::precision::POINT_SHRINK;
 
-/// Widths of a study unless the `[network]` table says otherwise.
-pub const WIDTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
-/// Draws per width unless the `[network]` table says otherwise.
-pub const SEEDS: usize = 48;
-/// Level of the slope interval, before the Bonferroni correction over the configurations.
-pub const LEVEL: f64 = 0.99;
-/// The resolution a limit claim needs unless the link declares one: this fraction of the scale
-/// of the quantity.
-pub const RESOLUTION_REL: f64 = 1e-3;
-/// The finest resolution a study claims, as a fraction of the scale: the accuracy of the
-/// deterministic pieces (quadrature, kernel recursions) the sides are computed from.
-pub const FLOOR_REL: f64 = 1e-9;
-/// The draw budget: a study whose resolution is too coarse doubles its draws per width until
-/// it has this many times the initial number, then says `unknown`.
-pub const MAX_DRAW_FACTOR: usize = 4;
+pub use crate::precision::{FLOOR_REL, LEVEL, MAX_DRAW_FACTOR, RESOLUTION_REL, SEEDS, WIDTHS};
 /// Sample points (after the edge points) used when there is no `[network]`.
 const POINT_CONFIGS: usize = 2;
 
@@ -870,9 +854,7 @@ pub fn study(
         skipped: None,
     };
     let result = match &d.network {
-        Some(spec) => {
-            network_studies(d, spec, lhs, rhs, width, rate, resolution, draws, &mut ev)
-        }
+        Some(spec) => network_studies(d, spec, lhs, rhs, width, rate, resolution, draws, &mut ev),
         None => point_studies(d, lhs, rhs, width, rate, resolution, &mut ev),
     };
     if let Err(e) = result {
@@ -942,7 +924,8 @@ fn network_studies(
             let kernels = Kernels { pairs };
             let base = config_seed(spec, ci, di);
             // Sides that do not vary between draws are evaluated once, on the first draw.
-            let (first, _, _) = network_draw(spec, act, depth, widths[0], base, &kernels, &random, draws)?;
+            let (first, _, _) =
+                network_draw(spec, act, depth, widths[0], base, &kernels, &random, draws)?;
             let fixed_l = (!vary_l).then(|| side(&first, lhs)).transpose()?;
             let fixed_r = (!vary_r).then(|| side(&first, rhs)).transpose()?;
             let draw = |w: usize, s: u64| -> Result<Draw, StudyError> {

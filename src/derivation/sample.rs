@@ -7,19 +7,7 @@ use super::file::{Derivation, Kind};
 use crate::numeric::activation::Activation;
 use crate::numeric::eval::{Env, Evaluator};
 
-/// How many points each link is evaluated at.
-pub const POINTS: usize = 12;
-/// How many of them use edge values of the domains.
-pub const EDGE_POINTS: usize = 4;
-/// Monte Carlo samples per expectation that is not a polynomial in the Gaussian entries.
-pub const MC_SAMPLES: usize = 20_000;
-/// Largest size drawn (sizes are log-uniform in 1..=MAX_SIZE).
-pub const MAX_SIZE: f64 = 5000.0;
-/// Decades of magnitude reals and positives are drawn from: |x| log-uniform in
-/// [10^-DECADES, 10^DECADES], both signs for reals.
-pub const DECADES: f64 = 6.0;
-/// How many times a point refused by the term budget is retried with its sizes divided by 10.
-pub const MAX_SHRINK: u32 = 3;
+pub use crate::precision::{DECADES, EDGE_POINTS, MAX_SHRINK, MAX_SIZE, MC_SAMPLES, POINTS};
 
 /// Concrete activations the generic `phi` stands for, cycled over the points: odd ones with
 /// φ(0) = 0 and ones with φ(0) ≠ 0 (sigmoid, softplus, cos), kinked and smooth.

@@ -22,9 +22,7 @@ use super::error::NumericError;
 use std::f64::consts::{FRAC_PI_2, PI};
 use std::sync::OnceLock;
 
-/// Relative slack allowed in s12² ≤ s11·s22 before a covariance is refused (within it, s12 is
-/// clamped to ±√(s11·s22)).
-pub const PSD_SLACK: f64 = 1e-12;
+pub use crate::precision::PSD_SLACK;
 
 /// A 2×2 covariance matrix [[s11, s12], [s12, s22]].
 ///

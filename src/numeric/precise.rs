@@ -109,8 +109,7 @@ fn cached<T>(f: impl FnOnce(Option<&mut ConstCache>) -> T) -> T {
 }
 type Mid = Repr<2>;
 
-/// The working precision of the checker, in bits.
-pub const BITS: u32 = 128;
+pub use crate::precision::BITS;
 
 /// The most sum terms one side may evaluate precisely (over it: f64).
 pub const MAX_TERMS: usize = 4096;

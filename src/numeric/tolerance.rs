@@ -34,12 +34,7 @@
 use super::eval::Value;
 use statrs::distribution::{ContinuousCDF, Normal};
 
-/// Relative tolerance on the values.
-pub const REL: f64 = 1e-12;
-/// Tolerance relative to the magnitude scale of the computation.
-pub const SCALE: f64 = 1e-12;
-/// Family-wise false-alarm rate for Monte Carlo comparisons.
-pub const ALPHA: f64 = 1e-4;
+pub use crate::precision::{ALPHA, REL, SCALE};
 
 /// The result of comparing two values.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,0 +1,101 @@
+//! The precision policy: every threshold that decides a verdict, in one place, each with its
+//! reason. A tolerance is never widened to make a link pass; where a number here changes, the
+//! snapshots of every derivation must be re-read.
+//!
+//! - **Comparing two sides at a point** ([`REL`], [`SCALE`], [`ALPHA`]): see
+//!   `numeric/tolerance.rs` for how they combine.
+//! - **Points** ([`POINTS`], [`EDGE_POINTS`], [`MIN_POINTS`], [`MAX_SHRINK`], [`MAX_SIZE`],
+//!   [`DECADES`]): where a link is evaluated, and how many points it needs.
+//! - **Monte Carlo** ([`MC_SAMPLES`], and the estimator's own guards in `numeric/eval.rs`).
+//! - **Width studies** ([`WIDTHS`], [`SEEDS`], [`LEVEL`], [`RESOLUTION_REL`], [`FLOOR_REL`],
+//!   [`MAX_DRAW_FACTOR`], [`POINT_SHRINK`]): when a `limit` link holds.
+//! - **Diagnosis** ([`RATIO_REL`]): when a refuted link is called "off by a constant factor".
+//! - **Covariances** ([`PSD_SLACK`]) and **high precision** ([`BITS`]).
+
+// ---- comparing two sides ------------------------------------------------------------------
+
+/// Relative tolerance on the values: 1e-12. Evaluating a sum or product of n terms in f64 has a
+/// forward rounding error of at most about n·ε with ε = 2.2e-16; the terms links expand to number
+/// at most a few hundred, so rounding stays below 1e-13 of the magnitude, and 1e-12 leaves a ~5×
+/// margin (and covers the quadrature reference's 1e-13 accuracy). A wrong constant, sign, index or
+/// dropped term changes a value by far more at the generic points sampled.
+pub const REL: f64 = 1e-12;
+/// Tolerance relative to the magnitude scale of the computation (the same computation on
+/// absolute values): 1e-12, for the same reason as [`REL`]; it covers cancellation.
+pub const SCALE: f64 = 1e-12;
+/// Family-wise false-alarm rate of the Monte Carlo comparisons of one link: 1e-4, Bonferroni over
+/// its points. A correct link is refuted by chance at most once in 10,000 links, and a wrong one
+/// needs a difference of about 4.5 standard errors to be caught (the seeds are fixed, so a verdict
+/// is reproducible).
+pub const ALPHA: f64 = 1e-4;
+
+// ---- points -------------------------------------------------------------------------------
+
+/// Points at which each link is evaluated: 12, enough that a wrong identity which agrees at a
+/// special value (0, 1, an edge) is still caught at the generic ones, and few enough that a link
+/// with Monte Carlo sides costs well under a second.
+pub const POINTS: usize = 12;
+/// How many of them take the edges of the declared domains (0, ±1, interval ends): 4.
+pub const EDGE_POINTS: usize = 4;
+/// Fewest points at which both sides must evaluate to finite values for a link to count as
+/// checked numerically: 8 of the 12 (two thirds). A link may be undefined on part of a wide
+/// domain (a root of a negative number, an overflow) but not on most of it: `proved` needs them
+/// (else `unchecked`), `consistent` needs them (else `unknown`).
+pub const MIN_POINTS: usize = 8;
+/// How many times a point refused by the term budget is retried with its sizes divided by 10: 3.
+pub const MAX_SHRINK: u32 = 3;
+/// Largest size drawn (sizes are log-uniform in 1..=MAX_SIZE): 5000, past the widths of the
+/// width studies, so that a link true only for small sizes is caught.
+pub const MAX_SIZE: f64 = 5000.0;
+/// Decades of magnitude reals and positives are drawn from (|x| log-uniform in
+/// [10^-DECADES, 10^DECADES], both signs for reals): 6, so that scale-dependent slips (x vs x²,
+/// a missing factor) show at some point.
+pub const DECADES: f64 = 6.0;
+
+// ---- Monte Carlo ----------------------------------------------------------------------------
+
+/// Monte Carlo samples per expectation that is not a polynomial in the Gaussian entries: 20,000
+/// (standard error ~0.7% of the standard deviation; with common random numbers the difference
+/// of two sides is estimated far more tightly).
+pub const MC_SAMPLES: usize = 20_000;
+
+// ---- width studies --------------------------------------------------------------------------
+
+/// Widths of a study unless the `[network]` table says otherwise: 16 … 512, doubling (six
+/// widths span 1.5 decades, enough to fit a + b·n^r + c·n^2r and a slope).
+pub const WIDTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
+/// Draws per width unless the `[network]` table says otherwise: 48.
+pub const SEEDS: usize = 48;
+/// Level of the slope interval, before the Bonferroni correction over the configurations: 0.99
+/// (the slope is supporting evidence; its interval is reported, not decisive).
+pub const LEVEL: f64 = 0.99;
+/// The resolution a limit claim needs unless the link declares one: 1e-3 of the scale of the
+/// quantity (a limit off by less than 0.1% is not what the notes' errors look like; the link can
+/// declare a finer one).
+pub const RESOLUTION_REL: f64 = 1e-3;
+/// The finest resolution a study claims, as a fraction of the scale: 1e-9, the accuracy of the
+/// deterministic pieces (quadrature, kernel recursions) the sides are computed from.
+pub const FLOOR_REL: f64 = 1e-9;
+/// The draw budget: a study whose resolution is too coarse doubles its draws per width until it
+/// has this many times the initial number (4), then says `unknown`.
+pub const MAX_DRAW_FACTOR: usize = 4;
+/// Sizes other than the width are divided by 10^POINT_SHRINK in width studies without a network
+/// (sampled sizes reach the thousands; the study draws 48 × 6 widths of terms that grow with
+/// them).
+pub const POINT_SHRINK: u32 = 3;
+
+// ---- diagnosis ------------------------------------------------------------------------------
+
+/// Two refuted sides are "off by a constant factor" k when lhs/rhs agrees with k to 1e-9 at every
+/// point (and k is recognised as a short closed form to the same accuracy): well above the
+/// rounding of a ratio of two values each good to 1e-12, well below any accidental agreement.
+pub const RATIO_REL: f64 = 1e-9;
+
+// ---- covariances and high precision ---------------------------------------------------------
+
+/// Relative slack allowed in s12² ≤ s11·s22 before a covariance is refused (within it, s12 is
+/// clamped to ±√(s11·s22)): 1e-12, the rounding of a covariance computed in f64.
+pub const PSD_SLACK: f64 = 1e-12;
+/// The working precision of the ball arithmetic that decides a point where it applies: 128 bits,
+/// so that rounding (≈ 3e-39 relative) is far below any difference a wrong step makes.
+pub const BITS: u32 = 128;
