@@ -149,6 +149,18 @@ pub struct Evaluator<'a> {
     /// Sum terms and monomial products spent so far (see [`TERM_BUDGET`]).
     terms: u64,
     rng: rand_pcg::Pcg64,
+    /// The constant table of each expression being evaluated (keyed by its address, which is
+    /// unique while it is borrowed for the evaluation), so that a constant subterm's exact value
+    /// is computed once, not at every node and every index of a sum.
+    constants: Vec<(usize, std::rc::Rc<Vec<Option<num_rational::BigRational>>>)>,
+    /// [`Evaluator::name_hash`] of the arrays met so far.
+    name_hashes: Vec<(Symbol, u64)>,
+}
+
+/// The symbol `pi`, interned once.
+fn pi_symbol() -> Symbol {
+    static PI: std::sync::OnceLock<Symbol> = std::sync::OnceLock::new();
+    *PI.get_or_init(|| Symbol::from("pi"))
 }
 
 fn fnv(s: &str, seed: u64) -> u64 {
@@ -170,7 +182,11 @@ fn splitmix(mut x: u64) -> u64 {
 /// The deterministic pseudo-random entry `name[indices]` at a point with `seed`: uniform in
 /// [−2, 2], the same every run.
 pub fn array_entry(name: Symbol, indices: &[i64], seed: u64) -> f64 {
-    let mut h = fnv(name.as_str(), seed);
+    entry_from_hash(fnv(name.as_str(), seed), indices)
+}
+
+/// [`array_entry`] from the hash of the array's name and the seed.
+fn entry_from_hash(mut h: u64, indices: &[i64]) -> f64 {
     for i in indices {
         h = splitmix(h ^ (*i as u64));
     }
@@ -228,12 +244,52 @@ impl<'a> Evaluator<'a> {
             mc_k: None,
             terms: 0,
             rng: rand_pcg::Pcg64::seed_from_u64(env.draw_seed.unwrap_or(env.seed) ^ 0x5eed),
+            constants: vec![],
+            name_hashes: vec![],
+        }
+    }
+
+    /// Run `f` with the constant table of `e` installed (see [`Evaluator::constant`]).
+    fn with_constants<T>(&mut self, e: &Expr, f: impl FnOnce(&mut Self) -> T) -> T {
+        let key = e as *const Expr as usize;
+        let installed = self.constants.iter().any(|(k, _)| *k == key);
+        if !installed {
+            self.constants
+                .push((key, std::rc::Rc::new(constant_table(e))));
+        }
+        let out = f(self);
+        if !installed {
+            self.constants.pop();
+        }
+        out
+    }
+
+    /// The exact value of the subterm if it is a constant: from the table of `e` when one is
+    /// installed, else computed.
+    fn constant(&self, e: &Expr, id: Id) -> Option<num_rational::BigRational> {
+        let key = e as *const Expr as usize;
+        match self.constants.iter().rev().find(|(k, _)| *k == key) {
+            Some((_, table)) if table.len() == e.as_ref().len() => table[usize::from(id)].clone(),
+            _ => exact_const(e, id),
+        }
+    }
+
+    /// Is the subterm a constant? (Without cloning its value.)
+    fn is_constant(&self, e: &Expr, id: Id) -> bool {
+        let key = e as *const Expr as usize;
+        match self.constants.iter().rev().find(|(k, _)| *k == key) {
+            Some((_, table)) if table.len() == e.as_ref().len() => table[usize::from(id)].is_some(),
+            _ => exact_const(e, id).is_some(),
         }
     }
 
     /// Evaluate the whole term. A matrix-valued term M is reduced to the bilinear form uᵀMv
     /// with seeded random vectors u, v: two matrices are equal iff these agree for almost all u, v.
     pub fn eval(&mut self, e: &Expr) -> Result<Value, EvalError> {
+        self.with_constants(e, |this| this.eval_root(e))
+    }
+
+    fn eval_root(&mut self, e: &Expr) -> Result<Value, EvalError> {
         let root = Id::from(e.as_ref().len() - 1);
         if self.is_matrix(e, root) {
             let (m, scale, err) = self.matrix(e, root)?;
@@ -257,7 +313,7 @@ impl<'a> Evaluator<'a> {
     pub fn eval_draw(&mut self, e: &Expr) -> Result<Value, EvalError> {
         self.sample = Some(HashMap::new());
         let root = Id::from(e.as_ref().len() - 1);
-        let v = self.value(e, root);
+        let v = self.with_constants(e, |this| this.value(e, root));
         self.sample = None;
         v
     }
@@ -419,6 +475,37 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// The indices `args`, evaluated into `buf` (no allocation for up to 8 of them).
+    fn indices<'b>(
+        &mut self,
+        e: &Expr,
+        args: &[Id],
+        buf: &'b mut [i64; 8],
+    ) -> Result<std::borrow::Cow<'b, [i64]>, EvalError> {
+        if args.len() > buf.len() {
+            return args
+                .iter()
+                .map(|a| self.index(e, *a))
+                .collect::<Result<Vec<_>, _>>()
+                .map(std::borrow::Cow::Owned);
+        }
+        for (slot, a) in buf.iter_mut().zip(args) {
+            *slot = self.index(e, *a)?;
+        }
+        Ok(std::borrow::Cow::Borrowed(&buf[..args.len()]))
+    }
+
+    /// The hash of an array's name and the point's seed that its seeded entries start from
+    /// (cached: hashing the name means reading it from the symbol table).
+    fn name_hash(&mut self, s: Symbol) -> u64 {
+        if let Some((_, h)) = self.name_hashes.iter().find(|(n, _)| *n == s) {
+            return *h;
+        }
+        let h = fnv(s.as_str(), self.env.seed);
+        self.name_hashes.push((s, h));
+        h
+    }
+
     fn is_random(&self, s: Symbol) -> bool {
         self.env.random.contains(&s)
     }
@@ -430,7 +517,7 @@ impl<'a> Evaluator<'a> {
         if let Some(v) = self.env.scalars.get(&s) {
             return Ok(*v);
         }
-        if s.as_str() == "pi" {
+        if s == pi_symbol() {
             return Ok(std::f64::consts::PI);
         }
         if let Some((_, why)) = self.env.undefined.iter().find(|(u, _)| *u == s) {
@@ -440,7 +527,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn index(&mut self, e: &Expr, id: Id) -> Result<i64, EvalError> {
-        if let Some(q) = exact_const(e, id) {
+        if let Some(q) = self.constant(e, id) {
             // Exact: a literal bound such as ±9223372036854775807 is not rounded through f64.
             if !q.is_integer() {
                 return Err(EvalError::NonIntegerIndex(
@@ -540,9 +627,9 @@ impl<'a> Evaluator<'a> {
             | Math::Mul(_)
             | Math::Div(_)
             | Math::Pow(_)
-                if exact_const(e, id).is_some() =>
+                if self.is_constant(e, id) =>
             {
-                let q = exact_const(e, id).expect("checked");
+                let q = self.constant(e, id).expect("checked");
                 Value::exact(num_traits::ToPrimitive::to_f64(&q).unwrap_or(f64::NAN))
             }
             Math::Add(_) | Math::Sub(_) => {
@@ -557,7 +644,7 @@ impl<'a> Evaluator<'a> {
                     stderr: 0.0,
                 };
                 for (positive, t) in terms {
-                    if let Some(q) = exact_const(e, t) {
+                    if let Some(q) = self.constant(e, t) {
                         if positive {
                             c += q;
                         } else {
@@ -701,10 +788,8 @@ impl<'a> Evaluator<'a> {
                         "only a symbol can be indexed".into(),
                     ));
                 };
-                let idx = args[1..]
-                    .iter()
-                    .map(|a| self.index(e, *a))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let mut buf = [0i64; 8];
+                let idx = self.indices(e, &args[1..], &mut buf)?;
                 if let Some(values) = self.env.arrays.get(&s) {
                     let entry = match idx[..] {
                         [k] if k >= 1 => values.get(k as usize - 1),
@@ -718,7 +803,8 @@ impl<'a> Evaluator<'a> {
                     };
                     return Ok(Value::exact(*v));
                 }
-                Value::exact(array_entry(s, &idx, self.env.seed))
+                let h = self.name_hash(s);
+                Value::exact(entry_from_hash(h, &idx))
             }
             Math::Sum([v, lo, hi, body]) => {
                 let var = e[*v].symbol().ok_or_else(|| {
@@ -875,7 +961,8 @@ impl<'a> Evaluator<'a> {
         let pair = match &e[a] {
             Math::Mul([x, y]) => Some((*x, *y)),
             Math::Pow([x, k])
-                if exact_const(e, *k)
+                if self
+                    .constant(e, *k)
                     .is_some_and(|q| q == num_rational::BigRational::from_integer(2.into())) =>
             {
                 Some((*x, *x))
@@ -1014,7 +1101,7 @@ impl<'a> Evaluator<'a> {
     /// to integrate the link's own Gaussian symbols out exactly.
     pub fn exact_expectation(&mut self, e: &Expr) -> Option<Result<Value, EvalError>> {
         let root = Id::from(e.as_ref().len() - 1);
-        match self.rpoly(e, root) {
+        match self.with_constants(e, |this| this.rpoly(e, root)) {
             Ok(p) => Some(moments(&p)),
             Err(PolyError::NotPolynomial) => None,
             Err(PolyError::Eval(err)) => Some(Err(err)),
@@ -1220,28 +1307,48 @@ const MAX_CONST_BITS: u64 = 1 << 16;
 
 /// The subterm's exact value if it is built from numbers with + − × ÷ and integer powers.
 fn exact_const(e: &Expr, id: Id) -> Option<num_rational::BigRational> {
+    exact_node(&e[id], &|c| exact_const(e, c))
+}
+
+/// The exact value of every subterm of `e` that is a constant (by node id), computed bottom-up
+/// once: children come before their parents in a `RecExpr`.
+fn constant_table(e: &Expr) -> Vec<Option<num_rational::BigRational>> {
+    let mut table: Vec<Option<num_rational::BigRational>> = Vec::with_capacity(e.as_ref().len());
+    for node in e.as_ref() {
+        let known = &table;
+        let v = exact_node(node, &|c| known[usize::from(c)].clone());
+        table.push(v);
+    }
+    table
+}
+
+/// A node's exact value from its children's (`child`), if it is a constant.
+fn exact_node(
+    node: &Math,
+    child: &dyn Fn(Id) -> Option<num_rational::BigRational>,
+) -> Option<num_rational::BigRational> {
     use num_traits::{Signed, ToPrimitive, Zero};
     let small =
         |q: &num_rational::BigRational| q.numer().bits() + q.denom().bits() <= MAX_CONST_BITS;
-    let q = match &e[id] {
+    let q = match node {
         Math::Num(c) => c.0.clone(),
-        Math::Neg(a) => -exact_const(e, *a)?,
-        Math::Add([a, b]) => exact_const(e, *a)? + exact_const(e, *b)?,
-        Math::Sub([a, b]) => exact_const(e, *a)? - exact_const(e, *b)?,
-        Math::Mul([a, b]) => exact_const(e, *a)? * exact_const(e, *b)?,
+        Math::Neg(a) => -child(*a)?,
+        Math::Add([a, b]) => child(*a)? + child(*b)?,
+        Math::Sub([a, b]) => child(*a)? - child(*b)?,
+        Math::Mul([a, b]) => child(*a)? * child(*b)?,
         Math::Div([a, b]) => {
-            let d = exact_const(e, *b)?;
+            let d = child(*b)?;
             if d.is_zero() {
                 return None;
             }
-            exact_const(e, *a)? / d
+            child(*a)? / d
         }
         Math::Pow([a, b]) => {
-            let k = exact_const(e, *b)?;
+            let k = child(*b)?;
             if !k.is_integer() {
                 return None;
             }
-            let base = exact_const(e, *a)?;
+            let base = child(*a)?;
             let k = k.numer().to_i64()?;
             let bits = (base.numer().bits() + base.denom().bits()).max(1);
             if bits.saturating_mul(k.unsigned_abs()) > MAX_CONST_BITS || (base.is_zero() && k < 0) {
