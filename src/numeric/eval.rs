@@ -152,7 +152,7 @@ pub struct Evaluator<'a> {
     /// The constant table of each expression being evaluated (keyed by its address, which is
     /// unique while it is borrowed for the evaluation), so that a constant subterm's exact value
     /// is computed once, not at every node and every index of a sum.
-    constants: Vec<(usize, std::rc::Rc<Vec<Option<num_rational::BigRational>>>)>,
+    constants: Vec<(usize, std::rc::Rc<ConstantTable>)>,
     /// [`Evaluator::name_hash`] of the arrays met so far.
     name_hashes: Vec<(Symbol, u64)>,
 }
@@ -255,7 +255,7 @@ impl<'a> Evaluator<'a> {
         let installed = self.constants.iter().any(|(k, _)| *k == key);
         if !installed {
             self.constants
-                .push((key, std::rc::Rc::new(constant_table(e))));
+                .push((key, std::rc::Rc::new(ConstantTable::of(e))));
         }
         let out = f(self);
         if !installed {
@@ -269,8 +269,24 @@ impl<'a> Evaluator<'a> {
     fn constant(&self, e: &Expr, id: Id) -> Option<num_rational::BigRational> {
         let key = e as *const Expr as usize;
         match self.constants.iter().rev().find(|(k, _)| *k == key) {
-            Some((_, table)) if table.len() == e.as_ref().len() => table[usize::from(id)].clone(),
+            Some((_, table)) if table.exact.len() == e.as_ref().len() => {
+                table.exact[usize::from(id)].clone()
+            }
             _ => exact_const(e, id),
+        }
+    }
+
+    /// The subterm's value as an f64 if it is a constant (rounded once from its exact value).
+    fn constant_f64(&self, e: &Expr, id: Id) -> Option<f64> {
+        let key = e as *const Expr as usize;
+        match self.constants.iter().rev().find(|(k, _)| *k == key) {
+            Some((_, table)) if table.exact.len() == e.as_ref().len() => {
+                table.exact[usize::from(id)].as_ref()?;
+                Some(table.rounded[usize::from(id)])
+            }
+            _ => {
+                exact_const(e, id).map(|q| num_traits::ToPrimitive::to_f64(&q).unwrap_or(f64::NAN))
+            }
         }
     }
 
@@ -278,7 +294,9 @@ impl<'a> Evaluator<'a> {
     fn is_constant(&self, e: &Expr, id: Id) -> bool {
         let key = e as *const Expr as usize;
         match self.constants.iter().rev().find(|(k, _)| *k == key) {
-            Some((_, table)) if table.len() == e.as_ref().len() => table[usize::from(id)].is_some(),
+            Some((_, table)) if table.exact.len() == e.as_ref().len() => {
+                table.exact[usize::from(id)].is_some()
+            }
             _ => exact_const(e, id).is_some(),
         }
     }
@@ -619,7 +637,7 @@ impl<'a> Evaluator<'a> {
             })
         };
         Ok(match node {
-            Math::Num(c) => Value::exact(c.to_f64()),
+            Math::Num(c) => Value::exact(self.constant_f64(e, id).unwrap_or_else(|| c.to_f64())),
             Math::Symbol(s) => Value::exact(self.lookup(*s)?),
             Math::Add(_)
             | Math::Sub(_)
@@ -629,8 +647,7 @@ impl<'a> Evaluator<'a> {
             | Math::Pow(_)
                 if self.is_constant(e, id) =>
             {
-                let q = self.constant(e, id).expect("checked");
-                Value::exact(num_traits::ToPrimitive::to_f64(&q).unwrap_or(f64::NAN))
+                Value::exact(self.constant_f64(e, id).expect("checked"))
             }
             Math::Add(_) | Math::Sub(_) => {
                 // The whole chain of + and −: its exact constant terms are summed as rationals,
@@ -1310,16 +1327,33 @@ fn exact_const(e: &Expr, id: Id) -> Option<num_rational::BigRational> {
     exact_node(&e[id], &|c| exact_const(e, c))
 }
 
-/// The exact value of every subterm of `e` that is a constant (by node id), computed bottom-up
-/// once: children come before their parents in a `RecExpr`.
-fn constant_table(e: &Expr) -> Vec<Option<num_rational::BigRational>> {
-    let mut table: Vec<Option<num_rational::BigRational>> = Vec::with_capacity(e.as_ref().len());
-    for node in e.as_ref() {
-        let known = &table;
-        let v = exact_node(node, &|c| known[usize::from(c)].clone());
-        table.push(v);
+/// The exact value of every subterm of an expression that is a constant (by node id), and that
+/// value rounded to f64 (NaN where it is not a constant).
+struct ConstantTable {
+    exact: Vec<Option<num_rational::BigRational>>,
+    rounded: Vec<f64>,
+}
+
+impl ConstantTable {
+    /// Computed bottom-up once: children come before their parents in a `RecExpr`.
+    fn of(e: &Expr) -> ConstantTable {
+        let mut exact: Vec<Option<num_rational::BigRational>> =
+            Vec::with_capacity(e.as_ref().len());
+        for node in e.as_ref() {
+            let known = &exact;
+            let v = exact_node(node, &|c| known[usize::from(c)].clone());
+            exact.push(v);
+        }
+        let rounded = exact
+            .iter()
+            .map(|q| {
+                q.as_ref().map_or(f64::NAN, |q| {
+                    num_traits::ToPrimitive::to_f64(q).unwrap_or(f64::NAN)
+                })
+            })
+            .collect();
+        ConstantTable { exact, rounded }
     }
-    table
 }
 
 /// A node's exact value from its children's (`child`), if it is a constant.
