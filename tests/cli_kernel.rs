@@ -282,7 +282,7 @@ fn bad_monte_carlo_arguments_exit_2_with_a_message() {
             vec!["--mc", "4000", "--seeds", "100000"],
             "use a smaller --mc WIDTH or fewer --seeds",
         ),
-        (vec!["--mc", "16", "--sw", "0"], "--mc needs σw > 0"),
+        (vec!["--mc", "16", "--sw", "0"], "σw must be finite and > 0"),
     ];
     for (extra, msg) in cases {
         let mut a = vec!["kernel", "--act", "relu", "--depth", "2", "--inputs", g];

@@ -7,7 +7,7 @@ use crate::limits::{
     MAX_KERNEL_BYTES, MAX_KERNEL_DEPTH, MAX_KERNEL_FILE_BYTES, MAX_KERNEL_INPUTS, MAX_KERNEL_WORK,
 };
 use crate::numeric::activation::Activation;
-use crate::numeric::kernel::{kernels, Architecture, Kernels, Matrix};
+use crate::numeric::kernel::{kernels, Architecture, Kernels};
 use crate::numeric::network::{self, McKernels, McOptions};
 use crate::numeric::stats::{self, Quantile};
 use nalgebra::DMatrix;
@@ -29,7 +29,7 @@ pub struct KernelArgs {
     /// Number of hidden layers L (≥ 1).
     #[arg(long)]
     pub depth: usize,
-    /// Weight standard deviation σw (≥ 0).
+    /// Weight standard deviation σw (> 0).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub sw: f64,
     /// Bias standard deviation σb (≥ 0).
@@ -100,13 +100,6 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
                 stats::MIN_SAMPLES
             )));
         }
-    }
-    if args.mc.is_some() && arch.sw <= 0.0 {
-        return Err(CliError::Usage(
-            "--mc needs σw > 0 (with σw = 0 every random network has the same kernels, so there \
-             is nothing to sample)"
-                .into(),
-        ));
     }
     let format = match &args.out {
         None => None,
@@ -187,14 +180,14 @@ struct Agreement {
 }
 
 impl Agreement {
-    fn new(analytic: &Matrix, mean: &DMatrix<f64>, half_width: &DMatrix<f64>) -> Self {
-        let n = analytic.n();
+    fn new(analytic: &DMatrix<f64>, mean: &DMatrix<f64>, half_width: &DMatrix<f64>) -> Self {
+        let n = analytic.nrows();
         let mut within = 0;
         let mut worst = (0, 0, 0.0, f64::INFINITY);
         let mut worst_ratio = f64::NEG_INFINITY;
         for i in 0..n {
             for j in 0..n {
-                let diff = (analytic.get(i, j) - mean[(i, j)]).abs();
+                let diff = (analytic[(i, j)] - mean[(i, j)]).abs();
                 let hw = half_width[(i, j)];
                 if diff <= hw {
                     within += 1;
@@ -321,14 +314,13 @@ fn monte_carlo(
         };
         CliError::Usage(format!("--mc: {e}{hint}"))
     };
-    let net = network::Architecture::new(arch.act, arch.depth, arch.sw, arch.sb).map_err(mc_err)?;
     let x = DMatrix::from_fn(n, n0, |i, j| inputs[i][j]);
     let options = McOptions {
         level: MC_LEVEL,
         quantile: Quantile::StudentT,
         progress: std::io::stderr().is_terminal(),
     };
-    let mc = network::empirical_kernels_with(&net, &x, width, seeds, base_seed, &options)
+    let mc = network::empirical_kernels_with(arch, &x, width, seeds, base_seed, &options)
         .map_err(mc_err)?;
     let sigma = Agreement::new(&k.sigma, &mc.nngp_mean, &mc.nngp_half_width);
     let ntk = Agreement::new(&k.ntk, &mc.ntk_mean, &mc.ntk_half_width);
@@ -485,10 +477,10 @@ fn read_inputs(path: &Path) -> Result<Vec<Vec<f64>>, CliError> {
     Ok(rows)
 }
 
-fn write_matrix(s: &mut String, title: &str, m: &Matrix) {
+fn write_matrix(s: &mut String, title: &str, m: &DMatrix<f64>) {
     use std::fmt::Write as _;
     let _ = writeln!(s, "{title}");
-    for i in 0..m.n() {
+    for i in 0..m.nrows() {
         let row: Vec<String> = m.row(i).iter().map(|v| format!("{v:>18.10e}")).collect();
         let _ = writeln!(s, "{}", row.join(" "));
     }
@@ -508,11 +500,11 @@ fn write_mc_matrix(s: &mut String, title: &str, mean: &DMatrix<f64>, hw: &DMatri
 fn pretty(arch: &Architecture, k: &Kernels, n0: usize, mc: Option<&McComparison>) -> String {
     let mut s = format!(
         "# derive kernel: act={} depth={} σw={} σb={} N={} n0={n0}; {CONVENTIONS}\n",
-        arch.act,
+        arch.activation,
         arch.depth,
-        arch.sw,
-        arch.sb,
-        k.sigma.n()
+        arch.sigma_w,
+        arch.sigma_b,
+        k.sigma.nrows()
     );
     if let Some(c) = mc {
         s += &mc_header(c);
@@ -553,14 +545,14 @@ fn to_csv(k: &Kernels, mc: Option<&McComparison>) -> String {
         s += ",sigma_mc,sigma_mc_half_width,ntk_mc,ntk_mc_half_width";
     }
     s.push('\n');
-    for i in 0..k.sigma.n() {
-        for j in 0..k.sigma.n() {
+    for i in 0..k.sigma.nrows() {
+        for j in 0..k.sigma.nrows() {
             let _ = write!(
                 s,
                 "{i},{j},{:e},{:e},{:e}",
-                k.sigma.get(i, j),
-                k.sigma_dot.get(i, j),
-                k.ntk.get(i, j)
+                k.sigma[(i, j)],
+                k.sigma_dot[(i, j)],
+                k.ntk[(i, j)]
             );
             if let Some(c) = mc {
                 let m = &c.mc;
@@ -580,7 +572,6 @@ fn to_csv(k: &Kernels, mc: Option<&McComparison>) -> String {
 }
 
 fn to_json(arch: &Architecture, k: &Kernels, mc: Option<&McComparison>) -> String {
-    let rows = |m: &Matrix| (0..m.n()).map(|i| m.row(i).to_vec()).collect::<Vec<_>>();
     let drows = |m: &DMatrix<f64>| {
         (0..m.nrows())
             .map(|i| m.row(i).iter().copied().collect::<Vec<_>>())
@@ -588,13 +579,13 @@ fn to_json(arch: &Architecture, k: &Kernels, mc: Option<&McComparison>) -> Strin
     };
     let mut v = serde_json::json!({
         "conventions": CONVENTIONS,
-        "act": arch.act.to_string(),
+        "act": arch.activation.to_string(),
         "depth": arch.depth,
-        "sw": arch.sw,
-        "sb": arch.sb,
-        "sigma": rows(&k.sigma),
-        "sigma_dot": rows(&k.sigma_dot),
-        "ntk": rows(&k.ntk),
+        "sw": arch.sigma_w,
+        "sb": arch.sigma_b,
+        "sigma": drows(&k.sigma),
+        "sigma_dot": drows(&k.sigma_dot),
+        "ntk": drows(&k.ntk),
     });
     if let Some(c) = mc {
         let agreement = |a: &Agreement| {

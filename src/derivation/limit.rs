@@ -92,8 +92,8 @@ use super::sample::{describe, point_scaled, used_symbols, EDGE_POINTS};
 const POINT_SHRINK: u32 = 3;
 use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, Evaluator};
-use crate::numeric::kernel::{kernel_pair, Architecture as KernelArch};
-use crate::numeric::network::{sample_widths, Architecture as NetArch, Network};
+use crate::numeric::kernel::{kernel_pair, Architecture};
+use crate::numeric::network::{sample_widths, Network};
 use crate::numeric::stats::{self, loglog_fit};
 use crate::numeric::tolerance::ALPHA;
 
@@ -315,22 +315,23 @@ fn output_kernels(
     a: &[f64],
     b: &[f64],
 ) -> Result<[f64; 3], String> {
-    let arch = KernelArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
+    let arch = Architecture::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
     let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
     Ok([k.sigma, k.sigma_dot, k.ntk])
 }
 
-/// Train `net` by gradient descent on input 1 (loss ½(f(x₁) − y)²).
+/// Train `net` by gradient descent on input 1 (loss ½(f(x₁) − y)²): per step one batched
+/// forward and backward pass ([`Network::loss_gradient`]).
 fn train(net: &mut Network, spec: &NetworkSpec, t: &Train) -> Result<(), String> {
-    let x = &spec.inputs[0];
+    let x = DMatrix::from_row_slice(1, spec.inputs[0].len(), &spec.inputs[0]);
     let dt = t.eta * t.time / t.steps as f64;
     let mut theta = net.parameters();
     for _ in 0..t.steps {
-        let f = net.output_at(x).map_err(|e| e.to_string())?;
-        let g = net.gradient(x).map_err(|e| e.to_string())?;
-        let r = f - t.target;
+        let (_, g) = net
+            .loss_gradient(&x, &[t.target])
+            .map_err(|e| e.to_string())?;
         for (p, gi) in theta.iter_mut().zip(&g) {
-            *p -= dt * r * gi;
+            *p -= dt * gi;
         }
         net.set_parameters(&theta).map_err(|e| e.to_string())?;
     }
@@ -352,7 +353,7 @@ fn analytic(
         let s = spec.sw * spec.sw * dot / n0 + spec.sb * spec.sb;
         return Ok([s, s, f64::NAN]);
     }
-    let arch = KernelArch::new(act, depth - 1, spec.sw, spec.sb).map_err(|e| e.to_string())?;
+    let arch = Architecture::new(act, depth - 1, spec.sw, spec.sb).map_err(|e| e.to_string())?;
     let k = kernel_pair(&arch, a, b).map_err(|e| e.to_string())?;
     Ok([k.sigma, k.ntk, k.sigma_dot])
 }
@@ -387,7 +388,7 @@ fn network_draw(
     kernels: &Kernels,
     random: &[Symbol],
 ) -> Result<(Env, Vec<f64>, Option<Env>), String> {
-    let arch = NetArch::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
+    let arch = Architecture::new(act, depth, spec.sw, spec.sb).map_err(|e| e.to_string())?;
     let dim = spec.inputs[0].len();
     let net = Network::sample(&arch, dim, width, seed).map_err(|e| e.to_string())?;
     let rows: Vec<f64> = spec.inputs.iter().flatten().copied().collect();
