@@ -30,7 +30,7 @@
 use std::ops::Range;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nalgebra::{DMatrix, DVector, Dyn, MatrixView, MatrixViewMut};
+use nalgebra::{DMatrix, DMatrixViewMut, DVector, Dyn, MatrixView};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_pcg::Pcg64;
@@ -577,19 +577,20 @@ fn op_view(x: &DMatrix<f64>, t: Op) -> Strided<'_> {
 /// A matrix view with run-time strides.
 type Strided<'a> = MatrixView<'a, f64, Dyn, Dyn, Dyn, Dyn>;
 
-/// nalgebra's `gemm` calls matrixmultiply (which takes any strides) only when every dimension
-/// exceeds 5; below, it runs column by column through a path that misreads views whose row
-/// stride is not 1. Products with a dimension up to this size therefore get contiguous copies of
-/// their (small) operands.
+/// Products with a dimension up to this size go to nalgebra's level-2 routines on contiguous
+/// columns ([`small_gemm`]): nalgebra's `gemm` calls matrixmultiply (which takes any strides)
+/// only when every dimension exceeds 5, and below that its column-by-column path misreads views
+/// whose row stride is not 1, so transposed views must not reach it.
 const SMALL: usize = 8;
 
 /// Products below this many multiply-adds run as one block.
 const PARALLEL_FLOPS: usize = 1 << 21;
 
-/// out ← alpha · op(a) · op(b) by nalgebra's `gemm` (matrixmultiply for all but tiny shapes) on
-/// strided views, so transposes are not copied. Large products split `out` into blocks of whole
-/// columns (disjoint slices of its column-major storage) computed in parallel; the split depends
-/// only on the shapes, so results do not depend on the number of threads.
+/// out ← alpha · op(a) · op(b) by nalgebra's `gemm` (matrixmultiply) on strided views, so
+/// transposes are not copied; products with a small dimension go to [`small_gemm`]. Large
+/// products are split into blocks of at least 128 rows of `out` (disjoint mutable views from
+/// nalgebra's `rows_range_pair_mut`) computed in parallel. The split depends only on the shapes,
+/// so results do not depend on the number of threads.
 fn gemm(alpha: f64, a: &DMatrix<f64>, ta: Op, b: &DMatrix<f64>, tb: Op, out: &mut DMatrix<f64>) {
     let (av, bv) = (op_view(a, ta), op_view(b, tb));
     let (m, k) = av.shape();
@@ -599,25 +600,78 @@ fn gemm(alpha: f64, a: &DMatrix<f64>, ta: Op, b: &DMatrix<f64>, tb: Op, out: &mu
     if m == 0 || n == 0 {
         return;
     }
+    if m.min(k).min(n) <= SMALL {
+        small_gemm(alpha, a, ta, b, tb, out);
+        return;
+    }
     let blocks = if m * n * k < PARALLEL_FLOPS {
         1
     } else {
-        (n / 16).clamp(1, 8)
+        m.div_ceil(128).clamp(1, 8)
     };
-    let cols_per = n.div_ceil(blocks);
-    out.as_mut_slice()
-        .par_chunks_mut(m * cols_per)
-        .enumerate()
-        .for_each(|(i, chunk)| {
-            let cols = chunk.len() / m;
-            let mut block = MatrixViewMut::<f64, Dyn, Dyn>::from_slice(chunk, m, cols);
-            let bb = bv.columns(i * cols_per, cols);
-            if m.min(k).min(cols) > SMALL {
-                block.gemm(alpha, &av, &bb, 0.0);
-            } else {
-                block.gemm(alpha, &av.clone_owned(), &bb.clone_owned(), 0.0);
+    let rows_per = m.div_ceil(blocks).div_ceil(8) * 8;
+    row_blocks(alpha, &av, &bv, 0, rows_per, &mut out.as_view_mut());
+}
+
+/// Rows `r0..` of op(a)·op(b) into `out` (those rows of the product), split at multiples of
+/// `rows_per` into halves run with `rayon::join`.
+fn row_blocks(
+    alpha: f64,
+    av: &Strided<'_>,
+    bv: &Strided<'_>,
+    r0: usize,
+    rows_per: usize,
+    out: &mut DMatrixViewMut<'_, f64>,
+) {
+    let rows = out.nrows();
+    let blocks = rows.div_ceil(rows_per);
+    if blocks <= 1 {
+        // Every dimension exceeds SMALL here (blocks have ≥ 56 rows), so nalgebra takes
+        // matrixmultiply, which reads any strides.
+        out.gemm(alpha, &av.rows(r0, rows), bv, 0.0);
+        return;
+    }
+    let split = blocks / 2 * rows_per;
+    let (mut top, mut bottom) = out.rows_range_pair_mut(0..split, split..);
+    rayon::join(
+        || row_blocks(alpha, av, bv, r0, rows_per, &mut top),
+        || row_blocks(alpha, av, bv, r0 + split, rows_per, &mut bottom),
+    );
+}
+
+/// out ← alpha · op(a) · op(b) for a product with a small dimension (see [`SMALL`]), by
+/// nalgebra's `gemm`, `gemm_tr` and `ger` on the contiguous matrices.
+fn small_gemm(
+    alpha: f64,
+    a: &DMatrix<f64>,
+    ta: Op,
+    b: &DMatrix<f64>,
+    tb: Op,
+    out: &mut DMatrix<f64>,
+) {
+    match (ta, tb) {
+        (Op::N, Op::N) if a.nrows() == 1 => {
+            // A row times a matrix (the readout): dot products with the columns of b.
+            let mut y = DVector::zeros(b.ncols());
+            y.gemv_tr(alpha, b, &a.row(0).transpose(), 0.0);
+            out.row_mut(0).tr_copy_from(&y);
+        }
+        (Op::N, Op::N) => out.gemm(alpha, a, b, 0.0),
+        (Op::T, Op::N) => out.gemm_tr(alpha, a, b, 0.0),
+        (Op::N, Op::T) => {
+            // a·bᵀ = Σ_k a[:, k] b[:, k]ᵀ.
+            out.fill(0.0);
+            for (x, y) in a.column_iter().zip(b.column_iter()) {
+                out.ger(alpha, &x, &y, 1.0);
             }
-        });
+        }
+        (Op::T, Op::T) => {
+            // aᵀbᵀ = (b·a)ᵀ.
+            let mut ba = DMatrix::zeros(b.nrows(), a.ncols());
+            ba.gemm(alpha, b, a, 0.0);
+            out.copy_from(&ba.transpose());
+        }
+    }
 }
 
 /// Options for [`empirical_kernels_with`].
@@ -992,7 +1046,7 @@ mod tests {
 
     #[test]
     fn large_products_match_naive() {
-        // Exercise the parallel column-block path of gemm with both transposes.
+        // Exercise the parallel row-block path of gemm with both transposes.
         let a = inputs(300, 200, 3);
         let b = inputs(300, 50, 4);
         let mut c = DMatrix::zeros(200, 50);
@@ -1014,6 +1068,35 @@ mod tests {
         let mut c4 = DMatrix::zeros(260, 50);
         pool.install(|| gemm(1.0, &a2, Op::N, &b, Op::N, &mut c4));
         assert_eq!(c2, c4);
+        // Products with a small dimension, every transpose.
+        let (x, y) = (inputs(40, 3, 6), inputs(30, 3, 7));
+        let mut o = DMatrix::zeros(40, 30);
+        gemm(2.0, &x, Op::N, &y, Op::T, &mut o);
+        assert!((&o - &x * y.transpose() * 2.0).amax() < 1e-12);
+        let mut o = DMatrix::zeros(3, 3);
+        gemm(2.0, &x, Op::T, &x, Op::N, &mut o);
+        assert!((&o - x.transpose() * &x * 2.0).amax() < 1e-12);
+        let mut o = DMatrix::zeros(3, 40);
+        gemm(
+            1.0,
+            &inputs(30, 3, 8),
+            Op::T,
+            &inputs(40, 30, 9),
+            Op::T,
+            &mut o,
+        );
+        let want = inputs(30, 3, 8).transpose() * inputs(40, 30, 9).transpose();
+        assert!((&o - want).amax() < 1e-12);
+        let mut o = DMatrix::zeros(1, 30);
+        gemm(
+            1.0,
+            &inputs(1, 40, 1),
+            Op::N,
+            &inputs(40, 30, 2),
+            Op::N,
+            &mut o,
+        );
+        assert!((&o - inputs(1, 40, 1) * inputs(40, 30, 2)).amax() < 1e-12);
     }
 
     #[test]
