@@ -171,21 +171,6 @@ impl Network {
         })
     }
 
-    /// The architecture.
-    pub fn architecture(&self) -> &Architecture {
-        &self.arch
-    }
-
-    /// The input dimension n₀.
-    pub fn input_dim(&self) -> usize {
-        self.input_dim
-    }
-
-    /// The hidden width n.
-    pub fn width(&self) -> usize {
-        self.width
-    }
-
     /// The total number of parameters (weights and biases of every layer, readout included).
     pub fn num_parameters(&self) -> usize {
         self.layers.iter().map(|l| l.w.len() + l.b.len()).sum()
@@ -331,15 +316,6 @@ impl Network {
         let x = self.columns(inputs)?;
         let (_, _, out) = self.forward_trace(x, false);
         finite_vec(out)
-    }
-
-    /// The empirical NNGP Σ̂(x, x') = σw²/n · a^L(x)·a^L(x') + σb² of this draw.
-    pub fn empirical_nngp(&self, inputs: &DMatrix<f64>) -> Result<DMatrix<f64>, NetworkError> {
-        let x = self.columns(inputs)?;
-        let (acts, _, _) = self.forward_trace(x, false);
-        let depth = self.arch.depth;
-        let c = self.scale(depth);
-        finite_mat(gram(&acts[depth], c * c, self.arch.sigma_b.powi(2)))
     }
 
     /// The empirical NTK Θ̂ of this draw (see the module docs for the structured form).
@@ -789,18 +765,6 @@ impl Accumulator {
     }
 }
 
-/// Monte Carlo of the empirical kernels with default [`McOptions`] (95% simultaneous intervals,
-/// Student t, progress bar on a terminal). Draw i uses seed `base_seed + i`.
-pub fn empirical_kernels(
-    arch: &Architecture,
-    inputs: &DMatrix<f64>,
-    width: usize,
-    seeds: usize,
-    base_seed: u64,
-) -> Result<McKernels, NetworkError> {
-    empirical_kernels_with(arch, inputs, width, seeds, base_seed, &McOptions::default())
-}
-
 /// Monte Carlo of the empirical NNGP and NTK over `seeds` independent draws (seed of draw i is
 /// `base_seed + i`), parallel over draws with rayon. Per-draw results are combined in seed
 /// order, so the result does not depend on the number of threads. Intervals are simultaneous:
@@ -992,7 +956,7 @@ mod tests {
                     }
                 }
                 // The readout-layer terms alone are the empirical NNGP.
-                let last = net.num_parameters() - net.width() - 1;
+                let last = net.num_parameters() - net.width - 1;
                 for i in 0..4 {
                     for j in 0..4 {
                         let ro: f64 = jac[i][last..]
