@@ -1520,6 +1520,36 @@ mod tests {
         Evaluator::new(&env()).eval(&e).unwrap()
     }
 
+    /// d/dρ of the arc-cosine kernel through the evaluator, ρ declared in -1..1: near the edge a
+    /// stencil inside the interval; at the edge (not smooth there) an error, not a number.
+    #[test]
+    fn derivatives_stay_inside_the_declared_interval() {
+        let lhs =
+            crate::expr::parse("d/drho((sqrt(1 - rho^2) + (pi - acos(rho))*rho)/(2*pi))").unwrap();
+        let pi = std::f64::consts::PI;
+        let rho = Symbol::from("rho");
+        let mut env = env();
+        env.domains.insert(rho, (-1.0, 1.0));
+        for r in [0.3, 0.999, -0.999, 0.99999] {
+            env.scalars.insert(rho, r);
+            let v = Evaluator::new(&env).eval(&lhs).unwrap();
+            let want = (pi - r.acos()) / (2.0 * pi);
+            assert!(v.value.is_finite());
+            assert!((v.value - want).abs() < 1e-9, "{r}: {v:?} vs {want}");
+            assert!(
+                (v.value - want).abs() <= v.stderr + super::super::tolerance::SCALE * v.scale,
+                "{r}: {v:?} vs {want}"
+            );
+        }
+        env.scalars.insert(rho, 1.0);
+        let r = Evaluator::new(&env).eval(&lhs);
+        assert!(matches!(r, Err(EvalError::Unsupported(_))), "{r:?}");
+        // Outside the interval: out of the domain.
+        env.scalars.insert(rho, 1.5);
+        let r = Evaluator::new(&env).eval(&lhs);
+        assert!(matches!(r, Err(EvalError::OutOfDomain(_))), "{r:?}");
+    }
+
     #[test]
     fn gaussian_moments_are_exact() {
         assert_eq!(eval("(E (^ z 4))").value, 3.0);
