@@ -7,7 +7,8 @@
 use std::time::Instant;
 
 use derive::numeric::activation::Activation;
-use derive::numeric::network::{Architecture, Network};
+use derive::numeric::kernel::Architecture;
+use derive::numeric::network::Network;
 use nalgebra::DMatrix;
 
 const PEER_MS: f64 = 58.0;

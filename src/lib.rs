@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! `derive`: a symbolic-numeric proof checker for the kernel recursions of infinite-width
 //! neural networks.
 //!

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The `derive` command line.
 
 mod cli;

@@ -162,7 +162,7 @@ fn bad_inputs_exit_2_with_a_message() {
                 "--out".into(),
                 "x.txt".into(),
             ],
-            ".csv or .json",
+            ".csv, .json or .npy",
         ),
     ];
     for (args, msg) in cases {
@@ -282,7 +282,7 @@ fn bad_monte_carlo_arguments_exit_2_with_a_message() {
             vec!["--mc", "4000", "--seeds", "100000"],
             "use a smaller --mc WIDTH or fewer --seeds",
         ),
-        (vec!["--mc", "16", "--sw", "0"], "--mc needs σw > 0"),
+        (vec!["--mc", "16", "--sw", "0"], "σw must be finite and > 0"),
     ];
     for (extra, msg) in cases {
         let mut a = vec!["kernel", "--act", "relu", "--depth", "2", "--inputs", g];
@@ -311,4 +311,119 @@ fn bad_monte_carlo_arguments_exit_2_with_a_message() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("standard error is zero"), "{err}");
+}
+
+/// The entries of an .npy file written by `derive kernel --format npy`, after checking its header
+/// (format 1.0, `<f8`, C order, shape (n, n), header padded to 64 bytes).
+fn read_npy(path: &std::path::Path, n: usize) -> Vec<f64> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00", "magic and version 1.0");
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + len) % 64, 0, "header padded to 64 bytes");
+    let header = std::str::from_utf8(&bytes[10..10 + len]).unwrap();
+    assert!(header.ends_with('\n'), "{header:?}");
+    let dict = header.trim_end();
+    assert_eq!(
+        dict,
+        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n}, {n}), }}")
+    );
+    let data = &bytes[10 + len..];
+    assert_eq!(data.len(), 8 * n * n);
+    data.chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn npy_output_round_trips_the_csv_values_bit_exactly() {
+    let f = temp(
+        "npy.csv",
+        "x1,x2,x3\n1.0,0.5,-0.2\n-0.3,2,0.1\n0.7,0.7,0.7\n0.1,-1e-3,2.5\n",
+    );
+    let fs = f.to_str().unwrap();
+    let base = [
+        "kernel", "--act", "erf", "--depth", "3", "--sw", "1.3", "--sb", "0.2", "--inputs", fs,
+    ];
+    let prefix = f.with_extension("");
+    let mut args = base.to_vec();
+    let out = prefix.with_extension("npy");
+    args.extend(["--format", "npy", "--out", out.to_str().unwrap()]);
+    let (code, stdout, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("npy_ntk.npy"), "{stdout}");
+    // The CSV of the same run: shortest round-trip decimals, so they parse to the same bits.
+    let csv = f.with_extension("rt.csv");
+    let mut args = base.to_vec();
+    args.extend(["--out", csv.to_str().unwrap()]);
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let n = 4;
+    let p = prefix.to_str().unwrap();
+    let files = [
+        read_npy(&PathBuf::from(format!("{p}_sigma.npy")), n),
+        read_npy(&PathBuf::from(format!("{p}_sigma_dot.npy")), n),
+        read_npy(&PathBuf::from(format!("{p}_ntk.npy")), n),
+    ];
+    let mut rows = 0;
+    for line in text.lines().skip(1) {
+        let v: Vec<&str> = line.split(',').collect();
+        let (i, j): (usize, usize) = (v[0].parse().unwrap(), v[1].parse().unwrap());
+        for (m, s) in files.iter().zip(&v[2..5]) {
+            let want: f64 = s.parse().unwrap();
+            // C order: entry (i, j) at i·n + j.
+            assert_eq!(m[i * n + j].to_bits(), want.to_bits(), "({i},{j}): {s}");
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, n * n);
+    // The text output's numbers round-trip too.
+    let (code, stdout, err) = run(&base);
+    assert_eq!(code, 0, "{err}");
+    let theta: Vec<f64> = stdout
+        .lines()
+        .skip_while(|l| *l != "Theta (NTK):")
+        .skip(1)
+        .take(n)
+        .flat_map(|l| l.split_whitespace().map(|s| s.parse::<f64>().unwrap()))
+        .collect();
+    assert_eq!(theta.len(), n * n);
+    for (a, b) in theta.iter().zip(&files[2]) {
+        assert_eq!(a.to_bits(), b.to_bits());
+    }
+    // With --mc the Monte Carlo matrices get their own files.
+    let mut args = base.to_vec();
+    let mc_prefix = f.with_extension("mc");
+    args.extend([
+        "--mc",
+        "64",
+        "--seeds",
+        "4",
+        "--format",
+        "npy",
+        "--out",
+        mc_prefix.to_str().unwrap(),
+    ]);
+    let (code, stdout, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("entries within"), "{stdout}");
+    let p = mc_prefix.to_str().unwrap();
+    for name in [
+        "sigma",
+        "sigma_dot",
+        "ntk",
+        "sigma_mc",
+        "sigma_mc_half_width",
+        "ntk_mc",
+        "ntk_mc_half_width",
+    ] {
+        let m = read_npy(&PathBuf::from(format!("{p}_{name}.npy")), n);
+        assert!(m.iter().all(|v| v.is_finite()), "{name}");
+    }
+    // npy needs a file name.
+    let mut args = base.to_vec();
+    args.extend(["--format", "npy"]);
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs --out PATH"), "{err}");
 }

@@ -102,11 +102,11 @@ fn kernels_match_the_reference() {
                 "Σ̇",
                 p.sigma_dot,
                 r[1],
-                (k.sigma_dot.get(0, 0) * k.sigma_dot.get(1, 1)).sqrt(),
+                (k.sigma_dot[(0, 0)] * k.sigma_dot[(1, 1)]).sqrt(),
             ),
             ("Θ", p.ntk, r[2], (r[5] * r[6]).sqrt()),
-            ("Σ(x,x)", k.sigma.get(0, 0), r[3], r[3]),
-            ("Θ(x',x')", k.ntk.get(1, 1), r[6], r[6]),
+            ("Σ(x,x)", k.sigma[(0, 0)], r[3], r[3]),
+            ("Θ(x',x')", k.ntk[(1, 1)], r[6], r[6]),
         ];
         for (what, got, want, scale) in checks {
             let (err, tol) = if near_parallel {

@@ -1,13 +1,14 @@
 //! The finite-width networks against the infinite-width kernels: a tiny analytic recursion with the
 //! closed forms for relu and erf (written here, independent of `numeric::kernel`), the Monte Carlo
 //! mean of the empirical kernels inside its confidence interval, and the empirical NTK converging
-//! at rate width^(−1/2).
+//! at rate width^(−1/2) (draws from the shared width-study sampler, a log–log fit of `stats`).
 
 use derive::numeric::activation::Activation;
+use derive::numeric::kernel::Architecture;
 use derive::numeric::network::{
-    empirical_kernels_with, width_study, Architecture, McOptions, Network,
+    empirical_kernels_with, sample_widths, McOptions, Network, NetworkError,
 };
-use derive::numeric::stats;
+use derive::numeric::stats::{self, LogLogFit};
 use nalgebra::DMatrix;
 use std::f64::consts::PI;
 
@@ -64,6 +65,37 @@ fn inputs() -> DMatrix<f64> {
             0.2, -0.4, 1.5, -0.6, 0.5,
         ],
     )
+}
+
+/// Per width (in the order given) and draw (seeds `base..base + seeds`, the same at every
+/// width): the RMS over all N² entries of Θ̂ − Θ.
+fn rms_by_width(
+    arch: &Architecture,
+    x: &DMatrix<f64>,
+    widths: &[usize],
+    seeds: u64,
+    base: u64,
+    theta: &DMatrix<f64>,
+) -> Vec<Vec<f64>> {
+    let n = x.nrows() as f64;
+    sample_widths(widths, base..base + seeds, |width, seed| {
+        let net = Network::sample(arch, x.ncols(), width, seed)?;
+        Ok::<_, NetworkError>((net.empirical_ntk(x)? - theta).norm() / n)
+    })
+    .unwrap()
+}
+
+/// Least-squares fit of log RMS against log width over every (width, draw) pair, so the slope's
+/// interval reflects the scatter between draws (expected slope −1/2).
+fn fit(widths: &[usize], rms: &[Vec<f64>], level: f64) -> LogLogFit {
+    let (mut xs, mut ys) = (vec![], vec![]);
+    for (&w, draws) in widths.iter().zip(rms) {
+        for &r in draws {
+            xs.push(w as f64);
+            ys.push(r);
+        }
+    }
+    stats::loglog_fit(&xs, &ys, level).unwrap()
 }
 
 fn quiet() -> McOptions {
@@ -141,12 +173,14 @@ fn empirical_ntk_converges_at_rate_one_over_sqrt_width() {
         for depth in 1..=3 {
             let arch = Architecture::new(act, depth, 1.4, 0.2).unwrap();
             let (_, theta) = analytic(&arch, &x);
-            let study = width_study(&arch, &x, &[64, 256, 1024], 12, 42, &theta, level).unwrap();
-            let ci = study.fit.slope_interval;
+            let widths = [64, 256, 1024];
+            let rms = rms_by_width(&arch, &x, &widths, 12, 42, &theta);
+            let fit = fit(&widths, &rms, level);
+            let ci = fit.slope_interval;
             assert!(
                 ci.contains(-0.5),
                 "{act} L={depth}: slope {:.3} ∈ [{:.3}, {:.3}] excludes −1/2",
-                study.fit.slope,
+                fit.slope,
                 ci.lo(),
                 ci.hi()
             );
@@ -185,8 +219,15 @@ fn width_study_large() {
             let arch = Architecture::new(act, depth, 1.4, 0.2).unwrap();
             let (_, theta) = analytic(&arch, &x);
             let widths = [64, 128, 256, 512, 1024, 2048, 4096];
-            let study = width_study(&arch, &x, &widths, 32, 99, &theta, 0.99).unwrap();
-            let scaled: Vec<f64> = study.points.iter().map(|p| p.scaled).collect();
+            let rms = rms_by_width(&arch, &x, &widths, 32, 99, &theta);
+            let fit = fit(&widths, &rms, 0.99);
+            // RMS·√width per width: constant if the discrepancy falls as 1/√width.
+            let means: Vec<f64> = rms.iter().map(|r| stats::mean(r).unwrap()).collect();
+            let scaled: Vec<f64> = means
+                .iter()
+                .zip(&widths)
+                .map(|(m, &w)| m * (w as f64).sqrt())
+                .collect();
             let mean = stats::mean(&scaled).unwrap();
             let spread = scaled
                 .iter()
@@ -194,19 +235,18 @@ fn width_study_large() {
                 .fold(0.0, f64::max);
             println!(
                 "{act} L={depth}: slope {:.3} ± {:.3}; RMS·√n = {:?} (max deviation {:.1}%)",
-                study.fit.slope,
-                study.fit.slope_interval.half_width,
+                fit.slope,
+                fit.slope_interval.half_width,
                 scaled.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>(),
                 100.0 * spread
             );
-            assert!(study.fit.slope_interval.contains(-0.5));
-            for p in &study.points {
-                let rel_se = stats::std_error(&p.rms).unwrap() / p.mean_rms;
-                let dev = (p.scaled / mean - 1.0).abs();
+            assert!(fit.slope_interval.contains(-0.5));
+            for (((draws, m), s), width) in rms.iter().zip(&means).zip(&scaled).zip(widths) {
+                let rel_se = stats::std_error(draws).unwrap() / m;
+                let dev = (s / mean - 1.0).abs();
                 assert!(
                     dev <= 4.0 * rel_se + 0.03,
-                    "{act} L={depth} width {}: RMS·√n off the mean by {dev:.3} (se {rel_se:.3})",
-                    p.width
+                    "{act} L={depth} width {width}: RMS·√n off the mean by {dev:.3} (se {rel_se:.3})"
                 );
             }
         }

@@ -17,7 +17,7 @@ fn setup() -> (DMatrix<f64>, DVector<f64>, DVector<f64>) {
         .collect();
     let arch = Architecture::new(Activation::Relu, 2, 1.3, 0.2).unwrap();
     let k = kernels(&arch, &inputs).unwrap();
-    let theta = DMatrix::from_fn(5, 5, |i, j| k.ntk.get(i, j));
+    let theta = k.ntk;
     let f0 = DVector::from_vec(vec![0.3, -1.1, 0.4, 0.9, -0.2]);
     let y = DVector::from_vec(vec![1.0, 0.0, -0.5, 0.5, 0.25]);
     (theta, f0, y)

@@ -7,7 +7,7 @@ use crate::limits::{
     MAX_KERNEL_BYTES, MAX_KERNEL_DEPTH, MAX_KERNEL_FILE_BYTES, MAX_KERNEL_INPUTS, MAX_KERNEL_WORK,
 };
 use crate::numeric::activation::Activation;
-use crate::numeric::kernel::{kernels, Architecture, Kernels, Matrix};
+use crate::numeric::kernel::{kernels, Architecture, Kernels};
 use crate::numeric::network::{self, McKernels, McOptions};
 use crate::numeric::stats::{self, Quantile};
 use nalgebra::DMatrix;
@@ -29,7 +29,7 @@ pub struct KernelArgs {
     /// Number of hidden layers L (≥ 1).
     #[arg(long)]
     pub depth: usize,
-    /// Weight standard deviation σw (≥ 0).
+    /// Weight standard deviation σw (> 0).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub sw: f64,
     /// Bias standard deviation σb (≥ 0).
@@ -39,9 +39,21 @@ pub struct KernelArgs {
     /// non-numeric is taken as a header.
     #[arg(long)]
     pub inputs: PathBuf,
-    /// Write the kernels to FILE instead of stdout: `.csv` (i,j,sigma,sigma_dot,ntk) or `.json`.
+    /// Write the kernels to FILE instead of stdout, in the format of --format or, without it,
+    /// of FILE's extension: `.csv`, `.json` or `.npy`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Output format. `text` (default without --out): the matrices as text, one row per line.
+    /// `csv`: one line per (i, j): i,j,sigma,sigma_dot,ntk (and the Monte Carlo columns with
+    /// --mc). `json`: one object with the matrices as arrays of rows. `npy`: NumPy's binary
+    /// format (version 1.0, little-endian f64 `<f8`, C order, shape (N, N)), one file per
+    /// matrix, named from --out PATH (a trailing `.npy` dropped): PATH_sigma.npy,
+    /// PATH_sigma_dot.npy, PATH_ntk.npy, and with --mc PATH_sigma_mc.npy,
+    /// PATH_sigma_mc_half_width.npy, PATH_ntk_mc.npy, PATH_ntk_mc_half_width.npy;
+    /// `numpy.load(PATH + "_ntk.npy")` reads one. Numbers in text and csv are the shortest
+    /// decimals that read back to the same f64.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Output>,
     /// Also compare Σ and Θ with the mean empirical kernels of random finite networks of this
     /// hidden width (Monte Carlo, 95% simultaneous confidence intervals).
     #[arg(long, value_name = "WIDTH")]
@@ -101,26 +113,7 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
             )));
         }
     }
-    if args.mc.is_some() && arch.sw <= 0.0 {
-        return Err(CliError::Usage(
-            "--mc needs σw > 0 (with σw = 0 every random network has the same kernels, so there \
-             is nothing to sample)"
-                .into(),
-        ));
-    }
-    let format = match &args.out {
-        None => None,
-        Some(p) => Some(match p.extension().and_then(|e| e.to_str()) {
-            Some("csv") => Format::Csv,
-            Some("json") => Format::Json,
-            _ => {
-                return Err(CliError::Usage(format!(
-                    "--out {}: the extension must be .csv or .json",
-                    p.display()
-                )))
-            }
-        }),
-    };
+    let format = output_format(args)?;
     if args.depth > MAX_KERNEL_DEPTH {
         return Err(CliError::Usage(format!(
             "--depth {}: more hidden layers than the budget MAX_KERNEL_DEPTH = {MAX_KERNEL_DEPTH}",
@@ -128,13 +121,7 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
         )));
     }
     let inputs = read_inputs(&args.inputs)?;
-    kernel_budget(
-        act,
-        inputs.len(),
-        inputs[0].len(),
-        args.depth,
-        matches!(format, Some(Format::Json)),
-    )?;
+    kernel_budget(act, inputs.len(), inputs[0].len(), args.depth, format)?;
     let k = kernels(&arch, &inputs)?;
     let mc = match args.mc {
         Some(width) => Some(monte_carlo(
@@ -152,26 +139,65 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
         source: e,
     };
     let stdout_err = |e| super::io_to_cli("<output>", e);
-    match (&args.out, format) {
-        (Some(path), Some(fmt)) => {
-            let text = match fmt {
-                Format::Csv => to_csv(&k, mc.as_ref()),
-                Format::Json => to_json(&arch, &k, mc.as_ref()),
-            };
-            std::fs::write(path, text).map_err(|e| io(path, e))?;
-            writeln!(out, "wrote {} ({} inputs)", path.display(), inputs.len())
-                .map_err(stdout_err)?;
-            if let Some(mc) = &mc {
-                out.write_all(mc_summary(mc).as_bytes())
-                    .map_err(stdout_err)?;
+    let n0 = inputs[0].len();
+    let Some(path) = &args.out else {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+        write_text(&mut w, &arch, &k, n0, mc.as_ref())
+            .and_then(|()| w.flush())
+            .map_err(stdout_err)?;
+        return Ok(());
+    };
+    let written = match format {
+        Output::Npy => {
+            let files = npy_files(path, &k, mc.as_ref());
+            for (file, m) in &files {
+                write_npy(file, m).map_err(|e| io(file, e))?;
             }
+            files
+                .iter()
+                .map(|(f, _)| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         }
         _ => {
-            let text = pretty(&arch, &k, inputs[0].len(), mc.as_ref());
-            out.write_all(text.as_bytes()).map_err(stdout_err)?;
+            let file = std::fs::File::create(path).map_err(|e| io(path, e))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            match format {
+                Output::Text => write_text(&mut w, &arch, &k, n0, mc.as_ref()),
+                Output::Csv => write_csv(&mut w, &k, mc.as_ref()),
+                _ => w.write_all(to_json(&arch, &k, mc.as_ref()).as_bytes()),
+            }
+            .and_then(|()| w.flush())
+            .map_err(|e| io(path, e))?;
+            path.display().to_string()
         }
+    };
+    writeln!(out, "wrote {written} ({} inputs)", inputs.len()).map_err(stdout_err)?;
+    if let Some(mc) = &mc {
+        out.write_all(mc_summary(mc).as_bytes())
+            .map_err(stdout_err)?;
     }
     Ok(())
+}
+
+/// The output format: --format, else the extension of --out, else text.
+fn output_format(args: &KernelArgs) -> Result<Output, CliError> {
+    match (args.format, &args.out) {
+        (Some(f @ (Output::Csv | Output::Json | Output::Npy)), None) => Err(CliError::Usage(
+            format!("--format {f}: needs --out PATH (only text goes to stdout)"),
+        )),
+        (Some(f), _) => Ok(f),
+        (None, None) => Ok(Output::Text),
+        (None, Some(p)) => match p.extension().and_then(|e| e.to_str()) {
+            Some("csv") => Ok(Output::Csv),
+            Some("json") => Ok(Output::Json),
+            Some("npy") => Ok(Output::Npy),
+            _ => Err(CliError::Usage(format!(
+                "--out {}: the extension must be .csv, .json or .npy, or give --format",
+                p.display()
+            ))),
+        },
+    }
 }
 
 /// How the analytic entries of one kernel sit in the Monte Carlo intervals.
@@ -187,14 +213,14 @@ struct Agreement {
 }
 
 impl Agreement {
-    fn new(analytic: &Matrix, mean: &DMatrix<f64>, half_width: &DMatrix<f64>) -> Self {
-        let n = analytic.n();
+    fn new(analytic: &DMatrix<f64>, mean: &DMatrix<f64>, half_width: &DMatrix<f64>) -> Self {
+        let n = analytic.nrows();
         let mut within = 0;
         let mut worst = (0, 0, 0.0, f64::INFINITY);
         let mut worst_ratio = f64::NEG_INFINITY;
         for i in 0..n {
             for j in 0..n {
-                let diff = (analytic.get(i, j) - mean[(i, j)]).abs();
+                let diff = (analytic[(i, j)] - mean[(i, j)]).abs();
                 let hw = half_width[(i, j)];
                 if diff <= hw {
                     within += 1;
@@ -225,14 +251,24 @@ struct McComparison {
 }
 
 /// Estimated (bytes, work) of the analytic kernels of `n` inputs of dimension `n0` through
-/// `depth` hidden layers, and of printing them. Bytes: three N×N matrices of f64, three per-layer
-/// diagonals per input, the inputs, and the output text (≈ 24 bytes per printed number, ≈ 72 for
-/// JSON). Work, in units of one closed-form pair-layer (relu, abs, leaky relu, erf; any other
-/// activation needs quadrature, counted as 2 units): N(N+1)/2 × L pair-layers plus 5 units
-/// per printed number (15 for JSON; 3·N² of them).
-pub fn kernel_cost(act: Activation, n: usize, n0: usize, depth: usize, json: bool) -> (f64, f64) {
+/// `depth` hidden layers, and of writing them. Bytes: three N×N matrices of f64, three per-layer
+/// diagonals per input, the inputs, and the output (≈ 24 bytes per number in text and CSV, ≈ 72
+/// in JSON, 8 in npy). Work, in units of one closed-form pair-layer (relu, abs, leaky relu, erf;
+/// any other activation needs quadrature, counted as 2 units): N(N+1)/2 × L pair-layers plus
+/// per written number (3·N² of them) 5 units in text and CSV, 15 in JSON, 0.5 in npy.
+pub fn kernel_cost(
+    act: Activation,
+    n: usize,
+    n0: usize,
+    depth: usize,
+    format: Output,
+) -> (f64, f64) {
     let (n, n0, l) = (n as f64, n0 as f64, depth as f64);
-    let (per_number, print_work) = if json { (72.0, 15.0) } else { (24.0, 5.0) };
+    let (per_number, print_work) = match format {
+        Output::Text | Output::Csv => (24.0, 5.0),
+        Output::Json => (72.0, 15.0),
+        Output::Npy => (8.0, 0.5),
+    };
     let bytes = 8.0 * (3.0 * n * n + 3.0 * n * (l + 1.0) + n * n0) + 3.0 * n * n * per_number;
     let closed = matches!(
         act,
@@ -250,9 +286,9 @@ fn kernel_budget(
     n: usize,
     n0: usize,
     depth: usize,
-    json: bool,
+    format: Output,
 ) -> Result<(), CliError> {
-    let (bytes, work) = kernel_cost(act, n, n0, depth, json);
+    let (bytes, work) = kernel_cost(act, n, n0, depth, format);
     if bytes > MAX_KERNEL_BYTES {
         return Err(CliError::Usage(format!(
             "{n} inputs at depth {depth}: the kernels and their output need about {}, more than \
@@ -321,14 +357,13 @@ fn monte_carlo(
         };
         CliError::Usage(format!("--mc: {e}{hint}"))
     };
-    let net = network::Architecture::new(arch.act, arch.depth, arch.sw, arch.sb).map_err(mc_err)?;
     let x = DMatrix::from_fn(n, n0, |i, j| inputs[i][j]);
     let options = McOptions {
         level: MC_LEVEL,
         quantile: Quantile::StudentT,
         progress: std::io::stderr().is_terminal(),
     };
-    let mc = network::empirical_kernels_with(&net, &x, width, seeds, base_seed, &options)
+    let mc = network::empirical_kernels_with(arch, &x, width, seeds, base_seed, &options)
         .map_err(mc_err)?;
     let sigma = Agreement::new(&k.sigma, &mc.nngp_mean, &mc.nngp_half_width);
     let ntk = Agreement::new(&k.ntk, &mc.ntk_mean, &mc.ntk_half_width);
@@ -396,10 +431,28 @@ fn mc_summary(c: &McComparison) -> String {
     s
 }
 
-#[derive(Clone, Copy)]
-enum Format {
+/// The output formats of `derive kernel` (see `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// The matrices as text.
+    Text,
+    /// One line per entry.
     Csv,
+    /// One JSON object.
     Json,
+    /// NumPy .npy files, one per matrix.
+    Npy,
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Output::Text => "text",
+            Output::Csv => "csv",
+            Output::Json => "json",
+            Output::Npy => "npy",
+        })
+    }
 }
 
 /// Reads one input per non-empty line; errors name file, line and column.
@@ -485,102 +538,194 @@ fn read_inputs(path: &Path) -> Result<Vec<Vec<f64>>, CliError> {
     Ok(rows)
 }
 
-fn write_matrix(s: &mut String, title: &str, m: &Matrix) {
-    use std::fmt::Write as _;
-    let _ = writeln!(s, "{title}");
-    for i in 0..m.n() {
-        let row: Vec<String> = m.row(i).iter().map(|v| format!("{v:>18.10e}")).collect();
-        let _ = writeln!(s, "{}", row.join(" "));
-    }
+/// Writes the shortest decimal that reads back to the same f64 (zmij, a Ryu-style formatter).
+fn put(w: &mut impl Write, buf: &mut zmij::Buffer, v: f64) -> std::io::Result<()> {
+    w.write_all(buf.format(v).as_bytes())
 }
 
-fn write_mc_matrix(s: &mut String, title: &str, mean: &DMatrix<f64>, hw: &DMatrix<f64>) {
-    use std::fmt::Write as _;
-    let _ = writeln!(s, "{title}");
+/// Width of a column of numbers in the text output (the longest shortest form of an f64,
+/// `-2.2250738585072014e-308`, has 24 characters).
+const TEXT_COLUMN: usize = 24;
+
+fn write_matrix(w: &mut impl Write, title: &str, m: &DMatrix<f64>) -> std::io::Result<()> {
+    const SPACES: [u8; TEXT_COLUMN] = [b' '; TEXT_COLUMN];
+    writeln!(w, "{title}")?;
+    let mut buf = zmij::Buffer::new();
+    let t = m.transpose();
+    for row in t.as_slice().chunks(m.ncols().max(1)) {
+        for (j, &v) in row.iter().enumerate() {
+            if j > 0 {
+                w.write_all(b" ")?;
+            }
+            let s = buf.format(v);
+            w.write_all(&SPACES[..TEXT_COLUMN.saturating_sub(s.len())])?;
+            w.write_all(s.as_bytes())?;
+        }
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn write_mc_matrix(
+    w: &mut impl Write,
+    title: &str,
+    mean: &DMatrix<f64>,
+    hw: &DMatrix<f64>,
+) -> std::io::Result<()> {
+    writeln!(w, "{title}")?;
     for i in 0..mean.nrows() {
         let row: Vec<String> = (0..mean.ncols())
             .map(|j| format!("{:>14.6e} ± {:>8.2e}", mean[(i, j)], hw[(i, j)]))
             .collect();
-        let _ = writeln!(s, "{}", row.join("  "));
+        writeln!(w, "{}", row.join("  "))?;
     }
+    Ok(())
 }
 
-fn pretty(arch: &Architecture, k: &Kernels, n0: usize, mc: Option<&McComparison>) -> String {
-    let mut s = format!(
-        "# derive kernel: act={} depth={} σw={} σb={} N={} n0={n0}; {CONVENTIONS}\n",
-        arch.act,
+fn write_text(
+    w: &mut impl Write,
+    arch: &Architecture,
+    k: &Kernels,
+    n0: usize,
+    mc: Option<&McComparison>,
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "# derive kernel: act={} depth={} σw={} σb={} N={} n0={n0}; {CONVENTIONS}",
+        arch.activation,
         arch.depth,
-        arch.sw,
-        arch.sb,
-        k.sigma.n()
-    );
+        arch.sigma_w,
+        arch.sigma_b,
+        k.sigma.nrows()
+    )?;
     if let Some(c) = mc {
-        s += &mc_header(c);
-        s.push('\n');
+        writeln!(w, "{}", mc_header(c))?;
     }
-    write_matrix(&mut s, "Sigma (NNGP):", &k.sigma);
+    write_matrix(w, "Sigma (NNGP):", &k.sigma)?;
     if let Some(c) = mc {
         let title = format!(
             "Sigma_mc (NNGP, Monte Carlo mean ± half-width, width {}):",
             c.width
         );
-        write_mc_matrix(&mut s, &title, &c.mc.nngp_mean, &c.mc.nngp_half_width);
+        write_mc_matrix(w, &title, &c.mc.nngp_mean, &c.mc.nngp_half_width)?;
     }
-    write_matrix(&mut s, "Sigma_dot (derivative kernel):", &k.sigma_dot);
-    write_matrix(&mut s, "Theta (NTK):", &k.ntk);
+    write_matrix(w, "Sigma_dot (derivative kernel):", &k.sigma_dot)?;
+    write_matrix(w, "Theta (NTK):", &k.ntk)?;
     if let Some(c) = mc {
         let title = format!(
             "Theta_mc (NTK, Monte Carlo mean ± half-width, width {}):",
             c.width
         );
-        write_mc_matrix(&mut s, &title, &c.mc.ntk_mean, &c.mc.ntk_half_width);
-        let summary = mc_summary(c);
+        write_mc_matrix(w, &title, &c.mc.ntk_mean, &c.mc.ntk_half_width)?;
         // The header was printed above; keep the summary lines and the note.
-        for l in summary.lines().skip(1) {
-            s += l;
-            s.push('\n');
+        for l in mc_summary(c).lines().skip(1) {
+            writeln!(w, "{l}")?;
         }
     }
-    s
+    Ok(())
 }
 
 /// One row per (i, j): the analytic kernels, then (with --mc) the Monte Carlo means and the
 /// half-widths of their simultaneous intervals.
-fn to_csv(k: &Kernels, mc: Option<&McComparison>) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::from("i,j,sigma,sigma_dot,ntk");
+fn write_csv(w: &mut impl Write, k: &Kernels, mc: Option<&McComparison>) -> std::io::Result<()> {
+    w.write_all(b"i,j,sigma,sigma_dot,ntk")?;
     if mc.is_some() {
-        s += ",sigma_mc,sigma_mc_half_width,ntk_mc,ntk_mc_half_width";
+        w.write_all(b",sigma_mc,sigma_mc_half_width,ntk_mc,ntk_mc_half_width")?;
     }
-    s.push('\n');
-    for i in 0..k.sigma.n() {
-        for j in 0..k.sigma.n() {
-            let _ = write!(
-                s,
-                "{i},{j},{:e},{:e},{:e}",
-                k.sigma.get(i, j),
-                k.sigma_dot.get(i, j),
-                k.ntk.get(i, j)
-            );
+    w.write_all(b"\n")?;
+    let mut buf = zmij::Buffer::new();
+    let mut ints = itoa::Buffer::new();
+    let n = k.sigma.nrows();
+    for i in 0..n {
+        let i_text = ints.format(i).to_owned();
+        for j in 0..n {
+            w.write_all(i_text.as_bytes())?;
+            w.write_all(b",")?;
+            w.write_all(ints.format(j).as_bytes())?;
+            let mut cols = vec![k.sigma[(i, j)], k.sigma_dot[(i, j)], k.ntk[(i, j)]];
             if let Some(c) = mc {
                 let m = &c.mc;
-                let _ = write!(
-                    s,
-                    ",{:e},{:e},{:e},{:e}",
+                cols.extend([
                     m.nngp_mean[(i, j)],
                     m.nngp_half_width[(i, j)],
                     m.ntk_mean[(i, j)],
-                    m.ntk_half_width[(i, j)]
-                );
+                    m.ntk_half_width[(i, j)],
+                ]);
             }
-            s.push('\n');
+            for v in cols {
+                w.write_all(b",")?;
+                put(w, &mut buf, v)?;
+            }
+            w.write_all(b"\n")?;
         }
     }
-    s
+    Ok(())
+}
+
+/// The .npy files of `--format npy` for `--out path` (see `--help`), with their matrices.
+fn npy_files<'a>(
+    path: &Path,
+    k: &'a Kernels,
+    mc: Option<&'a McComparison>,
+) -> Vec<(PathBuf, &'a DMatrix<f64>)> {
+    let stem = if path.extension().is_some_and(|e| e == "npy") {
+        path.with_extension("")
+    } else {
+        path.to_path_buf()
+    };
+    let named = |suffix: &str| {
+        let mut name = stem.clone().into_os_string();
+        name.push(format!("_{suffix}.npy"));
+        PathBuf::from(name)
+    };
+    let mut files = vec![
+        (named("sigma"), &k.sigma),
+        (named("sigma_dot"), &k.sigma_dot),
+        (named("ntk"), &k.ntk),
+    ];
+    if let Some(c) = mc {
+        files.extend([
+            (named("sigma_mc"), &c.mc.nngp_mean),
+            (named("sigma_mc_half_width"), &c.mc.nngp_half_width),
+            (named("ntk_mc"), &c.mc.ntk_mean),
+            (named("ntk_mc_half_width"), &c.mc.ntk_half_width),
+        ]);
+    }
+    files
+}
+
+/// The header of an .npy file (format version 1.0) holding a C-order `<f8` array of `shape`:
+/// magic, version, header length, and the dict padded with spaces to a multiple of 64 bytes.
+pub fn npy_header(shape: (usize, usize)) -> Vec<u8> {
+    let dict = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}, {}), }}",
+        shape.0, shape.1
+    );
+    // Magic (6) + version (2) + length (2) + dict + padding + '\n'.
+    let total = (10 + dict.len() + 1).div_ceil(64) * 64;
+    let len = total - 10;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(len as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(total - 1, b' ');
+    out.push(b'\n');
+    out
+}
+
+/// Writes `m` as an .npy file: the header of [`npy_header`], then the entries row by row.
+fn write_npy(path: &Path, m: &DMatrix<f64>) -> std::io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    w.write_all(&npy_header(m.shape()))?;
+    // C order: the column-major storage of the transpose.
+    for v in m.transpose().as_slice() {
+        w.write_all(&v.to_le_bytes())?;
+    }
+    w.flush()
 }
 
 fn to_json(arch: &Architecture, k: &Kernels, mc: Option<&McComparison>) -> String {
-    let rows = |m: &Matrix| (0..m.n()).map(|i| m.row(i).to_vec()).collect::<Vec<_>>();
     let drows = |m: &DMatrix<f64>| {
         (0..m.nrows())
             .map(|i| m.row(i).iter().copied().collect::<Vec<_>>())
@@ -588,13 +733,13 @@ fn to_json(arch: &Architecture, k: &Kernels, mc: Option<&McComparison>) -> Strin
     };
     let mut v = serde_json::json!({
         "conventions": CONVENTIONS,
-        "act": arch.act.to_string(),
+        "act": arch.activation.to_string(),
         "depth": arch.depth,
-        "sw": arch.sw,
-        "sb": arch.sb,
-        "sigma": rows(&k.sigma),
-        "sigma_dot": rows(&k.sigma_dot),
-        "ntk": rows(&k.ntk),
+        "sw": arch.sigma_w,
+        "sb": arch.sigma_b,
+        "sigma": drows(&k.sigma),
+        "sigma_dot": drows(&k.sigma_dot),
+        "ntk": drows(&k.ntk),
     });
     if let Some(c) = mc {
         let agreement = |a: &Agreement| {

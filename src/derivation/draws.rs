@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use super::file::{Derivation, NetworkSpec};
 use super::limit::{config_seed, train, StudyError, SEEDS, WIDTHS};
 use crate::numeric::activation::Activation;
-use crate::numeric::network::{Architecture as NetArch, EmpiricalKernels, Network};
+use crate::numeric::kernel::Architecture;
+use crate::numeric::network::{EmpiricalKernels, Network};
 
 /// What a study reads from one sampled network.
 #[derive(Debug, Clone)]
@@ -122,7 +123,7 @@ pub fn sample(
     seed: u64,
     needs: Needs,
 ) -> Result<NetDraw, StudyError> {
-    let arch = NetArch::new(act, depth, spec.sw, spec.sb)?;
+    let arch = Architecture::new(act, depth, spec.sw, spec.sb)?;
     let dim = spec.inputs[0].len();
     let net = Network::sample(&arch, dim, width, seed)?;
     let rows: Vec<f64> = spec.inputs.iter().flatten().copied().collect();

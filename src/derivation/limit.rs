@@ -91,7 +91,7 @@ use super::sample::{describe, point_scaled, used_symbols, EDGE_POINTS};
 use crate::expr::binders::append;
 use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, EvalError, Evaluator};
-use crate::numeric::kernel::{kernel_pair, Architecture as KernelArch};
+use crate::numeric::kernel::{kernel_pair, Architecture};
 use crate::numeric::network::NetworkError;
 use crate::numeric::network::{sample_widths, Network};
 use crate::numeric::stats::{self, loglog_fit, StatsError};
@@ -342,22 +342,23 @@ fn output_kernels(
     a: &[f64],
     b: &[f64],
 ) -> Result<[f64; 3], StudyError> {
-    let arch = KernelArch::new(act, depth, spec.sw, spec.sb)?;
+    let arch = Architecture::new(act, depth, spec.sw, spec.sb)?;
     let k = kernel_pair(&arch, a, b)?;
     Ok([k.sigma, k.sigma_dot, k.ntk])
 }
 
-/// Train `net` by gradient descent on input 1 (loss ½(f(x₁) − y)²).
+/// Train `net` by gradient descent on input 1 (loss ½(f(x₁) − y)²): per step one batched
+/// forward and backward pass ([`Network::loss_gradient`]).
 pub(super) fn train(net: &mut Network, spec: &NetworkSpec, t: &Train) -> Result<(), String> {
-    let x = &spec.inputs[0];
+    let x = DMatrix::from_row_slice(1, spec.inputs[0].len(), &spec.inputs[0]);
     let dt = t.eta * t.time / t.steps as f64;
     let mut theta = net.parameters();
     for _ in 0..t.steps {
-        let f = net.output_at(x).map_err(|e| e.to_string())?;
-        let g = net.gradient(x).map_err(|e| e.to_string())?;
-        let r = f - t.target;
+        let (_, g) = net
+            .loss_gradient(&x, &[t.target])
+            .map_err(|e| e.to_string())?;
         for (p, gi) in theta.iter_mut().zip(&g) {
-            *p -= dt * r * gi;
+            *p -= dt * gi;
         }
         net.set_parameters(&theta).map_err(|e| e.to_string())?;
     }
@@ -379,7 +380,7 @@ fn analytic(
         let s = spec.sw * spec.sw * dot / n0 + spec.sb * spec.sb;
         return Ok([s, s, f64::NAN]);
     }
-    let arch = KernelArch::new(act, depth - 1, spec.sw, spec.sb)?;
+    let arch = Architecture::new(act, depth - 1, spec.sw, spec.sb)?;
     let k = kernel_pair(&arch, a, b)?;
     Ok([k.sigma, k.ntk, k.sigma_dot])
 }

@@ -59,6 +59,15 @@ pub enum EvalError {
     Unsupported(String),
 }
 
+impl From<super::diff::DiffError> for EvalError {
+    fn from(e: super::diff::DiffError) -> Self {
+        match e {
+            super::diff::DiffError::Domain(_) => EvalError::OutOfDomain(e.to_string()),
+            _ => EvalError::Unsupported(e.to_string()),
+        }
+    }
+}
+
 /// Where a term is evaluated.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -864,7 +873,12 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    /// d/dt(body) at the current value of t, for a matrix-valued or (as a 1×1 matrix) scalar body.
+    /// d/dt(body) at the current value of t, for a matrix-valued or (as a 1×1 matrix) scalar body:
+    /// (value, error estimate, magnitude scale) by the one derivative scheme,
+    /// [`super::diff::derivative`] (Ridders' extrapolation; initial step from t and its declared
+    /// interval, one-sided at an edge of it). A failure of the scheme (a sample that is not
+    /// finite, differences that do not converge) is an error: the point is not evaluated. A `t`
+    /// bound by an enclosing sum or d/dt has no declared interval.
     fn derivative(
         &mut self,
         e: &Expr,
@@ -882,7 +896,7 @@ impl<'a> Evaluator<'a> {
         } else {
             self.env.domains.get(&t).copied()
         };
-        richardson(t0, domain, |x| {
+        let d = super::diff::derivative(t0, domain, |x| {
             self.bound.push((t, x));
             let r = if as_matrix {
                 self.matrix(e, body).map(|(m, s, _)| (m, s))
@@ -892,7 +906,8 @@ impl<'a> Evaluator<'a> {
             };
             self.bound.pop();
             r
-        })
+        })?;
+        Ok((d.value, d.error, d.scale))
     }
 
     /// gauss(s11, s12, s22; body) = E[body(u, v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]), by the
@@ -1539,88 +1554,6 @@ fn subterm_nodes(e: &Expr, id: Id) -> impl Iterator<Item = &Math> {
     out.into_iter()
 }
 
-/// Derivative at `t0` by central differences with two Richardson extrapolations, or, where a
-/// central step would leave the domain `[lo, hi]` (at or near an edge of an interval), by
-/// one-sided differences from inside with three extrapolations (errors in h, h², h³).
-/// Returns (derivative, error estimate, magnitude scale). The error estimate is the difference of
-/// the last two extrapolants, which bounds the error of the better one for smooth functions.
-fn richardson(
-    t0: f64,
-    domain: Option<(f64, f64)>,
-    mut f: impl FnMut(f64) -> Result<(Matrix, f64), EvalError>,
-) -> Result<(Matrix, f64, f64), EvalError> {
-    let mut h0 = 1e-2 * t0.abs().max(1.0);
-    let (below, above) = match domain {
-        Some((lo, hi)) => (t0 - lo, hi - t0),
-        None => (f64::INFINITY, f64::INFINITY),
-    };
-    if below.min(above) < h0 {
-        if below.min(above) >= 1e-3 * h0 {
-            h0 = below.min(above);
-        } else {
-            // One-sided, into the larger side.
-            let dir = if above >= below { 1.0 } else { -1.0 };
-            let room = above.max(below);
-            if room <= 0.0 {
-                return Err(EvalError::OutOfDomain(
-                    "the derivative's variable has an empty domain".into(),
-                ));
-            }
-            let h = h0.min(room) * dir;
-            let (f0, s0) = f(t0)?;
-            let mut one = vec![];
-            let mut scale: f64 = 0.0;
-            let mut values_over_h: f64 = 0.0;
-            for k in 0..4 {
-                let hk = h / f64::from(1u32 << k);
-                let (fp, sp) = f(t0 + hk)?;
-                scale = scale.max((sp + s0) / hk.abs());
-                values_over_h = values_over_h.max((fp.abs().max() + f0.abs().max()) / hk.abs());
-                one.push((fp - &f0) / hk);
-            }
-            // With a smooth function the one-sided differences converge like h: successive
-            // changes halve. A function that is not smooth at the edge (√(1 − ρ) terms at ρ = 1)
-            // converges like √h, and extrapolating in integer powers would claim accuracy it
-            // does not have: refuse instead (a point not evaluated).
-            let change = |a: &Matrix, b: &Matrix| (a - b).abs().max();
-            let (c0, c1, c2) = (
-                change(&one[0], &one[1]),
-                change(&one[1], &one[2]),
-                change(&one[2], &one[3]),
-            );
-            // Rounding in a difference quotient: ~ε·|f| / h, with a wide margin.
-            let noise = 1e-12 * values_over_h;
-            if c2 > noise && (c0 < 1.6 * c1 || c1 < 1.6 * c2) {
-                return Err(EvalError::Unsupported(format!(
-                    "one-sided derivative at t = {t0}: the differences converge too slowly (not smooth at the edge of the domain)"
-                )));
-            }
-            let r1: Vec<Matrix> = (0..3).map(|k| &one[k + 1] * 2.0 - &one[k]).collect();
-            let r2: Vec<Matrix> = (0..2).map(|k| (&r1[k + 1] * 4.0 - &r1[k]) / 3.0).collect();
-            let r3 = (&r2[1] * 8.0 - &r2[0]) / 7.0;
-            let err = (&r3 - &r2[1]).abs().max();
-            return Ok((r3, err, scale * 1e-3));
-        }
-    }
-    let mut central = vec![];
-    let mut scale: f64 = 0.0;
-    for k in 0..3 {
-        let h = h0 / f64::from(1u32 << k);
-        let (fp, sp) = f(t0 + h)?;
-        let (fm, sm) = f(t0 - h)?;
-        scale = scale.max((sp + sm) / (2.0 * h));
-        central.push((fp - fm) / (2.0 * h));
-    }
-    // Eliminate h² then h⁴.
-    let r1: Vec<Matrix> = (0..2)
-        .map(|k| (&central[k + 1] * 4.0 - &central[k]) / 3.0)
-        .collect();
-    let r2 = (&r1[1] * 16.0 - &r1[0]) / 15.0;
-    let err = (&r2 - &r1[1]).abs().max();
-    // Rounding in the differences is amplified by 1/h; it enters through `scale`.
-    Ok((r2, err, scale * 1e-3))
-}
-
 /// The expectation of a polynomial in i.i.d. N(0,1) entries (moments (k−1)!!).
 fn moments(p: &RPoly) -> Result<Value, EvalError> {
     let mut value = 0.0;
@@ -1726,6 +1659,36 @@ mod tests {
     fn eval(s: &str) -> Value {
         let e: Expr = s.parse().unwrap();
         Evaluator::new(&env()).eval(&e).unwrap()
+    }
+
+    /// d/dρ of the arc-cosine kernel through the evaluator, ρ declared in -1..1: near the edge a
+    /// stencil inside the interval; at the edge (not smooth there) an error, not a number.
+    #[test]
+    fn derivatives_stay_inside_the_declared_interval() {
+        let lhs =
+            crate::expr::parse("d/drho((sqrt(1 - rho^2) + (pi - acos(rho))*rho)/(2*pi))").unwrap();
+        let pi = std::f64::consts::PI;
+        let rho = Symbol::from("rho");
+        let mut env = env();
+        env.domains.insert(rho, (-1.0, 1.0));
+        for r in [0.3, 0.999, -0.999, 0.99999] {
+            env.scalars.insert(rho, r);
+            let v = Evaluator::new(&env).eval(&lhs).unwrap();
+            let want = (pi - r.acos()) / (2.0 * pi);
+            assert!(v.value.is_finite());
+            assert!((v.value - want).abs() < 1e-9, "{r}: {v:?} vs {want}");
+            assert!(
+                (v.value - want).abs() <= v.stderr + super::super::tolerance::SCALE * v.scale,
+                "{r}: {v:?} vs {want}"
+            );
+        }
+        env.scalars.insert(rho, 1.0);
+        let r = Evaluator::new(&env).eval(&lhs);
+        assert!(matches!(r, Err(EvalError::Unsupported(_))), "{r:?}");
+        // Outside the interval: out of the domain.
+        env.scalars.insert(rho, 1.5);
+        let r = Evaluator::new(&env).eval(&lhs);
+        assert!(matches!(r, Err(EvalError::OutOfDomain(_))), "{r:?}");
     }
 
     #[test]

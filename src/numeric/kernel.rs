@@ -27,43 +27,61 @@ use super::activation::Activation;
 use super::closed::{dual, leaky_deriv, s_series};
 use super::error::NumericError;
 use super::gauss::{det2, Cov2};
+use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::f64::consts::PI;
 
-/// A dense network architecture for the kernel recursions.
+/// A dense network architecture: the one type both the kernel recursions (here) and the
+/// finite-width networks ([`super::network`]) take.
+///
+/// The rules, checked in [`Architecture::validate`] and nowhere else: depth ≥ 1 hidden layer,
+/// σw finite and > 0, σb finite and ≥ 0, leaky-relu slopes finite. σw = 0 is refused because it
+/// is a degenerate network, not a limit case worth a special path: every layer ignores its input,
+/// so all kernels are the constant σb² and a sampled network has nothing random to average over
+/// except its biases (the finite-width side and the derivation files already required σw > 0).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Architecture {
     /// The activation φ.
-    pub act: Activation,
+    pub activation: Activation,
     /// Number of hidden layers L ≥ 1.
     pub depth: usize,
-    /// Weight standard deviation σw ≥ 0 (the recursions use σw²).
-    pub sw: f64,
+    /// Weight standard deviation σw > 0 (the recursions use σw²).
+    pub sigma_w: f64,
     /// Bias standard deviation σb ≥ 0 (the recursions use σb²).
-    pub sb: f64,
+    pub sigma_b: f64,
 }
 
 impl Architecture {
-    /// A validated architecture: depth ≥ 1, σw and σb finite and ≥ 0, activation parameters finite.
-    pub fn new(act: Activation, depth: usize, sw: f64, sb: f64) -> Result<Self, NumericError> {
-        let a = Architecture { act, depth, sw, sb };
+    /// A validated architecture (see the type's rules).
+    pub fn new(
+        activation: Activation,
+        depth: usize,
+        sigma_w: f64,
+        sigma_b: f64,
+    ) -> Result<Self, NumericError> {
+        let a = Architecture {
+            activation,
+            depth,
+            sigma_w,
+            sigma_b,
+        };
         a.validate()?;
         Ok(a)
     }
 
-    /// Checks the invariants of [`Architecture::new`].
+    /// Checks the rules of the type (the fields are public, so every entry point re-checks).
     pub fn validate(&self) -> Result<(), NumericError> {
         let bad = |m: String| Err(NumericError::InvalidArchitecture(m));
         if self.depth == 0 {
-            return bad("depth must be ≥ 1 hidden layer".into());
+            return bad("depth must be ≥ 1 hidden layer, got 0".into());
         }
-        if !(self.sw.is_finite() && self.sw >= 0.0) {
-            return bad(format!("σw must be finite and ≥ 0, got {}", self.sw));
+        if !(self.sigma_w.is_finite() && self.sigma_w > 0.0) {
+            return bad(format!("σw must be finite and > 0, got {}", self.sigma_w));
         }
-        if !(self.sb.is_finite() && self.sb >= 0.0) {
-            return bad(format!("σb must be finite and ≥ 0, got {}", self.sb));
+        if !(self.sigma_b.is_finite() && self.sigma_b >= 0.0) {
+            return bad(format!("σb must be finite and ≥ 0, got {}", self.sigma_b));
         }
-        if let Activation::LeakyRelu { neg, pos } = self.act {
+        if let Activation::LeakyRelu { neg, pos } = self.activation {
             if !(neg.is_finite() && pos.is_finite()) {
                 return bad(format!(
                     "leaky relu slopes must be finite, got {neg}, {pos}"
@@ -72,54 +90,22 @@ impl Architecture {
         }
         Ok(())
     }
-}
 
-/// A square row-major matrix of f64.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Matrix {
-    n: usize,
-    data: Vec<f64>,
-}
-
-impl Matrix {
-    /// An n×n matrix of zeros.
-    pub fn zeros(n: usize) -> Self {
-        Matrix {
-            n,
-            data: vec![0.0; n * n],
-        }
-    }
-
-    /// Number of rows (= columns).
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    /// Entry (i, j).
-    pub fn get(&self, i: usize, j: usize) -> f64 {
-        self.data[i * self.n + j]
-    }
-
-    /// Row i.
-    pub fn row(&self, i: usize) -> &[f64] {
-        &self.data[i * self.n..(i + 1) * self.n]
-    }
-
-    /// All entries, row-major.
-    pub fn as_slice(&self) -> &[f64] {
-        &self.data
+    /// (σw², σb²).
+    fn variances(&self) -> (f64, f64) {
+        (self.sigma_w * self.sigma_w, self.sigma_b * self.sigma_b)
     }
 }
 
-/// The three kernel matrices of [`kernels`], indexed by input.
+/// The three kernel matrices of [`kernels`], indexed by input (N×N, symmetric).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kernels {
     /// NNGP kernel Σᴸ⁺¹.
-    pub sigma: Matrix,
+    pub sigma: DMatrix<f64>,
     /// Derivative kernel Σ̇ᴸ⁺¹.
-    pub sigma_dot: Matrix,
+    pub sigma_dot: DMatrix<f64>,
     /// Neural tangent kernel Θᴸ⁺¹.
-    pub ntk: Matrix,
+    pub ntk: DMatrix<f64>,
 }
 
 /// The kernels of one pair of inputs (x, x').
@@ -148,13 +134,13 @@ struct Diag {
 }
 
 fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericError> {
-    let (sw2, sb2) = (arch.sw * arch.sw, arch.sb * arch.sb);
+    let (sw2, sb2) = arch.variances();
     let mut s = sw2 * sq_norm / n0 as f64 + sb2;
     let mut t = s;
     let mut sdot = 0.0;
     let mut out_s = vec![s];
     for _ in 0..arch.depth {
-        let d = dual(arch.act, Cov2::diagonal(s)?)?;
+        let d = dual(arch.activation, Cov2::diagonal(s)?)?;
         s = sw2 * d.k + sb2;
         sdot = sw2 * d.kdot;
         t = t * sdot + s;
@@ -231,7 +217,7 @@ struct Pair<'a> {
 /// Runs the recursion for one pair. Returns (Σ, Σ̇, Θ) at layer L+1.
 #[inline]
 fn run_pair(arch: &Architecture, p: &Pair, path: Path) -> Result<PairKernels, NumericError> {
-    let (sw2, sb2) = (arch.sw * arch.sw, arch.sb * arch.sb);
+    let (sw2, sb2) = arch.variances();
     match path {
         Path::Leaky { .. } | Path::Erf => {
             let mut out = Vec::with_capacity(1);
@@ -392,7 +378,7 @@ fn run_block(
     path: Path,
     out: &mut Vec<PairKernels>,
 ) -> Result<(), NumericError> {
-    let (sw2, sb2) = (arch.sw * arch.sw, arch.sb * arch.sb);
+    let (sw2, sb2) = arch.variances();
     let mut st = [State::default(); BLOCK];
     for (s, p) in st.iter_mut().zip(pairs) {
         *s = State {
@@ -465,7 +451,7 @@ fn check_inputs(inputs: &[Vec<f64>]) -> Result<usize, NumericError> {
 }
 
 fn layer1(arch: &Architecture, x: &[f64], y: &[f64], xx: f64, n0: usize) -> (f64, f64) {
-    let (sw2, sb2) = (arch.sw * arch.sw, arch.sb * arch.sb);
+    let (sw2, sb2) = arch.variances();
     let a = sw2 / n0 as f64;
     let s12 = a * dot(x, y) + sb2;
     let diff: f64 = x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum();
@@ -486,23 +472,24 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
         .par_iter()
         .map(|&xx| diag(arch, xx, n0))
         .collect::<Result<Vec<_>, _>>()?;
-    let pth = path(arch.act);
-    // Upper triangle, each row written in place by one rayon task, then mirrored.
+    let pth = path(arch.activation);
+    // Column i below the diagonal (entries (j, i), j > i: the pairs (x_i, x_j)), each column
+    // written in place by one rayon task, then mirrored (the storage is column-major).
     let mut out = Kernels {
-        sigma: Matrix::zeros(n),
-        sigma_dot: Matrix::zeros(n),
-        ntk: Matrix::zeros(n),
+        sigma: DMatrix::zeros(n, n),
+        sigma_dot: DMatrix::zeros(n, n),
+        ntk: DMatrix::zeros(n, n),
     };
     out.sigma
-        .data
+        .as_mut_slice()
         .par_chunks_mut(n)
-        .zip(out.sigma_dot.data.par_chunks_mut(n))
-        .zip(out.ntk.data.par_chunks_mut(n))
+        .zip(out.sigma_dot.as_mut_slice().par_chunks_mut(n))
+        .zip(out.ntk.as_mut_slice().par_chunks_mut(n))
         .enumerate()
-        .try_for_each(|(i, ((rs, rd), rt))| {
-            rs[i] = diags[i].s[arch.depth];
-            rd[i] = diags[i].sdot;
-            rt[i] = diags[i].t;
+        .try_for_each(|(i, ((cs, cd), ct))| {
+            cs[i] = diags[i].s[arch.depth];
+            cd[i] = diags[i].sdot;
+            ct[i] = diags[i].t;
             let mut buf = Vec::with_capacity(BLOCK);
             let mut j0 = i + 1;
             while j0 < n {
@@ -521,28 +508,29 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
                 buf.clear();
                 run_block(arch, &pairs, pth, &mut buf)?;
                 for (j, pk) in (j0..j1).zip(&buf) {
-                    rs[j] = pk.sigma;
-                    rd[j] = pk.sigma_dot;
-                    rt[j] = pk.ntk;
+                    cs[j] = pk.sigma;
+                    cd[j] = pk.sigma_dot;
+                    ct[j] = pk.ntk;
                 }
                 j0 = j1;
             }
             Ok::<(), NumericError>(())
         })?;
     for m in [&mut out.sigma, &mut out.sigma_dot, &mut out.ntk] {
-        mirror_upper(&mut m.data, n);
+        mirror_lower(m);
     }
     Ok(out)
 }
 
-/// Copies the upper triangle of a row-major n×n matrix to the lower one, in cache-sized tiles.
-fn mirror_upper(d: &mut [f64], n: usize) {
+/// Copies the lower triangle of a square matrix to the upper one, in cache-sized tiles.
+fn mirror_lower(m: &mut DMatrix<f64>) {
     const T: usize = 64;
-    for bi in (0..n).step_by(T) {
-        for bj in (0..=bi).step_by(T) {
-            for i in bi..(bi + T).min(n) {
-                for j in bj..(bj + T).min(i) {
-                    d[i * n + j] = d[j * n + i];
+    let n = m.nrows();
+    for bj in (0..n).step_by(T) {
+        for bi in (0..=bj).step_by(T) {
+            for j in bj..(bj + T).min(n) {
+                for i in bi..(bi + T).min(j) {
+                    m[(i, j)] = m[(j, i)];
                 }
             }
         }
@@ -564,7 +552,7 @@ pub fn kernel_pair(arch: &Architecture, x: &[f64], y: &[f64]) -> Result<PairKern
         s12,
         det,
     };
-    run_pair(arch, &p, path(arch.act))
+    run_pair(arch, &p, path(arch.activation))
 }
 
 #[cfg(test)]
@@ -573,15 +561,23 @@ mod tests {
 
     /// The plain recursion through `dual` at every entry, as a cross-check of the fast paths.
     fn naive(arch: &Architecture, x: &[f64], y: &[f64]) -> PairKernels {
-        let (sw2, sb2) = (arch.sw * arch.sw, arch.sb * arch.sb);
+        let (sw2, sb2) = arch.variances();
         let n0 = x.len() as f64;
         let (mut sxx, mut syy) = (sw2 * dot(x, x) / n0 + sb2, sw2 * dot(y, y) / n0 + sb2);
         let mut sxy = sw2 * dot(x, y) / n0 + sb2;
         let (mut th, mut sdot) = (sxy, 0.0);
         for _ in 0..arch.depth {
-            let d = dual(arch.act, Cov2::new(sxx, sxy, syy).unwrap()).unwrap();
-            sxx = sw2 * dual(arch.act, Cov2::diagonal(sxx).unwrap()).unwrap().k + sb2;
-            syy = sw2 * dual(arch.act, Cov2::diagonal(syy).unwrap()).unwrap().k + sb2;
+            let d = dual(arch.activation, Cov2::new(sxx, sxy, syy).unwrap()).unwrap();
+            sxx = sw2
+                * dual(arch.activation, Cov2::diagonal(sxx).unwrap())
+                    .unwrap()
+                    .k
+                + sb2;
+            syy = sw2
+                * dual(arch.activation, Cov2::diagonal(syy).unwrap())
+                    .unwrap()
+                    .k
+                + sb2;
             sxy = sw2 * d.k + sb2;
             sdot = sw2 * d.kdot;
             th = th * sdot + sxy;
@@ -603,7 +599,7 @@ mod tests {
                 let a = kernel_pair(&arch, &x, &y).unwrap();
                 let b = naive(&arch, &x, &y);
                 let k = kernels(&arch, &[x.to_vec(), y.to_vec()]).unwrap();
-                let scale = (k.ntk.get(0, 0) * k.ntk.get(1, 1)).sqrt();
+                let scale = (k.ntk[(0, 0)] * k.ntk[(1, 1)]).sqrt();
                 for (u, v) in [
                     (a.sigma, b.sigma),
                     (a.sigma_dot, b.sigma_dot),
@@ -614,8 +610,8 @@ mod tests {
                         "{act} {sw} {sb}: {a:?} vs {b:?}"
                     );
                 }
-                assert_eq!(k.ntk.get(0, 1), a.ntk);
-                assert_eq!(k.ntk.get(1, 0), a.ntk);
+                assert_eq!(k.ntk[(0, 1)], a.ntk);
+                assert_eq!(k.ntk[(1, 0)], a.ntk);
             }
         }
     }
@@ -647,8 +643,8 @@ mod tests {
     fn zero_inputs_are_exact() {
         let arch = Architecture::new(Activation::Relu, 2, 1.0, 0.0).unwrap();
         let k = kernels(&arch, &[vec![0.0, 0.0], vec![1.0, 0.0]]).unwrap();
-        assert_eq!(k.sigma.get(0, 1), 0.0);
-        assert_eq!(k.ntk.get(0, 0), 0.0);
+        assert_eq!(k.sigma[(0, 1)], 0.0);
+        assert_eq!(k.ntk[(0, 0)], 0.0);
         assert!(k.ntk.as_slice().iter().all(|v| v.is_finite()));
     }
 }

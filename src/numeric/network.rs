@@ -1,6 +1,6 @@
 //! Finite-width fully connected networks in the NTK parameterization: sampling, batched forward
-//! and backward passes, the empirical NNGP and NTK of one draw, Monte Carlo over draws, and a
-//! width-convergence study.
+//! and backward passes, the empirical NNGP and NTK of one draw, the gradient of a squared loss,
+//! Monte Carlo over draws, and the sampler of width studies.
 //!
 //! # Conventions (neural-tangents)
 //!
@@ -30,33 +30,28 @@
 use std::ops::Range;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DMatrixViewMut, DVector, Dyn, MatrixView};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
 
-use super::activation::Activation;
-use super::stats::{self, LogLogFit, Quantile, StatsError};
+use super::error::NumericError;
+use super::kernel::Architecture;
+use super::stats::{self, Quantile, StatsError};
 
 /// Why a network could not be built or evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NetworkError {
-    /// Depth (number of hidden layers) below 1.
-    #[error("depth must be at least 1 hidden layer, got {0}")]
-    Depth(usize),
+    /// The architecture breaks a rule of [`Architecture`].
+    #[error(transparent)]
+    Architecture(#[from] NumericError),
     /// Width below 1.
     #[error("width must be at least 1")]
     Width,
     /// Input dimension below 1.
     #[error("input dimension must be at least 1")]
     InputDim,
-    /// σw not finite and positive.
-    #[error("σw must be finite and positive, got {0}")]
-    SigmaW(f64),
-    /// σb not finite and non-negative.
-    #[error("σb must be finite and non-negative, got {0}")]
-    SigmaB(f64),
     /// No inputs given.
     #[error("no inputs given")]
     NoInputs,
@@ -85,19 +80,14 @@ pub enum NetworkError {
         /// Length given.
         got: usize,
     },
-    /// A reference kernel of the wrong shape.
-    #[error("reference kernel is {rows}×{cols}, expected {n}×{n}")]
-    ReferenceShape {
-        /// Rows given.
-        rows: usize,
-        /// Columns given.
-        cols: usize,
+    /// Targets of a loss of the wrong length.
+    #[error("{got} targets for {expected} inputs")]
+    TargetLength {
         /// Number of inputs.
-        n: usize,
+        expected: usize,
+        /// Number of targets.
+        got: usize,
     },
-    /// No widths for a width study.
-    #[error("a width study needs at least two distinct widths")]
-    Widths,
     /// A statistic over seeds could not be formed.
     #[error("Monte Carlo statistics: {0}")]
     Stats(#[from] StatsError),
@@ -113,52 +103,6 @@ pub enum NetworkError {
         /// The underlying failure.
         source: StatsError,
     },
-}
-
-/// The shape-independent part of a fully connected architecture.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Architecture {
-    /// The pointwise nonlinearity φ.
-    pub activation: Activation,
-    /// Number of hidden layers L (≥ 1).
-    pub depth: usize,
-    /// Weight standard deviation σw.
-    pub sigma_w: f64,
-    /// Bias standard deviation σb.
-    pub sigma_b: f64,
-}
-
-impl Architecture {
-    /// A validated architecture.
-    pub fn new(
-        activation: Activation,
-        depth: usize,
-        sigma_w: f64,
-        sigma_b: f64,
-    ) -> Result<Self, NetworkError> {
-        let arch = Architecture {
-            activation,
-            depth,
-            sigma_w,
-            sigma_b,
-        };
-        arch.validate()?;
-        Ok(arch)
-    }
-
-    /// Checks the fields (they are public, so every entry point re-checks).
-    pub fn validate(&self) -> Result<(), NetworkError> {
-        if self.depth < 1 {
-            return Err(NetworkError::Depth(self.depth));
-        }
-        if !(self.sigma_w.is_finite() && self.sigma_w > 0.0) {
-            return Err(NetworkError::SigmaW(self.sigma_w));
-        }
-        if !(self.sigma_b.is_finite() && self.sigma_b >= 0.0) {
-            return Err(NetworkError::SigmaB(self.sigma_b));
-        }
-        Ok(())
-    }
 }
 
 /// One dense layer z = σw/√fan_in · W a + σb · b, with W of shape fan_out × fan_in.
@@ -225,21 +169,6 @@ impl Network {
             width,
             layers,
         })
-    }
-
-    /// The architecture.
-    pub fn architecture(&self) -> &Architecture {
-        &self.arch
-    }
-
-    /// The input dimension n₀.
-    pub fn input_dim(&self) -> usize {
-        self.input_dim
-    }
-
-    /// The hidden width n.
-    pub fn width(&self) -> usize {
-        self.width
     }
 
     /// The total number of parameters (weights and biases of every layer, readout included).
@@ -389,15 +318,6 @@ impl Network {
         finite_vec(out)
     }
 
-    /// The empirical NNGP Σ̂(x, x') = σw²/n · a^L(x)·a^L(x') + σb² of this draw.
-    pub fn empirical_nngp(&self, inputs: &DMatrix<f64>) -> Result<DMatrix<f64>, NetworkError> {
-        let x = self.columns(inputs)?;
-        let (acts, _, _) = self.forward_trace(x, false);
-        let depth = self.arch.depth;
-        let c = self.scale(depth);
-        finite_mat(gram(&acts[depth], c * c, self.arch.sigma_b.powi(2)))
-    }
-
     /// The empirical NTK Θ̂ of this draw (see the module docs for the structured form).
     pub fn empirical_ntk(&self, inputs: &DMatrix<f64>) -> Result<DMatrix<f64>, NetworkError> {
         Ok(self.kernels(inputs)?.ntk)
@@ -410,35 +330,8 @@ impl Network {
         let depth = self.arch.depth;
         let sb2 = self.arch.sigma_b.powi(2);
         let (acts, mut deltas, outputs) = self.forward_trace(x, true);
-
-        // Backward: deltas[l] holds φ'(h^{l+1}); overwrite it with δ_{l+1} = ∂f/∂h^{l+1}.
+        self.backward(&mut deltas, &vec![1.0; n_inputs]);
         let c_out = self.scale(depth);
-        let readout = self.layers[depth].w.as_slice();
-        deltas[depth - 1]
-            .as_mut_slice()
-            .par_chunks_mut(self.width)
-            .for_each(|col| {
-                for (d, w) in col.iter_mut().zip(readout) {
-                    *d *= c_out * w;
-                }
-            });
-        let mut back = DMatrix::zeros(self.width, n_inputs);
-        for l in (0..depth - 1).rev() {
-            // back = σw/√n · W^{l+2}ᵀ δ_{l+2}, in 1-based layer numbers.
-            gemm(
-                self.scale(l + 1),
-                &self.layers[l + 1].w,
-                Op::T,
-                &deltas[l + 1],
-                Op::N,
-                &mut back,
-            );
-            deltas[l]
-                .as_mut_slice()
-                .par_iter_mut()
-                .zip(back.as_slice().par_iter())
-                .for_each(|(d, g)| *d *= g);
-        }
 
         // Θ̂ = Σ_l (δ_l·δ_l') ∘ (c_l² a^{l−1}·a^{l−1}' + σb²); the readout term has δ = 1.
         let nngp = gram(&acts[depth], c_out * c_out, sb2);
@@ -456,8 +349,79 @@ impl Network {
         })
     }
 
-    /// f at one input by plain loops (no batching); an independent reference for tests.
-    pub fn output_at(&self, x: &[f64]) -> Result<f64, NetworkError> {
+    /// The backward pass: overwrites `derivs` (φ'(h¹) … φ'(h^L), each width × N) with
+    /// δ_l = ∂(g_c·f(x_c))/∂hˡ, column c for input c, where `g` (length N) weights the outputs:
+    /// g = 1 gives ∂f/∂hˡ (the empirical NTK), g = f − y the gradient of ½(f − y)².
+    fn backward(&self, derivs: &mut [DMatrix<f64>], g: &[f64]) {
+        let depth = self.arch.depth;
+        let c_out = self.scale(depth);
+        let readout = self.layers[depth].w.as_slice();
+        derivs[depth - 1]
+            .as_mut_slice()
+            .par_chunks_mut(self.width)
+            .zip(g.par_iter())
+            .for_each(|(col, &gc)| {
+                for (d, w) in col.iter_mut().zip(readout) {
+                    *d *= c_out * w * gc;
+                }
+            });
+        let mut back = DMatrix::zeros(self.width, g.len());
+        for l in (0..depth - 1).rev() {
+            // back = σw/√n · W^{l+2}ᵀ δ_{l+2}, in 1-based layer numbers.
+            gemm(
+                self.scale(l + 1),
+                &self.layers[l + 1].w,
+                Op::T,
+                &derivs[l + 1],
+                Op::N,
+                &mut back,
+            );
+            derivs[l]
+                .as_mut_slice()
+                .par_iter_mut()
+                .zip(back.as_slice().par_iter())
+                .for_each(|(d, b)| *d *= b);
+        }
+    }
+
+    /// The outputs f(x_c) for the inputs (rows of `inputs`) and the gradient of the squared loss
+    /// ½·Σ_c (f(x_c) − y_c)² in the order of [`Network::parameters`], by one batched forward and
+    /// one backward pass: with δ_{L+1} = f − y, ∂/∂Wˡ = σw/√n_{l−1} · δ_l (a^{l−1})ᵀ and
+    /// ∂/∂bˡ = σb · Σ_c δ_l,c.
+    pub fn loss_gradient(
+        &self,
+        inputs: &DMatrix<f64>,
+        targets: &[f64],
+    ) -> Result<(DVector<f64>, Vec<f64>), NetworkError> {
+        let x = self.columns(inputs)?;
+        if targets.len() != x.ncols() {
+            return Err(NetworkError::TargetLength {
+                expected: x.ncols(),
+                got: targets.len(),
+            });
+        }
+        let (acts, mut deltas, outputs) = self.forward_trace(x, true);
+        let outputs = finite_vec(outputs)?;
+        let residual: Vec<f64> = outputs.iter().zip(targets).map(|(f, y)| f - y).collect();
+        self.backward(&mut deltas, &residual);
+        deltas.push(DMatrix::from_row_slice(1, residual.len(), &residual));
+        let mut grad = Vec::with_capacity(self.num_parameters());
+        for (l, (delta, a)) in deltas.iter().zip(&acts).enumerate() {
+            let mut gw = DMatrix::zeros(delta.nrows(), a.nrows());
+            gemm(self.scale(l), delta, Op::N, a, Op::T, &mut gw);
+            grad.extend_from_slice(gw.as_slice());
+            grad.extend(delta.row_iter().map(|r| self.arch.sigma_b * r.sum()));
+        }
+        if grad.iter().all(|v| v.is_finite()) {
+            Ok((outputs, grad))
+        } else {
+            Err(NetworkError::NonFiniteOutput)
+        }
+    }
+
+    /// f at one input by plain loops (no batching); an independent reference for the tests.
+    #[cfg(test)]
+    fn output_at(&self, x: &[f64]) -> Result<f64, NetworkError> {
         let m = DMatrix::from_row_slice(1, x.len(), x);
         self.columns(&m)?;
         let (acts, _) = self.loop_forward(x);
@@ -470,6 +434,7 @@ impl Network {
     }
 
     /// Activations a⁰ … a^L, readout output appended as a length-1 vector, and φ'(h¹) … φ'(h^L).
+    #[cfg(test)]
     fn loop_forward(&self, x: &[f64]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
         let act = self.arch.activation;
         let sb = self.arch.sigma_b;
@@ -498,8 +463,9 @@ impl Network {
 
     /// The explicit gradient ∂f(x)/∂θ for one input, one entry per parameter in the order of
     /// [`Network::parameters`], by plain per-parameter loops (∂f/∂Wˡ_ij = δ_l,i σw/√n_{l−1} a^{l−1}_j,
-    /// ∂f/∂bˡ_i = σb δ_l,i). Meant for tests and small networks: it is O(#parameters).
-    pub fn gradient(&self, x: &[f64]) -> Result<Vec<f64>, NetworkError> {
+    /// ∂f/∂bˡ_i = σb δ_l,i); an independent reference for the tests of the batched passes.
+    #[cfg(test)]
+    fn gradient(&self, x: &[f64]) -> Result<Vec<f64>, NetworkError> {
         let m = DMatrix::from_row_slice(1, x.len(), x);
         self.columns(&m)?;
         let (acts, derivs) = self.loop_forward(x);
@@ -575,76 +541,112 @@ enum Op {
     T,
 }
 
-/// out ← alpha · op(a) · op(b), via matrixmultiply on the column-major storage (transposes are
-/// stride swaps). Large products are split into row blocks of `out` computed in parallel; the
-/// split depends only on the shapes, and every output entry is summed in the same order whatever
-/// the split, so results do not depend on the number of threads.
+/// op(x) as a view of x's column-major storage: a transpose is a swap of the strides.
+fn op_view(x: &DMatrix<f64>, t: Op) -> Strided<'_> {
+    let (r, c) = x.shape();
+    match t {
+        Op::N => Strided::from_slice_with_strides(x.as_slice(), r, c, 1, r),
+        Op::T => Strided::from_slice_with_strides(x.as_slice(), c, r, r, 1),
+    }
+}
+
+/// A matrix view with run-time strides.
+type Strided<'a> = MatrixView<'a, f64, Dyn, Dyn, Dyn, Dyn>;
+
+/// Products with a dimension up to this size go to nalgebra's level-2 routines on contiguous
+/// columns ([`small_gemm`]): nalgebra's `gemm` calls matrixmultiply (which takes any strides)
+/// only when every dimension exceeds 5, and below that its column-by-column path misreads views
+/// whose row stride is not 1, so transposed views must not reach it.
+const SMALL: usize = 8;
+
+/// Products below this many multiply-adds run as one block.
+const PARALLEL_FLOPS: usize = 1 << 21;
+
+/// out ← alpha · op(a) · op(b) by nalgebra's `gemm` (matrixmultiply) on strided views, so
+/// transposes are not copied; products with a small dimension go to [`small_gemm`]. Large
+/// products are split into blocks of at least 128 rows of `out` (disjoint mutable views from
+/// nalgebra's `rows_range_pair_mut`) computed in parallel. The split depends only on the shapes,
+/// so results do not depend on the number of threads.
 fn gemm(alpha: f64, a: &DMatrix<f64>, ta: Op, b: &DMatrix<f64>, tb: Op, out: &mut DMatrix<f64>) {
-    let (m, k) = match ta {
-        Op::N => (a.nrows(), a.ncols()),
-        Op::T => (a.ncols(), a.nrows()),
-    };
-    let (kb, n) = match tb {
-        Op::N => (b.nrows(), b.ncols()),
-        Op::T => (b.ncols(), b.nrows()),
-    };
-    assert_eq!(k, kb, "gemm: inner dimensions differ");
+    let (av, bv) = (op_view(a, ta), op_view(b, tb));
+    let (m, k) = av.shape();
+    let n = bv.ncols();
+    assert_eq!(k, bv.nrows(), "gemm: inner dimensions differ");
     assert_eq!((m, n), out.shape(), "gemm: output shape");
     if m == 0 || n == 0 {
         return;
     }
-    // (row stride, column stride) of op(x) for a column-major x.
-    let strides = |x: &DMatrix<f64>, t: Op| -> (isize, isize) {
-        match t {
-            Op::N => (1, x.nrows() as isize),
-            Op::T => (x.nrows() as isize, 1),
-        }
-    };
-    let (rsa, csa) = strides(a, ta);
-    let (rsb, csb) = strides(b, tb);
-    let (rsc, csc) = (1isize, m as isize);
-    let flops = m * n * k;
-    let blocks = if flops < (1 << 21) {
+    if m.min(k).min(n) <= SMALL {
+        small_gemm(alpha, a, ta, b, tb, out);
+        return;
+    }
+    let blocks = if m * n * k < PARALLEL_FLOPS {
         1
     } else {
         m.div_ceil(128).clamp(1, 8)
     };
     let rows_per = m.div_ceil(blocks).div_ceil(8) * 8;
-    let pa = a.as_ptr() as usize;
-    let pb = b.as_ptr() as usize;
-    let pc = out.as_mut_ptr() as usize;
-    let run = |r0: usize| {
-        let rows = rows_per.min(m - r0);
-        // SAFETY: the pointers come from live matrices whose shapes were checked above; row
-        // block [r0, r0 + rows) of op(a) and of out lies inside their storage, and distinct
-        // blocks write disjoint entries of `out`, which is borrowed mutably for the whole call.
-        unsafe {
-            matrixmultiply::dgemm(
-                rows,
-                k,
-                n,
-                alpha,
-                (pa as *const f64).offset(r0 as isize * rsa),
-                rsa,
-                csa,
-                pb as *const f64,
-                rsb,
-                csb,
-                0.0,
-                (pc as *mut f64).add(r0),
-                rsc,
-                csc,
-            );
+    row_blocks(alpha, &av, &bv, 0, rows_per, &mut out.as_view_mut());
+}
+
+/// Rows `r0..` of op(a)·op(b) into `out` (those rows of the product), split at multiples of
+/// `rows_per` into halves run with `rayon::join`.
+fn row_blocks(
+    alpha: f64,
+    av: &Strided<'_>,
+    bv: &Strided<'_>,
+    r0: usize,
+    rows_per: usize,
+    out: &mut DMatrixViewMut<'_, f64>,
+) {
+    let rows = out.nrows();
+    let blocks = rows.div_ceil(rows_per);
+    if blocks <= 1 {
+        // Every dimension exceeds SMALL here (blocks have ≥ 56 rows), so nalgebra takes
+        // matrixmultiply, which reads any strides.
+        out.gemm(alpha, &av.rows(r0, rows), bv, 0.0);
+        return;
+    }
+    let split = blocks / 2 * rows_per;
+    let (mut top, mut bottom) = out.rows_range_pair_mut(0..split, split..);
+    rayon::join(
+        || row_blocks(alpha, av, bv, r0, rows_per, &mut top),
+        || row_blocks(alpha, av, bv, r0 + split, rows_per, &mut bottom),
+    );
+}
+
+/// out ← alpha · op(a) · op(b) for a product with a small dimension (see [`SMALL`]), by
+/// nalgebra's `gemm`, `gemm_tr` and `ger` on the contiguous matrices.
+fn small_gemm(
+    alpha: f64,
+    a: &DMatrix<f64>,
+    ta: Op,
+    b: &DMatrix<f64>,
+    tb: Op,
+    out: &mut DMatrix<f64>,
+) {
+    match (ta, tb) {
+        (Op::N, Op::N) if a.nrows() == 1 => {
+            // A row times a matrix (the readout): dot products with the columns of b.
+            let mut y = DVector::zeros(b.ncols());
+            y.gemv_tr(alpha, b, &a.row(0).transpose(), 0.0);
+            out.row_mut(0).tr_copy_from(&y);
         }
-    };
-    if blocks == 1 {
-        run(0);
-    } else {
-        (0..m)
-            .step_by(rows_per)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .for_each(run);
+        (Op::N, Op::N) => out.gemm(alpha, a, b, 0.0),
+        (Op::T, Op::N) => out.gemm_tr(alpha, a, b, 0.0),
+        (Op::N, Op::T) => {
+            // a·bᵀ = Σ_k a[:, k] b[:, k]ᵀ.
+            out.fill(0.0);
+            for (x, y) in a.column_iter().zip(b.column_iter()) {
+                out.ger(alpha, &x, &y, 1.0);
+            }
+        }
+        (Op::T, Op::T) => {
+            // aᵀbᵀ = (b·a)ᵀ.
+            let mut ba = DMatrix::zeros(b.nrows(), a.ncols());
+            ba.gemm(alpha, b, a, 0.0);
+            out.copy_from(&ba.transpose());
+        }
     }
 }
 
@@ -763,18 +765,6 @@ impl Accumulator {
     }
 }
 
-/// Monte Carlo of the empirical kernels with default [`McOptions`] (95% simultaneous intervals,
-/// Student t, progress bar on a terminal). Draw i uses seed `base_seed + i`.
-pub fn empirical_kernels(
-    arch: &Architecture,
-    inputs: &DMatrix<f64>,
-    width: usize,
-    seeds: usize,
-    base_seed: u64,
-) -> Result<McKernels, NetworkError> {
-    empirical_kernels_with(arch, inputs, width, seeds, base_seed, &McOptions::default())
-}
-
 /// Monte Carlo of the empirical NNGP and NTK over `seeds` independent draws (seed of draw i is
 /// `base_seed + i`), parallel over draws with rayon. Per-draw results are combined in seed
 /// order, so the result does not depend on the number of threads. Intervals are simultaneous:
@@ -843,8 +833,8 @@ pub fn empirical_kernels_with(
 /// randomness at one width coincides with its randomness at another (it does for draws of
 /// symbols indexed by unit, e.g. `w[k]` in a derivation's width study; it does not for
 /// [`Network::sample`], whose layers are filled column by column and so are not nested).
-/// This is the one sampler of width studies: [`width_study`] below and the `limit` links of
-/// `derivation::limit` use it.
+/// This is the one sampler of width studies: the `limit` links of `derivation::limit` use it (and
+/// `tests/network_convergence.rs` checks the empirical NTK's rate of convergence through it).
 pub fn sample_widths<T, E, F>(
     widths: &[usize],
     seeds: Range<u64>,
@@ -871,94 +861,10 @@ where
         .collect())
 }
 
-/// The discrepancy at one width of a [`WidthStudy`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct WidthPoint {
-    /// The hidden width.
-    pub width: usize,
-    /// Per draw: RMS over all N² entries of Θ̂ − Θ.
-    pub rms: Vec<f64>,
-    /// Mean of `rms` over draws.
-    pub mean_rms: f64,
-    /// `mean_rms · √width`, constant if the discrepancy falls as 1/√width.
-    pub scaled: f64,
-}
-
-/// How the empirical NTK approaches an analytic one as the width grows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WidthStudy {
-    /// One entry per width, in the order given.
-    pub points: Vec<WidthPoint>,
-    /// Least-squares fit of log RMS against log width over every (width, draw) pair, so the
-    /// slope's interval reflects the scatter between draws (expected slope −1/2).
-    pub fit: LogLogFit,
-}
-
-/// Measures, for each width, the RMS discrepancy between the empirical NTK of `seeds` draws
-/// (seeds `base_seed + i`, the same for every width) and the caller's analytic NTK `reference`
-/// (N×N, e.g. Θ^(L+1) from the kernel recursion), and fits the log–log slope with a `level`
-/// interval.
-pub fn width_study(
-    arch: &Architecture,
-    inputs: &DMatrix<f64>,
-    widths: &[usize],
-    seeds: usize,
-    base_seed: u64,
-    reference: &DMatrix<f64>,
-    level: f64,
-) -> Result<WidthStudy, NetworkError> {
-    arch.validate()?;
-    let n = inputs.nrows();
-    if reference.shape() != (n, n) {
-        return Err(NetworkError::ReferenceShape {
-            rows: reference.nrows(),
-            cols: reference.ncols(),
-            n,
-        });
-    }
-    let mut distinct = widths.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 2 {
-        return Err(NetworkError::Widths);
-    }
-    if seeds < 1 {
-        return Err(StatsError::TooFewSamples { needed: 1, got: 0 }.into());
-    }
-    let bar = progress_bar(
-        widths.len() * seeds,
-        true,
-        format!("{} L={} width study", arch.activation, arch.depth),
-    );
-    let per_width = sample_widths(widths, seed_range(seeds, base_seed), |width, seed| {
-        let net = Network::sample(arch, inputs.ncols(), width, seed)?;
-        let ntk = net.empirical_ntk(inputs)?;
-        bar.inc(1);
-        Ok::<_, NetworkError>((ntk - reference).norm() / n as f64)
-    })?;
-    let mut points = Vec::with_capacity(widths.len());
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for (&width, rms) in widths.iter().zip(per_width) {
-        let mean_rms = stats::mean(&rms)?;
-        for &r in &rms {
-            xs.push(width as f64);
-            ys.push(r);
-        }
-        points.push(WidthPoint {
-            width,
-            scaled: mean_rms * (width as f64).sqrt(),
-            mean_rms,
-            rms,
-        });
-    }
-    bar.finish_and_clear();
-    let fit = stats::loglog_fit(&xs, &ys, level)?;
-    Ok(WidthStudy { points, fit })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numeric::activation::Activation;
     use crate::numeric::diff;
 
     fn inputs(n: usize, dim: usize, seed: u64) -> DMatrix<f64> {
@@ -990,7 +896,7 @@ mod tests {
         }
     }
 
-    /// The explicit gradient against Richardson-extrapolated central differences in every
+    /// The explicit gradient against extrapolated central differences in every
     /// parameter (smooth activations, so differences are exact up to rounding).
     #[test]
     fn gradient_matches_finite_differences() {
@@ -1007,9 +913,11 @@ mod tests {
                         let mut p = p0.clone();
                         p[k] = t;
                         n2.set_parameters(&p).unwrap();
-                        n2.output_at(&x).unwrap()
+                        let v = n2.output_at(&x).unwrap();
+                        Ok::<_, diff::DiffError>((DMatrix::from_element(1, 1, v), v.abs()))
                     };
-                    let (d, err) = diff::derivative(&f, p0[k]).unwrap();
+                    let r = diff::derivative(p0[k], None, f).unwrap();
+                    let (d, err) = (r.value[(0, 0)], r.error);
                     assert!(
                         (d - gk).abs() <= 1e-9 * scale,
                         "{act} L={depth} param {k}: fd {d} (±{err}) vs {gk}"
@@ -1048,7 +956,7 @@ mod tests {
                     }
                 }
                 // The readout-layer terms alone are the empirical NNGP.
-                let last = net.num_parameters() - net.width() - 1;
+                let last = net.num_parameters() - net.width - 1;
                 for i in 0..4 {
                     for j in 0..4 {
                         let ro: f64 = jac[i][last..]
@@ -1063,6 +971,43 @@ mod tests {
         }
     }
 
+    /// The batched loss gradient against the per-input explicit gradients: Σ_c (f_c − y_c) ∇f(x_c).
+    #[test]
+    fn loss_gradient_matches_explicit_gradients() {
+        for act in [Activation::Relu, Activation::Erf, Activation::Tanh] {
+            for depth in 1..=3 {
+                let net = tiny(act, depth);
+                let x = inputs(4, 3, 9);
+                let y = [0.5, -0.2, 1.0, 0.0];
+                let (f, g) = net.loss_gradient(&x, &y).unwrap();
+                let mut want = vec![0.0; net.num_parameters()];
+                for c in 0..4 {
+                    let xc: Vec<f64> = x.row(c).iter().copied().collect();
+                    let r = net.output_at(&xc).unwrap() - y[c];
+                    assert!(rel(f[c], y[c] + r) < 1e-12);
+                    for (w, gc) in want.iter_mut().zip(net.gradient(&xc).unwrap()) {
+                        *w += r * gc;
+                    }
+                }
+                let scale = want.iter().map(|v| v.abs()).fold(0.0, f64::max);
+                for (k, (a, b)) in g.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-12 * scale,
+                        "{act} L={depth} param {k}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+        let net = tiny(Activation::Relu, 2);
+        assert!(matches!(
+            net.loss_gradient(&inputs(2, 3, 1), &[1.0]),
+            Err(NetworkError::TargetLength {
+                expected: 2,
+                got: 1
+            })
+        ));
+    }
+
     #[test]
     fn large_products_match_naive() {
         // Exercise the parallel row-block path of gemm with both transposes.
@@ -1075,7 +1020,47 @@ mod tests {
         let a2 = inputs(260, 300, 5);
         let mut c2 = DMatrix::zeros(260, 50);
         gemm(1.0, &a2, Op::N, &b, Op::N, &mut c2);
-        assert!((c2 - &a2 * &b).amax() < 1e-11);
+        assert!((&c2 - &a2 * &b).amax() < 1e-11);
+        let mut c3 = DMatrix::zeros(50, 260);
+        gemm(1.0, &b, Op::T, &a2, Op::T, &mut c3);
+        assert!((&c3 - c2.transpose()).amax() < 1e-11);
+        // The same bits on one thread.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let mut c4 = DMatrix::zeros(260, 50);
+        pool.install(|| gemm(1.0, &a2, Op::N, &b, Op::N, &mut c4));
+        assert_eq!(c2, c4);
+        // Products with a small dimension, every transpose.
+        let (x, y) = (inputs(40, 3, 6), inputs(30, 3, 7));
+        let mut o = DMatrix::zeros(40, 30);
+        gemm(2.0, &x, Op::N, &y, Op::T, &mut o);
+        assert!((&o - &x * y.transpose() * 2.0).amax() < 1e-12);
+        let mut o = DMatrix::zeros(3, 3);
+        gemm(2.0, &x, Op::T, &x, Op::N, &mut o);
+        assert!((&o - x.transpose() * &x * 2.0).amax() < 1e-12);
+        let mut o = DMatrix::zeros(3, 40);
+        gemm(
+            1.0,
+            &inputs(30, 3, 8),
+            Op::T,
+            &inputs(40, 30, 9),
+            Op::T,
+            &mut o,
+        );
+        let want = inputs(30, 3, 8).transpose() * inputs(40, 30, 9).transpose();
+        assert!((&o - want).amax() < 1e-12);
+        let mut o = DMatrix::zeros(1, 30);
+        gemm(
+            1.0,
+            &inputs(1, 40, 1),
+            Op::N,
+            &inputs(40, 30, 2),
+            Op::N,
+            &mut o,
+        );
+        assert!((&o - inputs(1, 40, 1) * inputs(40, 30, 2)).amax() < 1e-12);
     }
 
     #[test]
@@ -1085,10 +1070,10 @@ mod tests {
         assert_eq!(a, Network::sample(&arch, 3, 8, 5).unwrap());
         assert_ne!(a, Network::sample(&arch, 3, 8, 6).unwrap());
         assert_eq!(a.num_parameters(), 8 * 3 + 8 + 8 * 8 + 8 + 8 + 1);
-        assert_eq!(
-            Architecture::new(Activation::Relu, 0, 1.0, 0.0),
-            Err(NetworkError::Depth(0))
-        );
+        assert!(matches!(
+            Network::sample(&Architecture { depth: 0, ..arch }, 3, 8, 5),
+            Err(NetworkError::Architecture(_))
+        ));
         assert!(Architecture::new(Activation::Relu, 1, f64::NAN, 0.0).is_err());
         assert!(Architecture::new(Activation::Relu, 1, 1.0, -1.0).is_err());
         assert!(Network::sample(&arch, 3, 0, 1).is_err());

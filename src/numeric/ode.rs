@@ -1,21 +1,6 @@
-//! Gradient flow in the kernel regime: the matrix exponential of a symmetric kernel matrix, an
-//! independent fixed-step RK4 integrator to cross-check it, and the closed-form predictions of a
-//! network trained by gradient flow on the MSE loss with a fixed NTK Θ.
-//!
-//! # Loss scaling
-//!
-//! For training inputs X (N of them), targets Y and learning rate η, the outputs follow
-//! df/dt = −η·c·Θ(X, X)(f − Y), with c fixed by how the loss is normalised ([`LossScaling`]):
-//!
-//! | loss                         | c     | f(t)                              |
-//! |------------------------------|-------|-----------------------------------|
-//! | `Mean`: 1/(2N)·Σ‖f − y‖²     | 1/N   | Y + exp(−η·t·Θ/N)(f₀ − Y)         |
-//! | `Sum`:  ½·Σ‖f − y‖²          | 1     | Y + exp(−η·t·Θ)(f₀ − Y)           |
-//!
-//! `Mean` is neural-tangents' convention (DESIGN.md §5); mixing the two changes predictions by
-//! O(1), so every caller names one. A test point x* follows
-//! f*(t) = f₀* + Θ(x*, X)·Θ⁻¹·(I − exp(−η·c·t·Θ))(Y − f₀), evaluated through the eigenbasis of Θ as
-//! Θ(x*, X)·V·diag((1 − e^{−η c t λ})/λ)·Vᵀ(Y − f₀), which stays finite (→ η c t) for λ → 0.
+//! Gradient flow in the kernel regime, as an independent check of the `ode_solution` derivation
+//! (tests/ode_solution.rs): the matrix exponential of a symmetric kernel matrix, and a fixed-step
+//! RK4 integrator with step halving that solves df/dt = −ηΘ(f − Y) without it.
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
@@ -33,19 +18,6 @@ pub enum OdeError {
     /// A matrix that must be symmetric is not (relative asymmetry given).
     #[error("matrix must be symmetric; max |A − Aᵀ| / max |A| = {0:e}")]
     NotSymmetric(f64),
-    /// A kernel matrix with a clearly negative eigenvalue.
-    #[error(
-        "kernel must be positive semi-definite; smallest eigenvalue {min:e} (largest {max:e})"
-    )]
-    NotPsd {
-        /// Smallest eigenvalue.
-        min: f64,
-        /// Largest eigenvalue.
-        max: f64,
-    },
-    /// Operands of incompatible sizes.
-    #[error("shape mismatch: {0}")]
-    Shape(String),
     /// A NaN or infinite entry, time or step.
     #[error("non-finite value in {0}")]
     NonFinite(&'static str),
@@ -62,26 +34,6 @@ pub enum OdeError {
         /// Last error estimate.
         error: f64,
     },
-}
-
-/// How the MSE loss is normalised; decides the rate constant of gradient flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LossScaling {
-    /// L = 1/(2N)·Σ‖f − y‖²: f(t) = Y + exp(−η·t·Θ/N)(f₀ − Y) (neural-tangents' convention).
-    #[default]
-    Mean,
-    /// L = ½·Σ‖f − y‖²: f(t) = Y + exp(−η·t·Θ)(f₀ − Y).
-    Sum,
-}
-
-impl LossScaling {
-    /// The factor c in df/dt = −η·c·Θ(f − Y) for `n` training points: 1/n or 1.
-    pub fn factor(&self, n: usize) -> f64 {
-        match self {
-            LossScaling::Mean => 1.0 / n as f64,
-            LossScaling::Sum => 1.0,
-        }
-    }
 }
 
 fn check_symmetric(a: &DMatrix<f64>) -> Result<(), OdeError> {
@@ -127,7 +79,7 @@ pub fn exp_symmetric(a: &DMatrix<f64>) -> Result<DMatrix<f64>, OdeError> {
 
 /// Integrates y' = rhs(t, y) from t0 to t1 with `steps` classical fourth-order Runge–Kutta steps
 /// of equal size.
-pub fn rk4(
+fn rk4(
     rhs: &dyn Fn(f64, &DVector<f64>) -> DVector<f64>,
     y0: &DVector<f64>,
     t0: f64,
@@ -191,122 +143,6 @@ pub fn rk4_checked(
     })
 }
 
-/// Gradient flow on the MSE loss with a fixed kernel Θ on the training inputs.
-#[derive(Debug, Clone)]
-pub struct GradientFlow {
-    eigen: SymmetricEigen<f64, nalgebra::Dyn>,
-    ntk: DMatrix<f64>,
-    rate: f64,
-}
-
-impl GradientFlow {
-    /// Builds the flow for the N×N training kernel `ntk` (symmetric, PSD up to
-    /// −1e-10·λ_max), learning rate `eta` and the loss normalisation `scaling`.
-    pub fn new(ntk: &DMatrix<f64>, eta: f64, scaling: LossScaling) -> Result<Self, OdeError> {
-        if !eta.is_finite() {
-            return Err(OdeError::NonFinite("learning rate"));
-        }
-        let eigen = eigen(ntk)?;
-        let max = eigen.eigenvalues.max();
-        let min = eigen.eigenvalues.min();
-        if min < -1e-10 * max.abs().max(f64::MIN_POSITIVE) {
-            return Err(OdeError::NotPsd { min, max });
-        }
-        Ok(GradientFlow {
-            eigen,
-            ntk: ntk.clone(),
-            rate: eta * scaling.factor(ntk.nrows()),
-        })
-    }
-
-    /// The rate η·c of df/dt = −η·c·Θ(f − Y).
-    pub fn rate(&self) -> f64 {
-        self.rate
-    }
-
-    fn check(&self, v: &DVector<f64>, what: &'static str) -> Result<(), OdeError> {
-        if v.len() != self.ntk.nrows() {
-            return Err(OdeError::Shape(format!(
-                "{what} has length {}, the kernel is {}×{}",
-                v.len(),
-                self.ntk.nrows(),
-                self.ntk.nrows()
-            )));
-        }
-        if v.iter().any(|x| !x.is_finite()) {
-            return Err(OdeError::NonFinite(what));
-        }
-        Ok(())
-    }
-
-    /// The right-hand side −η·c·Θ(f − Y) of the training-output ODE.
-    pub fn velocity(&self, f: &DVector<f64>, y: &DVector<f64>) -> DVector<f64> {
-        &self.ntk * (f - y) * (-self.rate)
-    }
-
-    /// Training outputs at time t: Y + exp(−η·c·t·Θ)(f₀ − Y).
-    pub fn train_outputs(
-        &self,
-        f0: &DVector<f64>,
-        y: &DVector<f64>,
-        t: f64,
-    ) -> Result<DVector<f64>, OdeError> {
-        self.check(f0, "initial outputs")?;
-        self.check(y, "targets")?;
-        if !t.is_finite() {
-            return Err(OdeError::NonFinite("time"));
-        }
-        let r = self.rate * t;
-        let decay = spectral(&self.eigen, |l| (-r * l).exp());
-        Ok(y + decay * (f0 - y))
-    }
-
-    /// Outputs at test points at time t: f₀* + Θ(x*, X)·Θ⁻¹(I − exp(−η·c·t·Θ))(Y − f₀), with
-    /// `ntk_test_train` the M×N kernel between test and training inputs and `f0_test` the M
-    /// initial test outputs. Zero eigenvalues of Θ contribute their limit η·c·t.
-    pub fn test_outputs(
-        &self,
-        ntk_test_train: &DMatrix<f64>,
-        f0_test: &DVector<f64>,
-        f0: &DVector<f64>,
-        y: &DVector<f64>,
-        t: f64,
-    ) -> Result<DVector<f64>, OdeError> {
-        self.check(f0, "initial outputs")?;
-        self.check(y, "targets")?;
-        if !t.is_finite() {
-            return Err(OdeError::NonFinite("time"));
-        }
-        if ntk_test_train.ncols() != self.ntk.nrows() || ntk_test_train.nrows() != f0_test.len() {
-            return Err(OdeError::Shape(format!(
-                "test kernel is {}×{}, expected {}×{}",
-                ntk_test_train.nrows(),
-                ntk_test_train.ncols(),
-                f0_test.len(),
-                self.ntk.nrows()
-            )));
-        }
-        if ntk_test_train
-            .iter()
-            .chain(f0_test.iter())
-            .any(|x| !x.is_finite())
-        {
-            return Err(OdeError::NonFinite("test kernel or outputs"));
-        }
-        let r = self.rate * t;
-        // (1 − e^{−rλ})/λ, with its limit r at λ = 0.
-        let g = spectral(&self.eigen, |l| {
-            let x = r * l;
-            if x == 0.0 {
-                r
-            } else {
-                -(-x).exp_m1() / l
-            }
-        });
-        Ok(f0_test + ntk_test_train * (g * (y - f0)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,94 +189,23 @@ mod tests {
     }
 
     #[test]
-    fn rk4_agrees_with_closed_form_on_training_points() {
-        let theta = psd(5, 3) * 4.0;
-        let f0 = DVector::from_column_slice(random(5, 1, 4).as_slice());
-        let y = DVector::from_column_slice(random(5, 1, 5).as_slice());
-        for scaling in [LossScaling::Mean, LossScaling::Sum] {
-            let flow = GradientFlow::new(&theta, 0.8, scaling).unwrap();
-            let t = 3.0;
-            let closed = flow.train_outputs(&f0, &y, t).unwrap();
-            let rhs = |_t: f64, f: &DVector<f64>| flow.velocity(f, &y);
-            let ode = rk4(&rhs, &f0, 0.0, t, 2000).unwrap();
-            assert!(
-                (&ode - &closed).amax() < 1e-10,
-                "{scaling:?}: {}",
-                (&ode - &closed).amax()
-            );
-            let (checked, err) = rk4_checked(&rhs, &f0, 0.0, t, 10, 1e-12).unwrap();
-            assert!(err <= 1e-12 * checked.amax().max(1.0));
-            assert!((&checked - &closed).amax() < 1e-11);
-        }
-        // Mean scaling with η equals Sum scaling with η/N.
-        let mean = GradientFlow::new(&theta, 0.8, LossScaling::Mean).unwrap();
-        let sum = GradientFlow::new(&theta, 0.8 / 5.0, LossScaling::Sum).unwrap();
-        let d =
-            mean.train_outputs(&f0, &y, 2.0).unwrap() - sum.train_outputs(&f0, &y, 2.0).unwrap();
-        assert!(d.amax() < 1e-14);
-        // Long training fits the targets.
-        let fit = mean.train_outputs(&f0, &y, 1e4).unwrap();
-        assert!((fit - &y).amax() < 1e-8);
-    }
-
-    #[test]
-    fn test_point_predictions_match_the_joint_ode() {
-        // Joint kernel over 5 training and 3 test points; test outputs follow
-        // df*/dt = −η c Θ(x*, X)(f − Y).
-        let (n, m) = (5, 3);
-        let joint = psd(n + m, 6);
-        let theta = joint.view((0, 0), (n, n)).into_owned();
-        let cross = joint.view((n, 0), (m, n)).into_owned();
-        let f0_all = DVector::from_column_slice(random(n + m, 1, 7).as_slice());
-        let f0 = f0_all.rows(0, n).into_owned();
-        let f0_test = f0_all.rows(n, m).into_owned();
-        let y = DVector::from_column_slice(random(n, 1, 8).as_slice());
-        let flow = GradientFlow::new(&theta, 1.5, LossScaling::Mean).unwrap();
-        let rate = flow.rate();
-        let rhs = |_t: f64, z: &DVector<f64>| {
-            let resid = z.rows(0, n) - &y;
-            let mut out = DVector::zeros(n + m);
-            out.rows_mut(0, n).copy_from(&(&theta * &resid * (-rate)));
-            out.rows_mut(n, m).copy_from(&(&cross * &resid * (-rate)));
-            out
-        };
-        let t = 5.0;
-        let ode = rk4(&rhs, &f0_all, 0.0, t, 2000).unwrap();
-        let closed = flow.test_outputs(&cross, &f0_test, &f0, &y, t).unwrap();
-        let d = (ode.rows(n, m) - &closed).amax();
-        assert!(d < 1e-10, "{d}");
-        // A singular kernel (rank 2) still gives finite predictions, and they match the ODE.
-        let b = random(n + m, 2, 9);
-        let low = &b * b.transpose();
-        let theta = low.view((0, 0), (n, n)).into_owned();
-        let cross = low.view((n, 0), (m, n)).into_owned();
-        let flow = GradientFlow::new(&theta, 1.0, LossScaling::Sum).unwrap();
-        let rate = flow.rate();
-        let rhs = |_t: f64, z: &DVector<f64>| {
-            let resid = z.rows(0, n) - &y;
-            let mut out = DVector::zeros(n + m);
-            out.rows_mut(0, n).copy_from(&(&theta * &resid * (-rate)));
-            out.rows_mut(n, m).copy_from(&(&cross * &resid * (-rate)));
-            out
-        };
-        let (ode, _) = rk4_checked(&rhs, &f0_all, 0.0, 0.5, 50, 1e-13).unwrap();
-        let closed = flow.test_outputs(&cross, &f0_test, &f0, &y, 0.5).unwrap();
-        assert!((ode.rows(n, m) - &closed).amax() < 1e-9 * closed.amax().max(1.0));
-    }
-
-    #[test]
-    fn rejects_bad_kernels_and_shapes() {
-        let mut bad = DMatrix::identity(3, 3);
-        bad[(2, 2)] = -1.0;
-        assert!(matches!(
-            GradientFlow::new(&bad, 1.0, LossScaling::Mean),
-            Err(OdeError::NotPsd { .. })
-        ));
-        let flow = GradientFlow::new(&DMatrix::identity(3, 3), 1.0, LossScaling::Mean).unwrap();
-        assert!(matches!(
-            flow.train_outputs(&DVector::zeros(2), &DVector::zeros(3), 1.0),
-            Err(OdeError::Shape(_))
-        ));
+    fn rk4_agrees_with_the_matrix_exponential() {
+        // y' = −A y with A symmetric PSD: y(t) = exp(−tA) y0.
+        let a = psd(5, 3) * 4.0;
+        let y0 = DVector::from_column_slice(random(5, 1, 4).as_slice());
+        let t = 0.7;
+        let closed = exp_symmetric(&(&a * -t)).unwrap() * &y0;
+        let rhs = |_t: f64, y: &DVector<f64>| -(&a * y);
+        let ode = rk4(&rhs, &y0, 0.0, t, 2000).unwrap();
+        assert!(
+            (&ode - &closed).amax() < 1e-10,
+            "{}",
+            (&ode - &closed).amax()
+        );
+        let (checked, err) = rk4_checked(&rhs, &y0, 0.0, t, 10, 1e-12).unwrap();
+        assert!(err <= 1e-12 * checked.amax().max(1.0));
+        assert!((&checked - &closed).amax() < 1e-11);
         assert!(rk4(&|_, y| y.clone(), &DVector::zeros(1), 0.0, 1.0, 0).is_err());
+        assert!(rk4_checked(&rhs, &y0, 0.0, t, 10, 0.0).is_err());
     }
 }
