@@ -192,3 +192,50 @@ fn check_speaks_json_with_the_same_verdicts_as_text() {
             .sum::<u64>()
     );
 }
+
+#[test]
+fn derivatives_of_matrix_exponentials_converge_where_their_scale_is_loose() {
+    // The magnitude scale of mexp(tA) is exp(Σ|tA_ij|), a loose bound; convergence of the
+    // derivative's tableau is judged on the tableau, so this evaluates (it once did not).
+    let o = derive(&[
+        "eval",
+        "d/dt(mexp(t*A) @ B) - (A @ mexp(t*A) @ B)",
+        "--at",
+        "t=2.68",
+        "--decl",
+        "A=matrix",
+        "--decl",
+        "B=matrix",
+        "--decl",
+        "t=real",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let (value, err) = out.split_once(" ± ").expect("a value with its uncertainty");
+    let (value, err): (f64, f64) = (
+        value.trim().parse().unwrap(),
+        err.split_whitespace().next().unwrap().parse().unwrap(),
+    );
+    assert!(value.abs() <= err, "{out}");
+    // And a wrong derivative (2A instead of A) is far outside that uncertainty.
+    let o = derive(&[
+        "eval",
+        "d/dt(mexp(t*A) @ B) - (2*A @ mexp(t*A) @ B)",
+        "--at",
+        "t=2.68",
+        "--decl",
+        "A=matrix",
+        "--decl",
+        "B=matrix",
+        "--decl",
+        "t=real",
+    ]);
+    let wrong: f64 = stdout(&o)
+        .split(" ± ")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(wrong.abs() > 100.0 * err, "{}", stdout(&o));
+}
