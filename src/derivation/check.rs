@@ -162,37 +162,36 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
     };
     let used = used_symbols(&[lhs, rhs]);
     let difference = merged_difference(lhs, rhs);
-    for k in 0..POINTS {
-        let mut outcome = Err(String::new());
-        for shrink in 0..=MAX_SHRINK {
-            let env = point_scaled(d, k, shrink);
-            // High precision (src/numeric/precise.rs): where both sides evaluate in ball
-            // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
-            if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS) {
-                let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
-                let at = describe(d, &env, Some(&used));
-                outcome = Ok(PointResult { at, lhs, rhs, cmp });
-                if !ev.methods.contains(&PRECISE_METHOD) {
-                    ev.methods.push(PRECISE_METHOD);
+    // The points are independent (each has its own seed): evaluated in parallel, kept in order.
+    let outcomes: Vec<(Result<PointResult, String>, bool)> = (0..POINTS)
+        .into_par_iter()
+        .map(|k| {
+            for shrink in 0..=MAX_SHRINK {
+                let env = point_scaled(d, k, shrink);
+                // High precision (src/numeric/precise.rs): where both sides evaluate in ball
+                // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
+                if let Ok((l, r, c)) =
+                    crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS)
+                {
+                    let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
+                    let at = describe(d, &env, Some(&used));
+                    return (Ok(PointResult { at, lhs, rhs, cmp }), true);
                 }
-                break;
-            }
-            match evaluate_point(&env, lhs, rhs, difference.as_ref()) {
-                Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
-                Err(e) => {
-                    outcome = Err(e.to_string());
-                    break;
-                }
-                Ok((l, r, cmp)) => {
-                    outcome = Ok(PointResult {
-                        at: describe(d, &env, Some(&used)),
-                        lhs: l,
-                        rhs: r,
-                        cmp,
-                    });
-                    break;
+                match evaluate_point(&env, lhs, rhs, difference.as_ref()) {
+                    Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
+                    Err(e) => return (Err(e.to_string()), false),
+                    Ok((l, r, cmp)) => {
+                        let at = describe(d, &env, Some(&used));
+                        return (Ok(PointResult { at, lhs: l, rhs: r, cmp }), false);
+                    }
                 }
             }
+            unreachable!("the last shrink returns")
+        })
+        .collect();
+    for (outcome, precise) in outcomes {
+        if precise && !ev.methods.contains(&PRECISE_METHOD) {
+            ev.methods.push(PRECISE_METHOD);
         }
         match outcome {
             Ok(p) => ev.points.push(p),

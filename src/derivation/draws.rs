@@ -124,8 +124,13 @@ pub fn sample(
     needs: Needs,
 ) -> Result<NetDraw, StudyError> {
     let arch = Architecture::new(act, depth, spec.sw, spec.sb)?;
+    let net = Network::sample(&arch, spec.inputs[0].len(), width, seed)?;
+    measure(&net, spec, needs)
+}
+
+/// What `needs` asks for, computed on `net`.
+fn measure(net: &Network, spec: &NetworkSpec, needs: Needs) -> Result<NetDraw, StudyError> {
     let dim = spec.inputs[0].len();
-    let net = Network::sample(&arch, dim, width, seed)?;
     let rows: Vec<f64> = spec.inputs.iter().flatten().copied().collect();
     let inputs = DMatrix::from_row_slice(spec.inputs.len(), dim, &rows);
     let pre = if needs.pre {
@@ -149,6 +154,9 @@ pub fn sample(
     Ok(NetDraw { pre, emp, trained })
 }
 
+/// A network to prepare: its file's `[network]`, activation, depth, width, seed and needs.
+type Wanted<'a> = (&'a NetworkSpec, Activation, usize, usize, u64, Needs);
+
 /// The networks sampled before the links are checked.
 #[derive(Debug, Default)]
 pub struct NetworkDraws {
@@ -165,8 +173,7 @@ impl NetworkDraws {
     /// of these derivations (the default or declared widths and seeds of each `[network]` with a
     /// `limit` link), computing for each what any of the derivations binds.
     pub fn prepare(ds: &[&Derivation]) -> NetworkDraws {
-        let mut wanted: HashMap<NetKey, (&NetworkSpec, Activation, usize, usize, u64, Needs)> =
-            HashMap::new();
+        let mut wanted: HashMap<NetKey, Wanted> = HashMap::new();
         for d in ds {
             let Some(spec) = &d.network else { continue };
             if !d.links().any(|l| l.step.limit.is_some()) {
@@ -175,9 +182,9 @@ impl NetworkDraws {
             let needs = Needs::of(spec);
             let widths = spec.widths.clone().unwrap_or(WIDTHS.to_vec());
             let seeds = spec.seeds.unwrap_or(SEEDS) as u64;
-            for (ci, &act) in spec.activations.iter().enumerate() {
-                for (di, &depth) in spec.depths.iter().enumerate() {
-                    let base = config_seed(spec, ci, di);
+            for &act in &spec.activations {
+                for &depth in &spec.depths {
+                    let base = config_seed(depth);
                     for &w in &widths {
                         for seed in base..base + seeds {
                             let k = key(spec, act, depth, w, seed);
@@ -190,12 +197,29 @@ impl NetworkDraws {
                 }
             }
         }
-        let map = wanted
+        // Networks that differ only in their architecture (activation, σw, σb) have the same
+        // standard normal weights for the same seed: drawn once per (depth, input dimension,
+        // width, seed), then measured under each architecture.
+        let mut groups: HashMap<(usize, usize, usize, u64), Vec<(NetKey, Wanted)>> = HashMap::new();
+        for (k, w) in wanted {
+            let dim = w.0.inputs[0].len();
+            groups.entry((w.2, dim, w.3, w.4)).or_default().push((k, w));
+        }
+        let map = groups
             .into_par_iter()
-            .filter_map(|(k, (spec, act, depth, w, seed, needs))| {
-                // A draw that fails is not kept: the study samples it again and reports why.
-                let draw = sample(spec, act, depth, w, seed, needs).ok()?;
-                Some((k, (needs, draw)))
+            .flat_map_iter(|((depth, dim, width, seed), members)| {
+                let (spec0, act0) = (members[0].1 .0, members[0].1 .1);
+                let base = Architecture::new(act0, depth, spec0.sw, spec0.sb)
+                    .map_err(StudyError::from)
+                    .and_then(|a| Ok(Network::sample(&a, dim, width, seed)?));
+                members.into_iter().filter_map(move |(k, (spec, act, depth, _, _, needs))| {
+                    // A draw that fails is not kept: the study samples it again and says why.
+                    let base = base.as_ref().ok()?;
+                    let arch = Architecture::new(act, depth, spec.sw, spec.sb).ok()?;
+                    let net = base.with_architecture(&arch).ok()?;
+                    let draw = measure(&net, spec, needs).ok()?;
+                    Some((k, (needs, draw)))
+                })
             })
             .collect();
         NetworkDraws { map }

@@ -403,10 +403,14 @@ impl Kernels {
     }
 }
 
-/// The first seed of the draws of configuration (activation `ci`, depth `di`) of `spec`; draw i
-/// of every width has seed `config_seed + i`.
-pub(super) fn config_seed(spec: &NetworkSpec, ci: usize, di: usize) -> u64 {
-    0x11_0000 + 1000 * (ci * spec.depths.len() + di) as u64
+/// The first seed of the draws of a configuration of depth `depth`; draw i of every width has
+/// seed `config_seed + i`. It depends on the depth only (not on the activation, nor on positions
+/// in the file), so networks of the same depth share their standard normal weights across
+/// activations and files, and are sampled once (see `draws.rs`); each configuration's study is
+/// still on its own draws.
+pub(super) fn config_seed(depth: usize) -> u64 {
+    // 1024 seeds per depth (a study uses at most SEEDS × MAX_DRAW_FACTOR = 192).
+    0x11_0000 + (depth as u64) * 1024
 }
 
 /// The environment of one network draw (bound symbols take the draw's quantities) and its
@@ -911,8 +915,8 @@ fn network_studies(
         declared: resolution,
         deterministic: !vary_l && !vary_r,
     };
-    for (ci, &act) in spec.activations.iter().enumerate() {
-        for (di, &depth) in spec.depths.iter().enumerate() {
+    for &act in &spec.activations {
+        for &depth in &spec.depths {
             let mut pairs = vec![];
             for a in 1..=spec.inputs.len() {
                 for b in a..=spec.inputs.len() {
@@ -923,7 +927,7 @@ fn network_studies(
                 }
             }
             let kernels = Kernels { pairs };
-            let base = config_seed(spec, ci, di);
+            let base = config_seed(depth);
             // Sides that do not vary between draws are evaluated once, on the first draw.
             let (first, _, _) =
                 network_draw(spec, act, depth, widths[0], base, &kernels, &random, draws)?;

@@ -6,7 +6,12 @@
 //! N(0,1) entries (moments (k−1)!!), and seeded Monte Carlo with a standard error otherwise.
 
 use egg::{Id, Symbol};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// The maps of the evaluator: keys are interned symbols and small index lists, hashed on every
+/// lookup of a hot loop, so a fast non-cryptographic hash (no key here comes from an adversary
+/// who could aim at collisions: they are the derivation's own names).
+pub type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use super::activation::Activation;
 use crate::expr::{Expr, Math};
@@ -247,7 +252,7 @@ impl<'a> Evaluator<'a> {
         Evaluator {
             env,
             rvs: vec![],
-            rv_index: HashMap::new(),
+            rv_index: HashMap::default(),
             bound: vec![],
             sample: None,
             mc_k: None,
@@ -338,7 +343,7 @@ impl<'a> Evaluator<'a> {
     /// taking the same value wherever it occurs. This is how a finite-width quantity (an average
     /// over n sampled units) is measured.
     pub fn eval_draw(&mut self, e: &Expr) -> Result<Value, EvalError> {
-        self.sample = Some(HashMap::new());
+        self.sample = Some(HashMap::default());
         let root = Id::from(e.as_ref().len() - 1);
         let v = self.with_constants(e, |this| this.value(e, root));
         self.sample = None;
@@ -1012,7 +1017,7 @@ impl<'a> Evaluator<'a> {
             Ok(p) => moments(&p),
             Err(PolyError::NotPolynomial) => {
                 // Which entries does the integrand depend on? (One draw records them.)
-                self.sample = Some(HashMap::new());
+                self.sample = Some(HashMap::default());
                 self.mc_k = Some(u64::MAX);
                 let probe = self.value(e, a);
                 let keys: Vec<RvKey> = self
@@ -1091,7 +1096,7 @@ impl<'a> Evaluator<'a> {
     fn quadrature1(&mut self, e: &Expr, a: Id, key: RvKey) -> Result<Value, EvalError> {
         let mut first_error = None;
         let mut f = |x: f64| -> f64 {
-            self.sample = Some(HashMap::from([(key.clone(), x)]));
+            self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
             self.mc_k = Some(u64::MAX);
             let v = self.value(e, a);
             self.sample = None;
@@ -1146,7 +1151,7 @@ impl<'a> Evaluator<'a> {
         let mut nonzero = 0usize;
         let mut values = Vec::with_capacity(n);
         for k in 0..n {
-            self.sample = Some(HashMap::new());
+            self.sample = Some(HashMap::default());
             self.mc_k = Some(k as u64);
             let v = self.value(e, a);
             self.sample = None;

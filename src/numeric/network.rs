@@ -49,6 +49,14 @@ pub enum NetworkError {
     /// Width below 1.
     #[error("width must be at least 1")]
     Width,
+    /// An architecture of another depth than the network's.
+    #[error("the network has {have} hidden layers, the architecture {want}")]
+    Depth {
+        /// The network's depth.
+        have: usize,
+        /// The architecture's.
+        want: usize,
+    },
     /// Input dimension below 1.
     #[error("input dimension must be at least 1")]
     InputDim,
@@ -168,6 +176,26 @@ impl Network {
             input_dim,
             width,
             layers,
+        })
+    }
+
+    /// The same weights and biases under another architecture of the same depth (another
+    /// activation, σw or σb): the weights are standard normal whatever the architecture (NTK
+    /// parameterisation), so this is the network [`Network::sample`] gives for `arch` and the same
+    /// seed, without drawing them again.
+    pub fn with_architecture(&self, arch: &Architecture) -> Result<Self, NetworkError> {
+        arch.validate()?;
+        if arch.depth != self.arch.depth {
+            return Err(NetworkError::Depth {
+                have: self.arch.depth,
+                want: arch.depth,
+            });
+        }
+        Ok(Network {
+            arch: *arch,
+            input_dim: self.input_dim,
+            width: self.width,
+            layers: self.layers.clone(),
         })
     }
 
