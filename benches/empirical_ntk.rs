@@ -1,5 +1,6 @@
 //! Empirical NTK of one finite-width network: width 1024, depth 3, N = 100 inputs in R^10.
-//! Peer figure (DESIGN.md §6): neural-tangents structured derivatives, 58 ms on this machine kind.
+//! A comparison with a peer (neural-tangents) is measured side by side on one machine
+//! (`farm-bench --vs`), never against a remembered figure.
 //!
 //! Run with `cargo bench --bench empirical_ntk`; `-- erf` (or any activation name) picks the
 //! activation (default relu).
@@ -10,8 +11,6 @@ use derive::numeric::activation::Activation;
 use derive::numeric::kernel::Architecture;
 use derive::numeric::network::Network;
 use nalgebra::DMatrix;
-
-const PEER_MS: f64 = 58.0;
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
@@ -47,8 +46,7 @@ fn main() {
     let min = times.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
         "empirical NTK {act}, width {width}, depth {depth}, N = {n}, n0 = {dim}, {} threads: \
-         median {med:.2} ms (min {min:.2} ms) over {runs} runs; {:.2}x of neural-tangents' {PEER_MS} ms",
+         median {med:.2} ms (min {min:.2} ms) over {runs} runs",
         rayon::current_num_threads(),
-        med / PEER_MS
     );
 }

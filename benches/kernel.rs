@@ -1,6 +1,7 @@
 //! Kernel-recursion throughput: N = 2000 inputs in R^10, depth 10, relu and erf.
-//! Prints ns per entry per layer (entries = N², as neural-tangents counts) and the ratio to
-//! neural-tangents' figures on this machine (65 ns relu, 35 ns erf; DESIGN.md §6).
+//! Prints ns per entry per layer (entries = N², as neural-tangents counts). A comparison with a
+//! peer is measured side by side on one machine (`farm-bench --vs`), never against a remembered
+//! figure.
 //! Run: CARGO_TARGET_DIR=... cargo bench --bench kernel
 
 use derive::numeric::activation::Activation;
@@ -18,7 +19,7 @@ fn main() {
     let inputs: Vec<Vec<f64>> = (0..n)
         .map(|_| (0..10).map(|_| rng.random_range(-1.0..1.0)).collect())
         .collect();
-    for (act, peer) in [(Activation::Relu, 65.0), (Activation::Erf, 35.0)] {
+    for act in [Activation::Relu, Activation::Erf] {
         let arch = Architecture::new(act, depth, 1.4, 0.1).unwrap();
         let _ = kernels(&arch, &inputs[..n.min(200)]).unwrap(); // warm-up
         let mut times = Vec::new();
@@ -32,10 +33,8 @@ fn main() {
         let med = times[times.len() / 2];
         let per = med * 1e9 / (n * n * depth) as f64;
         println!(
-            "kernel {act}: N={n} depth={depth} threads={} median {med:.3} s = {per:.2} ns/entry/layer \
-             (neural-tangents {peer} ns: {:.1}x faster)",
+            "kernel {act}: N={n} depth={depth} threads={} median {med:.3} s = {per:.2} ns/entry/layer",
             rayon::current_num_threads(),
-            peer / per
         );
     }
 }

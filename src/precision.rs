@@ -59,6 +59,28 @@ pub const DECADES: f64 = 6.0;
 /// of two sides is estimated far more tightly).
 pub const MC_SAMPLES: usize = 20_000;
 
+/// Fewest Monte Carlo samples with a non-zero integrand magnitude for an estimate to count: 100
+/// (fewer, and the standard error itself is not estimated reliably).
+pub const MC_MIN_NONZERO: usize = 100;
+
+/// A Monte Carlo estimate is refused as divergent when one sample carries more than this share of
+/// the sum of squared deviations: with finite variance and 20,000 samples the largest share is
+/// ~1e-3 for Gaussian-tailed integrands; for an infinite-variance one it is O(1).
+pub const MC_MAX_SHARE: f64 = 0.3;
+
+/// A Monte Carlo estimate is refused as divergent when its [`TOP`] largest squared deviations
+/// carry more than this share of their sum. With finite variance the share falls like TOP/n
+/// (≈ 1e-3·TOP at 20,000 Gaussian-type samples; ≲ 0.3 even when only 100 samples are non-zero);
+/// with infinite variance (a ratio of Gaussians, a pole like z^(−2)) the few largest samples carry
+/// most of it (typically > 0.8).
+pub const MC_MAX_TOP_SHARE: f64 = 0.5;
+/// How many of the largest samples [`MC_MAX_TOP_SHARE`] looks at.
+pub const TOP: usize = 10;
+/// Family confidence level of the Monte Carlo intervals `derive kernel --mc` prints (all entries
+/// of Σ̂ and Θ̂ together, Bonferroni): 0.95, the conventional level for reported intervals (they
+/// are shown, not used to decide a verdict).
+pub const MC_LEVEL: f64 = 0.95;
+
 // ---- width studies --------------------------------------------------------------------------
 
 /// Widths of a study unless the `[network]` table says otherwise: 16 … 512, doubling (six

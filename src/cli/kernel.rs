@@ -14,7 +14,7 @@ use nalgebra::DMatrix;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-/// The conventions of the printed kernels (DESIGN.md §5).
+/// The conventions of the printed kernels (those of neural-tangents, so results can be compared).
 pub const CONVENTIONS: &str = "NTK parameterisation (neural-tangents): Σ¹ = σw²·x·x'/n0 + σb², \
 Θ¹ = Σ¹; Σˡ⁺¹ = σw²·E[φ(u)φ(v)] + σb², Σ̇ˡ⁺¹ = σw²·E[φ'(u)φ'(v)], Θˡ⁺¹ = Θˡ·Σ̇ˡ⁺¹ + Σˡ⁺¹; \
 outputs Σᴸ⁺¹, Σ̇ᴸ⁺¹, Θᴸ⁺¹ for L hidden layers and a linear readout";
@@ -69,8 +69,7 @@ pub struct KernelArgs {
 /// Number of random networks for `--mc` when `--seeds` is not given.
 pub const DEFAULT_SEEDS: usize = 32;
 
-/// Family confidence level of the Monte Carlo intervals (all entries of Σ̂ and Θ̂ together).
-pub const MC_LEVEL: f64 = 0.95;
+pub use derive::precision::MC_LEVEL;
 
 /// The largest network `--mc` samples, in bytes of parameters and activations per draw.
 pub const MAX_BYTES_PER_DRAW: f64 = 512.0 * 1024.0 * 1024.0;

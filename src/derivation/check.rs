@@ -170,8 +170,7 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
                 let env = point_scaled(d, k, shrink);
                 // High precision (src/numeric/precise.rs): where both sides evaluate in ball
                 // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
-                if let Ok((l, r, c)) =
-                    crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS)
+                if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS)
                 {
                     let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
                     let at = describe(d, &env, Some(&used));
@@ -182,7 +181,15 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
                     Err(e) => return (Err(e.to_string()), false),
                     Ok((l, r, cmp)) => {
                         let at = describe(d, &env, Some(&used));
-                        return (Ok(PointResult { at, lhs: l, rhs: r, cmp }), false);
+                        return (
+                            Ok(PointResult {
+                                at,
+                                lhs: l,
+                                rhs: r,
+                                cmp,
+                            }),
+                            false,
+                        );
                     }
                 }
             }

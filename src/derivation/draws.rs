@@ -157,6 +157,9 @@ fn measure(net: &Network, spec: &NetworkSpec, needs: Needs) -> Result<NetDraw, S
 /// A network to prepare: its file's `[network]`, activation, depth, width, seed and needs.
 type Wanted<'a> = (&'a NetworkSpec, Activation, usize, usize, u64, Needs);
 
+/// What decides a network's standard normal weights: depth, input dimension, width and seed.
+type WeightKey = (usize, usize, usize, u64);
+
 /// The networks sampled before the links are checked.
 #[derive(Debug, Default)]
 pub struct NetworkDraws {
@@ -200,7 +203,7 @@ impl NetworkDraws {
         // Networks that differ only in their architecture (activation, σw, σb) have the same
         // standard normal weights for the same seed: drawn once per (depth, input dimension,
         // width, seed), then measured under each architecture.
-        let mut groups: HashMap<(usize, usize, usize, u64), Vec<(NetKey, Wanted)>> = HashMap::new();
+        let mut groups: HashMap<WeightKey, Vec<(NetKey, Wanted)>> = HashMap::new();
         for (k, w) in wanted {
             let dim = w.0.inputs[0].len();
             groups.entry((w.2, dim, w.3, w.4)).or_default().push((k, w));
@@ -212,14 +215,16 @@ impl NetworkDraws {
                 let base = Architecture::new(act0, depth, spec0.sw, spec0.sb)
                     .map_err(StudyError::from)
                     .and_then(|a| Ok(Network::sample(&a, dim, width, seed)?));
-                members.into_iter().filter_map(move |(k, (spec, act, depth, _, _, needs))| {
-                    // A draw that fails is not kept: the study samples it again and says why.
-                    let base = base.as_ref().ok()?;
-                    let arch = Architecture::new(act, depth, spec.sw, spec.sb).ok()?;
-                    let net = base.with_architecture(&arch).ok()?;
-                    let draw = measure(&net, spec, needs).ok()?;
-                    Some((k, (needs, draw)))
-                })
+                members
+                    .into_iter()
+                    .filter_map(move |(k, (spec, act, depth, _, _, needs))| {
+                        // A draw that fails is not kept: the study samples it again and says why.
+                        let base = base.as_ref().ok()?;
+                        let arch = Architecture::new(act, depth, spec.sw, spec.sb).ok()?;
+                        let net = base.with_architecture(&arch).ok()?;
+                        let draw = measure(&net, spec, needs).ok()?;
+                        Some((k, (needs, draw)))
+                    })
             })
             .collect();
         NetworkDraws { map }

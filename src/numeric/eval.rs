@@ -108,22 +108,7 @@ pub struct Env {
 /// and the checker retries the point at smaller sizes.
 pub const TERM_BUDGET: u64 = 1_000_000;
 
-/// Fewest Monte Carlo samples with a non-zero integrand magnitude for an estimate to count.
-pub const MC_MIN_NONZERO: usize = 100;
-
-/// A Monte Carlo estimate is refused as divergent when one sample carries more than this share of
-/// the sum of squared deviations: with finite variance and 20,000 samples the largest share is
-/// ~1e-3 for Gaussian-tailed integrands; for an infinite-variance one it is O(1).
-pub const MC_MAX_SHARE: f64 = 0.3;
-
-/// A Monte Carlo estimate is refused as divergent when its [`TOP`] largest squared deviations
-/// carry more than this share of their sum. With finite variance the share falls like TOP/n
-/// (≈ 1e-3·TOP at 20,000 Gaussian-type samples; ≲ 0.3 even when only 100 samples are non-zero);
-/// with infinite variance (a ratio of Gaussians, a pole like z^(−2)) the few largest samples carry
-/// most of it (typically > 0.8).
-pub const MC_MAX_TOP_SHARE: f64 = 0.5;
-/// How many of the largest samples [`MC_MAX_TOP_SHARE`] looks at.
-pub const TOP: usize = 10;
+pub use crate::precision::{MC_MAX_SHARE, MC_MAX_TOP_SHARE, MC_MIN_NONZERO, TOP};
 
 /// The share of Σ(x − mean)² carried by the [`TOP`] largest squared deviations.
 pub fn top_share(values: &[f64], mean: f64) -> f64 {

@@ -1,6 +1,6 @@
 //! Kernel recursions of infinite-width dense networks: NNGP Σ, derivative kernel Σ̇ and NTK Θ.
 //!
-//! Conventions (neural-tangents' NTK parameterisation, DESIGN.md §5), with L hidden layers:
+//! Conventions (the NTK parameterisation, as neural-tangents computes it), with L hidden layers:
 //!
 //! ```text
 //! Σ¹(x, x') = σw²·x·x'/n0 + σb²,     Θ¹ = Σ¹

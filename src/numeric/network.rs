@@ -692,7 +692,7 @@ pub struct McOptions {
 impl Default for McOptions {
     fn default() -> Self {
         McOptions {
-            level: 0.95,
+            level: crate::precision::MC_LEVEL,
             quantile: Quantile::StudentT,
             progress: true,
         }
