@@ -1149,21 +1149,27 @@ fn round_to(ev: &Evaluator, v: Precise) -> Res {
     Ok(out)
 }
 
-/// erf(x) for x > 0 (exact) by its Taylor series, result rounded to `p` bits.
-fn erf_taylor(x: &Mid, p: usize) -> Res {
-    let xf = x.to_f64().value();
-    let x2f = xf * xf;
-    let guard = (x2f * std::f64::consts::LOG2_E).ceil() as usize + 24;
-    let w = p + guard;
-    let ev = Evaluator {
-        env: &Env::default(),
+/// An evaluator for a series at working precision `w`, its result to be rounded to `p` bits.
+fn series_evaluator(p: usize, w: usize) -> Evaluator<'static> {
+    static EMPTY: std::sync::OnceLock<Env> = std::sync::OnceLock::new();
+    Evaluator {
+        env: EMPTY.get_or_init(Env::default),
         bits: p as u32,
         ctx: Context::new(w),
         bound: vec![],
         terms: 0,
         pi: HashMap::new(),
         calls: std::cell::Cell::new(0),
-    };
+    }
+}
+
+/// erf(x) for x > 0 (exact) by its Taylor series, result rounded to `p` bits.
+fn erf_taylor(x: &Mid, p: usize) -> Res {
+    let xf = x.to_f64().value();
+    let x2f = xf * xf;
+    let guard = (x2f * std::f64::consts::LOG2_E).ceil() as usize + 24;
+    let w = p + guard;
+    let ev = series_evaluator(p, w);
     let xb = ev.exact(x.clone());
     let x2 = ev.mul(&xb, &xb)?;
     let mut t = xb.clone(); // x^{2n+1}/n!
@@ -1203,15 +1209,7 @@ fn erf_taylor(x: &Mid, p: usize) -> Res {
 /// erfc(x) for x > 0 with x² > (p + 20)·ln 2, by the asymptotic series with its remainder bound.
 fn erfc_asymptotic(x: &Mid, p: usize) -> Res {
     let w = p + 24;
-    let ev = Evaluator {
-        env: &Env::default(),
-        bits: p as u32,
-        ctx: Context::new(w),
-        bound: vec![],
-        terms: 0,
-        pi: HashMap::new(),
-        calls: std::cell::Cell::new(0),
-    };
+    let ev = series_evaluator(p, w);
     let xb = ev.exact(x.clone());
     let x2 = ev.mul(&xb, &xb)?;
     let two_x2 = ev.mul(&ev.int(2), &x2)?;
