@@ -239,10 +239,7 @@ fn tableau<E: From<DiffError>>(
     let error = tableau_error + f64::EPSILON * scale;
     let magnitude = value.amax();
     let bound = MAX_REL_ERROR * magnitude + MAX_ROUNDING * f64::EPSILON * largest / best_h.abs();
-    // Convergence is judged on the tableau's own estimate: ε·scale is a rounding allowance for
-    // the comparison, and the magnitude scale of some terms is a loose bound (for mexp(A) it is
-    // exp(Σ|A_ij|)), which would refuse derivatives that converge perfectly well.
-    if error.is_nan() || tableau_error > bound {
+    if error.is_nan() || error > bound {
         return Ok(Err(DiffError::NotConverged {
             t,
             error,

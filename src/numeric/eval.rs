@@ -447,7 +447,21 @@ impl<'a> Evaluator<'a> {
                     )
                 };
                 let m = x.exp();
-                let growth = sx.exp();
+                // The magnitude scale is the same computation on absolute values: exp of the
+                // entrywise |x|, rescaled to the argument's own scale sx (≥ Σ|x_ij|). (Not
+                // exp(sx): for sx ≈ 45 that is 1e19 where ‖exp(x)‖ may be 1e4, and every
+                // tolerance and error estimate built on it would be vacuous.)
+                let total = x.abs().sum();
+                let k = if total > 0.0 {
+                    (sx / total).max(1.0)
+                } else {
+                    1.0
+                };
+                let growth = if total > 0.0 {
+                    (x.abs() * k).exp().sum()
+                } else {
+                    (sx / n as f64).exp() * n as f64
+                };
                 (m, growth, ex * growth)
             }
             Math::Deriv([t, body]) => {
