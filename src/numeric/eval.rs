@@ -6,7 +6,6 @@
 //! N(0,1) entries (moments (k−1)!!), and seeded Monte Carlo with a standard error otherwise.
 
 use egg::{Id, Symbol};
-use std::collections::BTreeMap;
 
 /// The maps of the evaluator: keys are interned symbols and small index lists, hashed on every
 /// lookup of a hot loop, so a fast non-cryptographic hash (no key here comes from an adversary
@@ -130,7 +129,7 @@ type RvKey = (Symbol, Vec<i64>);
 
 /// A polynomial in random variables with f64 coefficients.
 #[derive(Debug, Clone, Default)]
-struct RPoly(BTreeMap<Vec<(usize, u32)>, (f64, f64)>); // monomial -> (coeff, scale)
+struct RPoly(rustc_hash::FxHashMap<Vec<(usize, u32)>, (f64, f64)>); // monomial -> (coeff, scale)
 
 /// The evaluator for one point.
 pub struct Evaluator<'a> {
@@ -1222,7 +1221,10 @@ impl<'a> Evaluator<'a> {
     fn rpoly(&mut self, e: &Expr, id: Id) -> Result<RPoly, PolyError> {
         if let Some(key) = self.random_key(e, id)? {
             let i = self.rv(key);
-            return Ok(RPoly(BTreeMap::from([(vec![(i, 1)], (1.0, 1.0))])));
+            return Ok(RPoly(rustc_hash::FxHashMap::from_iter([(
+                vec![(i, 1)],
+                (1.0, 1.0),
+            )])));
         }
         let node = &e[id];
         match node {
@@ -1268,7 +1270,7 @@ impl<'a> Evaluator<'a> {
                     // to quadrature or Monte Carlo, where E[z^(−2)] is found divergent.
                     return Err(PolyError::NotPolynomial);
                 }
-                let mut out = RPoly(BTreeMap::from([(vec![], (1.0, 1.0))]));
+                let mut out = RPoly(rustc_hash::FxHashMap::from_iter([(vec![], (1.0, 1.0))]));
                 for _ in 0..k as u32 {
                     self.charge((out.0.len() * x.0.len()) as i128, || {
                         "a polynomial power".into()
@@ -1306,7 +1308,10 @@ impl<'a> Evaluator<'a> {
 
     fn as_constant(&mut self, e: &Expr, id: Id) -> Result<RPoly, PolyError> {
         let v = self.value(e, id)?;
-        Ok(RPoly(BTreeMap::from([(vec![], (v.value, v.scale))])))
+        Ok(RPoly(rustc_hash::FxHashMap::from_iter([(
+            vec![],
+            (v.value, v.scale),
+        )])))
     }
 
     /// Does the subterm mention a random symbol outside an inner E[...]?
