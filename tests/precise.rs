@@ -3,8 +3,9 @@
 //! and the two links issue 8 names (`pi = 3.141592653589`, `a = a + 1e-14*a`) refuted by the
 //! real checker.
 
+use derive::derivation::check::Method;
 use derive::numeric::eval::Env;
-use derive::numeric::precise::{self, compare, Precise, BITS, PRECISE_METHOD};
+use derive::numeric::precise::{self, compare, Precise, BITS};
 use derive::{Expr, Verdict};
 use egg::Symbol;
 use rand::{Rng, SeedableRng};
@@ -358,7 +359,7 @@ fn check_link(lhs: &str, rhs: &str, symbols: &str) -> derive::derivation::LinkRe
 fn the_checker_refutes_near_identities_issue_8() {
     let l = check_link("pi", "3.141592653589", "a = \"real\"");
     assert_eq!(l.verdict, Verdict::Refuted);
-    assert!(l.evidence.methods.contains(&PRECISE_METHOD));
+    assert!(l.evidence.methods.contains(&Method::Precise));
     let l = check_link("a", "a + 1e-14*a", "a = \"real\"");
     assert_eq!(l.verdict, Verdict::Refuted);
     let l = check_link("a*(1 + 1e-30)", "a", "a = \"positive\"");
@@ -379,7 +380,7 @@ fn the_checker_refutes_near_identities_issue_8() {
             "{lhs} = {rhs}: {:?}",
             l.verdict
         );
-        assert!(l.evidence.methods.contains(&PRECISE_METHOD));
+        assert!(l.evidence.methods.contains(&Method::Precise));
         assert_eq!(l.evidence.skipped_count, 0);
     }
 }

@@ -13,7 +13,7 @@ use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, EvalError, Evaluator, Value};
 use crate::numeric::tolerance::{compare, compare_difference, Comparison};
 
-use crate::numeric::precise::{BITS, PRECISE_METHOD};
+use crate::numeric::precise::BITS;
 pub use crate::precision::MIN_POINTS;
 use crate::prove::{prove, Context, Limits, Outcome, Stats, Unsound};
 
@@ -40,7 +40,7 @@ pub struct Evidence {
     /// How many points were skipped.
     pub skipped_count: usize,
     /// The numeric methods the link's terms needed.
-    pub methods: Vec<&'static str>,
+    pub methods: Vec<Method>,
     /// For a limit link: the width study.
     pub limit: Option<super::limit::LimitEvidence>,
 }
@@ -197,8 +197,8 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
         })
         .collect();
     for (outcome, precise) in outcomes {
-        if precise && !ev.methods.contains(&PRECISE_METHOD) {
-            ev.methods.push(PRECISE_METHOD);
+        if precise && !ev.methods.contains(&Method::Precise) {
+            ev.methods.push(Method::Precise);
         }
         match outcome {
             Ok(p) => ev.points.push(p),
@@ -318,11 +318,44 @@ fn linear_body(e: &Expr, id: egg::Id, out: &mut Expr) -> Option<egg::Id> {
     Some(out.add(node))
 }
 
+/// A numeric method that decided (part of) a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Expectations: exact Gaussian moments for polynomials, seeded Monte Carlo otherwise.
+    Expectation,
+    /// Bivariate Gaussian expectations by quadrature.
+    Quadrature,
+    /// Derivatives by Ridders' extrapolation of difference quotients.
+    Differences,
+    /// Matrix terms through seeded random matrices.
+    RandomMatrices,
+    /// Both sides in 128-bit ball arithmetic.
+    Precise,
+    /// A width study (limit links).
+    WidthStudy,
+}
+
+impl Method {
+    /// The method's name as shown; `statistical` says whether Monte Carlo entered the link (an
+    /// expectation is then Monte Carlo, else exact moments).
+    pub fn name(self, statistical: bool) -> &'static str {
+        match self {
+            Method::Expectation if statistical => "Monte Carlo",
+            Method::Expectation => "exact Gaussian moments",
+            Method::Quadrature => "quadrature",
+            Method::Differences => "Richardson differences",
+            Method::RandomMatrices => "random matrices",
+            Method::Precise => "128-bit ball arithmetic",
+            Method::WidthStudy => "width study",
+        }
+    }
+}
+
 /// Which numeric methods evaluating these terms involves.
-fn methods(terms: &[&Expr]) -> Vec<&'static str> {
+fn methods(terms: &[&Expr]) -> Vec<Method> {
     use crate::expr::Math;
     let mut out = vec![];
-    let mut add = |m: &'static str| {
+    let mut add = |m: Method| {
         if !out.contains(&m) {
             out.push(m)
         }
@@ -330,10 +363,10 @@ fn methods(terms: &[&Expr]) -> Vec<&'static str> {
     for t in terms {
         for n in t.as_ref() {
             match n {
-                Math::Expect(_) => add("exact Gaussian moments or Monte Carlo"),
-                Math::Gauss(_) => add("quadrature"),
-                Math::Deriv(_) => add("Richardson differences"),
-                Math::MatMul(_) | Math::MatExp(_) => add("random matrices"),
+                Math::Expect(_) => add(Method::Expectation),
+                Math::Gauss(_) => add(Method::Quadrature),
+                Math::Deriv(_) => add(Method::Differences),
+                Math::MatMul(_) | Math::MatExp(_) => add(Method::RandomMatrices),
                 _ => {}
             }
         }
@@ -409,7 +442,7 @@ pub fn check_link_with(
             Verdict::Unknown
         };
         result.evidence = Evidence {
-            methods: vec!["width study"],
+            methods: vec![Method::WidthStudy],
             limit: Some(study),
             ..Evidence::default()
         };

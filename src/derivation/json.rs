@@ -158,7 +158,7 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
             &mut o,
             "numeric",
             json!({
-                "methods": ev.methods,
+                "methods": ev.methods.iter().map(|m| m.name(ev.statistical())).collect::<Vec<_>>(),
                 "points": points,
                 "not_evaluated": ev.skipped_count,
                 "not_evaluated_because": ev.skipped,

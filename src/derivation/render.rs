@@ -164,17 +164,7 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
     let mut methods: Vec<&str> = ev
         .methods
         .iter()
-        .map(|m| {
-            if *m == "exact Gaussian moments or Monte Carlo" {
-                if ev.statistical() {
-                    "Monte Carlo"
-                } else {
-                    "exact Gaussian moments"
-                }
-            } else {
-                m
-            }
-        })
+        .map(|m| m.name(ev.statistical()))
         .collect();
     if methods.is_empty() {
         methods.push("direct evaluation");

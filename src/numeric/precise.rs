@@ -256,9 +256,6 @@ pub fn compare_sides(
     Ok((l, r, c))
 }
 
-/// The method name a link's evidence shows when points were compared in high precision.
-pub const PRECISE_METHOD: &str = "128-bit ball arithmetic";
-
 /// The f64 view of a precise comparison, for the checker's point records: the values (their
 /// scale is the magnitude, no standard error) and a comparison that agrees exactly when the
 /// balls overlap (`diff` rounded up, `tol` the sum of the radii).
