@@ -44,7 +44,8 @@ enum Command {
         lhs: String,
         /// Right side.
         rhs: String,
-        /// Theories to use (comma-separated): algebra, powers, sums, expectation, gaussian, trig, calculus, matrices.
+        /// Theories to use (comma-separated): algebra, powers, sums, expectation, gaussian, trig,
+        /// calculus, matrices. Without it, every theory.
         #[arg(long, value_delimiter = ',')]
         by: Vec<String>,
         /// Declare a symbol: NAME=KIND (e.g. rho='interval -1..1').
@@ -63,6 +64,9 @@ enum Command {
         /// Declare a symbol: NAME=KIND.
         #[arg(long)]
         decl: Vec<String>,
+        /// Significant digits printed (1 to 17; 17 round-trip every f64).
+        #[arg(long, default_value_t = 17, value_parser = clap::value_parser!(u8).range(1..=17))]
+        digits: u8,
     },
 }
 
@@ -85,7 +89,12 @@ fn main() -> ExitCode {
         } => check::run_check(&targets, all, timings, format),
         Command::List => check::run_list().map(|_| true),
         Command::Prove { lhs, rhs, by, decl } => adhoc::run_prove(&lhs, &rhs, &by, &decl),
-        Command::Eval { expr, at, decl } => adhoc::run_eval(&expr, &at, &decl).map(|_| true),
+        Command::Eval {
+            expr,
+            at,
+            decl,
+            digits,
+        } => adhoc::run_eval(&expr, &at, &decl, usize::from(digits)).map(|_| true),
         Command::Kernel(args) => {
             cli::kernel::run(&args, &mut std::io::stdout().lock()).map(|_| true)
         }

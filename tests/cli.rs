@@ -125,7 +125,8 @@ fn prove_and_eval_from_the_command_line() {
 
     let o = derive(&["eval", "sw^2/n0 * 3 + sb^2", "--at", "sw=1.5,sb=0.1,n0=3"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(stdout(&o).trim(), "2.26");
+    // 17 significant digits: 1.5²·3/3 + 0.1² is 2.2599999999999998 in f64, and says so.
+    assert_eq!(stdout(&o).trim(), "2.2599999999999998");
 
     // E[relu(u) relu(v)] against the arc-cosine closed form, ρ = 0.3/√2.
     let o = derive(&["eval", "gauss(1, 0.3, 2; relu(u)*relu(v))"]);
@@ -238,4 +239,28 @@ fn derivatives_of_matrix_exponentials_converge_where_their_scale_is_loose() {
         .parse()
         .unwrap();
     assert!(wrong.abs() > 100.0 * err, "{}", stdout(&o));
+}
+
+#[test]
+fn prove_without_by_tries_every_theory() {
+    // E[w w] = δ needs the expectation theory; leaving --by out must not make it `consistent`.
+    let o = derive(&["prove", "E[w[i,j]*w[i,k]]", "delta(j,k)"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("link 1.1: proved"), "{}", stdout(&o));
+}
+
+#[test]
+fn eval_prints_what_it_knows() {
+    let o = derive(&["eval", "pi"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // 17 significant digits: the f64 nearest π, read back exactly.
+    let printed = stdout(&o).trim().to_string();
+    assert_eq!(printed, "3.1415926535897931", "{printed}");
+    assert_eq!(printed.parse::<f64>().unwrap(), std::f64::consts::PI);
+    let o = derive(&["eval", "pi", "--digits", "5"]);
+    assert_eq!(stdout(&o).trim(), "3.1416");
+    let o = derive(&["eval", "1e-9/3", "--digits", "4"]);
+    assert_eq!(stdout(&o).trim(), "3.333e-10");
+    let o = derive(&["eval", "pi", "--digits", "18"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
 }

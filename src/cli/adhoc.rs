@@ -5,7 +5,7 @@ use egg::Symbol;
 
 use super::CliError;
 use crate::derivation::file::{Claim, Derivation, Kind, Step, Term, Verdict};
-use crate::derivation::sample::{describe, fmt_num};
+use crate::derivation::sample::describe;
 use crate::derivation::{check, render, InputError};
 use crate::expr::binders::{free_occurrences, root};
 use crate::expr::{parse_with_spans, Expr};
@@ -110,6 +110,13 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
                 .map_err(|e| CliError::Usage(format!("{e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Without --by, every theory: a user who leaves it out should not get `consistent` for what
+    // the tool can prove.
+    let theories = if theories.is_empty() {
+        Theory::ALL.to_vec()
+    } else {
+        theories
+    };
     let (symbols, assumed) = declarations(decls, &[&l, &r])?;
     for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
         let is_matrix = |s: Symbol| symbols.iter().any(|(x, k)| *x == s && *k == Kind::Matrix);
@@ -166,7 +173,12 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
 }
 
 /// `derive eval EXPR --at a=1,b=2`.
-pub fn run_eval(expr: &str, at: &[String], decls: &[String]) -> Result<(), CliError> {
+pub fn run_eval(
+    expr: &str,
+    at: &[String],
+    decls: &[String],
+    digits: usize,
+) -> Result<(), CliError> {
     let e = parse_arg("<expr>", expr)?;
     let (symbols, _) = declarations(decls, &[&e])?;
     let mut env = Env {
@@ -214,13 +226,28 @@ pub fn run_eval(expr: &str, at: &[String], decls: &[String]) -> Result<(), CliEr
     if v.stderr > 0.0 {
         super::out(&format!(
             "{} ± {:.2e} (uncertainty: Monte Carlo standard error or differentiation error estimate)\n",
-            fmt_num(v.value),
+            significant(v.value, digits),
             v.stderr
         ))?;
     } else {
-        super::out(&format!("{}\n", fmt_num(v.value)))?;
+        super::out(&format!("{}\n", significant(v.value, digits)))?;
     }
     Ok(())
+}
+
+/// `v` to `digits` significant digits: plain decimals for exponents −5 … digits − 1, else
+/// scientific notation (17 digits round-trip every f64).
+fn significant(v: f64, digits: usize) -> String {
+    let digits = digits.clamp(1, 17);
+    let sci = format!("{:.*e}", digits - 1, v);
+    let Some(exp) = sci.split_once('e').and_then(|(_, e)| e.parse::<i32>().ok()) else {
+        return sci;
+    };
+    if (-5..digits as i32).contains(&exp) {
+        format!("{:.*}", (digits as i32 - 1 - exp).max(0) as usize, v)
+    } else {
+        sci
+    }
 }
 
 fn env_desc(symbols: &[(Symbol, Kind)], env: &Env) -> String {

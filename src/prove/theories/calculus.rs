@@ -124,6 +124,51 @@ pub fn rules() -> Vec<Rule> {
             &["(d t (cos (* a t)))"],
         ),
         r(
+            "d-div",
+            rw!("d-div"; "(d ?t (/ ?a ?b))" => "(/ (- (* (d ?t ?a) ?b) (* ?a (d ?t ?b))) (^ ?b 2))"),
+            &["(d t (/ (sin t) (+ s (* t t))))"],
+        ),
+        r(
+            "d-sqrt",
+            rw!("d-sqrt"; "(d ?t (sqrt ?a))" => "(/ (d ?t ?a) (* 2 (sqrt ?a)))"),
+            &["(d t (sqrt (+ s (* t t))))"],
+        ),
+        r(
+            "d-tan",
+            rw!("d-tan"; "(d ?t (tan ?a))" => "(/ (d ?t ?a) (^ (cos ?a) 2))"),
+            &["(d t (tan (* c t)))"],
+        ),
+        r(
+            "d-asin",
+            rw!("d-asin"; "(d ?t (asin ?a))" => "(/ (d ?t ?a) (sqrt (- 1 (^ ?a 2))))"),
+            &["(d t (asin (* c (sin t))))"],
+        ),
+        r(
+            "d-acos",
+            rw!("d-acos"; "(d ?t (acos ?a))" => "(neg (/ (d ?t ?a) (sqrt (- 1 (^ ?a 2)))))"),
+            &["(d t (acos (* c (sin t))))"],
+        ),
+        r(
+            "d-atan",
+            rw!("d-atan"; "(d ?t (atan ?a))" => "(/ (d ?t ?a) (+ 1 (^ ?a 2)))"),
+            &["(d t (atan (* a t)))"],
+        ),
+        r(
+            "d-erf",
+            rw!("d-erf"; "(d ?t (erf ?a))" => "(* (/ (* 2 (exp (neg (^ ?a 2)))) (sqrt pi)) (d ?t ?a))"),
+            &["(d t (erf (* a t)))"],
+        ),
+        r(
+            "d-tanh",
+            rw!("d-tanh"; "(d ?t (tanh ?a))" => "(* (- 1 (^ (tanh ?a) 2)) (d ?t ?a))"),
+            &["(d t (tanh (* a t)))"],
+        ),
+        r(
+            "d-sigmoid",
+            rw!("d-sigmoid"; "(d ?t (sigmoid ?a))" => "(* (* (sigmoid ?a) (- 1 (sigmoid ?a))) (d ?t ?a))"),
+            &["(d t (sigmoid (* a t)))"],
+        ),
+        r(
             "d-phi",
             rw!("d-phi"; "(d ?t (phi ?a))" => "(* (dphi ?a) (d ?t ?a))"),
             &["(d t (phi (* t a)))"],
