@@ -129,24 +129,9 @@ pub fn rules() -> Vec<Rule> {
             &["(d t (/ (sin t) (+ s (* t t))))"],
         ),
         r(
-            "d-sqrt",
-            rw!("d-sqrt"; "(d ?t (sqrt ?a))" => "(/ (d ?t ?a) (* 2 (sqrt ?a)))"),
-            &["(d t (sqrt (+ s (* t t))))"],
-        ),
-        r(
             "d-tan",
             rw!("d-tan"; "(d ?t (tan ?a))" => "(/ (d ?t ?a) (^ (cos ?a) 2))"),
             &["(d t (tan (* c t)))"],
-        ),
-        r(
-            "d-asin",
-            rw!("d-asin"; "(d ?t (asin ?a))" => "(/ (d ?t ?a) (sqrt (- 1 (^ ?a 2))))"),
-            &["(d t (asin (* c (sin t))))"],
-        ),
-        r(
-            "d-acos",
-            rw!("d-acos"; "(d ?t (acos ?a))" => "(neg (/ (d ?t ?a) (sqrt (- 1 (^ ?a 2)))))"),
-            &["(d t (acos (* c (sin t))))"],
         ),
         r(
             "d-atan",
