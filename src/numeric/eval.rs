@@ -1148,11 +1148,14 @@ impl<'a> Evaluator<'a> {
         let (mut mean, mut m2, mut scale) = (0.0, 0.0, 0.0f64);
         let mut nonzero = 0usize;
         let mut values = Vec::with_capacity(n);
+        // One map for every sample, cleared between them (its capacity is kept).
+        let mut drawn: HashMap<RvKey, f64> = HashMap::default();
         for k in 0..n {
-            self.sample = Some(HashMap::default());
+            drawn.clear();
+            self.sample = Some(drawn);
             self.mc_k = Some(k as u64);
             let v = self.value(e, a);
-            self.sample = None;
+            drawn = self.sample.take().unwrap_or_default();
             self.mc_k = None;
             let v = v?;
             if !v.value.is_finite() {
