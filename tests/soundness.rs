@@ -3,19 +3,13 @@
 //! and the prover alone must not prove any of them (checked apart from the numeric side, which
 //! could otherwise hide a prover bug behind a refutation).
 
-use std::process::{Command, Output};
+mod common;
+
+use common::derive;
 
 use derive::expr::Expr;
 use derive::prove::{prove, Context, Limits, Outcome, Theory};
 use egg::Symbol;
-
-fn derive(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_derive"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run derive")
-}
 
 /// A false link: (lhs, rhs, theories, declarations beyond the `prove` prelude).
 struct Lie {
