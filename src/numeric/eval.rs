@@ -288,6 +288,22 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Can the subterm be evaluated once for every term of a sum over `var`: it provably does not
+    /// mention `var`, draws no random value and holds no expectation? (False when unsure.)
+    fn invariant_in(&self, e: &Expr, id: Id, var: Symbol) -> bool {
+        let key = e as *const Expr as usize;
+        let Some((_, table)) = self.constants.iter().rev().find(|(k, _)| *k == key) else {
+            return false;
+        };
+        if table.mentions.len() != e.as_ref().len() {
+            return false;
+        }
+        let m = table.mentions[usize::from(id)];
+        !table.expects[usize::from(id)]
+            && m & symbol_bit(var) == 0
+            && self.env.random.iter().all(|r| m & symbol_bit(*r) == 0)
+    }
+
     /// Is the subterm a constant? (Without cloning its value.)
     fn is_constant(&self, e: &Expr, id: Id) -> bool {
         let key = e as *const Expr as usize;
@@ -693,11 +709,7 @@ impl<'a> Evaluator<'a> {
             }
             Math::Mul([a, b]) => {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                Value {
-                    value: x.value * y.value,
-                    scale: x.scale * y.scale,
-                    stderr: x.value.abs() * y.stderr + y.value.abs() * x.stderr,
-                }
+                product(x, y)
             }
             Math::Div([a, b]) => {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
@@ -843,10 +855,34 @@ impl<'a> Evaluator<'a> {
                 self.spend(lo, hi)?;
                 let mut acc = Value::exact(0.0);
                 // An empty or reversed range (hi < lo) sums to 0.
+                if hi < lo {
+                    return Ok(acc);
+                }
                 let before = self.terms;
+                // Factors of the body that do not depend on the index are evaluated once and
+                // multiply the sum of the rest (distributivity; the budget is charged as if
+                // they were evaluated in every term).
+                let mut factors = vec![];
+                self.factors(e, *body, &mut factors);
+                let (fixed, varying): (Vec<Id>, Vec<Id>) = factors
+                    .into_iter()
+                    .partition(|f| self.invariant_in(e, *f, var));
+                let hoist = !fixed.is_empty() && !varying.is_empty();
+                let mut common = Value::exact(1.0);
+                if hoist {
+                    for f in &fixed {
+                        let x = self.value(e, *f)?;
+                        common = product(common, x);
+                    }
+                }
+                let common_cost = self.terms - before;
                 for j in lo..=hi {
                     self.bound.push((var, j as f64));
-                    let t = self.value(e, *body);
+                    let t = if hoist {
+                        self.product_of(e, &varying)
+                    } else {
+                        self.value(e, *body)
+                    };
                     self.bound.pop();
                     let t = t?;
                     if j == lo {
@@ -855,6 +891,13 @@ impl<'a> Evaluator<'a> {
                     acc.value += t.value;
                     acc.scale += t.scale;
                     acc.stderr += t.stderr;
+                }
+                if hoist {
+                    let rest = i128::from(hi) - i128::from(lo);
+                    self.charge(i128::from(common_cost) * rest, || {
+                        format!("a sum over {lo}..{hi}")
+                    })?;
+                    acc = product(common, acc);
                 }
                 acc
             }
@@ -874,6 +917,28 @@ impl<'a> Evaluator<'a> {
                 ))
             }
         })
+    }
+
+    /// The factors of the chain of `×` rooted at `id`, left to right (a constant subterm is one
+    /// factor).
+    fn factors(&self, e: &Expr, id: Id, out: &mut Vec<Id>) {
+        match &e[id] {
+            Math::Mul([a, b]) if !self.is_constant(e, id) => {
+                self.factors(e, *a, out);
+                self.factors(e, *b, out);
+            }
+            _ => out.push(id),
+        }
+    }
+
+    /// The product of `factors`' values, left to right.
+    fn product_of(&mut self, e: &Expr, factors: &[Id]) -> Result<Value, EvalError> {
+        let mut acc = self.value(e, factors[0])?;
+        for f in &factors[1..] {
+            let x = self.value(e, *f)?;
+            acc = product(acc, x);
+        }
+        Ok(acc)
     }
 
     /// d/dt(body) at the current value of t, for a matrix-valued or (as a 1×1 matrix) scalar body:
@@ -1354,11 +1419,30 @@ fn exact_const(e: &Expr, id: Id) -> Option<num_rational::BigRational> {
     exact_node(&e[id], &|c| exact_const(e, c))
 }
 
+/// The product of two values, with the magnitude scale and the first-order error.
+fn product(x: Value, y: Value) -> Value {
+    Value {
+        value: x.value * y.value,
+        scale: x.scale * y.scale,
+        stderr: x.value.abs() * y.stderr + y.value.abs() * x.stderr,
+    }
+}
+
 /// The exact value of every subterm of an expression that is a constant (by node id), and that
 /// value rounded to f64 (NaN where it is not a constant).
 struct ConstantTable {
     exact: Vec<Option<num_rational::BigRational>>,
     rounded: Vec<f64>,
+    /// Per node: a 64-bit filter of the symbols its subterm mentions (bit `symbol_bit(s)`; a
+    /// clear bit proves the symbol absent), and whether the subterm holds an expectation.
+    mentions: Vec<u64>,
+    expects: Vec<bool>,
+}
+
+/// The bit of a symbol in [`ConstantTable::mentions`].
+fn symbol_bit(s: Symbol) -> u64 {
+    use std::hash::BuildHasher;
+    1u64 << (rustc_hash::FxBuildHasher.hash_one(s) >> 58)
 }
 
 impl ConstantTable {
@@ -1379,7 +1463,30 @@ impl ConstantTable {
                 })
             })
             .collect();
-        ConstantTable { exact, rounded }
+        let (mut mentions, mut expects) = (
+            Vec::with_capacity(e.as_ref().len()),
+            Vec::with_capacity(e.as_ref().len()),
+        );
+        for node in e.as_ref() {
+            let children = egg::Language::children(node);
+            let mut m = children
+                .iter()
+                .fold(0u64, |m, c| m | mentions[usize::from(*c)]);
+            if let Math::Symbol(s) = node {
+                m |= symbol_bit(*s);
+            }
+            mentions.push(m);
+            expects.push(
+                matches!(node, Math::Expect(_))
+                    || children.iter().any(|c| expects[usize::from(*c)]),
+            );
+        }
+        ConstantTable {
+            exact,
+            rounded,
+            mentions,
+            expects,
+        }
     }
 }
 
@@ -1616,6 +1723,20 @@ fn add(mut x: RPoly, y: RPoly) -> RPoly {
 }
 
 fn mul(x: &RPoly, y: &RPoly) -> RPoly {
+    // A constant factor scales the other's coefficients (the same products as below, without
+    // rebuilding the monomials).
+    for (p, q) in [(x, y), (y, x)] {
+        if q.0.is_empty() {
+            return RPoly::default();
+        }
+        if let Some((c2, s2)) = constant(q) {
+            return RPoly(
+                p.0.iter()
+                    .map(|(m, (c1, s1))| (m.clone(), (c1 * c2, s1 * s2)))
+                    .collect(),
+            );
+        }
+    }
     let mut out = RPoly::default();
     for (m1, (c1, s1)) in &x.0 {
         for (m2, (c2, s2)) in &y.0 {
@@ -1775,6 +1896,41 @@ mod tests {
         assert_eq!(eval("(sum j 1 200000 1)").value, 200000.0);
         // The bound index shadows the random symbol z.
         assert_eq!(eval("(E (sum z 1 n z))").value, 6.0);
+    }
+
+    /// Factors of a sum's body free of its index are evaluated once: the value is the sum's,
+    /// an empty range never evaluates them, a factor mentioning the index (or shadowing it) is
+    /// not taken out, and the budget is charged as if every term evaluated them.
+    #[test]
+    fn invariant_factors_of_a_sum_are_evaluated_once() {
+        // Σ_{k=1..n} (i+1)·k·(i−1) = 3·6·1 at n = 3, i = 2.
+        assert_eq!(eval("(sum k 1 n (* (* (+ i 1) k) (- i 1)))").value, 18.0);
+        // Σ_j (Σ_{j=1..2} j)·j over j = 1..3: the inner sum binds j again, so it is 3 in every
+        // term and the outer sum is 3·6.
+        assert_eq!(eval("(sum j 1 3 (* (sum j 1 2 j) j))").value, 18.0);
+        // An empty range is 0 without evaluating a factor that is undefined here.
+        assert_eq!(eval("(sum k 1 0 (* (log (- 0 i)) k))").value, 0.0);
+        // A non-empty one evaluates it (log of a negative number is not a number).
+        assert!(!eval("(sum k 1 n (* (log (- 0 i)) k))").value.is_finite());
+        // 1,000 terms, each with a factor of 1,000 terms: over the budget of 10^6, as unhoisted.
+        let e: Expr = "(sum k 1 1000 (* (sum j 1 1000 j) k))".parse().unwrap();
+        assert!(matches!(
+            Evaluator::new(&env()).eval(&e),
+            Err(EvalError::Budget(_))
+        ));
+        let e: Expr = "(sum k 1 999 (* (sum j 1 999 j) k))".parse().unwrap();
+        assert_eq!(
+            Evaluator::new(&env()).eval(&e).unwrap().value,
+            (999.0 * 1000.0 / 2.0) * (999.0 * 1000.0 / 2.0)
+        );
+        // ... whose 999,000 terms leave no room for 5,000 more.
+        let e: Expr = "(+ (sum k 1 999 (* (sum j 1 999 j) k)) (sum m 1 5000 m))"
+            .parse()
+            .unwrap();
+        assert!(matches!(
+            Evaluator::new(&env()).eval(&e),
+            Err(EvalError::Budget(_))
+        ));
     }
 
     #[test]
