@@ -153,6 +153,8 @@ pub struct Evaluator<'a> {
     constants: Vec<(usize, std::rc::Rc<ConstantTable>)>,
     /// [`Evaluator::name_hash`] of the arrays met so far.
     name_hashes: Vec<(Symbol, u64)>,
+    /// The hashes of random variables' names that [`keyed_normal`] starts from.
+    rv_hashes: Vec<(Symbol, u64)>,
 }
 
 /// The symbol `pi`, interned once.
@@ -218,8 +220,13 @@ pub fn gaussian_moment(k: u32) -> f64 {
 }
 
 /// A standard normal drawn from a hash: entry `key` of Monte Carlo sample `k` at seed `seed`.
+#[cfg(test)]
 fn keyed_normal(key: &RvKey, k: u64, seed: u64) -> f64 {
-    let mut h = fnv(key.0.as_str(), seed ^ 0x6d63_5eed);
+    keyed_normal_from(fnv(key.0.as_str(), seed ^ 0x6d63_5eed), key, k)
+}
+
+/// [`keyed_normal`] from the hash of the variable's name and the seed.
+fn keyed_normal_from(mut h: u64, key: &RvKey, k: u64) -> f64 {
     for i in &key.1 {
         h = splitmix(h ^ (*i as u64));
     }
@@ -244,6 +251,7 @@ impl<'a> Evaluator<'a> {
             rng: rand_pcg::Pcg64::seed_from_u64(env.draw_seed.unwrap_or(env.seed) ^ 0x5eed),
             constants: vec![],
             name_hashes: vec![],
+            rv_hashes: vec![],
         }
     }
 
@@ -624,13 +632,23 @@ impl<'a> Evaluator<'a> {
     fn sampled(&mut self, key: RvKey) -> f64 {
         use rand_distr::Distribution;
         if let Some(k) = self.mc_k {
-            let seed = self.env.seed;
-            return *self
-                .sample
-                .as_mut()
-                .expect("sampling")
-                .entry(key)
-                .or_insert_with_key(|key| keyed_normal(key, k, seed));
+            let seed = self.env.seed ^ 0x6d63_5eed;
+            let sample = self.sample.as_mut().expect("sampling");
+            if let Some(v) = sample.get(&key) {
+                return *v;
+            }
+            // The name's hash, cached (reading a name goes through the global symbol table).
+            let h = match self.rv_hashes.iter().find(|(n, _)| *n == key.0) {
+                Some((_, h)) => *h,
+                None => {
+                    let h = fnv(key.0.as_str(), seed);
+                    self.rv_hashes.push((key.0, h));
+                    h
+                }
+            };
+            let v = keyed_normal_from(h, &key, k);
+            sample.insert(key, v);
+            return v;
         }
         let rng = &mut self.rng;
         *self
@@ -682,14 +700,25 @@ impl<'a> Evaluator<'a> {
                 // so constants that cancel (a + 10^20 − 10^20) do not raise the scale.
                 let mut terms = vec![];
                 linear_terms(e, id, true, &mut terms);
+                let constants = terms
+                    .iter()
+                    .filter(|(_, t)| self.is_constant(e, *t))
+                    .count();
                 let mut c = num_rational::BigRational::from_integer(0.into());
+                // One constant term needs no exact sum: its value rounded once.
+                let mut single = 0.0;
                 let mut acc = Value {
                     value: 0.0,
                     scale: 0.0,
                     stderr: 0.0,
                 };
                 for (positive, t) in terms {
-                    if let Some(q) = self.constant(e, t) {
+                    if constants == 1 {
+                        if let Some(x) = self.constant_f64(e, t) {
+                            single = if positive { x } else { -x };
+                            continue;
+                        }
+                    } else if let Some(q) = self.constant(e, t) {
                         if positive {
                             c += q;
                         } else {
@@ -702,7 +731,11 @@ impl<'a> Evaluator<'a> {
                     acc.scale += x.scale;
                     acc.stderr += x.stderr;
                 }
-                let c = num_traits::ToPrimitive::to_f64(&c).unwrap_or(f64::NAN);
+                let c = if constants == 1 {
+                    single
+                } else {
+                    num_traits::ToPrimitive::to_f64(&c).unwrap_or(f64::NAN)
+                };
                 acc.value += c;
                 acc.scale += c.abs();
                 acc
