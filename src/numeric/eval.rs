@@ -581,6 +581,27 @@ impl<'a> Evaluator<'a> {
     }
 
     fn index(&mut self, e: &Expr, id: Id) -> Result<i64, EvalError> {
+        // A bound index, read directly.
+        if let Math::Symbol(s) = &e[id] {
+            if let Some((_, v)) = self.bound.iter().rev().find(|(b, _)| b == s) {
+                if v.fract() == 0.0 && v.abs() <= 9.007_199_254_740_992e15 {
+                    return Ok(*v as i64);
+                }
+            }
+        }
+        // A constant integer from the table, without copying its exact value.
+        let key = e as *const Expr as usize;
+        if let Some((_, table)) = self.constants.iter().rev().find(|(k, _)| *k == key) {
+            if table.exact.len() == e.as_ref().len() {
+                if let Some(Some(q)) = table.exact.get(usize::from(id)) {
+                    if let (true, Some(i)) =
+                        (q.is_integer(), num_traits::ToPrimitive::to_i64(q.numer()))
+                    {
+                        return Ok(i);
+                    }
+                }
+            }
+        }
         if let Some(q) = self.constant(e, id) {
             // Exact: a literal bound such as ±9223372036854775807 is not rounded through f64.
             if !q.is_integer() {
