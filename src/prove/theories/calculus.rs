@@ -2,6 +2,7 @@
 
 use egg::{rewrite as rw, Id, Subst};
 
+use crate::expr::Math;
 use crate::prove::analysis::{symbol_of, MathGraph};
 use crate::prove::poly::Normalizer;
 use crate::prove::rule::{var, Rule, Theory};
@@ -19,6 +20,34 @@ fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Sub
 fn depends_on(b: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
     let free = free_of(b, t);
     move |eg, id, s| !free(eg, id, s)
+}
+
+/// `?a` varies with `?t` in its ring normal form: it is not a known constant and some atom of
+/// its normal form mentions `t`. (A term that only looks t-dependent, such as `t − t`, does not
+/// count: its derivative is 0, and a quotient rule would turn that into 0/0.) A derivative
+/// among the atoms may still turn out constant (d/dt of a t-free term is 0 once d-const fires):
+/// the rule waits.
+fn varies(a: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let (a, t) = (var(a), var(t));
+    move |eg, _, s| {
+        let Some(tsym) = symbol_of(eg, s[t]) else {
+            return false;
+        };
+        if eg[s[a]].data.constant.is_some() {
+            return false;
+        }
+        let p = Normalizer::new(eg).poly(s[a]);
+        let atoms: Vec<Id> = p
+            .atoms()
+            .into_iter()
+            .filter(|atom| eg[*atom].data.free.contains(&tsym))
+            .collect();
+        p.as_constant().is_none()
+            && !atoms.is_empty()
+            && atoms
+                .iter()
+                .all(|atom| !eg[*atom].nodes.iter().any(|n| matches!(n, Math::Deriv(_))))
+    }
 }
 
 /// `?n` is a constant.
@@ -131,11 +160,17 @@ pub fn rules() -> Vec<Rule> {
         ),
         r(
             "d-div",
-            // Only for denominators that depend on t: a constant one is the ring normal form's
-            // (a·b⁻¹), and the quotient rule there only grows the e-graph.
+            // Only for denominators that depend on t: a constant one is d-div-const's (the
+            // quotient rule there only grows the e-graph).
             rw!("d-div"; "(d ?t (/ ?a ?b))" => "(/ (- (* (d ?t ?a) ?b) (* ?a (d ?t ?b))) (^ ?b 2))"
                 if depends_on("?b", "?t")),
             &["(d t (/ (sin t) (+ s (* t t))))"],
+        ),
+        r(
+            "d-div-const",
+            rw!("d-div-const"; "(d ?t (/ ?a ?b))" => "(/ (d ?t ?a) ?b)"
+                if free_of("?b", "?t") if depends_on("?a", "?t")),
+            &["(d t (/ (sin t) (+ s 1)))"],
         ),
         r(
             "d-tan",
@@ -146,6 +181,28 @@ pub fn rules() -> Vec<Rule> {
             "d-atan",
             rw!("d-atan"; "(d ?t (atan ?a))" => "(/ (d ?t ?a) (+ 1 (^ ?a 2)))"),
             &["(d t (atan (* a t)))"],
+        ),
+        r(
+            "d-sqrt",
+            // Where a > 0. At a = 0 the derivative of √a is not a number (or, for an a that
+            // vanishes to higher order, a one-sided limit that the quotient does not show).
+            rw!("d-sqrt"; "(d ?t (sqrt ?a))" => "(/ (d ?t ?a) (* 2 (sqrt ?a)))"
+                if varies("?a", "?t")),
+            &["(d t (sqrt (+ s (* t t))))"],
+        ),
+        r(
+            "d-asin",
+            // Where |a| < 1.
+            rw!("d-asin"; "(d ?t (asin ?a))" => "(/ (d ?t ?a) (sqrt (- 1 (^ ?a 2))))"
+                if varies("?a", "?t")),
+            &["(d t (asin (* c (sin t))))"],
+        ),
+        r(
+            "d-acos",
+            // Where |a| < 1.
+            rw!("d-acos"; "(d ?t (acos ?a))" => "(neg (/ (d ?t ?a) (sqrt (- 1 (^ ?a 2)))))"
+                if varies("?a", "?t")),
+            &["(d t (acos (* c (sin t))))"],
         ),
         r(
             "d-erf",
