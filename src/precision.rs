@@ -42,6 +42,9 @@ pub const EDGE_POINTS: usize = 4;
 /// domain (a root of a negative number, an overflow) but not on most of it: `proved` needs them
 /// (else `unchecked`), `consistent` needs them (else `unknown`).
 pub const MIN_POINTS: usize = 8;
+/// A second batch of random points, drawn when fewer than [`MIN_POINTS`] of the first
+/// [`POINTS`] are evaluated (the comparisons then count all of them for the Bonferroni factor).
+pub const EXTRA_POINTS: usize = 12;
 /// How many times a point refused by the term budget is retried with its sizes divided by 10: 3.
 pub const MAX_SHRINK: u32 = 3;
 /// Largest size drawn (sizes are log-uniform in 1..=MAX_SIZE): 5000, past the widths of the

@@ -14,7 +14,7 @@ use crate::numeric::eval::{Env, EvalError, Evaluator, Value};
 use crate::numeric::tolerance::{compare, compare_difference, Comparison};
 
 use crate::numeric::precise::BITS;
-pub use crate::precision::MIN_POINTS;
+pub use crate::precision::{EXTRA_POINTS, MIN_POINTS};
 use crate::prove::{prove, Context, Limits, Outcome, Stats, Unsound};
 
 /// One point where the sides were compared.
@@ -163,39 +163,47 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
     let used = used_symbols(&[lhs, rhs]);
     let difference = merged_difference(lhs, rhs);
     // The points are independent (each has its own seed): evaluated in parallel, kept in order.
-    let outcomes: Vec<(Result<PointResult, String>, bool)> = (0..POINTS)
-        .into_par_iter()
-        .map(|k| {
-            for shrink in 0..=MAX_SHRINK {
-                let env = point_scaled(d, k, shrink);
-                // High precision (src/numeric/precise.rs): where both sides evaluate in ball
-                // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
-                if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS)
-                {
-                    let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
+    let at = |k: usize| -> (Result<PointResult, String>, bool) {
+        for shrink in 0..=MAX_SHRINK {
+            let env = point_scaled(d, k, shrink);
+            // High precision (src/numeric/precise.rs): where both sides evaluate in ball
+            // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
+            if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS) {
+                let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
+                let at = describe(d, &env, Some(&used));
+                return (Ok(PointResult { at, lhs, rhs, cmp }), true);
+            }
+            match evaluate_point(&env, lhs, rhs, difference.as_ref()) {
+                Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
+                Err(e) => return (Err(e.to_string()), false),
+                Ok((l, r, cmp)) => {
                     let at = describe(d, &env, Some(&used));
-                    return (Ok(PointResult { at, lhs, rhs, cmp }), true);
-                }
-                match evaluate_point(&env, lhs, rhs, difference.as_ref()) {
-                    Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
-                    Err(e) => return (Err(e.to_string()), false),
-                    Ok((l, r, cmp)) => {
-                        let at = describe(d, &env, Some(&used));
-                        return (
-                            Ok(PointResult {
-                                at,
-                                lhs: l,
-                                rhs: r,
-                                cmp,
-                            }),
-                            false,
-                        );
-                    }
+                    return (
+                        Ok(PointResult {
+                            at,
+                            lhs: l,
+                            rhs: r,
+                            cmp,
+                        }),
+                        false,
+                    );
                 }
             }
-            unreachable!("the last shrink returns")
-        })
-        .collect();
+        }
+        unreachable!("the last shrink returns")
+    };
+    let mut outcomes: Vec<(Result<PointResult, String>, bool)> =
+        (0..POINTS).into_par_iter().map(at).collect();
+    // Too few points evaluated (a side undefined or a derivative not converging near the edge of
+    // an interval): a second batch of random points, and every comparison is then one of all
+    // the points made (Bonferroni).
+    if outcomes.iter().filter(|(o, _)| o.is_ok()).count() < MIN_POINTS {
+        let total = POINTS + EXTRA_POINTS;
+        outcomes.extend((POINTS..total).into_par_iter().map(at).collect::<Vec<_>>());
+        for p in outcomes.iter_mut().filter_map(|(o, _)| o.as_mut().ok()) {
+            p.cmp = p.cmp.as_one_of(POINTS, total);
+        }
+    }
     for (outcome, precise) in outcomes {
         if precise && !ev.methods.contains(&Method::Precise) {
             ev.methods.push(Method::Precise);

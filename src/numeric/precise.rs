@@ -277,6 +277,7 @@ pub fn as_point(
         diff: if c.diff.is_finite() { c.diff } else { f64::MAX },
         tol: c.tol,
         statistical: false,
+        sigma: 0.0,
     };
     debug_assert_eq!(cmp.agrees(), c.agrees);
     (val(l), val(r), cmp)

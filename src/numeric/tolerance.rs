@@ -45,6 +45,8 @@ pub struct Comparison {
     pub tol: f64,
     /// Did Monte Carlo enter the comparison?
     pub statistical: bool,
+    /// The standard error that the allowance counts `z` times (0 when not statistical).
+    pub sigma: f64,
 }
 
 impl Comparison {
@@ -52,6 +54,21 @@ impl Comparison {
     pub fn agrees(&self) -> bool {
         self.diff.is_finite() && self.tol.is_finite() && self.diff <= self.tol
     }
+
+    /// The same comparison as one of `to` comparisons instead of `from` (the Bonferroni factor
+    /// when a link's points are extended after the first were made).
+    pub fn as_one_of(self, from: usize, to: usize) -> Comparison {
+        Comparison {
+            tol: self.tol + (z(to) - z(from)) * self.sigma,
+            ..self
+        }
+    }
+}
+
+/// The two-sided normal quantile at level α/m.
+fn z(comparisons: usize) -> f64 {
+    let m = comparisons.max(1) as f64;
+    Normal::standard().inverse_cdf(1.0 - ALPHA / (2.0 * m))
 }
 
 /// Compare `l` and `r`, one of `comparisons` made for the same claim (for the Bonferroni factor).
@@ -61,20 +78,21 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
             diff: f64::NAN,
             tol: 0.0,
             statistical: false,
+            sigma: 0.0,
         };
     }
     let diff = (l.value - r.value).abs();
     let mut tol = REL * l.value.abs().max(r.value.abs()) + SCALE * l.scale.max(r.scale);
     let statistical = l.stderr > 0.0 || r.stderr > 0.0;
+    let sigma = (l.stderr * l.stderr + r.stderr * r.stderr).sqrt();
     if statistical {
-        let m = comparisons.max(1) as f64;
-        let z = Normal::standard().inverse_cdf(1.0 - ALPHA / (2.0 * m));
-        tol += z * (l.stderr * l.stderr + r.stderr * r.stderr).sqrt();
+        tol += z(comparisons) * sigma;
     }
     Comparison {
         diff,
         tol,
         statistical,
+        sigma: if statistical { sigma } else { 0.0 },
     }
 }
 
@@ -86,17 +104,17 @@ pub fn compare_difference(d: Value, l: Value, r: Value, comparisons: usize) -> C
             diff: f64::NAN,
             tol: 0.0,
             statistical: false,
+            sigma: 0.0,
         };
     }
-    let m = comparisons.max(1) as f64;
-    let z = Normal::standard().inverse_cdf(1.0 - ALPHA / (2.0 * m));
     let tol = REL * l.value.abs().max(r.value.abs())
         + SCALE * l.scale.max(r.scale).max(d.scale)
-        + z * d.stderr;
+        + z(comparisons) * d.stderr;
     Comparison {
         diff: d.value.abs(),
         tol,
         statistical: d.stderr > 0.0,
+        sigma: d.stderr,
     }
 }
 

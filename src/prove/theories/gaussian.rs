@@ -1,18 +1,21 @@
-//! Closed forms of bivariate Gaussian expectations `gauss(s11, s12, s22; f(u)*g(v))` as lemmas:
-//! the arc-cosine kernels of relu and step, abs, the erf kernel (Williams 1997), sin and cos. Each holds for
-//! s11, s22 > 0 and |s12| ≤ √(s11·s22), and fires only where both are known ([`covariance`]).
-//! The numeric side evaluates `gauss(...)` by quadrature (`numeric::gauss`), so `tests/rules.rs`
-//! checks every lemma against an independent computation.
+//! Bivariate Gaussian expectations `gauss(s11, s12, s22; f(u)*g(v))`: lemmas for the closed
+//! forms (the arc-cosine kernels of relu and step, the erf kernel of Williams 1997, sin and cos)
+//! and principles that compose them: linearity in the body (`gauss-add`), sign flips of u or v
+//! (`gauss-flip`, s12 → −s12), |x| = relu(x) + relu(−x) (`abs-relu`; the abs kernel follows from
+//! the relu lemma), and Price's theorem (`gauss-price`: d/dt gauss(f(u)g(v)) =
+//! gauss(f'(u)g'(v))·ds12/dt). Each holds for s11, s22 > 0 and |s12| ≤ √(s11·s22) and fires only
+//! where both are known ([`covariance`]). The numeric side evaluates `gauss(...)` by quadrature
+//! (`numeric::gauss`), so `tests/rules.rs` checks every rule against an independent computation.
 
 use egg::{rewrite as rw, Id, Subst};
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 use std::collections::BTreeMap;
 
-use crate::expr::Math;
-use crate::prove::analysis::MathGraph;
+use crate::expr::{Math, GAUSS_VARS};
+use crate::prove::analysis::{symbol_of, MathGraph};
 use crate::prove::poly::{is_positive, Normalizer};
-use crate::prove::rule::{var, Rule, Theory};
+use crate::prove::rule::{computed, var, PatBuilder, Replacement, Rule, Theory};
 
 /// Is the class known to lie in [−1, 1]: a constant there, a symbol declared in an interval
 /// inside [−1, 1], or a sine, cosine, tanh or erf?
@@ -69,6 +72,11 @@ fn correlation_bounded(egraph: &MathGraph, a: Id, b: Id, c: Id) -> bool {
             .all(|(x, e)| e.is_positive() && within_unit(egraph, *x))
 }
 
+/// [[a, b], [b, c]] is known to be a covariance: a, c > 0 and |b| ≤ √(a·c).
+fn is_covariance(egraph: &MathGraph, a: Id, b: Id, c: Id) -> bool {
+    is_positive(egraph, a) && is_positive(egraph, c) && correlation_bounded(egraph, a, b, c)
+}
+
 /// The side condition of every lemma: [[a, b], [b, c]] is a covariance with a, c > 0 known and
 /// |b| ≤ √(a·c) known (see [`correlation_bounded`]). Without it a lemma could turn an undefined
 /// expectation (a negative variance, a matrix that is not positive semi-definite) into a number.
@@ -78,9 +86,202 @@ fn covariance(
     c: &'static str,
 ) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
     let (a, b, c) = (var(a), var(b), var(c));
-    move |eg, _, s| {
-        is_positive(eg, s[a]) && is_positive(eg, s[c]) && correlation_bounded(eg, s[a], s[b], s[c])
+    move |eg, _, s| is_covariance(eg, s[a], s[b], s[c])
+}
+
+/// The weak derivative of an activation applied to the bound variable `x` (`u` or `v`), as a
+/// term in `x`: the activations whose derivative has polynomial growth (Price's theorem needs
+/// E|f'(u)g'(v)| finite and f, g absolutely continuous, so `step` and `abs` are not here).
+fn weak_derivative(egraph: &MathGraph, id: Id, x: &str) -> Option<String> {
+    let is_x = |c: &Id| symbol_of(egraph, *c) == Some(egg::Symbol::from(x));
+    if is_x(&id) {
+        return Some("1".into());
     }
+    egraph[id].nodes.iter().find_map(|n| {
+        Some(match n {
+            Math::Relu(c) if is_x(c) => format!("(step {x})"),
+            Math::Erf(c) if is_x(c) => format!("(* (/ 2 (sqrt pi)) (exp (neg (^ {x} 2))))"),
+            Math::Sin(c) if is_x(c) => format!("(cos {x})"),
+            Math::Cos(c) if is_x(c) => format!("(neg (sin {x}))"),
+            Math::Tanh(c) if is_x(c) => format!("(- 1 (^ (tanh {x}) 2))"),
+            Math::Sigmoid(c) if is_x(c) => format!("(* (sigmoid {x}) (- 1 (sigmoid {x})))"),
+            Math::Softplus(c) if is_x(c) => format!("(sigmoid {x})"),
+            _ => return None,
+        })
+    })
+}
+
+/// Price's theorem: d/dt gauss(a, b, c; f(u)·g(v)) = gauss(a, b, c; f'(u)·g'(v))·db/dt, where
+/// the variances a, c do not depend on t, [[a, b], [b, c]] is a covariance ([`covariance`]),
+/// and f, g are activations with a weak derivative ([`weak_derivative`]).
+fn price(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let t = symbol_of(egraph, s[var("?t")])?;
+    if GAUSS_VARS.iter().any(|x| t == egg::Symbol::from(*x)) {
+        return None;
+    }
+    let (a, b, c) = (s[var("?a")], s[var("?b")], s[var("?c")]);
+    if egraph[a].data.free.contains(&t) || egraph[c].data.free.contains(&t) {
+        return None;
+    }
+    if !is_covariance(egraph, a, b, c) {
+        return None;
+    }
+    let (f, g) = (s[var("?f")], s[var("?g")]);
+    let (df, dg) = match (
+        weak_derivative(egraph, f, "u"),
+        weak_derivative(egraph, g, "v"),
+    ) {
+        (Some(df), Some(dg)) => (df, dg),
+        _ => (
+            weak_derivative(egraph, g, "u")?,
+            weak_derivative(egraph, f, "v")?,
+        ),
+    };
+    let body: crate::expr::Expr = format!("(* {df} {dg})").parse().ok()?;
+    let mut p = PatBuilder::default();
+    let (pa, pb, pc, pt) = (
+        p.class(egraph, a),
+        p.class(egraph, b),
+        p.class(egraph, c),
+        p.class(egraph, s[var("?t")]),
+    );
+    let body = p.expr(&body);
+    let g = p.node(Math::Gauss([pa, pb, pc, body]));
+    let db = p.node(Math::Deriv([pt, pb]));
+    p.node(Math::Mul([g, db]));
+    Some(p.finish())
+}
+
+/// Is the class a term of polynomial growth in u and v (so its expectation under any Gaussian
+/// is finite): symbols and constants, +, −, ×, powers with a non-negative integer exponent,
+/// division by a term free of u and v, and activations of such terms. `depth` bounds the
+/// search through the e-graph's cycles.
+fn tame(egraph: &MathGraph, id: Id, depth: usize) -> bool {
+    if depth == 0 {
+        return false;
+    }
+    let uv = |c: &Id| {
+        GAUSS_VARS
+            .iter()
+            .any(|x| egraph[*c].data.free.contains(&egg::Symbol::from(*x)))
+    };
+    let t = |c: &Id| tame(egraph, *c, depth - 1);
+    egraph[id].nodes.iter().any(|n| match n {
+        Math::Num(_) | Math::Symbol(_) => true,
+        Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) => t(a) && t(b),
+        Math::Div([a, b]) => t(a) && !uv(b),
+        Math::Pow([a, k]) => {
+            t(a) && egraph[*k]
+                .data
+                .constant
+                .as_ref()
+                .is_some_and(|q| q.0.is_integer() && !q.0.is_negative())
+        }
+        Math::Neg(a)
+        | Math::Relu(a)
+        | Math::Step(a)
+        | Math::Abs(a)
+        | Math::Erf(a)
+        | Math::Sin(a)
+        | Math::Cos(a)
+        | Math::Tanh(a)
+        | Math::Sigmoid(a)
+        | Math::Softplus(a)
+        | Math::Gelu(a) => t(a),
+        _ => false,
+    })
+}
+
+/// Linearity: gauss(a, b, c; f + g) = gauss(a, b, c; f) + gauss(a, b, c; g), for a covariance
+/// and f, g of polynomial growth (both expectations finite, [`tame`]).
+fn split(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let (a, b, c) = (s[var("?a")], s[var("?b")], s[var("?c")]);
+    let (f, g) = (s[var("?f")], s[var("?g")]);
+    if !(is_covariance(egraph, a, b, c) && tame(egraph, f, 12) && tame(egraph, g, 12)) {
+        return None;
+    }
+    let mut p = PatBuilder::default();
+    let (pa, pb, pc, pf, pg) = (
+        p.class(egraph, a),
+        p.class(egraph, b),
+        p.class(egraph, c),
+        p.class(egraph, f),
+        p.class(egraph, g),
+    );
+    let l = p.node(Math::Gauss([pa, pb, pc, pf]));
+    let r = p.node(Math::Gauss([pa, pb, pc, pg]));
+    p.node(Math::Add([l, r]));
+    Some(p.finish())
+}
+
+/// An activation applied to −x (x = `u` or `v`): the activation's name.
+fn of_negated(egraph: &MathGraph, id: Id, x: &str) -> Option<&'static str> {
+    let neg_x = |c: &Id| {
+        egraph[*c].nodes.iter().any(
+            |n| matches!(n, Math::Neg(y) if symbol_of(egraph, *y) == Some(egg::Symbol::from(x))),
+        )
+    };
+    egraph[id].nodes.iter().find_map(|n| match n {
+        Math::Relu(c) if neg_x(c) => Some("relu"),
+        Math::Step(c) if neg_x(c) => Some("step"),
+        Math::Erf(c) if neg_x(c) => Some("erf"),
+        Math::Abs(c) if neg_x(c) => Some("abs"),
+        Math::Sin(c) if neg_x(c) => Some("sin"),
+        Math::Cos(c) if neg_x(c) => Some("cos"),
+        Math::Tanh(c) if neg_x(c) => Some("tanh"),
+        Math::Sigmoid(c) if neg_x(c) => Some("sigmoid"),
+        _ => None,
+    })
+}
+
+/// An activation applied to x itself.
+fn of_itself(egraph: &MathGraph, id: Id, x: &str) -> Option<&'static str> {
+    let is_x = |c: &Id| symbol_of(egraph, *c) == Some(egg::Symbol::from(x));
+    egraph[id].nodes.iter().find_map(|n| match n {
+        Math::Relu(c) if is_x(c) => Some("relu"),
+        Math::Step(c) if is_x(c) => Some("step"),
+        Math::Erf(c) if is_x(c) => Some("erf"),
+        Math::Abs(c) if is_x(c) => Some("abs"),
+        Math::Sin(c) if is_x(c) => Some("sin"),
+        Math::Cos(c) if is_x(c) => Some("cos"),
+        Math::Tanh(c) if is_x(c) => Some("tanh"),
+        Math::Sigmoid(c) if is_x(c) => Some("sigmoid"),
+        _ => None,
+    })
+}
+
+/// Sign flips: (u, v) and (−u, v) are Gaussian with covariances [[a, b], [b, c]] and
+/// [[a, −b], [−b, c]], so gauss(a, b, c; f(−u)·g(v)) = gauss(a, −b, c; f(u)·g(v)), the same for
+/// v, and with both flipped the covariance is unchanged. The integrand's factors are each an
+/// activation of ±u or ±v, at least one of them negated.
+fn flip(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let (a, b, c) = (s[var("?a")], s[var("?b")], s[var("?c")]);
+    if !is_covariance(egraph, a, b, c) {
+        return None;
+    }
+    let (f, g) = (s[var("?f")], s[var("?g")]);
+    let side = |x: &str| -> Option<(&'static str, bool)> {
+        for id in [f, g] {
+            if let Some(n) = of_negated(egraph, id, x) {
+                return Some((n, true));
+            }
+            if let Some(n) = of_itself(egraph, id, x) {
+                return Some((n, false));
+            }
+        }
+        None
+    };
+    let ((fu, nu), (gv, nv)) = (side("u")?, side("v")?);
+    if !nu && !nv {
+        return None;
+    }
+    let body: crate::expr::Expr = format!("(* ({fu} u) ({gv} v))").parse().ok()?;
+    let mut p = PatBuilder::default();
+    let (pa, pb, pc) = (p.class(egraph, a), p.class(egraph, b), p.class(egraph, c));
+    let pb = if nu != nv { p.node(Math::Neg(pb)) } else { pb };
+    let body = p.expr(&body);
+    p.node(Math::Gauss([pa, pb, pc, body]));
+    Some(p.finish())
 }
 
 /// The rules.
@@ -118,14 +319,6 @@ pub fn rules() -> Vec<Rule> {
             &["(gauss s (* c (sqrt (* s n))) n (* (erf u) (erf v)))"],
         ),
         r(
-            "gauss-abs",
-            rw!("gauss-abs";
-                "(gauss ?a ?b ?c (* (abs u) (abs v)))" =>
-                "(* (/ (* 2 (sqrt (* ?a ?c))) pi) (+ (sqrt (- 1 (^ (/ ?b (sqrt (* ?a ?c))) 2))) (* (/ ?b (sqrt (* ?a ?c))) (asin (/ ?b (sqrt (* ?a ?c)))))))"
-                if covariance("?a", "?b", "?c")),
-            &["(gauss s (* c (sqrt (* s n))) n (* (abs u) (abs v)))"],
-        ),
-        r(
             "gauss-sin",
             rw!("gauss-sin";
                 "(gauss ?a ?b ?c (* (sin u) (sin v)))" =>
@@ -140,6 +333,33 @@ pub fn rules() -> Vec<Rule> {
                 "(* (exp (* -1/2 (+ ?a ?c))) (/ (+ (exp ?b) (exp (neg ?b))) 2))"
                 if covariance("?a", "?b", "?c")),
             &["(gauss s (* c (sqrt (* s n))) n (* (cos u) (cos v)))"],
+        ),
+        r(
+            "gauss-price",
+            computed("gauss-price", "(d ?t (gauss ?a ?b ?c (* ?f ?g)))", price),
+            &[
+                "(d c (gauss s (* c (sqrt (* s n))) n (* (relu u) (relu v))))",
+                "(d c (gauss s (* c (sqrt (* s n))) n (* (erf v) (sin u))))",
+            ],
+        ),
+        r(
+            "gauss-add",
+            computed("gauss-add", "(gauss ?a ?b ?c (+ ?f ?g))", split),
+            &["(gauss s (* c (sqrt (* s n))) n (+ (* (relu u) (relu v)) (* u v)))"],
+        ),
+        r(
+            "gauss-flip",
+            computed("gauss-flip", "(gauss ?a ?b ?c (* ?f ?g))", flip),
+            &[
+                "(gauss s (* c (sqrt (* s n))) n (* (relu (neg u)) (relu v)))",
+                "(gauss s (* c (sqrt (* s n))) n (* (erf (neg v)) (relu (neg u))))",
+                "(gauss s (* c (sqrt (* s n))) n (* (sin u) (step (neg v))))",
+            ],
+        ),
+        r(
+            "abs-relu",
+            rw!("abs-relu"; "(abs ?x)" => "(+ (relu ?x) (relu (neg ?x)))"),
+            &["(abs (sin t))"],
         ),
         r(
             "gauss-relu-diag",
