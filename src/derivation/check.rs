@@ -483,7 +483,17 @@ pub fn check_link_with(
         };
         return result;
     }
-    let (outcome, stats) = match prove(&a.expr, &b.expr, &step.by, ctx, Limits::default()) {
+    // The numerics first: a link they refute needs the prover only to catch an unsound proof,
+    // which a short search does (a false claim otherwise explores until the limits, seconds
+    // when derivatives of closed forms are involved); the verdict is the counterexample's.
+    let evidence = numeric_check(d, &a.expr, &b.expr);
+    let cex = evidence.counterexample().is_some();
+    let limits = if cex {
+        Limits::refuted()
+    } else {
+        Limits::default()
+    };
+    let (outcome, stats) = match prove(&a.expr, &b.expr, &step.by, ctx, limits) {
         Ok(found) => found,
         Err(e) => {
             result.verdict = Verdict::Unsound;
@@ -491,8 +501,6 @@ pub fn check_link_with(
             return result;
         }
     };
-    let evidence = numeric_check(d, &a.expr, &b.expr);
-    let cex = evidence.counterexample().is_some();
     let proved = matches!(outcome, Outcome::Proved(_));
     let checked = evidence.points.len() >= MIN_POINTS;
     result.verdict = match (proved, cex, checked) {

@@ -1055,13 +1055,23 @@ impl<'a> Evaluator<'a> {
         let (u, v) = (Symbol::from("u"), Symbol::from("v"));
         let first_error = std::cell::RefCell::new(None);
         let scale_acc = std::cell::Cell::new(0.0f64);
-        let env = self.env;
-        let bound = self.bound.clone();
+        // One evaluator for every integrand value (with the constants of `e` installed once);
+        // u and v are the last two bound values, overwritten at each node.
+        let mut inner = Evaluator::new(self.env);
+        inner.bound = self.bound.clone();
+        inner.bound.push((u, 0.0));
+        inner.bound.push((v, 0.0));
+        if let Some(table) = self.constants.last() {
+            inner.constants.push(table.clone());
+        }
+        let (iu, iv) = (inner.bound.len() - 2, inner.bound.len() - 1);
+        let inner = std::cell::RefCell::new(inner);
         let f = |x: f64, y: f64| -> f64 {
-            let mut inner = Evaluator::new(env);
-            inner.bound = bound.clone();
-            inner.bound.push((u, x));
-            inner.bound.push((v, y));
+            let mut inner = inner.borrow_mut();
+            // Each integrand value has the budget a fresh evaluator would have.
+            inner.terms = 0;
+            inner.bound[iu].1 = x;
+            inner.bound[iv].1 = y;
             match inner.value(e, body) {
                 Ok(val) => {
                     scale_acc.set(scale_acc.get().max(val.scale));
@@ -1073,7 +1083,7 @@ impl<'a> Evaluator<'a> {
                 }
             }
         };
-        let result = super::gauss::expect2(&f, cov, shape);
+        let result = super::gauss::expect2_estimated(&f, cov, shape);
         // The natural scale: E|body| with u and v independent at the same variances. It stays
         // of the order of the kernel's magnitude where the value itself vanishes (e.g. relu at
         // ρ = −1); the quadrature is accurate to ~1e-15 of it (tests/gauss_reference.rs).
@@ -1089,9 +1099,15 @@ impl<'a> Evaluator<'a> {
         if let Some(err) = first_error.into_inner() {
             return Err(err);
         }
-        let value = result.map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
+        let (value, error) =
+            result.map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
         let magnitude = magnitude.unwrap_or(0.0);
-        let scale = value.abs().max(magnitude).max(scale_acc.get() * 1e-2);
+        // The quadrature's error estimate enters the scale (the tolerance allows 1e-12 of it).
+        let scale = value
+            .abs()
+            .max(magnitude)
+            .max(scale_acc.get() * 1e-2)
+            .max(error / crate::precision::SCALE);
         Ok(Value {
             value,
             scale,

@@ -32,6 +32,22 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The search for a link whose sides the numerics already refute: it can only find an
+    /// unsound proof, and a false claim otherwise runs to the limits. A smaller e-graph (not a
+    /// time, so that the outcome is the same on every machine); the searches of the wrong
+    /// derivations that saturate, and so show lhs − rhs in normal form, stay far below it.
+    pub fn refuted() -> Self {
+        Limits {
+            nodes: REFUTED_NODES,
+            ..Limits::default()
+        }
+    }
+}
+
+/// E-nodes of the proof search for a link with a counterexample ([`Limits::refuted`]).
+pub const REFUTED_NODES: usize = 3_000;
+
 thread_local! {
     /// The limits of the search running on this thread: when it must stop, and its e-node limit.
     static BUDGET: std::cell::Cell<Option<(std::time::Instant, usize)>> =

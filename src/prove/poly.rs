@@ -133,26 +133,42 @@ impl Poly {
 
 /// Is the class known to be strictly positive (so negative and fractional powers of it are safe)?
 pub fn is_positive(egraph: &MathGraph, id: Id) -> bool {
-    fn go(egraph: &MathGraph, id: Id, depth: usize) -> bool {
+    // Memoised per call (a class reached again is not searched again; one still being searched
+    // counts as not known positive, which breaks the e-graph's cycles): without it the search
+    // is exponential in the depth on classes with many nodes. A `true` always rests on a finite
+    // derivation, so the memo can only lose proofs of positivity, never invent one.
+    fn go(
+        egraph: &MathGraph,
+        id: Id,
+        depth: usize,
+        memo: &mut std::collections::HashMap<Id, bool>,
+    ) -> bool {
+        let id = egraph.find(id);
         if depth > 8 {
             return false;
+        }
+        if let Some(known) = memo.get(&id) {
+            return *known;
         }
         let class = &egraph[id];
         if let Some(c) = &class.data.constant {
             return c.0.is_positive();
         }
-        class.nodes.iter().any(|n| match n {
+        memo.insert(id, false);
+        let found = class.nodes.iter().any(|n| match n {
             Math::Symbol(s) => egraph.analysis.ctx.is_positive(*s),
             Math::Exp(_) => true,
-            Math::Sqrt(a) => go(egraph, *a, depth + 1),
+            Math::Sqrt(a) => go(egraph, *a, depth + 1, memo),
             Math::Mul([a, b]) | Math::Div([a, b]) | Math::Add([a, b]) => {
-                go(egraph, *a, depth + 1) && go(egraph, *b, depth + 1)
+                go(egraph, *a, depth + 1, memo) && go(egraph, *b, depth + 1, memo)
             }
-            Math::Pow([a, _]) => go(egraph, *a, depth + 1),
+            Math::Pow([a, _]) => go(egraph, *a, depth + 1, memo),
             _ => false,
-        })
+        });
+        memo.insert(id, found);
+        found
     }
-    go(egraph, egraph.find(id), 0)
+    go(egraph, id, 0, &mut std::collections::HashMap::new())
 }
 
 /// Is this node one the normal form looks through?
