@@ -46,7 +46,7 @@ impl Limits {
 }
 
 /// E-nodes of the proof search for a link with a counterexample ([`Limits::refuted`]).
-pub const REFUTED_NODES: usize = 3_000;
+pub const REFUTED_NODES: usize = 1_500;
 
 thread_local! {
     /// The limits of the search running on this thread: when it must stop, and its e-node limit.
