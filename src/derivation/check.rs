@@ -197,7 +197,11 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
     // Too few points evaluated (a side undefined or a derivative not converging near the edge of
     // an interval): a second batch of random points, and every comparison is then one of all
     // the points made (Bonferroni).
-    if outcomes.iter().filter(|(o, _)| o.is_ok()).count() < MIN_POINTS {
+    // (A counterexample among the first decides the link already.)
+    let refuted = outcomes
+        .iter()
+        .any(|(o, _)| o.as_ref().is_ok_and(|p| !p.cmp.agrees()));
+    if !refuted && outcomes.iter().filter(|(o, _)| o.is_ok()).count() < MIN_POINTS {
         let total = POINTS + EXTRA_POINTS;
         outcomes.extend((POINTS..total).into_par_iter().map(at).collect::<Vec<_>>());
         for p in outcomes.iter_mut().filter_map(|(o, _)| o.as_mut().ok()) {

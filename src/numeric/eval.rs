@@ -689,20 +689,10 @@ impl<'a> Evaluator<'a> {
             return Err(EvalError::RandomOutsideExpectation(key.0.to_string()));
         }
         let node = &e[id];
-        let un = |this: &mut Self,
-                  a: &Id,
-                  f: fn(f64) -> f64,
-                  df: fn(f64) -> f64|
-         -> Result<Value, EvalError> {
-            let x = this.value(e, *a)?;
-            let v = f(x.value);
-            let d = slope(f, df, x.value, x.scale);
-            Ok(Value {
-                value: v,
-                scale: v.abs() + d * x.scale,
-                stderr: d * x.stderr,
-            })
-        };
+        if let Some((a, f, df)) = unary_fns(node) {
+            let x = self.value(e, a)?;
+            return Ok(unary(x, f, df));
+        }
         Ok(match node {
             Math::Num(c) => Value::exact(self.constant_f64(e, id).unwrap_or_else(|| c.to_f64())),
             Math::Symbol(s) => Value::exact(self.lookup(*s)?),
@@ -798,15 +788,23 @@ impl<'a> Evaluator<'a> {
                     stderr: d * x.stderr,
                 }
             }
-            Math::Sqrt(a) => un(self, a, f64::sqrt, |x| 0.5 / x.sqrt())?,
-            Math::Exp(a) => un(self, a, f64::exp, f64::exp)?,
-            Math::Log(a) => un(self, a, f64::ln, |x| 1.0 / x)?,
-            Math::Sin(a) => un(self, a, f64::sin, f64::cos)?,
-            Math::Cos(a) => un(self, a, f64::cos, f64::sin)?,
-            Math::Tan(a) => un(self, a, f64::tan, |x| 1.0 / (x.cos() * x.cos()))?,
-            Math::Asin(a) => un(self, a, f64::asin, |x| 1.0 / (1.0 - x * x).sqrt())?,
-            Math::Acos(a) => un(self, a, f64::acos, |x| 1.0 / (1.0 - x * x).sqrt())?,
-            Math::Atan(a) => un(self, a, f64::atan, |x| 1.0 / (1.0 + x * x))?,
+            Math::Sqrt(_)
+            | Math::Exp(_)
+            | Math::Log(_)
+            | Math::Sin(_)
+            | Math::Cos(_)
+            | Math::Tan(_)
+            | Math::Asin(_)
+            | Math::Acos(_)
+            | Math::Atan(_)
+            | Math::Abs(_)
+            | Math::Relu(_)
+            | Math::Step(_)
+            | Math::Erf(_)
+            | Math::Tanh(_)
+            | Math::Sigmoid(_)
+            | Math::Softplus(_)
+            | Math::Gelu(_) => unreachable!("unary_fns handles these above"),
             Math::Atan2([a, b]) => {
                 let (y, x) = (self.value(e, *a)?, self.value(e, *b)?);
                 let r2 = x.value * x.value + y.value * y.value;
@@ -817,39 +815,6 @@ impl<'a> Evaluator<'a> {
                     stderr: (x.value.abs() * y.stderr + y.value.abs() * x.stderr) / r2,
                 }
             }
-            Math::Abs(a) => un(self, a, f64::abs, |_| 1.0)?,
-            Math::Relu(a) => un(
-                self,
-                a,
-                |x| Activation::Relu.eval(x),
-                |x| Activation::Relu.deriv(x),
-            )?,
-            Math::Step(a) => un(self, a, |x| Activation::Step.eval(x), |_| 0.0)?,
-            Math::Erf(a) => un(
-                self,
-                a,
-                |x| Activation::Erf.eval(x),
-                |x| Activation::Erf.deriv(x),
-            )?,
-            Math::Tanh(a) => un(self, a, f64::tanh, |x| Activation::Tanh.deriv(x))?,
-            Math::Sigmoid(a) => un(
-                self,
-                a,
-                |x| Activation::Sigmoid.eval(x),
-                |x| Activation::Sigmoid.deriv(x),
-            )?,
-            Math::Softplus(a) => un(
-                self,
-                a,
-                |x| Activation::Softplus.eval(x),
-                |x| Activation::Softplus.deriv(x),
-            )?,
-            Math::Gelu(a) => un(
-                self,
-                a,
-                |x| Activation::Gelu.eval(x),
-                |x| Activation::Gelu.deriv(x),
-            )?,
             Math::Phi(a) | Math::DPhi(a) => {
                 let act = self.env.phi.ok_or_else(|| {
                     EvalError::Unsupported("the generic activation phi has no instance here".into())
@@ -1066,7 +1031,19 @@ impl<'a> Evaluator<'a> {
         }
         let (iu, iv) = (inner.bound.len() - 2, inner.bound.len() - 1);
         let inner = std::cell::RefCell::new(inner);
+        // The common body f(u)·g(v) (each a function of the table or u, v itself) directly: the
+        // same operations as the evaluator's, without walking the term at every node.
+        let direct = product_of_uv(e, body, u, v);
         let f = |x: f64, y: f64| -> f64 {
+            if let Some((fu, gv)) = direct {
+                let side = |h: Option<(fn(f64) -> f64, fn(f64) -> f64)>, z: f64| match h {
+                    Some((f, df)) => unary(Value::exact(z), f, df),
+                    None => Value::exact(z),
+                };
+                let val = product(side(fu, x), side(gv, y));
+                scale_acc.set(scale_acc.get().max(val.scale));
+                return val.value;
+            }
             let mut inner = inner.borrow_mut();
             // Each integrand value has the budget a fresh evaluator would have.
             inner.terms = 0;
@@ -1487,6 +1464,79 @@ const MAX_CONST_BITS: u64 = 1 << 16;
 /// The subterm's exact value if it is built from numbers with + − × ÷ and integer powers.
 fn exact_const(e: &Expr, id: Id) -> Option<num_rational::BigRational> {
     exact_node(&e[id], &|c| exact_const(e, c))
+}
+
+/// A function of one argument that the evaluator computes as f(x) with slope f'(x): its
+/// argument and (f, f'). One table for [`Evaluator::value`] and the integrands of `gauss`.
+fn unary_fns(node: &Math) -> Option<(Id, fn(f64) -> f64, fn(f64) -> f64)> {
+    type F = fn(f64) -> f64;
+    let (a, f, df): (&Id, F, F) = match node {
+        Math::Sqrt(a) => (a, f64::sqrt, |x| 0.5 / x.sqrt()),
+        Math::Exp(a) => (a, f64::exp, f64::exp),
+        Math::Log(a) => (a, f64::ln, |x| 1.0 / x),
+        Math::Sin(a) => (a, f64::sin, f64::cos),
+        Math::Cos(a) => (a, f64::cos, f64::sin),
+        Math::Tan(a) => (a, f64::tan, |x| 1.0 / (x.cos() * x.cos())),
+        Math::Asin(a) => (a, f64::asin, |x| 1.0 / (1.0 - x * x).sqrt()),
+        Math::Acos(a) => (a, f64::acos, |x| 1.0 / (1.0 - x * x).sqrt()),
+        Math::Atan(a) => (a, f64::atan, |x| 1.0 / (1.0 + x * x)),
+        Math::Abs(a) => (a, f64::abs, |_| 1.0),
+        Math::Relu(a) => (
+            a,
+            |x| Activation::Relu.eval(x),
+            |x| Activation::Relu.deriv(x),
+        ),
+        Math::Step(a) => (a, |x| Activation::Step.eval(x), |_| 0.0),
+        Math::Erf(a) => (a, |x| Activation::Erf.eval(x), |x| Activation::Erf.deriv(x)),
+        Math::Tanh(a) => (a, f64::tanh, |x| Activation::Tanh.deriv(x)),
+        Math::Sigmoid(a) => (
+            a,
+            |x| Activation::Sigmoid.eval(x),
+            |x| Activation::Sigmoid.deriv(x),
+        ),
+        Math::Softplus(a) => (
+            a,
+            |x| Activation::Softplus.eval(x),
+            |x| Activation::Softplus.deriv(x),
+        ),
+        Math::Gelu(a) => (
+            a,
+            |x| Activation::Gelu.eval(x),
+            |x| Activation::Gelu.deriv(x),
+        ),
+        _ => return None,
+    };
+    Some((*a, f, df))
+}
+
+/// One factor of a `gauss` body: the bound variable itself (`None`) or a function of it.
+type UvFactor = Option<(fn(f64) -> f64, fn(f64) -> f64)>;
+
+/// A body `f(u)·g(v)` (in this order, each factor `u`/`v` or a [`unary_fns`] function of it):
+/// the two factors.
+fn product_of_uv(e: &Expr, body: Id, u: Symbol, v: Symbol) -> Option<(UvFactor, UvFactor)> {
+    let Math::Mul([p, q]) = &e[body] else {
+        return None;
+    };
+    let factor = |id: Id, x: Symbol| -> Option<UvFactor> {
+        if e[id].symbol() == Some(x) {
+            return Some(None);
+        }
+        let (a, f, df) = unary_fns(&e[id])?;
+        (e[a].symbol() == Some(x)).then_some(Some((f, df)))
+    };
+    Some((factor(*p, u)?, factor(*q, v)?))
+}
+
+/// f(x) with its magnitude scale and first-order error (see [`unary_fns`]).
+fn unary(x: Value, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Value {
+    let v = f(x.value);
+    let d = slope(f, df, x.value, x.scale);
+    Value {
+        value: v,
+        scale: v.abs() + d * x.scale,
+        stderr: d * x.stderr,
+    }
 }
 
 /// The product of two values, with the magnitude scale and the first-order error.
