@@ -1036,7 +1036,7 @@ impl<'a> Evaluator<'a> {
         let direct = product_of_uv(e, body, u, v);
         let f = |x: f64, y: f64| -> f64 {
             if let Some((fu, gv)) = direct {
-                let side = |h: Option<(fn(f64) -> f64, fn(f64) -> f64)>, z: f64| match h {
+                let side = |h: UvFactor, z: f64| match h {
                     Some((f, df)) => unary(Value::exact(z), f, df),
                     None => Value::exact(z),
                 };
