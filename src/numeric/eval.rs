@@ -1466,10 +1466,13 @@ fn exact_const(e: &Expr, id: Id) -> Option<num_rational::BigRational> {
     exact_node(&e[id], &|c| exact_const(e, c))
 }
 
+/// A function of one real argument.
+type Unary = fn(f64) -> f64;
+
 /// A function of one argument that the evaluator computes as f(x) with slope f'(x): its
 /// argument and (f, f'). One table for [`Evaluator::value`] and the integrands of `gauss`.
-fn unary_fns(node: &Math) -> Option<(Id, fn(f64) -> f64, fn(f64) -> f64)> {
-    type F = fn(f64) -> f64;
+fn unary_fns(node: &Math) -> Option<(Id, Unary, Unary)> {
+    type F = Unary;
     let (a, f, df): (&Id, F, F) = match node {
         Math::Sqrt(a) => (a, f64::sqrt, |x| 0.5 / x.sqrt()),
         Math::Exp(a) => (a, f64::exp, f64::exp),
@@ -1510,7 +1513,7 @@ fn unary_fns(node: &Math) -> Option<(Id, fn(f64) -> f64, fn(f64) -> f64)> {
 }
 
 /// One factor of a `gauss` body: the bound variable itself (`None`) or a function of it.
-type UvFactor = Option<(fn(f64) -> f64, fn(f64) -> f64)>;
+type UvFactor = Option<(Unary, Unary)>;
 
 /// A body `f(u)·g(v)` (in this order, each factor `u`/`v` or a [`unary_fns`] function of it):
 /// the two factors.
