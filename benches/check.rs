@@ -92,5 +92,4 @@ fn main() {
     }
     println!("worst proved link: {proved_ms:.2} ms, {proved_nodes} e-nodes (targets 50 ms, 20000)");
     println!("worst link of any outcome: {worst_ms:.2} ms, {worst_nodes} e-nodes");
-
 }

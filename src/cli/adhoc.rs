@@ -155,6 +155,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
                 limit: None,
                 rate: -0.5,
                 resolution: None,
+                rel: crate::derivation::Relation::Eq,
             }],
         }],
         network: None,

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use std::fmt;
 
 use super::draws::NetworkDraws;
-use super::file::{Derivation, Kind, Link, LinkId};
+use super::file::{Derivation, Kind, Link, LinkId, Relation};
 use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK, POINTS};
 pub use super::verdict::Verdict;
 use crate::expr::{Expr, Math};
@@ -490,7 +490,14 @@ pub fn check_link_with(
     // The numerics first: a link they refute needs the prover only to catch an unsound proof,
     // which a short search does (a false claim otherwise explores until the limits, seconds
     // when derivatives of closed forms are involved); the verdict is the counterexample's.
-    let evidence = numeric_check(d, &a.expr, &b.expr);
+    let mut evidence = numeric_check(d, &a.expr, &b.expr);
+    if step.rel != Relation::Eq {
+        // An inequality fails at a point by the amount the step is on the wrong side, beyond
+        // the tolerance the equality would have had there.
+        for p in &mut evidence.points {
+            p.cmp.diff = step.rel.excess(p.lhs.value, p.rhs.value);
+        }
+    }
     let cex = evidence.counterexample().is_some();
     let limits = if cex {
         Limits::refuted()
@@ -505,7 +512,20 @@ pub fn check_link_with(
             return result;
         }
     };
-    let proved = matches!(outcome, Outcome::Proved(_));
+    // The prover shows equality, which proves ≤ and ≥ and refutes < and >.
+    let equal = matches!(outcome, Outcome::Proved(_));
+    if equal && !step.rel.follows_from_equality() && !cex {
+        result.verdict = Verdict::Refuted;
+        result.diagnosis = Some(format!(
+            "the sides are equal (proved), so `{}` fails everywhere",
+            step.rel.symbol()
+        ));
+        result.outcome = Some(outcome);
+        result.stats = stats;
+        result.evidence = evidence;
+        return result;
+    }
+    let proved = equal;
     let checked = evidence.points.len() >= MIN_POINTS;
     result.verdict = match (proved, cex, checked) {
         (true, true, _) => {
@@ -522,7 +542,7 @@ pub fn check_link_with(
         (false, false, true) => Verdict::Consistent,
         (false, false, false) => Verdict::Unknown,
     };
-    if result.verdict == Verdict::Refuted {
+    if result.verdict == Verdict::Refuted && step.rel == Relation::Eq {
         result.diagnosis = super::diagnose::diagnose(&evidence, &outcome);
     }
     result.outcome = Some(outcome);

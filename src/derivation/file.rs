@@ -115,6 +115,8 @@ pub struct Step {
     pub rate: f64,
     /// For a limit link: the resolution (absolute) its width study must reach, if declared.
     pub resolution: Option<f64>,
+    /// How the step relates to the expression before it (`=` unless the file says `rel`).
+    pub rel: Relation,
 }
 
 /// A claim: a chain of equalities from a starting expression through its steps.
@@ -305,6 +307,64 @@ struct RawStep {
     limit: Option<Spanned<String>>,
     rate: Option<Spanned<f64>>,
     resolution: Option<Spanned<f64>>,
+    rel: Option<Spanned<String>>,
+}
+
+/// How a step relates to the expression before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Relation {
+    /// `=` (the default).
+    #[default]
+    Eq,
+    /// `<=`: the step is at least the expression before it.
+    Le,
+    /// `<`
+    Lt,
+    /// `>=`
+    Ge,
+    /// `>`
+    Gt,
+}
+
+impl Relation {
+    /// Parse `=`, `<=`, `<`, `>=`, `>` (or `≤`, `≥`).
+    pub fn parse(s: &str) -> Option<Relation> {
+        Some(match s.trim() {
+            "=" | "==" => Relation::Eq,
+            "<=" | "≤" => Relation::Le,
+            "<" => Relation::Lt,
+            ">=" | "≥" => Relation::Ge,
+            ">" => Relation::Gt,
+            _ => return None,
+        })
+    }
+
+    /// The symbol shown between the sides.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Relation::Eq => "=",
+            Relation::Le => "≤",
+            Relation::Lt => "<",
+            Relation::Ge => "≥",
+            Relation::Gt => ">",
+        }
+    }
+
+    /// By how much the sides `l` (before) and `r` (the step) violate the relation, if they do
+    /// (0 when it holds; for `=` the distance). A strict inequality between values equal to
+    /// within the tolerance is not decided by a number, so it counts as holding.
+    pub fn excess(self, l: f64, r: f64) -> f64 {
+        match self {
+            Relation::Eq => (l - r).abs(),
+            Relation::Le | Relation::Lt => (l - r).max(0.0),
+            Relation::Ge | Relation::Gt => (r - l).max(0.0),
+        }
+    }
+
+    /// Does equality of the sides prove the relation?
+    pub fn follows_from_equality(self) -> bool {
+        matches!(self, Relation::Eq | Relation::Le | Relation::Ge)
+    }
 }
 
 /// Reads and checks derivation files.
@@ -645,6 +705,25 @@ fn load_step(
             ))
         }
     };
+    let rel = match &step.rel {
+        None => Relation::Eq,
+        Some(r) => {
+            let rel = Relation::parse(r.get_ref()).ok_or_else(|| {
+                l.err(
+                    r.span(),
+                    format!("unknown relation `{}`", r.get_ref()),
+                    "here",
+                )
+                .with_help(
+                    "relations: =, <=, <, >=, > (the step compared with the expression before it)",
+                )
+            })?;
+            if rel != Relation::Eq && step.limit.is_some() {
+                return Err(l.err(r.span(), "an inequality cannot be a `limit` link", "here"));
+            }
+            rel
+        }
+    };
     let expect = match &step.expect {
         None if limit.is_some() => Verdict::Limit,
         None => Verdict::Proved,
@@ -666,6 +745,7 @@ fn load_step(
         limit,
         rate,
         resolution,
+        rel,
     })
 }
 

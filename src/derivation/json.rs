@@ -1,7 +1,7 @@
 //! `derive check --format json`: the results as one JSON document, for other tools and CI.
 //!
 //! Schema (version 1): `{"version": 1, "derivations": [{"id", "title", "file", "claims":
-//! [{"claim", "title", "cite", "start", "links": [{"link": "2.3", "line", "lhs", "rhs", "by",
+//! [{"claim", "title", "cite", "start", "links": [{"link": "2.3", "line", "lhs", "rhs", "relation" (=, ≤, <, ≥, >), "by",
 //! "expect", "verdict", "as_expected", "unsound", "proof" | "no_proof", "numeric", "limit",
 //! "diagnosis"}]}], "counts", "as_expected"}], "counts", "as_expected"}`. Numbers that are not
 //! finite are `null`. Times appear only with `--timings` (so the document is reproducible).
@@ -94,6 +94,7 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
         "line": l.step.term.line,
         "lhs": l.from.text,
         "rhs": l.step.term.text,
+        "relation": l.step.rel.symbol(),
         "by": l.step.by.iter().map(|t| t.name()).collect::<Vec<_>>(),
         "limit": l.step.limit.map(|w| w.to_string()),
         "cite": cite(&l.step.cite),

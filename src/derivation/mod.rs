@@ -15,6 +15,6 @@ pub mod verdict;
 
 pub use check::{check, check_all, LinkResult, Report};
 pub use error::InputError;
-pub use file::{load, Cite, Claim, Derivation, Kind, Link, LinkId, Step, Term};
+pub use file::{load, Cite, Claim, Derivation, Kind, Link, LinkId, Relation, Step, Term};
 pub use render::render;
 pub use verdict::Verdict;

@@ -54,7 +54,7 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
             let arrow = if link.step.limit.is_some() {
                 "→"
             } else {
-                "="
+                link.step.rel.symbol()
             };
             let _ = writeln!(o, "  {arrow} {}", link.step.term.text);
             if let Some(result) = r.links.iter().find(|l| l.id == link.id) {
@@ -176,15 +176,30 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
         let _ = writeln!(o, "        counterexample at {}:", c.at);
         let _ = writeln!(o, "          lhs = {}", fmt_num(c.lhs.value));
         let _ = writeln!(o, "          rhs = {}", fmt_num(c.rhs.value));
-        let _ = writeln!(
-            o,
-            "          |lhs − rhs| = {:.3e} > tolerance {:.3e}",
-            c.cmp.diff, c.cmp.tol
-        );
+        if step.rel == super::file::Relation::Eq {
+            let _ = writeln!(
+                o,
+                "          |lhs − rhs| = {:.3e} > tolerance {:.3e}",
+                c.cmp.diff, c.cmp.tol
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "          `{}` is violated by {:.3e} > tolerance {:.3e}",
+                step.rel.symbol(),
+                c.cmp.diff,
+                c.cmp.tol
+            );
+        }
     } else if let Some(w) = ev.worst() {
+        let what = if step.rel == super::file::Relation::Eq {
+            "|lhs − rhs|".to_string()
+        } else {
+            format!("violation of `{}`", step.rel.symbol())
+        };
         let _ = writeln!(
             o,
-            "        numeric: {} points ({method}), worst |lhs − rhs| = {:.1e} (tolerance {:.1e})",
+            "        numeric: {} points ({method}), worst {what} = {:.1e} (tolerance {:.1e})",
             ev.points.len(),
             w.cmp.diff,
             w.cmp.tol
