@@ -38,6 +38,7 @@ pub mod limits;
 pub mod numeric;
 pub mod precision;
 pub mod prove;
+pub mod report;
 
 pub use derivation::discover;
 pub use derivation::{check, check_all, load, render, Derivation, InputError, Report, Verdict};

@@ -4,7 +4,7 @@
 mod cli;
 
 // The library's modules, so that the command line's modules reach them as `crate::…`.
-use derive::{derivation, expr, limits, numeric, prove};
+use derive::{derivation, expr, limits, numeric, prove, report};
 
 use clap::{Parser, Subcommand};
 use cli::{adhoc, check};
@@ -52,6 +52,15 @@ enum Command {
         #[arg(long)]
         decl: Vec<String>,
     },
+    /// Report on notes: each display equation (each row of an aligned block) with the verdict of
+    /// the derivation links that cite it (holds, fails, undecided), or not encoded.
+    Report {
+        /// The notes (text files with `$$…$$` display equations).
+        notes: Vec<String>,
+        /// Output format: text, or one JSON document.
+        #[arg(long, value_enum, default_value = "text")]
+        format: cli::report::Format,
+    },
     /// Analytic NNGP (Σ), derivative (Σ̇) and NTK (Θ) matrices for inputs in a CSV file.
     Kernel(cli::kernel::KernelArgs),
     /// Evaluate an expression.
@@ -88,6 +97,7 @@ fn main() -> ExitCode {
             format,
         } => check::run_check(&targets, all, timings, format),
         Command::List => check::run_list().map(|_| true),
+        Command::Report { notes, format } => cli::report::run_report(&notes, format),
         Command::Prove { lhs, rhs, by, decl } => adhoc::run_prove(&lhs, &rhs, &by, &decl),
         Command::Eval {
             expr,

@@ -231,3 +231,63 @@ fn eval_prints_what_it_knows() {
     let o = derive(&["eval", "pi", "--digits", "18"]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
 }
+
+/// `derive report`: a note's display rows with the verdicts of the links citing them. The note
+/// here has the name of note 000 and holds the row that `catapult_lambda_note000` cites (its
+/// dropped factor is refuted), one row no derivation cites, and one in an aligned block.
+#[test]
+fn report_places_citations_on_rows() {
+    let dir = std::env::temp_dir().join(format!("derive-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let note = dir.join("000_aeb21564a603e9d2.txt");
+    std::fs::write(
+        &note,
+        "Intro.\n$$\n\\begin{aligned}\n\\kappa_{t+1}(1,1) &= \\lambda_t \\\\\n&=\\lambda_t+\\eta^2\\frac{f_t^2}{d}(\\eta\\lambda_t-4)\n\\end{aligned}\n$$\nand $$a = b$$ inline.\n",
+    )
+    .unwrap();
+    let path = note.display().to_string();
+    let o = derive(&["report", &path]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    assert!(
+        text.contains("3 display rows; 0 holds, 1 fails, 0 undecided, 2 not-encoded"),
+        "{text}"
+    );
+    assert!(text.contains("line    5  fails"), "{text}");
+    assert!(
+        text.contains("catapult_lambda_note000 1.1 refuted"),
+        "{text}"
+    );
+    let o = derive(&["report", &path, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["notes"][0]["counts"]["fails"], 1);
+    assert_eq!(v["notes"][0]["equations"][1]["line"], 5);
+    assert_eq!(v["notes"][0]["equations"][1]["verdict"], "fails");
+    assert_eq!(v["notes"][0]["equations"][2]["verdict"], "not-encoded");
+
+    // Bad notes: exit 2 with the file and line.
+    for (name, bytes, want) in [
+        (
+            "open.txt",
+            &b"x\n$$ a = b\n"[..],
+            ":2:1: `$$` opens a display equation",
+        ),
+        (
+            "none.txt",
+            &b"no equations\n"[..],
+            ":1:1: the note has no display equation",
+        ),
+        (
+            "bin.txt",
+            &b"$$a$$\n\xff\n"[..],
+            ":2:1: the note is not UTF-8",
+        ),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let o = derive(&["report", &p.display().to_string()]);
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        assert!(stderr(&o).contains(want), "{name}: {}", stderr(&o));
+    }
+}

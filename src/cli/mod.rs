@@ -4,6 +4,7 @@
 pub mod adhoc;
 pub mod check;
 pub mod kernel;
+pub mod report;
 
 use crate::derivation::discover::LoadError;
 use crate::derivation::InputError;
