@@ -57,9 +57,12 @@ enum Command {
     Report {
         /// The notes (text files with `$$…$$` display equations).
         notes: Vec<String>,
-        /// Output format: text, or one JSON document.
+        /// Output format: text, Markdown, or one JSON document.
         #[arg(long, value_enum, default_value = "text")]
         format: cli::report::Format,
+        /// Write the report to this file instead of standard output.
+        #[arg(long)]
+        out: Option<String>,
     },
     /// Analytic NNGP (Σ), derivative (Σ̇) and NTK (Θ) matrices for inputs in a CSV file.
     Kernel(cli::kernel::KernelArgs),
@@ -97,7 +100,9 @@ fn main() -> ExitCode {
             format,
         } => check::run_check(&targets, all, timings, format),
         Command::List => check::run_list().map(|_| true),
-        Command::Report { notes, format } => cli::report::run_report(&notes, format),
+        Command::Report { notes, format, out } => {
+            cli::report::run_report(&notes, format, out.as_deref())
+        }
         Command::Prove { lhs, rhs, by, decl } => adhoc::run_prove(&lhs, &rhs, &by, &decl),
         Command::Eval {
             expr,

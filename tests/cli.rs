@@ -265,6 +265,19 @@ fn report_places_citations_on_rows() {
     assert_eq!(v["notes"][0]["equations"][1]["line"], 5);
     assert_eq!(v["notes"][0]["equations"][1]["verdict"], "fails");
     assert_eq!(v["notes"][0]["equations"][2]["verdict"], "not-encoded");
+    let md = dir.join("report.md");
+    let o = derive(&[
+        "report",
+        &path,
+        "--format",
+        "md",
+        "--out",
+        &md.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains("| ❌ fails | 1 |"), "{md}");
+    assert!(md.contains("| 5 | ❌ fails |"), "{md}");
 
     // Bad notes: exit 2 with the file and line.
     for (name, bytes, want) in [

@@ -13,13 +13,19 @@ use crate::report::{self, NoteReport};
 pub enum Format {
     /// A summary per note, then each display row with its verdict.
     Text,
+    /// GitHub-renderable Markdown: a summary table per note, then each row with a badge.
+    Md,
     /// One JSON document (schema version in the `version` field).
     Json,
 }
 
 /// Report on the notes: every derivation in derivations/ is checked, and the links citing each
 /// note are placed on its rows.
-pub fn run_report(notes: &[String], format: Format) -> Result<bool, CliError> {
+pub fn run_report(
+    notes: &[String],
+    format: Format,
+    out_path: Option<&str>,
+) -> Result<bool, CliError> {
     if notes.is_empty() {
         return Err(CliError::Usage(
             "name at least one note (a .txt file)".into(),
@@ -54,12 +60,23 @@ pub fn run_report(notes: &[String], format: Format) -> Result<bool, CliError> {
     }
     let text = match format {
         Format::Text => all.iter().map(report::text).collect::<Vec<_>>().join("\n"),
+        Format::Md => all
+            .iter()
+            .map(report::markdown)
+            .collect::<Vec<_>>()
+            .join("\n"),
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&report::json(&all)).expect("JSON values serialise")
         ),
     };
-    out(&text)?;
+    match out_path {
+        Some(p) => std::fs::write(p, text).map_err(|source| CliError::Io {
+            path: p.to_string(),
+            source,
+        })?,
+        None => out(&text)?,
+    }
     Ok(true)
 }
 

@@ -228,6 +228,75 @@ pub fn text(r: &NoteReport) -> String {
     o
 }
 
+/// The report as GitHub-renderable Markdown: a summary table of counts, then each row with a
+/// badge, its line, its LaTeX and the links that decide it.
+pub fn markdown(r: &NoteReport) -> String {
+    use std::fmt::Write as _;
+    let badge = |v: RowVerdict| match v {
+        RowVerdict::Holds => "✅ holds",
+        RowVerdict::Fails => "❌ fails",
+        RowVerdict::Undecided => "❔ undecided",
+        RowVerdict::NotEncoded => "⬜ not encoded",
+    };
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "## {}
+",
+        r.note
+    );
+    let _ = writeln!(
+        o,
+        "| verdict | rows |
+|---|---|"
+    );
+    for v in ORDER {
+        let _ = writeln!(o, "| {} | {} |", badge(v), r.count(v));
+    }
+    let _ = writeln!(
+        o,
+        "| total | {} |
+",
+        r.rows.len()
+    );
+    let _ = writeln!(
+        o,
+        "| line | verdict | equation | checked by |
+|---|---|---|---|"
+    );
+    for row in &r.rows {
+        let flat = row
+            .equation
+            .latex
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        // `|` would end a table cell; alignment `&` means nothing outside its block.
+        let latex = flat.replace('|', "\\vert ").replace('&', " ");
+        let by: Vec<String> = row
+            .citing
+            .iter()
+            .map(|c| {
+                format!(
+                    "`{}` {} {}",
+                    c.derivation,
+                    c.link,
+                    c.verdict.name().to_lowercase()
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "| {} | {} | ${}$ | {} |",
+            row.equation.line,
+            badge(row.verdict),
+            latex,
+            by.join("; ")
+        );
+    }
+    o
+}
+
 /// The reports as one JSON document (schema version 1): `{"version": 1, "notes": [{"note",
 /// "counts": {"holds", "fails", "undecided", "not-encoded"}, "equations": [{"line", "link"
 /// (null: the whole row), "latex", "kind", "verdict", "how" (the citing links' verdicts),
