@@ -497,6 +497,16 @@ pub fn check_link_with(
         for p in &mut evidence.points {
             p.cmp.diff = step.rel.excess(p.lhs.value, p.rhs.value);
         }
+        // A side that is not finite decides nothing: the point is not evaluated.
+        let before = evidence.points.len();
+        evidence.points.retain(|p| !p.cmp.diff.is_nan());
+        let dropped = before - evidence.points.len();
+        if dropped > 0 {
+            evidence.skipped_count += dropped;
+            evidence.skipped.get_or_insert_with(|| {
+                "a side is not finite, so the inequality is not decided there".into()
+            });
+        }
     }
     let cex = evidence.counterexample().is_some();
     let limits = if cex {

@@ -353,7 +353,11 @@ impl Relation {
     /// By how much the sides `l` (before) and `r` (the step) violate the relation, if they do
     /// (0 when it holds; for `=` the distance). A strict inequality between values equal to
     /// within the tolerance is not decided by a number, so it counts as holding.
+    /// Not a number when either side is not finite (`max` would turn a NaN into 0: agreement).
     pub fn excess(self, l: f64, r: f64) -> f64 {
+        if !(l - r).is_finite() {
+            return f64::NAN;
+        }
         match self {
             Relation::Eq => (l - r).abs(),
             Relation::Le | Relation::Lt => (l - r).max(0.0),
@@ -941,5 +945,22 @@ mod tests {
         let src = "id = \"t\"\ntitle = \"t\"\n[define]\nu = 'x + 1'\n[[claim]]\nstart = \"0\"\n[[claim.step]]\nexpr = \"0\"\n";
         let err = load("t.toml", src).expect_err("u is reserved");
         assert!(err.message.contains('u'), "{}", err.message);
+    }
+}
+
+#[cfg(test)]
+mod relation_tests {
+    use super::Relation;
+
+    #[test]
+    fn excess_is_the_wrong_side_and_never_hides_a_nan() {
+        assert_eq!(Relation::Le.excess(1.0, 3.0), 0.0);
+        assert_eq!(Relation::Le.excess(3.0, 1.0), 2.0);
+        assert_eq!(Relation::Ge.excess(1.0, 3.0), 2.0);
+        assert_eq!(Relation::Eq.excess(1.0, 3.0), 2.0);
+        for rel in [Relation::Le, Relation::Lt, Relation::Ge, Relation::Gt] {
+            assert!(rel.excess(f64::INFINITY, f64::INFINITY).is_nan());
+            assert!(rel.excess(f64::NAN, 0.0).is_nan());
+        }
     }
 }

@@ -167,6 +167,21 @@ const ORDER: [RowVerdict; 4] = [
     RowVerdict::NotEncoded,
 ];
 
+/// The links that cite a row, each as "derivation link verdict" (the id between `quote`s).
+fn citing(row: &Row, quote: &str) -> Vec<String> {
+    row.citing
+        .iter()
+        .map(|c| {
+            format!(
+                "{quote}{}{quote} {} {}",
+                c.derivation,
+                c.link,
+                c.verdict.name().to_lowercase()
+            )
+        })
+        .collect()
+}
+
 /// The report as text.
 pub fn text(r: &NoteReport) -> String {
     use std::fmt::Write as _;
@@ -193,18 +208,7 @@ pub fn text(r: &NoteReport) -> String {
         if flat.chars().count() > 72 {
             latex.push('…');
         }
-        let by: Vec<String> = row
-            .citing
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {} {}",
-                    c.derivation,
-                    c.link,
-                    c.verdict.name().to_lowercase()
-                )
-            })
-            .collect();
+        let by = citing(row, "");
         let _ = writeln!(
             o,
             "  line {:>4}  {:<11}  {}",
@@ -273,18 +277,7 @@ pub fn markdown(r: &NoteReport) -> String {
             .join(" ");
         // `|` would end a table cell; alignment `&` means nothing outside its block.
         let latex = flat.replace('|', "\\vert ").replace('&', " ");
-        let by: Vec<String> = row
-            .citing
-            .iter()
-            .map(|c| {
-                format!(
-                    "`{}` {} {}",
-                    c.derivation,
-                    c.link,
-                    c.verdict.name().to_lowercase()
-                )
-            })
-            .collect();
+        let by = citing(row, "`");
         let _ = writeln!(
             o,
             "| {} | {} | ${}$ | {} |",

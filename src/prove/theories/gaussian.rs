@@ -214,39 +214,42 @@ fn split(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     Some(p.finish())
 }
 
+/// An activation node (one that `gauss-flip` can move a sign through): its name and argument.
+fn activation(n: &Math) -> Option<(&'static str, Id)> {
+    Some(match n {
+        Math::Relu(c) => ("relu", *c),
+        Math::Step(c) => ("step", *c),
+        Math::Erf(c) => ("erf", *c),
+        Math::Abs(c) => ("abs", *c),
+        Math::Sin(c) => ("sin", *c),
+        Math::Cos(c) => ("cos", *c),
+        Math::Tanh(c) => ("tanh", *c),
+        Math::Sigmoid(c) => ("sigmoid", *c),
+        _ => return None,
+    })
+}
+
 /// An activation applied to −x (x = `u` or `v`): the activation's name.
 fn of_negated(egraph: &MathGraph, id: Id, x: &str) -> Option<&'static str> {
-    let neg_x = |c: &Id| {
-        egraph[*c].nodes.iter().any(
+    let neg_x = |c: Id| {
+        egraph[c].nodes.iter().any(
             |n| matches!(n, Math::Neg(y) if symbol_of(egraph, *y) == Some(egg::Symbol::from(x))),
         )
     };
-    egraph[id].nodes.iter().find_map(|n| match n {
-        Math::Relu(c) if neg_x(c) => Some("relu"),
-        Math::Step(c) if neg_x(c) => Some("step"),
-        Math::Erf(c) if neg_x(c) => Some("erf"),
-        Math::Abs(c) if neg_x(c) => Some("abs"),
-        Math::Sin(c) if neg_x(c) => Some("sin"),
-        Math::Cos(c) if neg_x(c) => Some("cos"),
-        Math::Tanh(c) if neg_x(c) => Some("tanh"),
-        Math::Sigmoid(c) if neg_x(c) => Some("sigmoid"),
-        _ => None,
+    egraph[id].nodes.iter().find_map(|n| {
+        activation(n)
+            .filter(|(_, c)| neg_x(*c))
+            .map(|(name, _)| name)
     })
 }
 
 /// An activation applied to x itself.
 fn of_itself(egraph: &MathGraph, id: Id, x: &str) -> Option<&'static str> {
-    let is_x = |c: &Id| symbol_of(egraph, *c) == Some(egg::Symbol::from(x));
-    egraph[id].nodes.iter().find_map(|n| match n {
-        Math::Relu(c) if is_x(c) => Some("relu"),
-        Math::Step(c) if is_x(c) => Some("step"),
-        Math::Erf(c) if is_x(c) => Some("erf"),
-        Math::Abs(c) if is_x(c) => Some("abs"),
-        Math::Sin(c) if is_x(c) => Some("sin"),
-        Math::Cos(c) if is_x(c) => Some("cos"),
-        Math::Tanh(c) if is_x(c) => Some("tanh"),
-        Math::Sigmoid(c) if is_x(c) => Some("sigmoid"),
-        _ => None,
+    let is_x = |c: Id| symbol_of(egraph, c) == Some(egg::Symbol::from(x));
+    egraph[id].nodes.iter().find_map(|n| {
+        activation(n)
+            .filter(|(_, c)| is_x(*c))
+            .map(|(name, _)| name)
     })
 }
 
