@@ -156,9 +156,12 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
                 rate: -0.5,
                 resolution: None,
                 rel: crate::derivation::Relation::Eq,
+                under: None,
+                minor: false,
             }],
         }],
         network: None,
+        unchecked: vec![],
     };
     if !assumed.is_empty() {
         super::out(&format!("assuming real: {}\n", assumed.join(", ")))?;
@@ -260,6 +263,7 @@ fn env_desc(symbols: &[(Symbol, Kind)], env: &Env) -> String {
         symbols: symbols.to_vec(),
         claims: vec![],
         network: None,
+        unchecked: vec![],
     };
     describe(&d, env, None)
 }

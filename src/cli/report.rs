@@ -56,7 +56,18 @@ pub fn run_report(
     let checked: Vec<_> = derivations.iter().zip(&reports).collect();
     let mut all: Vec<NoteReport> = vec![];
     for (path, name, bytes) in read {
-        all.push(report::report(&name, &bytes, &checked).map_err(|e| note_error(path, e))?);
+        all.push(report::report(&name, &bytes, &checked).map_err(|e| {
+            let msg = e.to_string();
+            match e {
+                report::ReportError::Note(e) => note_error(path, e),
+                report::ReportError::Quote { file, at, .. } => CliError::Data {
+                    path: file,
+                    line: at.0,
+                    col: at.1,
+                    msg,
+                },
+            }
+        })?);
     }
     let text = match format {
         Format::Text => all.iter().map(report::text).collect::<Vec<_>>().join("\n"),

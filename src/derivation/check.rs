@@ -86,6 +86,41 @@ pub struct LinkResult {
     pub evidence: Evidence,
     /// For refuted links: what seems to be wrong.
     pub diagnosis: Option<String>,
+    /// For a step read under a named convention: that reading's result.
+    pub under: Option<Box<UnderResult>>,
+}
+
+/// A link checked under a named convention.
+#[derive(Debug, Clone)]
+pub struct UnderResult {
+    /// The convention's name.
+    pub convention: String,
+    /// What it says.
+    pub text: String,
+    /// The link's result with the convention's substitutions.
+    pub result: LinkResult,
+}
+
+impl LinkResult {
+    /// Are this verdict, and the one under the convention if there is one, what the file expects?
+    pub fn as_expected(&self) -> bool {
+        self.verdict == self.expect
+            && self
+                .under
+                .as_ref()
+                .is_none_or(|u| u.result.verdict == u.result.expect)
+    }
+
+    /// Refuted as written, but it holds (proved, consistent or a limit) under its convention.
+    pub fn holds_under_convention(&self) -> bool {
+        self.verdict == Verdict::Refuted
+            && self.under.as_ref().is_some_and(|u| {
+                matches!(
+                    u.result.verdict,
+                    Verdict::Proved | Verdict::Consistent | Verdict::Limit
+                )
+            })
+    }
 }
 
 /// The result of checking a derivation.
@@ -98,7 +133,7 @@ pub struct Report {
 impl Report {
     /// Does every verdict match what the file expects?
     pub fn as_expected(&self) -> bool {
-        self.links.iter().all(|l| l.verdict == l.expect)
+        self.links.iter().all(LinkResult::as_expected)
     }
 
     /// The links whose check found an internal soundness error.
@@ -444,13 +479,38 @@ pub fn check_link(d: &Derivation, ctx: &Context, link: &Link) -> LinkResult {
     check_link_with(d, ctx, link, &NetworkDraws::none())
 }
 
-/// Check one link of `d`, width studies reading the networks sampled in `draws`.
+/// Check one link of `d`, width studies reading the networks sampled in `draws`; a step that
+/// names a convention is checked as written and under the convention.
 pub fn check_link_with(
     d: &Derivation,
     ctx: &Context,
     link: &Link,
     draws: &NetworkDraws,
 ) -> LinkResult {
+    let mut result = check_sides(d, ctx, link, draws);
+    if let Some(u) = &link.step.under {
+        let step = super::file::Step {
+            term: u.to.clone(),
+            expect: u.expect,
+            under: None,
+            ..link.step.clone()
+        };
+        let read = Link {
+            from: &u.from,
+            step: &step,
+            ..*link
+        };
+        result.under = Some(Box::new(UnderResult {
+            convention: u.convention.clone(),
+            text: u.text.clone(),
+            result: check_sides(d, ctx, &read, draws),
+        }));
+    }
+    result
+}
+
+/// Check one link's two sides as they stand.
+fn check_sides(d: &Derivation, ctx: &Context, link: &Link, draws: &NetworkDraws) -> LinkResult {
     let (a, b) = (link.from, &link.step.term);
     let step = link.step;
     let mut result = LinkResult {
@@ -462,6 +522,7 @@ pub fn check_link_with(
         stats: Stats::default(),
         evidence: Evidence::default(),
         diagnosis: None,
+        under: None,
     };
     if let Some(width) = step.limit {
         let study = super::limit::study(

@@ -79,6 +79,120 @@ pub struct Cite {
     pub line: Option<usize>,
     /// The equation's LaTeX, verbatim (short).
     pub quote: String,
+    /// What the cited equation is, if the file says (`definition`, `claim`, …).
+    pub kind: Option<CiteKind>,
+    /// Where the quote stands in the derivation file: line and column, from 1 (for errors).
+    pub at: (usize, usize),
+}
+
+/// What a cited equation of a note is, when the file says so (otherwise read from its form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiteKind {
+    /// It defines a symbol; checked by the claims that use it as the note later does.
+    Definition,
+    /// It asserts something with its own left side.
+    Claim,
+    /// A link from the expression before it.
+    DerivationStep,
+    /// An approximation with a regime.
+    Approximation,
+    /// An inequality.
+    Inequality,
+    /// A fragment of a sentence.
+    Prose,
+}
+
+impl CiteKind {
+    /// Every kind, in the order errors list them.
+    pub const ALL: [CiteKind; 6] = [
+        CiteKind::Definition,
+        CiteKind::Claim,
+        CiteKind::DerivationStep,
+        CiteKind::Approximation,
+        CiteKind::Inequality,
+        CiteKind::Prose,
+    ];
+
+    /// The name files and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            CiteKind::Definition => "definition",
+            CiteKind::Claim => "claim",
+            CiteKind::DerivationStep => "derivation-step",
+            CiteKind::Approximation => "approximation",
+            CiteKind::Inequality => "inequality",
+            CiteKind::Prose => "prose",
+        }
+    }
+}
+
+/// Why an equation of a note is not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A symbol, set or object is named; nothing is asserted.
+    Notation,
+    /// A fragment of a sentence, not an equation.
+    Prose,
+    /// Conversion damage beyond reconstruction.
+    Garbled,
+    /// It needs something the language cannot state (the detail says what).
+    Outside,
+}
+
+impl Reason {
+    /// Every reason, in the order errors list them.
+    pub const ALL: [Reason; 4] = [
+        Reason::Notation,
+        Reason::Prose,
+        Reason::Garbled,
+        Reason::Outside,
+    ];
+
+    /// The name files and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Notation => "notation",
+            Reason::Prose => "prose",
+            Reason::Garbled => "garbled",
+            Reason::Outside => "outside",
+        }
+    }
+
+    /// How the report says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::Notation => "notation only",
+            Reason::Prose => "prose",
+            Reason::Garbled => "garbled beyond reconstruction",
+            Reason::Outside => "needs a result outside the language",
+        }
+    }
+}
+
+/// An equation of a note that is not checked, and why (`[[unchecked]]`).
+#[derive(Debug, Clone)]
+pub struct Unchecked {
+    /// The equation.
+    pub cite: Cite,
+    /// Why it is not checked.
+    pub reason: Reason,
+    /// What exactly (e.g. the construct the language lacks).
+    pub detail: String,
+}
+
+/// A link read under a named convention: both sides with the convention's substitutions.
+#[derive(Debug, Clone)]
+pub struct Under {
+    /// The convention's name.
+    pub convention: String,
+    /// What it says.
+    pub text: String,
+    /// The left side under the convention.
+    pub from: Term,
+    /// The right side under the convention.
+    pub to: Term,
+    /// The verdict the file expects under the convention.
+    pub expect: Verdict,
 }
 
 /// An expression of the file, parsed, with where it came from.
@@ -117,6 +231,10 @@ pub struct Step {
     pub resolution: Option<f64>,
     /// How the step relates to the expression before it (`=` unless the file says `rel`).
     pub rel: Relation,
+    /// The link read under a named convention as well, if the step names one.
+    pub under: Option<Box<Under>>,
+    /// A typo or index slip (`minor = true`): still a failure, tagged minor.
+    pub minor: bool,
 }
 
 /// A claim: a chain of equalities from a starting expression through its steps.
@@ -177,6 +295,8 @@ pub struct Derivation {
     pub claims: Vec<Claim>,
     /// Finite-width networks on which `limit` links are measured, if declared.
     pub network: Option<NetworkSpec>,
+    /// Equations of notes the file marks as not checked, with why.
+    pub unchecked: Vec<Unchecked>,
 }
 
 impl Derivation {
@@ -247,6 +367,10 @@ struct RawFile {
     define: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     claim: Vec<RawClaim>,
+    #[serde(default)]
+    unchecked: Vec<RawUnchecked>,
+    #[serde(default)]
+    conventions: BTreeMap<Spanned<String>, RawConvention>,
     network: Option<RawNetwork>,
     /// The format before claims; refused with a message that says what replaced it.
     chain: Option<Spanned<toml::Value>>,
@@ -284,6 +408,23 @@ struct RawCite {
     note: Option<String>,
     line: Option<Spanned<i64>>,
     quote: Spanned<String>,
+    kind: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnchecked {
+    cite: Spanned<RawCite>,
+    reason: Spanned<String>,
+    detail: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConvention {
+    text: String,
+    #[serde(default)]
+    define: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -308,6 +449,10 @@ struct RawStep {
     rate: Option<Spanned<f64>>,
     resolution: Option<Spanned<f64>>,
     rel: Option<Spanned<String>>,
+    convention: Option<Spanned<String>>,
+    expect_under: Option<Spanned<String>>,
+    #[serde(default)]
+    minor: bool,
 }
 
 /// How a step relates to the expression before it.
@@ -490,14 +635,14 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                 "write each chain as [[claim]] with `start = \"…\"`, then one [[claim.step]] per link (`expr`, `by`, `expect`, `remark`); cite a note's equation with `cite = { note, line, quote }`",
             ));
     }
-    if raw.claim.is_empty() {
+    if raw.claim.is_empty() && raw.unchecked.is_empty() {
         return Err(l
             .err(
                 raw.id.span(),
                 "the derivation has no claim",
                 "in this derivation",
             )
-            .with_help("add a [[claim]] with `start = \"…\"` and at least one [[claim.step]]"));
+            .with_help("add a [[claim]] with `start = \"…\"` and at least one [[claim.step]] (or, for a note's equations that are not checked, [[unchecked]] entries)"));
     }
     // Declarations.
     let mut symbols = vec![];
@@ -534,6 +679,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     let mut raw_defs: Vec<(&Spanned<String>, &Spanned<String>)> = raw.define.iter().collect();
     raw_defs.sort_by_key(|(name, _)| name.span().start);
     let mut defs: BTreeMap<Symbol, Expr> = BTreeMap::new();
+    // Each definition as written, in file order (a convention re-unfolds them with its own).
+    let mut written_defs: Vec<(Symbol, Expr)> = vec![];
     for (k, (name, body)) in raw_defs.iter().enumerate() {
         let sym = Symbol::from(name.get_ref().as_str());
         if let Some(why) = builtin_name(name.get_ref()) {
@@ -545,6 +692,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             .map(|(n, _)| (Symbol::from(n.get_ref().as_str()), n.span()))
             .collect();
         check_symbols_in(&l, &e, &spans, &declared, &defs, Some((sym, &pending)))?;
+        written_defs.push((sym, e.clone()));
         let (e, _) =
             unfold(&e, &defs).map_err(|err| unfold_error(&l, body.span(), err, Some(sym)))?;
         check_unfolded(&l, &e, body.span(), Some(sym))?;
@@ -583,6 +731,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             line: src[..t.span().start].matches('\n').count() + 1,
         })
     };
+    let conventions = conventions(&l, &raw.conventions, &declared, &defs, &written_defs)?;
     let mut claims = vec![];
     for raw_claim in &raw.claim {
         if raw_claim.step.is_empty() {
@@ -591,15 +740,27 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                 .with_help("follow it with at least one [[claim.step]] with `expr = \"…\"`"));
         }
         let start = term(&raw_claim.start)?;
-        let mut steps = vec![];
+        let mut steps: Vec<Step> = vec![];
         for step in &raw_claim.step {
-            steps.push(load_step(
-                &l,
-                step,
-                term(&step.expr)?,
-                &symbols,
-                note.as_deref(),
-            )?);
+            let mut loaded = load_step(&l, step, term(&step.expr)?, &symbols, note.as_deref())?;
+            if let Some(name) = &step.convention {
+                let from = steps.last().map_or(&start, |s| &s.term);
+                loaded.under = Some(Box::new(under(
+                    &l,
+                    name,
+                    step.expect_under.as_ref(),
+                    &conventions,
+                    from,
+                    &loaded.term,
+                )?));
+            } else if let Some(e) = &step.expect_under {
+                return Err(l
+                    .err(e.span(), "`expect_under` without a `convention`", "here")
+                    .with_help(
+                        "name the convention the step is read under: `convention = \"NAME\"`",
+                    ));
+            }
+            steps.push(loaded);
         }
         claims.push(Claim {
             title: raw_claim.title.clone(),
@@ -633,6 +794,31 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             }
         }
     }
+    let mut unchecked = vec![];
+    for u in &raw.unchecked {
+        let reason = Reason::ALL
+            .into_iter()
+            .find(|r| r.name() == u.reason.get_ref())
+            .ok_or_else(|| {
+                l.err(
+                    u.reason.span(),
+                    format!("unknown reason `{}`", u.reason.get_ref()),
+                    "here",
+                )
+                .with_help("reasons: notation, prose, garbled, outside (say what in `detail`)")
+            })?;
+        if u.detail.get_ref().trim().is_empty() {
+            return Err(l
+                .err(u.detail.span(), "the detail is empty", "here")
+                .with_help("say what the equation names, or what the language would need"));
+        }
+        let cite = cite(&l, Some(&u.cite), note.as_deref())?.expect("a citation");
+        unchecked.push(Unchecked {
+            cite,
+            reason,
+            detail: u.detail.get_ref().clone(),
+        });
+    }
     Ok(Derivation {
         id: raw.id.get_ref().clone(),
         title: raw.title,
@@ -641,6 +827,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         symbols,
         claims,
         network,
+        unchecked,
     })
 }
 
@@ -750,6 +937,139 @@ fn load_step(
         rate,
         resolution,
         rel,
+        under: None,
+        minor: step.minor,
+    })
+}
+
+/// A convention: what it says, and the definitions unfolded with its replacements.
+struct Convention {
+    text: String,
+    defs: BTreeMap<Symbol, Expr>,
+}
+
+/// Check the `[conventions]` table: each replacement names a declared symbol or a definition and
+/// uses only declared symbols and definitions. The definitions are unfolded again in file order
+/// with the replacements, so a replaced definition changes every later one that uses it, and a
+/// replaced declared symbol is substituted wherever it stands free.
+fn conventions(
+    l: &Loader,
+    raw: &BTreeMap<Spanned<String>, RawConvention>,
+    declared: &BTreeSet<Symbol>,
+    defs: &BTreeMap<Symbol, Expr>,
+    written_defs: &[(Symbol, Expr)],
+) -> Result<BTreeMap<String, Convention>, InputError> {
+    let mut out = BTreeMap::new();
+    for (name, c) in raw {
+        if c.text.trim().is_empty() {
+            return Err(l.err(
+                name.span(),
+                "the convention's `text` is empty",
+                "this convention",
+            ));
+        }
+        if c.define.is_empty() {
+            return Err(l
+                .err(name.span(), "the convention changes nothing", "this convention")
+                .with_help("give `define = { NAME = \"…\" }`: the definitions or declared symbols it replaces"));
+        }
+        let mut replaced: BTreeMap<Symbol, (Expr, Range<usize>)> = BTreeMap::new();
+        for (sym_name, body) in &c.define {
+            let sym = Symbol::from(sym_name.get_ref().as_str());
+            let known = declared.contains(&sym) || defs.contains_key(&sym);
+            if !known {
+                return Err(l
+                    .err(
+                        sym_name.span(),
+                        format!("`{sym}` is neither declared nor defined, so a convention cannot replace it"),
+                        "here",
+                    )
+                    .with_help("a convention replaces a [define] entry or a declared symbol"));
+            }
+            let (e, spans) = l.parse_expr(body)?;
+            check_symbols(l, &e, &spans, declared, defs)?;
+            replaced.insert(sym, (e, body.span()));
+        }
+        let mut conv: BTreeMap<Symbol, Expr> = BTreeMap::new();
+        // Declared symbols first (their replacements read the file's definitions as written).
+        for (sym, (e, span)) in &replaced {
+            if declared.contains(sym) {
+                let (e, _) =
+                    unfold(e, defs).map_err(|err| unfold_error(l, span.clone(), err, None))?;
+                conv.insert(*sym, e);
+            }
+        }
+        for (sym, written) in written_defs {
+            let (body, span) = match replaced.get(sym) {
+                Some((e, span)) => (e, span.clone()),
+                None => (written, name.span()),
+            };
+            let (e, _) = unfold(body, &conv)
+                .map_err(|err| unfold_error(l, span.clone(), err, Some(*sym)))?;
+            check_unfolded(l, &e, span, Some(*sym))?;
+            conv.insert(*sym, e);
+        }
+        out.insert(
+            name.get_ref().clone(),
+            Convention {
+                text: c.text.clone(),
+                defs: conv,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The link `from` → `to` read under the convention `name`.
+fn under(
+    l: &Loader,
+    name: &Spanned<String>,
+    expect: Option<&Spanned<String>>,
+    conventions: &BTreeMap<String, Convention>,
+    from: &Term,
+    to: &Term,
+) -> Result<Under, InputError> {
+    let Some(c) = conventions.get(name.get_ref()) else {
+        let known: Vec<&str> = conventions.keys().map(String::as_str).collect();
+        return Err(l
+            .err(
+                name.span(),
+                format!("the convention `{}` is not defined", name.get_ref()),
+                "here",
+            )
+            .with_help(if known.is_empty() {
+                "define it: [conventions.NAME] with `text` and `define = { … }`".to_string()
+            } else {
+                format!("defined conventions: {}", known.join(", "))
+            }));
+    };
+    let expect = match expect {
+        None => Verdict::Proved,
+        Some(e) => Verdict::expected(e.get_ref()).ok_or_else(|| {
+            l.err(
+                e.span(),
+                format!("unknown verdict `{}`", e.get_ref()),
+                "here",
+            )
+            .with_help("verdicts: proved, unchecked, consistent, refuted, unknown, limit")
+        })?,
+    };
+    let read = |t: &Term| -> Result<Term, InputError> {
+        let (expr, unfolds) =
+            unfold(&t.written, &c.defs).map_err(|err| unfold_error(l, name.span(), err, None))?;
+        check_unfolded(l, &expr, name.span(), None)?;
+        Ok(Term {
+            expr,
+            unfolds,
+            ..t.clone()
+        })
+    };
+    Ok(Under {
+        convention: name.get_ref().clone(),
+        text: c.text.clone(),
+        from: read(from)?,
+        to: read(to)?,
+        expect,
     })
 }
 
@@ -774,10 +1094,31 @@ fn cite(
     if quote.trim().is_empty() {
         return Err(l.err(c.get_ref().quote.span(), "the quote is empty", "here"));
     }
+    let kind = match &c.get_ref().kind {
+        None => None,
+        Some(k) => Some(
+            CiteKind::ALL
+                .into_iter()
+                .find(|x| x.name() == k.get_ref())
+                .ok_or_else(|| {
+                    l.err(k.span(), format!("unknown kind `{}`", k.get_ref()), "here")
+                        .with_help("kinds: definition, claim, derivation-step, approximation, inequality, prose")
+                })?,
+        ),
+    };
+    let at = {
+        let start = c.get_ref().quote.span().start.min(l.src.len());
+        let before = &l.src[..start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
+        (line, col)
+    };
     Ok(Some(Cite {
         note: note.to_string(),
         line,
         quote: quote.clone(),
+        kind,
+        at,
     }))
 }
 

@@ -48,7 +48,8 @@ fn counts(links: &[&LinkResult]) -> Value {
 fn cite(c: &Option<Cite>) -> Value {
     match c {
         None => Value::Null,
-        Some(c) => json!({"note": c.note, "line": c.line, "quote": c.quote}),
+        Some(c) => json!({"note": c.note, "line": c.line, "quote": c.quote,
+            "kind": c.kind.map(|k| k.name())}),
     }
 }
 
@@ -83,6 +84,11 @@ pub fn derivation(d: &Derivation, r: &Report, timings: bool) -> Value {
         "title": d.title,
         "file": d.file,
         "claims": claims,
+        "unchecked": d.unchecked.iter().map(|u| json!({
+            "cite": cite(&Some(u.cite.clone())),
+            "reason": u.reason.name(),
+            "detail": u.detail,
+        })).collect::<Vec<_>>(),
         "counts": counts(&links),
         "as_expected": r.as_expected(),
     })
@@ -100,7 +106,8 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
         "cite": cite(&l.step.cite),
         "expect": r.expect.name(),
         "verdict": r.verdict.name().to_lowercase(),
-        "as_expected": r.verdict == r.expect,
+        "as_expected": r.as_expected(),
+        "minor": l.step.minor,
         "unsound": r.unsound.as_ref().map(|u| u.to_string()),
         "diagnosis": r.diagnosis,
     });
@@ -164,6 +171,27 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
                 "not_evaluated": ev.skipped_count,
                 "not_evaluated_because": ev.skipped,
             }),
+        );
+    }
+    if let (Some(u), Some(ur)) = (&l.step.under, &r.under) {
+        let step = crate::derivation::file::Step {
+            term: u.to.clone(),
+            under: None,
+            ..l.step.clone()
+        };
+        let read = Link {
+            from: &u.from,
+            step: &step,
+            ..*l
+        };
+        let mut inner = link(&read, &ur.result, timings);
+        inner["convention"] = json!(u.convention);
+        inner["text"] = json!(u.text);
+        search(&mut o, "under", inner);
+        search(
+            &mut o,
+            "holds_under_convention",
+            json!(r.holds_under_convention()),
         );
     }
     o

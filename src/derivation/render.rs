@@ -59,7 +59,40 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
             let _ = writeln!(o, "  {arrow} {}", link.step.term.text);
             if let Some(result) = r.links.iter().find(|l| l.id == link.id) {
                 render_link(&mut o, result, link.step, timings);
+                if let (Some(u), Some(ur)) = (&link.step.under, &result.under) {
+                    let _ = writeln!(
+                        o,
+                        "        under convention `{}` ({}): {} ⇒ {}",
+                        u.convention,
+                        u.text,
+                        crate::expr::text(&u.from.expr),
+                        crate::expr::text(&u.to.expr)
+                    );
+                    let read = Step {
+                        term: u.to.clone(),
+                        under: None,
+                        remark: None,
+                        cite: None,
+                        ..link.step.clone()
+                    };
+                    render_link(&mut o, &ur.result, &read, timings);
+                    if result.holds_under_convention() {
+                        let _ = writeln!(
+                            o,
+                            "        ⇒ link {}: holds under convention `{}` (refuted as written)",
+                            link.id, u.convention
+                        );
+                    }
+                }
             }
+        }
+    }
+    if !d.unchecked.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "  not checked:");
+        for u in &d.unchecked {
+            let _ = writeln!(o, "    {}", cite_line(&u.cite));
+            let _ = writeln!(o, "      {}: {}", u.reason.describe(), u.detail);
         }
     }
     let counts = Verdict::EXPECTABLE
@@ -73,11 +106,19 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
     let unexpected: Vec<String> = r
         .links
         .iter()
-        .filter(|l| l.verdict != l.expect)
-        .map(|l| format!("link {} is {} (expected {})", l.id, l.verdict, l.expect))
+        .filter(|l| !l.as_expected())
+        .map(|l| match &l.under {
+            Some(u) if l.verdict == l.expect => format!(
+                "link {} under `{}` is {} (expected {})",
+                l.id, u.convention, u.result.verdict, u.result.expect
+            ),
+            _ => format!("link {} is {} (expected {})", l.id, l.verdict, l.expect),
+        })
         .collect();
     let _ = writeln!(o);
-    if unexpected.is_empty() {
+    if r.links.is_empty() {
+        let _ = writeln!(o, "no links: {} equations not checked", d.unchecked.len());
+    } else if unexpected.is_empty() {
         let _ = writeln!(o, "{} links: {counts} — as expected", r.links.len());
     } else {
         let _ = writeln!(

@@ -8,20 +8,28 @@
 
 pub mod note;
 
+use crate::derivation::check::LinkResult;
+use crate::derivation::file::{CiteKind, Reason};
+use crate::derivation::limit::LimitEvidence;
 use crate::derivation::{Derivation, LinkId, Report, Verdict};
 use note::{Equation, NoteError};
 use serde_json::json;
+use std::fmt;
 
-/// The verdict on one row of a note.
+/// The verdict on one equation (one row, or one `=` link of a row) of a note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowVerdict {
     /// A citing link is proved, consistent or a limit, and none fails.
     Holds,
-    /// A citing link is refuted (or its proof is unsound).
+    /// A citing link is refuted (or its proof is unsound) and no convention rescues it.
     Fails,
+    /// Refuted as written; under the convention its link names, it holds.
+    HoldsWithConvention,
+    /// Marked not checkable (`[[unchecked]]`), with the reason.
+    NotCheckable,
     /// Cited, but no link decides it (unknown, unchecked).
     Undecided,
-    /// No derivation cites the row.
+    /// No derivation cites it.
     NotEncoded,
 }
 
@@ -31,22 +39,26 @@ impl RowVerdict {
         match self {
             RowVerdict::Holds => "holds",
             RowVerdict::Fails => "fails",
+            RowVerdict::HoldsWithConvention => "holds-with-convention",
+            RowVerdict::NotCheckable => "not-checkable",
             RowVerdict::Undecided => "undecided",
             RowVerdict::NotEncoded => "not-encoded",
         }
     }
 }
 
-/// A link's verdict as the report reads it.
-fn row_verdict(v: Verdict) -> RowVerdict {
-    match v {
-        Verdict::Proved | Verdict::Consistent | Verdict::Limit => RowVerdict::Holds,
-        Verdict::Refuted | Verdict::Unsound => RowVerdict::Fails,
-        Verdict::Unchecked | Verdict::Unknown => RowVerdict::Undecided,
-    }
+/// A point where the sides of a refuted link differ.
+#[derive(Debug, Clone)]
+pub struct Counterexample {
+    /// The point, described (or the width study's failure).
+    pub at: String,
+    /// Left side's value (NaN for a width study).
+    pub lhs: f64,
+    /// Right side's value (NaN for a width study).
+    pub rhs: f64,
 }
 
-/// One link that cites a row.
+/// One link that cites an equation.
 #[derive(Debug, Clone)]
 pub struct Citing {
     /// The derivation's id.
@@ -55,19 +67,207 @@ pub struct Citing {
     pub file: String,
     /// The link (`claim.step`).
     pub link: LinkId,
-    /// Its verdict.
+    /// Its verdict as written.
     pub verdict: Verdict,
+    /// The convention it is read under, with that reading's verdict.
+    pub convention: Option<(String, String, Verdict)>,
+    /// Refuted as written, holds under its convention.
+    pub holds_under: bool,
+    /// A typo or index slip.
+    pub minor: bool,
+    /// The step's remark (the author's diagnosis).
+    pub remark: Option<String>,
+    /// The checker's diagnosis of a refuted link.
+    pub diagnosis: Option<String>,
+    /// Where a refuted link fails.
+    pub counterexample: Option<Counterexample>,
+    /// The rules of the proof, for a proved link.
+    pub rules: Vec<String>,
+    /// The width study of a limit link.
+    pub study: Option<LimitEvidence>,
+    /// What the file says the cited equation is.
+    pub kind: Option<CiteKind>,
 }
 
-/// One row of the note with its verdict.
+impl Citing {
+    fn new(
+        d: &Derivation,
+        link: LinkId,
+        r: &LinkResult,
+        step: &crate::derivation::file::Step,
+        kind: Option<CiteKind>,
+    ) -> Citing {
+        let counterexample = if let Some(p) = r.evidence.counterexample() {
+            Some(Counterexample {
+                at: p.at.clone(),
+                lhs: p.lhs.value,
+                rhs: p.rhs.value,
+            })
+        } else {
+            r.evidence
+                .limit
+                .as_ref()
+                .and_then(|l| l.failure())
+                .map(|st| Counterexample {
+                    at: format!(
+                        "width study, {}: {}",
+                        st.config,
+                        st.failure.clone().unwrap_or_default()
+                    ),
+                    lhs: st.widths.last().map_or(f64::NAN, |w| w.lhs),
+                    rhs: st.widths.last().map_or(f64::NAN, |w| w.rhs),
+                })
+        };
+        let rules = match &r.outcome {
+            Some(crate::prove::Outcome::Proved(steps)) => {
+                steps.iter().map(|s| s.rule.to_string()).collect()
+            }
+            _ => vec![],
+        };
+        Citing {
+            derivation: d.id.clone(),
+            file: d.file.clone(),
+            link,
+            verdict: r.verdict,
+            convention: r
+                .under
+                .as_ref()
+                .map(|u| (u.convention.clone(), u.text.clone(), u.result.verdict)),
+            holds_under: r.holds_under_convention(),
+            minor: step.minor,
+            remark: step.remark.clone(),
+            diagnosis: r.diagnosis.clone(),
+            counterexample,
+            rules,
+            study: r.evidence.limit.clone(),
+            kind,
+        }
+    }
+}
+
+/// An `[[unchecked]]` entry placed on an equation.
+#[derive(Debug, Clone)]
+pub struct NotChecked {
+    /// The derivation file's id.
+    pub derivation: String,
+    /// Its file.
+    pub file: String,
+    /// Why.
+    pub reason: Reason,
+    /// What exactly.
+    pub detail: String,
+    /// What the file says the equation is.
+    pub kind: Option<CiteKind>,
+}
+
+/// One equation of the note (a row, or one `=` link of a row) with its verdict.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// The row.
+    /// The row it stands in (for an inline equation: the quote, at its line).
     pub equation: Equation,
+    /// The `=` link within the row (1-based), `None` for the whole row.
+    pub link: Option<usize>,
+    /// Inline math (not a display row), cited by a derivation.
+    pub inline: bool,
     /// The verdict.
     pub verdict: RowVerdict,
     /// The links that cite it.
     pub citing: Vec<Citing>,
+    /// The entries that mark it not checkable.
+    pub unchecked: Vec<NotChecked>,
+}
+
+impl Row {
+    /// What the equation is: the kind a citing file gives, else read from its form.
+    pub fn kind(&self) -> &'static str {
+        let given = self
+            .citing
+            .iter()
+            .filter_map(|c| c.kind)
+            .chain(self.unchecked.iter().filter_map(|u| u.kind))
+            .next();
+        if let Some(k) = given {
+            return k.name();
+        }
+        let latex = &self.equation.latex;
+        match self.equation.kind {
+            _ if note::is_definition(latex) => "definition",
+            note::Kind::Expression => "prose",
+            note::Kind::Approximation => "approximation",
+            note::Kind::Inequality => "inequality",
+            note::Kind::Equation => {
+                if self.link.is_some_and(|k| k > 1) || note::is_continuation(latex) {
+                    "derivation-step"
+                } else {
+                    "claim"
+                }
+            }
+        }
+    }
+
+    /// Is any failure here only a typo or index slip?
+    pub fn minor(&self) -> bool {
+        self.verdict == RowVerdict::Fails
+            && self
+                .citing
+                .iter()
+                .filter(|c| {
+                    matches!(c.verdict, Verdict::Refuted | Verdict::Unsound) && !c.holds_under
+                })
+                .all(|c| c.minor)
+    }
+
+    /// The conventions under which the failing links hold.
+    pub fn conventions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .citing
+            .iter()
+            .filter(|c| c.holds_under)
+            .filter_map(|c| c.convention.as_ref().map(|(n, _, _)| n.clone()))
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// Why: the diagnosis and remark of the deciding links, or the reason it is not checked.
+    pub fn reason(&self) -> Option<String> {
+        match self.verdict {
+            RowVerdict::NotCheckable => self
+                .unchecked
+                .first()
+                .map(|u| format!("{}: {}", u.reason.describe(), u.detail)),
+            RowVerdict::Fails | RowVerdict::HoldsWithConvention => {
+                let parts: Vec<String> = self
+                    .citing
+                    .iter()
+                    .filter(|c| matches!(c.verdict, Verdict::Refuted | Verdict::Unsound))
+                    .flat_map(|c| {
+                        c.remark
+                            .iter()
+                            .cloned()
+                            .chain(c.diagnosis.as_deref().map(|d| flat(d, 160)))
+                    })
+                    .collect();
+                (!parts.is_empty()).then(|| parts.join("; "))
+            }
+            _ => {
+                let parts: Vec<String> = self
+                    .citing
+                    .iter()
+                    .filter_map(|c| c.remark.clone())
+                    .collect();
+                (!parts.is_empty()).then(|| parts.join("; "))
+            }
+        }
+    }
+
+    /// A counterexample of a failing link.
+    pub fn counterexample(&self) -> Option<&Counterexample> {
+        self.citing
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Refuted | Verdict::Unsound))
+            .find_map(|c| c.counterexample.as_ref())
+    }
 }
 
 /// The report on one note.
@@ -75,17 +275,48 @@ pub struct Row {
 pub struct NoteReport {
     /// The note's file name.
     pub note: String,
-    /// Its rows, in order.
+    /// Its equations, in order of the note.
     pub rows: Vec<Row>,
-    /// Citations of this note whose quote stands in no row (e.g. inline math).
-    pub unplaced: Vec<(Citing, String)>,
 }
 
 impl NoteReport {
-    /// How many rows have verdict `v`.
+    /// How many equations have verdict `v`.
     pub fn count(&self, v: RowVerdict) -> usize {
         self.rows.iter().filter(|r| r.verdict == v).count()
     }
+}
+
+/// Why a report cannot be made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportError {
+    /// The note cannot be read.
+    Note(NoteError),
+    /// A derivation cites a quote that is not in the note.
+    Quote {
+        /// The derivation file.
+        file: String,
+        /// Where the quote stands in it (line, column).
+        at: (usize, usize),
+        /// The note.
+        note: String,
+    },
+}
+
+impl fmt::Display for ReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportError::Note(e) => e.fmt(f),
+            ReportError::Quote { note, .. } => {
+                write!(f, "the quote is not in {note} (a quote must be verbatim LaTeX of the note; whitespace is ignored)")
+            }
+        }
+    }
+}
+
+/// Where a citation stands: (row index, link within it), or an inline equation.
+enum Place {
+    Row(usize),
+    Inline(usize),
 }
 
 /// The report on the note `name` (its bytes), from checked derivations and their reports.
@@ -93,17 +324,95 @@ pub fn report(
     name: &str,
     bytes: &[u8],
     checked: &[(&Derivation, &Report)],
-) -> Result<NoteReport, NoteError> {
-    let equations = note::equations(bytes)?;
-    let mut rows: Vec<Row> = equations
-        .into_iter()
-        .map(|equation| Row {
-            equation,
-            verdict: RowVerdict::NotEncoded,
-            citing: vec![],
-        })
-        .collect();
-    let mut unplaced = vec![];
+) -> Result<NoteReport, ReportError> {
+    let equations = note::equations(bytes).map_err(ReportError::Note)?;
+    let text = std::str::from_utf8(bytes).expect("equations() checked UTF-8");
+    let squashed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    // One entry per row, or per `=` link of a row with several.
+    let mut rows: Vec<Row> = vec![];
+    for equation in equations {
+        let links: Vec<Option<usize>> = if equation.links >= 2 {
+            (1..=equation.links).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for link in links {
+            rows.push(Row {
+                equation: equation.clone(),
+                link,
+                inline: false,
+                verdict: RowVerdict::NotEncoded,
+                citing: vec![],
+                unchecked: vec![],
+            });
+        }
+    }
+    let place = |cite: &crate::derivation::file::Cite,
+                 file: &str,
+                 rows: &[Row]|
+     -> Result<Place, ReportError> {
+        // A quote across rows is placed by its first row.
+        let first = cite.quote.split("\\\\").next().unwrap_or_default();
+        let best = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| !row.inline && note::contains(&row.equation.latex, first))
+            .min_by_key(|(_, row)| cite.line.map_or(0, |l| row.equation.line.abs_diff(l)))
+            .map(|(i, _)| i);
+        if let Some(i) = best {
+            let row = &rows[i];
+            let link = (row.equation.links >= 2)
+                .then(|| note::link_of(&row.equation.latex, first))
+                .flatten();
+            // The entry of that link (rows of one equation are consecutive).
+            let j = rows
+                .iter()
+                .position(|r| r.equation == row.equation && r.link == link)
+                .unwrap_or(i);
+            return Ok(Place::Row(j));
+        }
+        let q: String = cite.quote.chars().filter(|c| !c.is_whitespace()).collect();
+        if q.is_empty() || !squashed.contains(&q) {
+            return Err(ReportError::Quote {
+                file: file.to_string(),
+                at: cite.at,
+                note: cite.note.clone(),
+            });
+        }
+        let line = match text.find(cite.quote.as_str()) {
+            Some(at) => 1 + text[..at].matches('\n').count(),
+            None => cite.line.unwrap_or(1),
+        };
+        Ok(Place::Inline(line))
+    };
+    let at_place = |p: Place, cite: &crate::derivation::file::Cite, rows: &mut Vec<Row>| -> usize {
+        match p {
+            Place::Row(j) => j,
+            Place::Inline(line) => {
+                if let Some(j) = rows
+                    .iter()
+                    .position(|r| r.inline && r.equation.latex == cite.quote)
+                {
+                    return j;
+                }
+                let (links, kind) = (1, note::Kind::Equation);
+                rows.push(Row {
+                    equation: Equation {
+                        line,
+                        latex: cite.quote.clone(),
+                        links,
+                        kind,
+                    },
+                    link: None,
+                    inline: true,
+                    verdict: RowVerdict::NotEncoded,
+                    citing: vec![],
+                    unchecked: vec![],
+                });
+                rows.len() - 1
+            }
+        }
+    };
     for (d, r) in checked {
         for link in d.links() {
             let Some(result) = r.links.iter().find(|l| l.id == link.id) else {
@@ -117,52 +426,62 @@ pub fn report(
             if cite.note != name {
                 continue;
             }
-            let citing = Citing {
+            let p = place(cite, &d.file, &rows)?;
+            let j = at_place(p, cite, &mut rows);
+            rows[j]
+                .citing
+                .push(Citing::new(d, link.id, result, link.step, cite.kind));
+        }
+        for u in &d.unchecked {
+            if u.cite.note != name {
+                continue;
+            }
+            let p = place(&u.cite, &d.file, &rows)?;
+            let j = at_place(p, &u.cite, &mut rows);
+            rows[j].unchecked.push(NotChecked {
                 derivation: d.id.clone(),
                 file: d.file.clone(),
-                link: link.id,
-                verdict: result.verdict,
-            };
-            // A quote across rows is placed by its first row.
-            let first = cite.quote.split("\\\\").next().unwrap_or_default();
-            let candidates: Vec<usize> = rows
-                .iter()
-                .enumerate()
-                .filter(|(_, row)| note::contains(&row.equation.latex, first))
-                .map(|(i, _)| i)
-                .collect();
-            // The line is a hint: the candidate nearest to it.
-            let best = candidates
-                .into_iter()
-                .min_by_key(|i| cite.line.map_or(0, |l| rows[*i].equation.line.abs_diff(l)));
-            match best {
-                Some(i) => rows[i].citing.push(citing),
-                None => unplaced.push((citing, cite.quote.clone())),
-            }
+                reason: u.reason,
+                detail: u.detail.clone(),
+                kind: u.cite.kind,
+            });
         }
     }
     for row in &mut rows {
-        let vs: Vec<RowVerdict> = row.citing.iter().map(|c| row_verdict(c.verdict)).collect();
-        row.verdict = if vs.is_empty() {
-            RowVerdict::NotEncoded
-        } else if vs.contains(&RowVerdict::Fails) {
+        let fails = |c: &Citing| matches!(c.verdict, Verdict::Refuted | Verdict::Unsound);
+        let holds = |c: &Citing| {
+            matches!(
+                c.verdict,
+                Verdict::Proved | Verdict::Consistent | Verdict::Limit
+            )
+        };
+        row.verdict = if row.citing.iter().any(|c| fails(c) && !c.holds_under) {
             RowVerdict::Fails
-        } else if vs.contains(&RowVerdict::Holds) {
+        } else if row.citing.iter().any(|c| c.holds_under) {
+            RowVerdict::HoldsWithConvention
+        } else if row.citing.iter().any(holds) {
             RowVerdict::Holds
-        } else {
+        } else if !row.unchecked.is_empty() {
+            RowVerdict::NotCheckable
+        } else if !row.citing.is_empty() {
             RowVerdict::Undecided
+        } else {
+            RowVerdict::NotEncoded
         };
     }
+    rows.sort_by_key(|r| (r.equation.line, r.inline));
     Ok(NoteReport {
         note: name.to_string(),
         rows,
-        unplaced,
     })
 }
 
-const ORDER: [RowVerdict; 4] = [
+/// The verdicts in the order summaries list them.
+pub const ORDER: [RowVerdict; 6] = [
     RowVerdict::Holds,
     RowVerdict::Fails,
+    RowVerdict::HoldsWithConvention,
+    RowVerdict::NotCheckable,
     RowVerdict::Undecided,
     RowVerdict::NotEncoded,
 ];
@@ -172,8 +491,12 @@ fn citing(row: &Row, quote: &str) -> Vec<String> {
     row.citing
         .iter()
         .map(|c| {
+            let under = match &c.convention {
+                Some((name, _, v)) => format!(" (under `{name}`: {})", v.name().to_lowercase()),
+                None => String::new(),
+            };
             format!(
-                "{quote}{}{quote} {} {}",
+                "{quote}{}{quote} {} {}{under}",
                 c.derivation,
                 c.link,
                 c.verdict.name().to_lowercase()
@@ -182,118 +505,164 @@ fn citing(row: &Row, quote: &str) -> Vec<String> {
         .collect()
 }
 
+/// The row's LaTeX on one line, at most `n` characters.
+fn flat(latex: &str, n: usize) -> String {
+    let flat = latex.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = flat.chars().take(n).collect();
+    if flat.chars().count() > n {
+        out.push('…');
+    }
+    out
+}
+
+/// Where the equation stands: `line 61`, `line 61 link 2`, `line 61 inline`.
+fn place_text(row: &Row) -> String {
+    match (row.link, row.inline) {
+        (Some(k), _) => format!("{:>4}.{k}", row.equation.line),
+        (None, true) => format!("{:>4}i", row.equation.line),
+        (None, false) => format!("{:>4}  ", row.equation.line),
+    }
+}
+
+/// A one-line summary of the counts.
+fn summary(r: &NoteReport) -> String {
+    ORDER
+        .iter()
+        .map(|v| format!("{} {}", r.count(*v), v.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The counterexample, as shown.
+fn cex_text(c: &Counterexample) -> String {
+    if c.lhs.is_nan() && c.rhs.is_nan() {
+        c.at.clone()
+    } else {
+        format!("at {}: lhs = {}, rhs = {}", c.at, c.lhs, c.rhs)
+    }
+}
+
 /// The report as text.
 pub fn text(r: &NoteReport) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
-    let counts: Vec<String> = ORDER
-        .iter()
-        .map(|v| format!("{} {}", r.count(*v), v.name()))
-        .collect();
-    let _ = writeln!(
-        o,
-        "{}: {} display rows; {}",
-        r.note,
-        r.rows.len(),
-        counts.join(", ")
-    );
+    let _ = writeln!(o, "{}: {} equations; {}", r.note, r.rows.len(), summary(r));
     for row in &r.rows {
-        let flat = row
-            .equation
-            .latex
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut latex: String = flat.chars().take(72).collect();
-        if flat.chars().count() > 72 {
-            latex.push('…');
-        }
+        let minor = if row.minor() { " (minor)" } else { "" };
+        let _ = writeln!(
+            o,
+            "  line {}  {:<21}  {}",
+            place_text(row),
+            format!("{}{minor}", row.verdict.name()),
+            flat(&row.equation.latex, 64)
+        );
         let by = citing(row, "");
-        let _ = writeln!(
-            o,
-            "  line {:>4}  {:<11}  {}",
-            row.equation.line,
-            row.verdict.name(),
-            latex
-        );
         if !by.is_empty() {
-            let _ = writeln!(o, "             by {}", by.join("; "));
+            let _ = writeln!(o, "               by {}", by.join("; "));
         }
-    }
-    for (c, quote) in &r.unplaced {
-        let _ = writeln!(
-            o,
-            "  cited by {} {} but in no display row: {}",
-            c.derivation,
-            c.link,
-            quote.chars().take(60).collect::<String>()
-        );
+        match row.verdict {
+            RowVerdict::Fails | RowVerdict::HoldsWithConvention | RowVerdict::NotCheckable => {
+                if let Some(why) = row.reason() {
+                    let _ = writeln!(o, "               why: {why}");
+                }
+                if row.verdict == RowVerdict::Fails {
+                    if let Some(c) = row.counterexample() {
+                        let _ = writeln!(o, "               counterexample {}", cex_text(c));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
     o
 }
 
-/// The report as GitHub-renderable Markdown: a summary table of counts, then each row with a
-/// badge, its line, its LaTeX and the links that decide it.
-pub fn markdown(r: &NoteReport) -> String {
-    use std::fmt::Write as _;
-    let badge = |v: RowVerdict| match v {
+fn badge(v: RowVerdict) -> &'static str {
+    match v {
         RowVerdict::Holds => "✅ holds",
         RowVerdict::Fails => "❌ fails",
+        RowVerdict::HoldsWithConvention => "🟨 holds with convention",
+        RowVerdict::NotCheckable => "⬛ not checkable",
         RowVerdict::Undecided => "❔ undecided",
         RowVerdict::NotEncoded => "⬜ not encoded",
-    };
+    }
+}
+
+/// The report as GitHub-renderable Markdown: a summary table of counts, then each equation with
+/// a badge, its line, its LaTeX, the reason and the links that decide it.
+pub fn markdown(r: &NoteReport) -> String {
+    use std::fmt::Write as _;
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "## {}
-",
-        r.note
-    );
-    let _ = writeln!(
-        o,
-        "| verdict | rows |
-|---|---|"
-    );
+    let _ = writeln!(o, "## {}\n", r.note);
+    let _ = writeln!(o, "| verdict | equations |\n|---|---|");
     for v in ORDER {
         let _ = writeln!(o, "| {} | {} |", badge(v), r.count(v));
     }
+    let _ = writeln!(o, "| total | {} |\n", r.rows.len());
     let _ = writeln!(
         o,
-        "| total | {} |
-",
-        r.rows.len()
+        "| line | verdict | equation | why | checked by |\n|---|---|---|---|---|"
     );
-    let _ = writeln!(
-        o,
-        "| line | verdict | equation | checked by |
-|---|---|---|---|"
-    );
+    let cell = |s: &str| s.replace('|', "\\vert ").replace('\n', " ");
     for row in &r.rows {
-        let flat = row
-            .equation
-            .latex
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
         // `|` would end a table cell; alignment `&` means nothing outside its block.
-        let latex = flat.replace('|', "\\vert ").replace('&', " ");
+        let latex = cell(&flat(&row.equation.latex, 400)).replace('&', " ");
         let by = citing(row, "`");
+        let mut why = row.reason().unwrap_or_default();
+        if row.verdict == RowVerdict::Fails {
+            if let Some(c) = row.counterexample() {
+                why = format!("{why} — counterexample {}", cex_text(c));
+            }
+        }
+        let line = place_text(row).trim().to_string();
         let _ = writeln!(
             o,
-            "| {} | {} | ${}$ | {} |",
-            row.equation.line,
+            "| {line} | {}{} | ${latex}$ | {} | {} |",
             badge(row.verdict),
-            latex,
+            if row.minor() { " (minor)" } else { "" },
+            cell(&why),
             by.join("; ")
         );
     }
     o
 }
 
+/// One equation as JSON.
+fn row_json(row: &Row) -> serde_json::Value {
+    let convention = row.conventions();
+    json!({
+        "line": row.equation.line,
+        "link": row.link,
+        "inline": row.inline,
+        "latex": row.equation.latex,
+        "kind": row.kind(),
+        "verdict": row.verdict.name(),
+        "how": row.citing.iter().map(|c| c.verdict.name().to_lowercase()).collect::<Vec<_>>(),
+        "convention": if convention.is_empty() { serde_json::Value::Null } else { json!(convention.join(", ")) },
+        "reason": row.reason(),
+        "minor": row.minor(),
+        "counterexample": row.counterexample().map(|c| json!({"at": c.at, "lhs": c.lhs, "rhs": c.rhs})),
+        "derivations": row.citing.iter().map(|c| json!({
+            "derivation": c.derivation,
+            "file": c.file,
+            "claim": c.link.to_string(),
+            "verdict": c.verdict.name().to_lowercase(),
+            "under": c.convention.as_ref().map(|(n, _, v)| json!({"convention": n, "verdict": v.name().to_lowercase()})),
+        })).chain(row.unchecked.iter().map(|u| json!({
+            "derivation": u.derivation,
+            "file": u.file,
+            "claim": null,
+            "verdict": "not-checkable",
+            "reason": u.reason.name(),
+        }))).collect::<Vec<_>>(),
+    })
+}
+
 /// The reports as one JSON document (schema version 1): `{"version": 1, "notes": [{"note",
-/// "counts": {"holds", "fails", "undecided", "not-encoded"}, "equations": [{"line", "link"
-/// (null: the whole row), "latex", "kind", "verdict", "how" (the citing links' verdicts),
-/// "derivations": [{"derivation", "file", "claim"}]}], "unplaced": [...]}]}`.
+/// "counts": {verdict: n}, "equations": [{"line", "link" (the `=` link within its row, null for
+/// the whole row), "inline", "latex", "kind", "verdict", "how" (the citing links' verdicts),
+/// "convention", "reason", "minor", "counterexample", "derivations": [{"derivation", "file",
+/// "claim", "verdict", "under"}]}]}]}`.
 pub fn json(reports: &[NoteReport]) -> serde_json::Value {
     let notes: Vec<serde_json::Value> = reports
         .iter()
@@ -302,31 +671,8 @@ pub fn json(reports: &[NoteReport]) -> serde_json::Value {
                 .iter()
                 .map(|v| (v.name().to_string(), json!(r.count(*v))))
                 .collect();
-            let equations: Vec<serde_json::Value> = r
-                .rows
-                .iter()
-                .map(|row| {
-                    json!({
-                        "line": row.equation.line,
-                        "link": null,
-                        "latex": row.equation.latex,
-                        "kind": row.equation.kind.name(),
-                        "verdict": row.verdict.name(),
-                        "how": row.citing.iter().map(|c| c.verdict.name().to_lowercase()).collect::<Vec<_>>(),
-                        "derivations": row.citing.iter().map(|c| json!({
-                            "derivation": c.derivation,
-                            "file": c.file,
-                            "claim": c.link.to_string(),
-                        })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            let unplaced: Vec<serde_json::Value> = r
-                .unplaced
-                .iter()
-                .map(|(c, q)| json!({"derivation": c.derivation, "claim": c.link.to_string(), "quote": q}))
-                .collect();
-            json!({"note": r.note, "counts": counts, "equations": equations, "unplaced": unplaced})
+            let equations: Vec<serde_json::Value> = r.rows.iter().map(row_json).collect();
+            json!({"note": r.note, "counts": counts, "equations": equations})
         })
         .collect();
     json!({"version": 1, "notes": notes})

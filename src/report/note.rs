@@ -113,11 +113,26 @@ fn rows(
     let bytes = body.as_bytes();
     let mut i = 0;
     let mut cuts = vec![];
+    // Environments other than the row-splitting ones (`bmatrix`, `cases`, …) keep their `\\\\`.
+    let mut inner = 0i32;
     while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            for (marker, step) in [("\\begin{", 1), ("\\end{", -1)] {
+                if body[i..].starts_with(marker) {
+                    let name: String = body[i + marker.len()..]
+                        .chars()
+                        .take_while(|c| *c != '}')
+                        .collect();
+                    if !ROW_ENVIRONMENTS.contains(&name.as_str()) {
+                        inner += step;
+                    }
+                }
+            }
+        }
         match bytes[i] {
             b'{' => depth += 1,
             b'}' => depth -= 1,
-            b'\\' if i + 1 < bytes.len() && bytes[i + 1] == b'\\' && depth <= 0 => {
+            b'\\' if i + 1 < bytes.len() && bytes[i + 1] == b'\\' && depth <= 0 && inner <= 0 => {
                 cuts.push((row_start, i));
                 i += 2;
                 row_start = i;
@@ -152,12 +167,23 @@ fn rows(
     }
 }
 
+/// The environments whose rows are the note's rows (split at `\\\\`).
+const ROW_ENVIRONMENTS: [&str; 9] = [
+    "aligned",
+    "align*",
+    "align",
+    "split",
+    "gathered",
+    "gather",
+    "gather*",
+    "equation",
+    "equation*",
+];
+
 /// The row with `\begin{aligned}`-like markers replaced by spaces (offsets kept).
 fn blank_environments(raw: &str) -> String {
     let mut s = raw.to_string();
-    for env in [
-        "aligned", "align*", "align", "split", "gathered", "equation",
-    ] {
+    for env in ROW_ENVIRONMENTS {
         for marker in [format!("\\begin{{{env}}}"), format!("\\end{{{env}}}")] {
             s = s.replace(&marker, &" ".repeat(marker.len()));
         }
@@ -167,25 +193,53 @@ fn blank_environments(raw: &str) -> String {
 
 /// The number of top-level relations of a row, and its kind.
 fn relations(latex: &str) -> (usize, Kind) {
+    let rels = relation_offsets(latex);
+    let has = |k: Rel| rels.iter().any(|(_, r)| *r == k);
+    let kind = if has(Rel::Approx) {
+        Kind::Approximation
+    } else if has(Rel::Ineq) {
+        Kind::Inequality
+    } else if has(Rel::Eq) {
+        Kind::Equation
+    } else {
+        Kind::Expression
+    };
+    (rels.len(), kind)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rel {
+    Eq,
+    Approx,
+    Ineq,
+}
+
+/// The byte offsets (end of the sign) of the row's top-level relations, with their kind.
+fn relation_offsets(latex: &str) -> Vec<(usize, Rel)> {
     let mut depth = 0i32;
-    let (mut eq, mut approx, mut ineq) = (0, 0, 0);
+    let mut out = vec![];
     let b = latex.as_bytes();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'{' => depth += 1,
             b'}' => depth -= 1,
-            b'=' if depth <= 0 => eq += 1,
-            b'<' | b'>' if depth <= 0 => ineq += 1,
+            b'=' if depth <= 0 => out.push((i + 1, Rel::Eq)),
+            b'<' | b'>' if depth <= 0 => out.push((i + 1, Rel::Ineq)),
             b'\\' if depth <= 0 => {
                 let word: String = latex[i + 1..]
                     .chars()
                     .take_while(|c| c.is_ascii_alphabetic())
                     .collect();
+                let end = i + 1 + word.len();
                 match word.as_str() {
-                    "approx" | "simeq" | "sim" | "to" | "rightarrow" => approx += 1,
-                    "le" | "leq" | "ge" | "geq" | "lesssim" | "gtrsim" => ineq += 1,
-                    "neq" => ineq += 1,
+                    "approx" | "simeq" | "sim" | "to" | "rightarrow" => {
+                        out.push((end, Rel::Approx))
+                    }
+                    "le" | "leq" | "ge" | "geq" | "lesssim" | "gtrsim" | "neq" => {
+                        out.push((end, Rel::Ineq))
+                    }
+                    "equiv" | "coloneqq" => out.push((end, Rel::Eq)),
                     _ => {}
                 }
                 i += 1 + word.len().max(1);
@@ -195,16 +249,57 @@ fn relations(latex: &str) -> (usize, Kind) {
         }
         i += 1;
     }
-    let kind = if approx > 0 {
-        Kind::Approximation
-    } else if ineq > 0 {
-        Kind::Inequality
-    } else if eq > 0 {
-        Kind::Equation
-    } else {
-        Kind::Expression
-    };
-    (eq + approx + ineq, kind)
+    out
+}
+
+/// Which `=` link of a row a quote stands for: the number of top-level relations before the
+/// quote's end (at least 1), or `None` when the quote is not in the row (whitespace ignored).
+pub fn link_of(latex: &str, quote: &str) -> Option<usize> {
+    let end = find_end(latex, quote)?;
+    let before = relation_offsets(latex)
+        .iter()
+        .filter(|(at, _)| *at <= end)
+        .count();
+    Some(before.max(1))
+}
+
+/// The byte offset in `latex` just after `quote` (whitespace ignored in both).
+fn find_end(latex: &str, quote: &str) -> Option<usize> {
+    let q: Vec<char> = quote.chars().filter(|c| !c.is_whitespace()).collect();
+    if q.is_empty() {
+        return None;
+    }
+    // The non-space characters of the row with their byte offsets.
+    let chars: Vec<(usize, char)> = latex
+        .char_indices()
+        .filter(|(_, c)| !c.is_whitespace())
+        .collect();
+    (0..chars.len())
+        .find(|&s| {
+            s + q.len() <= chars.len()
+                && chars[s..s + q.len()]
+                    .iter()
+                    .map(|x| x.1)
+                    .eq(q.iter().copied())
+        })
+        .map(|s| {
+            let (at, c) = chars[s + q.len() - 1];
+            at + c.len_utf8()
+        })
+}
+
+/// Does the row define its left side (`:=`, `\equiv`, `\coloneqq`)?
+pub fn is_definition(latex: &str) -> bool {
+    latex.contains(":=") || latex.contains("\\coloneqq") || latex.contains("\\equiv")
+}
+
+/// Does the row begin with its relation (`&= …`, `= …`): a link from the row before?
+pub fn is_continuation(latex: &str) -> bool {
+    let t = latex.trim_start().trim_start_matches('&').trim_start();
+    t.starts_with('=')
+        || t.starts_with("\\approx")
+        || t.starts_with("\\le")
+        || t.starts_with("\\ge")
 }
 
 /// Does `quote` stand in `latex` (whitespace ignored)?
@@ -248,6 +343,26 @@ mod tests {
             equations(b"ok\n\xff\xfe"),
             Err(NoteError::NotUtf8 { line: 2 })
         );
+    }
+
+    #[test]
+    fn matrices_and_cases_keep_their_rows() {
+        let eqs =
+            equations(b"$$\\delta_{jk}=\\begin{cases}1 & j=k \\\\ 0 & j\\neq k\\end{cases}$$")
+                .unwrap();
+        assert_eq!(eqs.len(), 1);
+        let eqs = equations(b"$$\\begin{aligned} a &= \\begin{bmatrix}1 \\\\ 2\\end{bmatrix} \\\\ &= b \\end{aligned}$$").unwrap();
+        assert_eq!(eqs.len(), 2);
+    }
+
+    #[test]
+    fn a_quote_names_the_link_it_ends_in() {
+        let row = "f = (a + b) c = ac + bc";
+        assert_eq!(link_of(row, "f = (a+b)c"), Some(1));
+        assert_eq!(link_of(row, "= ac + bc"), Some(2));
+        assert_eq!(link_of(row, "(a + b) c"), Some(1));
+        assert_eq!(link_of(row, "xyz"), None);
+        assert_eq!(link_of("&= c", "c"), Some(1));
     }
 
     #[test]

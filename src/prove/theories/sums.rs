@@ -376,6 +376,25 @@ fn swappable(eg: &mut MathGraph, _: Id, s: &Subst) -> bool {
     i != j && free_of("?c", i) && free_of("?d", i) && free_of("?a", j) && free_of("?b", j)
 }
 
+/// sum(j in a..a, body) = body[j := a]: a range of one element (its bounds in one class).
+fn sum_single(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    if egraph.find(s[var("?lo")]) != egraph.find(s[var("?hi")]) {
+        return None;
+    }
+    let j = symbol_of(egraph, s[var("?j")])?;
+    let at = std::collections::BTreeMap::from([(j, extract(egraph, s[var("?lo")]))]);
+    // Substitution refuses to capture (a bound name of the body free in `a`): no rewrite then.
+    let (body, _) = crate::expr::binders::unfold(
+        &extract(egraph, s[var("?body")]),
+        &at,
+        crate::limits::MAX_TERM_NODES,
+    )
+    .ok()?;
+    let mut b = PatBuilder::default();
+    b.expr(&body);
+    Some(b.finish())
+}
+
 /// Canonical bound-index names, tried in order.
 const CANONICAL: [&str; 8] = ["k", "l", "m", "p", "q", "r", "s", "t"];
 
@@ -460,6 +479,14 @@ pub fn rules() -> Vec<Rule> {
                 sum_delta_declared,
             ),
             &["(sum k 1 n (* (idx x k) (delta i k)))"],
+        ),
+        r(
+            "sum-single",
+            computed("sum-single", "(sum ?j ?lo ?hi ?body)", sum_single),
+            &[
+                "(sum j 1 1 (* (idx x j) (idx xp j)))",
+                "(sum j n n (* j (idx x j)))",
+            ],
         ),
         r(
             "sum-swap",
