@@ -17,6 +17,9 @@ pub enum Format {
     Md,
     /// One JSON document (schema version in the `version` field).
     Json,
+    /// One self-contained HTML page: MathML equations, verdict badges, expandable proofs,
+    /// counterexamples and width-study plots (no script, nothing fetched).
+    Html,
 }
 
 /// Report on the notes: every derivation in derivations/ is checked, and the links citing each
@@ -76,6 +79,7 @@ pub fn run_report(
             .map(report::markdown)
             .collect::<Vec<_>>()
             .join("\n"),
+        Format::Html => report::html::html(&all),
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&report::json(&all)).expect("JSON values serialise")

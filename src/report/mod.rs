@@ -6,7 +6,9 @@
 //! links fails if one of them is refuted (or unsound), holds if one is proved, consistent or a
 //! limit and none fails, and is undecided otherwise.
 
+pub mod html;
 pub mod note;
+mod plot;
 
 use crate::derivation::check::LinkResult;
 use crate::derivation::file::{CiteKind, Reason};
@@ -506,7 +508,7 @@ fn citing(row: &Row, quote: &str) -> Vec<String> {
 }
 
 /// The row's LaTeX on one line, at most `n` characters.
-fn flat(latex: &str, n: usize) -> String {
+pub(crate) fn flat(latex: &str, n: usize) -> String {
     let flat = latex.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out: String = flat.chars().take(n).collect();
     if flat.chars().count() > n {
@@ -534,7 +536,7 @@ fn summary(r: &NoteReport) -> String {
 }
 
 /// The counterexample, as shown.
-fn cex_text(c: &Counterexample) -> String {
+pub(crate) fn cex_text(c: &Counterexample) -> String {
     if c.lhs.is_nan() && c.rhs.is_nan() {
         c.at.clone()
     } else {
