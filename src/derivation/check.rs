@@ -275,7 +275,11 @@ impl fmt::Display for PointError {
 
 fn side(env: &Env, e: &Expr, name: &str) -> Result<Value, PointError> {
     match Evaluator::new(env).eval(e) {
-        Ok(v) if v.value.is_finite() => Ok(v),
+        Ok(v) if v.value.is_finite() && v.scale.is_finite() && v.stderr.is_finite() => Ok(v),
+        Ok(v) if v.value.is_finite() => Err(PointError::Other(format!(
+            "the {name}'s magnitude overflows at some points (rounding scale {}, standard error {}), so its accuracy is unknown there",
+            v.scale, v.stderr
+        ))),
         Ok(v) => Err(PointError::Other(format!(
             "the {name} is not finite ({}) at some points",
             v.value

@@ -63,6 +63,18 @@ pub enum EvalError {
     Unsupported(String),
 }
 
+/// A derivative's failure: of the function it differentiates, or of the scheme itself.
+enum Failure {
+    Inner(EvalError),
+    Own(super::diff::DiffError),
+}
+
+impl From<super::diff::DiffError> for Failure {
+    fn from(e: super::diff::DiffError) -> Self {
+        Failure::Own(e)
+    }
+}
+
 impl From<super::diff::DiffError> for EvalError {
     fn from(e: super::diff::DiffError) -> Self {
         match e {
@@ -992,9 +1004,23 @@ impl<'a> Evaluator<'a> {
                     .map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
             };
             self.bound.pop();
-            r
-        })?;
-        Ok((d.value, d.error, d.scale))
+            r.map_err(Failure::Inner)
+        });
+        match d {
+            Ok(d) => Ok((d.value, d.error, d.scale)),
+            Err(Failure::Inner(err)) => Err(err),
+            // The scheme's own failure, said with the variable's name (the scheme calls it t).
+            Err(Failure::Own(err)) => {
+                let text = err
+                    .to_string()
+                    .replacen("d/dt", &format!("d/d{t}"), 1)
+                    .replacen(" t = ", &format!(" {t} = "), 1);
+                Err(match err {
+                    super::diff::DiffError::Domain(_) => EvalError::OutOfDomain(text),
+                    _ => EvalError::Unsupported(text),
+                })
+            }
+        }
     }
 
     /// gauss(s11, s12, s22; body) = E[body(u, v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]), by the

@@ -84,7 +84,8 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
     let diff = (l.value - r.value).abs();
     let mut tol = REL * l.value.abs().max(r.value.abs()) + SCALE * l.scale.max(r.scale);
     let statistical = l.stderr > 0.0 || r.stderr > 0.0;
-    let sigma = (l.stderr * l.stderr + r.stderr * r.stderr).sqrt();
+    // hypot: squaring an uncertainty of 1e168 would overflow to an infinite allowance.
+    let sigma = l.stderr.hypot(r.stderr);
     if statistical {
         tol += z(comparisons) * sigma;
     }
@@ -128,6 +129,20 @@ mod tests {
             scale: value.abs(),
             stderr: 0.0,
         }
+    }
+
+    #[test]
+    fn huge_uncertainties_give_a_finite_allowance() {
+        let big = |value: f64, stderr: f64| Value {
+            value,
+            scale: value.abs(),
+            stderr,
+        };
+        // The sides agree within their uncertainties: squaring 7e168 must not overflow.
+        let c = compare(big(-7.78e178, 7.2e168), big(-7.78e178 + 1e167, 0.0), 24);
+        assert!(c.tol.is_finite() && c.agrees(), "{c:?}");
+        // And a real difference at that size still disagrees.
+        assert!(!compare(big(-7.78e178, 7.2e168), big(-3.0e178, 0.0), 24).agrees());
     }
 
     #[test]
