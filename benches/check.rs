@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench check`.
 
-use derive::derivation::discover::{all_files, derivations_dir};
+use derive::derivation::discover::{derivations_dir, suite_files};
 use derive::derivation::{check_all, load};
 use derive::prove::{prove, Limits, Outcome};
 use std::time::Instant;
@@ -16,7 +16,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let files = all_files(&derivations_dir());
+    let files = suite_files(&derivations_dir(), false);
     let derivations: Vec<_> = files
         .iter()
         .map(|f| {

@@ -26,9 +26,13 @@ enum Command {
     Check {
         /// Derivation ids or files.
         targets: Vec<String>,
-        /// Check every derivation in derivations/.
+        /// Check every derivation in derivations/ except the notes' (derivations/notes/, checked
+        /// by `derive report`; add --notes to include them).
         #[arg(long)]
         all: bool,
+        /// With --all: the notes' derivations too.
+        #[arg(long, requires = "all")]
+        notes: bool,
         /// Show proof times.
         #[arg(long)]
         timings: bool,
@@ -52,12 +56,14 @@ enum Command {
         #[arg(long)]
         decl: Vec<String>,
     },
-    /// Report on notes: each display equation (each row of an aligned block) with the verdict of
-    /// the derivation links that cite it (holds, fails, undecided), or not encoded.
+    /// Report on notes: each display equation (each row of an aligned block, each `=` link of a
+    /// row) with the verdict of the derivation links that cite it: holds, fails (counterexample
+    /// and diagnosis), holds-with-convention, not-checkable (with the reason), or not-encoded.
+    /// Results are cached under target/derive-cache/ by derivation content and tool build.
     Report {
         /// The notes (text files with `$$…$$` display equations).
         notes: Vec<String>,
-        /// Output format: text, Markdown, or one JSON document.
+        /// Output format: text, Markdown, JSON, or one self-contained HTML page.
         #[arg(long, value_enum, default_value = "text")]
         format: cli::report::Format,
         /// Write the report to this file instead of standard output.
@@ -96,9 +102,10 @@ fn main() -> ExitCode {
         Command::Check {
             targets,
             all,
+            notes,
             timings,
             format,
-        } => check::run_check(&targets, all, timings, format),
+        } => check::run_check(&targets, all, notes, timings, format),
         Command::List => check::run_list().map(|_| true),
         Command::Report { notes, format, out } => {
             cli::report::run_report(&notes, format, out.as_deref())

@@ -4,7 +4,7 @@ use crate::derivation::Verdict;
 use std::path::PathBuf;
 
 use super::{out, CliError};
-use crate::derivation::discover::{all_files, derivations_dir, load_path, resolve};
+use crate::derivation::discover::{all_files, derivations_dir, load_path, resolve, suite_files};
 use crate::derivation::{check_all, render, Derivation, LinkResult, Report};
 
 /// How `derive check` writes its results.
@@ -24,11 +24,12 @@ pub enum Format {
 pub fn run_check(
     targets: &[String],
     all: bool,
+    notes: bool,
     timings: bool,
     format: Format,
 ) -> Result<bool, CliError> {
     let files: Vec<PathBuf> = if all || targets.is_empty() {
-        all_files(&derivations_dir())
+        suite_files(&derivations_dir(), notes)
     } else {
         targets
             .iter()

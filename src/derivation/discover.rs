@@ -108,6 +108,20 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The folder of the notes' derivations (`derivations/notes/NNN/`), checked by `derive report`
+/// and by `derive check --all --notes`.
+pub const NOTES_DIR: &str = "notes";
+
+/// The suite of `derive check --all`: every derivation file except the notes' (see
+/// [`NOTES_DIR`]), unless `notes` is set.
+pub fn suite_files(dir: &Path, notes: bool) -> Vec<PathBuf> {
+    let skip = dir.join(NOTES_DIR);
+    all_files(dir)
+        .into_iter()
+        .filter(|p| notes || !p.starts_with(&skip))
+        .collect()
+}
+
 /// Load a file given its path. A file larger than [`MAX_FILE_BYTES`] is refused before it is
 /// read; text that is not UTF-8 is an error at the line and column of its first bad byte.
 pub fn load_path(path: &Path) -> Result<Derivation, LoadError> {

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// The verdict on one link. Never a bool. A file states the one it expects with the same
 /// names (`expect = "refuted"`), except [`Verdict::Unsound`], which no file can expect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Verdict {
     /// The e-graph proved it and the numerics agree at enough points.
     Proved,

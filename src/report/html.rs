@@ -4,7 +4,6 @@
 //! study is drawn as a log–log plot of the discrepancy against the width (SVG).
 
 use super::{cex_text, flat, NoteReport, Row, RowVerdict, ORDER};
-use crate::derivation::limit::LimitEvidence;
 use pulldown_latex::{config::DisplayMode, push_mathml, Parser, RenderConfig, Storage};
 use std::fmt::Write as _;
 
@@ -74,7 +73,10 @@ pub fn html(reports: &[NoteReport]) -> String {
     );
     for r in reports {
         let _ = writeln!(o, "<h2>{}</h2>", esc(&r.note));
-        let _ = writeln!(o, "<table class=\"counts\"><tr><th>verdict</th><th>equations</th></tr>");
+        let _ = writeln!(
+            o,
+            "<table class=\"counts\"><tr><th>verdict</th><th>equations</th></tr>"
+        );
         for v in ORDER {
             let _ = writeln!(
                 o,
@@ -84,7 +86,11 @@ pub fn html(reports: &[NoteReport]) -> String {
                 r.count(v)
             );
         }
-        let _ = writeln!(o, "<tr><td>total</td><td>{}</td></tr></table>", r.rows.len());
+        let _ = writeln!(
+            o,
+            "<tr><td>total</td><td>{}</td></tr></table>",
+            r.rows.len()
+        );
         for row in &r.rows {
             equation(&mut o, row);
         }
@@ -129,7 +135,11 @@ fn equation(o: &mut String, row: &Row) {
     }
     if v == RowVerdict::Fails {
         if let Some(c) = row.counterexample() {
-            let _ = write!(o, "<p class=\"why\"><b>counterexample:</b> {}</p>", esc(&cex_text(c)));
+            let _ = write!(
+                o,
+                "<p class=\"why\"><b>counterexample:</b> {}</p>",
+                esc(&cex_text(c))
+            );
         }
     }
     if !row.citing.is_empty() {
@@ -175,6 +185,6 @@ fn equation(o: &mut String, row: &Row) {
 }
 
 /// A log–log plot of the width study: rms discrepancy against width per configuration.
-fn plot(study: &LimitEvidence) -> String {
+fn plot(study: &super::StudyPlot) -> String {
     super::plot::svg(study)
 }

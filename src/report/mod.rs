@@ -6,17 +6,18 @@
 //! links fails if one of them is refuted (or unsound), holds if one is proved, consistent or a
 //! limit and none fails, and is undecided otherwise.
 
+pub mod cache;
 pub mod html;
 pub mod note;
 mod plot;
+pub mod summary;
 
-use crate::derivation::check::LinkResult;
 use crate::derivation::file::{CiteKind, Reason};
-use crate::derivation::limit::LimitEvidence;
-use crate::derivation::{Derivation, LinkId, Report, Verdict};
+use crate::derivation::{Derivation, LinkId, Verdict};
 use note::{Equation, NoteError};
 use serde_json::json;
 use std::fmt;
+pub use summary::{Counterexample, LinkSummary, StudyPlot};
 
 /// The verdict on one equation (one row, or one `=` link of a row) of a note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,17 +50,6 @@ impl RowVerdict {
     }
 }
 
-/// A point where the sides of a refuted link differ.
-#[derive(Debug, Clone)]
-pub struct Counterexample {
-    /// The point, described (or the width study's failure).
-    pub at: String,
-    /// Left side's value (NaN for a width study).
-    pub lhs: f64,
-    /// Right side's value (NaN for a width study).
-    pub rhs: f64,
-}
-
 /// One link that cites an equation.
 #[derive(Debug, Clone)]
 pub struct Citing {
@@ -86,7 +76,7 @@ pub struct Citing {
     /// The rules of the proof, for a proved link.
     pub rules: Vec<String>,
     /// The width study of a limit link.
-    pub study: Option<LimitEvidence>,
+    pub study: Option<StudyPlot>,
     /// What the file says the cited equation is.
     pub kind: Option<CiteKind>,
 }
@@ -94,54 +84,26 @@ pub struct Citing {
 impl Citing {
     fn new(
         d: &Derivation,
-        link: LinkId,
-        r: &LinkResult,
+        r: &LinkSummary,
         step: &crate::derivation::file::Step,
         kind: Option<CiteKind>,
     ) -> Citing {
-        let counterexample = if let Some(p) = r.evidence.counterexample() {
-            Some(Counterexample {
-                at: p.at.clone(),
-                lhs: p.lhs.value,
-                rhs: p.rhs.value,
-            })
-        } else {
-            r.evidence
-                .limit
-                .as_ref()
-                .and_then(|l| l.failure())
-                .map(|st| Counterexample {
-                    at: format!(
-                        "width study, {}: {}",
-                        st.config,
-                        st.failure.clone().unwrap_or_default()
-                    ),
-                    lhs: st.widths.last().map_or(f64::NAN, |w| w.lhs),
-                    rhs: st.widths.last().map_or(f64::NAN, |w| w.rhs),
-                })
-        };
-        let rules = match &r.outcome {
-            Some(crate::prove::Outcome::Proved(steps)) => {
-                steps.iter().map(|s| s.rule.to_string()).collect()
-            }
-            _ => vec![],
-        };
         Citing {
             derivation: d.id.clone(),
             file: d.file.clone(),
-            link,
+            link: LinkId {
+                claim: r.claim,
+                step: r.step,
+            },
             verdict: r.verdict,
-            convention: r
-                .under
-                .as_ref()
-                .map(|u| (u.convention.clone(), u.text.clone(), u.result.verdict)),
-            holds_under: r.holds_under_convention(),
+            convention: r.convention.clone(),
+            holds_under: r.holds_under,
             minor: step.minor,
             remark: step.remark.clone(),
             diagnosis: r.diagnosis.clone(),
-            counterexample,
-            rules,
-            study: r.evidence.limit.clone(),
+            counterexample: r.counterexample.clone(),
+            rules: r.rules.clone(),
+            study: r.study.clone(),
             kind,
         }
     }
@@ -325,7 +287,7 @@ enum Place {
 pub fn report(
     name: &str,
     bytes: &[u8],
-    checked: &[(&Derivation, &Report)],
+    checked: &[(&Derivation, &[LinkSummary])],
 ) -> Result<NoteReport, ReportError> {
     let equations = note::equations(bytes).map_err(ReportError::Note)?;
     let text = std::str::from_utf8(bytes).expect("equations() checked UTF-8");
@@ -417,7 +379,10 @@ pub fn report(
     };
     for (d, r) in checked {
         for link in d.links() {
-            let Some(result) = r.links.iter().find(|l| l.id == link.id) else {
+            let Some(result) = r
+                .iter()
+                .find(|l| (l.claim, l.step) == (link.id.claim, link.id.step))
+            else {
                 continue;
             };
             // The step's own citation, else its claim's.
@@ -432,7 +397,7 @@ pub fn report(
             let j = at_place(p, cite, &mut rows);
             rows[j]
                 .citing
-                .push(Citing::new(d, link.id, result, link.step, cite.kind));
+                .push(Citing::new(d, result, link.step, cite.kind));
         }
         for u in &d.unchecked {
             if u.cite.note != name {
@@ -537,10 +502,9 @@ fn summary(r: &NoteReport) -> String {
 
 /// The counterexample, as shown.
 pub(crate) fn cex_text(c: &Counterexample) -> String {
-    if c.lhs.is_nan() && c.rhs.is_nan() {
-        c.at.clone()
-    } else {
-        format!("at {}: lhs = {}, rhs = {}", c.at, c.lhs, c.rhs)
+    match (c.lhs, c.rhs) {
+        (Some(l), Some(r)) => format!("at {}: lhs = {l}, rhs = {r}", c.at),
+        _ => c.at.clone(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! between the sides against the width, one series per configuration (activation, depth), with
 //! the fitted slope in the legend.
 
-use crate::derivation::limit::LimitEvidence;
+use super::StudyPlot;
 use plotters::prelude::*;
 
 /// Colours of the series, in turn.
@@ -16,18 +16,8 @@ const COLOURS: [RGBColor; 6] = [
 ];
 
 /// The plot as an SVG string (empty when the study has no finite positive point).
-pub fn svg(study: &LimitEvidence) -> String {
-    let points: Vec<Vec<(f64, f64)>> = study
-        .studies
-        .iter()
-        .map(|s| {
-            s.widths
-                .iter()
-                .map(|w| (w.width as f64, w.rms))
-                .filter(|(x, y)| x.is_finite() && y.is_finite() && *x > 0.0 && *y > 0.0)
-                .collect()
-        })
-        .collect();
+pub fn svg(study: &StudyPlot) -> String {
+    let points: Vec<Vec<(f64, f64)>> = study.series.iter().map(|s| s.points.clone()).collect();
     let all = points.iter().flatten();
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for (x, y) in all {
@@ -62,7 +52,7 @@ pub fn svg(study: &LimitEvidence) -> String {
                 .y_desc("rms")
                 .label_style(("sans-serif", 11))
                 .draw()?;
-            for (k, (s, pts)) in study.studies.iter().zip(&points).enumerate() {
+            for (k, (s, pts)) in study.series.iter().zip(&points).enumerate() {
                 let colour = COLOURS[k % COLOURS.len()];
                 let label = match s.slope {
                     Some((b, se)) => format!("{}: slope {b:.2} ± {se:.2}", s.config),
@@ -72,10 +62,7 @@ pub fn svg(study: &LimitEvidence) -> String {
                     .draw_series(LineSeries::new(pts.iter().copied(), colour))?
                     .label(label)
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
-                chart.draw_series(
-                    pts.iter()
-                        .map(|p| Circle::new(*p, 3, colour.filled())),
-                )?;
+                chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
             }
             chart
                 .configure_series_labels()
