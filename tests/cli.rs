@@ -232,52 +232,171 @@ fn eval_prints_what_it_knows() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
 }
 
-/// `derive report`: a note's display rows with the verdicts of the links citing them. The note
-/// here has the name of note 000 and holds the row that `catapult_lambda_note000` cites (its
-/// dropped factor is refuted), one row no derivation cites, and one in an aligned block.
+/// `derive report`, in a project folder of its own: a note named like note 000 holding the row
+/// that `catapult_lambda_note000` cites (its extra factor η is refuted), a row of two `=` links,
+/// a row marked not checkable, a row read under a convention, and a row no derivation cites.
 #[test]
 fn report_places_citations_on_rows() {
     let dir = std::env::temp_dir().join(format!("derive-report-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("derivations/wrong")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("derivations/wrong/catapult_lambda_note000.toml"),
+        dir.join("derivations/wrong/catapult_lambda_note000.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("derivations/n.toml"),
+        r#"id = "n"
+title = "the test note's other rows"
+note = "000_aeb21564a603e9d2.txt"
+
+[symbols]
+f = "real"
+y = "real"
+
+[define]
+L = "(f - y)^2"
+
+[conventions.half]
+text = "the loss carries ½"
+define = { L = "1/2*(f - y)^2" }
+
+[[claim]]
+start = "(f + y)^2"
+
+[[claim.step]]
+cite = { line = 9, quote = '= f^2 + 2fy + y^2' }
+expr = "f^2 + 2*f*y + y^2"
+
+[[claim.step]]
+cite = { line = 9, quote = '= f^2 + y^2' }
+expr = "f^2 + y^2"
+expect = "refuted"
+remark = "the cross term 2fy is dropped"
+
+[[claim]]
+start = "d/df(L)"
+
+[[claim.step]]
+cite = { line = 11, quote = 'L_f = f - y' }
+expr = "f - y"
+by = ["calculus"]
+convention = "half"
+expect = "refuted"
+
+[[unchecked]]
+cite = { line = 10, quote = '\mathcal{D}' }
+reason = "notation"
+detail = "names the data set"
+"#,
+    )
+    .unwrap();
     let note = dir.join("000_aeb21564a603e9d2.txt");
     std::fs::write(
         &note,
-        "Intro.\n$$\n\\begin{aligned}\n\\kappa_{t+1}(1,1) &= \\lambda_t \\\\\n&=\\lambda_t+\\eta^2\\frac{f_t^2}{d}(\\eta\\lambda_t-4)\n\\end{aligned}\n$$\nand $$a = b$$ inline.\n",
+        "Intro.\n$$\n\\begin{aligned}\n\\kappa_{t+1}(1,1) &= \\lambda_t \\\\\n&=\\lambda_t+\\eta^2\\frac{f_t^2}{d}(\\eta\\lambda_t-4)\n\\end{aligned}\n$$\nand $$a = b$$ inline.\n$$g = (f + y)^2 = f^2 + 2fy + y^2 = f^2 + y^2$$\n$$\\mathcal{D}$$\n$$L_f = f - y$$\n",
     )
     .unwrap();
     let path = note.display().to_string();
-    let o = derive(&["report", &path]);
+    let o = common::derive_in(&dir, &["report", &path]);
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
     assert!(
-        text.contains("3 display rows; 0 holds, 1 fails, 0 undecided, 2 not-encoded"),
+        text.contains("8 equations; 1 holds, 2 fails, 1 holds-with-convention, 1 not-checkable, 0 undecided, 3 not-encoded"),
         "{text}"
     );
-    assert!(text.contains("line    5  fails"), "{text}");
+    assert!(text.contains("line    5    fails"), "{text}");
     assert!(
         text.contains("catapult_lambda_note000 1.1 refuted"),
         "{text}"
     );
-    let o = derive(&["report", &path, "--format", "json"]);
+    // The row of three links: link 2 holds (the first step), link 3 fails (the second).
+    assert!(text.contains("line    9.1  not-encoded"), "{text}");
+    assert!(text.contains("line    9.2  holds"), "{text}");
+    assert!(text.contains("line    9.3  fails"), "{text}");
+    assert!(
+        text.contains("why: the cross term 2fy is dropped"),
+        "{text}"
+    );
+    assert!(text.contains("counterexample at"), "{text}");
+    assert!(text.contains("line   10    not-checkable"), "{text}");
+    assert!(
+        text.contains("why: notation only: names the data set"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line   11    holds-with-convention"),
+        "{text}"
+    );
+    let o = common::derive_in(&dir, &["report", &path, "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["version"], 1);
-    assert_eq!(v["notes"][0]["counts"]["fails"], 1);
-    assert_eq!(v["notes"][0]["equations"][1]["line"], 5);
-    assert_eq!(v["notes"][0]["equations"][1]["verdict"], "fails");
-    assert_eq!(v["notes"][0]["equations"][2]["verdict"], "not-encoded");
+    assert_eq!(v["notes"][0]["counts"]["fails"], 2);
+    let eq = &v["notes"][0]["equations"];
+    assert_eq!(eq[1]["line"], 5);
+    assert_eq!(eq[1]["verdict"], "fails");
+    assert_eq!(eq[1]["kind"], "derivation-step");
+    assert!(eq[1]["counterexample"]["lhs"].is_number(), "{}", eq[1]);
+    assert_eq!(eq[2]["verdict"], "not-encoded");
+    assert_eq!(eq[5]["link"], 3);
+    assert_eq!(eq[5]["verdict"], "fails");
+    assert_eq!(eq[7]["verdict"], "holds-with-convention");
+    assert_eq!(eq[7]["convention"], "half");
+    // The second run reads the cache and says the same.
+    let again = common::derive_in(&dir, &["report", &path, "--format", "json"]);
+    assert_eq!(again.stdout, o.stdout);
+    assert!(dir.join("target/derive-cache").is_dir());
     let md = dir.join("report.md");
-    let o = derive(&[
-        "report",
-        &path,
-        "--format",
-        "md",
-        "--out",
-        &md.display().to_string(),
-    ]);
+    let o = common::derive_in(
+        &dir,
+        &[
+            "report",
+            &path,
+            "--format",
+            "md",
+            "--out",
+            &md.display().to_string(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let md = std::fs::read_to_string(md).unwrap();
-    assert!(md.contains("| ❌ fails | 1 |"), "{md}");
+    assert!(md.contains("| ❌ fails | 2 |"), "{md}");
     assert!(md.contains("| 5 | ❌ fails |"), "{md}");
+    let html = dir.join("report.html");
+    let o = common::derive_in(
+        &dir,
+        &[
+            "report",
+            &path,
+            "--format",
+            "html",
+            "--out",
+            &html.display().to_string(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let html = std::fs::read_to_string(html).unwrap();
+    assert_eq!(html.matches("<details class=\"eq").count(), 8, "{html}");
+    assert_eq!(html.matches("<math").count(), 8, "{html}");
+    assert!(!html.contains("<script"), "{html}");
+
+    // A quote that is not in the note: exit 2 at the quote in the derivation file.
+    let src = std::fs::read_to_string(dir.join("derivations/n.toml")).unwrap();
+    std::fs::write(
+        dir.join("derivations/n.toml"),
+        src.replace("'L_f = f - y'", "'L_f = f + y'"),
+    )
+    .unwrap();
+    let o = common::derive_in(&dir, &["report", &path]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("n.toml:33:")
+            && stderr(&o).contains("the quote is not in 000_aeb21564a603e9d2.txt"),
+        "{}",
+        stderr(&o)
+    );
 
     // Bad notes: exit 2 with the file and line.
     for (name, bytes, want) in [

@@ -29,21 +29,30 @@ fn check_quotes(d: &derive::Derivation) -> Result<(), Failed> {
     let cites = d
         .claims
         .iter()
-        .flat_map(|c| c.cite.iter().chain(c.steps.iter().flat_map(|s| &s.cite)));
+        .flat_map(|c| c.cite.iter().chain(c.steps.iter().flat_map(|s| &s.cite)))
+        .chain(d.unchecked.iter().map(|u| &u.cite));
     for c in cites {
         let text = std::fs::read_to_string(notes.join(&c.note))
             .map_err(|e| Failed::from(format!("cited note {}: {e}", c.note)))?;
-        let Some(at) = text.find(c.quote.as_str()) else {
+        if !text.contains(c.quote.as_str()) {
             return Err(Failed::from(format!(
                 "the quote is not verbatim in {}: {}",
                 c.note, c.quote
             )));
-        };
-        let line = text[..at].matches('\n').count() + 1;
+        }
         if let Some(given) = c.line {
-            if given != line {
+            // The line given is where an occurrence of the quote starts, or where the display
+            // row holding it starts (the line the report shows).
+            let starts = text
+                .match_indices(c.quote.as_str())
+                .any(|(at, _)| text[..at].matches('\n').count() + 1 == given);
+            let in_row = derive::report::note::equations(text.as_bytes())
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e.line == given && derive::report::note::contains(&e.latex, &c.quote));
+            if !starts && !in_row {
                 return Err(Failed::from(format!(
-                    "the quote stands at line {line} of {}, not {given}",
+                    "the quote does not stand at line {given} of {} (neither starts there nor in the display row there)",
                     c.note
                 )));
             }

@@ -64,3 +64,44 @@ impl Cache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derivation::Verdict;
+
+    fn summary() -> Vec<LinkSummary> {
+        vec![LinkSummary {
+            claim: 1,
+            step: 2,
+            verdict: Verdict::Refuted,
+            convention: None,
+            holds_under: false,
+            diagnosis: Some("off by a constant factor".into()),
+            counterexample: Some(super::super::Counterexample {
+                at: "x=0.1".into(),
+                lhs: Some(0.1 + 0.2),
+                rhs: Some(1.0 / 3.0),
+            }),
+            rules: vec![],
+            study: None,
+        }]
+    }
+
+    #[test]
+    fn a_changed_file_or_tool_misses_and_values_round_trip() {
+        let root = std::env::temp_dir().join(format!("derive-cache-test-{}", std::process::id()));
+        let cache = Cache::open(&root);
+        cache.put("a.toml", "x = 1", &summary());
+        // Bit for bit: a cached report reads the same as a fresh one.
+        assert_eq!(cache.get("a.toml", "x = 1"), Some(summary()));
+        assert_eq!(cache.get("a.toml", "x = 2"), None);
+        assert_eq!(cache.get("b.toml", "x = 1"), None);
+        let other = Cache {
+            tool: "another build".into(),
+            ..Cache::open(&root)
+        };
+        assert_eq!(other.get("a.toml", "x = 1"), None);
+        let _ = std::fs::remove_dir_all(root);
+    }
+}

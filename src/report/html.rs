@@ -21,10 +21,32 @@ fn normalise(latex: &str) -> String {
     let mut s = latex
         .replace("\\bold{", "\\mathbf{")
         .replace("\\bm{", "\\boldsymbol{");
-    if s.contains('&') && !s.contains("\\begin{") {
+    if has_top_level_ampersand(&s) {
         s = format!("\\begin{{aligned}}{s}\\end{{aligned}}");
     }
     s
+}
+
+/// Does the row align with `&` outside any environment of its own (a row of an `aligned`
+/// block, cut out of it)?
+fn has_top_level_ampersand(s: &str) -> bool {
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < s.len() {
+        let rest = &s[i..];
+        if rest.starts_with("\\begin{") {
+            depth += 1;
+        } else if rest.starts_with("\\end{") {
+            depth -= 1;
+        } else if rest.starts_with("\\&") {
+            i += 2;
+            continue;
+        } else if rest.starts_with('&') && depth <= 0 {
+            return true;
+        }
+        i += rest.chars().next().map_or(1, char::len_utf8);
+    }
+    false
 }
 
 /// An equation as MathML, or `None` when the renderer cannot read it.
@@ -40,6 +62,26 @@ pub fn mathml(latex: &str) -> Option<String> {
     };
     push_mathml(&mut out, parser, config).ok()?;
     (!out.contains("<merror")).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_aligned_blocks_and_matrices_render() {
+        for latex in [
+            "&= \\frac{1}{2} x",
+            "a &= \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}",
+            "\\bold{x}^\\top \\bold{y}",
+            "\\delta_{jk}=\\begin{cases}1 & j=k \\\\ 0 & j\\neq k\\end{cases}",
+        ] {
+            let m = mathml(latex).unwrap_or_else(|| panic!("not rendered: {latex}"));
+            assert!(m.starts_with("<math"), "{m}");
+        }
+        // A command the renderer does not know is not passed off as rendered.
+        assert!(mathml("\\notacommand{x}").is_none());
+    }
 }
 
 fn class(v: RowVerdict) -> &'static str {
@@ -59,7 +101,7 @@ details.eq>summary{cursor:pointer;list-style:none;display:flex;gap:1em;align-ite
 .undecided{border-color:#6a1b9a}.undecided .badge,.badge.undecided{background:#6a1b9a}
 .not-encoded{border-color:#999}.not-encoded .badge,.badge.not-encoded{background:#999}
 .line{color:#666;font-size:.85em;min-width:5em}
-.math{overflow-x:auto}
+.math{overflow-x:auto;overflow-y:hidden}
 .why,.links{font-size:.9em;margin:.4em 0 .2em 0}
 code{font-size:.9em}
 svg.plot{background:#fff;border:1px solid #ddd;margin:.4em 0}";

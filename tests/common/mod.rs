@@ -15,6 +15,16 @@ pub fn derive(args: &[&str]) -> Output {
         .expect("run derive")
 }
 
+/// Run the `derive` binary with `args` in the folder `dir` (a project of its own: its
+/// `derivations/` and `target/`).
+pub fn derive_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_derive"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run derive")
+}
+
 /// Standard output, as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
