@@ -122,11 +122,16 @@ fn run(path: &Path, m: Mutation) -> Result<(), Failed> {
     let ctx = context(&d);
     let mut missed = vec![];
     let mut tried = 0;
-    // An inequality stays true under many changes of its bound: only equalities are mutated.
-    for link in d
-        .links()
-        .filter(|l| l.step.rel == derive::derivation::Relation::Eq)
-    {
+    // An inequality stays true under many changes of its bound: only equalities are mutated;
+    // and only links that hold (a mutation of a false link, e.g. one that holds only under a
+    // convention, may well be true).
+    for link in d.links().filter(|l| {
+        l.step.rel == derive::derivation::Relation::Eq
+            && matches!(
+                l.step.expect,
+                Verdict::Proved | Verdict::Consistent | Verdict::Limit
+            )
+    }) {
         let Some(broken) = mutate(&d, &link.step.term.expr, m) else {
             continue;
         };

@@ -62,9 +62,13 @@ fn json_snapshot() -> Result<(), Failed> {
         for e in n["equations"].as_array().ok_or("no equations")? {
             // Every failure carries a counterexample and a reason; every not-checkable a reason.
             match e["verdict"].as_str() {
-                Some("fails") if e["counterexample"].is_null() || e["reason"].is_null() => {
+                Some("fails")
+                    if !e["counterexample"]["lhs"].is_number()
+                        || !e["counterexample"]["rhs"].is_number()
+                        || e["reason"].is_null() =>
+                {
                     return Err(format!(
-                        "line {} fails without counterexample or reason",
+                        "line {} fails without a counterexample (both values) or a reason",
                         e["line"]
                     )
                     .into())

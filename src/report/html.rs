@@ -64,26 +64,6 @@ pub fn mathml(latex: &str) -> Option<String> {
     (!out.contains("<merror")).then_some(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_of_aligned_blocks_and_matrices_render() {
-        for latex in [
-            "&= \\frac{1}{2} x",
-            "a &= \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}",
-            "\\bold{x}^\\top \\bold{y}",
-            "\\delta_{jk}=\\begin{cases}1 & j=k \\\\ 0 & j\\neq k\\end{cases}",
-        ] {
-            let m = mathml(latex).unwrap_or_else(|| panic!("not rendered: {latex}"));
-            assert!(m.starts_with("<math"), "{m}");
-        }
-        // A command the renderer does not know is not passed off as rendered.
-        assert!(mathml("\\notacommand{x}").is_none());
-    }
-}
-
 fn class(v: RowVerdict) -> &'static str {
     v.name()
 }
@@ -229,4 +209,24 @@ fn equation(o: &mut String, row: &Row) {
 /// A log–log plot of the width study: rms discrepancy against width per configuration.
 fn plot(study: &super::StudyPlot) -> String {
     super::plot::svg(study)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_aligned_blocks_and_matrices_render() {
+        for latex in [
+            "&= \\frac{1}{2} x",
+            "a &= \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}",
+            "\\bold{x}^\\top \\bold{y}",
+            "\\delta_{jk}=\\begin{cases}1 & j=k \\\\ 0 & j\\neq k\\end{cases}",
+        ] {
+            let m = mathml(latex).unwrap_or_else(|| panic!("not rendered: {latex}"));
+            assert!(m.starts_with("<math"), "{m}");
+        }
+        // A command the renderer does not know is not passed off as rendered.
+        assert!(mathml("\\notacommand{x}").is_none());
+    }
 }

@@ -77,14 +77,22 @@ pub fn summarise_link(r: &LinkResult) -> LinkSummary {
             .limit
             .as_ref()
             .and_then(|l| l.failure())
-            .map(|st| Counterexample {
-                at: format!(
-                    "width study, {}: {}",
-                    st.config,
-                    st.failure.clone().unwrap_or_default()
-                ),
-                lhs: None,
-                rhs: None,
+            .map(|st| {
+                // Both sides as the widest networks give them (means over the draws).
+                let widest = st.widths.last();
+                Counterexample {
+                    at: format!(
+                        "width study, {}{}: {}",
+                        st.config,
+                        widest.map_or(String::new(), |w| format!(
+                            ", means over {} draws at width {}",
+                            st.draws, w.width
+                        )),
+                        st.failure.clone().unwrap_or_default()
+                    ),
+                    lhs: widest.and_then(|w| finite(w.lhs)),
+                    rhs: widest.and_then(|w| finite(w.rhs)),
+                }
             })
     };
     let rules = match &r.outcome {

@@ -377,8 +377,12 @@ fn swappable(eg: &mut MathGraph, _: Id, s: &Subst) -> bool {
 }
 
 /// sum(j in a..a, body) = body[j := a]: a range of one element (its bounds in one class).
+/// Its bounds must be known integers: a sum over a range with non-integer bounds is undefined
+/// (the evaluator refuses it), and the rule must not give it a value.
 fn sum_single(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
-    if egraph.find(s[var("?lo")]) != egraph.find(s[var("?hi")]) {
+    if egraph.find(s[var("?lo")]) != egraph.find(s[var("?hi")])
+        || !integer_valued(egraph, s[var("?lo")], 4)
+    {
         return None;
     }
     let j = symbol_of(egraph, s[var("?j")])?;
@@ -393,6 +397,24 @@ fn sum_single(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let mut b = PatBuilder::default();
     b.expr(&body);
     Some(b.finish())
+}
+
+/// Is the class known to hold an integer: an integer constant, a size or an index declared over
+/// a range, or a sum, difference, product or negation of such (to `depth` levels)?
+fn integer_valued(egraph: &MathGraph, id: Id, depth: usize) -> bool {
+    let data = &egraph[id].data;
+    if let Some(c) = &data.constant {
+        return c.0.is_integer();
+    }
+    let ctx = &egraph.analysis.ctx;
+    egraph[id].nodes.iter().any(|n| match n {
+        Math::Symbol(x) => ctx.sizes.contains(x) || ctx.ranges.contains_key(x),
+        Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) if depth > 0 => {
+            integer_valued(egraph, *a, depth - 1) && integer_valued(egraph, *b, depth - 1)
+        }
+        Math::Neg(a) if depth > 0 => integer_valued(egraph, *a, depth - 1),
+        _ => false,
+    })
 }
 
 /// Canonical bound-index names, tried in order.
@@ -486,6 +508,7 @@ pub fn rules() -> Vec<Rule> {
             &[
                 "(sum j 1 1 (* (idx x j) (idx xp j)))",
                 "(sum j n n (* j (idx x j)))",
+                "(sum j (+ n 1) (+ n 1) (idx x j))",
             ],
         ),
         r(
