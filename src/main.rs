@@ -49,7 +49,7 @@ enum Command {
         /// Right side.
         rhs: String,
         /// Theories to use (comma-separated): algebra, powers, sums, expectation, gaussian, trig,
-        /// calculus, matrices. Without it, every theory.
+        /// calculus, matrices, piecewise. Without it, every theory.
         #[arg(long, value_delimiter = ',')]
         by: Vec<String>,
         /// Declare a symbol: NAME=KIND (e.g. rho='interval -1..1').

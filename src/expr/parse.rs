@@ -237,7 +237,16 @@ fn check_term_budget(e: &Expr, spans: &[Range<usize>]) -> Result<(), ParseError>
 pub(crate) fn is_reserved(name: &str) -> bool {
     matches!(
         name,
-        "E" | "sum" | "gauss" | "d" | "in" | "frac" | "atan2" | "delta"
+        "E" | "sum"
+            | "gauss"
+            | "d"
+            | "in"
+            | "frac"
+            | "atan2"
+            | "delta"
+            | "max"
+            | "min"
+            | "leaky_relu"
     ) || Math::unary(name, Id::from(0)).is_some()
 }
 
@@ -455,7 +464,7 @@ fn call(pair: Pair<Rule>) -> Built {
     let name_span = span_of(&name_pair);
     let name = name_pair.as_str();
     let arity = match name {
-        "atan2" | "delta" | "frac" => 2,
+        "atan2" | "delta" | "frac" | "max" | "min" | "leaky_relu" => 2,
         "E" => {
             return Err(ParseError::new(
                 name_span,
@@ -486,6 +495,9 @@ fn call(pair: Pair<Rule>) -> Built {
     let node = match name {
         "atan2" => Math::Atan2([z(); 2]),
         "delta" => Math::Delta([z(); 2]),
+        "max" => Math::Max([z(); 2]),
+        "min" => Math::Min([z(); 2]),
+        "leaky_relu" => Math::LeakyRelu([z(); 2]),
         "frac" => return fraction(args, span),
         _ => Math::unary(name, z()).expect("checked above"),
     };

@@ -207,11 +207,17 @@ impl Printer<'_> {
                 self.text(*body, i, out);
                 out.push(')');
             }
-            Math::Atan2(ab) | Math::Delta(ab) => {
-                out.push_str(if matches!(node, Math::Atan2(_)) {
-                    "atan2("
-                } else {
-                    "delta("
+            Math::Atan2(ab)
+            | Math::Delta(ab)
+            | Math::Max(ab)
+            | Math::Min(ab)
+            | Math::LeakyRelu(ab) => {
+                out.push_str(match node {
+                    Math::Atan2(_) => "atan2(",
+                    Math::Max(_) => "max(",
+                    Math::Min(_) => "min(",
+                    Math::LeakyRelu(_) => "leaky_relu(",
+                    _ => "delta(",
                 });
                 self.text_list(ab, i, out);
                 out.push(')');
@@ -408,6 +414,9 @@ impl Printer<'_> {
                 let _ = write!(out, "\\left|{}\\right|", self.latex_string(*a, i));
             }
             Math::Atan2(ab) => self.latex_call("\\operatorname{atan2}", ab, i, out),
+            Math::Max(ab) => self.latex_call("\\max", ab, i, out),
+            Math::Min(ab) => self.latex_call("\\min", ab, i, out),
+            Math::LeakyRelu(ab) => self.latex_call("\\operatorname{leaky\\_relu}", ab, i, out),
             other => {
                 let name = match other {
                     Math::Exp(_) => "\\exp",
@@ -427,6 +436,9 @@ impl Printer<'_> {
                     Math::Sigmoid(_) => "\\operatorname{sigmoid}",
                     Math::Softplus(_) => "\\operatorname{softplus}",
                     Math::Gelu(_) => "\\operatorname{gelu}",
+                    Math::Cosh(_) => "\\cosh",
+                    Math::Sinh(_) => "\\sinh",
+                    Math::Sign(_) => "\\operatorname{sign}",
                     _ => "\\operatorname{?}",
                 };
                 self.latex_call(name, other.children(), i, out);

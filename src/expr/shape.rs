@@ -126,7 +126,11 @@ fn go(e: &Expr, id: Id, is_matrix: &dyn Fn(Symbol) -> bool) -> Result<Shape, Sha
             }
             Scalar
         }
-        Math::Delta([a, b]) | Math::Atan2([a, b]) => {
+        Math::Delta([a, b])
+        | Math::Atan2([a, b])
+        | Math::Max([a, b])
+        | Math::Min([a, b])
+        | Math::LeakyRelu([a, b]) => {
             scalar(*a, "this function")?;
             scalar(*b, "this function")?;
             Scalar

@@ -816,7 +816,32 @@ impl<'a> Evaluator<'a> {
             | Math::Tanh(_)
             | Math::Sigmoid(_)
             | Math::Softplus(_)
-            | Math::Gelu(_) => unreachable!("unary_fns handles these above"),
+            | Math::Gelu(_)
+            | Math::Cosh(_)
+            | Math::Sinh(_)
+            | Math::Sign(_) => unreachable!("unary_fns handles these above"),
+            Math::Max([a, b]) | Math::Min([a, b]) => {
+                let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
+                let first = if matches!(node, Math::Max(_)) {
+                    x.value >= y.value
+                } else {
+                    x.value <= y.value
+                };
+                // The chosen operand, with its scale; a tie within the uncertainties keeps the
+                // larger uncertainty.
+                let mut v = if first { x } else { y };
+                v.stderr = x.stderr.max(y.stderr);
+                v.scale = x.scale.max(y.scale);
+                v
+            }
+            Math::LeakyRelu([a, s]) => {
+                let (x, slope) = (self.value(e, *a)?, self.value(e, *s)?);
+                if x.value >= 0.0 {
+                    x
+                } else {
+                    product(x, slope)
+                }
+            }
             Math::Atan2([a, b]) => {
                 let (y, x) = (self.value(e, *a)?, self.value(e, *b)?);
                 let r2 = x.value * x.value + y.value * y.value;
@@ -1510,6 +1535,9 @@ fn unary_fns(node: &Math) -> Option<(Id, Unary, Unary)> {
         Math::Acos(a) => (a, f64::acos, |x| 1.0 / (1.0 - x * x).sqrt()),
         Math::Atan(a) => (a, f64::atan, |x| 1.0 / (1.0 + x * x)),
         Math::Abs(a) => (a, f64::abs, |_| 1.0),
+        Math::Cosh(a) => (a, f64::cosh, f64::sinh),
+        Math::Sinh(a) => (a, f64::sinh, f64::cosh),
+        Math::Sign(a) => (a, sign, |_| 0.0),
         Math::Relu(a) => (
             a,
             |x| Activation::Relu.eval(x),
@@ -1565,6 +1593,17 @@ fn unary(x: Value, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Value {
         value: v,
         scale: v.abs() + d * x.scale,
         stderr: d * x.stderr,
+    }
+}
+
+/// sign(x): −1, 0 or 1.
+fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
     }
 }
 

@@ -912,6 +912,17 @@ impl Evaluator<'_> {
             Math::Sigmoid(_) => self.sigmoid(x),
             Math::Softplus(_) => self.softplus(x),
             Math::Gelu(_) => self.gelu(x),
+            Math::Cosh(_) | Math::Sinh(_) => {
+                // (e^x ± e^−x)/2
+                let (p, m) = (self.exp(x)?, self.exp(&self.neg(x))?);
+                let s = if matches!(node, Math::Cosh(_)) {
+                    self.add(&p, &m)?
+                } else {
+                    self.sub(&p, &m)?
+                };
+                let two = self.exact(int_mid(2));
+                self.div(&s, &two)
+            }
             _ => unreachable!("unary is called on elementary functions only"),
         }
     }
@@ -960,9 +971,14 @@ impl Evaluator<'_> {
             | Math::Tanh(a)
             | Math::Sigmoid(a)
             | Math::Softplus(a)
-            | Math::Gelu(a) => {
+            | Math::Gelu(a)
+            | Math::Cosh(a)
+            | Math::Sinh(a) => {
                 let x = self.value(e, *a)?;
                 self.unary(node, &x)?
+            }
+            Math::Sign(_) | Math::Max(_) | Math::Min(_) | Math::LeakyRelu(_) => {
+                return np("sign, max, min and leaky_relu are evaluated in f64")
             }
             Math::Phi(a) | Math::DPhi(a) => {
                 let Some(act) = self.env.phi else {

@@ -40,11 +40,13 @@ pub enum Theory {
     Calculus,
     /// Matrix products and the matrix exponential.
     Matrices,
+    /// max, min, leaky_relu and sign through abs and relu.
+    Piecewise,
 }
 
 impl Theory {
     /// Every theory.
-    pub const ALL: [Theory; 8] = [
+    pub const ALL: [Theory; 9] = [
         Theory::Algebra,
         Theory::Powers,
         Theory::Sums,
@@ -53,6 +55,7 @@ impl Theory {
         Theory::Trig,
         Theory::Calculus,
         Theory::Matrices,
+        Theory::Piecewise,
     ];
 
     /// The name used in derivation files.
@@ -66,6 +69,7 @@ impl Theory {
             Theory::Trig => "trig",
             Theory::Calculus => "calculus",
             Theory::Matrices => "matrices",
+            Theory::Piecewise => "piecewise",
         }
     }
 
@@ -81,6 +85,7 @@ impl Theory {
             Theory::Trig => trig::rules(),
             Theory::Calculus => calculus::rules(),
             Theory::Matrices => matrices::rules(),
+            Theory::Piecewise => piecewise::rules(),
         }
     }
 }
@@ -94,7 +99,7 @@ impl fmt::Display for Theory {
 /// A theory name that is not known.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "unknown theory `{0}` (known: algebra, powers, sums, expectation, gaussian, trig, calculus, matrices)"
+    "unknown theory `{0}` (known: algebra, powers, sums, expectation, gaussian, trig, calculus, matrices, piecewise)"
 )]
 pub struct UnknownTheory(pub String);
 

@@ -480,6 +480,32 @@ impl<'a> Eval<'a> {
             Gelu(a) => self.unary(e, a, |x| {
                 Ok(0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)))
             }),
+            Cosh(a) => self.unary(e, a, |x| Ok(x.cosh())),
+            Sinh(a) => self.unary(e, a, |x| Ok(x.sinh())),
+            Sign(a) => self.unary(e, a, |x| {
+                Ok(if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                })
+            }),
+            Max([a, b]) | Min([a, b]) | LeakyRelu([a, b]) => {
+                let ((x, ax), (y, ay)) = (self.scalar(e, a)?, self.scalar(e, b)?);
+                let v = match node {
+                    Max(_) => x.max(y),
+                    Min(_) => x.min(y),
+                    _ => {
+                        if x >= 0.0 {
+                            x
+                        } else {
+                            y * x
+                        }
+                    }
+                };
+                res(Val::P(Poly::c(v)), ax || ay)
+            }
             Phi(a) => self.unary(e, a, |x| Ok(phi(x))),
             DPhi(a) => self.unary(e, a, |x| Ok(dphi(x))),
             Delta([a, b]) => {

@@ -139,6 +139,16 @@ pub fn rules() -> Vec<Rule> {
             &["(d t (^ (+ t a) 3))"],
         ),
         r(
+            "d-cosh",
+            rw!("d-cosh"; "(d ?t (cosh ?a))" => "(* (sinh ?a) (d ?t ?a))"),
+            &["(d t (cosh (* a t)))"],
+        ),
+        r(
+            "d-sinh",
+            rw!("d-sinh"; "(d ?t (sinh ?a))" => "(* (cosh ?a) (d ?t ?a))"),
+            &["(d t (sinh (* a t)))"],
+        ),
+        r(
             "d-exp",
             rw!("d-exp"; "(d ?t (exp ?a))" => "(* (exp ?a) (d ?t ?a))"),
             &["(d t (exp (* a t)))"],

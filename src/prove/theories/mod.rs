@@ -5,6 +5,7 @@ pub mod calculus;
 pub mod expectation;
 pub mod gaussian;
 pub mod matrices;
+pub mod piecewise;
 pub mod powers;
 pub mod sums;
 pub mod trig;

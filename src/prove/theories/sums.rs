@@ -506,9 +506,9 @@ pub fn rules() -> Vec<Rule> {
             "sum-single",
             computed("sum-single", "(sum ?j ?lo ?hi ?body)", sum_single),
             &[
-                "(sum j 1 1 (* (idx x j) (idx xp j)))",
-                "(sum j n n (* j (idx x j)))",
-                "(sum j (+ n 1) (+ n 1) (idx x j))",
+                "(sum j 1 1 (* j a))",
+                "(sum j n n (* j b))",
+                "(sum j (+ n 1) (+ n 1) (- j s))",
             ],
         ),
         r(

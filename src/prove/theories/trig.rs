@@ -24,6 +24,16 @@ pub fn rules() -> Vec<Rule> {
     };
     vec![
         r(
+            "cosh-exp",
+            rw!("cosh-exp"; "(cosh ?x)" => "(/ (+ (exp ?x) (exp (neg ?x))) 2)"),
+            &["(cosh (* 2 t))"],
+        ),
+        r(
+            "sinh-exp",
+            rw!("sinh-exp"; "(sinh ?x)" => "(/ (- (exp ?x) (exp (neg ?x))) 2)"),
+            &["(sinh (- t 1))"],
+        ),
+        r(
             "acos-asin",
             rw!("acos-asin"; "(acos ?x)" => "(- (/ pi 2) (asin ?x))"),
             &["(acos c)"],
