@@ -52,8 +52,8 @@ pub enum Slot {
 /// The slot of child number `k` of node `n`.
 pub fn slot(n: &Math, k: usize) -> Slot {
     match (n, k) {
-        (Math::Sum(_), 0) => Slot::Name,
-        (Math::Sum(_), 3) | (Math::Gauss(_), 3) => Slot::Body,
+        (Math::Sum(_), 0) | (Math::Integral(_), 0) => Slot::Name,
+        (Math::Sum(_), 3) | (Math::Integral(_), 3) | (Math::Gauss(_), 3) => Slot::Body,
         _ => Slot::Free,
     }
 }

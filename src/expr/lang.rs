@@ -146,6 +146,7 @@ define_language! {
         "delta" = Delta([Id; 2]),
         "idx" = Index(Box<[Id]>),
         "sum" = Sum([Id; 4]),
+        "integral" = Integral([Id; 4]),
         "E" = Expect(Id),
         "gauss" = Gauss([Id; 4]),
         "d" = Deriv([Id; 2]),

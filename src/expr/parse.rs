@@ -170,6 +170,7 @@ fn makes_node(r: Rule) -> bool {
             | Rule::index
             | Rule::expect
             | Rule::sum
+            | Rule::integral
             | Rule::gauss
             | Rule::deriv
             | Rule::call
@@ -238,6 +239,7 @@ pub(crate) fn is_reserved(name: &str) -> bool {
     matches!(
         name,
         "E" | "sum"
+            | "integral"
             | "gauss"
             | "d"
             | "in"
@@ -417,6 +419,15 @@ fn build_primary(pair: Pair<Rule>) -> Built {
             kids.extend(exprs(inner)?);
             Ok(Tree::with(Math::Sum([z(); 4]), kids, span))
         }
+        Rule::integral => {
+            let mut inner = pair.into_inner();
+            let var = inner
+                .find(|p| p.as_rule() == Rule::ident)
+                .expect("`integral` has a variable");
+            let mut kids = vec![symbol(var)?];
+            kids.extend(exprs(inner)?);
+            Ok(Tree::with(Math::Integral([z(); 4]), kids, span))
+        }
         Rule::gauss => Ok(Tree::with(
             Math::Gauss([z(); 4]),
             exprs(pair.into_inner())?,
@@ -449,6 +460,7 @@ fn reserved_use(name: &str) -> String {
     match name {
         "E" => "`E` is reserved for expectations: write `E[...]`".into(),
         "sum" => "`sum` is reserved: write `sum(j in lo..hi, body)`".into(),
+        "integral" => "`integral` is reserved: write `integral(s in a..b, body)`".into(),
         "gauss" => "`gauss` is reserved: write `gauss(s11, s12, s22; body)`".into(),
         "d" => "`d` is reserved for derivatives: write `d/dt(...)`".into(),
         "in" => "`in` is reserved: it is used in `sum(j in lo..hi, body)`".into(),
@@ -471,7 +483,9 @@ fn call(pair: Pair<Rule>) -> Built {
                 "an expectation takes square brackets: write `E[...]`",
             ))
         }
-        "sum" | "gauss" | "d" | "in" => return Err(ParseError::new(name_span, reserved_use(name))),
+        "sum" | "integral" | "gauss" | "d" | "in" => {
+            return Err(ParseError::new(name_span, reserved_use(name)))
+        }
         _ if Math::unary(name, z()).is_some() => 1,
         _ => {
             return Err(ParseError::new(
@@ -688,11 +702,13 @@ fn translate(src: &str, err: pest::error::Error<Rule>) -> ParseError {
                 | Rule::call
                 | Rule::expect
                 | Rule::sum
+                | Rule::integral
                 | Rule::gauss
                 | Rule::deriv
                 | Rule::d_over
                 | Rule::kw_e
                 | Rule::kw_sum
+                | Rule::kw_integral
                 | Rule::kw_gauss
         )
     });

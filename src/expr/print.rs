@@ -182,6 +182,17 @@ impl Printer<'_> {
                 self.text(*a, i, out);
                 out.push(']');
             }
+            Math::Integral([j, lo, hi, body]) => {
+                out.push_str("integral(");
+                self.text(*j, i, out);
+                out.push_str(" in ");
+                self.text(*lo, i, out);
+                out.push_str("..");
+                self.text(*hi, i, out);
+                out.push_str(", ");
+                self.text(*body, i, out);
+                out.push(')');
+            }
             Math::Sum([j, lo, hi, body]) => {
                 out.push_str("sum(");
                 self.text(*j, i, out);
@@ -236,7 +247,7 @@ impl Printer<'_> {
 
     fn latex_level(&self, id: Id, below: usize) -> u8 {
         match self.node(id, below).map(|(n, _)| n) {
-            Some(Math::Sum(_)) => SUM,
+            Some(Math::Sum(_) | Math::Integral(_)) => SUM,
             Some(Math::Add(_) | Math::Sub(_)) => ADD,
             Some(Math::Mul(_) | Math::MatMul(_)) => MUL,
             Some(Math::Neg(_)) => NEG,
@@ -372,6 +383,16 @@ impl Printer<'_> {
                 out.push_str("\\mathbb{E}\\left[ ");
                 self.latex(*a, i, out);
                 out.push_str(" \\right]");
+            }
+            Math::Integral([j, lo, hi, body]) => {
+                let _ = write!(
+                    out,
+                    "\\int_{{{}}}^{{{}}} ",
+                    self.latex_string(*lo, i),
+                    self.latex_string(*hi, i)
+                );
+                self.latex_paren(*body, i, self.latex_level(*body, i) == ADD, out);
+                let _ = write!(out, "\\,\\mathrm{{d}}{}", self.latex_string(*j, i));
             }
             Math::Sum([j, lo, hi, body]) => {
                 let _ = write!(

@@ -112,6 +112,12 @@ fn go(e: &Expr, id: Id, is_matrix: &dyn Fn(Symbol) -> bool) -> Result<Shape, Sha
             scalar(*hi, "a sum's range")?;
             go(e, *body, is_matrix)?
         }
+        Math::Integral([_, lo, hi, body]) => {
+            scalar(*lo, "an integral's range")?;
+            scalar(*hi, "an integral's range")?;
+            scalar(*body, "an integral")?;
+            Scalar
+        }
         Math::Expect(x) => go(e, *x, is_matrix)?,
         Math::Gauss([a, b, c, body]) => {
             for x in [a, b, c, body] {

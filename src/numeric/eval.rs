@@ -903,6 +903,7 @@ impl<'a> Evaluator<'a> {
                 let h = self.name_hash(s);
                 Value::exact(entry_from_hash(h, &idx))
             }
+            Math::Integral([v, lo, hi, body]) => self.integral(e, *v, *lo, *hi, *body)?,
             Math::Sum([v, lo, hi, body]) => {
                 let var = e[*v].symbol().ok_or_else(|| {
                     EvalError::Unsupported("a sum's index must be a symbol".into())
@@ -1046,6 +1047,88 @@ impl<'a> Evaluator<'a> {
                 })
             }
         }
+    }
+
+    /// integral(s in a..b, body) by double-exponential quadrature (the `quadrature` crate). A
+    /// non-finite range, an integrand that is not finite or cannot be evaluated at a node, and a
+    /// quadrature whose error estimate stays above 1e-9 of the integral's magnitude are errors
+    /// (the point is not evaluated), never a value. The magnitude scale is |b − a|·max|f|, plus
+    /// 1e12 × the error estimate so that the rounding allowance covers it.
+    fn integral(&mut self, e: &Expr, v: Id, lo: Id, hi: Id, body: Id) -> Result<Value, EvalError> {
+        let var = e[v].symbol().ok_or_else(|| {
+            EvalError::Unsupported("an integral's variable must be a symbol".into())
+        })?;
+        let (a, b) = (self.value(e, lo)?.value, self.value(e, hi)?.value);
+        if !a.is_finite() || !b.is_finite() {
+            return Err(EvalError::OutOfDomain(format!(
+                "integral over {a}..{b}: the range is not finite"
+            )));
+        }
+        if a == b {
+            return Ok(Value::exact(0.0));
+        }
+        let me = std::cell::RefCell::new((&mut *self, None::<EvalError>, 0.0f64, false));
+        let f = |x: f64| -> f64 {
+            let mut cell = me.borrow_mut();
+            let (ev, failure, max_scale, statistical) = &mut *cell;
+            if failure.is_some() {
+                return 0.0;
+            }
+            ev.bound.push((var, x));
+            let r = ev.value(e, body);
+            ev.bound.pop();
+            match r {
+                Ok(y) if y.value.is_finite() && y.scale.is_finite() => {
+                    *max_scale = max_scale.max(y.scale);
+                    *statistical |= y.stderr > 0.0;
+                    y.value
+                }
+                Ok(y) => {
+                    *failure = Some(EvalError::OutOfDomain(format!(
+                        "the integrand is not finite ({}) at {var} = {x}",
+                        y.value
+                    )));
+                    0.0
+                }
+                Err(err) => {
+                    *failure = Some(err);
+                    0.0
+                }
+            }
+        };
+        // Two rules: the double-exponential one (it never samples the end points) and
+        // Clenshaw–Curtis. On a divergent integral (1/s on 0..1) the first still returns a finite
+        // number; the two then disagree, and the point is not evaluated.
+        let out = quadrature::double_exponential::integrate(f, a, b, 1e-14);
+        let check = quadrature::clenshaw_curtis::integrate(f, a, b, 1e-14);
+        let (_, failure, max_scale, statistical) = me.into_inner();
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        if statistical {
+            return Err(EvalError::Unsupported(
+                "an integral of a Monte Carlo estimate is not evaluated".into(),
+            ));
+        }
+        let magnitude = (b - a).abs() * max_scale;
+        let allowed = 1e-9 * magnitude.max(out.integral.abs());
+        if !out.integral.is_finite() || out.error_estimate > allowed {
+            return Err(EvalError::Unsupported(format!(
+                "integral over {a}..{b}: the quadrature did not converge (error estimate {:.1e} for a value of magnitude {:.1e})",
+                out.error_estimate, magnitude
+            )));
+        }
+        if (out.integral - check.integral).abs() > allowed {
+            return Err(EvalError::Unsupported(format!(
+                "integral over {a}..{b}: two quadrature rules disagree ({} and {}): the integral may diverge or the integrand be singular",
+                out.integral, check.integral
+            )));
+        }
+        Ok(Value {
+            value: out.integral,
+            scale: magnitude + 1e12 * out.error_estimate,
+            stderr: 0.0,
+        })
     }
 
     /// gauss(s11, s12, s22; body) = E[body(u, v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]), by the

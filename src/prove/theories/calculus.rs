@@ -5,7 +5,7 @@ use egg::{rewrite as rw, Id, Subst};
 use crate::expr::Math;
 use crate::prove::analysis::{symbol_of, MathGraph};
 use crate::prove::poly::Normalizer;
-use crate::prove::rule::{var, Rule, Theory};
+use crate::prove::rule::{computed, extract, var, PatBuilder, Replacement, Rule, Theory};
 
 /// `?c` does not depend on the variable `?t`.
 fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
@@ -14,6 +14,52 @@ fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Sub
         Some(t) => !eg[s[c]].data.free.contains(&t),
         None => false,
     }
+}
+
+/// The fundamental theorem of calculus with moving ends (Leibniz): d/dt ∫_a^b f(s) ds =
+/// f(b)·db/dt − f(a)·da/dt, when the integrand does not depend on t (s ≠ t). The integrand at
+/// an end is the body with the end substituted for `s` (a substitution that would capture a
+/// name bound in the body is refused: no rewrite).
+fn ftc(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let t = symbol_of(egraph, s[var("?t")])?;
+    let x = symbol_of(egraph, s[var("?s")])?;
+    let body = s[var("?f")];
+    if x == t || egraph[body].data.free.contains(&t) {
+        return None;
+    }
+    let f = extract(egraph, body);
+    let at = |end: &str| -> Option<crate::expr::Expr> {
+        let map = std::collections::BTreeMap::from([(x, extract(egraph, s[var(end)]))]);
+        crate::expr::binders::unfold(&f, &map, crate::limits::MAX_TERM_NODES)
+            .ok()
+            .map(|(e, _)| e)
+    };
+    let (fb, fa) = (at("?b")?, at("?a")?);
+    let mut p = PatBuilder::default();
+    let tv = p.class(egraph, s[var("?t")]);
+    let (a, b) = (p.class(egraph, s[var("?a")]), p.class(egraph, s[var("?b")]));
+    let fb = p.expr(&fb);
+    let fa = p.expr(&fa);
+    let db = p.node(Math::Deriv([tv, b]));
+    let da = p.node(Math::Deriv([tv, a]));
+    let upper = p.node(Math::Mul([fb, db]));
+    let lower = p.node(Math::Mul([fa, da]));
+    p.node(Math::Sub([upper, lower]));
+    Some(p.finish())
+}
+
+/// ∫_a^b c ds = c·(b − a) for a body `c` free of `s`.
+fn int_const(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let x = symbol_of(egraph, s[var("?s")])?;
+    if egraph[s[var("?c")]].data.free.contains(&x) {
+        return None;
+    }
+    let mut p = PatBuilder::default();
+    let c = p.class(egraph, s[var("?c")]);
+    let (a, b) = (p.class(egraph, s[var("?a")]), p.class(egraph, s[var("?b")]));
+    let len = p.node(Math::Sub([b, a]));
+    p.node(Math::Mul([c, len]));
+    Some(p.finish())
 }
 
 /// `?b` may depend on the variable `?t` (it mentions it).
@@ -137,6 +183,35 @@ pub fn rules() -> Vec<Rule> {
             "d-pow",
             rw!("d-pow"; "(d ?t (^ ?a ?n))" => "(* (* ?n (^ ?a (- ?n 1))) (d ?t ?a))" if constant("?n")),
             &["(d t (^ (+ t a) 3))"],
+        ),
+        r(
+            "ftc",
+            computed("ftc", "(d ?t (integral ?s ?a ?b ?f))", ftc),
+            &[
+                "(d t (integral x 0 t (exp (neg x))))",
+                "(d t (integral x (* 2 t) (* t t) (* a (sin x))))",
+            ],
+        ),
+        r(
+            "int-const",
+            computed("int-const", "(integral ?s ?a ?b ?c)", int_const),
+            &["(integral x a b (* c c))", "(integral x 0 t (exp a))"],
+        ),
+        r(
+            "int-add",
+            rw!("int-add"; "(integral ?s ?a ?b (+ ?f ?g))" => "(+ (integral ?s ?a ?b ?f) (integral ?s ?a ?b ?g))"),
+            &["(integral x 0 1 (+ (* x x) (sin x)))"],
+        ),
+        r(
+            "int-sub",
+            rw!("int-sub"; "(integral ?s ?a ?b (- ?f ?g))" => "(- (integral ?s ?a ?b ?f) (integral ?s ?a ?b ?g))"),
+            &["(integral x 0 1 (- (exp x) x))"],
+        ),
+        r(
+            "int-scale",
+            rw!("int-scale"; "(integral ?s ?a ?b (* ?c ?f))" => "(* ?c (integral ?s ?a ?b ?f))"
+                if free_of("?c", "?s")),
+            &["(integral x 0 t (* a (cos x)))"],
         ),
         r(
             "d-cosh",
