@@ -41,9 +41,11 @@ use toml::Spanned;
 
 use super::error::InputError;
 use crate::expr::shape::{shape_of, Shape};
-use crate::expr::{parse_with_spans, Expr};
+use crate::expr::{parse_with_functions, Expr, Math};
 use crate::limits::MAX_TERM_NODES;
 use crate::prove::Theory;
+use egg::Language as _;
+use std::cell::RefCell;
 
 pub use super::verdict::Verdict;
 
@@ -520,6 +522,8 @@ impl Relation {
 struct Loader<'a> {
     file: &'a str,
     src: &'a str,
+    /// The parameterised definitions read so far (`K(r) = …`): parameters and body.
+    functions: RefCell<BTreeMap<Symbol, (Vec<Symbol>, Expr)>>,
 }
 
 impl Loader<'_> {
@@ -554,9 +558,99 @@ impl Loader<'_> {
             Some(b) => b + r.start..b + r.end.max(r.start + 1),
             None => span.clone(),
         };
-        parse_with_spans(s.get_ref())
-            .map(|(e, spans)| (e, spans.into_iter().map(shift).collect()))
-            .map_err(|e| self.err(shift(e.span.clone()), e.message.clone(), "here"))
+        let names: Vec<String> = self
+            .functions
+            .borrow()
+            .keys()
+            .map(|k| k.to_string())
+            .collect();
+        let (e, spans) = parse_with_functions(s.get_ref(), &names)
+            .map(|(e, spans)| (e, spans.into_iter().map(shift).collect::<Vec<_>>()))
+            .map_err(|e| self.err(shift(e.span.clone()), e.message.clone(), "here"))?;
+        if names.is_empty() {
+            return Ok((e, spans));
+        }
+        self.apply_functions(&e, &spans)
+    }
+
+    /// Replace every application `K[args]` of a parameterised definition by its body with the
+    /// arguments for the parameters (a substitution that would capture a name bound in the body
+    /// is an error). New nodes carry the span of the application; the result keeps only the
+    /// nodes reachable from its root.
+    fn apply_functions(
+        &self,
+        e: &Expr,
+        spans: &[Range<usize>],
+    ) -> Result<(Expr, Vec<Range<usize>>), InputError> {
+        let functions = self.functions.borrow();
+        let mut out = Expr::default();
+        let mut out_spans: Vec<Range<usize>> = vec![];
+        let mut map: Vec<egg::Id> = Vec::with_capacity(e.as_ref().len());
+        for (i, node) in e.as_ref().iter().enumerate() {
+            let call = match node {
+                Math::Index(args) => e[args[0]]
+                    .symbol()
+                    .and_then(|h| functions.get(&h).map(|f| (h, f, &args[1..]))),
+                _ => None,
+            };
+            if let Some((head, (params, body), actual)) = call {
+                let span = spans[i].clone();
+                if actual.len() != params.len() {
+                    return Err(self.err(
+                        span,
+                        format!(
+                            "`{head}` takes {} argument{}, but {} {} given",
+                            params.len(),
+                            if params.len() == 1 { "" } else { "s" },
+                            actual.len(),
+                            if actual.len() == 1 { "was" } else { "were" }
+                        ),
+                        "here",
+                    ));
+                }
+                let subst: BTreeMap<Symbol, Expr> = params
+                    .iter()
+                    .zip(actual)
+                    .map(|(p, a)| {
+                        let id = map[usize::from(*a)];
+                        (*p, out[id].build_recexpr(|c| out[c].clone()))
+                    })
+                    .collect();
+                let (applied, _) = binders::unfold(body, &subst, MAX_TERM_NODES)
+                    .map_err(|err| unfold_error(self, span.clone(), err, Some(head)))?;
+                let before = out.as_ref().len();
+                let id = binders::append(&mut out, &applied);
+                out_spans.extend(std::iter::repeat_n(span, out.as_ref().len() - before));
+                map.push(id);
+                continue;
+            }
+            map.push(out.add(node.clone().map_children(|c| map[usize::from(c)])));
+            out_spans.push(spans[i].clone());
+        }
+        // Only what the root reaches (an application leaves its head and arguments behind).
+        let n = out.as_ref().len();
+        let mut reach = vec![false; n];
+        if n > 0 {
+            reach[n - 1] = true;
+        }
+        for i in (0..n).rev() {
+            if reach[i] {
+                for c in out[egg::Id::from(i)].children() {
+                    reach[usize::from(*c)] = true;
+                }
+            }
+        }
+        let mut compact = Expr::default();
+        let mut compact_spans = vec![];
+        let mut new_id = vec![egg::Id::from(0); n];
+        for i in (0..n).filter(|i| reach[*i]) {
+            let node = out[egg::Id::from(i)]
+                .clone()
+                .map_children(|c| new_id[usize::from(c)]);
+            new_id[i] = compact.add(node);
+            compact_spans.push(out_spans[i].clone());
+        }
+        Ok((compact, compact_spans))
     }
 }
 
@@ -615,7 +709,11 @@ fn parse_number(s: &str) -> Option<f64> {
 
 /// Load and check a derivation from `src`, the text of `file`.
 pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
-    let l = Loader { file, src };
+    let l = Loader {
+        file,
+        src,
+        functions: RefCell::new(BTreeMap::new()),
+    };
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         l.err(
@@ -682,6 +780,10 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     // Each definition as written, in file order (a convention re-unfolds them with its own).
     let mut written_defs: Vec<(Symbol, Expr)> = vec![];
     for (k, (name, body)) in raw_defs.iter().enumerate() {
+        if name.get_ref().contains('(') {
+            function_definition(&l, name, body, &declared, &defs)?;
+            continue;
+        }
         let sym = Symbol::from(name.get_ref().as_str());
         if let Some(why) = builtin_name(name.get_ref()) {
             return Err(l.err(name.span(), why, "here"));
@@ -946,6 +1048,78 @@ fn load_step(
 struct Convention {
     text: String,
     defs: BTreeMap<Symbol, Expr>,
+}
+
+/// A parameterised definition `K(r, s) = "…"`: its name and parameters are checked, its body
+/// may use the declared symbols, the parameters and the definitions above it; it is stored for
+/// the expressions below it, where `K(x, y)` stands for the body with `x`, `y` for `r`, `s`.
+fn function_definition(
+    l: &Loader,
+    name: &Spanned<String>,
+    body: &Spanned<String>,
+    declared: &BTreeSet<Symbol>,
+    defs: &BTreeMap<Symbol, Expr>,
+) -> Result<(), InputError> {
+    let key = name.get_ref().trim();
+    let bad = || {
+        l.err(
+            name.span(),
+            format!("`{key}` is not a definition name: write `NAME` or `NAME(p1, p2, …)`"),
+            "here",
+        )
+    };
+    let (fname, rest) = key.split_once('(').ok_or_else(bad)?;
+    let params_text = rest.strip_suffix(')').ok_or_else(bad)?;
+    let is_ident = |s: &str| {
+        let mut c = s.chars();
+        c.next().is_some_and(|f| f.is_alphabetic() || f == '_')
+            && c.all(|x| x.is_alphanumeric() || x == '_')
+    };
+    let fname = fname.trim();
+    if !is_ident(fname) {
+        return Err(bad());
+    }
+    if let Some(why) = builtin_name(fname) {
+        return Err(l.err(name.span(), why, "here"));
+    }
+    let fsym = Symbol::from(fname);
+    if declared.contains(&fsym)
+        || defs.contains_key(&fsym)
+        || l.functions.borrow().contains_key(&fsym)
+    {
+        return Err(l.err(
+            name.span(),
+            format!("`{fname}` is already declared or defined"),
+            "here",
+        ));
+    }
+    let mut params: Vec<Symbol> = vec![];
+    for p in params_text.split(',').map(str::trim) {
+        if !is_ident(p) || builtin_name(p).is_some() {
+            return Err(l.err(
+                name.span(),
+                format!("`{p}` is not a parameter name"),
+                "here",
+            ));
+        }
+        let ps = Symbol::from(p);
+        if params.contains(&ps) || defs.contains_key(&ps) {
+            return Err(l.err(
+                name.span(),
+                format!("the parameter `{p}` is repeated or is the name of a definition"),
+                "here",
+            ));
+        }
+        params.push(ps);
+    }
+    let (e, spans) = l.parse_expr(body)?;
+    let mut allowed = declared.clone();
+    allowed.extend(params.iter().copied());
+    check_symbols(l, &e, &spans, &allowed, defs)?;
+    let (e, _) = unfold(&e, defs).map_err(|err| unfold_error(l, body.span(), err, Some(fsym)))?;
+    check_unfolded(l, &e, body.span(), Some(fsym))?;
+    l.functions.borrow_mut().insert(fsym, (params, e));
+    Ok(())
 }
 
 /// Check the `[conventions]` table: each replacement names a declared symbol or a definition and

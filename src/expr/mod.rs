@@ -8,5 +8,5 @@ mod print;
 pub mod shape;
 
 pub use lang::{Constant, Expr, Math, GAUSS_VARS};
-pub use parse::{parse, parse_with_spans, term_budget_error, ParseError};
+pub use parse::{parse, parse_with_functions, parse_with_spans, term_budget_error, ParseError};
 pub use print::{latex, latex_at, text, text_at};

@@ -36,7 +36,7 @@ use crate::limits::{
     MAX_EXPR_BYTES, MAX_LITERAL_DIGITS, MAX_LITERAL_MAGNITUDE, MAX_NESTING, MAX_TERM_DEPTH,
     MAX_TERM_NODES,
 };
-use egg::{Id, Language};
+use egg::{Id, Language, Symbol};
 use num_traits::{Signed, Zero};
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
@@ -90,6 +90,29 @@ impl std::error::Error for ParseError {}
 /// Parse the infix surface syntax into a term.
 pub fn parse(src: &str) -> Result<Expr, ParseError> {
     parse_with_spans(src).map(|(e, _)| e)
+}
+
+thread_local! {
+    /// Names of the file's parameterised definitions (`K(r) = …`) while an expression of that
+    /// file is parsed: a call `K(x)` is read as the application node `K[x]`, which the loader
+    /// replaces by the definition's body with `x` for `r`.
+    static USER_FUNCTIONS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`parse_with_spans`], where calls of the names in `functions` (parameterised definitions) are
+/// read as applications `name[args]` for the loader to expand.
+pub fn parse_with_functions(
+    src: &str,
+    functions: &[String],
+) -> Result<(Expr, Vec<Range<usize>>), ParseError> {
+    USER_FUNCTIONS.with(|f| *f.borrow_mut() = functions.to_vec());
+    let r = parse_with_spans(src);
+    USER_FUNCTIONS.with(|f| f.borrow_mut().clear());
+    r
+}
+
+fn is_user_function(name: &str) -> bool {
+    USER_FUNCTIONS.with(|f| f.borrow().iter().any(|n| n == name))
 }
 
 /// Parse like [`parse`], and also return the source span (byte offsets) of every node, indexed
@@ -487,6 +510,18 @@ fn call(pair: Pair<Rule>) -> Built {
             return Err(ParseError::new(name_span, reserved_use(name)))
         }
         _ if Math::unary(name, z()).is_some() => 1,
+        _ if is_user_function(name) => {
+            // An application of a parameterised definition: `K[args]`, expanded by the loader
+            // (which checks the number of arguments).
+            let mut kids = vec![Tree::leaf(Math::Symbol(Symbol::from(name)), name_span)];
+            kids.extend(exprs(inner)?);
+            let n = kids.len();
+            return Ok(Tree::with(
+                Math::Index(vec![z(); n].into_boxed_slice()),
+                kids,
+                span,
+            ));
+        }
         _ => {
             return Err(ParseError::new(
                 name_span,
