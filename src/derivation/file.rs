@@ -608,6 +608,30 @@ impl Loader<'_> {
                         "here",
                     ));
                 }
+                // The body is a formula in its parameters: an argument that mentions a variable
+                // the body differentiates by would be differentiated too (K(r) = d/dt(r·t) at
+                // r = t² is t², not d/dt(t³)).
+                let wrt: BTreeSet<Symbol> = body
+                    .as_ref()
+                    .iter()
+                    .filter_map(|n| match n {
+                        Math::Deriv([t, _]) => body[*t].symbol(),
+                        _ => None,
+                    })
+                    .collect();
+                for a in actual {
+                    let arg = &out[map[usize::from(*a)]];
+                    let arg = arg.build_recexpr(|c| out[c].clone());
+                    let free = binders::free_symbols(&arg, binders::root(&arg));
+                    if let Some(t) = free.iter().find(|s| wrt.contains(s)) {
+                        return Err(self.err(
+                            span,
+                            format!("an argument of `{head}` mentions `{t}`, which its definition differentiates by"),
+                            "here",
+                        )
+                        .with_help("write the derivative out, or give the definition the argument's value as a parameter"));
+                    }
+                }
                 let subst: BTreeMap<Symbol, Expr> = params
                     .iter()
                     .zip(actual)
@@ -1113,6 +1137,16 @@ fn function_definition(
         params.push(ps);
     }
     let (e, spans) = l.parse_expr(body)?;
+    // A parameter as the variable of d/dX would turn `K(2)` into a derivative by a number.
+    for (i, n) in e.as_ref().iter().enumerate() {
+        if let Math::Deriv([t, _]) = n {
+            if e[*t].symbol().is_some_and(|s| params.contains(&s)) {
+                return Err(l
+                    .err(spans[i].clone(), format!("the parameter `{}` is the variable of a derivative", e[*t].symbol().unwrap()), "here")
+                    .with_help("differentiate by a declared symbol, or define the derivative as its own parameterised definition"));
+            }
+        }
+    }
     let mut allowed = declared.clone();
     allowed.extend(params.iter().copied());
     check_symbols(l, &e, &spans, &allowed, defs)?;
