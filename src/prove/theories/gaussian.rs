@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use crate::expr::{Math, GAUSS_VARS};
 use crate::prove::analysis::{symbol_of, MathGraph};
 use crate::prove::poly::{is_positive, Normalizer};
-use crate::prove::rule::{computed, var, PatBuilder, Replacement, Rule, Theory};
+use crate::prove::rule::{computed, extract, var, PatBuilder, Replacement, Rule, Theory};
 
 /// Is the class known to lie in [−1, 1]: a constant there, a symbol declared in an interval
 /// inside [−1, 1], or a sine, cosine, tanh or erf?
@@ -149,6 +149,104 @@ fn price(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let g = p.node(Math::Gauss([pa, pb, pc, body]));
     let db = p.node(Math::Deriv([pt, pb]));
     p.node(Math::Mul([g, db]));
+    Some(p.finish())
+}
+
+/// Stein's lemma: E[x·g(y)] = Cov(x, y)·E[g'(y)] for x, y ∈ {u, v} and an activation g with a
+/// weak derivative of polynomial growth ([`weak_derivative`]); Cov(u, u) = a, Cov(u, v) = b,
+/// Cov(v, v) = c. Also for g = y itself (E[x·y] = Cov(x, y)).
+fn stein(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let (a, b, c) = (s[var("?a")], s[var("?b")], s[var("?c")]);
+    if !is_covariance(egraph, a, b, c) {
+        return None;
+    }
+    let (p, q) = (s[var("?p")], s[var("?q")]);
+    let var_of = |id: Id| -> Option<&'static str> {
+        let sym = symbol_of(egraph, id)?;
+        GAUSS_VARS
+            .iter()
+            .copied()
+            .find(|x| sym == egg::Symbol::from(*x))
+    };
+    for (x, g) in [(p, q), (q, p)] {
+        let Some(xname) = var_of(x) else { continue };
+        for y in GAUSS_VARS {
+            // g must depend on y only: its weak derivative in y, and no other Gaussian variable.
+            let other = if y == "u" { "v" } else { "u" };
+            if egraph[g].data.free.contains(&egg::Symbol::from(other)) {
+                continue;
+            }
+            let Some(dg) = weak_derivative(egraph, g, y) else {
+                continue;
+            };
+            let cov = match (xname, y) {
+                ("u", "u") => a,
+                ("v", "v") => c,
+                _ => b,
+            };
+            let body: crate::expr::Expr = dg.parse().ok()?;
+            let mut pb = PatBuilder::default();
+            let (pa, pbb, pc, pcov) = (
+                pb.class(egraph, a),
+                pb.class(egraph, b),
+                pb.class(egraph, c),
+                pb.class(egraph, cov),
+            );
+            let body = pb.expr(&body);
+            let gauss = pb.node(Math::Gauss([pa, pbb, pc, body]));
+            pb.node(Math::Mul([pcov, gauss]));
+            return Some(pb.finish());
+        }
+    }
+    None
+}
+
+/// Factors free of u and v come out of gauss: E[k·f] = k·E[f] (a finite expectation of a tame
+/// body, as for linearity). The body's product is flattened (as extracted) and split into the
+/// factors free of u and v and the others.
+fn scale_out(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let (a, b, c) = (s[var("?a")], s[var("?b")], s[var("?c")]);
+    let body = s[var("?f")];
+    if !is_covariance(egraph, a, b, c) || !tame(egraph, body, 12) {
+        return None;
+    }
+    let e = extract(egraph, body);
+    let mut factors = vec![];
+    let mut stack = vec![crate::expr::binders::root(&e)];
+    while let Some(id) = stack.pop() {
+        match e[id] {
+            Math::Mul([x, y]) => stack.extend([x, y]),
+            _ => factors.push(id),
+        }
+    }
+    let uv = |id: Id| {
+        let free = crate::expr::binders::free_symbols(&e, id);
+        GAUSS_VARS
+            .iter()
+            .any(|x| free.contains(&egg::Symbol::from(*x)))
+    };
+    let (dep, free): (Vec<Id>, Vec<Id>) = factors.into_iter().partition(|f| uv(*f));
+    if dep.is_empty() || free.is_empty() {
+        return None;
+    }
+    let mut p = PatBuilder::default();
+    let (pa, pb, pc) = (p.class(egraph, a), p.class(egraph, b), p.class(egraph, c));
+    let product = |ids: &[Id], p: &mut PatBuilder| -> Id {
+        let mut acc: Option<Id> = None;
+        for id in ids {
+            let sub = egg::Language::build_recexpr(&e[*id], |ch| e[ch].clone());
+            let x = p.expr(&sub);
+            acc = Some(match acc {
+                None => x,
+                Some(a) => p.node(Math::Mul([a, x])),
+            });
+        }
+        acc.expect("a non-empty product")
+    };
+    let k = product(&free, &mut p);
+    let f = product(&dep, &mut p);
+    let g = p.node(Math::Gauss([pa, pb, pc, f]));
+    p.node(Math::Mul([k, g]));
     Some(p.finish())
 }
 
@@ -344,6 +442,32 @@ pub fn rules() -> Vec<Rule> {
                 "(d c (gauss s (* c (sqrt (* s n))) n (* (relu u) (relu v))))",
                 "(d c (gauss s (* c (sqrt (* s n))) n (* (erf v) (sin u))))",
             ],
+        ),
+        r(
+            "gauss-step-mean",
+            rw!("gauss-step-mean"; "(gauss ?a ?b ?c (step u))" => "1/2"
+                if covariance("?a", "?b", "?c")),
+            &["(gauss s (* c (sqrt (* s n))) n (step u))"],
+        ),
+        r(
+            "gauss-step-mean(v)",
+            rw!("gauss-step-mean(v)"; "(gauss ?a ?b ?c (step v))" => "1/2"
+                if covariance("?a", "?b", "?c")),
+            &["(gauss s (* c (sqrt (* s n))) n (step v))"],
+        ),
+        r(
+            "gauss-stein",
+            computed("gauss-stein", "(gauss ?a ?b ?c (* ?p ?q))", stein),
+            &[
+                "(gauss s (* c (sqrt (* s n))) n (* u (erf v)))",
+                "(gauss s (* c (sqrt (* s n))) n (* (tanh u) u))",
+                "(gauss s (* c (sqrt (* s n))) n (* v (relu v)))",
+            ],
+        ),
+        r(
+            "gauss-scale",
+            computed("gauss-scale", "(gauss ?a ?b ?c ?f)", scale_out),
+            &["(gauss s (* c (sqrt (* s n))) n (* (* a b) (* (relu u) (relu v))))"],
         ),
         r(
             "gauss-add",

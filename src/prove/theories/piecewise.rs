@@ -1,9 +1,16 @@
 //! Piecewise functions in terms of one another: max, min, leaky_relu and sign through abs and
 //! relu (each identity holds for every real argument, 0 included).
 
-use egg::rewrite as rw;
+use egg::{rewrite as rw, Id, Subst};
 
-use crate::prove::rule::{Rule, Theory};
+use crate::prove::analysis::MathGraph;
+use crate::prove::poly::is_positive;
+use crate::prove::rule::{var, Rule, Theory};
+
+fn positive(v: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let v = var(v);
+    move |eg, _, s| is_positive(eg, s[v])
+}
 
 /// The rules.
 pub fn rules() -> Vec<Rule> {
@@ -30,14 +37,29 @@ pub fn rules() -> Vec<Rule> {
             &["(leaky_relu a (/ 1 10))", "(leaky_relu (- a b) s)"],
         ),
         r(
-            "relu-max",
-            rw!("relu-max"; "(relu ?x)" => "(max ?x 0)"),
-            &["(relu (- a 1))"],
+            "min-zero",
+            rw!("min-zero"; "(min ?x 0)" => "(neg (relu (neg ?x)))"),
+            &["(min (- a 1) 0)"],
+        ),
+        r(
+            "max-zero",
+            rw!("max-zero"; "(max ?x 0)" => "(relu ?x)"),
+            &["(max (- a 1) 0)"],
         ),
         r(
             "abs-neg",
             rw!("abs-neg"; "(abs (neg ?x))" => "(abs ?x)"),
             &["(abs (neg (- a b)))"],
+        ),
+        r(
+            "relu-homogeneous",
+            rw!("relu-homogeneous"; "(relu (* ?c ?x))" => "(* ?c (relu ?x))" if positive("?c")),
+            &["(relu (* s (- a b)))"],
+        ),
+        r(
+            "step-homogeneous",
+            rw!("step-homogeneous"; "(step (* ?c ?x))" => "(step ?x)" if positive("?c")),
+            &["(step (* s (- a b)))"],
         ),
         r(
             "sign-abs",
