@@ -156,6 +156,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
                 rate: -0.5,
                 resolution: None,
                 rel: crate::derivation::Relation::Eq,
+                approx: None,
                 under: None,
                 minor: false,
             }],

@@ -43,6 +43,8 @@ pub struct Evidence {
     pub methods: Vec<Method>,
     /// For a limit link: the width study.
     pub limit: Option<super::limit::LimitEvidence>,
+    /// For an approximation link: the order study.
+    pub approx: Option<super::approx::ApproxStudy>,
 }
 
 impl Evidence {
@@ -411,6 +413,8 @@ pub enum Method {
     Precise,
     /// A width study (limit links).
     WidthStudy,
+    /// The error's order as a parameter goes to 0 or ∞ (approximation links).
+    OrderStudy,
 }
 
 impl Method {
@@ -425,6 +429,7 @@ impl Method {
             Method::RandomMatrices => "random matrices",
             Method::Precise => "128-bit ball arithmetic",
             Method::WidthStudy => "width study",
+            Method::OrderStudy => "order study",
         }
     }
 }
@@ -528,6 +533,22 @@ fn check_sides(d: &Derivation, ctx: &Context, link: &Link, draws: &NetworkDraws)
         diagnosis: None,
         under: None,
     };
+    if let Some((symbol, toward, order)) = step.approx {
+        let study = super::approx::study(d, &a.expr, &b.expr, symbol, toward, order);
+        result.verdict = if study.failure().is_some() {
+            Verdict::Refuted
+        } else if study.holds() {
+            Verdict::Limit
+        } else {
+            Verdict::Unknown
+        };
+        result.evidence = Evidence {
+            methods: vec![Method::OrderStudy],
+            approx: Some(study),
+            ..Evidence::default()
+        };
+        return result;
+    }
     if let Some(width) = step.limit {
         let study = super::limit::study(
             d,

@@ -233,6 +233,8 @@ pub struct Step {
     pub resolution: Option<f64>,
     /// How the step relates to the expression before it (`=` unless the file says `rel`).
     pub rel: Relation,
+    /// For an approximation link: the parameter, where it goes, and the order of the error.
+    pub approx: Option<(Symbol, super::approx::Toward, f64)>,
     /// The link read under a named convention as well, if the step names one.
     pub under: Option<Box<Under>>,
     /// A typo or index slip (`minor = true`): still a failure, tagged minor.
@@ -453,6 +455,8 @@ struct RawStep {
     rel: Option<Spanned<String>>,
     convention: Option<Spanned<String>>,
     expect_under: Option<Spanned<String>>,
+    approx: Option<Spanned<String>>,
+    order: Option<Spanned<f64>>,
     #[serde(default)]
     minor: bool,
 }
@@ -1041,8 +1045,69 @@ fn load_step(
             rel
         }
     };
+    let approx = match (&step.approx, &step.order) {
+        (None, None) => None,
+        (None, Some(o)) => {
+            return Err(l
+                .err(o.span(), "`order` is only for approximation links", "here")
+                .with_help("say what goes where: approx = \"t -> 0\" or approx = \"n -> inf\""))
+        }
+        (Some(a), order) => {
+            let text = a.get_ref();
+            let (name, to) = text.split_once("->").ok_or_else(|| {
+                l.err(
+                    a.span(),
+                    format!("`{text}` is not `SYMBOL -> 0` or `SYMBOL -> inf`"),
+                    "here",
+                )
+            })?;
+            let sym = Symbol::from(name.trim());
+            let toward = match to.trim() {
+                "0" => super::approx::Toward::Zero,
+                "inf" | "∞" | "infinity" => super::approx::Toward::Infinity,
+                other => {
+                    return Err(l.err(
+                        a.span(),
+                        format!("`{other}`: an approximation's parameter goes to 0 or to inf"),
+                        "here",
+                    ))
+                }
+            };
+            let kind = symbols.iter().find(|(s, _)| *s == sym).map(|(_, k)| k);
+            let fits = match (kind, toward) {
+                (Some(Kind::Real | Kind::Positive), _) => true,
+                (Some(Kind::Size), super::approx::Toward::Infinity) => true,
+                (Some(Kind::Interval(lo, hi)), super::approx::Toward::Zero) => {
+                    *lo <= 0.0 && *hi > 0.0
+                }
+                _ => false,
+            };
+            if !fits {
+                return Err(l
+                    .err(a.span(), format!("`{}` is not a declared parameter that can go to {}", name.trim(), to.trim()), "here")
+                    .with_help("declare it real or positive (an interval that contains 0 for -> 0, a size for -> inf)"));
+            }
+            if step.limit.is_some() || step.rel.is_some() {
+                return Err(l.err(
+                    a.span(),
+                    "an approximation link cannot also be a limit link or an inequality",
+                    "here",
+                ));
+            }
+            let order = match order {
+                None => return Err(l.err(
+                    a.span(),
+                    "an approximation link needs `order` (the error is O(t^order) or O(n^-order))",
+                    "here",
+                )),
+                Some(o) if o.get_ref().is_finite() && *o.get_ref() > 0.0 => *o.get_ref(),
+                Some(o) => return Err(l.err(o.span(), "the order is a positive number", "here")),
+            };
+            Some((sym, toward, order))
+        }
+    };
     let expect = match &step.expect {
-        None if limit.is_some() => Verdict::Limit,
+        None if limit.is_some() || approx.is_some() => Verdict::Limit,
         None => Verdict::Proved,
         Some(e) => Verdict::expected(e.get_ref()).ok_or_else(|| {
             l.err(
@@ -1063,6 +1128,7 @@ fn load_step(
         rate,
         resolution,
         rel,
+        approx,
         under: None,
         minor: step.minor,
     })

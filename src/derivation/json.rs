@@ -146,7 +146,20 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
         ),
     }
     let ev = &r.evidence;
-    if let Some(study) = &ev.limit {
+    if let Some(study) = &ev.approx {
+        let points: Vec<Value> = study
+            .points
+            .iter()
+            .map(|p| json!({"at": p.at, "steps": p.steps, "slope": p.slope, "holds": p.holds}))
+            .collect();
+        search(
+            &mut o,
+            "order_study",
+            json!({"symbol": study.symbol.to_string(), "order": study.order,
+                "to": match study.toward { super::approx::Toward::Zero => "0", super::approx::Toward::Infinity => "inf" },
+                "points": points, "not_evaluated_because": study.skipped}),
+        );
+    } else if let Some(study) = &ev.limit {
         search(&mut o, "width_study", limit(study));
     } else {
         let points: Vec<Value> = ev

@@ -1,5 +1,6 @@
 //! Derivation files: the format, loading with spans, link checking, verdicts, diagnosis, text.
 
+pub mod approx;
 pub mod check;
 pub mod diagnose;
 pub mod discover;

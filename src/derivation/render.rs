@@ -53,6 +53,8 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
         for link in d.links().filter(|l| l.id.claim == c + 1) {
             let arrow = if link.step.limit.is_some() {
                 "→"
+            } else if link.step.approx.is_some() {
+                "≈"
             } else {
                 link.step.rel.symbol()
             };
@@ -134,6 +136,11 @@ pub fn render(d: &Derivation, r: &Report, timings: bool) -> String {
 fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
     let by = if let Some(w) = step.limit {
         format!("as {w} → ∞")
+    } else if let Some((t, toward, order)) = step.approx {
+        match toward {
+            super::approx::Toward::Zero => format!("as {t} → 0, error O({t}^{order})"),
+            super::approx::Toward::Infinity => format!("as {t} → ∞, error O({t}^-{order})"),
+        }
     } else if step.by.is_empty() {
         "by algebra".to_string()
     } else {
@@ -162,6 +169,9 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
     }
     if let Some(study) = &link.evidence.limit {
         render_study(o, study);
+    }
+    if let Some(study) = &link.evidence.approx {
+        render_order_study(o, study);
     }
     match &link.outcome {
         None => {}
@@ -256,6 +266,47 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
     }
     if let Some(d) = &link.diagnosis {
         let _ = writeln!(o, "        diagnosis: {d}");
+    }
+}
+
+fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
+    let _ = writeln!(
+        o,
+        "        order study: |lhs − rhs| as {} {}; log–log slope over the last {} steps above rounding, needed {}",
+        s.symbol,
+        match s.toward {
+            super::approx::Toward::Zero => "halves from 0.1",
+            super::approx::Toward::Infinity => "doubles from 16",
+        },
+        super::approx::FIT,
+        s.needed()
+    );
+    for p in &s.points {
+        let (first, last) = (p.steps.first(), p.steps.last());
+        let range = match (first, last) {
+            (Some(a), Some(b)) => format!(
+                "{} = {} … {}: |lhs − rhs| {:.1e} … {:.1e}",
+                s.symbol,
+                fmt_num(a.0),
+                fmt_num(b.0),
+                a.1,
+                b.1
+            ),
+            _ => String::new(),
+        };
+        let slope = match p.slope {
+            Some(x) => format!("slope {x:.2}"),
+            None => "within rounding".to_string(),
+        };
+        let _ = writeln!(
+            o,
+            "          {} at {}: {range}; {slope}",
+            if p.holds { "✓" } else { "✗" },
+            p.at
+        );
+    }
+    if let Some(why) = &s.skipped {
+        let _ = writeln!(o, "          some points not evaluated: {why}");
     }
 }
 
