@@ -7,8 +7,8 @@
 //! evaluated (deterministic terms only), and the log–log slope of |a − b| against the parameter
 //! is fitted by least squares over the last [`FIT`] steps whose difference stands well above
 //! the rounding allowance (100×), where the expansion's next term is negligible whatever the
-//! point's scale. A point holds when the slope is at least `order` − [`SLOPE_SLACK`] (to 0) or at
-//! most −`order` + [`SLOPE_SLACK`] (to infinity), and when the difference stays within rounding
+//! point's scale. A point holds when the slope is at least `order` − min([`SLOPE_SLACK`], order/2) (to 0) or at
+//! most its negative (to infinity), or when the difference stays within rounding
 //! at every step; the link holds when every point holds and at least one showed an error to
 //! measure (otherwise it is `unknown`: no evidence), and is refuted at the first point that
 //! does not hold, with the measured slope. The slack allows for the next term of the expansion at the
@@ -86,10 +86,17 @@ impl ApproxStudy {
     /// The slope the order asks for, as a sentence.
     pub fn needed(&self) -> String {
         match self.toward {
-            Toward::Zero => format!("≥ {:.2}", self.order - SLOPE_SLACK),
-            Toward::Infinity => format!("≤ {:.2}", -self.order + SLOPE_SLACK),
+            Toward::Zero => format!("≥ {:.2}", needed(self.order)),
+            Toward::Infinity => format!("≤ {:.2}", -needed(self.order)),
         }
     }
+}
+
+/// The least slope (in absolute value) that agrees with an error of order `order`: the order
+/// less the slack, and never less than half the order (so that a small order still asks for an
+/// error that vanishes: a constant difference has slope 0).
+fn needed(order: f64) -> f64 {
+    order - SLOPE_SLACK.min(order / 2.0)
 }
 
 fn fit_slope(xy: &[(f64, f64)]) -> Option<f64> {
@@ -185,8 +192,8 @@ pub fn study(
         let tail = &above[above.len().saturating_sub(FIT)..];
         let slope = fit_slope(tail);
         let holds = match (slope, toward) {
-            (Some(s), Toward::Zero) => s >= order - SLOPE_SLACK,
-            (Some(s), Toward::Infinity) => s <= -order + SLOPE_SLACK,
+            (Some(s), Toward::Zero) => s >= needed(order),
+            (Some(s), Toward::Infinity) => s <= -needed(order),
             // Fewer than 3 steps well above rounding: the difference vanishes at this point
             // (no evidence either way here).
             (None, _) => true,
