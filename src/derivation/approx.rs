@@ -167,11 +167,9 @@ pub fn study(
                 {
                     let diff = (l.value - r.value).abs();
                     steps.push((h, diff));
-                    let c = compare(l, r, 1);
-                    if diff > 100.0 * c.tol {
+                    // Between rounding and 100× rounding a difference is noise, not fitted.
+                    if diff > 100.0 * compare(l, r, 1).tol {
                         above.push((h, diff));
-                    } else if !c.agrees() {
-                        // Between rounding and 100× rounding: not used for the fit.
                     }
                 }
                 (Ok(_), Ok(_)) => {

@@ -1109,14 +1109,7 @@ fn load_step(
     let expect = match &step.expect {
         None if limit.is_some() || approx.is_some() => Verdict::Limit,
         None => Verdict::Proved,
-        Some(e) => Verdict::expected(e.get_ref()).ok_or_else(|| {
-            l.err(
-                e.span(),
-                format!("unknown verdict `{}`", e.get_ref()),
-                "here",
-            )
-            .with_help("verdicts: proved, unchecked, consistent, refuted, unknown, limit")
-        })?,
+        Some(e) => expected_verdict(l, e)?,
     };
     Ok(Step {
         term,
@@ -1131,6 +1124,18 @@ fn load_step(
         approx,
         under: None,
         minor: step.minor,
+    })
+}
+
+/// The verdict a file names in `expect` or `expect_under`.
+fn expected_verdict(l: &Loader, e: &Spanned<String>) -> Result<Verdict, InputError> {
+    Verdict::expected(e.get_ref()).ok_or_else(|| {
+        l.err(
+            e.span(),
+            format!("unknown verdict `{}`", e.get_ref()),
+            "here",
+        )
+        .with_help("verdicts: proved, unchecked, consistent, refuted, unknown, limit")
     })
 }
 
@@ -1319,14 +1324,7 @@ fn under(
     };
     let expect = match expect {
         None => Verdict::Proved,
-        Some(e) => Verdict::expected(e.get_ref()).ok_or_else(|| {
-            l.err(
-                e.span(),
-                format!("unknown verdict `{}`", e.get_ref()),
-                "here",
-            )
-            .with_help("verdicts: proved, unchecked, consistent, refuted, unknown, limit")
-        })?,
+        Some(e) => expected_verdict(l, e)?,
     };
     let read = |t: &Term| -> Result<Term, InputError> {
         let (expr, unfolds) =

@@ -182,19 +182,12 @@ impl Printer<'_> {
                 self.text(*a, i, out);
                 out.push(']');
             }
-            Math::Integral([j, lo, hi, body]) => {
-                out.push_str("integral(");
-                self.text(*j, i, out);
-                out.push_str(" in ");
-                self.text(*lo, i, out);
-                out.push_str("..");
-                self.text(*hi, i, out);
-                out.push_str(", ");
-                self.text(*body, i, out);
-                out.push(')');
-            }
-            Math::Sum([j, lo, hi, body]) => {
-                out.push_str("sum(");
+            Math::Integral([j, lo, hi, body]) | Math::Sum([j, lo, hi, body]) => {
+                out.push_str(if matches!(node, Math::Sum(_)) {
+                    "sum("
+                } else {
+                    "integral("
+                });
                 self.text(*j, i, out);
                 out.push_str(" in ");
                 self.text(*lo, i, out);
