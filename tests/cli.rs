@@ -423,3 +423,62 @@ detail = "names the data set"
         assert!(stderr(&o).contains(want), "{name}: {}", stderr(&o));
     }
 }
+
+/// The four `derive prove` commands of issue 10's "Done means": each proved from the command
+/// line, and each with a wrong twin that is refuted.
+#[test]
+fn the_kernel_identities_of_the_issue_are_proved_from_the_command_line() {
+    let cov = [
+        "--decl",
+        "s11=positive",
+        "--decl",
+        "s22=positive",
+        "--decl",
+        "rho=interval -1..1",
+    ];
+    let s12 = "rho*sqrt(s11*s22)";
+    let cases: Vec<(String, String, String, Vec<&str>)> = vec![
+        (
+            "d/drho((sqrt(1 - rho^2) + (pi - acos(rho))*rho)/(2*pi))".into(),
+            "(pi - acos(rho))/(2*pi)".into(),
+            "(pi - acos(rho))/pi".into(),
+            vec!["--decl", "rho=interval -1..1", "--by", "calculus,trig"],
+        ),
+        (
+            format!("d/drho(gauss(s11, {s12}, s22; relu(u)*relu(v)))"),
+            format!("sqrt(s11*s22)*gauss(s11, {s12}, s22; step(u)*step(v))"),
+            format!("gauss(s11, {s12}, s22; step(u)*step(v))"),
+            cov.to_vec(),
+        ),
+        (
+            format!("gauss(s11, {s12}, s22; abs(u)*abs(v))"),
+            "2*sqrt(s11*s22)/pi * (sqrt(1 - rho^2) + rho*asin(rho))".into(),
+            "2*sqrt(s11*s22)/pi * (sqrt(1 - rho^2) + rho*acos(rho))".into(),
+            cov.to_vec(),
+        ),
+        (
+            format!("gauss(s11, {s12}, s22; (2/sqrt(pi))*exp(-u^2)*((2/sqrt(pi))*exp(-v^2)))"),
+            "4/(pi*sqrt((1 + 2*s11)*(1 + 2*s22) - 4*rho^2*s11*s22))".into(),
+            "4/(pi*sqrt((1 + 2*s11)*(1 + 2*s22) - 2*rho^2*s11*s22))".into(),
+            cov.to_vec(),
+        ),
+    ];
+    for (lhs, rhs, wrong, decls) in cases {
+        let mut args = vec!["prove", lhs.as_str(), rhs.as_str()];
+        args.extend(&decls);
+        let o = derive(&args);
+        assert!(
+            stdout(&o).contains("link 1.1: proved"),
+            "{lhs} = {rhs}\n{}",
+            stdout(&o)
+        );
+        let mut args = vec!["prove", lhs.as_str(), wrong.as_str()];
+        args.extend(&decls);
+        let o = derive(&args);
+        assert!(
+            stdout(&o).contains("link 1.1: refuted"),
+            "{lhs} = {wrong}\n{}",
+            stdout(&o)
+        );
+    }
+}

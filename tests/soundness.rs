@@ -143,6 +143,9 @@ fn context(decls: &[&str]) -> Context {
                 ctx.positive.insert(s);
                 ctx.sizes.insert(s);
             }
+            "positive" => {
+                ctx.positive.insert(s);
+            }
             k if k.starts_with("index in 1..") => {
                 let hi: Expr = k["index in 1..".len()..].parse().unwrap();
                 ctx.ranges.insert(s, ("1".parse().unwrap(), hi));
@@ -225,6 +228,57 @@ fn true_links_beside_them_are_still_proved() {
             &derive::expr::parse(lhs).unwrap(),
             &derive::expr::parse(rhs).unwrap(),
             &theories,
+            &context(decls),
+            Limits::default(),
+        )
+        .unwrap();
+        assert!(
+            matches!(outcome, Outcome::Proved(_)),
+            "not proved: {lhs} = {rhs}"
+        );
+    }
+}
+
+#[test]
+fn a_denominator_that_may_vanish_is_never_cancelled() {
+    // Each pair is equal wherever the left side is defined but not where the divisor is 0: the
+    // prover must not join them (the right side would be defined where the left is not).
+    let extensions: &[(&str, &str, &[&str])] = &[
+        ("a*b/b", "a", &[]),
+        ("c*(1/c)", "1", &[]),
+        ("(a/b)*b", "a", &[]),
+        ("1/(1/a)", "a", &[]),
+        ("1/(a/b)", "b/a", &[]),
+        ("sqrt(x/b)*sqrt(b)", "sqrt(x)", &[]),
+    ];
+    for (lhs, rhs, decls) in extensions {
+        let (outcome, _) = prove(
+            &derive::expr::parse(lhs).unwrap(),
+            &derive::expr::parse(rhs).unwrap(),
+            &Theory::ALL,
+            &context(decls),
+            Limits::default(),
+        )
+        .unwrap();
+        assert!(
+            !matches!(outcome, Outcome::Proved(_)),
+            "proved: {lhs} = {rhs}"
+        );
+    }
+    // With a divisor known positive the same links are proved; and moving a factor across a
+    // quotient needs no sign at all.
+    let truths: &[(&str, &str, &[&str])] = &[
+        ("a*b/b", "a", &["b=positive"]),
+        ("1/(a/b)", "b/a", &["b=positive"]),
+        ("sqrt(x/b)*sqrt(b)", "sqrt(x)", &["b=positive"]),
+        ("a*(b/c)", "a*b/c", &[]),
+        ("a/b/c", "a/(b*c)", &[]),
+    ];
+    for (lhs, rhs, decls) in truths {
+        let (outcome, _) = prove(
+            &derive::expr::parse(lhs).unwrap(),
+            &derive::expr::parse(rhs).unwrap(),
+            &Theory::ALL,
             &context(decls),
             Limits::default(),
         )

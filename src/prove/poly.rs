@@ -31,7 +31,8 @@ const MAX_EXPAND_POWER: u32 = 6;
 const MAX_TERMS: usize = 64;
 
 impl Monomial {
-    fn mul(&self, other: &Monomial) -> Monomial {
+    /// The product of two monomials (exponents add; zero exponents drop).
+    pub fn mul(&self, other: &Monomial) -> Monomial {
         let mut map: BTreeMap<Id, BigRational> = self.0.iter().cloned().collect();
         for (a, e) in &other.0 {
             let entry = map.entry(*a).or_insert_with(BigRational::zero);
@@ -278,21 +279,23 @@ impl<'a> Normalizer<'a> {
         if let Some(q) = base.as_constant() {
             return rational_power(&q, e).map(Poly::constant);
         }
-        let (m, c) = base.as_monomial()?;
-        if !m.0.iter().all(|(a, _)| is_positive(self.egraph, *a)) {
-            // Treat the whole class as one atom, if it is positive.
-            if is_positive(self.egraph, id) {
-                let id = self.egraph.find(id);
-                return Some(Poly(BTreeMap::from([(
-                    Monomial(vec![(id, e.clone())]),
-                    BigRational::one(),
-                )])));
+        if let Some((m, c)) = base.as_monomial() {
+            if m.0.iter().all(|(a, _)| is_positive(self.egraph, *a)) {
+                let coeff = rational_power(c, e)?;
+                let m = Monomial(m.0.iter().map(|(a, k)| (*a, k * e)).collect());
+                return Some(Poly(BTreeMap::from([(m, coeff)])));
             }
-            return None;
         }
-        let coeff = rational_power(c, e)?;
-        let m = Monomial(m.0.iter().map(|(a, k)| (*a, k * e)).collect());
-        Some(Poly(BTreeMap::from([(m, coeff)])))
+        // Otherwise (a sum, or a product with a factor not known positive) the whole class is
+        // one atom, if it is positive.
+        if is_positive(self.egraph, id) {
+            let id = self.egraph.find(id);
+            return Some(Poly(BTreeMap::from([(
+                Monomial(vec![(id, e.clone())]),
+                BigRational::one(),
+            )])));
+        }
+        None
     }
 }
 
@@ -355,7 +358,12 @@ pub fn to_pattern(egraph: &MathGraph, p: &Poly) -> (PatternAst<Math>, Subst) {
         let mut numer: Vec<Id> = vec![];
         let mut denom: Vec<Id> = vec![];
         for (a, e) in &m.0 {
-            let base = atom(&mut pat, *a);
+            // A reciprocal atom `1/b` is written in the denominator as `b`.
+            let (a, e) = match reciprocal_of(egraph, *a) {
+                Some(b) if e.is_positive() && e.is_integer() => (b, -e.clone()),
+                _ => (*a, e.clone()),
+            };
+            let base = atom(&mut pat, a);
             let mag = e.abs();
             let f = if mag.is_one() {
                 base
@@ -399,6 +407,23 @@ pub fn to_pattern(egraph: &MathGraph, p: &Poly) -> (PatternAst<Math>, Subst) {
         });
     }
     (pat, subst)
+}
+
+/// `b` when the class is the reciprocal `1/b` of a class that may vanish (an atom of the normal
+/// form; see the `div-reciprocal` rule).
+fn reciprocal_of(egraph: &MathGraph, id: Id) -> Option<Id> {
+    egraph[egraph.find(id)].nodes.iter().find_map(|n| match n {
+        Math::Div([one, b])
+            if egraph[*one]
+                .data
+                .constant
+                .as_ref()
+                .is_some_and(|c| c.0.is_one()) =>
+        {
+            Some(*b)
+        }
+        _ => None,
+    })
 }
 
 /// The integer `n` as a rational.

@@ -249,6 +249,22 @@ impl PatBuilder {
         }
         last
     }
+    /// A pattern over classes (as [`crate::prove::poly::to_pattern`] builds one), appended
+    /// with each of its variables bound afresh to the class `subst` gives it.
+    pub fn pattern(&mut self, egraph: &MathGraph, (pat, subst): &(PatternAst<Math>, Subst)) -> Id {
+        let mut map: Vec<Id> = Vec::with_capacity(pat.as_ref().len());
+        for n in pat.as_ref() {
+            let id = match n {
+                ENodeOrVar::Var(v) => self.class(egraph, subst[*v]),
+                ENodeOrVar::ENode(n) => {
+                    let n = n.clone().map_children(|c| map[usize::from(c)]);
+                    self.node(n)
+                }
+            };
+            map.push(id);
+        }
+        *map.last().expect("a non-empty pattern")
+    }
     /// The finished replacement (its root is the last node added).
     pub fn finish(self) -> Replacement {
         Replacement::new((self.pat, self.subst))

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::expr::{Math, GAUSS_VARS};
 use crate::prove::analysis::{symbol_of, MathGraph};
-use crate::prove::poly::{is_positive, Normalizer};
+use crate::prove::poly::{is_positive, to_pattern, Normalizer, Poly};
 use crate::prove::rule::{computed, extract, var, PatBuilder, Replacement, Rule, Theory};
 
 /// Is the class known to lie in [−1, 1]: a constant there, a symbol declared in an interval
@@ -149,6 +149,130 @@ fn price(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let g = p.node(Math::Gauss([pa, pb, pc, body]));
     let db = p.node(Math::Deriv([pt, pb]));
     p.node(Math::Mul([g, db]));
+    Some(p.finish())
+}
+
+/// The activation whose weak derivative is `k·F` for the factors `F` of a body that depend on
+/// `x` alone (a product of atoms with exponents): step → relu (k = 1), cos → sin (1), sin →
+/// cos (−1), sigmoid → softplus (1), exp(−x²) → erf (k = 2/√π, returned as the rational part
+/// and the power of π). Returns the name, k's rational part and k's power of π.
+fn antiderivative(
+    egraph: &MathGraph,
+    norm: &mut Normalizer,
+    factors: &[(Id, BigRational)],
+    x: &str,
+) -> Option<(&'static str, BigRational, BigRational)> {
+    let [(atom, e)] = factors else { return None };
+    let is_x = |c: &Id| symbol_of(egraph, *c) == Some(egg::Symbol::from(x));
+    let one = BigRational::one();
+    let x_squared = |norm: &mut Normalizer, c: Id, sign: i64| {
+        let p = norm.poly(c);
+        p.as_monomial().is_some_and(|(m, k)| {
+            *k == BigRational::from_integer(sign.into())
+                && matches!(m.0.as_slice(), [(y, two)] if is_x(y) && *two == BigRational::from_integer(2.into()))
+        })
+    };
+    let half_pi = BigRational::new((-1).into(), 2.into());
+    egraph[*atom].nodes.iter().find_map(|n| match n {
+        Math::Step(c) if is_x(c) && e.is_one() => Some(("relu", one.clone(), BigRational::zero())),
+        Math::Cos(c) if is_x(c) && e.is_one() => Some(("sin", one.clone(), BigRational::zero())),
+        Math::Sin(c) if is_x(c) && e.is_one() => Some(("cos", -one.clone(), BigRational::zero())),
+        Math::Sigmoid(c) if is_x(c) && e.is_one() => {
+            Some(("softplus", one.clone(), BigRational::zero()))
+        }
+        // exp(−x²), or exp(x²) to the power −1.
+        Math::Exp(c)
+            if (e.is_one() && x_squared(norm, *c, -1))
+                || (*e == -one.clone() && x_squared(norm, *c, 1)) =>
+        {
+            Some(("erf", BigRational::from_integer(2.into()), half_pi.clone()))
+        }
+        _ => None,
+    })
+}
+
+/// Price's theorem read backwards: gauss(a, b, c; K·f'(u)·g'(v)) = K/(b/t)·d/dt gauss(a, b, c;
+/// f(u)·g(v)) where b = t·m for a symbol t that a, c, m and K do not involve, m > 0 known (so
+/// db/dt = m ≠ 0), and f', g' are weak derivatives of activations ([`antiderivative`]). A body
+/// with a closed form of its own (step·step, sin·sin, cos·cos) is left to its lemma.
+fn price_inverse(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    let (a, b, c, body) = (s[var("?a")], s[var("?b")], s[var("?c")], s[var("?f")]);
+    if !is_covariance(egraph, a, b, c) {
+        return None;
+    }
+    let mut norm = Normalizer::new(egraph);
+    // b = coefficient · t · (positive atoms free of t).
+    let pb = norm.poly(b);
+    let (mb, kb) = pb.as_monomial()?;
+    let free_of = |id: Id, t: egg::Symbol| !egraph[id].data.free.contains(&t);
+    let (t_atom, t) = mb.0.iter().find_map(|(atom, e)| {
+        let t = symbol_of(egraph, *atom)?;
+        let ok = e.is_one()
+            && !GAUSS_VARS.iter().any(|x| t == egg::Symbol::from(*x))
+            && t != egg::Symbol::from("pi")
+            && free_of(a, t)
+            && free_of(c, t)
+            && free_of(body, t)
+            && mb
+                .0
+                .iter()
+                .filter(|(y, _)| y != atom)
+                .all(|(y, _)| free_of(*y, t) && is_positive(egraph, *y));
+        ok.then_some((*atom, t))
+    })?;
+    let _ = t;
+    let m = Poly(BTreeMap::from([(
+        crate::prove::poly::Monomial(mb.0.iter().filter(|(y, _)| *y != t_atom).cloned().collect()),
+        kb.clone(),
+    )]));
+    // The body: one monomial, its factors split into u-only, v-only and constant ones.
+    let pbody = norm.poly(body);
+    let (mbody, kbody) = pbody.as_monomial()?;
+    let mentions = |id: Id, x: &str| egraph[id].data.free.contains(&egg::Symbol::from(x));
+    let (mut fu, mut fv, mut konst) = (vec![], vec![], vec![]);
+    for (atom, e) in &mbody.0 {
+        match (mentions(*atom, "u"), mentions(*atom, "v")) {
+            (true, false) => fu.push((*atom, e.clone())),
+            (false, true) => fv.push((*atom, e.clone())),
+            (false, false) => konst.push((*atom, e.clone())),
+            (true, true) => return None,
+        }
+    }
+    let (f, kf, pif) = antiderivative(egraph, &mut norm, &fu, "u")?;
+    let (g, kg, pig) = antiderivative(egraph, &mut norm, &fv, "v")?;
+    if f == g && matches!(f, "relu" | "sin" | "cos") {
+        return None;
+    }
+    // K/(k_f·k_g): the rational part here, the power of π as a factor below.
+    let k = kbody / (kf * kg);
+    let k = Poly(BTreeMap::from([(crate::prove::poly::Monomial(konst), k)]));
+    let pi_power = -(pif + pig);
+    let inner: crate::expr::Expr = format!("(* ({f} u) ({g} v))").parse().ok()?;
+    let mut p = PatBuilder::default();
+    let (pa, pbv, pc, pt) = (
+        p.class(egraph, a),
+        p.class(egraph, b),
+        p.class(egraph, c),
+        p.class(egraph, t_atom),
+    );
+    let inner = p.expr(&inner);
+    let gauss = p.node(Math::Gauss([pa, pbv, pc, inner]));
+    let deriv = p.node(Math::Deriv([pt, gauss]));
+    let pk = p.pattern(egraph, &to_pattern(egraph, &k));
+    let pm = p.pattern(egraph, &to_pattern(egraph, &m));
+    let scaled = p.node(Math::Mul([pk, deriv]));
+    let mut out = p.node(Math::Div([scaled, pm]));
+    if !pi_power.is_zero() {
+        let pi = if pi_power.is_one() {
+            "pi".to_string()
+        } else {
+            format!("(^ pi {pi_power})")
+        };
+        let pi: crate::expr::Expr = pi.parse().ok()?;
+        let pi = p.expr(&pi);
+        out = p.node(Math::Mul([out, pi]));
+    }
+    let _ = out;
     Some(p.finish())
 }
 
@@ -441,6 +565,14 @@ pub fn rules() -> Vec<Rule> {
             &[
                 "(d c (gauss s (* c (sqrt (* s n))) n (* (relu u) (relu v))))",
                 "(d c (gauss s (* c (sqrt (* s n))) n (* (erf v) (sin u))))",
+            ],
+        ),
+        r(
+            "gauss-price-inverse",
+            computed("gauss-price-inverse", "(gauss ?a ?b ?c ?f)", price_inverse),
+            &[
+                "(gauss s (* c (sqrt (* s n))) n (* (exp (neg (^ u 2))) (exp (neg (^ v 2)))))",
+                "(gauss s (* c (sqrt (* s n))) n (* (* 3 (step u)) (cos v)))",
             ],
         ),
         r(
