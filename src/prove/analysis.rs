@@ -29,6 +29,10 @@ pub struct MathAnalysis {
     pub ctx: Context,
     /// Set when two classes with different constant values were merged: an unsound rule fired.
     pub contradiction: Option<String>,
+    /// Normal forms computed in this iteration (cleared when the next begins): every rule that
+    /// reads a class's polynomial would otherwise recompute those of all classes below it. An
+    /// entry stays a true equality however the class grows later in the iteration.
+    pub polys: std::cell::RefCell<std::collections::HashMap<Id, super::poly::Poly>>,
 }
 
 impl MathAnalysis {
@@ -37,6 +41,7 @@ impl MathAnalysis {
         MathAnalysis {
             ctx,
             contradiction: None,
+            polys: Default::default(),
         }
     }
 }

@@ -180,6 +180,7 @@ pub fn prove(
         .with_expr(lhs)
         .with_expr(rhs)
         .with_hook(|r| {
+            r.egraph.analysis.polys.borrow_mut().clear();
             if r.egraph.find(r.roots[0]) == r.egraph.find(r.roots[1]) {
                 Err("proved".into())
             } else {
@@ -205,6 +206,7 @@ pub fn prove(
     let outcome = match runner.stop_reason {
         Some(StopReason::Saturated) => {
             let eg = &runner.egraph;
+            eg.analysis.polys.borrow_mut().clear();
             let mut norm = Normalizer::new(eg);
             let diff = norm.poly(l).add(
                 &norm

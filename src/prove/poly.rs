@@ -210,6 +210,10 @@ impl<'a> Normalizer<'a> {
         if let Some(p) = self.memo.get(&id) {
             return p.clone();
         }
+        if let Some(p) = self.egraph.analysis.polys.borrow().get(&id) {
+            return p.clone();
+        }
+        let top = self.stack.is_empty();
         let class = &self.egraph[id];
         if let Some(c) = &class.data.constant {
             return Poly::constant(c.0.clone());
@@ -236,6 +240,14 @@ impl<'a> Normalizer<'a> {
         self.stack.remove(&id);
         let p = best.unwrap_or_else(|| Poly::atom(id));
         self.memo.insert(id, p.clone());
+        if top {
+            // Only a form computed with no class cut off as a cycle is shared.
+            self.egraph
+                .analysis
+                .polys
+                .borrow_mut()
+                .insert(id, p.clone());
+        }
         p
     }
 
