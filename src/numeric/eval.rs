@@ -13,6 +13,7 @@ use egg::{Id, Symbol};
 pub type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use super::activation::Activation;
+use super::integrand::{Op, Program};
 use crate::expr::{Expr, Math};
 
 /// A value with its rounding scale and Monte Carlo standard error.
@@ -27,7 +28,8 @@ pub struct Value {
 }
 
 impl Value {
-    fn exact(v: f64) -> Value {
+    /// A value known exactly (its scale is its magnitude).
+    pub fn exact(v: f64) -> Value {
         Value {
             value: v,
             scale: v.abs(),
@@ -769,12 +771,7 @@ impl<'a> Evaluator<'a> {
             }
             Math::Div([a, b]) => {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                let v = x.value / y.value;
-                Value {
-                    value: v,
-                    scale: (x.scale + v.abs() * y.scale) / y.value.abs(),
-                    stderr: (x.stderr + v.abs() * y.stderr) / y.value.abs(),
-                }
+                quotient(x, y)
             }
             Math::Neg(a) => {
                 let x = self.value(e, *a)?;
@@ -785,20 +782,7 @@ impl<'a> Evaluator<'a> {
             }
             Math::Pow([a, b]) => {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
-                let v = x.value.powf(y.value);
-                let d = (y.value * x.value.powf(y.value - 1.0)).abs();
-                // The exponent's own rounding matters only for a positive base.
-                let via_exponent = if x.value > 0.0 {
-                    (v * x.value.ln()).abs() * y.scale
-                } else {
-                    0.0
-                };
-                let d = if d.is_finite() { d } else { 0.0 };
-                Value {
-                    value: v,
-                    scale: v.abs() + d * x.scale + via_exponent,
-                    stderr: d * x.stderr,
-                }
+                power(x, y)
             }
             Math::Sqrt(_)
             | Math::Exp(_)
@@ -1134,6 +1118,104 @@ impl<'a> Evaluator<'a> {
     /// gauss(s11, s12, s22; body) = E[body(u, v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]), by the
     /// quadrature of [`super::gauss`]: split at the axes when the body has a kink (relu, step, abs),
     /// a smooth rule otherwise.
+    /// The integrand `e[id]` in the variables `vars` as a [`Program`] (see
+    /// [`super::integrand`]), or `None` where it uses what a program does not have (sums,
+    /// indices, random entries, … that mention a variable): the evaluator then walks the term.
+    fn compile(&mut self, e: &Expr, id: Id, vars: &[Symbol]) -> Result<Option<Program>, EvalError> {
+        let mut ops = vec![];
+        Ok(self.emit(e, id, vars, &mut ops)?.then_some(Program { ops }))
+    }
+
+    /// Appends the instructions of `e[id]` to `ops` (what [`Evaluator::value`] does, node for
+    /// node); false where a node has no instruction.
+    fn emit(
+        &mut self,
+        e: &Expr,
+        id: Id,
+        vars: &[Symbol],
+        ops: &mut Vec<Op>,
+    ) -> Result<bool, EvalError> {
+        let free = crate::expr::binders::free_symbols(e, id);
+        if !vars.iter().any(|v| free.contains(v)) {
+            // The same value at every node: evaluated once.
+            ops.push(Op::Push(self.value(e, id)?));
+            return Ok(true);
+        }
+        if self.random_key(e, id)?.is_some() {
+            return Ok(false);
+        }
+        let node = &e[id];
+        if let Some(s) = node.symbol() {
+            return Ok(match vars.iter().position(|v| *v == s) {
+                Some(i) => {
+                    ops.push(Op::Var(i));
+                    true
+                }
+                None => false,
+            });
+        }
+        if let Some((a, f, df)) = unary_fns(node) {
+            let ok = self.emit(e, a, vars, ops)?;
+            ops.push(Op::Unary(f, df));
+            return Ok(ok);
+        }
+        let binary = |me: &mut Self, a: Id, b: Id, op: Op, ops: &mut Vec<Op>| {
+            let ok = me.emit(e, a, vars, ops)? && me.emit(e, b, vars, ops)?;
+            ops.push(op);
+            Ok::<bool, EvalError>(ok)
+        };
+        match node {
+            Math::Add(_) | Math::Sub(_) => {
+                // As in `value`: the chain's constant terms summed exactly (one alone rounded
+                // once), the other terms in order.
+                let mut terms = vec![];
+                linear_terms(e, id, true, &mut terms);
+                let constants = terms
+                    .iter()
+                    .filter(|(_, t)| self.is_constant(e, *t))
+                    .count();
+                let mut c = num_rational::BigRational::from_integer(0.into());
+                let mut single = 0.0;
+                let mut signs = vec![];
+                for (positive, t) in terms {
+                    if constants == 1 {
+                        if let Some(x) = self.constant_f64(e, t) {
+                            single = if positive { x } else { -x };
+                            continue;
+                        }
+                    } else if let Some(q) = self.constant(e, t) {
+                        if positive {
+                            c += q;
+                        } else {
+                            c -= q;
+                        }
+                        continue;
+                    }
+                    if !self.emit(e, t, vars, ops)? {
+                        return Ok(false);
+                    }
+                    signs.push(positive);
+                }
+                let c = if constants == 1 {
+                    single
+                } else {
+                    num_traits::ToPrimitive::to_f64(&c).unwrap_or(f64::NAN)
+                };
+                ops.push(Op::Linear(signs, c));
+                Ok(true)
+            }
+            Math::Mul([a, b]) => binary(self, *a, *b, Op::Mul, ops),
+            Math::Div([a, b]) => binary(self, *a, *b, Op::Div, ops),
+            Math::Pow([a, b]) => binary(self, *a, *b, Op::Pow, ops),
+            Math::Neg(a) => {
+                let ok = self.emit(e, *a, vars, ops)?;
+                ops.push(Op::Neg);
+                Ok(ok)
+            }
+            _ => Ok(false),
+        }
+    }
+
     fn gauss(&mut self, e: &Expr, cov: [Id; 3], body: Id) -> Result<Value, EvalError> {
         let c: Vec<f64> = cov
             .iter()
@@ -1168,7 +1250,21 @@ impl<'a> Evaluator<'a> {
         // The common body f(u)·g(v) (each a function of the table or u, v itself) directly: the
         // same operations as the evaluator's, without walking the term at every node.
         let direct = product_of_uv(e, body, u, v);
+        // Any other body of arithmetic and functions: compiled once (its parts free of u and v
+        // evaluated once), the evaluator's arithmetic at every node.
+        let program = if direct.is_none() {
+            let mut me = inner.borrow_mut();
+            me.with_constants(e, |me| me.compile(e, body, &[u, v]))?
+        } else {
+            None
+        };
+        let stack = std::cell::RefCell::new(Vec::new());
         let f = |x: f64, y: f64| -> f64 {
+            if let Some(p) = &program {
+                let val = p.run(&[x, y], &mut stack.borrow_mut());
+                scale_acc.set(scale_acc.get().max(val.scale));
+                return val.value;
+            }
             if let Some((fu, gv)) = direct {
                 let side = |h: UvFactor, z: f64| match h {
                     Some((f, df)) => unary(Value::exact(z), f, df),
@@ -1669,7 +1765,7 @@ fn product_of_uv(e: &Expr, body: Id, u: Symbol, v: Symbol) -> Option<(UvFactor, 
 }
 
 /// f(x) with its magnitude scale and first-order error (see [`unary_fns`]).
-fn unary(x: Value, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Value {
+pub(crate) fn unary(x: Value, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Value {
     let v = f(x.value);
     let d = slope(f, df, x.value, x.scale);
     Value {
@@ -1690,8 +1786,36 @@ fn sign(x: f64) -> f64 {
     }
 }
 
+/// x / y, with the magnitude scale and the first-order error.
+pub(crate) fn quotient(x: Value, y: Value) -> Value {
+    let v = x.value / y.value;
+    Value {
+        value: v,
+        scale: (x.scale + v.abs() * y.scale) / y.value.abs(),
+        stderr: (x.stderr + v.abs() * y.stderr) / y.value.abs(),
+    }
+}
+
+/// x^y, with the magnitude scale and the first-order error.
+pub(crate) fn power(x: Value, y: Value) -> Value {
+    let v = x.value.powf(y.value);
+    let d = (y.value * x.value.powf(y.value - 1.0)).abs();
+    // The exponent's own rounding matters only for a positive base.
+    let via_exponent = if x.value > 0.0 {
+        (v * x.value.ln()).abs() * y.scale
+    } else {
+        0.0
+    };
+    let d = if d.is_finite() { d } else { 0.0 };
+    Value {
+        value: v,
+        scale: v.abs() + d * x.scale + via_exponent,
+        stderr: d * x.stderr,
+    }
+}
+
 /// The product of two values, with the magnitude scale and the first-order error.
-fn product(x: Value, y: Value) -> Value {
+pub(crate) fn product(x: Value, y: Value) -> Value {
     Value {
         value: x.value * y.value,
         scale: x.scale * y.scale,

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod gauss;
+pub(crate) mod integrand;
 pub mod kernel;
 pub mod network;
 pub mod ode;
