@@ -535,6 +535,26 @@ pub fn rules() -> Vec<Rule> {
                 if covariance("?a", "?b", "?c")),
             &["(gauss s (* c (sqrt (* s n))) n (* (step u) (step v)))"],
         ),
+        // Cho & Saul's arc-cosine kernels of degree 2 and 3: E[relu(u)^n relu(v)^n] =
+        // (s11·s22)^(n/2)/(2π)·J_n(θ), θ = acos ρ, with J_2 = 3 sinθ cosθ + (π − θ)(1 + 2cos²θ)
+        // and J_3 = 15 sinθ − 11 sin³θ + (π − θ)(9 cosθ + 6 cos³θ) (degrees 0 and 1 are
+        // gauss-step and gauss-relu).
+        r(
+            "gauss-arccos(2)",
+            rw!("gauss-arccos(2)";
+                "(gauss ?a ?b ?c (* (^ (relu u) 2) (^ (relu v) 2)))" =>
+                "(* (/ (* ?a ?c) (* 2 pi)) (+ (* 3 (* (/ ?b (sqrt (* ?a ?c))) (sqrt (- 1 (^ (/ ?b (sqrt (* ?a ?c))) 2))))) (* (- pi (acos (/ ?b (sqrt (* ?a ?c))))) (+ 1 (* 2 (^ (/ ?b (sqrt (* ?a ?c))) 2))))))"
+                if covariance("?a", "?b", "?c")),
+            &["(gauss s (* c (sqrt (* s n))) n (* (^ (relu u) 2) (^ (relu v) 2)))"],
+        ),
+        r(
+            "gauss-arccos(3)",
+            rw!("gauss-arccos(3)";
+                "(gauss ?a ?b ?c (* (^ (relu u) 3) (^ (relu v) 3)))" =>
+                "(* (/ (^ (* ?a ?c) 3/2) (* 2 pi)) (+ (- (* 15 (sqrt (- 1 (^ (/ ?b (sqrt (* ?a ?c))) 2)))) (* 11 (^ (sqrt (- 1 (^ (/ ?b (sqrt (* ?a ?c))) 2))) 3))) (* (- pi (acos (/ ?b (sqrt (* ?a ?c))))) (+ (* 9 (/ ?b (sqrt (* ?a ?c)))) (* 6 (^ (/ ?b (sqrt (* ?a ?c))) 3))))))"
+                if covariance("?a", "?b", "?c")),
+            &["(gauss s (* c (sqrt (* s n))) n (* (^ (relu u) 3) (^ (relu v) 3)))"],
+        ),
         r(
             "gauss-erf",
             rw!("gauss-erf";
