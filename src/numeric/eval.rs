@@ -1119,39 +1119,70 @@ impl<'a> Evaluator<'a> {
     /// quadrature of [`super::gauss`]: split at the axes when the body has a kink (relu, step, abs),
     /// a smooth rule otherwise.
     /// The integrand `e[id]` in the variables `vars` as a [`Program`] (see
-    /// [`super::integrand`]), or `None` where it uses what a program does not have (sums,
-    /// indices, random entries, … that mention a variable): the evaluator then walks the term.
-    fn compile(&mut self, e: &Expr, id: Id, vars: &[Symbol]) -> Result<Option<Program>, EvalError> {
+    /// [`super::integrand`]), or `None` where it uses what a program does not have (indices,
+    /// derivatives, nested integrals, … that mention a variable): the evaluator then walks the
+    /// term.
+    fn compile(&mut self, e: &Expr, id: Id, vars: &mut Vars) -> Result<Option<Program>, EvalError> {
         let mut ops = vec![];
         Ok(self.emit(e, id, vars, &mut ops)?.then_some(Program { ops }))
     }
 
     /// Appends the instructions of `e[id]` to `ops` (what [`Evaluator::value`] does, node for
-    /// node); false where a node has no instruction.
+    /// node, with sums unrolled); false where a node has no instruction.
     fn emit(
         &mut self,
         e: &Expr,
         id: Id,
-        vars: &[Symbol],
+        vars: &mut Vars,
         ops: &mut Vec<Op>,
     ) -> Result<bool, EvalError> {
+        if ops.len() > MAX_PROGRAM {
+            return Ok(false);
+        }
+        if matches!(vars, Vars::Random(_))
+            && subterm_nodes(e, id).any(|n| matches!(n, Math::Expect(_)))
+        {
+            // An expectation inside a Monte Carlo sample is refused by the evaluator.
+            return Ok(false);
+        }
         let free = crate::expr::binders::free_symbols(e, id);
-        if !vars.iter().any(|v| free.contains(v)) {
-            // The same value at every node: evaluated once.
+        let varying = match vars {
+            Vars::Named(names) => names.iter().any(|v| free.contains(v)),
+            Vars::Random(_) => free.iter().any(|s| self.is_random(*s)),
+        };
+        if !varying {
+            // The same value at every node or sample: evaluated once.
             ops.push(Op::Push(self.value(e, id)?));
             return Ok(true);
         }
-        if self.random_key(e, id)?.is_some() {
-            return Ok(false);
+        if let Some(key) = self.random_key(e, id)? {
+            let Vars::Random(keys) = vars else {
+                return Ok(false);
+            };
+            let slot = match keys.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    keys.push(key);
+                    keys.len() - 1
+                }
+            };
+            ops.push(Op::Var(slot));
+            return Ok(true);
         }
         let node = &e[id];
         if let Some(s) = node.symbol() {
-            return Ok(match vars.iter().position(|v| *v == s) {
-                Some(i) => {
-                    ops.push(Op::Var(i));
+            return Ok(match vars {
+                Vars::Named(names) => match names.iter().position(|v| *v == s) {
+                    Some(i) => {
+                        ops.push(Op::Var(i));
+                        true
+                    }
+                    None => false,
+                },
+                Vars::Random(_) => {
+                    ops.push(Op::Push(self.value(e, id)?));
                     true
                 }
-                None => false,
             });
         }
         if let Some((a, f, df)) = unary_fns(node) {
@@ -1159,11 +1190,6 @@ impl<'a> Evaluator<'a> {
             ops.push(Op::Unary(f, df));
             return Ok(ok);
         }
-        let binary = |me: &mut Self, a: Id, b: Id, op: Op, ops: &mut Vec<Op>| {
-            let ok = me.emit(e, a, vars, ops)? && me.emit(e, b, vars, ops)?;
-            ops.push(op);
-            Ok::<bool, EvalError>(ok)
-        };
         match node {
             Math::Add(_) | Math::Sub(_) => {
                 // As in `value`: the chain's constant terms summed exactly (one alone rounded
@@ -1204,13 +1230,77 @@ impl<'a> Evaluator<'a> {
                 ops.push(Op::Linear(signs, c));
                 Ok(true)
             }
-            Math::Mul([a, b]) => binary(self, *a, *b, Op::Mul, ops),
-            Math::Div([a, b]) => binary(self, *a, *b, Op::Div, ops),
-            Math::Pow([a, b]) => binary(self, *a, *b, Op::Pow, ops),
+            Math::Mul([a, b]) | Math::Div([a, b]) | Math::Pow([a, b]) => {
+                if !(self.emit(e, *a, vars, ops)? && self.emit(e, *b, vars, ops)?) {
+                    return Ok(false);
+                }
+                ops.push(match node {
+                    Math::Mul(_) => Op::Mul,
+                    Math::Div(_) => Op::Div,
+                    _ => Op::Pow,
+                });
+                Ok(true)
+            }
             Math::Neg(a) => {
                 let ok = self.emit(e, *a, vars, ops)?;
                 ops.push(Op::Neg);
                 Ok(ok)
+            }
+            Math::Sum([v, lo, hi, body]) => {
+                // As in `value`: the factors free of the index (and of randomness) once, times
+                // the sum of the others, term by term.
+                let Some(var) = e[*v].symbol() else {
+                    return Ok(false);
+                };
+                let (lo, hi) = (self.index(e, *lo)?, self.index(e, *hi)?);
+                if hi < lo {
+                    ops.push(Op::Push(Value::exact(0.0)));
+                    return Ok(true);
+                }
+                if (i128::from(hi) - i128::from(lo)) >= MAX_PROGRAM as i128 {
+                    return Ok(false);
+                }
+                let mut factors = vec![];
+                self.factors(e, *body, &mut factors);
+                let (fixed, varying): (Vec<Id>, Vec<Id>) = factors
+                    .into_iter()
+                    .partition(|f| self.invariant_in(e, *f, var));
+                let hoist = !fixed.is_empty() && !varying.is_empty();
+                if hoist {
+                    ops.push(Op::Push(Value::exact(1.0)));
+                    for f in &fixed {
+                        if !self.emit(e, *f, vars, ops)? {
+                            return Ok(false);
+                        }
+                        ops.push(Op::Mul);
+                    }
+                }
+                for j in lo..=hi {
+                    self.bound.push((var, j as f64));
+                    let ok = if hoist {
+                        let mut ok = self.emit(e, varying[0], vars, ops);
+                        for f in &varying[1..] {
+                            ok = match ok {
+                                Ok(true) => {
+                                    self.emit(e, *f, vars, ops).inspect(|_| ops.push(Op::Mul))
+                                }
+                                other => other,
+                            };
+                        }
+                        ok
+                    } else {
+                        self.emit(e, *body, vars, ops)
+                    };
+                    self.bound.pop();
+                    if !ok? {
+                        return Ok(false);
+                    }
+                }
+                ops.push(Op::Linear(vec![true; (hi - lo + 1) as usize], 0.0));
+                if hoist {
+                    ops.push(Op::Mul);
+                }
+                Ok(true)
             }
             _ => Ok(false),
         }
@@ -1254,7 +1344,7 @@ impl<'a> Evaluator<'a> {
         // evaluated once), the evaluator's arithmetic at every node.
         let program = if direct.is_none() {
             let mut me = inner.borrow_mut();
-            me.with_constants(e, |me| me.compile(e, body, &[u, v]))?
+            me.with_constants(e, |me| me.compile(e, body, &mut Vars::Named(&[u, v])))?
         } else {
             None
         };
@@ -1490,15 +1580,40 @@ impl<'a> Evaluator<'a> {
         let (mut mean, mut m2, mut scale) = (0.0, 0.0, 0.0f64);
         let mut nonzero = 0usize;
         let mut values = Vec::with_capacity(n);
+        // The integrand compiled once, its random entries drawn by key for each sample (the
+        // same keyed normals the evaluator draws; their order does not matter); the budget is
+        // charged for every sample's instructions.
+        let mut vars = Vars::Random(vec![]);
+        let program = self.with_constants(e, |me| me.compile(e, a, &mut vars))?;
+        let Vars::Random(keys) = vars else {
+            unreachable!("random variables")
+        };
+        if let Some(p) = &program {
+            self.charge(p.ops.len() as i128 * n as i128, || {
+                format!("{n} Monte Carlo samples")
+            })?;
+        }
+        let seed = self.env.seed ^ 0x6d63_5eed;
+        let hashes: Vec<u64> = keys.iter().map(|k| fnv(k.0.as_str(), seed)).collect();
+        let mut draws = vec![0.0; keys.len()];
+        let mut stack = vec![];
         // One map for every sample, cleared between them (its capacity is kept).
         let mut drawn: HashMap<RvKey, f64> = HashMap::default();
         for k in 0..n {
-            drawn.clear();
-            self.sample = Some(drawn);
-            self.mc_k = Some(k as u64);
-            let v = self.value(e, a);
-            drawn = self.sample.take().unwrap_or_default();
-            self.mc_k = None;
+            let v = if let Some(p) = &program {
+                for ((d, key), h) in draws.iter_mut().zip(&keys).zip(&hashes) {
+                    *d = keyed_normal_from(*h, key, k as u64);
+                }
+                Ok(p.run(&draws, &mut stack))
+            } else {
+                drawn.clear();
+                self.sample = Some(drawn);
+                self.mc_k = Some(k as u64);
+                let v = self.value(e, a);
+                drawn = self.sample.take().unwrap_or_default();
+                self.mc_k = None;
+                v
+            };
             let v = v?;
             if !v.value.is_finite() {
                 return Err(EvalError::Divergent(
@@ -1698,6 +1813,16 @@ fn exact_const(e: &Expr, id: Id) -> Option<num_rational::BigRational> {
 
 /// A function of one real argument.
 type Unary = fn(f64) -> f64;
+
+/// The variables of a compiled integrand ([`Evaluator::compile`]): named ones (u and v of
+/// gauss), or the random entries it meets (slots in order of first use).
+enum Vars<'s> {
+    Named(&'s [Symbol]),
+    Random(Vec<RvKey>),
+}
+
+/// Most instructions of a compiled integrand; a larger one is walked as a term.
+const MAX_PROGRAM: usize = 1 << 16;
 
 /// A function of one argument that the evaluator computes as f(x) with slope f'(x): its
 /// argument and (f, f'). One table for [`Evaluator::value`] and the integrands of `gauss`.

@@ -103,24 +103,24 @@ pub fn rules() -> Vec<Rule> {
         plain(
             "div-reciprocal",
             rw!("div-reciprocal"; "(/ ?a ?b)" => "(* ?a (/ 1 ?b))" if opaque_quotient),
-            &["(/ (* a b) c)", "(/ a (sin t))"],
+            &["(/ (* a b) (+ 2 (sin t)))", "(/ a (+ 2 (cos t)))"],
         ),
         // 1/(a·b) = (1/a)·(1/b): both undefined exactly where a = 0 or b = 0.
         plain(
             "reciprocal-mul",
             rw!("reciprocal-mul"; "(/ 1 (* ?a ?b))" => "(* (/ 1 ?a) (/ 1 ?b))"),
-            &["(/ 1 (* 2 (sin t)))", "(/ 1 (* a b))"],
+            &["(/ 1 (* 2 (+ 2 (sin t))))", "(/ 1 (* s (+ 2 (cos t))))"],
         ),
         // 1/(a/b) = b·(1/a) for b > 0: both undefined exactly where a = 0.
         plain(
             "reciprocal-div",
             rw!("reciprocal-div"; "(/ 1 (/ ?a ?b))" => "(* ?b (/ 1 ?a))" if positive_b),
-            &["(/ 1 (/ (sin t) s))"],
+            &["(/ 1 (/ (+ 2 (sin t)) s))"],
         ),
         plain(
             "sqrt-clear",
             computed("sqrt-clear", "(sqrt ?x)", sqrt_clear),
-            &["(sqrt (- 1 (/ a s)))", "(sqrt (+ (/ a (* s s)) (/ b s)))"],
+            &["(sqrt (+ 1 (/ (* a a) s)))", "(sqrt (+ (/ (* a a) (* s s)) (/ (* b b) s)))"],
         ),
         r(
             "ring-normalize(+)",
