@@ -289,3 +289,76 @@ fn a_denominator_that_may_vanish_is_never_cancelled() {
         );
     }
 }
+
+#[test]
+fn the_bound_prover_certifies_no_false_inequality() {
+    use derive::prove::prove_bound;
+    // (greater − lesser, strict, declarations): each is false somewhere the declarations allow.
+    let false_ones: &[(&str, bool, &[&str])] = &[
+        ("x", false, &[]),
+        ("sqrt(s) - 2", false, &["s=positive"]),
+        // 0 at ρ = 1: ≥ holds, > does not.
+        ("1/2 - gauss(s, rho*s, s; step(u)*step(v))", true, &["s=positive", "rho=interval -1..1"]),
+        // The Gaussian's own u is not the declared u.
+        ("gauss(1, 0, 1; u)", true, &["u=interval 1..2"]),
+        ("gauss(1, 0, 1; u) - 1", false, &["u=interval 1..2"]),
+        // Powers beyond the exact range keep no upper bound.
+        ("3^64 - a^100", false, &["a=interval 2..3"]),
+        // Cauchy–Schwarz needs the same covariance and the squares of the same factors.
+        (
+            "sqrt(gauss(s, 0, s; relu(u)^2) * gauss(s, 0, s; relu(u)^2)) - gauss(s, 0, s; relu(u)*relu(2*v))",
+            false,
+            &["s=positive"],
+        ),
+        ("acos(rho) - 3", false, &["rho=interval -1..1"]),
+    ];
+    let theories = [Theory::Algebra, Theory::Gaussian, Theory::Trig];
+    for (diff, strict, decls) in false_ones {
+        let mut ctx = context(&[]);
+        for d in *decls {
+            let (name, kind) = d.split_once('=').unwrap();
+            let s = Symbol::from(name);
+            if let Some(range) = kind.strip_prefix("interval ") {
+                let (lo, hi) = range.split_once("..").unwrap();
+                let q = |t: &str| {
+                    let (n, d) = (t.parse::<i64>().unwrap(), 1i64);
+                    num_rational::BigRational::new(n.into(), d.into())
+                };
+                ctx.intervals.insert(s, (q(lo), q(hi)));
+            } else {
+                ctx.positive.insert(s);
+            }
+        }
+        let (found, _) = prove_bound(
+            &derive::expr::parse(diff).unwrap(),
+            *strict,
+            &theories,
+            &ctx,
+            Limits::default(),
+        )
+        .unwrap();
+        assert!(
+            found.is_none(),
+            "certified: {diff} {}",
+            if *strict { "> 0" } else { ">= 0" }
+        );
+    }
+    // And true ones beside them are certified.
+    let mut ctx = context(&[]);
+    ctx.positive.insert(Symbol::from("s"));
+    for (diff, strict) in [
+        ("sqrt(gauss(s, 0, s; relu(u)^2) * gauss(s, 0, s; relu(u)^2)) - gauss(s, 0, s; relu(u)*relu(v))", false),
+        ("exp(a) + sqrt(s)", false),
+        ("1 + a^2", true),
+    ] {
+        let (found, _) = prove_bound(
+            &derive::expr::parse(diff).unwrap(),
+            strict,
+            &theories,
+            &ctx,
+            Limits::default(),
+        )
+        .unwrap();
+        assert!(found.is_some(), "not certified: {diff}");
+    }
+}

@@ -621,7 +621,35 @@ fn check_sides(d: &Derivation, ctx: &Context, link: &Link, draws: &NetworkDraws)
         result.evidence = evidence;
         return result;
     }
-    let proved = equal;
+    // An inequality that equality does not settle: the greater side minus the lesser, bounded
+    // below on the e-graph (prove::bounds).
+    let (mut outcome, mut stats) = (outcome, stats);
+    let mut bounded = false;
+    if !equal && !cex && step.rel != Relation::Eq {
+        let (greater, lesser) = match step.rel {
+            Relation::Le | Relation::Lt => (&b.expr, &a.expr),
+            _ => (&a.expr, &b.expr),
+        };
+        let strict = matches!(step.rel, Relation::Lt | Relation::Gt);
+        let mut diff = crate::expr::Expr::default();
+        let g = crate::expr::binders::append(&mut diff, greater);
+        let l = crate::expr::binders::append(&mut diff, lesser);
+        diff.add(crate::expr::Math::Sub([g, l]));
+        match crate::prove::prove_bound(&diff, strict, &step.by, ctx, Limits::default()) {
+            Ok((Some(steps), s)) => {
+                bounded = true;
+                outcome = Outcome::Proved(steps);
+                stats = s;
+            }
+            Ok((None, _)) => {}
+            Err(e) => {
+                result.verdict = Verdict::Unsound;
+                result.unsound = Some(e);
+                return result;
+            }
+        }
+    }
+    let proved = equal || bounded;
     let checked = evidence.points.len() >= MIN_POINTS;
     result.verdict = match (proved, cex, checked) {
         (true, true, _) => {

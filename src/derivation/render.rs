@@ -19,6 +19,8 @@ fn short(s: String) -> Option<String> {
 fn step_line(s: &Rewrite) -> String {
     let dir = if s.backward { " (right to left)" } else { "" };
     match (short(text(&s.before)), short(text(&s.after))) {
+        // A bound on a term (an inequality's last step), not a rewrite.
+        (Some(b), Some(_)) if s.before == s.after => format!("{}{dir}: {b}", s.rule),
         (Some(b), Some(a)) => format!("{}{dir}: {b}  ⟶  {a}", s.rule),
         _ => format!("{}{dir}", s.rule),
     }

@@ -227,6 +227,81 @@ pub fn prove(
     Ok((outcome, stats))
 }
 
+/// An inequality: is `diff` (the greater side minus the lesser) ≥ 0 (`strict`: > 0) by the
+/// bounds of [`super::bounds`] on its class, once the e-graph holds it with the cited theories?
+/// Returns the proof (the smallest term of the class, and the bound) if so.
+pub fn prove_bound(
+    diff: &Expr,
+    strict: bool,
+    theories: &[Theory],
+    ctx: &Context,
+    limits: Limits,
+) -> Result<(Option<Vec<Step>>, Stats), Unsound> {
+    let mut reserved = ctx.reserved();
+    reserved.extend(free_symbols(diff, root(diff)));
+    let renamed = rename_apart(&[diff], &reserved);
+    let diff = &renamed[0];
+    let rules = rules_for(theories);
+    let rewrites: Vec<_> = rules.iter().map(|r| &r.rewrite).collect();
+    let start = std::time::Instant::now();
+    BUDGET.with(|b| b.set(Some((start + limits.time, limits.nodes))));
+    let _guard = BudgetGuard;
+    let mut runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(ctx.clone()))
+        .with_iter_limit(limits.iterations)
+        .with_node_limit(limits.nodes)
+        .with_time_limit(limits.time)
+        .with_scheduler(egg::SimpleScheduler)
+        .with_expr(diff)
+        .with_hook(move |r| {
+            r.egraph.analysis.polys.borrow_mut().clear();
+            if super::bounds::certified(&r.egraph, r.roots[0], strict).is_some() {
+                Err("bounded".into())
+            } else {
+                Ok(())
+            }
+        });
+    runner = runner.run(rewrites);
+    let stats = Stats {
+        iterations: runner.iterations.len(),
+        nodes: runner.egraph.total_size(),
+        classes: runner.egraph.number_of_classes(),
+        time: start.elapsed(),
+    };
+    if let Some(msg) = runner.egraph.analysis.contradiction.clone() {
+        return Err(Unsound(msg));
+    }
+    let root_id = runner.roots[0];
+    let Some(cauchy_schwarz) = super::bounds::certified(&runner.egraph, root_id, strict) else {
+        return Ok((None, stats));
+    };
+    let smallest = egg::Extractor::new(&runner.egraph, egg::AstSize)
+        .find_best(root_id)
+        .1;
+    let sign = if strict { "> 0" } else { "≥ 0" };
+    let by = if cauchy_schwarz {
+        " (Cauchy–Schwarz)"
+    } else {
+        ""
+    };
+    let steps = vec![
+        Step {
+            rule: "e-graph".into(),
+            backward: false,
+            before: diff.clone(),
+            after: smallest.clone(),
+            term: smallest.clone(),
+        },
+        Step {
+            rule: format!("bounds {sign}{by}"),
+            backward: false,
+            before: smallest.clone(),
+            after: smallest.clone(),
+            term: smallest,
+        },
+    ];
+    Ok((Some(steps), stats))
+}
+
 /// A pattern with its variables replaced by smallest terms of their classes.
 fn instantiate(
     eg: &super::analysis::MathGraph,

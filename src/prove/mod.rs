@@ -5,6 +5,7 @@
 //! form that replaces associativity and commutativity is in [`poly`].
 
 pub mod analysis;
+pub mod bounds;
 pub mod context;
 pub mod link;
 pub mod poly;
@@ -13,5 +14,5 @@ pub mod theories;
 
 pub use analysis::{MathAnalysis, MathGraph};
 pub use context::Context;
-pub use link::{prove, rules_for, stop_text, Limits, Outcome, Stats, Step, Unsound};
+pub use link::{prove, prove_bound, rules_for, stop_text, Limits, Outcome, Stats, Step, Unsound};
 pub use rule::{Rule, Theory, UnknownTheory};

@@ -120,7 +120,10 @@ pub fn rules() -> Vec<Rule> {
         plain(
             "sqrt-clear",
             computed("sqrt-clear", "(sqrt ?x)", sqrt_clear),
-            &["(sqrt (+ 1 (/ (* a a) s)))", "(sqrt (+ (/ (* a a) (* s s)) (/ (* b b) s)))"],
+            &[
+                "(sqrt (+ 1 (/ (* a a) s)))",
+                "(sqrt (+ (/ (* a a) (* s s)) (/ (* b b) s)))",
+            ],
         ),
         r(
             "ring-normalize(+)",

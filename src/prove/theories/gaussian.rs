@@ -73,7 +73,7 @@ fn correlation_bounded(egraph: &MathGraph, a: Id, b: Id, c: Id) -> bool {
 }
 
 /// [[a, b], [b, c]] is known to be a covariance: a, c > 0 and |b| ≤ √(a·c).
-fn is_covariance(egraph: &MathGraph, a: Id, b: Id, c: Id) -> bool {
+pub(crate) fn is_covariance(egraph: &MathGraph, a: Id, b: Id, c: Id) -> bool {
     is_positive(egraph, a) && is_positive(egraph, c) && correlation_bounded(egraph, a, b, c)
 }
 
