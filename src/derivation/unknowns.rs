@@ -77,16 +77,18 @@ pub(super) fn load(
         let of = Symbol::from(u.of.get_ref().trim());
         match symbols.iter().find(|(s, _)| *s == of).map(|(_, k)| k) {
             Some(Kind::Real | Kind::Positive | Kind::Interval(..)) => {}
-            _ => return Err(l
-                .err(
-                    u.of.span(),
-                    format!("`{}` is not a declared real variable", u.of.get_ref()),
-                    "the variable of the unknown function",
-                )
-                .with_help(format!(
+            _ => {
+                return Err(l
+                    .err(
+                        u.of.span(),
+                        format!("`{}` is not a declared real variable", u.of.get_ref()),
+                        "the variable of the unknown function",
+                    )
+                    .with_help(format!(
                     "declare it under [symbols], e.g. {} = \"real\" (also positive or an interval)",
                     u.of.get_ref().trim()
-                ))),
+                )))
+            }
         }
         let (ode, initial) = match (&u.ode, &u.initial) {
             (Some(o), Some(i)) => (o, i),
