@@ -117,7 +117,8 @@ pub const POINT_SHRINK: u32 = 3;
 /// one order more accurate than the estimate says, so the estimate is a conservative error of it;
 /// the comparison with the claimed solution allows z (≈ 4.4, the Bonferroni quantile of
 /// [`ALPHA`]) times the estimate on top of the rounding allowance, as for Richardson
-/// derivatives. A wrong solution (a sign, a factor, a missed initial condition) differs by far
+/// derivatives. The estimate vanishes where both attempts round or underflow to the same numbers,
+/// so 1e-10 of the larger of the initial and final values is added to it. A wrong solution (a sign, a factor, a missed initial condition) differs by far
 /// more than 1e-10 of its magnitude; 1e-10 is reached within the step budget below for
 /// |d(rhs)/dy|·|t − t0| up to about 100.
 pub const ODE_TOLERANCE: f64 = 1e-10;
