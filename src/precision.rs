@@ -109,6 +109,28 @@ pub const MAX_DRAW_FACTOR: usize = 4;
 /// them).
 pub const POINT_SHRINK: u32 = 3;
 
+// ---- unknown functions (an ODE integrated numerically) ----------------------------------------
+
+/// The accuracy asked of `numeric::ode::rk4_checked` when an unknown function's ODE is
+/// integrated to a sampled time: its Richardson estimate of the error, |y_{h/2} − y_h|∞/15, at
+/// most 1e-10·max(1, |y|∞). The value returned is the extrapolation y_{h/2} + (y_{h/2} − y_h)/15,
+/// one order more accurate than the estimate says, so the estimate is a conservative error of it;
+/// the comparison with the claimed solution allows z (≈ 4.4, the Bonferroni quantile of
+/// [`ALPHA`]) times the estimate on top of the rounding allowance, as for Richardson
+/// derivatives. The estimate vanishes where both attempts round or underflow to the same numbers,
+/// so 1e-10 of the larger of the initial and final values is added to it. A wrong solution (a sign, a factor, a missed initial condition) differs by far
+/// more than 1e-10 of its magnitude; 1e-10 is reached within the step budget below for
+/// |d(rhs)/dy|·|t − t0| up to about 100.
+pub const ODE_TOLERANCE: f64 = 1e-10;
+/// RK4 steps of the first attempt of the integration at least: 16 (more where the right side's
+/// Lipschitz estimate times the interval asks for it); each further attempt doubles them.
+pub const ODE_FIRST_STEPS: usize = 16;
+/// Most evaluations of the right side one integration may spend: 2^18 ≈ 2.6·10^5 (about
+/// 2^15 steps in the last attempt, a few tenths of a second at a point). Beyond, the point is not
+/// evaluated (a stiff or fast-growing solution at that point, e.g. η·|t|·‖Θ‖ in the thousands),
+/// never a comparison.
+pub const ODE_MAX_EVALUATIONS: usize = 1 << 18;
+
 // ---- diagnosis ------------------------------------------------------------------------------
 
 /// Two refuted sides are "off by a constant factor" k when lhs/rhs agrees with k to 1e-9 at every

@@ -163,6 +163,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         }],
         network: None,
         unchecked: vec![],
+        unknowns: vec![],
     };
     if !assumed.is_empty() {
         super::out(&format!("assuming real: {}\n", assumed.join(", ")))?;
@@ -265,6 +266,7 @@ fn env_desc(symbols: &[(Symbol, Kind)], env: &Env) -> String {
         claims: vec![],
         network: None,
         unchecked: vec![],
+        unknowns: vec![],
     };
     describe(&d, env, None)
 }

@@ -90,6 +90,9 @@ pub struct LinkResult {
     pub diagnosis: Option<String>,
     /// For a step read under a named convention: that reading's result.
     pub under: Option<Box<UnderResult>>,
+    /// For a link from an unknown function to a claimed solution: the two sub-goals it was
+    /// checked by (the ODE and the initial condition).
+    pub substitution: Option<Box<super::hypotheses::Substitution>>,
 }
 
 /// A link checked under a named convention.
@@ -229,8 +232,20 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
         }
         unreachable!("the last shrink returns")
     };
+    gather(&mut ev, at);
+    ev
+}
+
+/// Evaluate a link at its points with `at` (the k-th point: its result, or why it was not
+/// evaluated, and whether ball arithmetic decided it): the first [`POINTS`] in parallel, then,
+/// when fewer than [`MIN_POINTS`] evaluated and none disagrees, a second batch of
+/// [`EXTRA_POINTS`], every comparison then counting as one of all of them (Bonferroni).
+pub(super) fn gather(
+    ev: &mut Evidence,
+    at: impl Fn(usize) -> (Result<PointResult, String>, bool) + Sync + Send,
+) {
     let mut outcomes: Vec<(Result<PointResult, String>, bool)> =
-        (0..POINTS).into_par_iter().map(at).collect();
+        (0..POINTS).into_par_iter().map(&at).collect();
     // Too few points evaluated (a side undefined or a derivative not converging near the edge of
     // an interval): a second batch of random points, and every comparison is then one of all
     // the points made (Bonferroni).
@@ -240,7 +255,7 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
         .any(|(o, _)| o.as_ref().is_ok_and(|p| !p.cmp.agrees()));
     if !refuted && outcomes.iter().filter(|(o, _)| o.is_ok()).count() < MIN_POINTS {
         let total = POINTS + EXTRA_POINTS;
-        outcomes.extend((POINTS..total).into_par_iter().map(at).collect::<Vec<_>>());
+        outcomes.extend((POINTS..total).into_par_iter().map(&at).collect::<Vec<_>>());
         for p in outcomes.iter_mut().filter_map(|(o, _)| o.as_mut().ok()) {
             p.cmp = p.cmp.as_one_of(POINTS, total);
         }
@@ -259,10 +274,9 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
             }
         }
     }
-    ev
 }
 
-enum PointError {
+pub(super) enum PointError {
     Budget(String),
     Other(String),
 }
@@ -275,7 +289,7 @@ impl fmt::Display for PointError {
     }
 }
 
-fn side(env: &Env, e: &Expr, name: &str) -> Result<Value, PointError> {
+pub(super) fn side(env: &Env, e: &Expr, name: &str) -> Result<Value, PointError> {
     match Evaluator::new(env).eval(e) {
         Ok(v) if v.value.is_finite() && v.scale.is_finite() && v.stderr.is_finite() => Ok(v),
         Ok(v) if v.value.is_finite() => Err(PointError::Other(format!(
@@ -415,6 +429,9 @@ pub enum Method {
     WidthStudy,
     /// The error's order as a parameter goes to 0 or ∞ (approximation links).
     OrderStudy,
+    /// An unknown function's ODE integrated by RK4 with step halving (links checked by
+    /// substitution into the hypotheses).
+    Integration,
 }
 
 impl Method {
@@ -430,12 +447,13 @@ impl Method {
             Method::Precise => "128-bit ball arithmetic",
             Method::WidthStudy => "width study",
             Method::OrderStudy => "order study",
+            Method::Integration => "RK4 integration",
         }
     }
 }
 
 /// Which numeric methods evaluating these terms involves.
-fn methods(terms: &[&Expr]) -> Vec<Method> {
+pub(super) fn methods(terms: &[&Expr]) -> Vec<Method> {
     use crate::expr::Math;
     let mut out = vec![];
     let mut add = |m: Method| {
@@ -519,7 +537,12 @@ pub fn check_link_with(
 }
 
 /// Check one link's two sides as they stand.
-fn check_sides(d: &Derivation, ctx: &Context, link: &Link, draws: &NetworkDraws) -> LinkResult {
+pub(super) fn check_sides(
+    d: &Derivation,
+    ctx: &Context,
+    link: &Link,
+    draws: &NetworkDraws,
+) -> LinkResult {
     let (a, b) = (link.from, &link.step.term);
     let step = link.step;
     let mut result = LinkResult {
@@ -532,7 +555,13 @@ fn check_sides(d: &Derivation, ctx: &Context, link: &Link, draws: &NetworkDraws)
         evidence: Evidence::default(),
         diagnosis: None,
         under: None,
+        substitution: None,
     };
+    if !d.unknowns.is_empty() {
+        if let Some(r) = super::hypotheses::check(d, ctx, link, draws, &mut result) {
+            return r;
+        }
+    }
     if let Some((symbol, toward, order)) = step.approx {
         let study = super::approx::study(d, &a.expr, &b.expr, symbol, toward, order);
         result.verdict = if study.failure().is_some() {

@@ -241,6 +241,57 @@ pub struct Step {
     pub minor: bool,
 }
 
+/// An unknown function of one variable (`[unknowns.f]`), known only through its hypotheses.
+#[derive(Debug, Clone)]
+pub struct Unknown {
+    /// Its name (`f`).
+    pub name: Symbol,
+    /// The variable it is a function of (`t`), a declared scalar.
+    pub of: Symbol,
+    /// Is it matrix valued (its initial value is a matrix)?
+    pub matrix: bool,
+    /// The ODE and the initial condition, if declared (an unknown used in a claim needs both).
+    pub hypotheses: Option<Hypotheses>,
+}
+
+/// What is known of an unknown f of t: df/dt = `ode` (a polynomial in f, affine for the usual
+/// linear flows) and f(`at`) = `value`. By uniqueness of the solution of an ODE whose right
+/// side is locally Lipschitz in f, a candidate that satisfies both is f.
+#[derive(Debug, Clone)]
+pub struct Hypotheses {
+    /// df/dt as a term in f, t and declared symbols, definitions unfolded.
+    pub ode: Expr,
+    /// The ODE's right side as written.
+    pub ode_text: String,
+    /// The degree of the right side in f (0: f does not enter; 1: affine).
+    pub degree: u32,
+    /// The initial time (free of t and f).
+    pub at: Expr,
+    /// As written.
+    pub at_text: String,
+    /// The value at the initial time (free of t and f), definitions unfolded.
+    pub value: Expr,
+    /// As written.
+    pub value_text: String,
+}
+
+impl Unknown {
+    /// `df/dt = … , f(0) = …`, as written.
+    pub fn statement(&self) -> String {
+        match &self.hypotheses {
+            Some(h) => format!(
+                "d{f}/d{t} = {}, {f}({}) = {}",
+                h.ode_text,
+                h.at_text,
+                h.value_text,
+                f = self.name,
+                t = self.of
+            ),
+            None => format!("{}({}), no hypotheses", self.name, self.of),
+        }
+    }
+}
+
 /// A claim: a chain of equalities from a starting expression through its steps.
 #[derive(Debug, Clone)]
 pub struct Claim {
@@ -301,6 +352,8 @@ pub struct Derivation {
     pub network: Option<NetworkSpec>,
     /// Equations of notes the file marks as not checked, with why.
     pub unchecked: Vec<Unchecked>,
+    /// Unknown functions declared with their hypotheses (`[unknowns.NAME]`).
+    pub unknowns: Vec<Unknown>,
 }
 
 impl Derivation {
@@ -321,6 +374,27 @@ impl Derivation {
                 step,
             })
         })
+    }
+
+    /// The unknown function named `s`, if it is one.
+    pub fn unknown(&self, s: Symbol) -> Option<&Unknown> {
+        self.unknowns.iter().find(|u| u.name == s)
+    }
+
+    /// If one side of the link is an unknown function with hypotheses: the unknown, the other
+    /// side (the claimed solution), and whether the unknown is the left side.
+    pub fn unknown_link<'a>(&'a self, link: &Link<'a>) -> Option<(&'a Unknown, &'a Expr, bool)> {
+        let is = |t: &Term| {
+            (t.expr.as_ref().len() == 1)
+                .then(|| t.expr.as_ref()[0].symbol())
+                .flatten()
+                .and_then(|s| self.unknown(s))
+        };
+        match (is(link.from), is(&link.step.term)) {
+            (Some(u), None) => Some((u, &link.step.term.expr, true)),
+            (None, Some(u)) => Some((u, &link.from.expr, false)),
+            _ => None,
+        }
     }
 
     /// The link numbered `id`, if there is one.
@@ -357,6 +431,11 @@ impl Derivation {
 mod network_spec;
 pub use super::quantity::Quantity;
 use network_spec::network;
+
+// The `[unknowns]` table (unknown functions with an ODE and an initial condition) and the
+// rules for using them in claims, checked in their own file (a child module, like the network).
+#[path = "unknowns.rs"]
+mod unknowns;
 pub use network_spec::{network_cost, NetworkSpec, Train};
 
 #[derive(Deserialize)]
@@ -376,6 +455,8 @@ struct RawFile {
     #[serde(default)]
     conventions: BTreeMap<Spanned<String>, RawConvention>,
     network: Option<RawNetwork>,
+    #[serde(default)]
+    unknowns: BTreeMap<Spanned<String>, Spanned<RawUnknown>>,
     /// The format before claims; refused with a message that says what replaced it.
     chain: Option<Spanned<toml::Value>>,
     /// Likewise.
@@ -395,6 +476,21 @@ struct RawNetwork {
     #[serde(default)]
     bind: BTreeMap<Spanned<String>, Spanned<String>>,
     train: Option<Spanned<RawTrain>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnknown {
+    of: Spanned<String>,
+    ode: Option<Spanned<String>>,
+    initial: Option<Spanned<RawInitial>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInitial {
+    at: Spanned<String>,
+    value: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -528,6 +624,8 @@ struct Loader<'a> {
     src: &'a str,
     /// The parameterised definitions read so far (`K(r) = …`): parameters and body.
     functions: RefCell<BTreeMap<Symbol, (Vec<Symbol>, Expr)>>,
+    /// The names of the unknown functions (`f(t)` parses as an application of `f`).
+    unknowns: Vec<String>,
 }
 
 impl Loader<'_> {
@@ -562,12 +660,13 @@ impl Loader<'_> {
             Some(b) => b + r.start..b + r.end.max(r.start + 1),
             None => span.clone(),
         };
-        let names: Vec<String> = self
+        let mut names: Vec<String> = self
             .functions
             .borrow()
             .keys()
             .map(|k| k.to_string())
             .collect();
+        names.extend(self.unknowns.iter().cloned());
         let (e, spans) = parse_with_functions(s.get_ref(), &names)
             .map(|(e, spans)| (e, spans.into_iter().map(shift).collect::<Vec<_>>()))
             .map_err(|e| self.err(shift(e.span.clone()), e.message.clone(), "here"))?;
@@ -737,10 +836,11 @@ fn parse_number(s: &str) -> Option<f64> {
 
 /// Load and check a derivation from `src`, the text of `file`.
 pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
-    let l = Loader {
+    let mut l = Loader {
         file,
         src,
         functions: RefCell::new(BTreeMap::new()),
+        unknowns: vec![],
     };
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -750,6 +850,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             "here",
         )
     })?;
+    l.unknowns = raw.unknowns.keys().map(|k| k.get_ref().clone()).collect();
+    let l = l;
     if let Some(old) = raw.chain.as_ref().or(raw.source.as_ref()) {
         return Err(l
             .err(
@@ -844,9 +946,19 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         defs.insert(sym, e);
     }
 
+    let unknowns = unknowns::load(&l, &raw.unknowns, &symbols, &defs, &matrices)?;
     let note = raw.note.as_ref().map(|n| n.get_ref().clone());
     let term = |t: &Spanned<String>| -> Result<Term, InputError> {
         let (written, spans) = l.parse_expr(t)?;
+        if let Some(u) = unknowns::use_in_claim(&l, &written, &spans, &unknowns)? {
+            return Ok(Term {
+                written: u.clone(),
+                expr: u,
+                unfolds: vec![],
+                text: t.get_ref().clone(),
+                line: src[..t.span().start].matches('\n').count() + 1,
+            });
+        }
         check_symbols(&l, &written, &spans, &declared, &defs)?;
         shape_of(&written, &|s| matrices.contains(&s))
             .map_err(|err| l.err(spans[usize::from(err.at)].clone(), err.message, "here"))?;
@@ -890,6 +1002,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                         "name the convention the step is read under: `convention = \"NAME\"`",
                     ));
             }
+            let from = steps.last().map_or(&start, |s| &s.term);
+            unknowns::check_link(&l, step, from, &loaded, &unknowns)?;
             steps.push(loaded);
         }
         claims.push(Claim {
@@ -958,6 +1072,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         claims,
         network,
         unchecked,
+        unknowns,
     })
 }
 

@@ -186,6 +186,35 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
             }),
         );
     }
+    if let Some(sub) = &r.substitution {
+        let goals: Vec<Value> = sub
+            .goals
+            .iter()
+            .map(|g| {
+                let step = crate::derivation::file::Step {
+                    term: g.to.clone(),
+                    under: None,
+                    remark: None,
+                    cite: None,
+                    ..l.step.clone()
+                };
+                let read = Link {
+                    from: &g.from,
+                    step: &step,
+                    ..*l
+                };
+                let mut inner = link(&read, &g.result, timings);
+                inner["goal"] = json!(g.what);
+                inner
+            })
+            .collect();
+        search(
+            &mut o,
+            "substitution",
+            json!({"unknown": sub.unknown, "hypotheses": sub.statement, "degree": sub.degree,
+                "goals": goals}),
+        );
+    }
     if let (Some(u), Some(ur)) = (&l.step.under, &r.under) {
         let step = crate::derivation::file::Step {
             term: u.to.clone(),

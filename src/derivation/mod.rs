@@ -7,6 +7,7 @@ pub mod discover;
 pub mod draws;
 pub mod error;
 pub mod file;
+pub mod hypotheses;
 pub mod json;
 pub mod limit;
 pub mod quantity;

@@ -175,6 +175,60 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
     if let Some(study) = &link.evidence.approx {
         render_order_study(o, study);
     }
+    if let Some(sub) = &link.substitution {
+        let _ = writeln!(
+            o,
+            "        checked by substitution: {} is the unknown with {}; its right side is {} in {}, so the solution is unique",
+            sub.unknown,
+            sub.statement,
+            match sub.degree {
+                0 | 1 => "affine (Lipschitz)".to_string(),
+                k => format!("a polynomial of degree {k} (locally Lipschitz)"),
+            },
+            sub.unknown
+        );
+        for (k, g) in sub.goals.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "        ({}) {}: {} = {}   {} {}",
+                ["a", "b"].get(k).unwrap_or(&"?"),
+                g.what,
+                g.from.text,
+                g.to.text,
+                g.result.verdict.mark(),
+                g.result.verdict
+            );
+            render_checks(
+                o,
+                &g.result,
+                super::file::Relation::Eq,
+                timings,
+                "            ",
+            );
+        }
+        let _ = writeln!(
+            o,
+            "        integrated: {} by RK4 from {} = {} to each point's {} ({}), against the claimed solution ({})",
+            sub.unknown,
+            sub.of,
+            sub.from,
+            sub.of,
+            if sub.left { "lhs" } else { "rhs" },
+            if sub.left { "rhs" } else { "lhs" }
+        );
+    }
+    render_checks(o, link, step.rel, timings, "        ");
+}
+
+/// The proof (or why there is none), the numeric evidence, and the diagnosis of a link, each
+/// line indented by `pad`.
+fn render_checks(
+    o: &mut String,
+    link: &LinkResult,
+    rel: super::file::Relation,
+    timings: bool,
+    pad: &str,
+) {
     match &link.outcome {
         None => {}
         Some(Outcome::Proved(steps)) => {
@@ -185,19 +239,19 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
             };
             let _ = writeln!(
                 o,
-                "        proof: {} rewrites ({} iterations, {} e-nodes{t})",
+                "{pad}proof: {} rewrites ({} iterations, {} e-nodes{t})",
                 steps.len(),
                 link.stats.iterations,
                 link.stats.nodes
             );
             for s in steps {
-                let _ = writeln!(o, "          {}", step_line(s));
+                let _ = writeln!(o, "{pad}  {}", step_line(s));
             }
         }
         Some(Outcome::NotDerivable { residual }) => {
             let _ = writeln!(
                 o,
-                "        no proof: the theories saturate ({} iterations, {} e-nodes); lhs − rhs = {}",
+                "{pad}no proof: the theories saturate ({} iterations, {} e-nodes); lhs − rhs = {}",
                 link.stats.iterations,
                 link.stats.nodes,
                 text(residual)
@@ -206,7 +260,7 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
         Some(Outcome::Exhausted { stop }) => {
             let _ = writeln!(
                 o,
-                "        no proof: the search stopped at the {} ({} iterations, {} e-nodes)",
+                "{pad}no proof: the search stopped at the {} ({} iterations, {} e-nodes)",
                 stop_text(stop),
                 link.stats.iterations,
                 link.stats.nodes
@@ -226,33 +280,33 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
     if ev.limit.is_some() {
         // The width study was shown above.
     } else if let Some(c) = ev.counterexample() {
-        let _ = writeln!(o, "        counterexample at {}:", c.at);
-        let _ = writeln!(o, "          lhs = {}", fmt_num(c.lhs.value));
-        let _ = writeln!(o, "          rhs = {}", fmt_num(c.rhs.value));
-        if step.rel == super::file::Relation::Eq {
+        let _ = writeln!(o, "{pad}counterexample at {}:", c.at);
+        let _ = writeln!(o, "{pad}  lhs = {}", fmt_num(c.lhs.value));
+        let _ = writeln!(o, "{pad}  rhs = {}", fmt_num(c.rhs.value));
+        if rel == super::file::Relation::Eq {
             let _ = writeln!(
                 o,
-                "          |lhs − rhs| = {:.3e} > tolerance {:.3e}",
+                "{pad}  |lhs − rhs| = {:.3e} > tolerance {:.3e}",
                 c.cmp.diff, c.cmp.tol
             );
         } else {
             let _ = writeln!(
                 o,
-                "          `{}` is violated by {:.3e} > tolerance {:.3e}",
-                step.rel.symbol(),
+                "{pad}  `{}` is violated by {:.3e} > tolerance {:.3e}",
+                rel.symbol(),
                 c.cmp.diff,
                 c.cmp.tol
             );
         }
     } else if let Some(w) = ev.worst() {
-        let what = if step.rel == super::file::Relation::Eq {
+        let what = if rel == super::file::Relation::Eq {
             "|lhs − rhs|".to_string()
         } else {
-            format!("violation of `{}`", step.rel.symbol())
+            format!("violation of `{}`", rel.symbol())
         };
         let _ = writeln!(
             o,
-            "        numeric: {} points ({method}), worst {what} = {:.1e} (tolerance {:.1e})",
+            "{pad}numeric: {} points ({method}), worst {what} = {:.1e} (tolerance {:.1e})",
             ev.points.len(),
             w.cmp.diff,
             w.cmp.tol
@@ -261,13 +315,13 @@ fn render_link(o: &mut String, link: &LinkResult, step: &Step, timings: bool) {
     if let Some(why) = &ev.skipped {
         let _ = writeln!(
             o,
-            "        numeric: {} of {} points not evaluated: {why}",
+            "{pad}numeric: {} of {} points not evaluated: {why}",
             ev.skipped_count,
             ev.skipped_count + ev.points.len()
         );
     }
     if let Some(d) = &link.diagnosis {
-        let _ = writeln!(o, "        diagnosis: {d}");
+        let _ = writeln!(o, "{pad}diagnosis: {d}");
     }
 }
 

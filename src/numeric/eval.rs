@@ -113,6 +113,10 @@ pub struct Env {
     /// Seed of the draws of the random symbols in [`Evaluator::eval_draw`], when it is not
     /// `seed` (a width study varies the draws and keeps the point's deterministic arrays).
     pub draw_seed: Option<u64>,
+    /// Matrix symbols (also listed in `matrices`) with given entries and an error estimate of
+    /// them (the sum of the entries' absolute errors), e.g. an unknown function's value
+    /// integrated numerically; other matrix symbols are seeded random matrices.
+    pub given_matrices: HashMap<Symbol, (nalgebra::DMatrix<f64>, f64)>,
 }
 
 /// Most sum terms (body evaluations) plus polynomial monomial products one side of a link may
@@ -343,6 +347,15 @@ impl<'a> Evaluator<'a> {
         self.with_constants(e, |this| this.eval_root(e))
     }
 
+    /// Evaluate a matrix-valued term entry by entry: (matrix, magnitude scale, error estimate).
+    pub fn eval_matrix(
+        &mut self,
+        e: &Expr,
+    ) -> Result<(nalgebra::DMatrix<f64>, f64, f64), EvalError> {
+        let root = Id::from(e.as_ref().len() - 1);
+        self.with_constants(e, |this| this.matrix(e, root))
+    }
+
     fn eval_root(&mut self, e: &Expr) -> Result<Value, EvalError> {
         let root = Id::from(e.as_ref().len() - 1);
         if self.is_matrix(e, root) {
@@ -411,6 +424,10 @@ impl<'a> Evaluator<'a> {
         let norm = |m: &Matrix| m.abs().sum();
         Ok(match &e[id] {
             Math::Symbol(s) if s.as_str() == "I" => (Matrix::identity(n, n), n as f64, 0.0),
+            Math::Symbol(s) if self.env.given_matrices.contains_key(s) => {
+                let (m, err) = &self.env.given_matrices[s];
+                (m.clone(), norm(m), *err)
+            }
             Math::Symbol(s) => {
                 let m = Matrix::from_fn(n, n, |i, j| {
                     let (a, b) = (i.min(j) as i64, i.max(j) as i64);

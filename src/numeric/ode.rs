@@ -1,6 +1,8 @@
 //! Gradient flow in the kernel regime, as an independent check of the `ode_solution` derivation
 //! (tests/ode_solution.rs): the matrix exponential of a symmetric kernel matrix, and a fixed-step
-//! RK4 integrator with step halving that solves df/dt = −ηΘ(f − Y) without it.
+//! RK4 integrator with step halving that solves df/dt = −ηΘ(f − Y) without it. The integrator
+//! also computes the unknown functions of derivation files from their ODE and initial condition
+//! (`derivation/hypotheses.rs`).
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 

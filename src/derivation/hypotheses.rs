@@ -1,0 +1,423 @@
+//! Links from an unknown function to a claimed solution, checked by substitution.
+//!
+//! For an unknown f of t with df/dt = F(f, t) and f(t0) = f0 (`[unknowns.f]`, see `unknowns.rs`)
+//! and a link `f = g`:
+//!
+//! - **prover**: two sub-goals, each proved by the e-graph with the link's theories: (a) the
+//!   ODE, d/dt(g) = F(g, t), and (b) the initial condition, g[t := t0] = f0. F is a polynomial in
+//!   f (checked at load), hence locally Lipschitz, so the solution through f0 is unique
+//!   (Picard–Lindelöf) and both together prove f = g wherever g is defined.
+//! - **numerics**: each sub-goal is also checked at the points like any link, and f itself is
+//!   computed at every point by integrating the ODE from t0 to the sampled t with
+//!   [`crate::numeric::ode::rk4_checked`] (a matrix f column-flattened), then compared with g
+//!   there, allowing for the integrator's error estimate ([`crate::precision::ODE_TOLERANCE`]).
+//!   A point where the integration fails (not finite, not converged, over the budget) is not
+//!   evaluated.
+//!
+//! A sub-goal refuted, or a point where the integrated f and g differ, refutes the link; a proof
+//! of both that the numerics contradict is an internal soundness error.
+
+use nalgebra::{DMatrix, DVector};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use super::check::{
+    check_sides, gather, methods, side, Evidence, LinkResult, Method, PointError, PointResult,
+};
+use super::draws::NetworkDraws;
+use super::file::{Derivation, Hypotheses, Link, Relation, Step, Term, Unknown};
+use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK};
+use super::verdict::Verdict;
+use crate::expr::{binders, text, Expr, Math};
+use crate::limits::MAX_TERM_NODES;
+use crate::numeric::eval::{Env, Evaluator, Value, MATRIX_DIM};
+use crate::numeric::tolerance::{compare, Comparison};
+use crate::precision::{ODE_FIRST_STEPS, ODE_MAX_EVALUATIONS, ODE_TOLERANCE, POINTS};
+use crate::prove::{Context, Outcome, Unsound};
+
+/// A link `f = g` checked by substitution into the hypotheses of the unknown f.
+#[derive(Debug, Clone)]
+pub struct Substitution {
+    /// The unknown's name.
+    pub unknown: String,
+    /// Its hypotheses, as written (`df/dt = …, f(0) = …`).
+    pub statement: String,
+    /// The degree of the ODE's right side in f (1: affine).
+    pub degree: u32,
+    /// The sub-goals: (a) the ODE, (b) the initial condition.
+    pub goals: Vec<SubGoal>,
+    /// Is the unknown the link's left side (so the integrated values are the `lhs` of the
+    /// points)?
+    pub left: bool,
+    /// The initial time, as written.
+    pub from: String,
+    /// The variable.
+    pub of: String,
+}
+
+/// One sub-goal of a link checked by substitution.
+#[derive(Debug, Clone)]
+pub struct SubGoal {
+    /// What it states (`the ODE`, `the initial condition`).
+    pub what: &'static str,
+    /// Its left side.
+    pub from: Term,
+    /// Its right side.
+    pub to: Term,
+    /// Its check, as a link of its own.
+    pub result: LinkResult,
+}
+
+/// Does the term mention an unknown function of `d`?
+fn mentions_unknown(d: &Derivation, e: &Expr) -> bool {
+    binders::free_symbols(e, binders::root(e))
+        .iter()
+        .any(|s| d.unknown(*s).is_some())
+}
+
+/// A term of a sub-goal (shown as computed).
+fn term(e: Expr, line: usize) -> Term {
+    Term {
+        written: e.clone(),
+        text: text(&e),
+        expr: e,
+        unfolds: vec![],
+        line,
+    }
+}
+
+/// Check `link` by substitution if one of its sides is an unknown function; `None` if the link
+/// does not involve an unknown. A link that uses an unknown otherwise (only a changed
+/// derivation can have one: the loader refuses it) is `unknown`.
+pub(super) fn check(
+    d: &Derivation,
+    ctx: &Context,
+    link: &Link,
+    draws: &NetworkDraws,
+    result: &mut LinkResult,
+) -> Option<LinkResult> {
+    let Some((u, candidate, left)) = d.unknown_link(link) else {
+        if mentions_unknown(d, &link.from.expr) || mentions_unknown(d, &link.step.term.expr) {
+            let mut r = result.clone();
+            r.diagnosis = Some(
+                "an unknown function is used inside a term: only a link `f = solution` is checked"
+                    .into(),
+            );
+            return Some(r);
+        }
+        return None;
+    };
+    let mut r = result.clone();
+    let fail = |mut r: LinkResult, why: String| {
+        r.diagnosis = Some(why);
+        Some(r)
+    };
+    let Some(h) = &u.hypotheses else {
+        return fail(r, format!("`{}` has no hypotheses", u.name));
+    };
+    if mentions_unknown(d, candidate) || link.step.rel != Relation::Eq {
+        return fail(
+            r,
+            "the claimed solution must be a term free of unknown functions, equal to it".into(),
+        );
+    }
+    // (a) d/dt(g) = F(g, t)
+    let mut lhs_a = Expr::default();
+    let tv = lhs_a.add(Math::Symbol(u.of));
+    let g = binders::append(&mut lhs_a, candidate);
+    lhs_a.add(Math::Deriv([tv, g]));
+    let into = BTreeMap::from([(u.name, candidate.clone())]);
+    let Ok((rhs_a, _)) = binders::unfold(&h.ode, &into, MAX_TERM_NODES) else {
+        return fail(
+            r,
+            "the ODE with the claimed solution substituted is too large or would capture a bound name"
+                .into(),
+        );
+    };
+    // (b) g[t := t0] = f0
+    let at = BTreeMap::from([(u.of, h.at.clone())]);
+    let Ok((lhs_b, _)) = binders::unfold(candidate, &at, MAX_TERM_NODES) else {
+        return fail(
+            r,
+            format!(
+                "the claimed solution at {} = {} is too large or would capture a bound name",
+                u.of, h.at_text
+            ),
+        );
+    };
+    let line = link.step.term.line;
+    let goals = [
+        ("the ODE", lhs_a, rhs_a),
+        ("the initial condition", lhs_b, h.value.clone()),
+    ];
+    let goals: Vec<SubGoal> = goals
+        .into_iter()
+        .map(|(what, from, to)| {
+            let (from, to) = (term(from, line), term(to, line));
+            let step = Step {
+                term: to.clone(),
+                rel: Relation::Eq,
+                limit: None,
+                approx: None,
+                under: None,
+                remark: None,
+                cite: None,
+                expect: Verdict::Proved,
+                ..link.step.clone()
+            };
+            let sub = Link {
+                from: &from,
+                step: &step,
+                ..*link
+            };
+            let result = check_sides(d, ctx, &sub, draws);
+            SubGoal {
+                what,
+                from,
+                to,
+                result,
+            }
+        })
+        .collect();
+    r.evidence = integrate(d, u, h, candidate, left);
+    let proved = goals
+        .iter()
+        .all(|g| matches!(g.result.outcome, Some(Outcome::Proved(_))));
+    let refuted_goals: Vec<&SubGoal> = goals
+        .iter()
+        .filter(|g| g.result.verdict == Verdict::Refuted)
+        .collect();
+    let cex = r.evidence.counterexample().is_some();
+    let checked = r.evidence.points.len() >= super::check::MIN_POINTS;
+    if let Some(g) = goals.iter().find(|g| g.result.verdict == Verdict::Unsound) {
+        r.verdict = Verdict::Unsound;
+        r.unsound = g.result.unsound.clone();
+    } else if proved && cex {
+        let p = r.evidence.counterexample().expect("a counterexample");
+        r.verdict = Verdict::Unsound;
+        r.unsound = Some(Unsound(format!(
+            "link {} of `{}` was proved by substitution but the integrated {} differs from the solution at {}: {} vs {}",
+            link.id, d.id, u.name, p.at, p.lhs.value, p.rhs.value
+        )));
+    } else if !refuted_goals.is_empty() || cex {
+        r.verdict = Verdict::Refuted;
+        let mut why: Vec<String> = refuted_goals
+            .iter()
+            .map(|g| {
+                format!(
+                    "the claimed solution does not satisfy {} ({})",
+                    g.what,
+                    if g.what == "the ODE" { "a" } else { "b" }
+                )
+            })
+            .collect();
+        if cex {
+            why.push(format!(
+                "it differs from {} integrated numerically from {} = {}",
+                u.name, u.of, h.at_text
+            ));
+        }
+        r.diagnosis = Some(why.join("; "));
+    } else {
+        r.verdict = match (proved, checked) {
+            (true, true) => Verdict::Proved,
+            (true, false) => Verdict::Unchecked,
+            (false, true) => Verdict::Consistent,
+            (false, false) => Verdict::Unknown,
+        };
+    }
+    r.substitution = Some(Box::new(Substitution {
+        unknown: u.name.to_string(),
+        statement: u.statement(),
+        degree: h.degree,
+        goals,
+        left,
+        from: h.at_text.clone(),
+        of: u.of.to_string(),
+    }));
+    Some(r)
+}
+
+/// The unknown integrated from its initial time to every point's t, compared with the
+/// candidate there (the unknown on the left if `left`).
+fn integrate(
+    d: &Derivation,
+    u: &Unknown,
+    h: &Hypotheses,
+    candidate: &Expr,
+    left: bool,
+) -> Evidence {
+    let mut ev = Evidence {
+        methods: vec![Method::Integration],
+        ..Evidence::default()
+    };
+    for m in methods(&[candidate, &h.ode, &h.value]) {
+        if !ev.methods.contains(&m) {
+            ev.methods.push(m);
+        }
+    }
+    let mut used = used_symbols(&[candidate, &h.ode, &h.value, &h.at]);
+    used.retain(|s| *s != u.name);
+    if !used.contains(&u.of) {
+        used.push(u.of);
+    }
+    let at = |k: usize| -> (Result<PointResult, String>, bool) {
+        for shrink in 0..=MAX_SHRINK {
+            let env = point_scaled(d, k, shrink);
+            match solve_and_compare(&env, u, h, candidate, left) {
+                Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
+                Err(e) => return (Err(e.to_string()), false),
+                Ok((lhs, rhs, cmp)) => {
+                    let at = describe(d, &env, Some(&used));
+                    return (Ok(PointResult { at, lhs, rhs, cmp }), false);
+                }
+            }
+        }
+        unreachable!("the last shrink returns")
+    };
+    gather(&mut ev, at);
+    ev
+}
+
+/// A matrix as a column-major vector, and back.
+fn flatten(m: &DMatrix<f64>) -> DVector<f64> {
+    DVector::from_column_slice(m.as_slice())
+}
+
+fn unflatten(y: &DVector<f64>) -> DMatrix<f64> {
+    DMatrix::from_column_slice(MATRIX_DIM, MATRIX_DIM, y.as_slice())
+}
+
+/// At one point: integrate the unknown from its initial time to the point's t, and compare it
+/// with the candidate.
+fn solve_and_compare(
+    env: &Env,
+    u: &Unknown,
+    h: &Hypotheses,
+    candidate: &Expr,
+    left: bool,
+) -> Result<(Value, Value, Comparison), PointError> {
+    let Some(&t1) = env.scalars.get(&u.of) else {
+        return Err(PointError::Other(format!(
+            "`{}` has no value at this point",
+            u.of
+        )));
+    };
+    let mut env = env.clone();
+    if u.matrix {
+        env.matrices.push(u.name);
+    }
+    let t0 = side(&env, &h.at, "initial time")?.value;
+    let y0 = if u.matrix {
+        let (m, _, _) = Evaluator::new(&env)
+            .eval_matrix(&h.value)
+            .map_err(|e| PointError::Other(format!("the initial value: {e}")))?;
+        flatten(&m)
+    } else {
+        DVector::from_element(1, side(&env, &h.value, "initial value")?.value)
+    };
+    if y0.iter().any(|x| !x.is_finite()) {
+        return Err(PointError::Other(
+            "the initial value is not finite at some points".into(),
+        ));
+    }
+    let cell = RefCell::new(env);
+    let calls = Cell::new(0usize);
+    let failure: RefCell<Option<PointError>> = RefCell::new(None);
+    let rhs = |s: f64, y: &DVector<f64>| -> DVector<f64> {
+        let nan = DVector::from_element(y.len(), f64::NAN);
+        if failure.borrow().is_some() {
+            return nan;
+        }
+        if calls.get() >= ODE_MAX_EVALUATIONS {
+            *failure.borrow_mut() = Some(PointError::Other(format!(
+                "the integration of d{}/d{} from {} = {} to {} = {t1} needs more than {ODE_MAX_EVALUATIONS} evaluations of the right side (stiff or fast-growing at this point)",
+                u.name, u.of, u.of, h.at_text, u.of
+            )));
+            return nan;
+        }
+        calls.set(calls.get() + 1);
+        {
+            let mut env = cell.borrow_mut();
+            env.scalars.insert(u.of, s);
+            if u.matrix {
+                env.given_matrices.insert(u.name, (unflatten(y), 0.0));
+            } else {
+                env.scalars.insert(u.name, y[0]);
+            }
+        }
+        let env = cell.borrow();
+        let mut ev = Evaluator::new(&env);
+        let out = if u.matrix {
+            ev.eval_matrix(&h.ode).map(|(m, _, _)| flatten(&m))
+        } else {
+            ev.eval(&h.ode).map(|v| DVector::from_element(1, v.value))
+        };
+        match out {
+            Ok(v) => v,
+            Err(e) => {
+                *failure.borrow_mut() = Some(PointError::Other(format!(
+                    "the right side of the ODE at {} = {s}: {e}",
+                    u.of
+                )));
+                nan
+            }
+        }
+    };
+    // The first attempt's steps from a Lipschitz estimate of the right side at the start (a
+    // difference quotient along a fixed direction), so that a stiff point is not halved 16 times.
+    let f0 = rhs(t0, &y0);
+    let delta = 1e-6 * y0.amax().max(1.0);
+    let dir = DVector::from_fn(y0.len(), |i, _| 1.0 / (1.0 + i as f64));
+    let f1 = rhs(t0, &(&y0 + &dir * delta));
+    let lipschitz = (&f1 - &f0).amax() / (dir.amax() * delta);
+    let span = (t1 - t0).abs();
+    let wanted = (lipschitz * span).ceil();
+    if let Some(e) = failure.borrow_mut().take() {
+        return Err(e);
+    }
+    if !wanted.is_finite() || wanted * 12.0 > ODE_MAX_EVALUATIONS as f64 {
+        return Err(PointError::Other(format!(
+            "the integration of d{}/d{} from {} = {} to {} = {t1} needs more than {ODE_MAX_EVALUATIONS} evaluations of the right side (|∂F/∂{}|·|{} − {}| ≈ {wanted:.1e}: stiff or fast-growing at this point)",
+            u.name, u.of, u.of, h.at_text, u.of, u.name, u.of, h.at_text
+        )));
+    }
+    let steps0 = (wanted as usize).max(ODE_FIRST_STEPS);
+    let solved = crate::numeric::ode::rk4_checked(&rhs, &y0, t0, t1, steps0, ODE_TOLERANCE);
+    let mut env = cell.into_inner();
+    let (y, error) = match (solved, failure.into_inner()) {
+        (_, Some(e)) => return Err(e),
+        (Err(e), None) => {
+            return Err(PointError::Other(format!(
+                "the integration of d{}/d{} from {} = {} to {} = {t1} failed: {e}",
+                u.name, u.of, u.of, h.at_text, u.of
+            )))
+        }
+        (Ok(found), None) => found,
+    };
+    env.scalars.insert(u.of, t1);
+    // The Richardson estimate vanishes where both attempts round or underflow to the same
+    // numbers (a solution decaying to 1e-300): the accuracy asked of the integrator relative to
+    // the larger of the initial and final values is added, so that an error estimate of 0 never
+    // stands for an exact value.
+    let error = error + ODE_TOLERANCE * y0.amax().max(y.amax());
+    let value = if u.matrix {
+        // The error estimate bounds each entry; the evaluator's is the sum over the entries.
+        let n = (MATRIX_DIM * MATRIX_DIM) as f64;
+        env.given_matrices
+            .insert(u.name, (unflatten(&y), error * n));
+        let mut f = Expr::default();
+        f.add(Math::Symbol(u.name));
+        side(&env, &f, "integrated solution")?
+    } else {
+        env.scalars.remove(&u.name);
+        Value {
+            value: y[0],
+            scale: y[0].abs(),
+            stderr: error,
+        }
+    };
+    let g = side(&env, candidate, "claimed solution")?;
+    let (l, r) = if left { (value, g) } else { (g, value) };
+    Ok((l, r, compare(l, r, POINTS)))
+}
