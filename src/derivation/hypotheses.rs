@@ -321,6 +321,17 @@ fn solve_and_compare(
             "the initial value is not finite at some points".into(),
         ));
     }
+    // The ODE's other matrices are the same at every step: drawn once.
+    for s in binders::free_symbols(&h.ode, binders::root(&h.ode)) {
+        if s != u.name && env.matrices.contains(&s) && !env.given_matrices.contains_key(&s) {
+            let Ok(e) = s.as_str().parse::<Expr>() else {
+                continue;
+            };
+            if let Ok((m, _, err)) = Evaluator::new(&env).eval_matrix(&e) {
+                env.given_matrices.insert(s, (m, err));
+            }
+        }
+    }
     let cell = RefCell::new(env);
     let calls = Cell::new(0usize);
     let failure: RefCell<Option<PointError>> = RefCell::new(None);

@@ -181,6 +181,12 @@ fn pi_symbol() -> Symbol {
     *PI.get_or_init(|| Symbol::from("pi"))
 }
 
+/// The identity matrix's name (compared as a symbol: reading a name locks the symbol table).
+fn identity_symbol() -> Symbol {
+    static I: std::sync::OnceLock<Symbol> = std::sync::OnceLock::new();
+    *I.get_or_init(|| Symbol::from("I"))
+}
+
 fn fnv(s: &str, seed: u64) -> u64 {
     let mut h = 0xcbf29ce484222325u64 ^ seed;
     for b in s.bytes() {
@@ -200,7 +206,20 @@ fn splitmix(mut x: u64) -> u64 {
 /// The deterministic pseudo-random entry `name[indices]` at a point with `seed`: uniform in
 /// [−2, 2], the same every run.
 pub fn array_entry(name: Symbol, indices: &[i64], seed: u64) -> f64 {
-    entry_from_hash(fnv(name.as_str(), seed), indices)
+    entry_from_hash(hash_of_name(name, seed), indices)
+}
+
+/// fnv(name, seed), memoised per thread: reading a symbol's name locks the global symbol table,
+/// which evaluators created by the thousand (an ODE's right side at every step) would contend.
+fn hash_of_name(name: Symbol, seed: u64) -> u64 {
+    thread_local! {
+        static HASHES: std::cell::RefCell<HashMap<(Symbol, u64), u64>> = Default::default();
+    }
+    HASHES.with(|m| {
+        *m.borrow_mut()
+            .entry((name, seed))
+            .or_insert_with(|| fnv(name.as_str(), seed))
+    })
 }
 
 /// [`array_entry`] from the hash of the array's name and the seed.
@@ -396,7 +415,7 @@ impl<'a> Evaluator<'a> {
     fn is_matrix(&self, e: &Expr, id: Id) -> bool {
         match &e[id] {
             Math::Symbol(s) => {
-                (s.as_str() == "I" || self.env.matrices.contains(s)) && self.lookup(*s).is_err()
+                (*s == identity_symbol() || self.env.matrices.contains(s)) && !self.has_value(*s)
             }
             Math::MatMul(_) | Math::MatExp(_) => true,
             Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) => {
@@ -423,15 +442,17 @@ impl<'a> Evaluator<'a> {
         }
         let norm = |m: &Matrix| m.abs().sum();
         Ok(match &e[id] {
-            Math::Symbol(s) if s.as_str() == "I" => (Matrix::identity(n, n), n as f64, 0.0),
+            Math::Symbol(s) if *s == identity_symbol() => (Matrix::identity(n, n), n as f64, 0.0),
             Math::Symbol(s) if self.env.given_matrices.contains_key(s) => {
                 let (m, err) = &self.env.given_matrices[s];
                 (m.clone(), norm(m), *err)
             }
             Math::Symbol(s) => {
+                // The name hashed once, not per entry (reading a name locks the symbol table).
+                let h = self.name_hash(*s);
                 let m = Matrix::from_fn(n, n, |i, j| {
                     let (a, b) = (i.min(j) as i64, i.max(j) as i64);
-                    array_entry(*s, &[a, b], self.env.seed)
+                    entry_from_hash(h, &[a, b])
                 });
                 let sc = norm(&m);
                 (m, sc, 0.0)
@@ -586,13 +607,20 @@ impl<'a> Evaluator<'a> {
         if let Some((_, h)) = self.name_hashes.iter().find(|(n, _)| *n == s) {
             return *h;
         }
-        let h = fnv(s.as_str(), self.env.seed);
+        let h = hash_of_name(s, self.env.seed);
         self.name_hashes.push((s, h));
         h
     }
 
     fn is_random(&self, s: Symbol) -> bool {
         self.env.random.contains(&s)
+    }
+
+    /// Does `s` have a number here ([`Evaluator::lookup`] succeeds)? Without building the error.
+    fn has_value(&self, s: Symbol) -> bool {
+        self.bound.iter().any(|(b, _)| *b == s)
+            || self.env.scalars.contains_key(&s)
+            || s == pi_symbol()
     }
 
     fn lookup(&self, s: Symbol) -> Result<f64, EvalError> {
@@ -659,9 +687,7 @@ impl<'a> Evaluator<'a> {
 
     fn random_key(&mut self, e: &Expr, id: Id) -> Result<Option<RvKey>, EvalError> {
         match &e[id] {
-            Math::Symbol(s) if self.is_random(*s) && self.lookup(*s).is_err() => {
-                Ok(Some((*s, vec![])))
-            }
+            Math::Symbol(s) if self.is_random(*s) && !self.has_value(*s) => Ok(Some((*s, vec![]))),
             Math::Index(args) => {
                 let Some(s) = e[args[0]].symbol() else {
                     return Err(EvalError::Unsupported(
@@ -1794,7 +1820,7 @@ impl<'a> Evaluator<'a> {
     /// Does the subterm mention a random symbol outside an inner E[...]?
     fn mentions_random(&self, e: &Expr, id: Id) -> bool {
         match &e[id] {
-            Math::Symbol(s) => self.is_random(*s) && self.lookup(*s).is_err(),
+            Math::Symbol(s) => self.is_random(*s) && !self.has_value(*s),
             Math::Expect(_) => false,
             n => egg::Language::children(n)
                 .iter()
