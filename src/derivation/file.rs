@@ -502,7 +502,7 @@ struct RawTrain {
     target: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawCite {
     note: Option<String>,
@@ -537,7 +537,7 @@ struct RawClaim {
     step: Vec<RawStep>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
     expr: Spanned<String>,
@@ -984,7 +984,25 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         let start = term(&raw_claim.start)?;
         let mut steps: Vec<Step> = vec![];
         for step in &raw_claim.step {
-            let mut loaded = load_step(&l, step, term(&step.expr)?, &symbols, note.as_deref())?;
+            // `expr = "… + O(t^p)"`: the error term states the approximation.
+            let (expr, big_o) = split_big_o(&l, &step.expr)?;
+            let mut loaded = load_step(&l, step, term(&expr)?, &symbols, note.as_deref())?;
+            if let Some((o_span, sym, toward, order)) = big_o {
+                if step.approx.is_some() || step.order.is_some() {
+                    return Err(l
+                        .err(o_span, "the error term and `approx`/`order` both state the approximation", "here")
+                        .with_help("keep one: `+ O(t^p)` in the expression, or approx = \"t -> 0\" with order = p"));
+                }
+                let raw = RawStep {
+                    approx: Some(Spanned::new(
+                        o_span.clone(),
+                        format!("{sym} -> {}", if toward { "0" } else { "inf" }),
+                    )),
+                    order: Some(Spanned::new(o_span.clone(), order)),
+                    ..step.clone()
+                };
+                loaded = load_step(&l, &raw, term(&expr)?, &symbols, note.as_deref())?;
+            }
             if let Some(name) = &step.convention {
                 let from = steps.last().map_or(&start, |s| &s.term);
                 loaded.under = Some(Box::new(under(
@@ -1074,6 +1092,104 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         unchecked,
         unknowns,
     })
+}
+
+/// An expression ending in `+ O(e)`: the expression without it, and what `e` says: the
+/// parameter, whether it goes to 0 (`t^p`, `t`, `sqrt(t)`: order p) or to ∞ (`n^-p`, `1/n^p`,
+/// `1/sqrt(n)`, `1/n`: order p), and the order.
+#[allow(clippy::type_complexity)]
+fn split_big_o(
+    l: &Loader,
+    expr: &Spanned<String>,
+) -> Result<
+    (
+        Spanned<String>,
+        Option<(std::ops::Range<usize>, String, bool, f64)>,
+    ),
+    InputError,
+> {
+    let text = expr.get_ref();
+    let trimmed = text.trim_end();
+    let Some(open) = trimmed.rfind("O(") else {
+        return Ok((expr.clone(), None));
+    };
+    // `O(` must be a whole word, preceded (after spaces) by a `+` at depth 0, and its `)` the end.
+    let before = trimmed[..open].trim_end();
+    let word = open == 0
+        || !trimmed[..open]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut depth = 0i32;
+    let mut closes_at_end = false;
+    for (i, c) in trimmed[open + 1..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    closes_at_end = open + 1 + i + 1 == trimmed.len();
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    if !(word && closes_at_end && before.ends_with('+')) {
+        return Ok((expr.clone(), None));
+    }
+    let start = expr.span().start;
+    // The span of the string's contents: one quote character after the value's start.
+    let base = start + 1;
+    let o_span = base + open..base + trimmed.len();
+    let arg = &trimmed[open + 2..trimmed.len() - 1];
+    let prefix = before[..before.len() - 1].trim_end().to_string();
+    let bad = |why: &str| {
+        l.err(
+            o_span.clone(),
+            format!("`O({arg})`: {why}"),
+            "the error term",
+        )
+        .with_help(
+            "write O(t^p) for a parameter going to 0, O(n^-p) or O(1/n^p) for one going to inf",
+        )
+    };
+    let e: Expr = crate::expr::parse(arg).map_err(|_| bad("not an expression"))?;
+    use crate::expr::Math;
+    let num = |id: egg::Id| -> Option<f64> {
+        match &e[id] {
+            Math::Num(c) => Some(c.to_f64()),
+            Math::Neg(a) => match &e[*a] {
+                Math::Num(c) => Some(-c.to_f64()),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    // A power of one symbol: (symbol, exponent).
+    let power = |id: egg::Id| -> Option<(egg::Symbol, f64)> {
+        match &e[id] {
+            Math::Symbol(s) => Some((*s, 1.0)),
+            Math::Sqrt(a) => e[*a].symbol().map(|s| (s, 0.5)),
+            Math::Pow([a, k]) => Some((e[*a].symbol()?, num(*k)?)),
+            _ => None,
+        }
+    };
+    let root = crate::expr::binders::root(&e);
+    let (sym, exponent) = match &e[root] {
+        Math::Div([one, d]) if num(*one) == Some(1.0) => power(*d)
+            .map(|(s, k)| (s, -k))
+            .ok_or_else(|| bad("not a power of one parameter"))?,
+        _ => power(root).ok_or_else(|| bad("not a power of one parameter"))?,
+    };
+    if !(exponent.is_finite() && exponent != 0.0) {
+        return Err(bad("the exponent is 0 or not a number"));
+    }
+    let stripped = Spanned::new(start..start + prefix.len() + 2, prefix);
+    Ok((
+        stripped,
+        Some((o_span, sym.to_string(), exponent > 0.0, exponent.abs())),
+    ))
 }
 
 /// Check and convert one step (its expression already loaded as `term`).
