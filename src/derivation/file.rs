@@ -1156,28 +1156,27 @@ fn split_big_o(
     };
     let e: Expr = crate::expr::parse(arg).map_err(|_| bad("not an expression"))?;
     use crate::expr::Math;
-    let num = |id: egg::Id| -> Option<f64> {
+    // An exponent: a number, its negation, or a quotient of such (`1/2`, `-1/2`).
+    fn num(e: &Expr, id: egg::Id) -> Option<f64> {
         match &e[id] {
             Math::Num(c) => Some(c.to_f64()),
-            Math::Neg(a) => match &e[*a] {
-                Math::Num(c) => Some(-c.to_f64()),
-                _ => None,
-            },
+            Math::Neg(a) => num(e, *a).map(|x| -x),
+            Math::Div([a, b]) => Some(num(e, *a)? / num(e, *b)?),
             _ => None,
         }
-    };
+    }
     // A power of one symbol: (symbol, exponent).
     let power = |id: egg::Id| -> Option<(egg::Symbol, f64)> {
         match &e[id] {
             Math::Symbol(s) => Some((*s, 1.0)),
             Math::Sqrt(a) => e[*a].symbol().map(|s| (s, 0.5)),
-            Math::Pow([a, k]) => Some((e[*a].symbol()?, num(*k)?)),
+            Math::Pow([a, k]) => Some((e[*a].symbol()?, num(&e, *k)?)),
             _ => None,
         }
     };
     let root = crate::expr::binders::root(&e);
     let (sym, exponent) = match &e[root] {
-        Math::Div([one, d]) if num(*one) == Some(1.0) => power(*d)
+        Math::Div([one, d]) if num(&e, *one) == Some(1.0) => power(*d)
             .map(|(s, k)| (s, -k))
             .ok_or_else(|| bad("not a power of one parameter"))?,
         _ => power(root).ok_or_else(|| bad("not a power of one parameter"))?,

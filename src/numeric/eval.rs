@@ -764,46 +764,18 @@ impl<'a> Evaluator<'a> {
                 Value::exact(self.constant_f64(e, id).expect("checked"))
             }
             Math::Add(_) | Math::Sub(_) => {
-                // The whole chain of + and −: its exact constant terms are summed as rationals,
-                // so constants that cancel (a + 10^20 − 10^20) do not raise the scale.
-                let mut terms = vec![];
-                linear_terms(e, id, true, &mut terms);
-                let constants = terms
-                    .iter()
-                    .filter(|(_, t)| self.is_constant(e, *t))
-                    .count();
-                let mut c = num_rational::BigRational::from_integer(0.into());
-                // One constant term needs no exact sum: its value rounded once.
-                let mut single = 0.0;
+                let (terms, c) = self.linear_chain(e, id);
                 let mut acc = Value {
                     value: 0.0,
                     scale: 0.0,
                     stderr: 0.0,
                 };
                 for (positive, t) in terms {
-                    if constants == 1 {
-                        if let Some(x) = self.constant_f64(e, t) {
-                            single = if positive { x } else { -x };
-                            continue;
-                        }
-                    } else if let Some(q) = self.constant(e, t) {
-                        if positive {
-                            c += q;
-                        } else {
-                            c -= q;
-                        }
-                        continue;
-                    }
                     let x = self.value(e, t)?;
                     acc.value += if positive { x.value } else { -x.value };
                     acc.scale += x.scale;
                     acc.stderr += x.stderr;
                 }
-                let c = if constants == 1 {
-                    single
-                } else {
-                    num_traits::ToPrimitive::to_f64(&c).unwrap_or(f64::NAN)
-                };
                 acc.value += c;
                 acc.scale += c.abs();
                 acc
@@ -1161,6 +1133,44 @@ impl<'a> Evaluator<'a> {
     /// gauss(s11, s12, s22; body) = E[body(u, v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]), by the
     /// quadrature of [`super::gauss`]: split at the axes when the body has a kink (relu, step, abs),
     /// a smooth rule otherwise.
+    /// The chain of + and − at `id`: its terms that are not constants (with their signs, in
+    /// order) and the sum of its constant terms. The constants are summed exactly as rationals,
+    /// so constants that cancel (a + 10^20 − 10^20) do not raise the scale; one alone is its
+    /// value rounded once.
+    fn linear_chain(&self, e: &Expr, id: Id) -> (Vec<(bool, Id)>, f64) {
+        let mut terms = vec![];
+        linear_terms(e, id, true, &mut terms);
+        let constants = terms
+            .iter()
+            .filter(|(_, t)| self.is_constant(e, *t))
+            .count();
+        let mut c = num_rational::BigRational::from_integer(0.into());
+        let mut single = 0.0;
+        let mut rest = vec![];
+        for (positive, t) in terms {
+            if constants == 1 {
+                if let Some(x) = self.constant_f64(e, t) {
+                    single = if positive { x } else { -x };
+                    continue;
+                }
+            } else if let Some(q) = self.constant(e, t) {
+                if positive {
+                    c += q;
+                } else {
+                    c -= q;
+                }
+                continue;
+            }
+            rest.push((positive, t));
+        }
+        let c = if constants == 1 {
+            single
+        } else {
+            num_traits::ToPrimitive::to_f64(&c).unwrap_or(f64::NAN)
+        };
+        (rest, c)
+    }
+
     /// The integrand `e[id]` in the variables `vars` as a [`Program`] (see
     /// [`super::integrand`]), or `None` where it uses what a program does not have (indices,
     /// derivatives, nested integrals, … that mention a variable): the evaluator then walks the
@@ -1235,41 +1245,14 @@ impl<'a> Evaluator<'a> {
         }
         match node {
             Math::Add(_) | Math::Sub(_) => {
-                // As in `value`: the chain's constant terms summed exactly (one alone rounded
-                // once), the other terms in order.
-                let mut terms = vec![];
-                linear_terms(e, id, true, &mut terms);
-                let constants = terms
-                    .iter()
-                    .filter(|(_, t)| self.is_constant(e, *t))
-                    .count();
-                let mut c = num_rational::BigRational::from_integer(0.into());
-                let mut single = 0.0;
+                let (terms, c) = self.linear_chain(e, id);
                 let mut signs = vec![];
                 for (positive, t) in terms {
-                    if constants == 1 {
-                        if let Some(x) = self.constant_f64(e, t) {
-                            single = if positive { x } else { -x };
-                            continue;
-                        }
-                    } else if let Some(q) = self.constant(e, t) {
-                        if positive {
-                            c += q;
-                        } else {
-                            c -= q;
-                        }
-                        continue;
-                    }
                     if !self.emit(e, t, vars, ops)? {
                         return Ok(false);
                     }
                     signs.push(positive);
                 }
-                let c = if constants == 1 {
-                    single
-                } else {
-                    num_traits::ToPrimitive::to_f64(&c).unwrap_or(f64::NAN)
-                };
                 ops.push(Op::Linear(signs, c));
                 Ok(true)
             }

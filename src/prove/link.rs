@@ -161,42 +161,11 @@ pub fn prove(
     // Bound indices are renamed apart from every declared and free name first, so that a fact
     // the context states about a name (its range, randomness, positivity) holds wherever the
     // name occurs in the e-graph, and no binder shadows another.
-    let mut reserved = ctx.reserved();
-    reserved.extend(free_symbols(lhs, root(lhs)));
-    reserved.extend(free_symbols(rhs, root(rhs)));
-    let renamed = rename_apart(&[lhs, rhs], &reserved);
+    let (mut runner, stats, renamed) =
+        search(&[lhs, rhs], theories, ctx, limits, true, |eg, roots| {
+            eg.find(roots[0]) == eg.find(roots[1])
+        })?;
     let (lhs, rhs) = (&renamed[0], &renamed[1]);
-    let rules = rules_for(theories);
-    let rewrites: Vec<_> = rules.iter().map(|r| &r.rewrite).collect();
-    let start = std::time::Instant::now();
-    BUDGET.with(|b| b.set(Some((start + limits.time, limits.nodes))));
-    let _guard = BudgetGuard;
-    let mut runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(ctx.clone()))
-        .with_explanations_enabled()
-        .with_iter_limit(limits.iterations)
-        .with_node_limit(limits.nodes)
-        .with_time_limit(limits.time)
-        .with_scheduler(egg::SimpleScheduler)
-        .with_expr(lhs)
-        .with_expr(rhs)
-        .with_hook(|r| {
-            r.egraph.analysis.polys.borrow_mut().clear();
-            if r.egraph.find(r.roots[0]) == r.egraph.find(r.roots[1]) {
-                Err("proved".into())
-            } else {
-                Ok(())
-            }
-        });
-    runner = runner.run(rewrites);
-    let stats = Stats {
-        iterations: runner.iterations.len(),
-        nodes: runner.egraph.total_size(),
-        classes: runner.egraph.number_of_classes(),
-        time: start.elapsed(),
-    };
-    if let Some(msg) = runner.egraph.analysis.contradiction.clone() {
-        return Err(Unsound(msg));
-    }
     let (l, r) = (runner.roots[0], runner.roots[1]);
     if runner.egraph.find(l) == runner.egraph.find(r) {
         let mut explanation = runner.explain_equivalence(lhs, rhs);
@@ -237,39 +206,9 @@ pub fn prove_bound(
     ctx: &Context,
     limits: Limits,
 ) -> Result<(Option<Vec<Step>>, Stats), Unsound> {
-    let mut reserved = ctx.reserved();
-    reserved.extend(free_symbols(diff, root(diff)));
-    let renamed = rename_apart(&[diff], &reserved);
-    let diff = &renamed[0];
-    let rules = rules_for(theories);
-    let rewrites: Vec<_> = rules.iter().map(|r| &r.rewrite).collect();
-    let start = std::time::Instant::now();
-    BUDGET.with(|b| b.set(Some((start + limits.time, limits.nodes))));
-    let _guard = BudgetGuard;
-    let mut runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(ctx.clone()))
-        .with_iter_limit(limits.iterations)
-        .with_node_limit(limits.nodes)
-        .with_time_limit(limits.time)
-        .with_scheduler(egg::SimpleScheduler)
-        .with_expr(diff)
-        .with_hook(move |r| {
-            r.egraph.analysis.polys.borrow_mut().clear();
-            if super::bounds::certified(&r.egraph, r.roots[0], strict).is_some() {
-                Err("bounded".into())
-            } else {
-                Ok(())
-            }
-        });
-    runner = runner.run(rewrites);
-    let stats = Stats {
-        iterations: runner.iterations.len(),
-        nodes: runner.egraph.total_size(),
-        classes: runner.egraph.number_of_classes(),
-        time: start.elapsed(),
-    };
-    if let Some(msg) = runner.egraph.analysis.contradiction.clone() {
-        return Err(Unsound(msg));
-    }
+    let (runner, stats, _) = search(&[diff], theories, ctx, limits, false, move |eg, roots| {
+        super::bounds::certified(eg, roots[0], strict).is_some()
+    })?;
     let root_id = runner.roots[0];
     let Some(cauchy_schwarz) = super::bounds::certified(&runner.egraph, root_id, strict) else {
         return Ok((None, stats));
@@ -300,6 +239,67 @@ pub fn prove_bound(
         },
     ];
     Ok((Some(steps), stats))
+}
+
+/// A finished search: the runner, its figures and the renamed terms.
+type Searched = (Runner<Math, MathAnalysis>, Stats, Vec<Expr>);
+
+/// One e-graph search: the terms, with bound indices renamed apart from every declared and free
+/// name first (so that a fact the context states about a name — its range, randomness,
+/// positivity — holds wherever the name occurs, and no binder shadows another), saturated with
+/// the theories' rules until `done` holds of the roots or a limit stops it. Normal forms are
+/// shared within an iteration and recomputed at the next. Returns the runner, its figures and
+/// the renamed terms; an unsound merge (two different constants) is an error.
+fn search(
+    terms: &[&Expr],
+    theories: &[Theory],
+    ctx: &Context,
+    limits: Limits,
+    explanations: bool,
+    done: impl Fn(&super::analysis::MathGraph, &[Id]) -> bool + 'static,
+) -> Result<Searched, Unsound> {
+    let mut reserved = ctx.reserved();
+    for t in terms {
+        reserved.extend(free_symbols(t, root(t)));
+    }
+    let renamed = rename_apart(terms, &reserved);
+    let rules = rules_for(theories);
+    let rewrites: Vec<_> = rules.iter().map(|r| &r.rewrite).collect();
+    let start = std::time::Instant::now();
+    BUDGET.with(|b| b.set(Some((start + limits.time, limits.nodes))));
+    let _guard = BudgetGuard;
+    let mut runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(ctx.clone()));
+    if explanations {
+        runner = runner.with_explanations_enabled();
+    }
+    runner = runner
+        .with_iter_limit(limits.iterations)
+        .with_node_limit(limits.nodes)
+        .with_time_limit(limits.time)
+        .with_scheduler(egg::SimpleScheduler);
+    for t in &renamed {
+        runner = runner.with_expr(t);
+    }
+    runner = runner
+        .with_hook(move |r| {
+            r.egraph.analysis.polys.borrow_mut().clear();
+            if done(&r.egraph, &r.roots) {
+                Err("done".into())
+            } else {
+                Ok(())
+            }
+        })
+        .run(rewrites);
+    let stats = Stats {
+        iterations: runner.iterations.len(),
+        nodes: runner.egraph.total_size(),
+        classes: runner.egraph.number_of_classes(),
+        time: start.elapsed(),
+    };
+    if let Some(msg) = runner.egraph.analysis.contradiction.clone() {
+        return Err(Unsound(msg));
+    }
+    Ok((runner, stats, renamed))
 }
 
 /// A pattern with its variables replaced by smallest terms of their classes.
