@@ -422,10 +422,11 @@ fn points(d: &Derivation, count: usize, seed: u64) -> Vec<Env> {
                         _ => continue,
                     }
                 }
-                Kind::Array => {
+                Kind::Array | Kind::Tensor(..) => {
                     env.arrays.push(name);
                     continue;
                 }
+                Kind::Params(_) => continue,
                 Kind::Gaussian => {
                     env.random.push(name);
                     continue;

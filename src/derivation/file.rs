@@ -41,6 +41,7 @@ use toml::Spanned;
 
 use super::error::InputError;
 use crate::expr::shape::{shape_of, Shape};
+use crate::expr::tensor::{infer, lower_with, Dim, Fresh, Shapes, TShape};
 use crate::expr::{parse_with_functions, Expr, Math};
 use crate::limits::MAX_TERM_NODES;
 use crate::prove::Theory;
@@ -68,8 +69,13 @@ pub enum Kind {
     Array,
     /// A scalar or array with i.i.d. N(0,1) entries.
     Gaussian,
-    /// A matrix.
+    /// A square matrix of unspecified size (`@` keeps the order of its products).
     Matrix,
+    /// A vector (`vector n`: rows n, 1 column) or matrix (`matrix m x n`) of declared sizes
+    /// with seeded entries; terms using it are written in entries and sums (`expr::tensor`).
+    Tensor(Expr, Expr),
+    /// A parameter vector made of declared vectors and matrices (`params W, v`), for `grad`.
+    Params(Vec<Symbol>),
 }
 
 /// Where a claim or a step comes from: an equation of a note, quoted verbatim.
@@ -626,6 +632,11 @@ struct Loader<'a> {
     functions: RefCell<BTreeMap<Symbol, (Vec<Symbol>, Expr)>>,
     /// The names of the unknown functions (`f(t)` parses as an application of `f`).
     unknowns: Vec<String>,
+    /// The declared vectors, matrices and parameter groups, and the shapes of definitions.
+    shapes: RefCell<Shapes>,
+    /// The count of indices the lowering of vectors and matrices introduced (names are fresh
+    /// across the derivation's terms).
+    fresh: RefCell<Fresh>,
 }
 
 impl Loader<'_> {
@@ -781,6 +792,65 @@ impl Loader<'_> {
     }
 }
 
+/// The declared vectors, matrices and parameter groups: a size must be a declared `size` (or a
+/// positive integer); a group's blocks must be declared vectors or matrices.
+fn tensor_shapes(
+    l: &Loader,
+    raw: &BTreeMap<Spanned<String>, Spanned<String>>,
+    symbols: &[(Symbol, Kind)],
+) -> Result<Shapes, InputError> {
+    let span_of = |s: Symbol| {
+        raw.iter()
+            .find(|(n, _)| n.get_ref() == s.as_str())
+            .map(|(_, k)| k.span())
+            .unwrap_or(0..0)
+    };
+    let kind_of = |s: Symbol| symbols.iter().find(|(x, _)| *x == s).map(|(_, k)| k);
+    let mut shapes = Shapes::default();
+    for (s, kind) in symbols {
+        match kind {
+            Kind::Tensor(m, n) => {
+                for d in [m, n] {
+                    for x in d.as_ref().iter().filter_map(|n| n.symbol()) {
+                        if !matches!(kind_of(x), Some(Kind::Size)) {
+                            return Err(l
+                                .err(
+                                    span_of(*s),
+                                    format!("the size `{x}` of `{s}` is not a declared size"),
+                                    "here",
+                                )
+                                .with_help(format!("declare it: {x} = \"size\"")));
+                        }
+                    }
+                }
+                shapes
+                    .tensors
+                    .insert(*s, (Dim::new(m.clone()), Dim::new(n.clone())));
+            }
+            Kind::Params(blocks) => {
+                for b in blocks {
+                    if !matches!(kind_of(*b), Some(Kind::Tensor(..))) {
+                        return Err(l
+                            .err(
+                                span_of(*s),
+                                format!(
+                                    "the block `{b}` of `{s}` is not a declared vector or matrix"
+                                ),
+                                "here",
+                            )
+                            .with_help(
+                                "declare each block with its size: `vector N` or `matrix M x N`",
+                            ));
+                    }
+                }
+                shapes.params.insert(*s, blocks.clone());
+            }
+            _ => {}
+        }
+    }
+    Ok(shapes)
+}
+
 /// Parse a symbol kind; the error is (message, label).
 pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
     let k = spec.trim();
@@ -792,6 +862,37 @@ pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
         "array" | "vector" => Kind::Array,
         "gaussian" => Kind::Gaussian,
         "matrix" => Kind::Matrix,
+        _ if k.starts_with("vector ") => {
+            let n = size_term(k["vector".len()..].trim())?;
+            Kind::Tensor(n, crate::expr::parse("1").expect("a number"))
+        }
+        _ if k.starts_with("matrix ") => {
+            let body = k["matrix".len()..].trim();
+            let (m, n) = body
+                .split_once(" x ")
+                .or_else(|| body.split_once('×'))
+                .ok_or_else(|| {
+                    (
+                        format!("`{k}` is not a matrix's shape"),
+                        "expected `matrix M x N` (M rows, N columns)",
+                    )
+                })?;
+            Kind::Tensor(size_term(m.trim())?, size_term(n.trim())?)
+        }
+        _ if k.starts_with("params") => {
+            let blocks: Vec<Symbol> = k["params".len()..]
+                .split(',')
+                .map(|b| Symbol::from(b.trim()))
+                .filter(|b| !b.as_str().is_empty())
+                .collect();
+            if blocks.is_empty() {
+                return Err((
+                    format!("`{k}` names no block"),
+                    "expected `params W, v`: the declared vectors and matrices that make θ",
+                ));
+            }
+            Kind::Params(blocks)
+        }
         _ if k.starts_with("interval") => {
             let body = k["interval".len()..].trim();
             let (a, b) = body.split_once("..").ok_or_else(|| {
@@ -829,6 +930,29 @@ pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
     })
 }
 
+/// A vector's or matrix's size: a positive integer or a term (its symbols are checked to be
+/// declared sizes by the loader).
+fn size_term(s: &str) -> Result<Expr, (String, &'static str)> {
+    let e = crate::expr::parse(s).map_err(|_| {
+        (
+            format!("`{s}` is not a size"),
+            "expected a size symbol or a positive integer",
+        )
+    })?;
+    let ok = e.as_ref().iter().all(|n| match n {
+        Math::Symbol(_) | Math::Add(_) | Math::Sub(_) | Math::Mul(_) => true,
+        Math::Num(c) => c.0.is_integer() && !c.is_negative() && !c.is_zero(),
+        _ => false,
+    });
+    if !ok {
+        return Err((
+            format!("`{s}` is not a size"),
+            "expected a size symbol or a positive integer",
+        ));
+    }
+    Ok(e)
+}
+
 fn parse_number(s: &str) -> Option<f64> {
     let v: f64 = s.trim().parse().ok()?;
     v.is_finite().then_some(v)
@@ -841,6 +965,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         src,
         functions: RefCell::new(BTreeMap::new()),
         unknowns: vec![],
+        shapes: RefCell::new(Shapes::default()),
+        fresh: RefCell::new(Fresh::default()),
     };
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -877,7 +1003,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     for (name, kind) in &raw.symbols {
         let parsed = parse_kind(kind.get_ref()).map_err(|(msg, label)| {
             l.err(kind.span(), format!("{msg} (symbol `{}`)", name.get_ref()), label)
-                .with_help("kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix")
+                .with_help("kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix, vector N, matrix M x N, params W, v")
         })?;
         let valid_name = crate::expr::parse(name.get_ref())
             .ok()
@@ -895,6 +1021,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         symbols.push((Symbol::from(name.get_ref().as_str()), parsed));
     }
     let declared: BTreeSet<Symbol> = symbols.iter().map(|(s, _)| *s).collect();
+    let mut shapes = tensor_shapes(&l, &raw.symbols, &symbols)?;
 
     // Matrix-valued names: declared matrices, then definitions whose value is a matrix.
     let mut matrices: BTreeSet<Symbol> = symbols
@@ -935,6 +1062,17 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                 "here",
             ));
         }
+        if shapes.involved(&e) {
+            match infer(&e, &shapes) {
+                Ok(TShape::Scalar) => {}
+                Ok(shape) => {
+                    shapes.defined.insert(sym, shape);
+                }
+                Err(err) => return Err(l.err(body.span(), err.message, "in this definition")),
+            }
+            defs.insert(sym, e);
+            continue;
+        }
         let is_matrix = |s: Symbol| matrices.contains(&s);
         match shape_of(&e, &is_matrix) {
             Ok(Shape::Matrix) => {
@@ -946,6 +1084,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         defs.insert(sym, e);
     }
 
+    *l.shapes.borrow_mut() = shapes.clone();
     let unknowns = unknowns::load(&l, &raw.unknowns, &symbols, &defs, &matrices)?;
     let note = raw.note.as_ref().map(|n| n.get_ref().clone());
     let term = |t: &Spanned<String>| -> Result<Term, InputError> {
@@ -960,10 +1099,25 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             });
         }
         check_symbols(&l, &written, &spans, &declared, &defs)?;
-        shape_of(&written, &|s| matrices.contains(&s))
-            .map_err(|err| l.err(spans[usize::from(err.at)].clone(), err.message, "here"))?;
-        let (expr, unfolds) =
+        let tensors = shapes.involved(&written);
+        if tensors {
+            infer(&written, &shapes)
+                .map_err(|err| l.err(spans[usize::from(err.at)].clone(), err.message, "here"))?;
+        } else {
+            shape_of(&written, &|s| matrices.contains(&s))
+                .map_err(|err| l.err(spans[usize::from(err.at)].clone(), err.message, "here"))?;
+        }
+        let (expr, mut unfolds) =
             unfold(&written, &defs).map_err(|err| unfold_error(&l, t.span(), err, None))?;
+        // Vectors and matrices are written out in entries and sums (expr::tensor).
+        let expr = if tensors || shapes.involved(&expr) {
+            let lowered = lower_with(&expr, &shapes, &mut l.fresh.borrow_mut())
+                .map_err(|err| l.err(t.span(), err.message, "in this expression"))?;
+            unfolds.push("vectors and matrices as entries and sums".into());
+            lowered
+        } else {
+            expr
+        };
         check_unfolded(&l, &expr, t.span(), None)?;
         Ok(Term {
             written,
@@ -1559,6 +1713,8 @@ fn under(
     let read = |t: &Term| -> Result<Term, InputError> {
         let (expr, unfolds) =
             unfold(&t.written, &c.defs).map_err(|err| unfold_error(l, name.span(), err, None))?;
+        let expr = lower_with(&expr, &l.shapes.borrow(), &mut l.fresh.borrow_mut())
+            .map_err(|err| l.err(name.span(), err.message, "under this convention"))?;
         check_unfolded(l, &expr, name.span(), None)?;
         Ok(Term {
             expr,

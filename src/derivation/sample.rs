@@ -190,7 +190,7 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
     let arrays: Vec<String> = d
         .symbols
         .iter()
-        .filter(|(s, k)| *k == Kind::Array && shown(s))
+        .filter(|(s, k)| matches!(k, Kind::Array | Kind::Tensor(..)) && shown(s))
         .map(|(s, _)| s.to_string())
         .collect();
     if !arrays.is_empty() {

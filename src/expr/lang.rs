@@ -109,7 +109,12 @@ define_language! {
     /// One node of a math term.
     ///
     /// Binders: `sum` binds its first child (an index symbol) in its last child; `gauss` binds
-    /// the symbols `u` and `v` in its body; `d` differentiates its body in its first child.
+    /// the symbols `u` and `v` in its body; `d` differentiates its body in its first child (a
+    /// symbol, or an entry `(idx W a b)` of an array: a partial derivative ∂/∂W_ab).
+    ///
+    /// `transpose`, `trace`, `norm`, `dot`, `outer` and `grad` act on vectors and matrices of
+    /// declared sizes; the loader rewrites them into entries and sums (`expr::tensor`), so the
+    /// prover and the evaluator never see them.
     pub enum Math {
         "+" = Add([Id; 2]),
         "-" = Sub([Id; 2]),
@@ -152,6 +157,12 @@ define_language! {
         "d" = Deriv([Id; 2]),
         "@" = MatMul([Id; 2]),
         "mexp" = MatExp(Id),
+        "transpose" = Transpose(Id),
+        "trace" = Trace(Id),
+        "norm" = Norm(Id),
+        "dot" = Dot([Id; 2]),
+        "outer" = Outer([Id; 2]),
+        "grad" = Grad([Id; 2]),
         Num(Constant),
         Symbol(Symbol),
     }
@@ -217,6 +228,19 @@ impl Math {
             "phi" => Math::Phi(arg),
             "dphi" => Math::DPhi(arg),
             "mexp" => Math::MatExp(arg),
+            _ => return None,
+        })
+    }
+
+    /// The name of a vector or matrix operation node (written out by the loader), if this is one.
+    pub fn tensor_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Math::Transpose(_) => "transpose",
+            Math::Trace(_) => "trace",
+            Math::Norm(_) => "norm",
+            Math::Dot(_) => "dot",
+            Math::Outer(_) => "outer",
+            Math::Grad(_) => "grad",
             _ => return None,
         })
     }

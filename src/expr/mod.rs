@@ -6,6 +6,7 @@ mod lang;
 mod parse;
 mod print;
 pub mod shape;
+pub mod tensor;
 
 pub use lang::{Constant, Expr, Math, GAUSS_VARS};
 pub use parse::{parse, parse_with_functions, parse_with_spans, term_budget_error, ParseError};

@@ -38,7 +38,7 @@ use crate::limits::{
 };
 use egg::{Id, Language, Symbol};
 use num_traits::{Signed, Zero};
-use pest::iterators::{Pair, Pairs};
+use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser as _;
 use std::fmt;
@@ -272,6 +272,12 @@ pub(crate) fn is_reserved(name: &str) -> bool {
             | "max"
             | "min"
             | "leaky_relu"
+            | "dot"
+            | "outer"
+            | "grad"
+            | "transpose"
+            | "trace"
+            | "norm"
     ) || Math::unary(name, Id::from(0)).is_some()
 }
 
@@ -395,7 +401,7 @@ fn build_expr(pair: Pair<Rule>) -> Built {
 }
 
 /// The sub-expressions among `pairs` (skipping punctuation and keywords).
-fn exprs(pairs: Pairs<Rule>) -> Result<Vec<Tree>, ParseError> {
+fn exprs<'i>(pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Result<Vec<Tree>, ParseError> {
     pairs
         .filter(|p| p.as_rule() == Rule::expr)
         .map(build_expr)
@@ -460,8 +466,27 @@ fn build_primary(pair: Pair<Rule>) -> Built {
             let mut inner = pair.into_inner();
             let d_over = inner.next().expect("`d/dt` comes first");
             let var = d_over.into_inner().next().expect("`d/dt` names a variable");
-            let mut kids = vec![symbol(var)?];
-            kids.extend(exprs(inner)?);
+            let mut var = symbol(var)?;
+            let mut rest: Vec<Pair<Rule>> = inner.collect();
+            // `d/dW[a, b](f)`: the partial derivative by one entry of an array.
+            if rest.first().is_some_and(|p| p.as_rule() == Rule::index) {
+                let index = rest.remove(0);
+                let end = index.as_span().end();
+                let mut kids = vec![var];
+                for p in index.into_inner() {
+                    if p.as_rule() == Rule::expr {
+                        kids.push(build_expr(p)?);
+                    }
+                }
+                let at = kids[0].span.start..end;
+                var = Tree::with(
+                    Math::Index(vec![z(); kids.len()].into_boxed_slice()),
+                    kids,
+                    at,
+                );
+            }
+            let mut kids = vec![var];
+            kids.extend(exprs(rest.into_iter())?);
             Ok(Tree::with(Math::Deriv([z(); 2]), kids, span))
         }
         Rule::call => call(pair),
@@ -499,7 +524,8 @@ fn call(pair: Pair<Rule>) -> Built {
     let name_span = span_of(&name_pair);
     let name = name_pair.as_str();
     let arity = match name {
-        "atan2" | "delta" | "frac" | "max" | "min" | "leaky_relu" => 2,
+        "atan2" | "delta" | "frac" | "max" | "min" | "leaky_relu" | "dot" | "outer" | "grad" => 2,
+        "transpose" | "trace" | "norm" => 1,
         "E" => {
             return Err(ParseError::new(
                 name_span,
@@ -547,6 +573,12 @@ fn call(pair: Pair<Rule>) -> Built {
         "max" => Math::Max([z(); 2]),
         "min" => Math::Min([z(); 2]),
         "leaky_relu" => Math::LeakyRelu([z(); 2]),
+        "dot" => Math::Dot([z(); 2]),
+        "outer" => Math::Outer([z(); 2]),
+        "grad" => Math::Grad([z(); 2]),
+        "transpose" => Math::Transpose(z()),
+        "trace" => Math::Trace(z()),
+        "norm" => Math::Norm(z()),
         "frac" => return fraction(args, span),
         _ => Math::unary(name, z()).expect("checked above"),
     };

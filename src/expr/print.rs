@@ -227,8 +227,8 @@ impl Printer<'_> {
                 out.push(')');
             }
             other => {
-                // The unary functions; `unary_name` covers every remaining variant.
-                out.push_str(other.unary_name().unwrap_or("?"));
+                // The unary functions; `unary_name` and `tensor_name` cover every remaining variant.
+                out.push_str(other.unary_name().or(other.tensor_name()).unwrap_or("?"));
                 out.push('(');
                 self.text_list(other.children(), i, out);
                 out.push(')');
@@ -453,6 +453,12 @@ impl Printer<'_> {
                     Math::Cosh(_) => "\\cosh",
                     Math::Sinh(_) => "\\sinh",
                     Math::Sign(_) => "\\operatorname{sign}",
+                    Math::Transpose(_) => "\\operatorname{transpose}",
+                    Math::Trace(_) => "\\operatorname{tr}",
+                    Math::Norm(_) => "\\operatorname{norm}",
+                    Math::Dot(_) => "\\operatorname{dot}",
+                    Math::Outer(_) => "\\operatorname{outer}",
+                    Math::Grad(_) => "\\nabla",
                     _ => "\\operatorname{?}",
                 };
                 self.latex_call(name, other.children(), i, out);

@@ -156,6 +156,8 @@ pub struct Evaluator<'a> {
     rv_index: HashMap<RvKey, usize>,
     /// Bound index values (sum variables).
     bound: Vec<(Symbol, f64)>,
+    /// Array entries moved off their seeded values by a partial derivative d/dW[a, b].
+    perturbed: Vec<(Symbol, Vec<i64>, f64)>,
     /// The current Monte Carlo sample of random variables, if sampling.
     sample: Option<HashMap<RvKey, f64>>,
     /// Inside Monte Carlo: the sample number, from which every entry is drawn by hashing
@@ -282,6 +284,7 @@ impl<'a> Evaluator<'a> {
             rvs: vec![],
             rv_index: HashMap::default(),
             bound: vec![],
+            perturbed: vec![],
             sample: None,
             mc_k: None,
             terms: 0,
@@ -886,6 +889,14 @@ impl<'a> Evaluator<'a> {
                 };
                 let mut buf = [0i64; 8];
                 let idx = self.indices(e, &args[1..], &mut buf)?;
+                if let Some((_, _, v)) = self
+                    .perturbed
+                    .iter()
+                    .rev()
+                    .find(|(p, i, _)| *p == s && i[..] == idx[..])
+                {
+                    return Ok(Value::exact(*v));
+                }
                 if let Some(values) = self.env.arrays.get(&s) {
                     let entry = match idx[..] {
                         [k] if k >= 1 => values.get(k as usize - 1),
@@ -972,6 +983,16 @@ impl<'a> Evaluator<'a> {
                     "a matrix expression where a number is expected".into(),
                 ))
             }
+            Math::Transpose(_)
+            | Math::Trace(_)
+            | Math::Norm(_)
+            | Math::Dot(_)
+            | Math::Outer(_)
+            | Math::Grad(_) => {
+                return Err(EvalError::Unsupported(
+                    "vector and matrix operations are evaluated after the loader writes them as entries and sums (declare the vectors' and matrices' sizes)".into(),
+                ))
+            }
         })
     }
 
@@ -1010,6 +1031,9 @@ impl<'a> Evaluator<'a> {
         body: Id,
         as_matrix: bool,
     ) -> Result<(Matrix, f64, f64), EvalError> {
+        if let Math::Index(args) = &e[t] {
+            return self.entry_derivative(e, t, args, body, as_matrix);
+        }
         let t = e[t]
             .symbol()
             .ok_or_else(|| EvalError::Unsupported("d/dX needs a symbol X".into()))?;
@@ -1045,6 +1069,51 @@ impl<'a> Evaluator<'a> {
                     _ => EvalError::Unsupported(text),
                 })
             }
+        }
+    }
+
+    /// ∂/∂W[a, b](body): the entry W[a, b] (indices evaluated here) is moved to each sample of
+    /// the derivative scheme while the body is evaluated; the other entries keep their values.
+    fn entry_derivative(
+        &mut self,
+        e: &Expr,
+        t: Id,
+        args: &[Id],
+        body: Id,
+        as_matrix: bool,
+    ) -> Result<(Matrix, f64, f64), EvalError> {
+        let Some(s) = e[args[0]].symbol() else {
+            return Err(EvalError::Unsupported(
+                "only a symbol can be indexed".into(),
+            ));
+        };
+        if self.is_random(s) {
+            return Err(EvalError::Unsupported(format!(
+                "d/d{s}[…]: a derivative by an entry of a random array is not evaluated"
+            )));
+        }
+        let mut buf = [0i64; 8];
+        let idx = self.indices(e, &args[1..], &mut buf)?.to_vec();
+        let t0 = self.value(e, t)?.value;
+        let d = super::diff::derivative(t0, None, |x| {
+            self.perturbed.push((s, idx.clone(), x));
+            let r = if as_matrix {
+                self.matrix(e, body).map(|(m, s, _)| (m, s))
+            } else {
+                self.value(e, body)
+                    .map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
+            };
+            self.perturbed.pop();
+            r.map_err(Failure::Inner)
+        });
+        match d {
+            Ok(d) => Ok((d.value, d.error, d.scale)),
+            Err(Failure::Inner(err)) => Err(err),
+            Err(Failure::Own(err)) => Err(EvalError::Unsupported(err.to_string().replacen(
+                "d/dt",
+                &format!("d/d{s}{idx:?}"),
+                1,
+            ))),
         }
     }
 

@@ -1047,6 +1047,12 @@ impl Evaluator<'_> {
             Math::Integral(_) => return np("integral(...) is quadrature in f64"),
             Math::Deriv(_) => return np("d/dt is Richardson differences in f64"),
             Math::MatMul(_) | Math::MatExp(_) => return np("matrix terms are evaluated in f64"),
+            Math::Transpose(_)
+            | Math::Trace(_)
+            | Math::Norm(_)
+            | Math::Dot(_)
+            | Math::Outer(_)
+            | Math::Grad(_) => return np("vector operations are written as entries first"),
         })
     }
 }

@@ -7,10 +7,21 @@ use crate::prove::analysis::{symbol_of, MathGraph};
 use crate::prove::poly::Normalizer;
 use crate::prove::rule::{computed, extract, var, PatBuilder, Replacement, Rule, Theory};
 
+/// The variable of a derivative `(d ?t …)`: the symbol t, or for a partial derivative by an
+/// entry `W[a, b]` the array W (a term that does not mention W does not depend on its entries).
+fn variable(eg: &MathGraph, id: Id) -> Option<egg::Symbol> {
+    symbol_of(eg, id).or_else(|| {
+        eg[id].nodes.iter().find_map(|n| match n {
+            Math::Index(args) => symbol_of(eg, args[0]),
+            _ => None,
+        })
+    })
+}
+
 /// `?c` does not depend on the variable `?t`.
 fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
     let (c, t) = (var(c), var(t));
-    move |eg, _, s| match symbol_of(eg, s[t]) {
+    move |eg, _, s| match variable(eg, s[t]) {
         Some(t) => !eg[s[c]].data.free.contains(&t),
         None => false,
     }
@@ -76,7 +87,7 @@ fn depends_on(b: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &
 fn varies(a: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
     let (a, t) = (var(a), var(t));
     move |eg, _, s| {
-        let Some(tsym) = symbol_of(eg, s[t]) else {
+        let Some(tsym) = variable(eg, s[t]) else {
             return false;
         };
         if eg[s[a]].data.constant.is_some() {
@@ -127,8 +138,9 @@ fn linear_in(a: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &S
     }
 }
 
-/// Differentiating under a finite sum: the summation index is not `?t` and the range is free of
-/// `?t`.
+/// Differentiating under a finite sum: the summation index is not `?t` and does not occur in it
+/// (an entry's indices: d/dW[j, b] under a sum over j would capture j), and the range is free
+/// of `?t`.
 fn index_apart(
     t: &'static str,
     j: &'static str,
@@ -136,9 +148,12 @@ fn index_apart(
     hi: &'static str,
 ) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
     let (t, j, lo, hi) = (var(t), var(j), var(lo), var(hi));
-    move |eg, _, s| match (symbol_of(eg, s[t]), symbol_of(eg, s[j])) {
+    move |eg, _, s| match (variable(eg, s[t]), symbol_of(eg, s[j])) {
         (Some(tv), Some(jv)) => {
-            tv != jv && !eg[s[lo]].data.free.contains(&tv) && !eg[s[hi]].data.free.contains(&tv)
+            tv != jv
+                && !eg[s[t]].data.free.contains(&jv)
+                && !eg[s[lo]].data.free.contains(&tv)
+                && !eg[s[hi]].data.free.contains(&tv)
         }
         _ => false,
     }
@@ -159,6 +174,16 @@ pub fn rules() -> Vec<Rule> {
             &["(d t (* a b))"],
         ),
         r("d-self", rw!("d-self"; "(d ?t ?t)" => "1"), &["(d t t)"]),
+        r(
+            "d-entry",
+            rw!("d-entry"; "(d (idx ?w ?a) (idx ?w ?i))" => "(delta ?i ?a)"),
+            &["(d (idx x i) (idx x j))", "(d (idx x 2) (idx x (+ i 1)))"],
+        ),
+        r(
+            "d-entry(2)",
+            rw!("d-entry(2)"; "(d (idx ?w ?a ?b) (idx ?w ?i ?j))" => "(* (delta ?i ?a) (delta ?j ?b))"),
+            &["(d (idx x i j) (idx x k l))"],
+        ),
         r(
             "d-add",
             rw!("d-add"; "(d ?t (+ ?a ?b))" => "(+ (d ?t ?a) (d ?t ?b))"),
