@@ -826,6 +826,13 @@ fn tensor_shapes(
                 shapes
                     .tensors
                     .insert(*s, (Dim::new(m.clone()), Dim::new(n.clone())));
+                let declared = raw
+                    .iter()
+                    .find(|(x, _)| x.get_ref() == s.as_str())
+                    .map(|(_, k)| k.get_ref().trim().to_string());
+                if declared.is_some_and(|k| k.starts_with("vector")) {
+                    shapes.vectors.insert(*s);
+                }
             }
             Kind::Params(blocks) => {
                 for b in blocks {

@@ -78,6 +78,9 @@ impl std::fmt::Display for Dim {
 pub struct Shapes {
     /// `x = "vector n"` is `(n, 1)`; `W = "matrix m x n"` is `(m, n)`.
     pub tensors: HashMap<Symbol, (Dim, Dim)>,
+    /// The tensors declared as vectors: their entries take one index (`x[i]`), a matrix's two
+    /// (`W[i, j]`, also when a size is 1).
+    pub vectors: std::collections::HashSet<Symbol>,
     /// `theta = "params W, v"`: the blocks, in order.
     pub params: HashMap<Symbol, Vec<Symbol>>,
     /// Definitions whose value is not a number.
@@ -168,8 +171,8 @@ fn go_node(
                 scalar_only(&s, *a, "an index")?;
             }
             if let Some(head) = e[args[0]].symbol() {
-                if let Some((_, c)) = sh.tensors.get(&head) {
-                    let want = if c.is_one() { 1 } else { 2 };
+                if sh.tensors.contains_key(&head) {
+                    let want = if sh.vectors.contains(&head) { 1 } else { 2 };
                     if args.len() - 1 != want {
                         let what = if want == 1 {
                             "a vector: an entry takes 1 index"
@@ -330,14 +333,16 @@ fn go_node(
             let (sa, sb) = (of(*a)?, of(*b)?);
             match (&sa, &sb) {
                 (Tensor(..), Tensor(..)) | (Params(_), Params(_)) if sa == sb => Scalar,
-                _ => return fail(
-                    id,
-                    format!(
+                _ => {
+                    return fail(
+                        id,
+                        format!(
                         "dot takes two vectors (or matrices, or gradients) of one shape: {}, {}",
                         sh.describe(e, *a, &sa),
                         sh.describe(e, *b, &sb)
                     ),
-                ),
+                    )
+                }
             }
         }
         Math::Outer([a, b]) => {
@@ -654,16 +659,14 @@ impl Lowering<'_> {
         }
     }
 
-    /// `W[i, j]` or `x[i]` of a declared block.
+    /// `W[i, j]` or `x[i]` of a declared block, an index of a side of size 1 being 1.
     fn block_entry(&mut self, block: Symbol, at: At) -> Id {
         let head = self.add(Math::Symbol(block));
-        let mut args = vec![head];
-        args.extend(at.row);
-        args.extend(at.col);
-        if args.len() == 1 {
-            // A 1 × 1 block: its only entry.
-            let one = self.num(1);
-            args.push(one);
+        let row = at.row.unwrap_or_else(|| self.num(1));
+        let mut args = vec![head, row];
+        if !self.sh.vectors.contains(&block) {
+            let col = at.col.unwrap_or_else(|| self.num(1));
+            args.push(col);
         }
         self.add(Math::Index(args.into_boxed_slice()))
     }
@@ -800,6 +803,10 @@ mod tests {
         sh.tensors.insert(Symbol::from("y"), (d("n0"), d("1")));
         sh.tensors.insert(Symbol::from("v"), (d("n1"), d("1")));
         sh.tensors.insert(Symbol::from("W"), (d("n1"), d("n0")));
+        sh.tensors.insert(Symbol::from("R"), (d("1"), d("n0")));
+        for v in ["x", "y", "v"] {
+            sh.vectors.insert(Symbol::from(v));
+        }
         sh.params.insert(
             Symbol::from("theta"),
             vec![Symbol::from("W"), Symbol::from("v")],
@@ -833,6 +840,8 @@ mod tests {
             "sum(k₁ in 1..n0, x[k₁]*y[k₁])"
         );
         assert_eq!(lowered("W[1, 2] + 3").unwrap(), "W[1, 2] + 3");
+        // A matrix with one row keeps its two indices: R@x is a number, R[1, k]·x[k] summed.
+        assert_eq!(lowered("R@x").unwrap(), "sum(k₁ in 1..n0, R[1, k₁]*x[k₁])");
     }
 
     #[test]
