@@ -87,6 +87,26 @@ const LIES: &[Lie] = &[
         by: "sums",
         decls: &[],
     },
+    // Partial derivatives by entries: another entry of the same array is not the variable, an
+    // entry beyond the sum's range does not occur in it, a transposed entry is another entry.
+    Lie {
+        lhs: "d/dx[a](x[b])",
+        rhs: "1",
+        by: "calculus",
+        decls: &["a=index in 1..n", "b=index in 1..n", "x=array"],
+    },
+    Lie {
+        lhs: "d/dx[a](sum(j in 1..n, x[j]^2))",
+        rhs: "2*x[a]",
+        by: "calculus,sums",
+        decls: &["a=index in 1..2*n", "x=array"],
+    },
+    Lie {
+        lhs: "d/dW[a, b](W[b, a])",
+        rhs: "1",
+        by: "calculus",
+        decls: &["a=index in 1..n", "b=index in 1..n", "W=array"],
+    },
 ];
 
 #[test]
@@ -221,6 +241,13 @@ fn true_links_beside_them_are_still_proved() {
             "sums",
             &[],
         ),
+        (
+            "d/dx[a](sum(j in 1..n, x[j]^2))",
+            "2*x[a]",
+            "calculus,sums",
+            &["a=index in 1..n"],
+        ),
+        ("d/dW[a, b](W[a, b]^2)", "2*W[a, b]", "calculus", &[]),
     ];
     for (lhs, rhs, by, decls) in truths {
         let theories: Vec<Theory> = by.split(',').map(|t| t.parse().unwrap()).collect();
