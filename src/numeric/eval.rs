@@ -1950,7 +1950,13 @@ pub(crate) fn quotient(x: Value, y: Value) -> Value {
 /// x^y, with the magnitude scale and the first-order error.
 pub(crate) fn power(x: Value, y: Value) -> Value {
     let v = x.value.powf(y.value);
-    let d = (y.value * x.value.powf(y.value - 1.0)).abs();
+    // x^(y − 1) for y = 2 is x itself (pow is exact where the result is representable).
+    let below = if y.value == 2.0 {
+        x.value
+    } else {
+        x.value.powf(y.value - 1.0)
+    };
+    let d = (y.value * below).abs();
     // The exponent's own rounding matters only for a positive base.
     let via_exponent = if x.value > 0.0 {
         (v * x.value.ln()).abs() * y.scale
