@@ -287,6 +287,7 @@ pub(super) fn gather(
     }
 }
 
+#[derive(Debug, Clone)]
 pub(super) enum PointError {
     Budget(String),
     Other(String),

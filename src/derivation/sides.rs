@@ -7,12 +7,17 @@
 //! `precise::eval(e, env, bits)`), and the point is a pure function of the derivation's
 //! declared symbols, its number and its shrink, so each (term, point) is evaluated once per
 //! check and the links read it from here: every figure is the one a fresh evaluation gives.
+//! Likewise an unknown function integrated to a point (links comparing it with different
+//! candidates).
 //!
 //! [`point_scaled`]: super::sample::point_scaled
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::file::Derivation;
+use egg::Symbol;
+
+use super::check::PointError;
+use super::file::{Derivation, Hypotheses, Unknown};
 use crate::expr::Expr;
 use crate::numeric::eval::{Env, EvalError, Evaluator, Value};
 use crate::numeric::precise::{NotPrecise, Precise};
@@ -43,11 +48,30 @@ enum Stored {
 
 type Slot = Arc<OnceLock<Stored>>;
 
+/// An unknown function's hypotheses at a point: everything its integration reads.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SolutionKey {
+    points: usize,
+    k: usize,
+    shrink: u32,
+    name: Symbol,
+    of: Symbol,
+    matrix: bool,
+    ode: Expr,
+    at: Expr,
+    at_text: String,
+    value: Expr,
+}
+
+/// An integrated unknown and the point it was compared at (see [`super::hypotheses::solve`]).
+type Solution = Result<(Value, Env), PointError>;
+
 /// Values of terms at the points of derivations, each computed once (see the module docs).
 #[derive(Debug, Default)]
 pub struct SideValues {
     points: Mutex<rustc_hash::FxHashMap<String, usize>>,
     values: Mutex<rustc_hash::FxHashMap<Key, Slot>>,
+    solutions: Mutex<rustc_hash::FxHashMap<SolutionKey, Arc<OnceLock<Solution>>>>,
 }
 
 /// The points of one derivation, for looking up its sides.
@@ -113,5 +137,37 @@ impl Points<'_> {
             Stored::Float(r) => r.clone(),
             Stored::Precise(_) => unreachable!("an f64 key holds an f64 value"),
         }
+    }
+
+    /// The unknown `u` integrated to the point `point_scaled(d, k, shrink)` by `solve`.
+    pub(super) fn solution(
+        &self,
+        k: usize,
+        shrink: u32,
+        u: &Unknown,
+        h: &Hypotheses,
+        solve: impl FnOnce() -> Solution,
+    ) -> Solution {
+        let key = SolutionKey {
+            points: self.id,
+            k,
+            shrink,
+            name: u.name,
+            of: u.of,
+            matrix: u.matrix,
+            ode: h.ode.clone(),
+            at: h.at.clone(),
+            at_text: h.at_text.clone(),
+            value: h.value.clone(),
+        };
+        let slot = self
+            .values
+            .solutions
+            .lock()
+            .expect("not poisoned")
+            .entry(key)
+            .or_default()
+            .clone();
+        slot.get_or_init(solve).clone()
     }
 }
