@@ -8,6 +8,7 @@ use std::fmt;
 use super::draws::NetworkDraws;
 use super::file::{Derivation, Kind, Link, LinkId, Relation};
 use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK, POINTS};
+use super::sides::SideValues;
 pub use super::verdict::Verdict;
 use crate::expr::{Expr, Math};
 use crate::numeric::eval::{Env, EvalError, Evaluator, Value};
@@ -196,24 +197,34 @@ pub fn context(d: &Derivation) -> Context {
 /// expectations are merged into one E[…] (linearity), whose estimator uses the same samples for
 /// both sides (common random numbers), so the tolerance is the standard error of the difference.
 pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
+    numeric_check_with(d, lhs, rhs, &SideValues::default())
+}
+
+/// [`numeric_check`] reading and recording the sides' values at the points in `sides` (shared by
+/// the links checked together; the same values a fresh evaluation gives).
+pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideValues) -> Evidence {
     let mut ev = Evidence {
         methods: methods(&[lhs, rhs]),
         ..Evidence::default()
     };
     let used = used_symbols(&[lhs, rhs]);
     let difference = merged_difference(lhs, rhs);
+    let points = sides.points(d);
     // The points are independent (each has its own seed): evaluated in parallel, kept in order.
     let at = |k: usize| -> (Result<PointResult, String>, bool) {
         for shrink in 0..=MAX_SHRINK {
             let env = point_scaled(d, k, shrink);
             // High precision (src/numeric/precise.rs): where both sides evaluate in ball
             // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
-            if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS) {
+            let precise = |e: &Expr| points.precise(k, shrink, e, &env, BITS);
+            if let Ok((l, r)) = precise(lhs).and_then(|l| Ok((l, precise(rhs)?))) {
+                let c = crate::numeric::precise::compare(&l, &r);
                 let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
                 let at = describe(d, &env, Some(&used));
                 return (Ok(PointResult { at, lhs, rhs, cmp }), true);
             }
-            match evaluate_point(&env, lhs, rhs, difference.as_ref()) {
+            let float = |e: &Expr| points.float(k, shrink, e, &env);
+            match evaluate_point(&float, lhs, rhs, difference.as_ref()) {
                 Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
                 Err(e) => return (Err(e.to_string()), false),
                 Ok((l, r, cmp)) => {
@@ -276,6 +287,7 @@ pub(super) fn gather(
     }
 }
 
+#[derive(Debug, Clone)]
 pub(super) enum PointError {
     Budget(String),
     Other(String),
@@ -290,7 +302,13 @@ impl fmt::Display for PointError {
 }
 
 pub(super) fn side(env: &Env, e: &Expr, name: &str) -> Result<Value, PointError> {
-    match Evaluator::new(env).eval(e) {
+    judged(Evaluator::new(env).eval(e), name)
+}
+
+/// A side's value as a point's evidence: a value that is not finite, or whose accuracy is not,
+/// and an evaluation error are reasons the point is not evaluated.
+fn judged(value: Result<Value, EvalError>, name: &str) -> Result<Value, PointError> {
+    match value {
         Ok(v) if v.value.is_finite() && v.scale.is_finite() && v.stderr.is_finite() => Ok(v),
         Ok(v) if v.value.is_finite() => Err(PointError::Other(format!(
             "the {name}'s magnitude overflows at some points (rounding scale {}, standard error {}), so its accuracy is unknown there",
@@ -308,13 +326,13 @@ pub(super) fn side(env: &Env, e: &Expr, name: &str) -> Result<Value, PointError>
 /// Both sides at one point, compared. The comparison of statistical sides is made on the merged
 /// difference when there is one (see [`numeric_check`]).
 fn evaluate_point(
-    env: &Env,
+    eval: &dyn Fn(&Expr) -> Result<Value, EvalError>,
     lhs: &Expr,
     rhs: &Expr,
     difference: Option<&Expr>,
 ) -> Result<(Value, Value, Comparison), PointError> {
-    let l = side(env, lhs, "lhs")?;
-    let r = side(env, rhs, "rhs")?;
+    let l = judged(eval(lhs), "lhs")?;
+    let r = judged(eval(rhs), "rhs")?;
     // With one expectation in the link and the other side exact, the merged difference is that
     // side's own estimate shifted by a constant: the same samples, mean and standard error, so
     // the comparison of the sides is the same test (and its Monte Carlo is not run twice).
@@ -323,7 +341,7 @@ fn evaluate_point(
         && l.stderr.min(r.stderr) == 0.0;
     if (l.stderr > 0.0 || r.stderr > 0.0) && !single {
         if let Some(diff) = difference {
-            let dv = side(env, diff, "difference lhs − rhs")?;
+            let dv = judged(eval(diff), "difference lhs − rhs")?;
             return Ok((l, r, compare_difference(dv, l, r, POINTS)));
         }
     }
@@ -605,7 +623,7 @@ pub(super) fn check_sides(
     // The numerics first: a link they refute needs the prover only to catch an unsound proof,
     // which a short search does (a false claim otherwise explores until the limits, seconds
     // when derivatives of closed forms are involved); the verdict is the counterexample's.
-    let mut evidence = numeric_check(d, &a.expr, &b.expr);
+    let mut evidence = numeric_check_with(d, &a.expr, &b.expr, &draws.sides);
     if step.rel != Relation::Eq {
         // An inequality fails at a point by the amount the step is on the wrong side, beyond
         // the tolerance the equality would have had there.

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use super::file::{Derivation, NetworkSpec};
 use super::limit::{config_seed, train, StudyError, SEEDS, WIDTHS};
+use super::sides::SideValues;
 use crate::numeric::activation::Activation;
 use crate::numeric::kernel::Architecture;
 use crate::numeric::network::{EmpiricalKernels, Network};
@@ -160,10 +161,13 @@ type Wanted<'a> = (&'a NetworkSpec, Activation, usize, usize, u64, Needs);
 /// What decides a network's standard normal weights: depth, input dimension, width and seed.
 type WeightKey = (usize, usize, usize, u64);
 
-/// The networks sampled before the links are checked.
+/// The networks sampled before the links are checked, and the values of the links' sides at
+/// their points (computed as the links need them, see [`SideValues`]).
 #[derive(Debug, Default)]
 pub struct NetworkDraws {
     map: HashMap<NetKey, (Needs, NetDraw)>,
+    /// Side values shared by the links checked with these draws.
+    pub sides: SideValues,
 }
 
 impl NetworkDraws {
@@ -227,7 +231,10 @@ impl NetworkDraws {
                     })
             })
             .collect();
-        NetworkDraws { map }
+        NetworkDraws {
+            map,
+            sides: SideValues::default(),
+        }
     }
 
     /// The draw of (`act`, `depth`, `width`, `seed`) for `spec`: prepared, or sampled now.

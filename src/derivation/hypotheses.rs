@@ -27,6 +27,7 @@ use super::check::{
 use super::draws::NetworkDraws;
 use super::file::{Derivation, Hypotheses, Link, Relation, Step, Term, Unknown};
 use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK};
+use super::sides::SideValues;
 use super::verdict::Verdict;
 use crate::expr::{binders, text, Expr, Math};
 use crate::limits::MAX_TERM_NODES;
@@ -179,7 +180,7 @@ pub(super) fn check(
             }
         })
         .collect();
-    r.evidence = integrate(d, u, h, candidate, left);
+    r.evidence = integrate(d, u, h, candidate, left, &draws.sides);
     let proved = goals
         .iter()
         .all(|g| matches!(g.result.outcome, Some(Outcome::Proved(_))));
@@ -246,6 +247,7 @@ fn integrate(
     h: &Hypotheses,
     candidate: &Expr,
     left: bool,
+    sides: &SideValues,
 ) -> Evidence {
     let mut ev = Evidence {
         methods: vec![Method::Integration],
@@ -261,10 +263,14 @@ fn integrate(
     if !used.contains(&u.of) {
         used.push(u.of);
     }
+    // The same unknown at the same points is integrated once per check (links that compare it
+    // with different candidates read it from `sides`).
+    let points = sides.points(d);
     let at = |k: usize| -> (Result<PointResult, String>, bool) {
         for shrink in 0..=MAX_SHRINK {
             let env = point_scaled(d, k, shrink);
-            match solve_and_compare(&env, u, h, candidate, left) {
+            let solved = points.solution(k, shrink, u, h, || solve(&env, u, h));
+            match compare_solution(candidate, left, solved) {
                 Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
                 Err(e) => return (Err(e.to_string()), false),
                 Ok((lhs, rhs, cmp)) => {
@@ -288,15 +294,23 @@ fn unflatten(y: &DVector<f64>) -> DMatrix<f64> {
     DMatrix::from_column_slice(MATRIX_DIM, MATRIX_DIM, y.as_slice())
 }
 
-/// At one point: integrate the unknown from its initial time to the point's t, and compare it
-/// with the candidate.
-fn solve_and_compare(
-    env: &Env,
-    u: &Unknown,
-    h: &Hypotheses,
+/// At one point: the unknown integrated from its initial time to the point's t ([`solve`]),
+/// compared with the candidate.
+fn compare_solution(
     candidate: &Expr,
     left: bool,
+    solved: Result<(Value, Env), PointError>,
 ) -> Result<(Value, Value, Comparison), PointError> {
+    let (value, env) = solved?;
+    let g = side(&env, candidate, "claimed solution")?;
+    let (l, r) = if left { (value, g) } else { (g, value) };
+    Ok((l, r, compare(l, r, POINTS)))
+}
+
+/// At one point: the unknown integrated from its initial time to the point's t (its value, with
+/// the integrator's error estimate as its standard error), and the point with t set and the
+/// matrices the integration drew (where the candidate is evaluated).
+pub(super) fn solve(env: &Env, u: &Unknown, h: &Hypotheses) -> Result<(Value, Env), PointError> {
     let Some(&t1) = env.scalars.get(&u.of) else {
         return Err(PointError::Other(format!(
             "`{}` has no value at this point",
@@ -428,7 +442,5 @@ fn solve_and_compare(
             stderr: error,
         }
     };
-    let g = side(&env, candidate, "claimed solution")?;
-    let (l, r) = if left { (value, g) } else { (g, value) };
-    Ok((l, r, compare(l, r, POINTS)))
+    Ok((value, env))
 }

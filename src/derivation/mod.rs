@@ -13,6 +13,7 @@ pub mod limit;
 pub mod quantity;
 pub mod render;
 pub mod sample;
+pub mod sides;
 pub mod verdict;
 
 pub use check::{check, check_all, LinkResult, Report};

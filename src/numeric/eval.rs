@@ -1883,13 +1883,12 @@ impl<'a> Evaluator<'a> {
 
 /// |f'(x)| for error propagation; where f' is infinite (√ at 0, acos at ±1) the secant slope over
 /// the rounding-sized step η = 1e-12·scale, which is how far such a point's input is known.
-fn slope(f: fn(f64) -> f64, df: fn(f64) -> f64, x: f64, scale: f64) -> f64 {
-    let d = df(x).abs();
+fn slope(f: Unary, df: Deriv, x: f64, fx: f64, scale: f64) -> f64 {
+    let d = df(x, fx).abs();
     if d.is_finite() {
         return d;
     }
     let eta = 1e-12 * scale.max(f64::MIN_POSITIVE);
-    let fx = f(x);
     [x - eta, x + eta]
         .iter()
         .map(|y| ((f(*y) - fx) / eta).abs())
@@ -1909,6 +1908,10 @@ fn exact_const(e: &Expr, id: Id) -> Option<num_rational::BigRational> {
 /// A function of one real argument.
 type Unary = fn(f64) -> f64;
 
+/// The derivative of a [`Unary`] f at x, given x and f(x) (exp, tanh, sigmoid and √ read it
+/// from f(x) instead of computing f again: the same operations on the same value).
+pub(crate) type Deriv = fn(f64, f64) -> f64;
+
 /// The variables of a compiled integrand ([`Evaluator::compile`]): named ones (u and v of
 /// gauss), or the random entries it meets (slots in order of first use).
 enum Vars<'s> {
@@ -1921,44 +1924,44 @@ const MAX_PROGRAM: usize = 1 << 16;
 
 /// A function of one argument that the evaluator computes as f(x) with slope f'(x): its
 /// argument and (f, f'). One table for [`Evaluator::value`] and the integrands of `gauss`.
-fn unary_fns(node: &Math) -> Option<(Id, Unary, Unary)> {
-    type F = Unary;
-    let (a, f, df): (&Id, F, F) = match node {
-        Math::Sqrt(a) => (a, f64::sqrt, |x| 0.5 / x.sqrt()),
-        Math::Exp(a) => (a, f64::exp, f64::exp),
-        Math::Log(a) => (a, f64::ln, |x| 1.0 / x),
-        Math::Sin(a) => (a, f64::sin, f64::cos),
-        Math::Cos(a) => (a, f64::cos, f64::sin),
-        Math::Tan(a) => (a, f64::tan, |x| 1.0 / (x.cos() * x.cos())),
-        Math::Asin(a) => (a, f64::asin, |x| 1.0 / (1.0 - x * x).sqrt()),
-        Math::Acos(a) => (a, f64::acos, |x| 1.0 / (1.0 - x * x).sqrt()),
-        Math::Atan(a) => (a, f64::atan, |x| 1.0 / (1.0 + x * x)),
-        Math::Abs(a) => (a, f64::abs, |_| 1.0),
-        Math::Cosh(a) => (a, f64::cosh, f64::sinh),
-        Math::Sinh(a) => (a, f64::sinh, f64::cosh),
-        Math::Sign(a) => (a, sign, |_| 0.0),
+fn unary_fns(node: &Math) -> Option<(Id, Unary, Deriv)> {
+    let (a, f, df): (&Id, Unary, Deriv) = match node {
+        Math::Sqrt(a) => (a, f64::sqrt, |_, s| 0.5 / s),
+        Math::Exp(a) => (a, f64::exp, |_, ex| ex),
+        Math::Log(a) => (a, f64::ln, |x, _| 1.0 / x),
+        Math::Sin(a) => (a, f64::sin, |x, _| x.cos()),
+        Math::Cos(a) => (a, f64::cos, |x, _| x.sin()),
+        Math::Tan(a) => (a, f64::tan, |x, _| 1.0 / (x.cos() * x.cos())),
+        Math::Asin(a) => (a, f64::asin, |x, _| 1.0 / (1.0 - x * x).sqrt()),
+        Math::Acos(a) => (a, f64::acos, |x, _| 1.0 / (1.0 - x * x).sqrt()),
+        Math::Atan(a) => (a, f64::atan, |x, _| 1.0 / (1.0 + x * x)),
+        Math::Abs(a) => (a, f64::abs, |_, _| 1.0),
+        Math::Cosh(a) => (a, f64::cosh, |x, _| x.sinh()),
+        Math::Sinh(a) => (a, f64::sinh, |x, _| x.cosh()),
+        Math::Sign(a) => (a, sign, |_, _| 0.0),
         Math::Relu(a) => (
             a,
             |x| Activation::Relu.eval(x),
-            |x| Activation::Relu.deriv(x),
+            |x, _| Activation::Relu.deriv(x),
         ),
-        Math::Step(a) => (a, |x| Activation::Step.eval(x), |_| 0.0),
-        Math::Erf(a) => (a, |x| Activation::Erf.eval(x), |x| Activation::Erf.deriv(x)),
-        Math::Tanh(a) => (a, f64::tanh, |x| Activation::Tanh.deriv(x)),
-        Math::Sigmoid(a) => (
+        Math::Step(a) => (a, |x| Activation::Step.eval(x), |_, _| 0.0),
+        Math::Erf(a) => (
             a,
-            |x| Activation::Sigmoid.eval(x),
-            |x| Activation::Sigmoid.deriv(x),
+            |x| Activation::Erf.eval(x),
+            |x, _| Activation::Erf.deriv(x),
         ),
+        // Activation::Tanh.deriv and Activation::Sigmoid.deriv, from f(x).
+        Math::Tanh(a) => (a, f64::tanh, |_, t| 1.0 - t * t),
+        Math::Sigmoid(a) => (a, |x| Activation::Sigmoid.eval(x), |_, s| s * (1.0 - s)),
         Math::Softplus(a) => (
             a,
             |x| Activation::Softplus.eval(x),
-            |x| Activation::Softplus.deriv(x),
+            |x, _| Activation::Softplus.deriv(x),
         ),
         Math::Gelu(a) => (
             a,
             |x| Activation::Gelu.eval(x),
-            |x| Activation::Gelu.deriv(x),
+            |x, _| Activation::Gelu.deriv(x),
         ),
         _ => return None,
     };
@@ -1966,7 +1969,7 @@ fn unary_fns(node: &Math) -> Option<(Id, Unary, Unary)> {
 }
 
 /// One factor of a `gauss` body: the bound variable itself (`None`) or a function of it.
-type UvFactor = Option<(Unary, Unary)>;
+type UvFactor = Option<(Unary, Deriv)>;
 
 /// A body `f(u)·g(v)` (in this order, each factor `u`/`v` or a [`unary_fns`] function of it):
 /// the two factors.
@@ -1985,9 +1988,9 @@ fn product_of_uv(e: &Expr, body: Id, u: Symbol, v: Symbol) -> Option<(UvFactor, 
 }
 
 /// f(x) with its magnitude scale and first-order error (see [`unary_fns`]).
-pub(crate) fn unary(x: Value, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Value {
+pub(crate) fn unary(x: Value, f: Unary, df: Deriv) -> Value {
     let v = f(x.value);
-    let d = slope(f, df, x.value, x.scale);
+    let d = slope(f, df, x.value, v, x.scale);
     Value {
         value: v,
         scale: v.abs() + d * x.scale,
@@ -2019,7 +2022,13 @@ pub(crate) fn quotient(x: Value, y: Value) -> Value {
 /// x^y, with the magnitude scale and the first-order error.
 pub(crate) fn power(x: Value, y: Value) -> Value {
     let v = x.value.powf(y.value);
-    let d = (y.value * x.value.powf(y.value - 1.0)).abs();
+    // x^(y − 1) for y = 2 is x itself (pow is exact where the result is representable).
+    let below = if y.value == 2.0 {
+        x.value
+    } else {
+        x.value.powf(y.value - 1.0)
+    };
+    let d = (y.value * below).abs();
     // The exponent's own rounding matters only for a positive base.
     let via_exponent = if x.value > 0.0 {
         (v * x.value.ln()).abs() * y.scale

@@ -25,7 +25,7 @@ pub(crate) enum Op {
     /// x^y.
     Pow,
     /// f(x), with f's derivative for the error propagation.
-    Unary(fn(f64) -> f64, fn(f64) -> f64),
+    Unary(fn(f64) -> f64, super::eval::Deriv),
     /// A chain of + and −: pops one value per sign (true: added) and adds the exact constant
     /// `c` of the chain's constant terms.
     Linear(Vec<bool>, f64),
