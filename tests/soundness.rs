@@ -101,6 +101,19 @@ const LIES: &[Lie] = &[
         by: "calculus,sums",
         decls: &["a=index in 1..2*n", "x=array"],
     },
+    // δ-elimination inside the scope of a sum over k: the inner sum's range must be k's.
+    Lie {
+        lhs: "sum(k in 1..2*n, x[k]*sum(j in 1..n, xp[j]*delta(j, k)))",
+        rhs: "sum(k in 1..2*n, x[k]*xp[k])",
+        by: "sums",
+        decls: &["x=array", "xp=array"],
+    },
+    Lie {
+        lhs: "sum(k in 1..n, exp(sum(j in 2..n, xp[j]*delta(k, j))))",
+        rhs: "sum(k in 1..n, exp(xp[k]))",
+        by: "sums",
+        decls: &["xp=array"],
+    },
     Lie {
         lhs: "d/dW[a, b](W[b, a])",
         rhs: "1",
@@ -248,6 +261,18 @@ fn true_links_beside_them_are_still_proved() {
             &["a=index in 1..n"],
         ),
         ("d/dW[a, b](W[a, b]^2)", "2*W[a, b]", "calculus", &[]),
+        (
+            "sum(k in 1..n, x[k]*sum(j in 1..n, xp[j]*delta(j, k)))",
+            "sum(k in 1..n, x[k]*xp[k])",
+            "sums",
+            &[],
+        ),
+        (
+            "sum(k in 1..n, exp(sum(j in 1..n, xp[j]*delta(k, j))))",
+            "sum(k in 1..n, exp(xp[k]))",
+            "sums",
+            &[],
+        ),
     ];
     for (lhs, rhs, by, decls) in truths {
         let theories: Vec<Theory> = by.split(',').map(|t| t.parse().unwrap()).collect();

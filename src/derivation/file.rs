@@ -41,7 +41,7 @@ use toml::Spanned;
 
 use super::error::InputError;
 use crate::expr::shape::{shape_of, Shape};
-use crate::expr::tensor::{infer, lower_with, Dim, Fresh, Shapes, TShape};
+use crate::expr::tensor::{infer, lower, Dim, Shapes, TShape};
 use crate::expr::{parse_with_functions, Expr, Math};
 use crate::limits::MAX_TERM_NODES;
 use crate::prove::Theory;
@@ -634,9 +634,6 @@ struct Loader<'a> {
     unknowns: Vec<String>,
     /// The declared vectors, matrices and parameter groups, and the shapes of definitions.
     shapes: RefCell<Shapes>,
-    /// The count of indices the lowering of vectors and matrices introduced (names are fresh
-    /// across the derivation's terms).
-    fresh: RefCell<Fresh>,
 }
 
 impl Loader<'_> {
@@ -973,7 +970,6 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         functions: RefCell::new(BTreeMap::new()),
         unknowns: vec![],
         shapes: RefCell::new(Shapes::default()),
-        fresh: RefCell::new(Fresh::default()),
     };
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -1118,7 +1114,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             unfold(&written, &defs).map_err(|err| unfold_error(&l, t.span(), err, None))?;
         // Vectors and matrices are written out in entries and sums (expr::tensor).
         let expr = if tensors || shapes.involved(&expr) {
-            let lowered = lower_with(&expr, &shapes, &mut l.fresh.borrow_mut())
+            let lowered = lower(&expr, &shapes)
                 .map_err(|err| l.err(t.span(), err.message, "in this expression"))?;
             unfolds.push("vectors and matrices as entries and sums".into());
             lowered
@@ -1720,7 +1716,7 @@ fn under(
     let read = |t: &Term| -> Result<Term, InputError> {
         let (expr, unfolds) =
             unfold(&t.written, &c.defs).map_err(|err| unfold_error(l, name.span(), err, None))?;
-        let expr = lower_with(&expr, &l.shapes.borrow(), &mut l.fresh.borrow_mut())
+        let expr = lower(&expr, &l.shapes.borrow())
             .map_err(|err| l.err(name.span(), err.message, "under this convention"))?;
         check_unfolded(l, &expr, name.span(), None)?;
         Ok(Term {

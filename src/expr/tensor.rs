@@ -428,22 +428,15 @@ fn go_node(
     })
 }
 
-/// The count of index names a derivation's lowerings have issued, so that a name (`k₇`) means
-/// one index of one sum across all the derivation's terms.
-#[derive(Debug, Clone, Default)]
-pub struct Fresh {
-    /// Names issued so far.
-    pub count: usize,
-}
-
 /// Write the scalar term `e` in entries and sums (see the module's documentation). A term that
 /// uses no vector or matrix comes back unchanged.
+///
+/// A new index is named after its binding level: `k₃` is bound by the third binder (of the
+/// user's sums and the new ones) on the way from the root. So a name never shadows or captures
+/// (a binder's body is deeper), and two writings of one quantity — `f(x)` lowered at the root or
+/// inside the sums of a gradient — use the same names wherever they stand at the same depth,
+/// which is what lets the prover see them as the same term.
 pub fn lower(e: &Expr, shapes: &Shapes) -> Result<Expr, ShapeError> {
-    lower_with(e, shapes, &mut Fresh::default())
-}
-
-/// [`lower`], naming new indices after those `fresh` has issued and recording their ranges.
-pub fn lower_with(e: &Expr, shapes: &Shapes, fresh: &mut Fresh) -> Result<Expr, ShapeError> {
     if !shapes.involved(e) {
         return Ok(e.clone());
     }
@@ -471,7 +464,7 @@ pub fn lower_with(e: &Expr, shapes: &Shapes, fresh: &mut Fresh) -> Result<Expr, 
             .map(|s| s.unwrap_or(TShape::Scalar))
             .collect(),
         out: Expr::default(),
-        fresh,
+        depth: 0,
     };
     l.scalar(root(e));
     Ok(l.out)
@@ -482,7 +475,8 @@ struct Lowering<'a> {
     sh: &'a Shapes,
     shape: Vec<TShape>,
     out: Expr,
-    fresh: &'a mut Fresh,
+    /// Binders (the user's sums and the new ones) between the root and the node being lowered.
+    depth: usize,
 }
 
 /// An entry position: row and column indices (terms of the output); `None` for a size-1 side.
@@ -509,13 +503,10 @@ impl Lowering<'_> {
         super::binders::append(&mut self.out, d.expr())
     }
 
-    /// A fresh index name `k₁`, `k₂`, …
+    /// The name of an index bound at the current depth + 1: `k₁`, `k₂`, …
     fn index(&mut self) -> Id {
         const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
-        self.fresh.count += 1;
-        let digits: String = self
-            .fresh
-            .count
+        let digits: String = (self.depth + 1)
             .to_string()
             .chars()
             .map(|c| SUB[c.to_digit(10).unwrap_or(0) as usize])
@@ -523,7 +514,7 @@ impl Lowering<'_> {
         self.add(Math::Symbol(Symbol::from(format!("k{digits}"))))
     }
 
-    /// sum(k in 1..size, body(k)) for a fresh k; a side of size 1 carries no index.
+    /// sum(k in 1..size, body(k)) for a new index k; a side of size 1 carries no index.
     fn sum_over(&mut self, size: &Dim, body: impl FnOnce(&mut Self, Option<Id>) -> Id) -> Id {
         if size.is_one() {
             return body(self, None);
@@ -531,8 +522,20 @@ impl Lowering<'_> {
         let k = self.index();
         let one = self.num(1);
         let hi = self.dim(size);
+        self.depth += 1;
         let b = body(self, Some(k));
+        self.depth -= 1;
         self.add(Math::Sum([k, one, hi, b]))
+    }
+
+    /// A user's sum: its range, then its body one binder deeper.
+    fn user_sum(&mut self, parts: [Id; 4], body: impl FnOnce(&mut Self, Id) -> Id) -> Id {
+        let [j, lo, hi, inner] = parts;
+        let (jv, lo, hi) = (self.copy(j), self.scalar(lo), self.scalar(hi));
+        self.depth += 1;
+        let b = body(self, inner);
+        self.depth -= 1;
+        self.add(Math::Sum([jv, lo, hi, b]))
     }
 
     /// A scalar subterm.
@@ -582,6 +585,7 @@ impl Lowering<'_> {
                     },
                 )
             }
+            Math::Sum(parts) => self.user_sum(*parts, |me, b| me.scalar(b)),
             node => {
                 let node = node.clone();
                 let lowered = node.map_children(|c| self.scalar(c));
@@ -650,11 +654,7 @@ impl Lowering<'_> {
                 let c = self.scalar(*b);
                 self.add(Math::Div([x, c]))
             }
-            Math::Sum([j, lo, hi, body]) => {
-                let (jv, lo, hi) = (self.copy(*j), self.scalar(*lo), self.scalar(*hi));
-                let b = self.param_entry(*body, block, at);
-                self.add(Math::Sum([jv, lo, hi, b]))
-            }
+            Math::Sum(parts) => self.user_sum(*parts, |me, b| me.param_entry(b, block, at)),
             _ => unreachable!("gradient-shaped nodes are the ones above (shapes were inferred)"),
         }
     }
@@ -771,11 +771,7 @@ impl Lowering<'_> {
                 let body = self.scalar(*f);
                 self.add(Math::Deriv([var, body]))
             }
-            Math::Sum([j, lo, hi, body]) => {
-                let (jv, lo, hi) = (self.copy(*j), self.scalar(*lo), self.scalar(*hi));
-                let b = self.entry(*body, at);
-                self.add(Math::Sum([jv, lo, hi, b]))
-            }
+            Math::Sum(parts) => self.user_sum(*parts, |me, b| me.entry(b, at)),
             Math::Deriv([t, body]) => {
                 let tv = self.scalar(*t);
                 let b = self.entry(*body, at);
@@ -846,9 +842,10 @@ mod tests {
 
     #[test]
     fn a_gradient_dotted_is_a_sum_of_partial_derivatives() {
+        // Indices are named by binding level: f(x) and f(y) use the same names at one depth.
         assert_eq!(
             lowered("dot(grad(theta, dot(v, W@x)), grad(theta, dot(v, W@y)))").unwrap(),
-            "sum(k₁ in 1..n1, sum(k₂ in 1..n0, d/dW[k₁, k₂](sum(k₃ in 1..n1, v[k₃]*sum(k₄ in 1..n0, W[k₃, k₄]*x[k₄])))*d/dW[k₁, k₂](sum(k₅ in 1..n1, v[k₅]*sum(k₆ in 1..n0, W[k₅, k₆]*y[k₆]))))) + sum(k₇ in 1..n1, d/dv[k₇](sum(k₈ in 1..n1, v[k₈]*sum(k₉ in 1..n0, W[k₈, k₉]*x[k₉])))*d/dv[k₇](sum(k₁₀ in 1..n1, v[k₁₀]*sum(k₁₁ in 1..n0, W[k₁₀, k₁₁]*y[k₁₁]))))"
+            "sum(k₁ in 1..n1, sum(k₂ in 1..n0, d/dW[k₁, k₂](sum(k₃ in 1..n1, v[k₃]*sum(k₄ in 1..n0, W[k₃, k₄]*x[k₄])))*d/dW[k₁, k₂](sum(k₃ in 1..n1, v[k₃]*sum(k₄ in 1..n0, W[k₃, k₄]*y[k₄]))))) + sum(k₁ in 1..n1, d/dv[k₁](sum(k₂ in 1..n1, v[k₂]*sum(k₃ in 1..n0, W[k₂, k₃]*x[k₃])))*d/dv[k₁](sum(k₂ in 1..n1, v[k₂]*sum(k₃ in 1..n0, W[k₂, k₃]*y[k₃]))))"
         );
     }
 

@@ -366,6 +366,98 @@ fn sum_delta_declared(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacemen
     Some(b.finish_from(f))
 }
 
+/// How deep under a sum over k [`sum_delta_scoped`] looks for an inner sum with δ(j, k).
+const SCOPED_DEPTH: usize = 10;
+
+/// Within `sum(k in R, body)`, an inner `sum(j in R, g·δ(j,k))` anywhere in the body (under
+/// products, functions, derivatives and other sums, none of which binds k on the way) equals
+/// g[j := k]: k ranges over R there. The body is rebuilt along the path to the inner sum (each
+/// node on it is one of its class's nodes, so the rebuilt body is the body), with the inner sum
+/// replaced; the equality is stated for the whole sum over k, where it holds.
+fn sum_delta_scoped(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
+    use egg::Language;
+    let k = symbol_of(egraph, s[var("?k")])?;
+    if range_mentions(egraph, s, k) {
+        return None;
+    }
+    let (lo, hi) = (egraph.find(s[var("?lo")]), egraph.find(s[var("?hi")]));
+    let mut visited = std::collections::HashSet::new();
+    let (path, reduced) = scoped_path(
+        egraph,
+        s[var("?body")],
+        k,
+        (lo, hi),
+        SCOPED_DEPTH,
+        true,
+        &mut visited,
+    )?;
+    let mut b = PatBuilder::default();
+    let mut cur = b.expr(&reduced);
+    for (node, at) in path.iter().rev() {
+        let mut i = 0;
+        let rebuilt = node.clone().map_children(|c| {
+            let out = if i == *at { cur } else { b.class(egraph, c) };
+            i += 1;
+            out
+        });
+        cur = b.node(rebuilt);
+    }
+    let kv = b.class(egraph, s[var("?k")]);
+    let (l, h) = (
+        b.class(egraph, s[var("?lo")]),
+        b.class(egraph, s[var("?hi")]),
+    );
+    b.node(Math::Sum([kv, l, h, cur]));
+    Some(b.finish())
+}
+
+/// A path of (node, child position) from `class` down to a class holding `sum(j in R, g·δ(j,k))`
+/// (not the top class itself: that is the sum over k's own body only when it is such a sum,
+/// which [`sum_delta_nested`] handles), with g[j := k].
+fn scoped_path(
+    egraph: &MathGraph,
+    class: Id,
+    k: Symbol,
+    range: (Id, Id),
+    depth: usize,
+    top: bool,
+    visited: &mut std::collections::HashSet<Id>,
+) -> Option<(Vec<(Math, usize)>, Expr)> {
+    use egg::Language;
+    let class = egraph.find(class);
+    for n in &egraph[class].nodes {
+        if let Math::Sum([j, lo, hi, body]) = n {
+            let Some(j) = symbol_of(egraph, *j) else {
+                continue;
+            };
+            if j == k {
+                continue; // a binder of k: below it, k is another index
+            }
+            if !top && egraph.find(*lo) == range.0 && egraph.find(*hi) == range.1 {
+                if let Some(reduced) = eliminate_delta(egraph, j, *body, &|x| x == k) {
+                    return Some((vec![], reduced));
+                }
+            }
+        }
+        if depth == 0
+            || matches!(n, Math::Gauss(_)) && crate::expr::GAUSS_VARS.contains(&k.as_str())
+        {
+            continue;
+        }
+        for (i, c) in n.children().iter().enumerate() {
+            if visited.insert(egraph.find(*c)) {
+                if let Some((mut path, reduced)) =
+                    scoped_path(egraph, *c, k, range, depth - 1, false, visited)
+                {
+                    path.insert(0, (n.clone(), i));
+                    return Some((path, reduced));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The nested sums `sum(?i in ?a..?b, sum(?j in ?c..?d, ..))` may be swapped: the indices differ,
 /// the inner range does not mention `?i` and the outer range does not mention `?j`.
 fn swappable(eg: &mut MathGraph, _: Id, s: &Subst) -> bool {
@@ -501,6 +593,18 @@ pub fn rules() -> Vec<Rule> {
                 sum_delta_declared,
             ),
             &["(sum k 1 n (* (idx x k) (delta i k)))"],
+        ),
+        r(
+            "sum-delta(scoped)",
+            computed(
+                "sum-delta(scoped)",
+                "(sum ?k ?lo ?hi ?body)",
+                sum_delta_scoped,
+            ),
+            &[
+                "(sum k 1 n (* (idx x k) (sum j 1 n (* (idx xp j) (delta j k)))))",
+                "(sum k 1 n (exp (* 2 (sum j 1 n (* (idx xp j) (delta k j))))))",
+            ],
         ),
         r(
             "sum-single",
