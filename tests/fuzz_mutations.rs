@@ -426,7 +426,7 @@ fn points(d: &Derivation, count: usize, seed: u64) -> Vec<Env> {
                     env.arrays.push(name);
                     continue;
                 }
-                Kind::Params(_) => continue,
+                Kind::Params(_) | Kind::Covariance(_) | Kind::GaussianVector(..) => continue,
                 Kind::Gaussian => {
                     env.random.push(name);
                     continue;

@@ -4,8 +4,8 @@
 //! - **constant**: the first numeric constant (outside indices and sum bounds) is increased by 1
 //!   (σw² → σw³, 1/n → 2/n, …); with no constant, the side is doubled;
 //! - **sign**: the first `+` becomes `−`; with no `+`, the side is negated;
-//! - **index**: the first indexed array is replaced by another declared array (x[j] → xp[j],
-//!   h[j] → hp[j]); with no array, the first symbol by another of the same kind in the term
+//! - **index**: the first indexed array (or vector or matrix) is replaced by another declared
+//!   one (x[j] → xp[j], h[j] → hp[j]); with no array, the first symbol by another of the same kind in the term
 //!   (Σ(x,x) → Σ(x,x')).
 //!
 //! The broken link is checked by the real checker (prover, numeric points, width studies) and
@@ -91,7 +91,7 @@ fn mutate(d: &Derivation, e: &Expr, m: Mutation) -> Option<Expr> {
             let arrays: Vec<Symbol> = d
                 .symbols
                 .iter()
-                .filter(|(_, k)| *k == Kind::Array)
+                .filter(|(_, k)| matches!(k, Kind::Array | Kind::Tensor(..)))
                 .map(|(s, _)| *s)
                 .collect();
             for id in &order {
@@ -106,7 +106,8 @@ fn mutate(d: &Derivation, e: &Expr, m: Mutation) -> Option<Expr> {
             let used: Vec<Symbol> = order.iter().filter_map(|id| e[*id].symbol()).collect();
             for id in &order {
                 let Some(s) = e[*id].symbol() else { continue };
-                let k = kind(s)?;
+                // A bound index (or a name the loader introduced) has no declared kind.
+                let Some(k) = kind(s) else { continue };
                 if let Some(other) = used.iter().find(|t| **t != s && kind(**t) == Some(k)) {
                     return Some(replace(e, *id, Math::Symbol(*other)));
                 }

@@ -114,6 +114,26 @@ const LIES: &[Lie] = &[
         by: "sums",
         decls: &["xp=array"],
     },
+    // Two-dimensional marginals: only linear forms of one array over one range, in one row of
+    // it, are jointly Gaussian with those moments (another array, or another row, is independent).
+    Lie {
+        lhs: "E[relu(sum(k in 1..n, x[k]*w[k]))*relu(sum(k in 1..n, xp[k]*beta[k]))]",
+        rhs: "gauss(sum(k in 1..n, x[k]^2), sum(k in 1..n, x[k]*xp[k]), sum(k in 1..n, xp[k]^2); relu(u)*relu(v))",
+        by: "expectation,gaussian",
+        decls: &["w=gaussian", "beta=gaussian", "x=array", "xp=array"],
+    },
+    Lie {
+        lhs: "E[relu(sum(k in 1..n, x[k]*w[i, k]))*relu(sum(k in 1..n, x[k]*w[j, k]))]",
+        rhs: "gauss(sum(k in 1..n, x[k]^2), sum(k in 1..n, x[k]^2), sum(k in 1..n, x[k]^2); relu(u)*relu(v))",
+        by: "expectation,gaussian",
+        decls: &["w=gaussian", "x=array", "i=index in 1..n", "j=index in 1..n"],
+    },
+    Lie {
+        lhs: "E[sum(k in 1..n, x[k]*w[k])^4]",
+        rhs: "sum(k in 1..n, x[k]^2)^2",
+        by: "expectation",
+        decls: &["w=gaussian", "x=array"],
+    },
     Lie {
         lhs: "d/dW[a, b](W[b, a])",
         rhs: "1",
@@ -261,6 +281,18 @@ fn true_links_beside_them_are_still_proved() {
             &["a=index in 1..n"],
         ),
         ("d/dW[a, b](W[a, b]^2)", "2*W[a, b]", "calculus", &[]),
+        (
+            "E[relu(sum(k in 1..n, x[k]*w[i, k]))*relu(sum(k in 1..n, xp[k]*w[i, k]))]",
+            "gauss(sum(k in 1..n, x[k]^2), sum(k in 1..n, x[k]*xp[k]), sum(k in 1..n, xp[k]^2); relu(u)*relu(v))",
+            "expectation,gaussian",
+            &[],
+        ),
+        (
+            "E[sum(k in 1..n, x[k]*z[k])^4]",
+            "3*sum(k in 1..n, x[k]^2)^2",
+            "expectation",
+            &[],
+        ),
         (
             "sum(k in 1..n, x[k]*sum(j in 1..n, xp[j]*delta(j, k)))",
             "sum(k in 1..n, x[k]*xp[k])",

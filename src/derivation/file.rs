@@ -41,7 +41,7 @@ use toml::Spanned;
 
 use super::error::InputError;
 use crate::expr::shape::{shape_of, Shape};
-use crate::expr::tensor::{infer, lower, Dim, Shapes, TShape};
+use crate::expr::tensor::{infer, lower, Dim, Factored, Shapes, TShape};
 use crate::expr::{parse_with_functions, Expr, Math};
 use crate::limits::MAX_TERM_NODES;
 use crate::prove::Theory;
@@ -76,6 +76,12 @@ pub enum Kind {
     Tensor(Expr, Expr),
     /// A parameter vector made of declared vectors and matrices (`params W, v`), for `grad`.
     Params(Vec<Symbol>),
+    /// A covariance matrix of size d (`covariance d`): symmetric positive semi-definite, written
+    /// as S = F·Fᵀ with a factor F of seeded entries (every such S has one).
+    Covariance(Expr),
+    /// A Gaussian vector of d entries (`gaussian vector d`, i.i.d. N(0, 1) entries, or
+    /// `gaussian vector d cov S`, z ~ N(0, S), written z = F·ξ with S = F·Fᵀ and ξ i.i.d.).
+    GaussianVector(Expr, Option<Symbol>),
 }
 
 /// Where a claim or a step comes from: an equation of a note, quoted verbatim.
@@ -803,22 +809,26 @@ fn tensor_shapes(
             .unwrap_or(0..0)
     };
     let kind_of = |s: Symbol| symbols.iter().find(|(x, _)| *x == s).map(|(_, k)| k);
+    let check_sizes = |s: Symbol, d: &Expr| -> Result<(), InputError> {
+        for x in d.as_ref().iter().filter_map(|n| n.symbol()) {
+            if !matches!(kind_of(x), Some(Kind::Size)) {
+                return Err(l
+                    .err(
+                        span_of(s),
+                        format!("the size `{x}` of `{s}` is not a declared size"),
+                        "here",
+                    )
+                    .with_help(format!("declare it: {x} = \"size\"")));
+            }
+        }
+        Ok(())
+    };
     let mut shapes = Shapes::default();
     for (s, kind) in symbols {
         match kind {
             Kind::Tensor(m, n) => {
                 for d in [m, n] {
-                    for x in d.as_ref().iter().filter_map(|n| n.symbol()) {
-                        if !matches!(kind_of(x), Some(Kind::Size)) {
-                            return Err(l
-                                .err(
-                                    span_of(*s),
-                                    format!("the size `{x}` of `{s}` is not a declared size"),
-                                    "here",
-                                )
-                                .with_help(format!("declare it: {x} = \"size\"")));
-                        }
-                    }
+                    check_sizes(*s, d)?;
                 }
                 shapes
                     .tensors
@@ -829,6 +839,50 @@ fn tensor_shapes(
                     .map(|(_, k)| k.get_ref().trim().to_string());
                 if declared.is_some_and(|k| k.starts_with("vector")) {
                     shapes.vectors.insert(*s);
+                }
+            }
+            Kind::Covariance(d) => {
+                check_sizes(*s, d)?;
+                shapes
+                    .tensors
+                    .insert(*s, (Dim::new(d.clone()), Dim::new(d.clone())));
+                shapes.factored.insert(
+                    *s,
+                    Factored {
+                        factor: factor_name(*s),
+                        noise: None,
+                        size: Dim::new(d.clone()),
+                    },
+                );
+            }
+            Kind::GaussianVector(d, cov) => {
+                check_sizes(*s, d)?;
+                shapes.tensors.insert(
+                    *s,
+                    (
+                        Dim::new(d.clone()),
+                        Dim::new(crate::expr::parse("1").expect("a number")),
+                    ),
+                );
+                shapes.vectors.insert(*s);
+                if let Some(c) = cov {
+                    match kind_of(*c) {
+                        Some(Kind::Covariance(dc))
+                            if crate::expr::text(dc) == crate::expr::text(d) => {}
+                        _ => {
+                            return Err(l
+                                .err(span_of(*s), format!("`{c}`, the covariance of `{s}`, is not a declared covariance of size {}", crate::expr::text(d)), "here")
+                                .with_help(format!("declare it: {c} = \"covariance {}\"", crate::expr::text(d))));
+                        }
+                    }
+                    shapes.factored.insert(
+                        *s,
+                        Factored {
+                            factor: factor_name(*c),
+                            noise: Some(noise_name(*s)),
+                            size: Dim::new(d.clone()),
+                        },
+                    );
                 }
             }
             Kind::Params(blocks) => {
@@ -855,6 +909,36 @@ fn tensor_shapes(
     Ok(shapes)
 }
 
+/// The factor F of a covariance S = F·Fᵀ (a name no one can type).
+fn factor_name(s: Symbol) -> Symbol {
+    Symbol::from(format!("√{s}"))
+}
+
+/// The i.i.d. N(0, 1) vector ξ of a Gaussian vector z = F·ξ (a name no one can type).
+fn noise_name(s: Symbol) -> Symbol {
+    Symbol::from(format!("ξ⁽{s}⁾"))
+}
+
+/// What the declarations of covariances and Gaussian vectors mean for the checker: each
+/// covariance's factor is a seeded matrix, each factored vector's noise an i.i.d. Gaussian
+/// array, and an i.i.d. Gaussian vector a Gaussian symbol (appended to the declarations).
+fn factored_symbols(symbols: &mut Vec<(Symbol, Kind)>) {
+    let mut extra = vec![];
+    for (s, k) in symbols.iter_mut() {
+        match k.clone() {
+            Kind::Covariance(d) => {
+                extra.push((factor_name(*s), Kind::Tensor(d.clone(), d.clone())));
+            }
+            Kind::GaussianVector(_, Some(_)) => {
+                extra.push((noise_name(*s), Kind::Gaussian));
+            }
+            Kind::GaussianVector(_, None) => *k = Kind::Gaussian,
+            _ => {}
+        }
+    }
+    symbols.extend(extra);
+}
+
 /// Parse a symbol kind; the error is (message, label).
 pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
     let k = spec.trim();
@@ -866,6 +950,17 @@ pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
         "array" | "vector" => Kind::Array,
         "gaussian" => Kind::Gaussian,
         "matrix" => Kind::Matrix,
+        _ if k.starts_with("covariance ") => {
+            Kind::Covariance(size_term(k["covariance".len()..].trim())?)
+        }
+        _ if k.starts_with("gaussian vector ") => {
+            let body = k["gaussian vector".len()..].trim();
+            let (d, cov) = match body.split_once(" cov ") {
+                Some((d, c)) => (d.trim(), Some(Symbol::from(c.trim()))),
+                None => (body, None),
+            };
+            Kind::GaussianVector(size_term(d)?, cov)
+        }
         _ if k.starts_with("vector ") => {
             let n = size_term(k["vector".len()..].trim())?;
             Kind::Tensor(n, crate::expr::parse("1").expect("a number"))
@@ -1006,7 +1101,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     for (name, kind) in &raw.symbols {
         let parsed = parse_kind(kind.get_ref()).map_err(|(msg, label)| {
             l.err(kind.span(), format!("{msg} (symbol `{}`)", name.get_ref()), label)
-                .with_help("kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix, vector N, matrix M x N, params W, v")
+                .with_help("kinds: real, positive, size, integer, interval A..B, index in LO..HI, array, gaussian, matrix, vector N, matrix M x N, params W, v, covariance N, gaussian vector N [cov S]")
         })?;
         let valid_name = crate::expr::parse(name.get_ref())
             .ok()
@@ -1025,6 +1120,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
     }
     let declared: BTreeSet<Symbol> = symbols.iter().map(|(s, _)| *s).collect();
     let mut shapes = tensor_shapes(&l, &raw.symbols, &symbols)?;
+    factored_symbols(&mut symbols);
 
     // Matrix-valued names: declared matrices, then definitions whose value is a matrix.
     let mut matrices: BTreeSet<Symbol> = symbols

@@ -85,6 +85,22 @@ pub struct Shapes {
     pub params: HashMap<Symbol, Vec<Symbol>>,
     /// Definitions whose value is not a number.
     pub defined: HashMap<Symbol, TShape>,
+    /// Symbols written through a factor: a covariance S = F·Fᵀ, a Gaussian vector z = F·ξ.
+    pub factored: HashMap<Symbol, Factored>,
+}
+
+/// A covariance S (entries Σ_k F[i, k]·F[j, k]) or a Gaussian vector z ~ N(0, F·Fᵀ) (entries
+/// Σ_k F[i, k]·ξ[k] with ξ i.i.d. N(0, 1)): E[z zᵀ] = F·E[ξ ξᵀ]·Fᵀ = F·Fᵀ, and every positive
+/// semi-definite matrix is F·Fᵀ for some F, so a claim about all covariances is a claim about
+/// all factors.
+#[derive(Debug, Clone)]
+pub struct Factored {
+    /// The factor F (size × size).
+    pub factor: Symbol,
+    /// ξ, for a Gaussian vector; `None` for the covariance itself.
+    pub noise: Option<Symbol>,
+    /// The size.
+    pub size: Dim,
 }
 
 impl Shapes {
@@ -586,6 +602,16 @@ impl Lowering<'_> {
                 )
             }
             Math::Sum(parts) => self.user_sum(*parts, |me, b| me.scalar(b)),
+            Math::Index(args)
+                if e[args[0]]
+                    .symbol()
+                    .is_some_and(|s| self.sh.factored.contains_key(&s)) =>
+            {
+                let f = self.sh.factored[&e[args[0]].symbol().expect("a symbol")].clone();
+                let row = self.scalar(args[1]);
+                let col = args.get(2).map(|c| self.scalar(*c));
+                self.factored_entry(&f, row, col)
+            }
             node => {
                 let node = node.clone();
                 let lowered = node.map_children(|c| self.scalar(c));
@@ -659,8 +685,35 @@ impl Lowering<'_> {
         }
     }
 
+    /// The entry (row, col) of a factored symbol: Σ_k F[row, k]·F[col, k] for a covariance,
+    /// Σ_k F[row, k]·ξ[k] for a Gaussian vector.
+    fn factored_entry(&mut self, f: &Factored, row: Id, col: Option<Id>) -> Id {
+        let (factor, noise) = (f.factor, f.noise);
+        self.sum_over(&f.size.clone(), |me, k| {
+            let k = k.unwrap_or_else(|| me.num(1));
+            let fh = me.add(Math::Symbol(factor));
+            let left = me.add(Math::Index(vec![fh, row, k].into_boxed_slice()));
+            let right = match (noise, col) {
+                (Some(xi), _) => {
+                    let xh = me.add(Math::Symbol(xi));
+                    me.add(Math::Index(vec![xh, k].into_boxed_slice()))
+                }
+                (None, col) => {
+                    let col = col.unwrap_or_else(|| me.num(1));
+                    let fh = me.add(Math::Symbol(factor));
+                    me.add(Math::Index(vec![fh, col, k].into_boxed_slice()))
+                }
+            };
+            me.add(Math::Mul([left, right]))
+        })
+    }
+
     /// `W[i, j]` or `x[i]` of a declared block, an index of a side of size 1 being 1.
     fn block_entry(&mut self, block: Symbol, at: At) -> Id {
+        if let Some(f) = self.sh.factored.get(&block).cloned() {
+            let row = at.row.unwrap_or_else(|| self.num(1));
+            return self.factored_entry(&f, row, at.col);
+        }
         let head = self.add(Math::Symbol(block));
         let row = at.row.unwrap_or_else(|| self.num(1));
         let mut args = vec![head, row];
