@@ -388,6 +388,12 @@ fn go_node(
                 );
             }
             match e[*x].symbol() {
+                Some(s) if sh.factored.contains_key(&s) => {
+                    return fail(
+                        id,
+                        format!("grad by `{s}`: a covariance's or a Gaussian vector's entries are not free variables"),
+                    )
+                }
                 Some(s) if sh.params.contains_key(&s) => Params(s),
                 Some(s) if sh.tensors.contains_key(&s) => {
                     let (r, c) = &sh.tensors[&s];
@@ -412,6 +418,14 @@ fn go_node(
         Math::Deriv([t, body]) => {
             let st = of(*t)?;
             scalar_only(&st, *t, "d/d…")?;
+            if let Math::Index(args) = &e[*t] {
+                if let Some(h) = e[args[0]].symbol().filter(|h| sh.factored.contains_key(h)) {
+                    return fail(
+                        id,
+                        format!("a derivative by an entry of `{h}`: a covariance's or a Gaussian vector's entries are not free variables (they are written through a factor)"),
+                    );
+                }
+            }
             of(*body)?
         }
         n => {
