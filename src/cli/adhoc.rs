@@ -118,7 +118,60 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         theories
     };
     let (symbols, assumed) = declarations(decls, &[&l, &r])?;
+    // Sized vectors and matrices (`--decl x='vector n'`), written in entries and sums as a
+    // derivation file's are (covariances and Gaussian vectors need a file).
+    let mut shapes = crate::expr::tensor::Shapes::default();
+    for (s, k) in &symbols {
+        match k {
+            Kind::Tensor(m, n) => {
+                use crate::expr::tensor::Dim;
+                shapes
+                    .tensors
+                    .insert(*s, (Dim::new(m.clone()), Dim::new(n.clone())));
+                let vector = decls.iter().any(|d| {
+                    d.split_once('=').is_some_and(|(x, k)| {
+                        x.trim() == s.as_str() && k.trim().starts_with("vector")
+                    })
+                });
+                if vector {
+                    shapes.vectors.insert(*s);
+                }
+            }
+            Kind::Params(blocks) => {
+                shapes.params.insert(*s, blocks.clone());
+            }
+            Kind::Covariance(_) | Kind::GaussianVector(..) => {
+                return Err(CliError::Usage(format!(
+                    "`{s}`: covariances and Gaussian vectors are declared in a derivation file"
+                )))
+            }
+            _ => {}
+        }
+    }
+    let mut lowered = vec![];
     for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
+        let spans = || parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
+        let located = |err: crate::expr::shape::ShapeError| -> CliError {
+            let span = spans()
+                .get(usize::from(err.at))
+                .cloned()
+                .unwrap_or(0..src.len());
+            InputError::new(name, src, span, err.message, "here").into()
+        };
+        if shapes.involved(e) {
+            crate::expr::tensor::infer(e, &shapes).map_err(located)?;
+            let whole = |err: crate::expr::shape::ShapeError| -> CliError {
+                InputError::new(name, src, 0..src.len(), err.message, "here").into()
+            };
+            lowered.push(crate::expr::tensor::lower(e, &shapes).map_err(whole)?);
+        } else {
+            lowered.push(e.clone());
+        }
+    }
+    for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
+        if shapes.involved(e) {
+            continue;
+        }
         let is_matrix = |s: Symbol| symbols.iter().any(|(x, k)| *x == s && *k == Kind::Matrix);
         if let Err(err) = crate::expr::shape::shape_of(e, &is_matrix) {
             let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
@@ -129,10 +182,14 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
             return Err(InputError::new(name, src, span, err.message, "here").into());
         }
     }
-    let term = |e: &Expr, text: &str| Term {
+    let term = |e: &Expr, lowered: &Expr, text: &str| Term {
         written: e.clone(),
-        expr: e.clone(),
-        unfolds: vec![],
+        expr: lowered.clone(),
+        unfolds: if e == lowered {
+            vec![]
+        } else {
+            vec!["vectors and matrices as entries and sums".into()]
+        },
         text: text.to_string(),
         line: 1,
     };
@@ -145,9 +202,9 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         claims: vec![Claim {
             title: None,
             cite: None,
-            start: term(&l, lhs),
+            start: term(&l, &lowered[0], lhs),
             steps: vec![Step {
-                term: term(&r, rhs),
+                term: term(&r, &lowered[1], rhs),
                 by: theories,
                 expect: Verdict::Proved,
                 remark: None,
