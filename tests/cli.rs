@@ -217,6 +217,40 @@ fn prove_without_by_tries_every_theory() {
 }
 
 #[test]
+fn vectors_and_gradients_from_the_command_line() {
+    let decl = |d: &'static str| ["--decl", d];
+    // ∇β(βᵀx)·∇β(βᵀx′) = xᵀx′, by the chain rule and δ-elimination inside the sum over β.
+    let mut args = vec![
+        "prove",
+        "dot(grad(b, dot(b, x)), grad(b, dot(b, y)))",
+        "dot(x, y)",
+    ];
+    for d in ["n=size", "x=vector n", "y=vector n", "b=vector n"] {
+        args.extend(decl(d));
+    }
+    let o = derive(&args);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("link 1.1: proved"), "{}", stdout(&o));
+    // With one factor of the gradient's entries doubled it is refuted.
+    args[2] = "2*dot(x, y)";
+    let o = derive(&args);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("link 1.1: refuted"), "{}", stdout(&o));
+    // Sizes that do not fit: exit 2, the column of the product.
+    let mut args = vec!["prove", "dot(x, W@x)", "0"];
+    for d in ["n=size", "m=size", "x=vector n", "W=matrix n x m"] {
+        args.extend(decl(d));
+    }
+    let o = derive(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("<lhs>:1:8") && stderr(&o).contains("`W` is n × m, `x` has n entries"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn eval_prints_what_it_knows() {
     let o = derive(&["eval", "pi"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
