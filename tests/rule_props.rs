@@ -615,7 +615,7 @@ fn lies_with(
         .with_expr(&e)
         // As the prover does: normal forms are shared within an iteration, not beyond.
         .with_hook(|r| {
-            r.egraph.analysis.polys.borrow_mut().clear();
+            r.egraph.analysis.begin_iteration();
             Ok(())
         })
         .run(rewrites.iter().copied());
@@ -638,7 +638,7 @@ fn lies_with(
             }
             let ids = rw.apply(&mut eg, &ms);
             eg.rebuild();
-            eg.analysis.polys.borrow_mut().clear();
+            eg.analysis.begin_iteration();
             changed |= !ids.is_empty();
             for (kind, left, right, values) in graph_lies(&eg, envs, &done, &e) {
                 done.insert(kind);

@@ -33,6 +33,10 @@ pub struct MathAnalysis {
     /// reads a class's polynomial would otherwise recompute those of all classes below it. An
     /// entry stays a true equality however the class grows later in the iteration.
     pub polys: std::cell::RefCell<std::collections::HashMap<Id, super::poly::Poly>>,
+    /// A smallest node of every class, extracted once in this iteration (see
+    /// [`super::rule::extract`]): extraction walks the whole e-graph, and rules extract terms of
+    /// many classes.
+    pub best: std::cell::RefCell<Option<std::collections::HashMap<Id, Math>>>,
 }
 
 impl MathAnalysis {
@@ -42,7 +46,15 @@ impl MathAnalysis {
             ctx,
             contradiction: None,
             polys: Default::default(),
+            best: Default::default(),
         }
+    }
+
+    /// Forget what was computed in the last iteration (normal forms, smallest terms): the
+    /// runner's hook calls this before each iteration.
+    pub fn begin_iteration(&self) {
+        self.polys.borrow_mut().clear();
+        *self.best.borrow_mut() = None;
     }
 }
 

@@ -175,7 +175,7 @@ pub fn prove(
     let outcome = match runner.stop_reason {
         Some(StopReason::Saturated) => {
             let eg = &runner.egraph;
-            eg.analysis.polys.borrow_mut().clear();
+            eg.analysis.begin_iteration();
             let mut norm = Normalizer::new(eg);
             let diff = norm.poly(l).add(
                 &norm
@@ -282,7 +282,7 @@ fn search(
     }
     runner = runner
         .with_hook(move |r| {
-            r.egraph.analysis.polys.borrow_mut().clear();
+            r.egraph.analysis.begin_iteration();
             if done(&r.egraph, &r.roots) {
                 Err("done".into())
             } else {

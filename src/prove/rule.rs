@@ -285,9 +285,65 @@ impl PatBuilder {
     }
 }
 
-/// A smallest term of class `id`.
+/// A smallest term of class `id` (smallest when the iteration began; any term extracted is a
+/// term of the class, which only grows). The smallest node of every class is found once per
+/// iteration ([`MathAnalysis::begin_iteration`] forgets it); a class added or merged since, so
+/// that the stored nodes do not lead to a term, is extracted afresh.
+///
+/// [`MathAnalysis::begin_iteration`]: super::analysis::MathAnalysis::begin_iteration
 pub fn extract(egraph: &MathGraph, id: Id) -> Expr {
-    Extractor::new(egraph, AstSize).find_best(id).1
+    if egraph.analysis.best.borrow().is_none() {
+        let ex = Extractor::new(egraph, AstSize);
+        let map = egraph
+            .classes()
+            .map(|c| (c.id, ex.find_best_node(c.id).clone()))
+            .collect();
+        *egraph.analysis.best.borrow_mut() = Some(map);
+    }
+    let best = egraph.analysis.best.borrow();
+    let map = best.as_ref().expect("filled above");
+    let mut out = Expr::default();
+    let mut on_path = Vec::new();
+    match build_best(egraph, map, id, &mut out, &mut on_path, 0) {
+        Some(_) => out,
+        None => Extractor::new(egraph, AstSize).find_best(id).1,
+    }
+}
+
+/// The term of class `id` by the stored smallest nodes; `None` on a class without one or a
+/// cycle (classes merged since the nodes were chosen).
+fn build_best(
+    egraph: &MathGraph,
+    map: &std::collections::HashMap<Id, Math>,
+    id: Id,
+    out: &mut Expr,
+    on_path: &mut Vec<Id>,
+    depth: usize,
+) -> Option<Id> {
+    let id = egraph.find(id);
+    if depth > crate::limits::MAX_TERM_NODES || on_path.contains(&id) {
+        return None;
+    }
+    let node = map.get(&id)?.clone();
+    on_path.push(id);
+    let mut failed = false;
+    let node = node.map_children(|c| {
+        if failed {
+            return c;
+        }
+        match build_best(egraph, map, c, out, on_path, depth + 1) {
+            Some(x) => x,
+            None => {
+                failed = true;
+                c
+            }
+        }
+    });
+    on_path.pop();
+    if failed {
+        return None;
+    }
+    Some(out.add(node))
 }
 
 pub use crate::expr::binders::{append, free_in, root, substitute};
