@@ -168,6 +168,18 @@ fn go_node(
             ),
         }
     };
+    // Two operands whose shapes do not fit: what is wrong, then both shapes.
+    let two =
+        |what: String, a: Id, sa: &TShape, b: Id, sb: &TShape| -> Result<TShape, ShapeError> {
+            fail(
+                id,
+                format!(
+                    "{what}: {}, {}",
+                    sh.describe(e, a, sa),
+                    sh.describe(e, b, sb)
+                ),
+            )
+        };
     Ok(match node {
         Math::Num(_) => Scalar,
         Math::Symbol(s) => {
@@ -220,13 +232,12 @@ fn go_node(
                     } else {
                         "−"
                     };
-                    return fail(
-                        id,
-                        format!(
-                            "`{op}` needs two terms of one shape: {}, {}",
-                            sh.describe(e, *a, &sa),
-                            sh.describe(e, *b, &sb)
-                        ),
+                    return two(
+                        format!("`{op}` needs two terms of one shape"),
+                        *a,
+                        &sa,
+                        *b,
+                        &sb,
                     );
                 }
             }
@@ -238,14 +249,7 @@ fn go_node(
                 (_, Scalar) => sa,
                 (Tensor(r1, c1), Tensor(r2, c2)) if c1.is_one() && c2.is_one() && r1 == r2 => sa,
                 _ => {
-                    return fail(
-                        id,
-                        format!(
-                            "`*` multiplies by a number or two vectors of one length entrywise: {}, {} (write `@` for the matrix product, `dot` for the inner product)",
-                            sh.describe(e, *a, &sa),
-                            sh.describe(e, *b, &sb)
-                        ),
-                    )
+                    return two("`*` multiplies by a number or two vectors of one length entrywise (write `@` for the matrix product, `dot` for the inner product)".into(), *a, &sa, *b, &sb)
                 }
             }
         }
@@ -284,13 +288,12 @@ fn go_node(
             match (&sa, &sb) {
                 (Tensor(r1, c1), Tensor(r2, c2)) => {
                     if c1 != r2 {
-                        return fail(
-                            id,
-                            format!(
-                                "`@` needs as many columns on the left as rows on the right: {}, {}",
-                                sh.describe(e, *a, &sa),
-                                sh.describe(e, *b, &sb)
-                            ),
+                        return two(
+                            "`@` needs as many columns on the left as rows on the right".into(),
+                            *a,
+                            &sa,
+                            *b,
+                            &sb,
                         );
                     }
                     if r1.is_one() && c2.is_one() {
@@ -301,13 +304,12 @@ fn go_node(
                 }
                 (Scalar, Scalar) => Scalar, // square matrices without sizes: expr::shape
                 _ => {
-                    return fail(
-                        id,
-                        format!(
-                            "`@` takes a vector or matrix on each side: {}, {}",
-                            sh.describe(e, *a, &sa),
-                            sh.describe(e, *b, &sb)
-                        ),
+                    return two(
+                        "`@` takes a vector or matrix on each side".into(),
+                        *a,
+                        &sa,
+                        *b,
+                        &sb,
                     )
                 }
             }
@@ -350,13 +352,12 @@ fn go_node(
             match (&sa, &sb) {
                 (Tensor(..), Tensor(..)) | (Params(_), Params(_)) if sa == sb => Scalar,
                 _ => {
-                    return fail(
-                        id,
-                        format!(
-                        "dot takes two vectors (or matrices, or gradients) of one shape: {}, {}",
-                        sh.describe(e, *a, &sa),
-                        sh.describe(e, *b, &sb)
-                    ),
+                    return two(
+                        "dot takes two vectors (or matrices, or gradients) of one shape".into(),
+                        *a,
+                        &sa,
+                        *b,
+                        &sb,
                     )
                 }
             }
@@ -367,16 +368,7 @@ fn go_node(
                 (Tensor(r1, c1), Tensor(r2, c2)) if c1.is_one() && c2.is_one() => {
                     Tensor(r1.clone(), r2.clone())
                 }
-                _ => {
-                    return fail(
-                        id,
-                        format!(
-                            "outer takes two vectors: {}, {}",
-                            sh.describe(e, *a, &sa),
-                            sh.describe(e, *b, &sb)
-                        ),
-                    )
-                }
+                _ => return two("outer takes two vectors".into(), *a, &sa, *b, &sb),
             }
         }
         Math::Grad([x, f]) => {

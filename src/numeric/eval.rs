@@ -177,6 +177,12 @@ pub struct Evaluator<'a> {
     rv_hashes: Vec<(Symbol, u64)>,
 }
 
+/// What a derivative moves: a symbol (bound to each sample) or one entry of an array.
+enum Moved {
+    Symbol(Symbol),
+    Entry(Symbol, Vec<i64>),
+}
+
 /// The symbol `pi`, interned once.
 fn pi_symbol() -> Symbol {
     static PI: std::sync::OnceLock<Symbol> = std::sync::OnceLock::new();
@@ -1044,32 +1050,7 @@ impl<'a> Evaluator<'a> {
         } else {
             self.env.domains.get(&t).copied()
         };
-        let d = super::diff::derivative(t0, domain, |x| {
-            self.bound.push((t, x));
-            let r = if as_matrix {
-                self.matrix(e, body).map(|(m, s, _)| (m, s))
-            } else {
-                self.value(e, body)
-                    .map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
-            };
-            self.bound.pop();
-            r.map_err(Failure::Inner)
-        });
-        match d {
-            Ok(d) => Ok((d.value, d.error, d.scale)),
-            Err(Failure::Inner(err)) => Err(err),
-            // The scheme's own failure, said with the variable's name (the scheme calls it t).
-            Err(Failure::Own(err)) => {
-                let text = err
-                    .to_string()
-                    .replacen("d/dt", &format!("d/d{t}"), 1)
-                    .replacen(" t = ", &format!(" {t} = "), 1);
-                Err(match err {
-                    super::diff::DiffError::Domain(_) => EvalError::OutOfDomain(text),
-                    _ => EvalError::Unsupported(text),
-                })
-            }
-        }
+        self.differentiate(e, body, as_matrix, t0, domain, Moved::Symbol(t))
     }
 
     /// ∂/∂W[a, b](body): the entry W[a, b] (indices evaluated here) is moved to each sample of
@@ -1095,25 +1076,55 @@ impl<'a> Evaluator<'a> {
         let mut buf = [0i64; 8];
         let idx = self.indices(e, &args[1..], &mut buf)?.to_vec();
         let t0 = self.value(e, t)?.value;
-        let d = super::diff::derivative(t0, None, |x| {
-            self.perturbed.push((s, idx.clone(), x));
+        self.differentiate(e, body, as_matrix, t0, None, Moved::Entry(s, idx))
+    }
+
+    /// The one derivative scheme ([`super::diff::derivative`]) applied to `body` as `what` moves
+    /// from `t0`: (value, error estimate, magnitude scale). The scheme's own failure is said with
+    /// the variable's name (the scheme calls it t).
+    fn differentiate(
+        &mut self,
+        e: &Expr,
+        body: Id,
+        as_matrix: bool,
+        t0: f64,
+        domain: Option<(f64, f64)>,
+        what: Moved,
+    ) -> Result<(Matrix, f64, f64), EvalError> {
+        let d = super::diff::derivative(t0, domain, |x| {
+            match &what {
+                Moved::Symbol(t) => self.bound.push((*t, x)),
+                Moved::Entry(s, idx) => self.perturbed.push((*s, idx.clone(), x)),
+            }
             let r = if as_matrix {
                 self.matrix(e, body).map(|(m, s, _)| (m, s))
             } else {
                 self.value(e, body)
                     .map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
             };
-            self.perturbed.pop();
+            match &what {
+                Moved::Symbol(_) => self.bound.pop().map(|_| ()),
+                Moved::Entry(..) => self.perturbed.pop().map(|_| ()),
+            };
             r.map_err(Failure::Inner)
         });
         match d {
             Ok(d) => Ok((d.value, d.error, d.scale)),
             Err(Failure::Inner(err)) => Err(err),
-            Err(Failure::Own(err)) => Err(EvalError::Unsupported(err.to_string().replacen(
-                "d/dt",
-                &format!("d/d{s}{idx:?}"),
-                1,
-            ))),
+            Err(Failure::Own(err)) => {
+                let name = match &what {
+                    Moved::Symbol(t) => t.to_string(),
+                    Moved::Entry(s, idx) => format!("{s}{idx:?}"),
+                };
+                let text = err
+                    .to_string()
+                    .replacen("d/dt", &format!("d/d{name}"), 1)
+                    .replacen(" t = ", &format!(" {name} = "), 1);
+                Err(match err {
+                    super::diff::DiffError::Domain(_) => EvalError::OutOfDomain(text),
+                    _ => EvalError::Unsupported(text),
+                })
+            }
         }
     }
 
