@@ -443,3 +443,73 @@ fn the_bound_prover_certifies_no_false_inequality() {
         assert!(found.is_some(), "not certified: {diff}");
     }
 }
+
+/// False links in derivation files (Gaussian vectors are declared only there): none may come out
+/// `proved`, `consistent` or `limit`.
+const FILE_LIES: &[(&str, &str)] = &[
+    // E-marginal took the forms' summation index k for the coefficient's own free k (an outer
+    // sum's), here behind a costly term T the same on both sides that kept the numeric check at
+    // n = 1, where the wrong covariance happens to be right.
+    (
+        "marginal_capture_padded",
+        r#"
+[symbols]
+n = "size"
+g = "gaussian vector n"
+a = "vector n"
+b = "vector n"
+c = "vector n"
+[define]
+T = "sum(p in 1..n, sum(q in 1..n, sum(r in 1..n, E[relu(sum(j in 1..n, a[j]*g[j]))*relu(g[p]+g[q]+g[r])])))"
+[[claim]]
+start = "sum(k in 1..n, E[relu(sum(j in 1..n, a[j]*g[j])) * relu(sum(l in 1..n, b[l]*c[k]*g[l]))]) + T"
+[[claim.step]]
+expr = "sum(k in 1..n, gauss(sum(m in 1..n, a[m]^2), sum(m in 1..n, a[m]*b[m]*c[m]), sum(m in 1..n, b[m]^2*c[m]^2); relu(u)*relu(v))) + T"
+by = ["expectation", "gaussian", "sums"]
+"#,
+    ),
+    // Monte Carlo expectations over vectors of n entries exceed the term budget at generic sizes:
+    // the retried points kept only sizes 1 to 5, where (n−1)(n−2)(n−3) vanishes.
+    (
+        "small_sizes_only",
+        r#"
+[symbols]
+n = "size"
+g = "gaussian vector n"
+a = "vector n"
+[[claim]]
+start = "sum(k in 1..n, E[relu(dot(a, g))*relu(g[k])])"
+[[claim.step]]
+expr = "sum(k in 1..n, E[relu(dot(a, g))*relu(g[k])]) + (n-1)*(n-2)*(n-3)"
+by = ["expectation", "sums"]
+"#,
+    ),
+];
+
+#[test]
+fn no_false_link_in_a_file_is_accepted() {
+    let dir = std::env::temp_dir().join(format!("derive-soundness-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut accepted = vec![];
+    for (id, body) in FILE_LIES {
+        let path = dir.join(format!("{id}.toml"));
+        std::fs::write(&path, format!("id = \"{id}\"\ntitle = \"{id}\"\n{body}")).unwrap();
+        let o = derive(&["check", path.to_str().unwrap()]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{id}: exit {:?}\n{out}{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let verdict_line = out.lines().find(|l| l.contains("link 1.1:")).unwrap_or("");
+        if ["proved", "consistent", "limit"]
+            .iter()
+            .any(|v| verdict_line.contains(&format!("link 1.1: {v}")))
+        {
+            accepted.push(format!("{id}: {}", verdict_line.trim()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(accepted.is_empty(), "accepted:\n{}", accepted.join("\n"));
+}

@@ -7,7 +7,10 @@ use std::fmt;
 
 use super::draws::NetworkDraws;
 use super::file::{Derivation, Kind, Link, LinkId, Relation};
-use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK, POINTS};
+use super::sample::{
+    describe, generic_point, generic_sizes_lost, generic_sizes_lost_reason, point_retry,
+    used_symbols, MAX_SHRINK, POINTS,
+};
 use super::sides::SideValues;
 pub use super::verdict::Verdict;
 use crate::expr::{Expr, Math};
@@ -29,6 +32,9 @@ pub struct PointResult {
     pub rhs: Value,
     /// The comparison.
     pub cmp: Comparison,
+    /// Is the point generic in its sizes: the link uses no size, or one of the sizes it uses is
+    /// above the edge sizes ([`super::sample::EDGE_SIZE`])?
+    pub generic: bool,
 }
 
 /// The numeric evidence for one link.
@@ -49,6 +55,17 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// Enough points for a verdict: [`MIN_POINTS`] evaluated, and at least one of them at a
+    /// generic size when the link uses sizes (agreement at sizes 1 to 5 alone is no evidence for
+    /// every size: (n−1)(n−2)(n−3)(n−4)(n−5) vanishes there).
+    pub fn checked(&self) -> bool {
+        self.points.len() >= MIN_POINTS && !self.small_sizes_only()
+    }
+    /// Were the points evaluated only at edge sizes (≤ [`super::sample::EDGE_SIZE`]) of a link
+    /// that uses sizes (the term budget refused the larger ones)?
+    pub fn small_sizes_only(&self) -> bool {
+        !self.points.is_empty() && self.points.iter().all(|p| !p.generic)
+    }
     /// The first point where the sides disagree.
     pub fn counterexample(&self) -> Option<&PointResult> {
         self.points.iter().find(|p| !p.cmp.agrees())
@@ -213,7 +230,10 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
     // The points are independent (each has its own seed): evaluated in parallel, kept in order.
     let at = |k: usize| -> (Result<PointResult, String>, bool) {
         for shrink in 0..=MAX_SHRINK {
-            let env = point_scaled(d, k, shrink);
+            if generic_sizes_lost(d, k, shrink, &used) {
+                return (Err(generic_sizes_lost_reason()), false);
+            }
+            let env = point_retry(d, k, shrink);
             // High precision (src/numeric/precise.rs): where both sides evaluate in ball
             // arithmetic at 128 bits, that comparison decides the point; otherwise f64 below.
             let precise = |e: &Expr| points.precise(k, shrink, e, &env, BITS);
@@ -221,7 +241,17 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
                 let c = crate::numeric::precise::compare(&l, &r);
                 let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
                 let at = describe(d, &env, Some(&used));
-                return (Ok(PointResult { at, lhs, rhs, cmp }), true);
+                let generic = generic_point(d, &env, &used);
+                return (
+                    Ok(PointResult {
+                        at,
+                        lhs,
+                        rhs,
+                        cmp,
+                        generic,
+                    }),
+                    true,
+                );
             }
             let float = |e: &Expr| points.float(k, shrink, e, &env);
             match evaluate_point(&float, lhs, rhs, difference.as_ref()) {
@@ -235,6 +265,7 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
                             lhs: l,
                             rhs: r,
                             cmp,
+                            generic: generic_point(d, &env, &used),
                         }),
                         false,
                     );
@@ -264,7 +295,9 @@ pub(super) fn gather(
     let refuted = outcomes
         .iter()
         .any(|(o, _)| o.as_ref().is_ok_and(|p| !p.cmp.agrees()));
-    if !refuted && outcomes.iter().filter(|(o, _)| o.is_ok()).count() < MIN_POINTS {
+    let evaluated = || outcomes.iter().filter_map(|(o, _)| o.as_ref().ok());
+    let small_only = evaluated().count() > 0 && evaluated().all(|p| !p.generic);
+    if !refuted && (evaluated().count() < MIN_POINTS || small_only) {
         let total = POINTS + EXTRA_POINTS;
         outcomes.extend((POINTS..total).into_par_iter().map(&at).collect::<Vec<_>>());
         for p in outcomes.iter_mut().filter_map(|(o, _)| o.as_mut().ok()) {
@@ -437,8 +470,9 @@ pub enum Method {
     Expectation,
     /// Bivariate Gaussian expectations by quadrature.
     Quadrature,
-    /// Derivatives by Ridders' extrapolation of difference quotients.
-    Differences,
+    /// Derivatives: exact by forward mode, Ridders' extrapolation of difference quotients where it
+    /// declines (kinks, edges, nodes it has no rule for).
+    Derivatives,
     /// Matrix terms through seeded random matrices.
     RandomMatrices,
     /// Both sides in 128-bit ball arithmetic.
@@ -460,7 +494,9 @@ impl Method {
             Method::Expectation if statistical => "Monte Carlo",
             Method::Expectation => "exact Gaussian moments",
             Method::Quadrature => "quadrature",
-            Method::Differences => "Richardson differences",
+            Method::Derivatives => {
+                "derivatives: forward mode, Ridders differences where it declines"
+            }
             Method::RandomMatrices => "random matrices",
             Method::Precise => "128-bit ball arithmetic",
             Method::WidthStudy => "width study",
@@ -484,7 +520,7 @@ pub(super) fn methods(terms: &[&Expr]) -> Vec<Method> {
             match n {
                 Math::Expect(_) => add(Method::Expectation),
                 Math::Gauss(_) => add(Method::Quadrature),
-                Math::Deriv(_) => add(Method::Differences),
+                Math::Deriv(_) => add(Method::Derivatives),
                 Math::MatMul(_) | Math::MatExp(_) => add(Method::RandomMatrices),
                 _ => {}
             }
@@ -697,7 +733,7 @@ pub(super) fn check_sides(
         }
     }
     let proved = equal || bounded;
-    let checked = evidence.points.len() >= MIN_POINTS;
+    let checked = evidence.checked();
     result.verdict = match (proved, cex, checked) {
         (true, true, _) => {
             let p = evidence.counterexample().expect("a counterexample");

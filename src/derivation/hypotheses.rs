@@ -26,7 +26,10 @@ use super::check::{
 };
 use super::draws::NetworkDraws;
 use super::file::{Derivation, Hypotheses, Link, Relation, Step, Term, Unknown};
-use super::sample::{describe, point_scaled, used_symbols, MAX_SHRINK};
+use super::sample::{
+    describe, generic_point, generic_sizes_lost, generic_sizes_lost_reason, point_retry,
+    used_symbols, MAX_SHRINK,
+};
 use super::sides::SideValues;
 use super::verdict::Verdict;
 use crate::expr::{binders, text, Expr, Math};
@@ -189,7 +192,7 @@ pub(super) fn check(
         .filter(|g| g.result.verdict == Verdict::Refuted)
         .collect();
     let cex = r.evidence.counterexample().is_some();
-    let checked = r.evidence.points.len() >= super::check::MIN_POINTS;
+    let checked = r.evidence.checked();
     if let Some(g) = goals.iter().find(|g| g.result.verdict == Verdict::Unsound) {
         r.verdict = Verdict::Unsound;
         r.unsound = g.result.unsound.clone();
@@ -268,14 +271,27 @@ fn integrate(
     let points = sides.points(d);
     let at = |k: usize| -> (Result<PointResult, String>, bool) {
         for shrink in 0..=MAX_SHRINK {
-            let env = point_scaled(d, k, shrink);
+            if generic_sizes_lost(d, k, shrink, &used) {
+                return (Err(generic_sizes_lost_reason()), false);
+            }
+            let env = point_retry(d, k, shrink);
             let solved = points.solution(k, shrink, u, h, || solve(&env, u, h));
             match compare_solution(candidate, left, solved) {
                 Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
                 Err(e) => return (Err(e.to_string()), false),
                 Ok((lhs, rhs, cmp)) => {
                     let at = describe(d, &env, Some(&used));
-                    return (Ok(PointResult { at, lhs, rhs, cmp }), false);
+                    let generic = generic_point(d, &env, &used);
+                    return (
+                        Ok(PointResult {
+                            at,
+                            lhs,
+                            rhs,
+                            cmp,
+                            generic,
+                        }),
+                        false,
+                    );
                 }
             }
         }

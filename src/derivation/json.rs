@@ -182,6 +182,7 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
                 "methods": ev.methods.iter().map(|m| m.name(ev.statistical())).collect::<Vec<_>>(),
                 "points": points,
                 "not_evaluated": ev.skipped_count,
+                "small_sizes_only": ev.small_sizes_only(),
                 "not_evaluated_because": ev.skipped,
             }),
         );

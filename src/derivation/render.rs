@@ -320,6 +320,13 @@ fn render_checks(
             ev.skipped_count + ev.points.len()
         );
     }
+    if ev.small_sizes_only() && ev.counterexample().is_none() {
+        let _ = writeln!(
+            o,
+            "{pad}numeric: every evaluated point has its sizes at most {}: not evidence for every size",
+            super::sample::EDGE_SIZE
+        );
+    }
     if let Some(d) = &link.diagnosis {
         let _ = writeln!(o, "{pad}diagnosis: {d}");
     }

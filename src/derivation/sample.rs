@@ -97,9 +97,79 @@ pub fn point(d: &Derivation, k: usize) -> Env {
     point_scaled(d, k, 0)
 }
 
+/// Sizes up to this are the edge sizes (1, 2, 3, 5); a size above it is generic.
+pub const EDGE_SIZE: f64 = 5.0;
+
+/// The `k`-th point retried after the term budget refused it `retry` times: sizes above
+/// [`EDGE_SIZE`] keep their place on the log scale of (EDGE_SIZE, MAX_SIZE] inside the smaller
+/// range (EDGE_SIZE, MAX_SIZE/10^retry] (a size drawn near the top stays near the new top, one
+/// near the bottom stays small), so that a retried point is still a generic size rather than
+/// 1 or 2; edge sizes are divided by 10^retry (at least 1). Where the smaller range leaves no
+/// generic size, every size is divided by 10^retry: [`generic_sizes_lost`] then says so.
+pub fn point_retry(d: &Derivation, k: usize, retry: u32) -> Env {
+    let cap = MAX_SIZE / 10f64.powi(retry as i32);
+    let low = EDGE_SIZE + 1.0;
+    point_with(d, k, |v| {
+        if retry > 0 && v > EDGE_SIZE && cap >= low {
+            let t = (v / low).ln() / (MAX_SIZE / low).ln();
+            (low * (cap / low).powf(t.clamp(0.0, 1.0)))
+                .round()
+                .clamp(low, cap.floor())
+        } else {
+            (v / 10f64.powi(retry as i32)).round().max(1.0)
+        }
+    })
+}
+
+/// Did the `retry`-th retry of point `k` bring every size in `used` down to an edge size
+/// (≤ [`EDGE_SIZE`]) where the point had a generic one? Such a point repeats the edge points'
+/// evidence and is not evaluated: a link true only for sizes up to 5 would pass at it.
+pub fn generic_sizes_lost(d: &Derivation, k: usize, retry: u32, used: &[Symbol]) -> bool {
+    if retry == 0 {
+        return false;
+    }
+    let sizes: Vec<Symbol> = d
+        .symbols
+        .iter()
+        .filter(|(s, kind)| *kind == Kind::Size && used.contains(s))
+        .map(|(s, _)| *s)
+        .collect();
+    let (full, now) = (point_scaled(d, k, 0), point_retry(d, k, retry));
+    let generic = |env: &Env| {
+        sizes
+            .iter()
+            .any(|s| env.scalars.get(s).is_some_and(|v| *v > EDGE_SIZE))
+    };
+    generic(&full) && !generic(&now)
+}
+
+/// Is the point generic in the sizes of `used`: none of them is a size, or one is above
+/// [`EDGE_SIZE`]?
+pub fn generic_point(d: &Derivation, env: &Env, used: &[Symbol]) -> bool {
+    let mut sizes = d
+        .symbols
+        .iter()
+        .filter(|(s, kind)| *kind == Kind::Size && used.contains(s))
+        .peekable();
+    sizes.peek().is_none() || sizes.any(|(s, _)| env.scalars.get(s).is_some_and(|v| *v > EDGE_SIZE))
+}
+
+/// Why a point whose generic sizes were lost ([`generic_sizes_lost`]) is not evaluated.
+pub fn generic_sizes_lost_reason() -> String {
+    format!(
+        "the term budget refuses the sides at every size above {EDGE_SIZE} at this point (sizes up to {EDGE_SIZE} are the edge points' own)"
+    )
+}
+
 /// The `k`-th evaluation point with its sizes divided by `10^shrink` (at least 1): the same
-/// point of the same symbolic ranges, smaller, for terms the budget refuses at full size.
+/// point of the same symbolic ranges, smaller (the width studies' other sizes).
 pub fn point_scaled(d: &Derivation, k: usize, shrink: u32) -> Env {
+    point_with(d, k, |v| (v / 10f64.powi(shrink as i32)).round().max(1.0))
+}
+
+/// The `k`-th point with each drawn size `v` replaced by `size(v)` (the same draws otherwise;
+/// the indices' ranges follow the sizes).
+fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(0xd371_7e00 + k as u64);
     let mut env = Env {
         seed: k as u64 + 1,
@@ -125,7 +195,7 @@ pub fn point_scaled(d: &Derivation, k: usize, shrink: u32) -> Env {
             random(kind, &mut rng)
         };
         let v = match (kind, v) {
-            (Kind::Size, Some(v)) => Some((v / 10f64.powi(shrink as i32)).round().max(1.0)),
+            (Kind::Size, Some(v)) => Some(size(v)),
             (_, v) => v,
         };
         if let Some(v) = v {

@@ -1,6 +1,6 @@
 //! Side values shared by the links checked together.
 //!
-//! A link's sides are evaluated at the derivation's seeded points ([`point_scaled`]), and the
+//! A link's sides are evaluated at the derivation's seeded points ([`point_retry`]), and the
 //! right side of link k is the left side of link k + 1, evaluated at the same points; a wrong
 //! twin of a derivation often states the same side over the same declarations. The value of a
 //! term at a point is a pure function of the term and the point (`Evaluator::new(env).eval(e)`,
@@ -10,7 +10,7 @@
 //! Likewise an unknown function integrated to a point (links comparing it with different
 //! candidates).
 //!
-//! [`point_scaled`]: super::sample::point_scaled
+//! [`point_retry`]: super::sample::point_retry
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -111,7 +111,7 @@ impl Points<'_> {
         }
     }
 
-    /// `term` at the point `env` = `point_scaled(d, k, shrink)` in ball arithmetic at `bits`.
+    /// `term` at the point `env` = `point_retry(d, k, shrink)` in ball arithmetic at `bits`.
     pub fn precise(
         &self,
         k: usize,
@@ -129,7 +129,7 @@ impl Points<'_> {
         }
     }
 
-    /// `term` at the point `env` = `point_scaled(d, k, shrink)` in f64.
+    /// `term` at the point `env` = `point_retry(d, k, shrink)` in f64.
     pub fn float(&self, k: usize, shrink: u32, term: &Expr, env: &Env) -> Result<Value, EvalError> {
         let slot = self.values.slot(self.key(k, shrink, None, term));
         let stored = slot.get_or_init(|| Stored::Float(Evaluator::new(env).eval(term)));
@@ -139,7 +139,7 @@ impl Points<'_> {
         }
     }
 
-    /// The unknown `u` integrated to the point `point_scaled(d, k, shrink)` by `solve`.
+    /// The unknown `u` integrated to the point `point_retry(d, k, shrink)` by `solve`.
     pub(super) fn solution(
         &self,
         k: usize,

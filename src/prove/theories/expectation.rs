@@ -377,14 +377,19 @@ fn marginal(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
             if f.xi != g.xi || f.lo != g.lo || f.hi != g.hi || f.indices != g.indices {
                 continue;
             }
-            // b's index renamed to a's: both sums then run over one k.
+            // b's index renamed to a's: both sums then run over one k. Neither coefficient may
+            // mention the other's index otherwise (an outer index named like it would be
+            // captured: Σ_k E[X·Y_k] with Y_k = c_k Σ_j b_j ξ_j and X's index named k).
             let fc = f.coeff(egraph);
-            let Some(gc) = crate::expr::binders::substitute(&g.coeff(egraph), g.k, f.k) else {
-                continue;
-            };
-            if g.k != f.k && crate::prove::rule::occurs(&fc, g.k) {
+            let gc0 = g.coeff(egraph);
+            if g.k != f.k
+                && (crate::prove::rule::occurs(&fc, g.k) || crate::prove::rule::occurs(&gc0, f.k))
+            {
                 continue;
             }
+            let Some(gc) = crate::expr::binders::substitute(&gc0, g.k, f.k) else {
+                continue;
+            };
             let mut ab = fc.clone();
             let ra = egg::Id::from(ab.as_ref().len() - 1);
             let rb = crate::expr::binders::append(&mut ab, &gc);
