@@ -248,6 +248,45 @@ fn vectors_and_gradients_from_the_command_line() {
         "{}",
         stderr(&o)
     );
+    // Declarations a file would refuse are refused from the command line too (exit 2, no
+    // panic): a block that is not a vector or matrix, a block named twice, a size that is not a
+    // declared size.
+    for (decls, says) in [
+        (
+            &["w=vector n", "x=vector n", "theta=params w, c", "c=real"][..],
+            "the block `c` of `theta` is not a declared vector or matrix",
+        ),
+        (
+            &["w=vector n", "x=vector n", "theta=params w, w"][..],
+            "the block `w` appears twice in `theta`",
+        ),
+        (
+            &["w=vector n", "x=vector q"][..],
+            "the size `q` of `x` is not a declared size",
+        ),
+        (
+            &["w=vector n", "x=vector i"][..],
+            "the size `i` of `x` is not a declared size",
+        ),
+        (
+            &["w=vector n", "x=vector n", "n=vector n"][..],
+            "the size `n` of `w` is not a declared size",
+        ),
+    ] {
+        let mut args = vec!["prove", "dot(w, x)", "dot(x, w)"];
+        for d in decls {
+            args.extend(decl(d));
+        }
+        let o = derive(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{decls:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains(says), "{decls:?}: {}", stderr(&o));
+    }
 }
 
 #[test]

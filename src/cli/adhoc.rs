@@ -122,6 +122,9 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
     // derivation file's are (covariances and Gaussian vectors need a file).
     let mut shapes = crate::expr::tensor::Shapes::default();
     for (s, k) in &symbols {
+        if let Err((message, help)) = crate::derivation::file::check_tensor_kind(&symbols, *s, k) {
+            return Err(CliError::Usage(format!("--decl {s}: {message} ({help})")));
+        }
         match k {
             Kind::Tensor(m, n) => {
                 use crate::expr::tensor::Dim;

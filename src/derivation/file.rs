@@ -809,27 +809,13 @@ fn tensor_shapes(
             .unwrap_or(0..0)
     };
     let kind_of = |s: Symbol| symbols.iter().find(|(x, _)| *x == s).map(|(_, k)| k);
-    let check_sizes = |s: Symbol, d: &Expr| -> Result<(), InputError> {
-        for x in d.as_ref().iter().filter_map(|n| n.symbol()) {
-            if !matches!(kind_of(x), Some(Kind::Size)) {
-                return Err(l
-                    .err(
-                        span_of(s),
-                        format!("the size `{x}` of `{s}` is not a declared size"),
-                        "here",
-                    )
-                    .with_help(format!("declare it: {x} = \"size\"")));
-            }
-        }
-        Ok(())
-    };
     let mut shapes = Shapes::default();
     for (s, kind) in symbols {
+        if let Err((message, help)) = check_tensor_kind(symbols, *s, kind) {
+            return Err(l.err(span_of(*s), message, "here").with_help(help));
+        }
         match kind {
             Kind::Tensor(m, n) => {
-                for d in [m, n] {
-                    check_sizes(*s, d)?;
-                }
                 shapes
                     .tensors
                     .insert(*s, (Dim::new(m.clone()), Dim::new(n.clone())));
@@ -842,7 +828,6 @@ fn tensor_shapes(
                 }
             }
             Kind::Covariance(d) => {
-                check_sizes(*s, d)?;
                 shapes
                     .tensors
                     .insert(*s, (Dim::new(d.clone()), Dim::new(d.clone())));
@@ -856,7 +841,6 @@ fn tensor_shapes(
                 );
             }
             Kind::GaussianVector(d, cov) => {
-                check_sizes(*s, d)?;
                 shapes.tensors.insert(
                     *s,
                     (
@@ -886,27 +870,59 @@ fn tensor_shapes(
                 }
             }
             Kind::Params(blocks) => {
-                for b in blocks {
-                    if !matches!(kind_of(*b), Some(Kind::Tensor(..))) {
-                        return Err(l
-                            .err(
-                                span_of(*s),
-                                format!(
-                                    "the block `{b}` of `{s}` is not a declared vector or matrix"
-                                ),
-                                "here",
-                            )
-                            .with_help(
-                                "declare each block with its size: `vector N` or `matrix M x N`",
-                            ));
-                    }
-                }
                 shapes.params.insert(*s, blocks.clone());
             }
             _ => {}
         }
     }
     Ok(shapes)
+}
+
+/// Is the declaration `s = kind` of a vector, matrix, covariance, Gaussian vector or parameter
+/// group well formed among `symbols`: its sizes declared sizes, its blocks declared vectors or
+/// matrices, each once? Otherwise (message, help). (Shared by derivation files and `--decl`.)
+pub fn check_tensor_kind(
+    symbols: &[(Symbol, Kind)],
+    s: Symbol,
+    kind: &Kind,
+) -> Result<(), (String, String)> {
+    let kind_of = |x: Symbol| symbols.iter().find(|(y, _)| *y == x).map(|(_, k)| k);
+    let sizes = |d: &Expr| -> Result<(), (String, String)> {
+        for x in d.as_ref().iter().filter_map(|n| n.symbol()) {
+            if !matches!(kind_of(x), Some(Kind::Size)) {
+                return Err((
+                    format!("the size `{x}` of `{s}` is not a declared size"),
+                    format!("declare it: {x} = \"size\""),
+                ));
+            }
+        }
+        Ok(())
+    };
+    match kind {
+        Kind::Tensor(m, n) => {
+            sizes(m)?;
+            sizes(n)
+        }
+        Kind::Covariance(d) | Kind::GaussianVector(d, _) => sizes(d),
+        Kind::Params(blocks) => {
+            for (i, b) in blocks.iter().enumerate() {
+                if !matches!(kind_of(*b), Some(Kind::Tensor(..))) {
+                    return Err((
+                        format!("the block `{b}` of `{s}` is not a declared vector or matrix"),
+                        "declare each block with its size: `vector N` or `matrix M x N`".into(),
+                    ));
+                }
+                if blocks[..i].contains(b) {
+                    return Err((
+                        format!("the block `{b}` appears twice in `{s}`"),
+                        "name each block of a parameter group once".into(),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The factor F of a covariance S = F·Fᵀ (a name no one can type).
