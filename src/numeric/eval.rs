@@ -16,6 +16,8 @@ use super::activation::Activation;
 use super::integrand::{Op, Program};
 use crate::expr::{Expr, Math};
 
+mod dual;
+
 /// A value with its rounding scale and Monte Carlo standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Value {
@@ -1025,7 +1027,8 @@ impl<'a> Evaluator<'a> {
     }
 
     /// d/dt(body) at the current value of t, for a matrix-valued or (as a 1×1 matrix) scalar body:
-    /// (value, error estimate, magnitude scale) by the one derivative scheme,
+    /// (value, error estimate, magnitude scale): exact by forward mode ([`dual`]) for a scalar
+    /// body where the chain rule applies at the point, otherwise by the one difference scheme,
     /// [`super::diff::derivative`] (Ridders' extrapolation; initial step from t and its declared
     /// interval, one-sided at an edge of it). A failure of the scheme (a sample that is not
     /// finite, differences that do not converge) is an error: the point is not evaluated. A `t`
@@ -1079,8 +1082,9 @@ impl<'a> Evaluator<'a> {
         self.differentiate(e, body, as_matrix, t0, None, Moved::Entry(s, idx))
     }
 
-    /// The one derivative scheme ([`super::diff::derivative`]) applied to `body` as `what` moves
-    /// from `t0`: (value, error estimate, magnitude scale). The scheme's own failure is said with
+    /// The derivative of `body` as `what` moves from `t0`: (value, error estimate, magnitude
+    /// scale). Forward mode first for a scalar body ([`dual`]: exact, one pass); where it
+    /// declines, the one difference scheme ([`super::diff::derivative`]). The scheme's own failure is said with
     /// the variable's name (the scheme calls it t).
     fn differentiate(
         &mut self,
@@ -1091,6 +1095,11 @@ impl<'a> Evaluator<'a> {
         domain: Option<(f64, f64)>,
         what: Moved,
     ) -> Result<(Matrix, f64, f64), EvalError> {
+        if !as_matrix {
+            if let Some(d) = self.forward_derivative(e, body, &what)? {
+                return Ok((Matrix::from_element(1, 1, d.value), d.stderr, d.scale));
+            }
+        }
         let d = super::diff::derivative(t0, domain, |x| {
             match &what {
                 Moved::Symbol(t) => self.bound.push((*t, x)),
@@ -1575,12 +1584,30 @@ impl<'a> Evaluator<'a> {
 
     /// E[x·y] for polynomials x, y in the random entries.
     fn pair_moment(&mut self, x: &RPoly, y: &RPoly) -> Result<Value, EvalError> {
-        self.charge((x.0.len() * y.0.len()) as i128, || {
+        // E[m1·m2] of two monomials of independent N(0, 1) entries is 0 unless every entry has
+        // an even power in the product, that is unless m1 and m2 have the same entries at odd
+        // powers: y's monomials are grouped by those, and each of x's meets only its group.
+        fn odd(m: &[(usize, u32)]) -> Vec<usize> {
+            m.iter()
+                .filter(|(_, k)| k % 2 == 1)
+                .map(|(i, _)| *i)
+                .collect()
+        }
+        self.charge((x.0.len() + y.0.len()) as i128, || {
             "a polynomial product".into()
         })?;
+        type Group<'p> = Vec<(&'p Vec<(usize, u32)>, f64, f64)>;
+        let mut groups: HashMap<Vec<usize>, Group> = HashMap::default();
+        for (m2, (c2, s2)) in &y.0 {
+            groups.entry(odd(m2)).or_default().push((m2, *c2, *s2));
+        }
         let (mut value, mut scale) = (0.0, 0.0);
         for (m1, (c1, s1)) in &x.0 {
-            for (m2, (c2, s2)) in &y.0 {
+            let Some(group) = groups.get(&odd(m1)) else {
+                continue;
+            };
+            self.charge(group.len() as i128, || "a polynomial product".into())?;
+            for (m2, c2, s2) in group {
                 let mut moment = 1.0;
                 let (mut p, mut q) = (0, 0);
                 while moment != 0.0 && (p < m1.len() || q < m2.len()) {
@@ -1811,7 +1838,7 @@ impl<'a> Evaluator<'a> {
                 self.charge((x.0.len() * y.0.len()) as i128, || {
                     "a polynomial product".into()
                 })?;
-                Ok(mul(&x, &y))
+                Ok(mul_owned(x, y))
             }
             Math::Div([a, b]) => {
                 let x = self.rpoly(e, *a)?;
@@ -2348,13 +2375,35 @@ fn constant(p: &RPoly) -> Option<(f64, f64)> {
     }
 }
 
-fn add(mut x: RPoly, y: RPoly) -> RPoly {
+fn add(mut x: RPoly, mut y: RPoly) -> RPoly {
+    // Into the larger of the two (a sum's terms are added one by one to a growing total).
+    if x.0.len() < y.0.len() {
+        std::mem::swap(&mut x, &mut y);
+    }
     for (m, (c, s)) in y.0 {
         let e = x.0.entry(m).or_insert((0.0, 0.0));
         e.0 += c;
         e.1 += s;
     }
     x
+}
+
+/// [`mul`] of owned polynomials: a constant factor scales the other's coefficients in place.
+fn mul_owned(mut x: RPoly, mut y: RPoly) -> RPoly {
+    if constant(&x).is_some() {
+        std::mem::swap(&mut x, &mut y);
+    }
+    match constant(&y) {
+        Some(_) if y.0.is_empty() => RPoly::default(),
+        Some((c2, s2)) => {
+            for (c1, s1) in x.0.values_mut() {
+                *c1 *= c2;
+                *s1 *= s2;
+            }
+            x
+        }
+        None => mul(&x, &y),
+    }
 }
 
 fn mul(x: &RPoly, y: &RPoly) -> RPoly {

@@ -1045,7 +1045,9 @@ impl Evaluator<'_> {
             Math::Expect(_) => return np("E[...] is Monte Carlo or exact moments in f64"),
             Math::Gauss(_) => return np("gauss(...) is quadrature in f64"),
             Math::Integral(_) => return np("integral(...) is quadrature in f64"),
-            Math::Deriv(_) => return np("d/dt is Richardson differences in f64"),
+            Math::Deriv(_) => {
+                return np("d/dt is evaluated in f64 (forward mode or Ridders differences)")
+            }
             Math::MatMul(_) | Math::MatExp(_) => return np("matrix terms are evaluated in f64"),
             Math::Transpose(_)
             | Math::Trace(_)
