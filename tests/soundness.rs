@@ -140,6 +140,21 @@ const LIES: &[Lie] = &[
         by: "calculus",
         decls: &["a=index in 1..n", "b=index in 1..n", "W=array"],
     },
+    // An integral's variable named like a declared positive symbol took its positivity:
+    // sqrt(s^2) = s under the integral over a negative range.
+    Lie {
+        lhs: "integral(s in a..b, sqrt(s^2))",
+        rhs: "integral(s in a..b, s)",
+        by: "calculus,powers",
+        decls: &["s=positive", "a=real", "b=real"],
+    },
+    // ... and the range of a declared index: δ(j, k) summed over j is 1 only for an integer k.
+    Lie {
+        lhs: "integral(k in 0..1, sum(j in 1..n, delta(j, k)))",
+        rhs: "1",
+        by: "calculus,sums",
+        decls: &[],
+    },
 ];
 
 #[test]

@@ -4,8 +4,9 @@
 //! bound indices apart. The loader, the prover's analysis and the description of sample points
 //! ask here (the evaluators and printers still match `sum` and `gauss` themselves).
 //!
-//! Two nodes bind: `sum(j in lo..hi, body)` binds its index `j` in `body` (not in `lo`, `hi`), and
-//! `gauss(s11, s12, s22; body)` binds [`GAUSS_VARS`] (`u`, `v`) in `body`. A rule that consults
+//! Three nodes bind: `sum(j in lo..hi, body)` binds its index `j` in `body` (not in `lo`, `hi`),
+//! `integral(s in a..b, body)` its variable `s` likewise, and `gauss(s11, s12, s22; body)` binds
+//! [`GAUSS_VARS`] (`u`, `v`) in `body`. A rule that consults
 //! what is declared about a symbol (a range, randomness, positivity) is sound only where the
 //! symbol means the declared one; [`rename_apart`] makes that true everywhere in a term by
 //! renaming every bound index that collides with a declared or free name, or shadows an
@@ -279,9 +280,9 @@ pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
     Some(out)
 }
 
-/// Rename the bound indices of `terms` apart: a `sum` index that is in `reserved` (declared or
-/// free names), or that a binder inside its body binds again, gets a fresh name `j_1`, `j_2`, …
-/// that occurs nowhere in the terms, is not reserved and is bound nowhere in its body. Afterwards
+/// Rename the bound indices of `terms` apart: a `sum` index or an `integral` variable that is in
+/// `reserved` (declared or free names), or that a binder inside its body binds again, gets a
+/// fresh name `j_1`, `j_2`, … that occurs nowhere in the terms, is not reserved and is bound nowhere in its body. Afterwards
 /// no binder shadows another and no bound name is reserved. Inner binders keep their names (the
 /// outer one of two clashing binders is renamed), so a closed subterm such as an unfolded
 /// definition reads the same wherever it stands, and renaming is deterministic: alpha-equal sums
@@ -307,7 +308,9 @@ pub fn rename_apart(terms: &[&Expr], reserved: &BTreeSet<Symbol>) -> Vec<Expr> {
             }
         }
         let bound = binds(e, id);
-        if let (Math::Sum([_, _, _, body]), [b]) = (&e[id], bound.as_slice()) {
+        if let (Math::Sum([_, _, _, body]) | Math::Integral([_, _, _, body]), [b]) =
+            (&e[id], bound.as_slice())
+        {
             let below = {
                 let mut below = BTreeSet::new();
                 collect_bound(e, *body, names, &mut below);
