@@ -1242,7 +1242,14 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             line: src[..t.span().start].matches('\n').count() + 1,
         })
     };
-    let conventions = conventions(&l, &raw.conventions, &declared, &defs, &written_defs)?;
+    let conventions = conventions(
+        &l,
+        &raw.conventions,
+        &declared,
+        &symbols,
+        &defs,
+        &written_defs,
+    )?;
     let mut claims = vec![];
     for raw_claim in &raw.claim {
         if raw_claim.step.is_empty() {
@@ -1645,8 +1652,9 @@ struct Convention {
 }
 
 /// A parameterised definition `K(r, s) = "…"`: its name and parameters are checked, its body
-/// may use the declared symbols, the parameters and the definitions above it; it is stored for
-/// the expressions below it, where `K(x, y)` stands for the body with `x`, `y` for `r`, `s`.
+/// may use the declared symbols, the parameters and the definitions above it; it is stored as
+/// written for the expressions below it, where `K(x, y)` stands for the body with `x`, `y` for
+/// `r`, `s` (the definitions it uses are unfolded with the expression's own).
 fn function_definition(
     l: &Loader,
     name: &Spanned<String>,
@@ -1720,8 +1728,12 @@ fn function_definition(
     let mut allowed = declared.clone();
     allowed.extend(params.iter().copied());
     check_symbols(l, &e, &spans, &allowed, defs)?;
-    let (e, _) = unfold(&e, defs).map_err(|err| unfold_error(l, body.span(), err, Some(fsym)))?;
-    check_unfolded(l, &e, body.span(), Some(fsym))?;
+    let (unfolded, _) =
+        unfold(&e, defs).map_err(|err| unfold_error(l, body.span(), err, Some(fsym)))?;
+    check_unfolded(l, &unfolded, body.span(), Some(fsym))?;
+    // Stored as written: the definitions it uses are unfolded where it is applied, with the
+    // file's definitions or a convention's replacements (`Lreg(c) = L + c·f²` under a
+    // convention that halves L uses the halved L).
     l.functions.borrow_mut().insert(fsym, (params, e));
     Ok(())
 }
@@ -1734,6 +1746,7 @@ fn conventions(
     l: &Loader,
     raw: &BTreeMap<Spanned<String>, RawConvention>,
     declared: &BTreeSet<Symbol>,
+    kinds: &[(Symbol, Kind)],
     defs: &BTreeMap<Symbol, Expr>,
     written_defs: &[(Symbol, Expr)],
 ) -> Result<BTreeMap<String, Convention>, InputError> {
@@ -1766,6 +1779,23 @@ fn conventions(
             }
             let (e, spans) = l.parse_expr(body)?;
             check_symbols(l, &e, &spans, declared, defs)?;
+            // A number for a declared symbol must lie in its declared domain (η = 0 for a
+            // positive η is another claim, not a convention about this one).
+            let kind = kinds.iter().find(|(k, _)| *k == sym).map(|(_, k)| k);
+            if let (Some(kind), Ok(v)) = (
+                kind,
+                crate::numeric::eval::Evaluator::new(&Default::default()).eval(&e),
+            ) {
+                if let Some(domain) = outside_domain(kind, v.value) {
+                    return Err(l
+                        .err(
+                            body.span(),
+                            format!("the convention sets `{sym}` = {}, outside its declared domain ({domain})", v.value),
+                            "here",
+                        )
+                        .with_help("declare the symbol with a domain that holds the value, or state the step for that value"));
+                }
+            }
             replaced.insert(sym, (e, body.span()));
         }
         let mut conv: BTreeMap<Symbol, Expr> = BTreeMap::new();
@@ -1796,6 +1826,22 @@ fn conventions(
         );
     }
     Ok(out)
+}
+
+/// If `v` lies outside the domain of `kind`: the domain, described.
+fn outside_domain(kind: &Kind, v: f64) -> Option<String> {
+    let integer = v.fract() == 0.0;
+    match kind {
+        Kind::Positive if v.is_nan() || v <= 0.0 => Some("positive".into()),
+        Kind::Size if !(integer && v >= 1.0) => Some("a size: an integer ≥ 1".into()),
+        Kind::Integer if !integer => Some("an integer".into()),
+        Kind::Index(..) if !integer => Some("an index: an integer".into()),
+        Kind::Interval(a, b) if v.is_nan() || v < *a || v > *b => {
+            Some(format!("the interval {a}..{b}"))
+        }
+        Kind::Real if !v.is_finite() => Some("a real number".into()),
+        _ => None,
+    }
 }
 
 /// The link `from` → `to` read under the convention `name`.
