@@ -52,6 +52,9 @@ pub struct Evidence {
     pub limit: Option<super::limit::LimitEvidence>,
     /// For an approximation link: the order study.
     pub approx: Option<super::approx::ApproxStudy>,
+    /// For a strict inequality: a point where the sides are equal within the tolerance, where
+    /// `<` is not decided (it fails if they are equal); the link is then not `consistent`.
+    pub undecided_strict: Option<String>,
 }
 
 impl Evidence {
@@ -59,7 +62,9 @@ impl Evidence {
     /// generic size when the link uses sizes (agreement at sizes 1 to 5 alone is no evidence for
     /// every size: (n−1)(n−2)(n−3)(n−4)(n−5) vanishes there).
     pub fn checked(&self) -> bool {
-        self.points.len() >= MIN_POINTS && !self.small_sizes_only()
+        self.points.len() >= MIN_POINTS
+            && !self.small_sizes_only()
+            && self.undecided_strict.is_none()
     }
     /// Were the points evaluated only at edge sizes (≤ [`super::sample::EDGE_SIZE`]) of a link
     /// that uses sizes (the term budget refused the larger ones)?
@@ -665,6 +670,22 @@ pub(super) fn check_sides(
         // the tolerance the equality would have had there.
         for p in &mut evidence.points {
             p.cmp.diff = step.rel.excess(p.lhs.value, p.rhs.value);
+            // Sides known exactly (no tolerance: ball arithmetic, or exact zeros) and equal
+            // violate a strict inequality: 1 − r² > 0 fails at r = 1.
+            let strict = matches!(step.rel, Relation::Lt | Relation::Gt);
+            if strict
+                && p.cmp.tol == 0.0
+                && !p.cmp.statistical
+                && p.lhs.value == p.rhs.value
+                && p.lhs.value.is_finite()
+            {
+                p.cmp.diff = f64::MIN_POSITIVE;
+            } else if strict
+                && evidence.undecided_strict.is_none()
+                && (p.lhs.value - p.rhs.value).abs() <= p.cmp.tol
+            {
+                evidence.undecided_strict = Some(p.at.clone());
+            }
         }
         // A side that is not finite decides nothing: the point is not evaluated.
         let before = evidence.points.len();

@@ -289,6 +289,12 @@ fn render_checks(
                 "{pad}  |lhs − rhs| = {:.3e} > tolerance {:.3e}",
                 c.cmp.diff, c.cmp.tol
             );
+        } else if c.lhs.value == c.rhs.value && c.cmp.tol == 0.0 {
+            let _ = writeln!(
+                o,
+                "{pad}  the sides are exactly equal, so the strict `{}` fails",
+                rel.symbol()
+            );
         } else {
             let _ = writeln!(
                 o,
@@ -320,6 +326,12 @@ fn render_checks(
             ev.skipped_count + ev.points.len()
         );
     }
+    if let (Some(at), None) = (&ev.undecided_strict, ev.counterexample()) {
+        let _ = writeln!(
+            o,
+            "{pad}numeric: at {at} the sides are equal within the tolerance: the strict inequality is not decided there"
+        );
+    }
     if ev.small_sizes_only() && ev.counterexample().is_none() {
         let _ = writeln!(
             o,
@@ -338,8 +350,8 @@ fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
         "        order study: |lhs − rhs| as {} {}; log–log slope over the last {} steps above rounding, needed {}",
         s.symbol,
         match s.toward {
-            super::approx::Toward::Zero => "halves from 0.1",
-            super::approx::Toward::Infinity => "doubles from 16",
+            super::approx::Toward::Zero => "about halves from 0.1",
+            super::approx::Toward::Infinity => "about doubles from 16",
         },
         super::approx::FIT,
         s.needed()
@@ -357,9 +369,13 @@ fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
             ),
             _ => String::new(),
         };
-        let slope = match p.slope {
-            Some(x) => format!("slope {x:.2}"),
-            None => "within rounding".to_string(),
+        let slope = match (p.slope, &p.undecided) {
+            (_, Some(why)) => format!("undecided: {why}"),
+            (Some(x), None) if p.unsteady => {
+                format!("slope {x:.2}, but the difference does not decrease at every step")
+            }
+            (Some(x), None) => format!("slope {x:.2}"),
+            (None, None) => "within rounding".to_string(),
         };
         let _ = writeln!(
             o,

@@ -46,9 +46,17 @@ fn random(kind: &Kind, rng: &mut rand_pcg::Pcg64) -> Option<f64> {
     let tiny = 10f64.powf(-DECADES);
     let huge = 10f64.powf(DECADES);
     Some(match kind {
+        // A third of the draws uniform over the moderate values (|x| ≤ MODERATE), where
+        // periodic and bounded functions do everything (1 + sin a + cos a < 0 only for a in
+        // (π, 3π/2) modulo 2π, which log-uniform magnitudes almost never meet); the rest
+        // log-uniform in magnitude over DECADES decades each way.
+        Kind::Real if rng.random_range(0..3) == 0 => rng.random_range(-MODERATE..=MODERATE),
         Kind::Real => {
             let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
             sign * log_uniform(rng, tiny, huge)
+        }
+        Kind::Positive if rng.random_range(0..3) == 0 => {
+            rng.random_range(0.0..=MODERATE).max(f64::MIN_POSITIVE)
         }
         Kind::Positive => log_uniform(rng, tiny, huge),
         Kind::Size => log_uniform(rng, 1.0, MAX_SIZE).round(),
@@ -96,6 +104,10 @@ fn interval(a: f64, b: f64, rng: &mut rand_pcg::Pcg64) -> f64 {
 pub fn point(d: &Derivation, k: usize) -> Env {
     point_scaled(d, k, 0)
 }
+
+/// The range −MODERATE..MODERATE from which a third of the random reals are drawn uniformly
+/// (two periods of sin and cos, beyond the edge values 0, ±1).
+pub const MODERATE: f64 = 4.0 * std::f64::consts::PI;
 
 /// Sizes up to this are the edge sizes (1, 2, 3, 5); a size above it is generic.
 pub const EDGE_SIZE: f64 = 5.0;
