@@ -163,6 +163,8 @@ define_language! {
         "dot" = Dot([Id; 2]),
         "outer" = Outer([Id; 2]),
         "grad" = Grad([Id; 2]),
+        "jacobian" = Jacobian([Id; 2]),
+        "hessian" = Hessian([Id; 2]),
         Num(Constant),
         Symbol(Symbol),
     }
@@ -241,6 +243,8 @@ impl Math {
             Math::Dot(_) => "dot",
             Math::Outer(_) => "outer",
             Math::Grad(_) => "grad",
+            Math::Jacobian(_) => "jacobian",
+            Math::Hessian(_) => "hessian",
             _ => return None,
         })
     }

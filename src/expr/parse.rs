@@ -275,6 +275,8 @@ pub(crate) fn is_reserved(name: &str) -> bool {
             | "dot"
             | "outer"
             | "grad"
+            | "jacobian"
+            | "hessian"
             | "transpose"
             | "trace"
             | "norm"
@@ -524,7 +526,8 @@ fn call(pair: Pair<Rule>) -> Built {
     let name_span = span_of(&name_pair);
     let name = name_pair.as_str();
     let arity = match name {
-        "atan2" | "delta" | "frac" | "max" | "min" | "leaky_relu" | "dot" | "outer" | "grad" => 2,
+        "atan2" | "delta" | "frac" | "max" | "min" | "leaky_relu" | "dot" | "outer" | "grad"
+        | "jacobian" | "hessian" => 2,
         "transpose" | "trace" | "norm" => 1,
         "E" => {
             return Err(ParseError::new(
@@ -576,6 +579,8 @@ fn call(pair: Pair<Rule>) -> Built {
         "dot" => Math::Dot([z(); 2]),
         "outer" => Math::Outer([z(); 2]),
         "grad" => Math::Grad([z(); 2]),
+        "jacobian" => Math::Jacobian([z(); 2]),
+        "hessian" => Math::Hessian([z(); 2]),
         "transpose" => Math::Transpose(z()),
         "trace" => Math::Trace(z()),
         "norm" => Math::Norm(z()),

@@ -459,6 +459,8 @@ impl Printer<'_> {
                     Math::Dot(_) => "\\operatorname{dot}",
                     Math::Outer(_) => "\\operatorname{outer}",
                     Math::Grad(_) => "\\nabla",
+                    Math::Jacobian(_) => "J",
+                    Math::Hessian(_) => "\\nabla^2",
                     _ => "\\operatorname{?}",
                 };
                 self.latex_call(name, other.children(), i, out);

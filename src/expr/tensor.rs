@@ -399,6 +399,33 @@ fn go_node(
                 }
             }
         }
+        Math::Jacobian([x, f]) | Math::Hessian([x, f]) => {
+            let hessian = matches!(e[id], Math::Hessian(_));
+            let name = if hessian { "hessian" } else { "jacobian" };
+            let n = match e[*x].symbol() {
+                Some(s) if sh.vectors.contains(&s) && !sh.factored.contains_key(&s) => {
+                    sh.tensors[&s].0.clone()
+                }
+                _ => {
+                    return fail(
+                        id,
+                        format!("{name}(x, f): x must be a declared vector (`vector N`)"),
+                    )
+                }
+            };
+            let sf = of(*f)?;
+            match (&sf, hessian) {
+                (Scalar, true) => Tensor(n.clone(), n),
+                (Tensor(m, c), false) if c.is_one() => Tensor(m.clone(), n),
+                _ => {
+                    let wants = if hessian { "a number" } else { "a vector" };
+                    return fail(
+                        id,
+                        format!("{name} differentiates {wants}: {}", sh.describe(e, *f, &sf)),
+                    );
+                }
+            }
+        }
         Math::Sum([j, lo, hi, body]) => {
             for c in [lo, hi] {
                 let s = of(*c)?;
@@ -830,6 +857,52 @@ impl Lowering<'_> {
                 let body = self.scalar(*f);
                 self.add(Math::Deriv([var, body]))
             }
+            // J[i, j] = ∂f_i/∂x_j.
+            Math::Jacobian([x, f]) => {
+                let s = e[*x]
+                    .symbol()
+                    .expect("jacobian's variable is a symbol (inferred)");
+                let var = self.block_entry(
+                    s,
+                    At {
+                        row: at.col,
+                        col: None,
+                    },
+                );
+                let body = self.entry(
+                    *f,
+                    At {
+                        row: at.row,
+                        col: None,
+                    },
+                );
+                self.add(Math::Deriv([var, body]))
+            }
+            // H[i, j] = ∂/∂x_i (∂f/∂x_j).
+            Math::Hessian([x, f]) => {
+                let s = e[*x]
+                    .symbol()
+                    .expect("hessian's variable is a symbol (inferred)");
+                let (xi, xj) = (
+                    self.block_entry(
+                        s,
+                        At {
+                            row: at.row,
+                            col: None,
+                        },
+                    ),
+                    self.block_entry(
+                        s,
+                        At {
+                            row: at.col,
+                            col: None,
+                        },
+                    ),
+                );
+                let body = self.scalar(*f);
+                let inner = self.add(Math::Deriv([xj, body]));
+                self.add(Math::Deriv([xi, inner]))
+            }
             Math::Sum(parts) => self.user_sum(*parts, |me, b| me.entry(b, at)),
             Math::Deriv([t, body]) => {
                 let tv = self.scalar(*t);
@@ -920,5 +993,28 @@ mod tests {
         assert!(lowered("grad(n0, dot(x, x))").is_err());
         assert!(lowered("norm(3)").is_err());
         assert!(lowered("exp(grad(theta, dot(x, x)))").is_err());
+        assert!(lowered("trace(hessian(x, W@x))")
+            .unwrap_err()
+            .contains("a number"));
+        assert!(lowered("trace(jacobian(x, dot(x, x)))")
+            .unwrap_err()
+            .contains("a vector"));
+        assert!(lowered("trace(hessian(W, dot(x, x)))")
+            .unwrap_err()
+            .contains("declared vector"));
+    }
+
+    #[test]
+    fn jacobians_and_hessians_are_entries_of_derivatives() {
+        // J[i, j] = d/dx[j](F_i); tr J sums J[k, k].
+        assert_eq!(
+            lowered("trace(jacobian(x, tanh(x)))").unwrap(),
+            "sum(k₁ in 1..n0, d/dx[k₁](tanh(x[k₁])))"
+        );
+        // H[i, j] = d/dx[i](d/dx[j](f)).
+        assert_eq!(
+            lowered("trace(hessian(x, x[1]^3))").unwrap(),
+            "sum(k₁ in 1..n0, d/dx[k₁](d/dx[k₁](x[1]^3)))"
+        );
     }
 }

@@ -996,7 +996,9 @@ impl<'a> Evaluator<'a> {
             | Math::Norm(_)
             | Math::Dot(_)
             | Math::Outer(_)
-            | Math::Grad(_) => {
+            | Math::Grad(_)
+            | Math::Jacobian(_)
+            | Math::Hessian(_) => {
                 return Err(EvalError::Unsupported(
                     "vector and matrix operations are evaluated after the loader writes them as entries and sums (declare the vectors' and matrices' sizes)".into(),
                 ))

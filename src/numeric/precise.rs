@@ -1054,7 +1054,9 @@ impl Evaluator<'_> {
             | Math::Norm(_)
             | Math::Dot(_)
             | Math::Outer(_)
-            | Math::Grad(_) => return np("vector operations are written as entries first"),
+            | Math::Grad(_)
+            | Math::Jacobian(_)
+            | Math::Hessian(_) => return np("vector operations are written as entries first"),
         })
     }
 }

@@ -644,9 +644,8 @@ impl<'a> Eval<'a> {
                 };
                 res(Val::M(mexp(&m)), x.approx)
             }
-            Transpose(_) | Trace(_) | Norm(_) | Dot(_) | Outer(_) | Grad(_) => {
-                uns("vector operations are written as entries by the loader")
-            }
+            Transpose(_) | Trace(_) | Norm(_) | Dot(_) | Outer(_) | Grad(_) | Jacobian(_)
+            | Hessian(_) => uns("vector operations are written as entries by the loader"),
         }
     }
 
