@@ -44,9 +44,11 @@ enum Command {
     List,
     /// Prove one link LHS = RHS.
     Prove {
-        /// Left side.
+        /// Left side (may start with a minus: `-max(-a, -b)`).
+        #[arg(allow_hyphen_values = true)]
         lhs: String,
-        /// Right side.
+        /// Right side (may start with a minus).
+        #[arg(allow_hyphen_values = true)]
         rhs: String,
         /// Theories to use (comma-separated): algebra, powers, sums, expectation, gaussian, trig,
         /// calculus, matrices, piecewise. Without it, every theory.
@@ -74,7 +76,8 @@ enum Command {
     Kernel(cli::kernel::KernelArgs),
     /// Evaluate an expression.
     Eval {
-        /// The expression.
+        /// The expression (may start with a minus).
+        #[arg(allow_hyphen_values = true)]
         expr: String,
         /// Values: NAME=VALUE[,NAME=VALUE…].
         #[arg(long)]

@@ -303,6 +303,19 @@ fn eval_prints_what_it_knows() {
     assert_eq!(stdout(&o).trim(), "3.333e-10");
     let o = derive(&["eval", "pi", "--digits", "18"]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    // A leading minus is an expression, not an option.
+    let o = derive(&["eval", "-pi"]);
+    assert_eq!(stdout(&o).trim(), "-3.1415926535897931", "{}", stderr(&o));
+    let o = derive(&[
+        "prove",
+        "min(a, b)",
+        "-max(-a, -b)",
+        "--decl",
+        "a=real",
+        "--decl",
+        "b=real",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
 
 /// `derive report`, in a project folder of its own: a note named like note 000 holding the row
