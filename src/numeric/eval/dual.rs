@@ -135,7 +135,22 @@ impl Evaluator<'_> {
         }
     }
 
-    /// Can the subterm depend on the moved variable? (True when unsure.)
+    /// Does the subterm mention the moved variable's name at all? (Exact: a walk of the
+    /// subterm, for the decisions to decline, which must not depend on the filter's collisions.)
+    fn mentions(e: &Expr, id: Id, what: &Moved) -> bool {
+        let name = Self::moved_name(what);
+        let mut stack = vec![id];
+        while let Some(i) = stack.pop() {
+            match &e[i] {
+                Math::Symbol(s) if *s == name => return true,
+                n => stack.extend(egg::Language::children(n).iter().copied()),
+            }
+        }
+        false
+    }
+
+    /// Can the subterm depend on the moved variable? (A 64-bit filter: true when unsure; false
+    /// positives cost only time, never a different result.)
     fn may_depend(&self, e: &Expr, id: Id, what: &Moved) -> bool {
         let key = e as *const Expr as usize;
         match self.constants.iter().rev().find(|(k, _)| *k == key) {
@@ -150,6 +165,15 @@ impl Evaluator<'_> {
         if self.is_constant(e, id) || !self.may_depend(e, id, what) {
             return Ok((self.value(e, id)?, zero()));
         }
+        match self.dual_node(e, id, what) {
+            // A decline stands only where the moved name really occurs (the filter may have
+            // collided): the result never depends on the filter.
+            Err(Decline::Here) if !Self::mentions(e, id, what) => Ok((self.value(e, id)?, zero())),
+            r => r,
+        }
+    }
+
+    fn dual_node(&mut self, e: &Expr, id: Id, what: &Moved) -> Result<Dual, Decline> {
         if self.random_key(e, id)?.is_some() {
             return Ok((self.value(e, id)?, zero()));
         }
@@ -176,7 +200,7 @@ impl Evaluator<'_> {
                     // a real): the index would move; the tableau reports it.
                     return Err(Decline::Here);
                 }
-                if args[1..].iter().any(|a| self.may_depend(e, *a, what)) {
+                if args[1..].iter().any(|a| Self::mentions(e, *a, what)) {
                     return Err(Decline::Here);
                 }
                 let v = self.value(e, id)?;
@@ -240,7 +264,7 @@ impl Evaluator<'_> {
                 Ok((v, d))
             }
             Math::Sum([var, lo, hi, body]) => {
-                if self.may_depend(e, *lo, what) || self.may_depend(e, *hi, what) {
+                if Self::mentions(e, *lo, what) || Self::mentions(e, *hi, what) {
                     return Err(Decline::Here);
                 }
                 let var = e[*var].symbol().ok_or(Decline::Here)?;
