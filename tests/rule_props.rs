@@ -718,7 +718,6 @@ const KNOWN_LIES: &[(&str, &str, &str, &str)] = &[
     // every one a domain lie (0·x = 0 where x is undefined), none a value lie
     ("calculus", "(unattributed)", "domain", "(d t (sqrt (sqrt (d t 2))))"),
     ("calculus", "ring-normalize(neg)", "domain", "(d t (cos (* (sqrt (neg t)) (sqrt (idx x j)))))"),
-    ("sums", "ring-normalize(-)", "domain", "(- (* (sum q (+ j 1) n (sum pi 0 0 (^ pi -1))) (sum j 3 2 (* (sum n n (- n 1) (idx x p j)) (sum p (+ j 1) 3 1)))) (phi 0))"),
     ("sums", "sum-linear", "domain", "(sum pi j m (sum j j m (* (^ (sum pi 0 3 (* (sqrt (^ 1 2)) (^ p -1))) 2) (delta pi j))))"),
     ("sums", "sum-product", "domain", "(^ (sum pi 3 3 (sum w (+ pi 1) m (sum j 1 k (sum w 0 (+ j 1) (^ w -1))))) 2)"),
 ];

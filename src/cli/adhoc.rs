@@ -51,7 +51,7 @@ fn parse_arg(name: &str, src: &str) -> Result<Expr, CliError> {
 /// `u`, `v` are gauss(…)'s (they cannot be declared).
 fn symbols_of(e: &Expr, out: &mut Vec<Symbol>) {
     for (_, s) in free_occurrences(e, root(e)) {
-        if !out.contains(&s) && !["pi", "u", "v"].contains(&s.as_str()) {
+        if !out.contains(&s) && !["pi", "u", "v", "I"].contains(&s.as_str()) {
             out.push(s);
         }
     }
@@ -161,6 +161,16 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
                 .unwrap_or(0..src.len());
             InputError::new(name, src, span, err.message, "here").into()
         };
+        if let Some((range, why)) = crate::derivation::file::sum_range_not_integer(e, &symbols) {
+            return Err(InputError::new(
+                name,
+                src,
+                0..src.len(),
+                format!("a sum runs over whole numbers, but its range `{range}` {why} (declare its symbols with --decl NAME=size, NAME=integer or NAME='index in LO..HI')"),
+                "in this expression",
+            )
+            .into());
+        }
         if shapes.involved(e) {
             crate::expr::tensor::infer(e, &shapes).map_err(located)?;
             let whole = |err: crate::expr::shape::ShapeError| -> CliError {

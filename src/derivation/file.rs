@@ -904,6 +904,38 @@ pub fn check_tensor_kind(
             sizes(n)
         }
         Kind::Covariance(d) | Kind::GaussianVector(d, _) => sizes(d),
+        Kind::Index(lo, hi) => {
+            // Its ends are whole numbers from the other declarations, and the range is not empty
+            // whatever they are.
+            let others: Vec<(Symbol, Kind)> =
+                symbols.iter().filter(|(x, _)| *x != s).cloned().collect();
+            for end in [lo, hi] {
+                if !integer(end, crate::expr::binders::root(end), &others, &[]) {
+                    return Err((
+                        format!(
+                            "the range of the index `{s}` runs over whole numbers, but its end `{}` is not known to be one",
+                            crate::expr::text(end)
+                        ),
+                        "write the ends with sizes, integers, other indices and integer constants".into(),
+                    ));
+                }
+            }
+            let ev = |e: &Expr| {
+                crate::numeric::eval::Evaluator::new(&Default::default())
+                    .eval(e)
+                    .ok()
+                    .map(|v| v.value)
+            };
+            if let (Some(a), Some(b)) = (ev(lo), ev(hi)) {
+                if b < a {
+                    return Err((
+                        format!("the range {a}..{b} of the index `{s}` is empty"),
+                        "give an index a range that holds at least one value".into(),
+                    ));
+                }
+            }
+            Ok(())
+        }
         Kind::Params(blocks) => {
             for (i, b) in blocks.iter().enumerate() {
                 if !matches!(kind_of(*b), Some(Kind::Tensor(..))) {
@@ -1234,6 +1266,15 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             expr
         };
         check_unfolded(&l, &expr, t.span(), None)?;
+        if let Some((range, why)) = sum_range_not_integer(&expr, &symbols) {
+            return Err(l
+                .err(
+                    t.span(),
+                    format!("a sum runs over whole numbers, but its range `{range}` {why}"),
+                    "in this expression",
+                )
+                .with_help("write the range with sizes, indices, integers and sums' indices (`+`, `−`, `×`, integer constants)"));
+        }
         Ok(Term {
             written,
             expr,
@@ -2072,6 +2113,75 @@ fn check_unfolded(
     }
 }
 
+/// Is the subterm `id` of `e` an integer by its form: an integer constant, a size, an index, a
+/// declared integer, a name in `bound` (sums' indices), or `+`, `−`, `×`, |·|, max, min and
+/// non-negative integer powers of such?
+fn integer(e: &Expr, id: egg::Id, kinds: &[(Symbol, Kind)], bound: &[Symbol]) -> bool {
+    match &e[id] {
+        Math::Num(c) => c.0.is_integer(),
+        Math::Symbol(s) => {
+            bound.contains(s)
+                || kinds.iter().any(|(k, kind)| {
+                    k == s && matches!(kind, Kind::Size | Kind::Integer | Kind::Index(..))
+                })
+        }
+        Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) => {
+            integer(e, *a, kinds, bound) && integer(e, *b, kinds, bound)
+        }
+        Math::Neg(a) | Math::Abs(a) => integer(e, *a, kinds, bound),
+        Math::Max([a, b]) | Math::Min([a, b]) => {
+            integer(e, *a, kinds, bound) && integer(e, *b, kinds, bound)
+        }
+        Math::Pow([a, b]) => {
+            integer(e, *a, kinds, bound)
+                && matches!(&e[*b], Math::Num(c) if c.0.is_integer() && !num_traits::Signed::is_negative(&c.0))
+        }
+        _ => false,
+    }
+}
+
+/// The first sum range of `e` whose ends are not known to be integers (a size, an index, a
+/// declared integer, an enclosing sum's index, an integer constant, or `+`, `−`, `×` and
+/// non-negative integer powers of such), with why: `sum(j in 1..n/2, c)` has ⌊n/2⌋ terms, not
+/// n/2, and the rules that count or split a range hold for whole-number ends only.
+pub fn sum_range_not_integer(e: &Expr, kinds: &[(Symbol, Kind)]) -> Option<(String, String)> {
+    fn go(
+        e: &Expr,
+        id: egg::Id,
+        kinds: &[(Symbol, Kind)],
+        bound: &mut Vec<Symbol>,
+    ) -> Option<(String, String)> {
+        if let Math::Sum([v, lo, hi, body]) = &e[id] {
+            for end in [lo, hi] {
+                if !integer(e, *end, kinds, bound) {
+                    let text = crate::expr::text_at(e, *end);
+                    return Some((text, "is not known to be a whole number".into()));
+                }
+            }
+            let name = e[*v].symbol();
+            bound.extend(name);
+            let r = go(e, *body, kinds, bound);
+            if name.is_some() {
+                bound.pop();
+            }
+            return r;
+        }
+        // Other binders (integral, gauss) bind reals: their names are not sums' indices.
+        let mut out = None;
+        let shadow: Vec<Symbol> = binders::binds(e, id);
+        let saved = bound.clone();
+        bound.retain(|b| !shadow.contains(b));
+        for c in e[id].children() {
+            if out.is_none() {
+                out = go(e, *c, kinds, bound);
+            }
+        }
+        *bound = saved;
+        out
+    }
+    go(e, binders::root(e), kinds, &mut vec![])
+}
+
 /// Replace defined symbols by their definitions; returns the names unfolded. A definition used
 /// under a binder that binds one of its free symbols would be captured, and a result larger
 /// than [`MAX_TERM_NODES`] is refused as soon as it grows past it: both are errors (see
@@ -2098,8 +2208,8 @@ mod tests {
     fn a_bound_name_is_the_binders_not_the_definitions() {
         // The index of a sum and its bound uses stay; the free use in the range unfolds.
         assert_eq!(
-            unfolded("q = 'x + 1'", "sum(q in 1..q, q)"),
-            "sum(q in 1..x + 1, q)"
+            unfolded("q = 'n + 1'", "sum(q in 1..q, q)"),
+            "sum(q in 1..n + 1, q)"
         );
         // u and v are gauss(…)'s bound variables: they cannot be defined.
         let src = "id = \"t\"\ntitle = \"t\"\n[define]\nu = 'x + 1'\n[[claim]]\nstart = \"0\"\n[[claim.step]]\nexpr = \"0\"\n";

@@ -26,6 +26,13 @@ pub struct Context {
     pub intervals: BTreeMap<Symbol, (BigRational, BigRational)>,
     /// Every other declared or defined name (sizes, arrays, reals, …).
     pub declared: BTreeSet<Symbol>,
+    /// Declared integers (`integer`); sizes and indices are integers too.
+    pub integers: BTreeSet<Symbol>,
+    /// Names bound by sums only (never by an integral or a gauss) in the terms being proved:
+    /// integers. Set by the search from the terms, after renaming apart.
+    pub sum_bound: BTreeSet<Symbol>,
+    /// Names bound by an integral or a gauss in the terms being proved (not integers).
+    pub other_bound: BTreeSet<Symbol>,
 }
 
 impl Context {
@@ -60,6 +67,19 @@ impl Context {
         out.extend(self.ranges.keys().copied());
         out.extend(self.intervals.keys().copied());
         out
+    }
+
+    /// Is `s` known to be an integer: a size, an index, a declared integer, or a sum's index (as
+    /// bound in the terms, or a canonical name `sum-alpha` gives one, unless an integral or a
+    /// gauss binds that name too)?
+    pub fn is_integer(&self, s: Symbol) -> bool {
+        self.sizes.contains(&s)
+            || self.ranges.contains_key(&s)
+            || self.integers.contains(&s)
+            || self.sum_bound.contains(&s)
+            || (!self.other_bound.contains(&s)
+                && !self.reserved().contains(&s)
+                && crate::prove::theories::sums::is_canonical(s))
     }
 
     /// Is `s` declared strictly positive?

@@ -1,6 +1,7 @@
 //! Proving one link `lhs = rhs`: one egg runner, explanations on, deterministic limits.
 
 use egg::{FlatTerm, Id, Language, Runner, StopReason};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::analysis::MathAnalysis;
@@ -268,7 +269,21 @@ fn search(
     let start = std::time::Instant::now();
     BUDGET.with(|b| b.set(Some((start + limits.time, limits.nodes))));
     let _guard = BudgetGuard;
-    let mut runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(ctx.clone()));
+    // Names that sums bind (and no integral or gauss binds) are integers.
+    let mut ctx = ctx.clone();
+    let (mut sums, mut others) = (BTreeSet::new(), BTreeSet::new());
+    for t in &renamed {
+        for node in t.as_ref() {
+            let bound = crate::expr::binders::node_binds(node, |c| t[c].symbol());
+            match node {
+                Math::Sum(_) => sums.extend(bound),
+                _ => others.extend(bound),
+            }
+        }
+    }
+    ctx.sum_bound = sums.difference(&others).copied().collect();
+    ctx.other_bound = others;
+    let mut runner: Runner<Math, MathAnalysis> = Runner::new(MathAnalysis::new(ctx));
     if explanations {
         runner = runner.with_explanations_enabled();
     }

@@ -73,7 +73,11 @@ fn sum_linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
         let summed = if inner.is_empty() {
             // A sum of a constant has max(0, hi − lo + 1) terms: hi − lo + 1 only where that
             // count is known not to be negative (an empty range sums to 0, not to a negative count).
-            if !count_nonnegative(egraph, lo, hi) {
+            // And only for integer ends: 1..n/2 holds ⌊n/2⌋ integers.
+            if !count_nonnegative(egraph, lo, hi)
+                || !integer_valued(egraph, lo, 4)
+                || !integer_valued(egraph, hi, 4)
+            {
                 return None;
             }
             let d = b.node(Math::Sub([hi_v, lo_v]));
@@ -491,8 +495,9 @@ fn sum_single(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     Some(b.finish())
 }
 
-/// Is the class known to hold an integer: an integer constant, a size or an index declared over
-/// a range, or a sum, difference, product or negation of such (to `depth` levels)?
+/// Is the class known to hold an integer: an integer constant, a size, an index declared over a
+/// range, a declared integer, a sum's index, or a sum, difference, product or negation of such
+/// (to `depth` levels)?
 fn integer_valued(egraph: &MathGraph, id: Id, depth: usize) -> bool {
     let data = &egraph[id].data;
     if let Some(c) = &data.constant {
@@ -500,7 +505,7 @@ fn integer_valued(egraph: &MathGraph, id: Id, depth: usize) -> bool {
     }
     let ctx = &egraph.analysis.ctx;
     egraph[id].nodes.iter().any(|n| match n {
-        Math::Symbol(x) => ctx.sizes.contains(x) || ctx.ranges.contains_key(x),
+        Math::Symbol(x) => ctx.is_integer(*x),
         Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) if depth > 0 => {
             integer_valued(egraph, *a, depth - 1) && integer_valued(egraph, *b, depth - 1)
         }
@@ -511,6 +516,15 @@ fn integer_valued(egraph: &MathGraph, id: Id, depth: usize) -> bool {
 
 /// Canonical bound-index names, tried in order.
 const CANONICAL: [&str; 8] = ["k", "l", "m", "p", "q", "r", "s", "t"];
+
+/// Is `s` a name [`sum_alpha`] gives a sum's index (one of [`CANONICAL`] or `k1`, `k2`, …)?
+pub fn is_canonical(s: Symbol) -> bool {
+    let s = s.as_str();
+    CANONICAL.contains(&s)
+        || FRESH.contains(&s)
+        || s.strip_prefix('k')
+            .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+}
 
 /// sum(j in R, a(j)) = sum(c in R, a(c)) with `c` the canonical index of the sum: the first
 /// name of [`CANONICAL`] (or `k1`, `k2`, …) that is neither reserved by the context nor free in
