@@ -316,6 +316,11 @@ fn eval_prints_what_it_knows() {
         "b=real",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // `I` is the identity matrix from the command line too (it was assumed a real: A@I = A was
+    // reported UNSOUND).
+    let o = derive(&["prove", "A@I", "A", "--decl", "A=matrix"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stdout(&o).contains("assuming"), "{}", stdout(&o));
 }
 
 /// `derive report`, in a project folder of its own: a note named like note 000 holding the row

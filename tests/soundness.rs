@@ -148,6 +148,23 @@ const LIES: &[Lie] = &[
         by: "calculus,powers",
         decls: &["s=positive", "a=real", "b=real"],
     },
+    // A sum of a constant counted as hi − lo + 1 terms for an end that is not a whole number:
+    // 1..n/2 holds ⌊n/2⌋ integers (the loader now refuses such a range; the prover alone must not
+    // count it either).
+    Lie {
+        lhs: "sum(j in 1..n/2, c) + sum(j in 1..n/2, c)",
+        rhs: "n*c",
+        by: "sums",
+        decls: &["c=real"],
+    },
+    // A heavy-tailed expectation (E[exp(0.3·w²)] = 1/√0.4 ≈ 1.58): the points whose Monte Carlo
+    // samples missed the tail were taken as evidence beside those that flagged it.
+    Lie {
+        lhs: "E[exp(0.3*w[1]^2)*w[2]^2]",
+        rhs: "1.5",
+        by: "expectation",
+        decls: &[],
+    },
     // ... and the range of a declared index: δ(j, k) summed over j is 1 only for an integer k.
     Lie {
         lhs: "integral(k in 0..1, sum(j in 1..n, delta(j, k)))",

@@ -186,6 +186,9 @@ pub fn context(d: &Derivation) -> Context {
             Kind::Gaussian => {
                 ctx.random.insert(*s);
             }
+            Kind::Integer => {
+                ctx.integers.insert(*s);
+            }
             Kind::Matrix => {
                 ctx.matrices.insert(*s);
             }
@@ -279,7 +282,14 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
         }
         unreachable!("the last shrink returns")
     };
-    gather(&mut ev, at);
+    // The same computation at every point: no symbol with a value at the points (only random
+    // ones) and no generic activation.
+    let uniform = used.iter().all(|s| {
+        d.symbols
+            .iter()
+            .any(|(x, k)| x == s && *k == Kind::Gaussian)
+    });
+    gather(&mut ev, at, uniform);
     ev
 }
 
@@ -290,6 +300,7 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
 pub(super) fn gather(
     ev: &mut Evidence,
     at: impl Fn(usize) -> (Result<PointResult, String>, bool) + Sync + Send,
+    uniform: bool,
 ) {
     let mut outcomes: Vec<(Result<PointResult, String>, bool)> =
         (0..POINTS).into_par_iter().map(&at).collect();
@@ -309,6 +320,23 @@ pub(super) fn gather(
             p.cmp = p.cmp.as_one_of(POINTS, total);
         }
     }
+    // Where every point computes the same expectation (`uniform`: no symbol takes a value at the
+    // points), an estimator found without finite variance at one point (a heavy tail:
+    // E[exp(0.4·w²)]) has none at the others either, where the samples merely missed the tail:
+    // its standard errors are not evidence for or against the link anywhere.
+    let heavy = uniform
+        && outcomes
+            .iter()
+            .any(|(o, _)| o.as_ref().is_err_and(|why| why.starts_with(DIVERGENT)));
+    if heavy {
+        for (o, _) in outcomes.iter_mut() {
+            if o.as_ref().is_ok_and(|p| p.cmp.statistical) {
+                *o = Err(format!(
+                    "{DIVERGENT}: at another point the Monte Carlo estimator has no finite variance, so its standard error is not trusted here"
+                ));
+            }
+        }
+    }
     for (outcome, precise) in outcomes {
         if precise && !ev.methods.contains(&Method::Precise) {
             ev.methods.push(Method::Precise);
@@ -324,6 +352,9 @@ pub(super) fn gather(
         }
     }
 }
+
+/// How a divergent expectation's error reads ([`EvalError::Divergent`]).
+const DIVERGENT: &str = "divergent expectation";
 
 #[derive(Debug, Clone)]
 pub(super) enum PointError {

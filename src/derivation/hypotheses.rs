@@ -297,7 +297,7 @@ fn integrate(
         }
         unreachable!("the last shrink returns")
     };
-    gather(&mut ev, at);
+    gather(&mut ev, at, false);
     ev
 }
 
