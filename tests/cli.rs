@@ -63,6 +63,11 @@ fn bad_input_exits_2_with_file_line_and_column() {
         stderr(&o)
     );
 
+    // A directory is not a derivation file, and says so (it was "no such file").
+    let o = derive(&["check", "derivations/should_fail"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+
     let o = derive(&["check", "no_such_derivation"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no derivation `no_such_derivation`"));

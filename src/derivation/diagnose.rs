@@ -51,7 +51,14 @@ pub fn diagnose(ev: &Evidence, outcome: &Outcome) -> Option<String> {
         })
         .map(|p| p.rhs.value / p.lhs.value)
         .collect();
-    if ratios.len() >= 3 {
+    // A point where one side is 0 and the other clearly is not: no constant factor relates them
+    // (sum(j in 0..m, c) against (m + 1)·c at m = −1 is 0 against a number).
+    let zero_against_number = ev.points.iter().any(|p| {
+        let clear =
+            |x: &crate::numeric::eval::Value| x.value.abs() > RATIO_REL * x.scale.max(1e-300);
+        clear(&p.lhs) != clear(&p.rhs)
+    });
+    if ratios.len() >= 3 && !zero_against_number {
         let r0 = ratios[0];
         let constant = ratios
             .iter()

@@ -50,6 +50,16 @@ pub enum LoadError {
     /// A target that looks like a path names no file.
     #[error("no such file: {0}")]
     NoSuchFile(String),
+    /// A target that names something other than a regular file (a directory, a pipe, a device).
+    #[error(
+        "{path} is {what}, not a derivation file (give a .toml file, or --all for the folder)"
+    )]
+    NotAFile {
+        /// The target.
+        path: String,
+        /// What it is.
+        what: &'static str,
+    },
     /// No derivation has this id.
     #[error("no derivation `{target}` (known: {})", known.join(", "))]
     UnknownId {
@@ -173,6 +183,17 @@ pub fn resolve(target: &str) -> Result<PathBuf, LoadError> {
     let p = PathBuf::from(target);
     if p.is_file() {
         return Ok(p);
+    }
+    if let Ok(meta) = std::fs::metadata(&p) {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a pipe, a socket or a device)"
+        };
+        return Err(LoadError::NotAFile {
+            path: target.to_string(),
+            what,
+        });
     }
     if target.ends_with(".toml") || target.contains('/') {
         return Err(LoadError::NoSuchFile(target.to_string()));
