@@ -8,8 +8,7 @@ use std::fmt;
 use super::draws::NetworkDraws;
 use super::file::{Derivation, Kind, Link, LinkId, Relation};
 use super::sample::{
-    describe, generic_point, generic_sizes_lost, generic_sizes_lost_reason, point_retry,
-    used_symbols, MAX_SHRINK, POINTS,
+    describe, generic_point, point_retry, retry_lost, used_symbols, MAX_SHRINK, POINTS,
 };
 use super::sides::SideValues;
 pub use super::verdict::Verdict;
@@ -35,6 +34,24 @@ pub struct PointResult {
     /// Is the point generic in its sizes: the link uses no size, or one of the sizes it uses is
     /// above the edge sizes ([`super::sample::EDGE_SIZE`])?
     pub generic: bool,
+}
+
+impl PointResult {
+    /// The comparison at the point `env` of `d`, described by the symbols in `used`.
+    pub(super) fn at(
+        d: &Derivation,
+        env: &crate::numeric::eval::Env,
+        used: &[egg::Symbol],
+        (lhs, rhs, cmp): (Value, Value, Comparison),
+    ) -> PointResult {
+        PointResult {
+            at: describe(d, env, Some(used)),
+            lhs,
+            rhs,
+            cmp,
+            generic: generic_point(d, env, used),
+        }
+    }
 }
 
 /// The numeric evidence for one link.
@@ -238,8 +255,8 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
     // The points are independent (each has its own seed): evaluated in parallel, kept in order.
     let at = |k: usize| -> (Result<PointResult, String>, bool) {
         for shrink in 0..=MAX_SHRINK {
-            if generic_sizes_lost(d, k, shrink, &used) {
-                return (Err(generic_sizes_lost_reason()), false);
+            if let Some(why) = retry_lost(d, k, shrink, &used) {
+                return (Err(why), false);
             }
             let env = point_retry(d, k, shrink);
             // High precision (src/numeric/precise.rs): where both sides evaluate in ball
@@ -248,36 +265,13 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
             if let Ok((l, r)) = precise(lhs).and_then(|l| Ok((l, precise(rhs)?))) {
                 let c = crate::numeric::precise::compare(&l, &r);
                 let (lhs, rhs, cmp) = crate::numeric::precise::as_point(&l, &r, &c);
-                let at = describe(d, &env, Some(&used));
-                let generic = generic_point(d, &env, &used);
-                return (
-                    Ok(PointResult {
-                        at,
-                        lhs,
-                        rhs,
-                        cmp,
-                        generic,
-                    }),
-                    true,
-                );
+                return (Ok(PointResult::at(d, &env, &used, (lhs, rhs, cmp))), true);
             }
             let float = |e: &Expr| points.float(k, shrink, e, &env);
             match evaluate_point(&float, lhs, rhs, difference.as_ref()) {
                 Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
                 Err(e) => return (Err(e.to_string()), false),
-                Ok((l, r, cmp)) => {
-                    let at = describe(d, &env, Some(&used));
-                    return (
-                        Ok(PointResult {
-                            at,
-                            lhs: l,
-                            rhs: r,
-                            cmp,
-                            generic: generic_point(d, &env, &used),
-                        }),
-                        false,
-                    );
-                }
+                Ok(point) => return (Ok(PointResult::at(d, &env, &used, point)), false),
             }
         }
         unreachable!("the last shrink returns")

@@ -26,10 +26,7 @@ use super::check::{
 };
 use super::draws::NetworkDraws;
 use super::file::{Derivation, Hypotheses, Link, Relation, Step, Term, Unknown};
-use super::sample::{
-    describe, generic_point, generic_sizes_lost, generic_sizes_lost_reason, point_retry,
-    used_symbols, MAX_SHRINK,
-};
+use super::sample::{point_retry, retry_lost, used_symbols, MAX_SHRINK};
 use super::sides::SideValues;
 use super::verdict::Verdict;
 use crate::expr::{binders, text, Expr, Math};
@@ -271,28 +268,15 @@ fn integrate(
     let points = sides.points(d);
     let at = |k: usize| -> (Result<PointResult, String>, bool) {
         for shrink in 0..=MAX_SHRINK {
-            if generic_sizes_lost(d, k, shrink, &used) {
-                return (Err(generic_sizes_lost_reason()), false);
+            if let Some(why) = retry_lost(d, k, shrink, &used) {
+                return (Err(why), false);
             }
             let env = point_retry(d, k, shrink);
             let solved = points.solution(k, shrink, u, h, || solve(&env, u, h));
             match compare_solution(candidate, left, solved) {
                 Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
                 Err(e) => return (Err(e.to_string()), false),
-                Ok((lhs, rhs, cmp)) => {
-                    let at = describe(d, &env, Some(&used));
-                    let generic = generic_point(d, &env, &used);
-                    return (
-                        Ok(PointResult {
-                            at,
-                            lhs,
-                            rhs,
-                            cmp,
-                            generic,
-                        }),
-                        false,
-                    );
-                }
+                Ok(point) => return (Ok(PointResult::at(d, &env, &used, point)), false),
             }
         }
         unreachable!("the last shrink returns")

@@ -166,11 +166,14 @@ pub fn generic_point(d: &Derivation, env: &Env, used: &[Symbol]) -> bool {
     sizes.peek().is_none() || sizes.any(|(s, _)| env.scalars.get(s).is_some_and(|v| *v > EDGE_SIZE))
 }
 
-/// Why a point whose generic sizes were lost ([`generic_sizes_lost`]) is not evaluated.
-pub fn generic_sizes_lost_reason() -> String {
-    format!(
-        "the term budget refuses the sides at every size above {EDGE_SIZE} at this point (sizes up to {EDGE_SIZE} are the edge points' own)"
-    )
+/// Why the `retry`-th retry of point `k` is not evaluated, if its generic sizes were lost
+/// ([`generic_sizes_lost`]).
+pub fn retry_lost(d: &Derivation, k: usize, retry: u32, used: &[Symbol]) -> Option<String> {
+    generic_sizes_lost(d, k, retry, used).then(|| {
+        format!(
+            "the term budget refuses the sides at every size above {EDGE_SIZE} at this point (sizes up to {EDGE_SIZE} are the edge points' own)"
+        )
+    })
 }
 
 /// The `k`-th evaluation point with its sizes divided by `10^shrink` (at least 1): the same

@@ -535,6 +535,13 @@ struct At {
     col: Option<Id>,
 }
 
+impl At {
+    /// The entry `row` of a vector (no column index).
+    fn of_vector(row: Option<Id>) -> At {
+        At { row, col: None }
+    }
+}
+
 impl Lowering<'_> {
     fn shape(&self, id: Id) -> &TShape {
         &self.shape[usize::from(id)]
@@ -625,14 +632,7 @@ impl Lowering<'_> {
             }
             Math::MatMul([a, b]) if matches!(self.shape(*a), TShape::Tensor(..)) => {
                 // A row times a column: a number.
-                self.product_entry(
-                    *a,
-                    *b,
-                    At {
-                        row: None,
-                        col: None,
-                    },
-                )
+                self.product_entry(*a, *b, At::of_vector(None))
             }
             Math::Sum(parts) => self.user_sum(*parts, |me, b| me.scalar(b)),
             Math::Index(args)
@@ -833,20 +833,8 @@ impl Lowering<'_> {
                 },
             ),
             Math::Outer([a, b]) => {
-                let x = self.entry(
-                    *a,
-                    At {
-                        row: at.row,
-                        col: None,
-                    },
-                );
-                let y = self.entry(
-                    *b,
-                    At {
-                        row: at.col,
-                        col: None,
-                    },
-                );
+                let x = self.entry(*a, At::of_vector(at.row));
+                let y = self.entry(*b, At::of_vector(at.col));
                 self.add(Math::Mul([x, y]))
             }
             Math::Grad([x, f]) => {
@@ -862,20 +850,8 @@ impl Lowering<'_> {
                 let s = e[*x]
                     .symbol()
                     .expect("jacobian's variable is a symbol (inferred)");
-                let var = self.block_entry(
-                    s,
-                    At {
-                        row: at.col,
-                        col: None,
-                    },
-                );
-                let body = self.entry(
-                    *f,
-                    At {
-                        row: at.row,
-                        col: None,
-                    },
-                );
+                let var = self.block_entry(s, At::of_vector(at.col));
+                let body = self.entry(*f, At::of_vector(at.row));
                 self.add(Math::Deriv([var, body]))
             }
             // H[i, j] = ∂/∂x_i (∂f/∂x_j).
@@ -884,20 +860,8 @@ impl Lowering<'_> {
                     .symbol()
                     .expect("hessian's variable is a symbol (inferred)");
                 let (xi, xj) = (
-                    self.block_entry(
-                        s,
-                        At {
-                            row: at.row,
-                            col: None,
-                        },
-                    ),
-                    self.block_entry(
-                        s,
-                        At {
-                            row: at.col,
-                            col: None,
-                        },
-                    ),
+                    self.block_entry(s, At::of_vector(at.row)),
+                    self.block_entry(s, At::of_vector(at.col)),
                 );
                 let body = self.scalar(*f);
                 let inner = self.add(Math::Deriv([xj, body]));
