@@ -16,6 +16,7 @@ use super::activation::Activation;
 use super::integrand::{Op, Program};
 use crate::expr::{Expr, Math};
 
+mod cost;
 mod dual;
 
 /// A value with its rounding scale and Monte Carlo standard error.
@@ -374,7 +375,10 @@ impl<'a> Evaluator<'a> {
     /// Evaluate the whole term. A matrix-valued term M is reduced to the bilinear form uᵀMv
     /// with seeded random vectors u, v: two matrices are equal iff these agree for almost all u, v.
     pub fn eval(&mut self, e: &Expr) -> Result<Value, EvalError> {
-        self.with_constants(e, |this| this.eval_root(e))
+        self.with_constants(e, |this| {
+            this.refuse_unaffordable(e, Id::from(e.as_ref().len() - 1))?;
+            this.eval_root(e)
+        })
     }
 
     /// Evaluate a matrix-valued term entry by entry: (matrix, magnitude scale, error estimate).
@@ -383,7 +387,10 @@ impl<'a> Evaluator<'a> {
         e: &Expr,
     ) -> Result<(nalgebra::DMatrix<f64>, f64, f64), EvalError> {
         let root = Id::from(e.as_ref().len() - 1);
-        self.with_constants(e, |this| this.matrix(e, root))
+        self.with_constants(e, |this| {
+            this.refuse_unaffordable(e, root)?;
+            this.matrix(e, root)
+        })
     }
 
     fn eval_root(&mut self, e: &Expr) -> Result<Value, EvalError> {
@@ -410,7 +417,10 @@ impl<'a> Evaluator<'a> {
     pub fn eval_draw(&mut self, e: &Expr) -> Result<Value, EvalError> {
         self.sample = Some(HashMap::default());
         let root = Id::from(e.as_ref().len() - 1);
-        let v = self.with_constants(e, |this| this.value(e, root));
+        let v = self.with_constants(e, |this| {
+            this.refuse_unaffordable(e, root)?;
+            this.value(e, root)
+        });
         self.sample = None;
         v
     }
