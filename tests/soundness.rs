@@ -243,9 +243,29 @@ fn context(decls: &[&str]) -> Context {
     ctx
 }
 
+/// False links whose counterexamples form a set of measure zero that sampling cannot be expected
+/// to hit (the numeric side may honestly find them `consistent`): the prover must not prove them.
+const PROVER_LIES: &[Lie] = &[
+    // The fundamental theorem of calculus at a removable jump of the integrand: the integral of
+    // sign(s)² is t + 1, its derivative 1 everywhere, but sign(0)² = 0.
+    Lie {
+        lhs: "d/dt(integral(s in -1..t, sign(s)^2))",
+        rhs: "sign(t)^2",
+        by: "calculus",
+        decls: &["t=interval 0..1"],
+    },
+    // ... and through the generic φ: for the step, (φ(s) − φ(−s))² is sign(s)².
+    Lie {
+        lhs: "d/dt(integral(s in -1..t, (phi(s) - phi(-s))^2))",
+        rhs: "(phi(t) - phi(-t))^2",
+        by: "calculus",
+        decls: &["t=interval 0..1"],
+    },
+];
+
 #[test]
 fn the_prover_alone_proves_none_of_them() {
-    for lie in LIES {
+    for lie in LIES.iter().chain(PROVER_LIES) {
         let parse = |s: &str| derive::expr::parse(s).unwrap();
         let theories: Vec<Theory> = lie.by.split(',').map(|t| t.parse().unwrap()).collect();
         let (outcome, _) = prove(

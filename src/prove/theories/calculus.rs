@@ -27,8 +27,57 @@ fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Sub
     }
 }
 
+/// Is the term, as a function of `x`, continuous wherever it is defined? Built only of nodes
+/// that are (arithmetic, powers, the elementary functions, abs, relu, max, min, leaky relu and
+/// the smooth activations, finite sums and entries whose ranges and indices do not mention `x`).
+/// Step, sign, the generic φ and φ′ (φ may be the step), atan2 (its branch cut), δ, derivatives,
+/// expectations and integrals are not admitted (a sound "no" when unsure).
+fn continuous_in(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bool {
+    let mentions = |i: Id| crate::expr::binders::free_symbols(e, i).contains(&x);
+    match &e[id] {
+        Math::Num(_) | Math::Symbol(_) => true,
+        Math::Add([a, b])
+        | Math::Sub([a, b])
+        | Math::Mul([a, b])
+        | Math::Div([a, b])
+        | Math::Pow([a, b])
+        | Math::Max([a, b])
+        | Math::Min([a, b])
+        | Math::LeakyRelu([a, b]) => continuous_in(e, *a, x) && continuous_in(e, *b, x),
+        Math::Neg(a)
+        | Math::Sqrt(a)
+        | Math::Exp(a)
+        | Math::Log(a)
+        | Math::Sin(a)
+        | Math::Cos(a)
+        | Math::Tan(a)
+        | Math::Asin(a)
+        | Math::Acos(a)
+        | Math::Atan(a)
+        | Math::Abs(a)
+        | Math::Relu(a)
+        | Math::Erf(a)
+        | Math::Tanh(a)
+        | Math::Sigmoid(a)
+        | Math::Softplus(a)
+        | Math::Gelu(a)
+        | Math::Cosh(a)
+        | Math::Sinh(a) => continuous_in(e, *a, x),
+        Math::Index(args) => !args.iter().any(|a| mentions(*a)),
+        Math::Sum([v, lo, hi, body]) => {
+            e[*v].symbol() != Some(x)
+                && !mentions(*lo)
+                && !mentions(*hi)
+                && continuous_in(e, *body, x)
+        }
+        _ => !mentions(id),
+    }
+}
+
 /// The fundamental theorem of calculus with moving ends (Leibniz): d/dt ∫_a^b f(s) ds =
-/// f(b)·db/dt − f(a)·da/dt, when the integrand does not depend on t (s ≠ t). The integrand at
+/// f(b)·db/dt − f(a)·da/dt, when the integrand does not depend on t (s ≠ t) and is continuous in
+/// s wherever it is defined ([`continuous_in`]: at a jump of f, such as sign(s)² at s = 0, the
+/// integral's derivative is not f's value there). The integrand at
 /// an end is the body with the end substituted for `s` (a substitution that would capture a
 /// name bound in the body is refused: no rewrite).
 fn ftc(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
@@ -39,6 +88,9 @@ fn ftc(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
         return None;
     }
     let f = extract(egraph, body);
+    if !continuous_in(&f, crate::expr::binders::root(&f), x) {
+        return None;
+    }
     let at = |end: &str| -> Option<crate::expr::Expr> {
         let map = std::collections::BTreeMap::from([(x, extract(egraph, s[var(end)]))]);
         crate::expr::binders::unfold(&f, &map, crate::limits::MAX_TERM_NODES)
