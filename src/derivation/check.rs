@@ -72,6 +72,12 @@ pub struct Evidence {
     /// For a strict inequality: a point where the sides are equal within the tolerance, where
     /// `<` is not decided (it fails if they are equal); the link is then not `consistent`.
     pub undecided_strict: Option<String>,
+    /// For an equality the prover did not show: the prover's normal form of lhs − rhs, evaluated
+    /// at the same points, is not 0 beyond its own tolerance at this point (described), while
+    /// the sides agreed there within theirs: the sides' f64 tolerance hides a difference that a
+    /// more accurate computation shows (constants that cancel, 10²⁴ − 10²⁴), so the agreement is
+    /// no evidence and the link is not `consistent`. (The residual, the value there.)
+    pub hidden_difference: Option<(String, String, f64)>,
 }
 
 impl Evidence {
@@ -82,6 +88,7 @@ impl Evidence {
         self.points.len() >= MIN_POINTS
             && !self.small_sizes_only()
             && self.undecided_strict.is_none()
+            && self.hidden_difference.is_none()
     }
     /// Were the points evaluated only at edge sizes (≤ [`super::sample::EDGE_SIZE`]) of a link
     /// that uses sizes (the term budget refused the larger ones)?
@@ -620,6 +627,20 @@ pub fn check_link_with(
     result
 }
 
+/// The prover's normal form of lhs − rhs (`residual`) checked against 0 at the link's points:
+/// the first point where it differs from 0 beyond its own tolerance, if any (described, with the
+/// residual's text and its value there).
+fn hidden_difference(
+    d: &Derivation,
+    residual: &Expr,
+    sides: &SideValues,
+) -> Option<(String, String, f64)> {
+    let zero: Expr = "0".parse().expect("a number");
+    let ev = numeric_check_with(d, residual, &zero, sides);
+    let p = ev.counterexample()?;
+    Some((p.at.clone(), crate::expr::text(residual), p.lhs.value))
+}
+
 /// Check one link's two sides as they stand.
 pub(super) fn check_sides(
     d: &Derivation,
@@ -779,6 +800,14 @@ pub(super) fn check_sides(
         }
     }
     let proved = equal || bounded;
+    if let (
+        Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. },
+        false,
+        Relation::Eq,
+    ) = (&outcome, cex, step.rel)
+    {
+        evidence.hidden_difference = hidden_difference(d, residual, &draws.sides);
+    }
     let checked = evidence.checked();
     result.verdict = match (proved, cex, checked) {
         (true, true, _) => {

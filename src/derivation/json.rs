@@ -139,7 +139,7 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
             "no_proof",
             json!({"stopped_by": "saturation", "residual": text(residual), "search": stats}),
         ),
-        Some(Outcome::Exhausted { stop }) => search(
+        Some(Outcome::Exhausted { stop, .. }) => search(
             &mut o,
             "no_proof",
             json!({"stopped_by": stop_text(stop), "search": stats}),
@@ -175,17 +175,22 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
                 })
             })
             .collect();
-        search(
-            &mut o,
-            "numeric",
-            json!({
-                "methods": ev.methods.iter().map(|m| m.name(ev.statistical())).collect::<Vec<_>>(),
-                "points": points,
-                "not_evaluated": ev.skipped_count,
-                "small_sizes_only": ev.small_sizes_only(),
-                "not_evaluated_because": ev.skipped,
-            }),
-        );
+        let mut numeric = json!({
+            "methods": ev.methods.iter().map(|m| m.name(ev.statistical())).collect::<Vec<_>>(),
+            "points": points,
+            "not_evaluated": ev.skipped_count,
+            "small_sizes_only": ev.small_sizes_only(),
+            "not_evaluated_because": ev.skipped,
+        });
+        // Present only when they apply: why agreeing points are not evidence.
+        if let Some(at) = &ev.undecided_strict {
+            numeric["strict_inequality_undecided_at"] = json!(at);
+        }
+        if let Some((at, residual, value)) = &ev.hidden_difference {
+            numeric["hidden_difference"] =
+                json!({"at": at, "residual": residual, "residual_value": value});
+        }
+        search(&mut o, "numeric", numeric);
     }
     if let Some(sub) = &r.substitution {
         let goals: Vec<Value> = sub

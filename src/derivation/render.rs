@@ -257,7 +257,7 @@ fn render_checks(
                 text(residual)
             );
         }
-        Some(Outcome::Exhausted { stop }) => {
+        Some(Outcome::Exhausted { stop, .. }) => {
             let _ = writeln!(
                 o,
                 "{pad}no proof: the search stopped at the {} ({} iterations, {} e-nodes)",
@@ -330,6 +330,13 @@ fn render_checks(
         let _ = writeln!(
             o,
             "{pad}numeric: at {at} the sides are equal within the tolerance: the strict inequality is not decided there"
+        );
+    }
+    if let (Some((at, residual, value)), None) = (&ev.hidden_difference, ev.counterexample()) {
+        let at = if at.is_empty() { "every point" } else { at };
+        let _ = writeln!(
+            o,
+            "{pad}numeric: at {at} the sides agree only within an f64 tolerance that hides a difference: the prover's lhs − rhs = {residual} is {value:.6e} there; not evidence"
         );
     }
     if ev.small_sizes_only() && ev.counterexample().is_none() {

@@ -1178,10 +1178,10 @@ impl<'a> Evaluator<'a> {
         if a == b {
             return Ok(Value::exact(0.0));
         }
-        let me = std::cell::RefCell::new((&mut *self, None::<EvalError>, 0.0f64, false));
+        let me = std::cell::RefCell::new((&mut *self, None::<EvalError>, 0.0f64, false, 0usize));
         let f = |x: f64| -> f64 {
             let mut cell = me.borrow_mut();
-            let (ev, failure, max_scale, statistical) = &mut *cell;
+            let (ev, failure, max_scale, statistical, nonzero) = &mut *cell;
             if failure.is_some() {
                 return 0.0;
             }
@@ -1192,6 +1192,7 @@ impl<'a> Evaluator<'a> {
                 Ok(y) if y.value.is_finite() && y.scale.is_finite() => {
                     *max_scale = max_scale.max(y.scale);
                     *statistical |= y.stderr > 0.0;
+                    *nonzero += usize::from(y.value != 0.0);
                     y.value
                 }
                 Ok(y) => {
@@ -1212,9 +1213,16 @@ impl<'a> Evaluator<'a> {
         // number; the two then disagree, and the point is not evaluated.
         let out = quadrature::double_exponential::integrate(f, a, b, 1e-14);
         let check = quadrature::clenshaw_curtis::integrate(f, a, b, 1e-14);
-        let (_, failure, max_scale, statistical) = me.into_inner();
+        let (_, failure, max_scale, statistical, nonzero) = me.into_inner();
         if let Some(err) = failure {
             return Err(err);
+        }
+        // Both rules saw 0 at every node: a bump narrower than their spacing (a density of width
+        // 1e-9 at 0.3) is invisible to both, and their agreement on 0 is no evidence.
+        if nonzero == 0 {
+            return Err(EvalError::Unsupported(format!(
+                "integral over {a}..{b}: the integrand is 0 at every node of both quadrature rules, so a feature narrower than their spacing would be missed"
+            )));
         }
         if statistical {
             return Err(EvalError::Unsupported(

@@ -108,6 +108,9 @@ pub enum Outcome {
     Exhausted {
         /// egg's reason for stopping (iteration, e-node or time limit).
         stop: StopReason,
+        /// Normal form of lhs − rhs in the e-graph as the search left it (its equalities are
+        /// proved ones, so this equals lhs − rhs wherever the sides are defined).
+        residual: Expr,
     },
 }
 
@@ -173,25 +176,25 @@ pub fn prove(
         let flat = explanation.make_flat_explanation().clone();
         return Ok((Outcome::Proved(steps(&flat)), stats));
     }
+    let residual = {
+        let eg = &runner.egraph;
+        eg.analysis.begin_iteration();
+        let mut norm = Normalizer::new(eg);
+        let diff = norm.poly(l).add(
+            &norm
+                .poly(r)
+                .scale(&-num_rational::BigRational::from_integer(1.into())),
+        );
+        let (pat, subst) = to_pattern(eg, &diff);
+        instantiate(eg, &pat, &subst)
+    };
     let outcome = match runner.stop_reason {
-        Some(StopReason::Saturated) => {
-            let eg = &runner.egraph;
-            eg.analysis.begin_iteration();
-            let mut norm = Normalizer::new(eg);
-            let diff = norm.poly(l).add(
-                &norm
-                    .poly(r)
-                    .scale(&-num_rational::BigRational::from_integer(1.into())),
-            );
-            let (pat, subst) = to_pattern(eg, &diff);
-            Outcome::NotDerivable {
-                residual: instantiate(eg, &pat, &subst),
-            }
-        }
-        Some(stop) => Outcome::Exhausted { stop },
+        Some(StopReason::Saturated) => Outcome::NotDerivable { residual },
+        Some(stop) => Outcome::Exhausted { stop, residual },
         // egg sets a stop reason whenever `run` returns; keep a total match all the same.
         None => Outcome::Exhausted {
             stop: StopReason::Other("no stop reason".into()),
+            residual,
         },
     };
     Ok((outcome, stats))
