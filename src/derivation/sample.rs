@@ -260,6 +260,32 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
             }
         }
     }
+    // The declared shapes at these sizes: an entry outside is not a number (x[3] of a vector of
+    // 2 entries), never a seeded value.
+    for (s, kind) in &d.symbols {
+        let dims: Vec<&crate::expr::Expr> = match kind {
+            Kind::Tensor(rows, cols) => vec![rows, cols],
+            Kind::GaussianVector(n, _) => vec![n],
+            Kind::Covariance(n) => vec![n, n],
+            _ => continue,
+        };
+        let mut ev = Evaluator::new(&env);
+        let sizes: Option<Vec<i64>> = dims
+            .iter()
+            .map(|e| {
+                ev.eval(e)
+                    .ok()
+                    .filter(|v| v.value.is_finite())
+                    .map(|v| v.value.round() as i64)
+            })
+            .collect();
+        if let Some(mut sizes) = sizes {
+            if sizes.len() == 2 && sizes[1] == 1 && matches!(kind, Kind::Tensor(..)) {
+                sizes.pop();
+            }
+            env.shapes.insert(*s, sizes);
+        }
+    }
     env
 }
 

@@ -120,6 +120,34 @@ pub struct Env {
     /// them (the sum of the entries' absolute errors), e.g. an unknown function's value
     /// integrated numerically; other matrix symbols are seeded random matrices.
     pub given_matrices: HashMap<Symbol, (nalgebra::DMatrix<f64>, f64)>,
+    /// The entries' ranges of declared vectors and matrices at this point (`vector n`: [n];
+    /// `matrix m x n`: [m, n]; each index runs over 1..=size): an entry outside is not a number.
+    pub shapes: HashMap<Symbol, Vec<i64>>,
+}
+
+impl Env {
+    /// Is `s[idx]` an entry of the declared vector or matrix `s` (always, for an array with no
+    /// declared shape)? A vector's entry may also be written with a second index 1.
+    pub fn entry_in_shape(&self, s: Symbol, idx: &[i64]) -> Result<(), EvalError> {
+        let Some(dims) = self.shapes.get(&s) else {
+            return Ok(());
+        };
+        let inside = match (dims.len(), idx.len()) {
+            (n, m) if n == m => idx.iter().zip(dims).all(|(i, d)| (1..=*d).contains(i)),
+            (1, 2) => (1..=dims[0]).contains(&idx[0]) && idx[1] == 1,
+            _ => false,
+        };
+        if inside {
+            return Ok(());
+        }
+        let ranges: Vec<String> = dims.iter().map(|d| format!("1..{d}")).collect();
+        let at: Vec<String> = idx.iter().map(i64::to_string).collect();
+        Err(EvalError::OutOfDomain(format!(
+            "{s}[{}] is not an entry of {s}, whose indices run over {} here",
+            at.join(", "),
+            ranges.join(" x ")
+        )))
+    }
 }
 
 /// Most sum terms (body evaluations) plus polynomial monomial products one side of a link may
@@ -722,6 +750,7 @@ impl<'a> Evaluator<'a> {
                     .iter()
                     .map(|a| self.index(e, *a))
                     .collect::<Result<Vec<_>, _>>()?;
+                self.env.entry_in_shape(s, &idx)?;
                 Ok(Some((s, idx)))
             }
             _ => Ok(None),
@@ -907,6 +936,7 @@ impl<'a> Evaluator<'a> {
                 };
                 let mut buf = [0i64; 8];
                 let idx = self.indices(e, &args[1..], &mut buf)?;
+                self.env.entry_in_shape(s, &idx)?;
                 if let Some((_, _, v)) = self
                     .perturbed
                     .iter()
@@ -1101,6 +1131,7 @@ impl<'a> Evaluator<'a> {
         }
         let mut buf = [0i64; 8];
         let idx = self.indices(e, &args[1..], &mut buf)?.to_vec();
+        self.env.entry_in_shape(s, &idx)?;
         let t0 = self.value(e, t)?.value;
         self.differentiate(e, body, as_matrix, t0, None, Moved::Entry(s, idx))
     }
@@ -2602,6 +2633,31 @@ mod tests {
             let r = Evaluator::new(&env()).eval(&e);
             assert!(matches!(r, Err(EvalError::Divergent(_))), "{t}: {r:?}");
         }
+    }
+
+    /// An entry outside a declared shape is not a number: x[n + 1] of a vector of n entries is
+    /// an error naming the ranges, inside a sum, an expectation or a derivative alike.
+    #[test]
+    fn entries_outside_a_declared_shape_are_not_numbers() {
+        let mut env = env();
+        env.shapes.insert(Symbol::from("x"), vec![3]);
+        env.shapes.insert(Symbol::from("W"), vec![3, 2]);
+        env.shapes.insert(Symbol::from("w"), vec![3]);
+        let ok = |s: &str| Evaluator::new(&env).eval(&s.parse().unwrap()).is_ok();
+        let err = |s: &str| match Evaluator::new(&env).eval(&s.parse().unwrap()) {
+            Err(EvalError::OutOfDomain(m)) => m,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert!(ok("(sum j 1 n (idx x j))"));
+        assert!(ok("(idx x 3 1)"));
+        assert!(ok("(idx W 3 2)"));
+        assert!(err("(sum j 1 (+ n 1) (idx x j))").contains("x[4] is not an entry of x"));
+        assert!(err("(idx W 2 3)").contains("1..3 x 1..2"));
+        assert!(err("(idx x 0)").contains("x[0]"));
+        assert!(err("(E (idx w 4))").contains("w[4]"));
+        assert!(err("(d (idx x 4) (idx x 1))").contains("x[4]"));
+        // An array with no declared shape keeps its seeded entries.
+        assert!(ok("(idx y 17)"));
     }
 
     #[test]

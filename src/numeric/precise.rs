@@ -1002,6 +1002,9 @@ impl Evaluator<'_> {
                     .iter()
                     .map(|a| self.index(e, *a))
                     .collect::<Result<Vec<_>, _>>()?;
+                if self.env.entry_in_shape(s, &idx).is_err() {
+                    return np("an entry outside the declared shape");
+                }
                 let v = if let Some(values) = self.env.arrays.get(&s) {
                     match idx[..] {
                         [k] if k >= 1 => match values.get(k as usize - 1) {
