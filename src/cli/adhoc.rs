@@ -126,6 +126,9 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
             return Err(CliError::Usage(format!("--decl {s}: {message} ({help})")));
         }
         match k {
+            Kind::Matrix => {
+                shapes.sizeless.insert(*s);
+            }
             Kind::Tensor(m, n) => {
                 use crate::expr::tensor::Dim;
                 shapes

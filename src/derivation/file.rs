@@ -815,6 +815,9 @@ fn tensor_shapes(
             return Err(l.err(span_of(*s), message, "here").with_help(help));
         }
         match kind {
+            Kind::Matrix => {
+                shapes.sizeless.insert(*s);
+            }
             Kind::Tensor(m, n) => {
                 shapes
                     .tensors
@@ -2066,9 +2069,18 @@ fn check_symbols_in(
                         .with_help(format!("move the definition of `{name}` above `{def}` (a cycle of definitions cannot be resolved)")));
                 }
             }
+            let help = if crate::expr::GAUSS_VARS.contains(&name.as_str()) {
+                format!("`{name}` names a variable only inside gauss(s11, s12, s22; body), which binds u and v; elsewhere use another name, declared under [symbols]")
+            } else {
+                format!("declare it under [symbols], e.g. {name} = \"real\", or define it under [define]")
+            };
             Err(l
-                .err(spans[usize::from(id)].clone(), format!("unknown symbol `{name}`"), "not declared")
-                .with_help(format!("declare it under [symbols], e.g. {name} = \"real\", or define it under [define]")))
+                .err(
+                    spans[usize::from(id)].clone(),
+                    format!("unknown symbol `{name}`"),
+                    "not declared",
+                )
+                .with_help(help))
         }
     }
 }

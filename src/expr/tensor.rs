@@ -87,6 +87,9 @@ pub struct Shapes {
     pub defined: HashMap<Symbol, TShape>,
     /// Symbols written through a factor: a covariance S = F·Fᵀ, a Gaussian vector z = F·ξ.
     pub factored: HashMap<Symbol, Factored>,
+    /// Square matrices of unspecified size (`A = "matrix"`): numbers to this module, which
+    /// names them as such in its errors.
+    pub sizeless: std::collections::HashSet<Symbol>,
 }
 
 /// A covariance S (entries Σ_k F[i, k]·F[j, k]) or a Gaussian vector z ~ N(0, F·Fᵀ) (entries
@@ -122,6 +125,15 @@ impl Shapes {
             _ => format!("`{}`", super::print::text_at(e, id)),
         };
         match shape {
+            TShape::Scalar
+                if super::binders::free_symbols(e, id)
+                    .iter()
+                    .any(|s| self.sizeless.contains(s)) =>
+            {
+                format!(
+                "{name} is a matrix of unspecified size (declare its sizes, `matrix n x n`, to take its transpose, trace, norm or entries; without sizes only +, −, scalar factors, @ and mexp apply)"
+                )
+            }
             TShape::Scalar => format!("{name} is a number"),
             TShape::Tensor(r, c) if c.is_one() => format!("{name} has {r} entries"),
             TShape::Tensor(r, c) if r.is_one() => format!("{name} is a row of {c} entries"),
