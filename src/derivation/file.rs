@@ -1839,6 +1839,18 @@ fn conventions(
                         )
                         .with_help("declare the symbol with a domain that holds the value, or state the step for that value"));
                 }
+            } else if let Some(kind) = kind {
+                // A term with symbols must lie in the domain by its form (n = −m for a size n,
+                // η = −p for a positive η, i = n + 1 for an index in 1..n are other claims).
+                if !in_domain_by_form(kind, &e, kinds) {
+                    return Err(l
+                        .err(
+                            body.span(),
+                            format!("the convention sets `{sym}` = {}, which is not {} by its form", crate::expr::text(&e), domain_text(kind)),
+                            "here",
+                        )
+                        .with_help("a convention may give a declared symbol a number of its domain, or a term built from symbols of that domain (a size from sizes by + and ×, a positive from positives, an index or a vector only another of the same declaration)"));
+                }
             }
             replaced.insert(sym, (e, body.span()));
         }
@@ -1885,6 +1897,170 @@ fn outside_domain(kind: &Kind, v: f64) -> Option<String> {
         }
         Kind::Real if !v.is_finite() => Some("a real number".into()),
         _ => None,
+    }
+}
+
+/// What a term is by its form: the classes a convention's value is sorted into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Form {
+    /// An integer ≥ 1.
+    Size,
+    /// An integer ≥ 0.
+    Natural,
+    /// An integer.
+    Integer,
+    /// A real > 0.
+    Positive,
+    /// A real ≥ 0.
+    NonNegative,
+    /// A real (finite wherever its parts are).
+    Real,
+    /// Anything else: random, an array, a matrix, or a function that may be undefined.
+    Other,
+}
+
+fn form_of(e: &Expr, id: egg::Id, kinds: &[(Symbol, Kind)]) -> Form {
+    use Form::*;
+    let f = |i: &egg::Id| form_of(e, *i, kinds);
+    let int = |x: Form| matches!(x, Size | Natural | Integer);
+    let pos = |x: Form| matches!(x, Size | Positive);
+    let nonneg = |x: Form| matches!(x, Size | Natural | Positive | NonNegative);
+    let real = |x: Form| x != Other;
+    match &e[id] {
+        Math::Num(c) => {
+            let q = c.0.clone();
+            let zero = num_rational::BigRational::from_integer(0.into());
+            let one = num_rational::BigRational::from_integer(1.into());
+            match (q.is_integer(), q >= one, q >= zero, q > zero) {
+                (true, true, _, _) => Size,
+                (true, false, true, _) => Natural,
+                (true, _, _, _) => Integer,
+                (false, _, _, true) => Positive,
+                _ => Real,
+            }
+        }
+        Math::Symbol(s) if s.as_str() == "pi" => Positive,
+        Math::Symbol(s) => match kinds.iter().find(|(k, _)| k == s).map(|(_, k)| k) {
+            Some(Kind::Size) => Size,
+            Some(Kind::Integer) | Some(Kind::Index(..)) => Integer,
+            Some(Kind::Positive) => Positive,
+            Some(Kind::Interval(a, _)) if *a > 0.0 => Positive,
+            Some(Kind::Interval(a, _)) if *a >= 0.0 => NonNegative,
+            Some(Kind::Interval(..)) | Some(Kind::Real) => Real,
+            _ => Other,
+        },
+        Math::Add([a, b]) => {
+            let (x, y) = (f(a), f(b));
+            if int(x) && int(y) {
+                if (x == Size && nonneg(y)) || (y == Size && nonneg(x)) {
+                    Size
+                } else if nonneg(x) && nonneg(y) {
+                    Natural
+                } else {
+                    Integer
+                }
+            } else if (pos(x) && nonneg(y)) || (pos(y) && nonneg(x)) {
+                Positive
+            } else if nonneg(x) && nonneg(y) {
+                NonNegative
+            } else if real(x) && real(y) {
+                Real
+            } else {
+                Other
+            }
+        }
+        Math::Mul([a, b]) => {
+            let (x, y) = (f(a), f(b));
+            match (x, y) {
+                (Size, Size) => Size,
+                _ if int(x) && int(y) && nonneg(x) && nonneg(y) => Natural,
+                _ if int(x) && int(y) => Integer,
+                _ if pos(x) && pos(y) => Positive,
+                _ if nonneg(x) && nonneg(y) => NonNegative,
+                _ if real(x) && real(y) => Real,
+                _ => Other,
+            }
+        }
+        Math::Sub([a, b]) => match (f(a), f(b)) {
+            (x, y) if int(x) && int(y) => Integer,
+            (x, y) if real(x) && real(y) => Real,
+            _ => Other,
+        },
+        Math::Neg(a) => match f(a) {
+            x if int(x) => Integer,
+            x if real(x) => Real,
+            _ => Other,
+        },
+        Math::Div([a, b]) => match (f(a), f(b)) {
+            (x, y) if pos(x) && pos(y) => Positive,
+            (x, y) if nonneg(x) && pos(y) => NonNegative,
+            (x, y) if real(x) && pos(y) => Real,
+            _ => Other,
+        },
+        Math::Sqrt(a) => match f(a) {
+            x if pos(x) => Positive,
+            x if nonneg(x) => NonNegative,
+            _ => Other,
+        },
+        Math::Exp(a) | Math::Cosh(a) => {
+            if real(f(a)) {
+                Positive
+            } else {
+                Other
+            }
+        }
+        Math::Abs(a) | Math::Relu(a) | Math::Softplus(a) | Math::Sigmoid(a) => {
+            if real(f(a)) {
+                NonNegative
+            } else {
+                Other
+            }
+        }
+        Math::Sin(a)
+        | Math::Cos(a)
+        | Math::Atan(a)
+        | Math::Tanh(a)
+        | Math::Erf(a)
+        | Math::Sinh(a) => {
+            if real(f(a)) {
+                Real
+            } else {
+                Other
+            }
+        }
+        _ => Other,
+    }
+}
+
+/// Does the term lie in the domain of `kind` by its form ([`form_of`])? A term for an index, an
+/// interval, an array, a vector or a matrix must be a symbol of the same declaration.
+fn in_domain_by_form(kind: &Kind, e: &Expr, kinds: &[(Symbol, Kind)]) -> bool {
+    let root = crate::expr::binders::root(e);
+    if let Math::Symbol(s) = &e[root] {
+        if kinds.iter().any(|(k, kk)| k == s && kk == kind) {
+            return true;
+        }
+    }
+    let form = form_of(e, root, kinds);
+    match kind {
+        Kind::Size => form == Form::Size,
+        Kind::Integer => matches!(form, Form::Size | Form::Natural | Form::Integer),
+        Kind::Positive => matches!(form, Form::Size | Form::Positive),
+        Kind::Real => form != Form::Other,
+        _ => false,
+    }
+}
+
+/// The domain of `kind`, in words.
+fn domain_text(kind: &Kind) -> String {
+    match kind {
+        Kind::Size => "a size (an integer ≥ 1)".into(),
+        Kind::Integer => "an integer".into(),
+        Kind::Positive => "positive".into(),
+        Kind::Real => "a real number".into(),
+        Kind::Interval(a, b) => format!("in the interval {a}..{b}"),
+        Kind::Index(..) => "an index of the same range".into(),
+        _ => "of the same declaration".into(),
     }
 }
 
