@@ -224,6 +224,7 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
         .filter(|(_, k)| matches!(k, Kind::Index(..)))
         .map(|(s, k)| (*s, k))
         .collect();
+    let mut first_index: Option<i64> = None;
     for (s, kind) in index_syms {
         if let Kind::Index(lo, hi) = kind {
             let mut ev = Evaluator::new(&env);
@@ -239,8 +240,17 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
                                 hi
                             }
                         } else {
-                            rng.random_range(lo..=hi)
+                            let v = rng.random_range(lo..=hi);
+                            // One random point in three puts every index on the first one's
+                            // value where its range holds it: coincident indices inside a
+                            // range (j = k = 2 of 1..3), not only at its ends, where an
+                            // identity wrong only on the diagonal away from the edges fails.
+                            match first_index {
+                                Some(f) if k % 3 == 0 && (lo..=hi).contains(&f) => f,
+                                _ => v,
+                            }
                         };
+                        first_index.get_or_insert(v);
                         env.scalars.insert(s, v as f64);
                     } else {
                         env.undefined.push((
