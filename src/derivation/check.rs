@@ -78,6 +78,10 @@ pub struct Evidence {
     /// more accurate computation shows (constants that cancel, 10²⁴ − 10²⁴), so the agreement is
     /// no evidence and the link is not `consistent`. (The residual, the value there.)
     pub hidden_difference: Option<(String, String, f64)>,
+    /// For an equality without a proof checked by Monte Carlo: the resolution reached (the
+    /// largest statistical tolerance relative to the largest |side|) when it is coarser than
+    /// [`crate::precision::MC_RESOLUTION_REL`]: agreement that coarse is not `consistent`.
+    pub coarse_resolution: Option<f64>,
 }
 
 impl Evidence {
@@ -627,6 +631,27 @@ pub fn check_link_with(
     result
 }
 
+/// The Monte Carlo resolution of a link's evidence: the largest tolerance of its statistical
+/// points relative to the largest |side| over all its points (NaN when every side is 0).
+fn mc_resolution(ev: &Evidence) -> f64 {
+    let scale = ev
+        .points
+        .iter()
+        .map(|p| p.lhs.value.abs().max(p.rhs.value.abs()))
+        .fold(0.0, f64::max);
+    let tol = ev
+        .points
+        .iter()
+        .filter(|p| p.cmp.statistical)
+        .map(|p| p.cmp.tol)
+        .fold(0.0, f64::max);
+    if scale > 0.0 {
+        tol / scale
+    } else {
+        f64::NAN
+    }
+}
+
 /// The prover's normal form of lhs − rhs (`residual`) checked against 0 at the link's points:
 /// the first point where it differs from 0 beyond its own tolerance, if any (described, with the
 /// residual's text and its value there).
@@ -808,7 +833,13 @@ pub(super) fn check_sides(
     {
         evidence.hidden_difference = hidden_difference(d, residual, &draws.sides);
     }
-    let checked = evidence.checked();
+    if !proved && !cex && step.rel == Relation::Eq && evidence.statistical() {
+        let res = mc_resolution(&evidence);
+        if res > crate::precision::MC_RESOLUTION_REL || res.is_nan() {
+            evidence.coarse_resolution = Some(res);
+        }
+    }
+    let checked = evidence.checked() && evidence.coarse_resolution.is_none();
     result.verdict = match (proved, cex, checked) {
         (true, true, _) => {
             let p = evidence.counterexample().expect("a counterexample");

@@ -190,6 +190,9 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
             numeric["hidden_difference"] =
                 json!({"at": at, "residual": residual, "residual_value": value});
         }
+        if let Some(res) = ev.coarse_resolution {
+            numeric["coarse_monte_carlo_resolution"] = json!(res);
+        }
         search(&mut o, "numeric", numeric);
     }
     if let Some(sub) = &r.substitution {

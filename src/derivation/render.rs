@@ -339,6 +339,13 @@ fn render_checks(
             "{pad}numeric: at {at} the sides agree only within an f64 tolerance that hides a difference: the prover's lhs − rhs = {residual} is {value:.6e} there; not evidence"
         );
     }
+    if let (Some(res), None) = (ev.coarse_resolution, ev.counterexample()) {
+        let _ = writeln!(
+            o,
+            "{pad}numeric: the Monte Carlo resolution is {res:.1e} of the sides' scale, coarser than {:.0e}: agreement that coarse is no evidence for `consistent`",
+            crate::precision::MC_RESOLUTION_REL
+        );
+    }
     if ev.small_sizes_only() && ev.counterexample().is_none() {
         let _ = writeln!(
             o,
