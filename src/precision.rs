@@ -93,9 +93,21 @@ pub const MC_RESOLUTION_REL: f64 = 1e-2;
 
 // ---- width studies --------------------------------------------------------------------------
 
-/// Widths of a study unless the `[network]` table says otherwise: 16 … 512, doubling (six
-/// widths span 1.5 decades, enough to fit a + b·n^r + c·n^2r and a slope).
-pub const WIDTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
+/// Widths of a study unless the `[network]` table says otherwise: 15, 34, 59, 132, 241, 518 —
+/// about 16·2ᵏ (k = 0…5; six widths span 1.5 decades, enough to fit a + b·n^r + c·n^2r and a
+/// slope), each moved off it by up to 8% (as the approximation studies' steps are moved off
+/// powers of 2, `derivation::approx`), so that the widths lie on no special set of integers.
+/// At exactly 16·2ᵏ every width was a multiple of 16, and a discrepancy that vanishes there —
+/// (−1)ⁿ − 1, sin(πn/16)², any function of n mod 16 — was never seen: `1/n·Σ w_j² + (−1)ⁿ → 2`
+/// was a `limit`. Here the k-th width is ≡ k + 3 (mod 6): the parity alternates (so the
+/// largest widths are odd and even) and every three consecutive widths fall in the three
+/// classes mod 3; the widths fall in every class modulo each m ≤ 6 (a function of n mod m,
+/// m ≤ 6, that vanishes at every width vanishes at every n), the largest three in three classes
+/// mod 4, all six in six classes mod 8 and mod 16, and they are not all congruent modulo any
+/// m ≥ 2 (their differences have gcd 1); the tests below check this. The largest is still
+/// ≈ 512 and Σ n² is what it was, so a study costs and resolves what it did; the fits use the
+/// widths as they are (nothing assumes equal spacing on the log scale).
+pub const WIDTHS: [usize; 6] = [15, 34, 59, 132, 241, 518];
 /// Draws per width unless the `[network]` table says otherwise: 48.
 pub const SEEDS: usize = 48;
 /// Level of the slope interval, before the Bonferroni correction over the configurations: 0.99
@@ -153,3 +165,49 @@ pub const PSD_SLACK: f64 = 1e-12;
 /// The working precision of the ball arithmetic that decides a point where it applies: 128 bits,
 /// so that rounding (≈ 3e-39 relative) is far below any difference a wrong step makes.
 pub const BITS: u32 = 128;
+
+#[cfg(test)]
+mod tests {
+    use super::WIDTHS;
+
+    fn classes(ws: &[usize], m: usize) -> usize {
+        let mut r: Vec<usize> = ws.iter().map(|w| w % m).collect();
+        r.sort_unstable();
+        r.dedup();
+        r.len()
+    }
+
+    fn gcd(a: usize, b: usize) -> usize {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+
+    #[test]
+    fn the_widths_lie_on_no_special_set() {
+        // Increasing, about 16·2^k, the largest about 512.
+        for (k, w) in WIDTHS.iter().enumerate() {
+            let r = *w as f64 / (16 << k) as f64;
+            assert!((0.92..=1.08).contains(&r), "{w} is {r} × 16·2^{k}");
+            // The k-th width is ≡ k + 3 (mod 6): parities alternate, consecutive triples
+            // cover mod 3.
+            assert_eq!(w % 6, (k + 3) % 6, "{w}");
+        }
+        assert!(WIDTHS.windows(2).all(|p| p[1] as f64 >= 1.5 * p[0] as f64));
+        // Every residue class modulo m ≤ 6, the largest three in three classes mod 4, six
+        // classes modulo 8 and 16.
+        for m in 2..=6 {
+            assert_eq!(classes(&WIDTHS, m), m, "mod {m}");
+        }
+        assert_eq!(classes(&WIDTHS[3..], 4), 3);
+        for m in [8, 16] {
+            assert_eq!(classes(&WIDTHS, m), 6, "mod {m}");
+        }
+        // Not all congruent modulo any m ≥ 2; no width is a power of 2.
+        let g = WIDTHS.iter().fold(0, |g, w| gcd(g, w - WIDTHS[0]));
+        assert_eq!(g, 1);
+        assert!(WIDTHS.iter().all(|w| !w.is_power_of_two()));
+    }
+}

@@ -146,6 +146,41 @@ fn a_discrepancy_that_does_not_shrink_is_refuted() {
 }
 
 #[test]
+fn a_discrepancy_that_vanishes_at_special_widths_is_not_a_limit() {
+    // Each term is 0 at every width 16·2^k (where the studies used to sample) and has no limit:
+    // the widths now fall in every residue class modulo 2..6 and in six classes modulo 8 and 16
+    // (precision::WIDTHS), so none is a limit. (A discrepancy that converges and vanishes on a
+    // subsequence tends to 0: a wrong limit hidden by special widths is always one that does
+    // not converge.)
+    for term in [
+        "(-1)^n - 1",
+        "sin(pi*n/16)^2",
+        "sin(pi*n/4)^2",
+        "cos(pi*n/2)^2 - 1",
+        "(1 - (-1)^n)/200",
+        "cos(pi*n/2)*(1 + cos(pi*n/2))/2",
+        "sin(pi*n/3)^2",
+    ] {
+        let (v, _, text) = limit(&format!("{LLN} + {term}"), "1", "");
+        assert_ne!(v, Verdict::Limit, "{term}:\n{text}");
+    }
+    // Means that alternate between −2 and 0 follow no a + b·n^(-1/2) + c·n^(-1): unknown, with
+    // the means shown, and no draws spent on a resolution that more draws cannot give.
+    let (v, decisions, text) = limit(&format!("{LLN} + (-1)^n"), "2", "");
+    assert_eq!(v, Verdict::Unknown, "{text}");
+    assert!(
+        decisions
+            .iter()
+            .all(|d| matches!(d, Decision::Unknown(m) if m.contains("does not follow"))),
+        "{text}"
+    );
+    assert!(
+        text.contains("-2.0 at 15") && !text.contains("192 draws per width"),
+        "{text}"
+    );
+}
+
+#[test]
 fn both_sides_share_their_draws() {
     // w[2]·(1/n Σ w_k²) → w[2], not w[1]. Evaluated apart, the right side's first draw would
     // take the value the left side gave w[2], and the discrepancy would vanish.

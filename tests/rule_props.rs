@@ -465,14 +465,14 @@ fn term_of(ex: &Extractor<AstSize, Math, MathAnalysis>, node: &Math) -> Expr {
 /// How a term fares at one point: a value, undefined, or not evaluable.
 #[derive(Debug, Clone)]
 enum Outcome {
-    Value(common::exact::Res),
+    Value(Box<common::exact::Res>),
     Undefined,
     Skip,
 }
 
 fn outcome(e: &Expr, env: &Env) -> Outcome {
     match eval(e, env) {
-        Ok(r) => Outcome::Value(r),
+        Ok(r) => Outcome::Value(Box::new(r)),
         Err(Fail::Undefined(_)) => Outcome::Undefined,
         Err(Fail::Unsupported(_)) => Outcome::Skip,
     }

@@ -2,7 +2,7 @@
 
 use super::check::Evidence;
 use crate::expr::text;
-use crate::precision::RATIO_REL;
+use crate::precision::{RATIO_REL, SCALE};
 use crate::prove::Outcome;
 
 /// Recognise a constant `k` as a short closed form (rationals, and rationals times π^±1, √2, √π).
@@ -52,11 +52,15 @@ pub fn diagnose(ev: &Evidence, outcome: &Outcome) -> Option<String> {
         .map(|p| p.rhs.value / p.lhs.value)
         .collect();
     // A point where one side is 0 and the other clearly is not: no constant factor relates them
-    // (sum(j in 0..m, c) against (m + 1)·c at m = −1 is 0 against a number).
+    // (sum(j in 0..m, c) against (m + 1)·c at m = −1 is 0 against a number). A side is 0 when
+    // it is within its own rounding and uncertainty of 0; one that is merely not clear at
+    // RATIO_REL of its magnitude scale is not 0 (a derivative by differences has a scale far
+    // above its value: 8·10⁶ with a scale of 6·10¹⁶ against its exact negative).
     let zero_against_number = ev.points.iter().any(|p| {
-        let clear =
-            |x: &crate::numeric::eval::Value| x.value.abs() > RATIO_REL * x.scale.max(1e-300);
-        clear(&p.lhs) != clear(&p.rhs)
+        use crate::numeric::eval::Value;
+        let clear = |x: &Value| x.value.abs() > RATIO_REL * x.scale.max(1e-300);
+        let zero = |x: &Value| x.value.abs() <= SCALE * x.scale + x.stderr;
+        (zero(&p.lhs) && clear(&p.rhs)) || (zero(&p.rhs) && clear(&p.lhs))
     });
     if ratios.len() >= 3 && !zero_against_number {
         let r0 = ratios[0];

@@ -69,7 +69,9 @@ pub enum Kind {
     Array,
     /// A scalar or array with i.i.d. N(0,1) entries.
     Gaussian,
-    /// A square matrix of unspecified size (`@` keeps the order of its products).
+    /// A square matrix of unspecified size (`@` keeps the order of its products): any square
+    /// matrix, so checked numerically on seeded general (not symmetric) matrices of dimension
+    /// [`MATRIX_DIM`](crate::numeric::eval::MATRIX_DIM).
     Matrix,
     /// A vector (`vector n`: rows n, 1 column) or matrix (`matrix m x n`) of declared sizes
     /// with seeded entries; terms using it are written in entries and sums (`expr::tensor`).

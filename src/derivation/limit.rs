@@ -1,6 +1,8 @@
 //! Links that hold only as a width goes to infinity (`limit = "n"`): a width study.
 //!
-//! Both sides are evaluated on finite-width draws at several widths, and the discrepancy
+//! Both sides are evaluated on finite-width draws at several widths ([`WIDTHS`] unless the
+//! `[network]` declares others: about 16·2ᵏ but on no special set of integers, so that a
+//! discrepancy vanishing at every multiple of 16, such as (−1)ⁿ − 1, is seen), and the discrepancy
 //! d = lhs − rhs is measured per draw. For every configuration (an activation and depth, or a
 //! sample point) the study decides on the **limit term**:
 //!
@@ -23,8 +25,10 @@
 //!    quantity (the larger root mean square of the two sides at the largest width), or the
 //!    link's `resolution = …` (absolute); otherwise more draws are spent (doubling, up to
 //!    [`MAX_DRAW_FACTOR`] × the draws per width) and, if the resolution is still too coarse,
-//!    `unknown` with the resolution reached and the one needed. Every verdict prints the
-//!    resolution.
+//!    `unknown` with the resolution reached and the one needed. When the means do not follow
+//!    the model beyond chance ([`stats::misfits`]: they oscillate with the width, say, as
+//!    (−1)ⁿ does) the misfit, not the draws, makes the interval wide: `unknown` at once, with
+//!    the means at every width. Every verdict prints the resolution.
 //! 4. **Rate (supporting evidence).** The log–log slope of |d| against the width, fitted over every
 //!    (width, draw) pair with a [`LEVEL`] interval (Bonferroni over the configurations), is
 //!    shown beside each configuration; its upper end must lie below 0 (the discrepancy must
@@ -207,6 +211,9 @@ pub struct Study {
     pub reduction: String,
     /// A remark on the rate (the slope's interval misses the declared rate).
     pub rate_note: Option<String>,
+    /// The means do not follow the model beyond chance ([`stats::misfits`]): the misfit, not
+    /// the draws, limits the resolution, so more draws are not spent.
+    pub misfit: bool,
     /// The conclusion.
     pub decision: Decision,
     /// Why the limit fails here, if it does (the message of [`Decision::Refuted`]).
@@ -676,6 +683,7 @@ fn summarise(
         scale,
         reduction: String::new(),
         rate_note: None,
+        misfit: false,
         decision: Decision::Limit,
         failure: None,
     };
@@ -779,6 +787,7 @@ fn summarise(
     let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof).map_err(StudyError::Fit)?;
     study.limit = fit.a;
     study.resolution = fit.a_interval.half_width;
+    study.misfit = fit.scale_factor > 1.0 && stats::misfits(&fit, level, dof)?;
     let (a, hw) = (fit.a, fit.a_interval.half_width);
     let decision = if !fit.a_interval.contains(0.0) {
         Decision::Refuted(format!(
@@ -789,6 +798,20 @@ fn summarise(
         let (s, h) = study.slope.expect("fitted");
         Decision::Refuted(format!(
             "|lhs − rhs| does not fall with the width (slope {s:.2} ± {h:.2}): the sides do not come together"
+        ))
+    } else if hw > needed && study.misfit {
+        // E.g. a discrepancy that oscillates with the width, (−1)ⁿ − 1: no extrapolation.
+        let means: Vec<String> = study
+            .widths
+            .iter()
+            .map(|w| format!("{} at {}", super::render::sig(w.reduced_mean), w.width))
+            .collect();
+        Decision::Unknown(format!(
+            "the mean of lhs − rhs does not follow a + b·n^({}) + c·n^({}) ({}; χ²/dof = {:.1e}): the misfit widens a's interval to ±{hw:.1e}, coarser than the {needed:.1e} the claim needs, and more draws would not narrow it",
+            plan.rate,
+            2.0 * plan.rate,
+            means.join(", "),
+            fit.chi2 / fit.fit_dof as f64
         ))
     } else if hw > needed {
         Decision::Unknown(format!(
@@ -831,7 +854,12 @@ where
             matches!(study.decision, Decision::Unknown(_)) && study.resolution > study.needed;
         // More draws cannot beat the floor.
         let floor_limited = FLOOR_REL * study.scale >= study.needed;
-        if coarse && !floor_limited && !plan.deterministic && 2 * total <= seeds * MAX_DRAW_FACTOR {
+        if coarse
+            && !floor_limited
+            && !study.misfit
+            && !plan.deterministic
+            && 2 * total <= seeds * MAX_DRAW_FACTOR
+        {
             batch = total;
             continue;
         }

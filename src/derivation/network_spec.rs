@@ -113,6 +113,24 @@ pub(super) fn network(
                     "here",
                 ));
             }
+            // Widths all in one residue class (all even, all multiples of 16, …) would see a
+            // discrepancy periodic in the width, such as (−1)ⁿ − 1, at one phase only.
+            let g = distinct.iter().fold(0, |g, w| gcd(g, w - distinct[0]));
+            if g > 1 {
+                return Err(l
+                    .err(
+                        w.span(),
+                        format!(
+                            "the widths are all congruent modulo {g} (≡ {} mod {g}): a discrepancy that is periodic in the width, such as (-1)^n - 1, would be seen at one phase only",
+                            distinct[0] % g
+                        ),
+                        "here",
+                    )
+                    .with_help(format!(
+                        "add a width that is not ≡ {} mod {g} (e.g. an odd one), or leave `widths` out (the default widths fall in every residue class modulo 2..6)",
+                        distinct[0] % g
+                    )));
+            }
             Some(ws)
         }
         None => None,
@@ -292,4 +310,13 @@ fn network_budget(
             .with_help("use fewer seeds, smaller widths, fewer depths or activations, or fewer training steps"));
     }
     Ok(())
+}
+
+/// The greatest common divisor (gcd(0, b) = b).
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }

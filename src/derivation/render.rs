@@ -479,7 +479,7 @@ fn render_study(o: &mut String, s: &super::limit::LimitEvidence) {
 }
 
 /// Two significant digits: enough for a Monte Carlo figure.
-fn sig(x: f64) -> String {
+pub(super) fn sig(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }

@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 
 use super::file::{Derivation, Kind};
 use crate::numeric::activation::Activation;
-use crate::numeric::eval::{Env, Evaluator};
+use crate::numeric::eval::{Env, Evaluator, MATRIX_DIM};
 
 pub use crate::precision::{DECADES, EDGE_POINTS, MAX_SHRINK, MAX_SIZE, MC_SAMPLES, POINTS};
 
@@ -318,6 +318,22 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
         parts.push(format!(
             "{} with seeded entries in [-2, 2] (seed {})",
             arrays.join(", "),
+            env.seed
+        ));
+    }
+    // Unsized matrices are seeded MATRIX_DIM × MATRIX_DIM matrices (numeric::eval): name them,
+    // or a point that only draws matrices is described by nothing at all. A matrix-valued side
+    // is compared as the number uᵀ·side·v (Evaluator::eval).
+    let matrices: Vec<String> = d
+        .symbols
+        .iter()
+        .filter(|(s, k)| *k == Kind::Matrix && shown(s))
+        .map(|(s, _)| s.to_string())
+        .collect();
+    if !matrices.is_empty() {
+        parts.push(format!(
+            "{} as seeded {MATRIX_DIM}×{MATRIX_DIM} matrices with entries in [-2, 2] (seed {}; a matrix side M is shown as uᵀMv for seeded vectors u, v)",
+            matrices.join(", "),
             env.seed
         ));
     }

@@ -83,14 +83,15 @@ pub enum DiffError {
 
 /// A derivative estimate.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Derivative {
+pub struct Derivative<S = f64> {
     /// The estimate (1×1 for a scalar function).
     pub value: DMatrix<f64>,
     /// Its error estimate (largest over the entries): the tableau's, which shows truncation and
-    /// rounding alike, plus ε·`scale` in case two entries agree by chance closer than rounding.
+    /// rounding alike, plus ε·`scale` (of the largest entry) in case two entries agree by chance
+    /// closer than rounding.
     pub error: f64,
     /// Magnitude scale: the tableau on the samples' magnitude scales.
-    pub scale: f64,
+    pub scale: S,
     /// The initial step of the tableau used (negative for one-sided steps to the left).
     pub step: f64,
 }
@@ -127,14 +128,50 @@ pub fn initial_step(t: f64, domain: Option<(f64, f64)>) -> Result<(f64, bool), D
     Ok((if above >= below { h } else { -h }, true))
 }
 
+/// A magnitude scale, which the tableau combines as it combines the values, with positive
+/// weights: one number for the whole sample, or a matrix of the entries' magnitudes (so that
+/// a product of matrices can bound its rounding entry by entry, `numeric::eval`).
+pub trait Scale: Clone {
+    /// `wa·self + wb·other`, for weights ≥ 0.
+    fn combine(&self, wa: f64, other: &Self, wb: f64) -> Self;
+    /// The largest entry's scale (the error estimate is the largest over the entries).
+    fn largest(&self) -> f64;
+    /// Is every entry finite?
+    fn finite(&self) -> bool;
+}
+
+impl Scale for f64 {
+    fn combine(&self, wa: f64, other: &Self, wb: f64) -> Self {
+        wa * self + wb * other
+    }
+    fn largest(&self) -> f64 {
+        *self
+    }
+    fn finite(&self) -> bool {
+        self.is_finite()
+    }
+}
+
+impl Scale for DMatrix<f64> {
+    fn combine(&self, wa: f64, other: &Self, wb: f64) -> Self {
+        self * wa + other * wb
+    }
+    fn largest(&self) -> f64 {
+        self.amax()
+    }
+    fn finite(&self) -> bool {
+        self.iter().all(|x| x.is_finite())
+    }
+}
+
 /// d/dt of `f` at `t`, where `f` returns a matrix (1×1 for a scalar) and its magnitude scale;
 /// `domain` is the variable's declared interval, if any. Errors of `f` are returned as they are;
 /// the scheme's own failures (see the module docs) as `E::from(DiffError)`.
-pub fn derivative<E: From<DiffError>>(
+pub fn derivative<S: Scale, E: From<DiffError>>(
     t: f64,
     domain: Option<(f64, f64)>,
-    mut f: impl FnMut(f64) -> Result<(DMatrix<f64>, f64), E>,
-) -> Result<Derivative, E> {
+    mut f: impl FnMut(f64) -> Result<(DMatrix<f64>, S), E>,
+) -> Result<Derivative<S>, E> {
     let (h0, one_sided) = initial_step(t, domain)?;
     let mut failure = None;
     // One-sided differences get no retry: at an edge where the function is not smooth, smaller
@@ -159,17 +196,17 @@ const RETRY_SHRINK: f64 = 1e-2;
 
 /// One Ridders tableau from step `h0`: `Ok(Err(NotConverged))` when its error estimate is too
 /// large, `Err` for every other failure.
-fn tableau<E: From<DiffError>>(
+fn tableau<S: Scale, E: From<DiffError>>(
     t: f64,
     domain: Option<(f64, f64)>,
     h0: f64,
     one_sided: bool,
-    f: &mut impl FnMut(f64) -> Result<(DMatrix<f64>, f64), E>,
-) -> Result<Result<Derivative, DiffError>, E> {
+    f: &mut impl FnMut(f64) -> Result<(DMatrix<f64>, S), E>,
+) -> Result<Result<Derivative<S>, DiffError>, E> {
     let (lo, hi) = domain.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
     // The largest sample value (entry) so far.
     let mut largest: f64 = 0.0;
-    let mut sample = |x: f64| -> Result<(DMatrix<f64>, f64), E> {
+    let mut sample = |x: f64| -> Result<(DMatrix<f64>, S), E> {
         if !(lo <= x && x <= hi) {
             return Err(DiffError::Domain(format!(
                 "a step from t = {t} leaves the interval {lo}..{hi} (at {x})"
@@ -177,7 +214,7 @@ fn tableau<E: From<DiffError>>(
             .into());
         }
         let (m, s) = f(x)?;
-        if m.iter().all(|v| v.is_finite()) && s.is_finite() {
+        if m.iter().all(|v| v.is_finite()) && s.finite() {
             largest = largest.max(m.amax());
             Ok((m, s))
         } else {
@@ -186,18 +223,20 @@ fn tableau<E: From<DiffError>>(
     };
     let centre = if one_sided { Some(sample(t)?) } else { None };
     // Row i: the difference quotient at step h0/1.4ⁱ and its magnitude scale.
-    let mut quotient = |h: f64| -> Result<(DMatrix<f64>, f64), E> {
+    let mut quotient = |h: f64| -> Result<(DMatrix<f64>, S), E> {
         // The step that is representable around t.
         let h = (t + h) - t;
         match &centre {
             Some((f0, s0)) => {
                 let (fp, sp) = sample(t + h)?;
-                Ok(((fp - f0) / h, (sp + s0) / h.abs()))
+                let w = 1.0 / h.abs();
+                Ok(((fp - f0) / h, sp.combine(w, s0, w)))
             }
             None => {
                 let (fp, sp) = sample(t + h)?;
                 let (fm, sm) = sample(t - h)?;
-                Ok(((fp - fm) / (2.0 * h), (sp + sm) / (2.0 * h)))
+                let w = 1.0 / (2.0 * h);
+                Ok(((fp - fm) / (2.0 * h), sp.combine(w, &sm, w)))
             }
         }
     };
@@ -205,7 +244,7 @@ fn tableau<E: From<DiffError>>(
     let ratio = if one_sided { SHRINK } else { SHRINK * SHRINK };
     let diff = |a: &DMatrix<f64>, b: &DMatrix<f64>| (a - b).amax();
     let (first, first_scale) = quotient(h0)?;
-    let mut prev: Vec<(DMatrix<f64>, f64)> = vec![(first.clone(), first_scale)];
+    let mut prev: Vec<(DMatrix<f64>, S)> = vec![(first.clone(), first_scale.clone())];
     let mut best = (first, f64::INFINITY, first_scale);
     // The step of the row of the best entry.
     let mut best_h = h0;
@@ -218,10 +257,10 @@ fn tableau<E: From<DiffError>>(
             let (a, sa) = &row[j - 1];
             let (b, sb) = &prev[j - 1];
             let t_ij = (a * fac - b) / (fac - 1.0);
-            let s_ij = (sa * fac + sb) / (fac - 1.0);
+            let s_ij = sa.combine(fac / (fac - 1.0), sb, 1.0 / (fac - 1.0));
             let e = diff(&t_ij, a).max(diff(&t_ij, b));
             if e <= best.1 {
-                best = (t_ij.clone(), e, s_ij);
+                best = (t_ij.clone(), e, s_ij.clone());
                 best_h = h;
             }
             row.push((t_ij, s_ij));
@@ -236,7 +275,7 @@ fn tableau<E: From<DiffError>>(
     let (value, tableau_error, scale) = best;
     // Two entries can agree by chance closer than their rounding: add ε·scale, the rounding
     // error of a difference quotient of exactly computed samples.
-    let error = tableau_error + f64::EPSILON * scale;
+    let error = tableau_error + f64::EPSILON * scale.largest();
     let magnitude = value.amax();
     let bound = MAX_REL_ERROR * magnitude + MAX_ROUNDING * f64::EPSILON * largest / best_h.abs();
     if error.is_nan() || error > bound {

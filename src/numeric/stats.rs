@@ -7,7 +7,7 @@
 //! exactness that Monte Carlo cannot certify; the caller gets [`StatsError::ZeroStandardError`].
 
 use nalgebra::{DMatrix, DVector};
-use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+use statrs::distribution::{ContinuousCDF, FisherSnedecor, Normal, StudentsT};
 
 /// The fewest samples from which a confidence interval is formed.
 pub const MIN_SAMPLES: usize = 3;
@@ -168,6 +168,21 @@ pub fn critical_value(level: f64, dof: usize, dist: Quantile) -> Result<f64, Sta
                 .inverse_cdf(p)
         }
     })
+}
+
+/// Does a [`limit_fit`] misfit beyond chance? χ²/`fit_dof` of the residuals against the upper
+/// `level` quantile of F(`fit_dof`, `t_dof`), the law of that ratio when the model holds and
+/// the covariance is estimated with `t_dof` degrees of freedom. A misfit this large is not noise:
+/// the means do not follow the model, and more draws only make the misfit plainer.
+pub fn misfits(fit: &LimitFit, level: f64, t_dof: usize) -> Result<bool, StatsError> {
+    check_level(level)?;
+    if fit.fit_dof == 0 || t_dof == 0 {
+        return Err(StatsError::TooFewSamples { needed: 2, got: 1 });
+    }
+    let f = FisherSnedecor::new(fit.fit_dof as f64, t_dof as f64)
+        .expect("positive degrees of freedom")
+        .inverse_cdf(level);
+    Ok(fit.chi2 / fit.fit_dof as f64 > f)
 }
 
 /// A confidence interval for the mean of `xs` at family level `level`, Bonferroni-corrected for

@@ -29,8 +29,12 @@ pub type Mono = Vec<(Key, u32)>;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Poly(pub BTreeMap<Mono, f64>);
 
-/// A 3×3 matrix.
-pub type Mat = [[f64; 3]; 3];
+/// The dimension of matrices: 5, as the checker's (`derive::numeric::eval::MATRIX_DIM`), past
+/// the identities of small dimensions.
+pub const D: usize = 5;
+
+/// A D×D matrix.
+pub type Mat = [[f64; D]; D];
 
 /// A value.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +189,7 @@ pub fn entry(name: &str, idx: &[i64], seed: u64) -> f64 {
 
 /// A pseudo-random matrix with small integer entries.
 pub fn matrix(name: &str, seed: u64) -> Mat {
-    let mut m = [[0.0; 3]; 3];
+    let mut m = [[0.0; D]; D];
     for (i, row) in m.iter_mut().enumerate() {
         for (j, x) in row.iter_mut().enumerate() {
             *x = (entry(name, &[i as i64, j as i64], seed) * 0.5).round() / 2.0;
@@ -194,21 +198,29 @@ pub fn matrix(name: &str, seed: u64) -> Mat {
     m
 }
 
-const ID: Mat = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+const ID: Mat = {
+    let mut m = [[0.0; D]; D];
+    let mut i = 0;
+    while i < D {
+        m[i][i] = 1.0;
+        i += 1;
+    }
+    m
+};
 
 fn mm(a: &Mat, b: &Mat) -> Mat {
-    let mut c = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            c[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+    let mut c = [[0.0; D]; D];
+    for i in 0..D {
+        for j in 0..D {
+            c[i][j] = (0..D).map(|k| a[i][k] * b[k][j]).sum();
         }
     }
     c
 }
 fn mlin(a: &Mat, ka: f64, b: &Mat, kb: f64) -> Mat {
-    let mut c = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
+    let mut c = [[0.0; D]; D];
+    for i in 0..D {
+        for j in 0..D {
             c[i][j] = ka * a[i][j] + kb * b[i][j];
         }
     }
