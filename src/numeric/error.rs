@@ -1,5 +1,14 @@
 //! The error type shared by the numeric modules (Gaussian expectations, closed forms, kernels).
 
+/// How [`NumericError::NotDecaying`] names the weight beyond the domain.
+fn share_text(share: f64) -> String {
+    if share.is_finite() {
+        format!("still {share:.1e} of the total")
+    } else {
+        "not decaying, or the integrand overflows".to_string()
+    }
+}
+
 /// Why a numeric computation was refused or failed.
 ///
 /// Every error names the offending value; none of them is a panic, since all of them can be
@@ -40,6 +49,19 @@ pub enum NumericError {
         /// Its estimated absolute error.
         error: f64,
     },
+    /// The integrand's weight (its magnitude times the density) does not become negligible at
+    /// the ends of the largest integration domain: its expectation may be infinite.
+    #[error("the integrand does not decay fast enough (its weight beyond {end} standard deviations is {}), so the expectation may be infinite", share_text(*share))]
+    NotDecaying {
+        /// The largest end tried, in standard deviations.
+        end: f64,
+        /// The estimated weight beyond it, as a fraction of the integral of the scale.
+        share: f64,
+    },
+    /// The integrand vanished at every node of the rule: a feature narrower than the nodes
+    /// cannot be ruled out.
+    #[error("the integrand vanished at every node: a feature narrower than the nodes cannot be ruled out")]
+    Unresolved,
     /// An architecture (depth, σw, σb, activation parameters) is not valid.
     #[error("invalid architecture: {0}")]
     InvalidArchitecture(String),

@@ -1506,25 +1506,27 @@ impl<'a> Evaluator<'a> {
     }
 
     fn gauss(&mut self, e: &Expr, cov: [Id; 3], body: Id) -> Result<Value, EvalError> {
-        let c: Vec<f64> = cov
+        use super::gauss::{expectation, Integrand};
+        let c: Vec<Value> = cov
             .iter()
-            .map(|id| self.value(e, *id).map(|v| v.value))
+            .map(|id| self.value(e, *id))
             .collect::<Result<_, _>>()?;
-        let cov = super::gauss::Cov2::new(c[0], c[1], c[2])
+        let cov = super::gauss::Cov2::new(c[0].value, c[1].value, c[2].value)
             .map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
-        let kinked = subterm_nodes(e, body).any(|n| {
-            matches!(n, Math::Relu(_) | Math::Step(_) | Math::Abs(_))
-                || (matches!(n, Math::Phi(_) | Math::DPhi(_))
-                    && self.env.phi.is_some_and(|a| a.is_kinked()))
-        });
-        let shape = if kinked {
-            super::gauss::Shape::KinkedAtAxes
-        } else {
-            super::gauss::Shape::Smooth
+        // The magnitude scale of ρ = s12/(√s11·√s22) from those of the entries (first order).
+        let rho_scale = {
+            let w = cov.whiten();
+            if w.a > 0.0 && w.b > 0.0 {
+                c[1].scale / w.a / w.b
+                    + w.rho.abs() * (c[0].scale / c[0].value + c[2].scale / c[2].value) / 2.0
+            } else {
+                0.0
+            }
         };
         let (u, v) = (Symbol::from("u"), Symbol::from("v"));
+        // Where the body may kink, jump or vary fast, read from its form.
+        let form = self.gauss_form(e, body, u, v);
         let first_error = std::cell::RefCell::new(None);
-        let scale_acc = std::cell::Cell::new(0.0f64);
         // One evaluator for every integrand value (with the constants of `e` installed once);
         // u and v are the last two bound values, overwritten at each node.
         let mut inner = Evaluator::new(self.env);
@@ -1548,11 +1550,12 @@ impl<'a> Evaluator<'a> {
             None
         };
         let stack = std::cell::RefCell::new(Vec::new());
-        let f = |x: f64, y: f64| -> f64 {
+        // The integrand's value and its magnitude scale (the rounding of the value is relative
+        // to it) at a node.
+        let f = |x: f64, y: f64| -> (f64, f64) {
             if let Some(p) = &program {
                 let val = p.run(&[x, y], &mut stack.borrow_mut());
-                scale_acc.set(scale_acc.get().max(val.scale));
-                return val.value;
+                return (val.value, val.scale);
             }
             if let Some((fu, gv)) = direct {
                 let side = |h: UvFactor, z: f64| match h {
@@ -1560,8 +1563,7 @@ impl<'a> Evaluator<'a> {
                     None => Value::exact(z),
                 };
                 let val = product(side(fu, x), side(gv, y));
-                scale_acc.set(scale_acc.get().max(val.scale));
-                return val.value;
+                return (val.value, val.scale);
             }
             let mut inner = inner.borrow_mut();
             // Each integrand value has the budget a fresh evaluator would have.
@@ -1569,46 +1571,250 @@ impl<'a> Evaluator<'a> {
             inner.bound[iu].1 = x;
             inner.bound[iv].1 = y;
             match inner.value(e, body) {
-                Ok(val) => {
-                    scale_acc.set(scale_acc.get().max(val.scale));
-                    val.value
-                }
+                Ok(val) => (val.value, val.scale),
                 Err(err) => {
                     first_error.borrow_mut().get_or_insert(err);
-                    f64::NAN
+                    (f64::NAN, f64::NAN)
                 }
             }
         };
-        let result = super::gauss::expect2_estimated(&f, cov, shape);
-        // The natural scale: E|body| with u and v independent at the same variances. It stays
-        // of the order of the kernel's magnitude where the value itself vanishes (e.g. relu at
-        // ρ = −1); the quadrature is accurate to ~1e-15 of it (tests/gauss_reference.rs).
-        let independent = super::gauss::Cov2::new(c[0], 0.0, c[2])
-            .map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
-        // |body| has kinks where body changes sign (on the axes for odd activations); it is only
-        // a scale, so a failed quadrature falls back to the largest integrand value seen.
-        let magnitude = super::gauss::expect2(
-            &|x, y| f(x, y).abs(),
-            independent,
-            super::gauss::Shape::KinkedAtAxes,
+        let result = expectation(
+            &Integrand {
+                f: &f,
+                kinks: &form.kinks,
+                features: &form.features,
+                smoothness: form.smoothness,
+                uses_u: form.uses_u,
+                uses_v: form.uses_v,
+                rho_scale,
+            },
+            cov,
         );
         if let Some(err) = first_error.into_inner() {
             return Err(err);
         }
-        let (value, error) =
-            result.map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
-        let magnitude = magnitude.unwrap_or(0.0);
-        // The quadrature's error estimate enters the scale (the tolerance allows 1e-12 of it).
-        let scale = value
+        let est = result.map_err(|err| match err {
+            super::error::NumericError::NotDecaying { .. } => {
+                EvalError::Divergent(format!("gauss(...): {err}"))
+            }
+            _ => EvalError::Unsupported(format!("gauss(...): {err}")),
+        })?;
+        // The magnitude scale is E[S], the integrand's own scale integrated against the density
+        // (not its largest value on the grid, which an integrand growing like exp(0.45·u²)
+        // makes 1e8 times larger), plus the covariance's rounding propagated, and the
+        // quadrature's error estimate enters it (the tolerance allows 1e-12 of it).
+        let scale = est
+            .value
             .abs()
-            .max(magnitude)
-            .max(scale_acc.get() * 1e-2)
-            .max(error / crate::precision::SCALE);
+            .max(est.scale)
+            .max(est.error / crate::precision::SCALE);
         Ok(Value {
-            value,
+            value: est.value,
             scale,
             stderr: 0.0,
         })
+    }
+
+    /// Where the body of gauss(…; body) may kink, jump or vary fast, read from its form (see
+    /// [`super::gauss::Integrand`]): the zero lines of the affine arguments of relu, step, abs,
+    /// sign, max, min, leaky relu and kinked activations, those of the affine arguments of smooth
+    /// functions, and whether the body is a polynomial, analytic or neither on each piece.
+    fn gauss_form(&mut self, e: &Expr, body: Id, u: Symbol, v: Symbol) -> GaussForm {
+        let free = crate::expr::binders::free_symbols(e, body);
+        let mut form = GaussForm {
+            kinks: vec![],
+            features: vec![],
+            smoothness: super::gauss::Smoothness::Polynomial,
+            uses_u: free.contains(&u),
+            uses_v: free.contains(&v),
+        };
+        let mut walk = FormWalk {
+            u,
+            v,
+            bound: vec![],
+            form: &mut form,
+        };
+        self.form_walk(e, body, false, &mut walk);
+        form
+    }
+
+    /// The subterm as α·u + β·v + γ with coefficients evaluated at this point, or `None` where
+    /// it is not affine in u and v (or a coefficient cannot be evaluated here).
+    fn affine_uv(&mut self, e: &Expr, id: Id, w: &FormWalk) -> Option<[f64; 3]> {
+        let (uv, bound) = form_mentions(e, id, w);
+        if bound {
+            return None;
+        }
+        if !uv {
+            let x = self.value(e, id).ok()?.value;
+            return x.is_finite().then_some([0.0, 0.0, x]);
+        }
+        let scaled = |k: f64, l: [f64; 3]| [k * l[0], k * l[1], k * l[2]];
+        match &e[id] {
+            Math::Symbol(s) if *s == w.u => Some([1.0, 0.0, 0.0]),
+            Math::Symbol(s) if *s == w.v => Some([0.0, 1.0, 0.0]),
+            Math::Add([a, b]) | Math::Sub([a, b]) => {
+                let (x, y) = (self.affine_uv(e, *a, w)?, self.affine_uv(e, *b, w)?);
+                let sg = if matches!(e[id], Math::Add(_)) {
+                    1.0
+                } else {
+                    -1.0
+                };
+                Some([x[0] + sg * y[0], x[1] + sg * y[1], x[2] + sg * y[2]])
+            }
+            Math::Neg(a) => Some(scaled(-1.0, self.affine_uv(e, *a, w)?)),
+            Math::Mul([a, b]) => {
+                let (x, y) = (self.affine_uv(e, *a, w)?, self.affine_uv(e, *b, w)?);
+                if x[0] == 0.0 && x[1] == 0.0 && !form_mentions(e, *a, w).0 {
+                    Some(scaled(x[2], y))
+                } else if y[0] == 0.0 && y[1] == 0.0 && !form_mentions(e, *b, w).0 {
+                    Some(scaled(y[2], x))
+                } else {
+                    None
+                }
+            }
+            Math::Div([a, b]) if !form_mentions(e, *b, w).0 => {
+                let d = self.value(e, *b).ok()?.value;
+                let x = self.affine_uv(e, *a, w)?;
+                (d != 0.0 && d.is_finite()).then(|| scaled(1.0 / d, x))
+            }
+            _ => None,
+        }
+    }
+
+    /// The kink line where `arg` (or `arg − minus`) vanishes. An argument that is not affine
+    /// makes the body's smoothness unknown, and its own affine subterms feature lines (the kink
+    /// of step(1e-6 − (u − 3)²) is near u = 3); false then.
+    fn form_kink(&mut self, e: &Expr, arg: Id, minus: Option<Id>, w: &mut FormWalk) -> bool {
+        let line = match minus {
+            None => self.affine_uv(e, arg, w),
+            Some(m) => match (self.affine_uv(e, arg, w), self.affine_uv(e, m, w)) {
+                (Some(x), Some(y)) => Some([x[0] - y[0], x[1] - y[1], x[2] - y[2]]),
+                _ => None,
+            },
+        };
+        match line {
+            Some([0.0, 0.0, _]) => true,
+            Some([a, b, c]) if c.is_finite() => {
+                w.form.kinks.push(super::gauss::Line { u: a, v: b, c });
+                true
+            }
+            _ => {
+                w.form.unknown();
+                false
+            }
+        }
+    }
+
+    /// The walk of [`Evaluator::gauss_form`]; `smooth_context`: inside a function that is not a
+    /// polynomial nor a kink at an affine argument (an affine argument there marks a feature
+    /// line).
+    fn form_walk(&mut self, e: &Expr, id: Id, smooth_context: bool, w: &mut FormWalk) {
+        use super::gauss::Smoothness;
+        let (uv, bound) = form_mentions(e, id, w);
+        if !uv && !bound {
+            return;
+        }
+        if uv {
+            if let Some([a, b, c]) = self.affine_uv(e, id, w) {
+                // A maximal affine subterm.
+                if smooth_context && (a != 0.0 || b != 0.0) {
+                    w.form.features.push(super::gauss::Line { u: a, v: b, c });
+                }
+                return;
+            }
+        }
+        let node = e[id].clone();
+        let analytic = |w: &mut FormWalk| w.form.at_least(Smoothness::Analytic);
+        match node {
+            Math::Relu(a) | Math::Step(a) | Math::Abs(a) | Math::Sign(a) => {
+                let affine = self.form_kink(e, a, None, w);
+                self.form_walk(e, a, smooth_context || !affine, w);
+            }
+            Math::Max([a, b]) | Math::Min([a, b]) => {
+                let affine = self.form_kink(e, a, Some(b), w);
+                self.form_walk(e, a, smooth_context || !affine, w);
+                self.form_walk(e, b, smooth_context || !affine, w);
+            }
+            Math::LeakyRelu([a, s]) => {
+                let affine = self.form_kink(e, a, None, w);
+                self.form_walk(e, a, smooth_context || !affine, w);
+                if form_mentions(e, s, w) != (false, false) {
+                    w.form.unknown();
+                    self.form_walk(e, s, true, w);
+                }
+            }
+            Math::Phi(a) | Math::DPhi(a) => match self.env.phi {
+                Some(act) if act.is_kinked() => {
+                    let affine = self.form_kink(e, a, None, w);
+                    self.form_walk(e, a, smooth_context || !affine, w);
+                }
+                Some(Activation::Identity) => self.form_walk(e, a, smooth_context, w),
+                Some(_) => {
+                    analytic(w);
+                    self.form_walk(e, a, true, w);
+                }
+                None => w.form.unknown(),
+            },
+            Math::Exp(a)
+            | Math::Sin(a)
+            | Math::Cos(a)
+            | Math::Tanh(a)
+            | Math::Erf(a)
+            | Math::Sigmoid(a)
+            | Math::Softplus(a)
+            | Math::Gelu(a)
+            | Math::Cosh(a)
+            | Math::Sinh(a)
+            | Math::Atan(a) => {
+                analytic(w);
+                self.form_walk(e, a, true, w);
+            }
+            Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) => {
+                self.form_walk(e, a, smooth_context, w);
+                self.form_walk(e, b, smooth_context, w);
+            }
+            Math::Neg(a) => self.form_walk(e, a, smooth_context, w),
+            Math::Div([a, b]) if form_mentions(e, b, w) == (false, false) => {
+                self.form_walk(e, a, smooth_context, w)
+            }
+            Math::Pow([a, b]) if form_mentions(e, b, w) == (false, false) => {
+                // A power with a whole exponent ≥ 0 is a polynomial; any other may be singular
+                // or kinked where the base vanishes.
+                let k = self.value(e, b).map(|x| x.value);
+                let whole = matches!(k, Ok(k) if k >= 0.0 && k.fract() == 0.0);
+                if !whole {
+                    w.form.unknown();
+                }
+                self.form_walk(e, a, smooth_context || !whole, w);
+            }
+            Math::Pow([a, b]) if form_mentions(e, a, w) == (false, false) => {
+                // c^f = exp(f·ln c).
+                analytic(w);
+                self.form_walk(e, b, true, w);
+            }
+            Math::Sum([var, lo, hi, body]) => {
+                // A range that depends on u or v: not known.
+                if form_mentions(e, lo, w).0 || form_mentions(e, hi, w).0 {
+                    w.form.unknown();
+                }
+                match e[var].symbol() {
+                    Some(s) => {
+                        w.bound.push(s);
+                        self.form_walk(e, body, smooth_context, w);
+                        w.bound.pop();
+                    }
+                    None => w.form.unknown(),
+                }
+            }
+            _ => {
+                // A root, a logarithm, a quotient by u or v, an index, an integral, …
+                w.form.unknown();
+                for c in egg::Language::children(&e[id]).to_vec() {
+                    self.form_walk(e, c, true, w);
+                }
+            }
+        }
     }
 
     /// E[x]: exact if x is a polynomial in the random entries (moments (k−1)!! for every degree);
@@ -2088,6 +2294,43 @@ fn unary_fns(node: &Math) -> Option<(Id, Unary, Deriv)> {
         _ => return None,
     };
     Some((*a, f, df))
+}
+
+/// What [`Evaluator::gauss_form`] reads from a gauss body.
+struct GaussForm {
+    kinks: Vec<super::gauss::Line>,
+    features: Vec<super::gauss::Line>,
+    smoothness: super::gauss::Smoothness,
+    uses_u: bool,
+    uses_v: bool,
+}
+
+impl GaussForm {
+    fn at_least(&mut self, s: super::gauss::Smoothness) {
+        self.smoothness = self.smoothness.max(s);
+    }
+    fn unknown(&mut self) {
+        self.at_least(super::gauss::Smoothness::Unknown);
+    }
+}
+
+/// Does the subterm mention u or v; does it mention a symbol bound inside the gauss body (a
+/// sum's index)?
+fn form_mentions(e: &Expr, id: Id, w: &FormWalk) -> (bool, bool) {
+    let free = crate::expr::binders::free_symbols(e, id);
+    (
+        free.contains(&w.u) || free.contains(&w.v),
+        w.bound.iter().any(|s| free.contains(s)),
+    )
+}
+
+/// The state of the walk of [`Evaluator::gauss_form`]: gauss's variables, the symbols bound
+/// inside the body so far (sum indices), and what was read.
+struct FormWalk<'f> {
+    u: Symbol,
+    v: Symbol,
+    bound: Vec<Symbol>,
+    form: &'f mut GaussForm,
 }
 
 /// One factor of a `gauss` body: the bound variable itself (`None`) or a function of it.

@@ -27,7 +27,11 @@
 //! non-zero integrand and no sample dominating its variance (else: not evaluated, divergent).
 //!
 //! Quadrature of E[f(z)] carries its error estimate inside the scale (`S` grows by 1e12 × the
-//! estimate, so the allowance `1e-12·S` covers it).
+//! estimate, so the allowance `1e-12·S` covers it). For gauss(s11, s12, s22; F) the scale is
+//! E[S_F], the integrand's own magnitude scale integrated against the Gaussian density by the
+//! same quadrature (the rounding of each node's value is relative to its S_F, and the weights are
+//! the density's), not the largest S_F on the grid: exp(0.45·u²) reaches 1e16 at 9 standard
+//! deviations while E[exp(0.45·u²)] = 3.2.
 //!
 //! Non-finite values never agree with anything.
 
