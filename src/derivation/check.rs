@@ -18,7 +18,7 @@ use crate::numeric::tolerance::{compare, compare_difference, Comparison};
 
 use crate::numeric::precise::BITS;
 pub use crate::precision::{EXTRA_POINTS, MIN_POINTS};
-use crate::prove::{prove, Context, Limits, Outcome, Stats, Unsound};
+use crate::prove::{prove, Context, Limits, Outcome, Stats, Theory, Unsound};
 
 /// One point where the sides were compared.
 #[derive(Debug, Clone)]
@@ -666,6 +666,21 @@ fn hidden_difference(
     Some((p.at.clone(), crate::expr::text(residual), p.lhs.value))
 }
 
+/// The additive terms of the prover's normal form of lhs − rhs (with the cited theories and
+/// the linearity of sums and expectations; a short search), or none if it has no normal form.
+/// A width study measures its resolution against their size, not the sides': parts the sides
+/// share exactly are not evidence.
+fn residual_terms(a: &Expr, b: &Expr, by: &[Theory], ctx: &Context) -> Vec<Expr> {
+    let mut theories = by.to_vec();
+    theories.extend([Theory::Sums, Theory::Expectation]);
+    match prove(a, b, &theories, ctx, Limits::refuted()) {
+        Ok((Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. }, _)) => {
+            crate::expr::binders::additive_terms(&residual)
+        }
+        _ => vec![],
+    }
+}
+
 /// Check one link's two sides as they stand.
 pub(super) fn check_sides(
     d: &Derivation,
@@ -709,10 +724,12 @@ pub(super) fn check_sides(
         return result;
     }
     if let Some(width) = step.limit {
+        let terms = residual_terms(&a.expr, &b.expr, &step.by, ctx);
         let study = super::limit::study(
             d,
             &a.expr,
             &b.expr,
+            &terms,
             width,
             step.rate,
             step.resolution,

@@ -258,6 +258,9 @@ struct Draw {
     rhs: f64,
     exact: Option<f64>,
     controls: Vec<f64>,
+    /// The additive terms of the prover's normal form of lhs − rhs, where they evaluate (see
+    /// [`Sides::terms`]).
+    terms: Vec<Option<f64>>,
 }
 
 /// How the sides of a link are evaluated on one environment.
@@ -270,6 +273,9 @@ struct Sides<'a> {
     expect: bool,
     lhs_random: bool,
     rhs_random: bool,
+    /// The additive terms of the prover's normal form of lhs − rhs: the parts of the claim that
+    /// do not cancel exactly between its sides, whose size is the claim's scale.
+    scale_terms: &'a [Expr],
 }
 
 /// `a − b` as one term.
@@ -286,7 +292,7 @@ fn uses_any(e: &Expr, syms: &[Symbol]) -> bool {
 }
 
 impl<'a> Sides<'a> {
-    fn new(lhs: &'a Expr, rhs: &'a Expr, random: &[Symbol]) -> Self {
+    fn new(lhs: &'a Expr, rhs: &'a Expr, random: &[Symbol], scale_terms: &'a [Expr]) -> Self {
         let (lhs_random, rhs_random) = (uses_any(lhs, random), uses_any(rhs, random));
         Sides {
             lhs,
@@ -295,7 +301,13 @@ impl<'a> Sides<'a> {
             expect: lhs_random || rhs_random,
             lhs_random,
             rhs_random,
+            scale_terms,
         }
+    }
+
+    /// The scale terms on one draw (`None` where a term does not evaluate to a finite number).
+    fn terms(&self, env: &Env) -> Vec<Option<f64>> {
+        self.scale_terms.iter().map(|t| side(env, t).ok()).collect()
     }
 
     /// (lhs, rhs) of one draw; `fixed` are sides evaluated once per configuration.
@@ -624,6 +636,46 @@ fn rms_of(xs: impl Iterator<Item = f64>) -> f64 {
     mean_of(xs.map(|x| x * x)).sqrt()
 }
 
+/// How far from 0 a series of draws (one value per draw, per width) tends as the width grows:
+/// |a| minus the half-width of a's interval (0 if the interval holds 0), with a extrapolated as
+/// for lhs − rhs. `None` where a draw has no value or there is no fit.
+fn limit_distance(
+    widths: &[usize],
+    draws: &[Vec<Draw>],
+    value: impl Fn(&Draw) -> Option<f64>,
+    plan: &Plan,
+    level: f64,
+) -> Option<f64> {
+    let y: Vec<Vec<f64>> = draws
+        .iter()
+        .map(|ds| ds.iter().map(&value).collect::<Option<Vec<f64>>>())
+        .collect::<Option<_>>()?;
+    let seeds = y.first()?.len();
+    let means: Vec<f64> = y.iter().map(|v| mean_of(v.iter().copied())).collect();
+    let big = means.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
+    if big == 0.0 {
+        return Some(0.0);
+    }
+    let floor = FLOOR_REL * big;
+    let dof = seeds.saturating_sub(1).max(1);
+    let k = widths.len();
+    let mut cov = DMatrix::from_fn(k, k, |i, j| {
+        let s: f64 = y[i]
+            .iter()
+            .zip(&y[j])
+            .map(|(a, b)| (a - means[i]) * (b - means[j]))
+            .sum();
+        s / (dof as f64 * seeds as f64)
+    });
+    for i in 0..k {
+        cov[(i, i)] += floor * floor;
+    }
+    let xs: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
+    let powers = [plan.rate, 2.0 * plan.rate];
+    let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof).ok()?;
+    Some((fit.a.abs() - fit.a_interval.half_width).max(0.0))
+}
+
 /// Summarise one configuration's draws (per width, in seed order) into a [`Study`].
 fn summarise(
     config: String,
@@ -668,6 +720,28 @@ fn summarise(
     let mut scale = side_scale(k - 1);
     if scale == 0.0 {
         scale = (0..k).map(side_scale).fold(0.0, f64::max);
+    }
+    // The scale is what the claim is about: the limits the parts of lhs − rhs tend to, not
+    // their size at a finite width. Parts the sides share exactly (`1000 + X` against
+    // `1000 + 1.1·X`, or `1000·(1 + X/1000)` against it), a term that vanishes with the width
+    // (`+ 10⁶/n`) and a random term that cancels draw by draw inflate the sides' RMS but have
+    // no limit to resolve. Each additive term of the prover's normal form of lhs − rhs (or
+    // each side, where there is none) is extrapolated like lhs − rhs; the scale is the largest
+    // of those limits' distances from 0 beyond their intervals, and at most the sides' RMS.
+    let level = 1.0 - ALPHA / plan.configs as f64;
+    let terms = draws[k - 1].first().map_or(0, |x| x.terms.len());
+    let limit_scale = if terms > 0 {
+        (0..terms)
+            .filter_map(|t| limit_distance(widths, draws, |x| x.terms[t], plan, level))
+            .reduce(f64::max)
+    } else {
+        [|x: &Draw| Some(x.lhs), |x: &Draw| Some(x.rhs)]
+            .into_iter()
+            .filter_map(|f| limit_distance(widths, draws, f, plan, level))
+            .reduce(f64::max)
+    };
+    if let Some(s) = limit_scale {
+        scale = scale.min(s);
     }
     let needed = plan.declared.unwrap_or(RESOLUTION_REL * scale);
     let last = stats_w.last().expect("at least four widths").clone();
@@ -781,7 +855,6 @@ fn summarise(
         study.widths[i].reduced_std_err = cov[(i, i)].sqrt();
         cov[(i, i)] += floor * floor;
     }
-    let level = 1.0 - ALPHA / plan.configs as f64;
     let xs: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
     let powers = [plan.rate, 2.0 * plan.rate];
     let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof).map_err(StudyError::Fit)?;
@@ -868,11 +941,14 @@ where
 }
 
 /// Run the width study of the link `lhs` → `rhs` as `width` → ∞. `resolution` is the one the
-/// link declares, if any.
+/// link declares, if any; `scale_terms` are the additive terms of the prover's normal form of
+/// lhs − rhs, if it has one (they bound the scale the resolution is relative to).
+#[allow(clippy::too_many_arguments)]
 pub fn study(
     d: &Derivation,
     lhs: &Expr,
     rhs: &Expr,
+    scale_terms: &[Expr],
     width: Symbol,
     rate: f64,
     resolution: Option<f64>,
@@ -887,8 +963,17 @@ pub fn study(
         skipped: None,
     };
     let result = match &d.network {
-        Some(spec) => network_studies(d, spec, lhs, rhs, width, rate, resolution, draws, &mut ev),
-        None => point_studies(d, lhs, rhs, width, rate, resolution, &mut ev),
+        Some(spec) => network_studies(
+            d,
+            spec,
+            (lhs, rhs, scale_terms),
+            width,
+            rate,
+            resolution,
+            draws,
+            &mut ev,
+        ),
+        None => point_studies(d, (lhs, rhs, scale_terms), width, rate, resolution, &mut ev),
     };
     if let Err(e) = result {
         ev.skipped = Some(e.to_string());
@@ -900,8 +985,7 @@ pub fn study(
 fn network_studies(
     d: &Derivation,
     spec: &NetworkSpec,
-    lhs: &Expr,
-    rhs: &Expr,
+    (lhs, rhs, scale_terms): (&Expr, &Expr, &[Expr]),
     width: Symbol,
     rate: f64,
     resolution: Option<f64>,
@@ -929,7 +1013,7 @@ fn network_studies(
         })
         .map(|(s, _)| *s)
         .collect();
-    let sides = Sides::new(lhs, rhs, &random);
+    let sides = Sides::new(lhs, rhs, &random, scale_terms);
     let (vary_l, vary_r) = (varies(d, spec, lhs), varies(d, spec, rhs));
     let swapped: Vec<Symbol> = spec
         .bind
@@ -981,6 +1065,7 @@ fn network_studies(
                     rhs,
                     exact,
                     controls,
+                    terms: sides.terms(&env),
                 })
             };
             let config = format!("{act}, L = {depth}");
@@ -993,8 +1078,7 @@ fn network_studies(
 
 fn point_studies(
     d: &Derivation,
-    lhs: &Expr,
-    rhs: &Expr,
+    (lhs, rhs, scale_terms): (&Expr, &Expr, &[Expr]),
     width: Symbol,
     rate: f64,
     resolution: Option<f64>,
@@ -1009,7 +1093,7 @@ fn point_studies(
         .filter(|(_, k)| *k == super::file::Kind::Gaussian)
         .map(|(s, _)| *s)
         .collect();
-    let sides = Sides::new(lhs, rhs, &random);
+    let sides = Sides::new(lhs, rhs, &random, scale_terms);
     let plan = Plan {
         rate,
         configs: POINT_CONFIGS,
@@ -1054,6 +1138,7 @@ fn point_studies(
                 rhs,
                 exact,
                 controls: vec![],
+                terms: sides.terms(&env),
             })
         };
         let config = match describe(d, &base_env, Some(&shown)) {

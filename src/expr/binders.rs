@@ -148,6 +148,31 @@ fn copy(e: &Expr, id: Id, out: &mut Expr) -> Id {
     out.add(n)
 }
 
+/// The subterm `id` of `e` as a term of its own.
+pub fn subterm(e: &Expr, id: Id) -> Expr {
+    let mut out = Expr::default();
+    copy(e, id, &mut out);
+    out
+}
+
+/// The terms whose sum (with signs) is `e`: `e` split at its top-level `+`, `−` and negations.
+/// Each term keeps its coefficient (`2·x` stays one term); the signs are dropped.
+pub fn additive_terms(e: &Expr) -> Vec<Expr> {
+    fn split(e: &Expr, id: Id, out: &mut Vec<Expr>) {
+        match &e[id] {
+            Math::Add([a, b]) | Math::Sub([a, b]) => {
+                split(e, *a, out);
+                split(e, *b, out);
+            }
+            Math::Neg(a) => split(e, *a, out),
+            _ => out.push(subterm(e, id)),
+        }
+    }
+    let mut out = vec![];
+    split(e, root(e), &mut out);
+    out
+}
+
 /// Append the term `e` to `out`; returns the id of its root in `out`.
 pub fn append(out: &mut Expr, e: &Expr) -> Id {
     let base = out.as_ref().len();
