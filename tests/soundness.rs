@@ -288,6 +288,21 @@ const PROVER_LIES: &[Lie] = &[
         by: "calculus",
         decls: &["t=interval 0..1"],
     },
+    // ... and at a jump of a power: 0^((s − 1/3)²) is 1 at s = 1/3 and 0 elsewhere.
+    Lie {
+        lhs: "d/dt(integral(s in -1..t, 1 + 0^((s-1/3)^2)))",
+        rhs: "1 + 0^((t-1/3)^2)",
+        by: "calculus",
+        decls: &["t=interval 0..1"],
+    },
+    // δ-elimination within a sum over K in 1..k reached an inner `1..k` whose k an inner sum
+    // rebinds (both indices were named k by sum-alpha): the left side is n·x[1].
+    Lie {
+        lhs: "sum(a in 1..n, sum(K in 1..a, sum(b in 1..1, sum(j in 1..b, x[j]*delta(j,K)))))",
+        rhs: "sum(a in 1..n, sum(K in 1..a, x[K]))",
+        by: "sums",
+        decls: &["x=array"],
+    },
 ];
 
 #[test]

@@ -4,16 +4,18 @@
 //! At [`POINTS`] random sample points of the derivation (not its edge points, where many
 //! symbols share a value and differences vanish), the parameter is set to h₀·2⁻ᵏ (to 0,
 //! k < [`STEPS_ZERO`], down to ~1e-10) or n₀·2ᵏ (to infinity, k < [`STEPS_INF`]); both sides are
-//! evaluated (deterministic terms only), and the log–log slope of |a − b| against the parameter
-//! is fitted by least squares over the last [`FIT`] steps whose difference stands well above
-//! the rounding allowance (100×), where the expansion's next term is negligible whatever the
-//! point's scale. A point holds when the slope is at least `order` − min([`SLOPE_SLACK`],
-//! order/2) (to 0) or at most its negative (to infinity), or when the difference stays within
-//! rounding at every step; the link holds when every point holds and at least one showed an error to
-//! measure (otherwise it is `unknown`: no evidence), and is refuted at the first point that
-//! does not hold, with the measured slope. The slack allows for the next term of the expansion
-//! in the fitted steps; on `derivations/approximations.toml` the fitted slopes are 5.00 (order
-//! 5), 2.00 (order 2) and −0.99 to −1.00 (order 1 toward infinity) at every point.
+//! evaluated (deterministic terms only; in ball arithmetic where they allow it, so that an error
+//! term below f64's rounding of the sides is measured). O(hᵖ) bounds the error constant
+//! |a − b|/hᵖ: over the steps whose difference stands well above rounding (100×), its largest
+//! value over the second half may be at most [`GROWTH`] times its largest over the first half. A
+//! constant that grew more but slowed down (at most √[`GROWTH`] over the last quarter) leaves the
+//! point undecided (a constant still converging from below). With fewer than
+//! [`MIN_GROWTH_STEPS`] such steps, the log–log slope over the last [`FIT`] must be at least
+//! `order` − min([`SLOPE_SLACK`], order/2) (to 0) or at most its negative (to infinity); a point
+//! whose difference stays within rounding at every step holds without evidence. The link holds
+//! when every point holds and at least one showed an error to measure (otherwise it is
+//! `unknown`: no evidence), and is refuted at the first point that does not hold, with the
+//! measured slope and growth.
 
 use egg::Symbol;
 
@@ -21,6 +23,7 @@ use super::file::{Derivation, Kind};
 use super::sample::{point_scaled, EDGE_POINTS};
 use crate::expr::Expr;
 use crate::numeric::eval::Evaluator;
+use crate::numeric::precise::BITS;
 use crate::numeric::tolerance::compare;
 
 /// Halvings of a parameter that goes to 0 (0.1 down to ~1e-10).
@@ -34,6 +37,18 @@ pub const FIT: usize = 6;
 /// of `derivations/approximations.toml` are within 0.01 of their orders, and 1 + t^(11/4) must
 /// not pass for O(t³).
 pub const SLOPE_SLACK: f64 = 0.1;
+/// How much the error constant |lhs − rhs|/hᵖ may grow from the first half of the steps above
+/// rounding to the second before the order is refuted: O(hᵖ) means the constant stays bounded.
+/// Over the ~9 decades of a study toward 0 this refutes t^1.95 for O(t²) (growth 1.7) and
+/// t²·log(1/t) (1.8) and admits t^1.98 (1.2); a constant that converges from above (the next
+/// term of the expansion) shrinks, one that oscillates boundedly (2 + sin(1/t)) does not grow.
+pub const GROWTH: f64 = 1.5;
+/// Steps above rounding the growth of the error constant needs (two per half at least).
+pub const MIN_GROWTH_STEPS: usize = 4;
+// A constant whose growth exceeds GROWTH but slows down (grows at most ×√GROWTH over the last
+// quarter of the steps, where a steady power grows by the square root of its growth over the
+// halves) leaves the point undecided rather than refuted: (1 + a/n)ⁿ ≈ eᵃ with O(1/n) at
+// a = 75 is still converging from below at n = 2000.
 /// Sample points at which the study is made.
 pub const POINTS: usize = 4;
 
@@ -61,6 +76,10 @@ pub struct ApproxPoint {
     pub undecided: Option<String>,
     /// The differences fitted do not decrease at every step (down to the last step).
     pub unsteady: bool,
+    /// How much the error constant |lhs − rhs|/hᵖ (|lhs − rhs|·nᵖ toward infinity) grows from
+    /// the first half of the steps above rounding to the second (ratio of their largest
+    /// values), when there are at least [`MIN_GROWTH_STEPS`].
+    pub growth: Option<f64>,
 }
 
 /// The study of an approximation link.
@@ -103,6 +122,23 @@ impl ApproxStudy {
 /// error that vanishes: a constant difference has slope 0).
 fn needed(order: f64) -> f64 {
     order - SLOPE_SLACK.min(order / 2.0)
+}
+
+/// The growth of the error constant over `above` (steps in order toward the limit): the largest
+/// |lhs − rhs|/hᵖ (toward 0; |lhs − rhs|·hᵖ toward infinity) over the second half of the steps
+/// over the largest over the first half.
+fn constant_growth(above: &[(f64, f64)], order: f64, toward: Toward) -> Option<f64> {
+    if above.len() < MIN_GROWTH_STEPS {
+        return None;
+    }
+    let c = |(h, d): &(f64, f64)| match toward {
+        Toward::Zero => d / h.powf(order),
+        Toward::Infinity => d * h.powf(order),
+    };
+    let half = above.len() / 2;
+    let first = above[..half].iter().map(c).fold(0.0, f64::max);
+    let second = above[half..].iter().map(c).fold(0.0, f64::max);
+    (first > 0.0 && first.is_finite() && second.is_finite()).then(|| second / first)
 }
 
 fn fit_slope(xy: &[(f64, f64)]) -> Option<f64> {
@@ -166,6 +202,18 @@ pub fn study(
             };
             let mut env = base.clone();
             env.scalars.insert(symbol, h);
+            // Ball arithmetic where both sides allow it: a term of the error far below f64's
+            // rounding of the sides (exp(t) + 10⁻⁶·t against 1 + t at t = 10⁻¹⁰) is measured,
+            // not lost.
+            if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS) {
+                if l.to_f64().is_finite() && r.to_f64().is_finite() && c.diff.is_finite() {
+                    steps.push((h, c.diff));
+                    if c.diff > 100.0 * c.tol {
+                        above.push((h, c.diff));
+                    }
+                    continue;
+                }
+            }
             let l = Evaluator::new(&env).eval(lhs);
             let r = Evaluator::new(&env).eval(rhs);
             match (l, r) {
@@ -198,6 +246,10 @@ pub fn study(
             continue;
         }
         let tail = &above[above.len().saturating_sub(FIT)..];
+        let growth = constant_growth(&above, order, toward);
+        let late = above
+            .get(above.len() / 2..)
+            .and_then(|h| constant_growth(h, order, toward));
         // A power law's tail decreases at every step. One that does not: where the steps after
         // it fall within rounding, the study met rounding before the asymptotic range at this
         // point ((1 + a/n)ⁿ at a = −15523 is 969¹⁶ at n = 16 and underflows past n ≈ 15523):
@@ -205,7 +257,23 @@ pub fn study(
         // oscillation, or a constant): refuted whatever the fitted slope.
         let steady = tail.windows(2).all(|w| w[1].1 < w[0].1);
         let reaches_end = tail.last().map(|t| t.0) == steps.last().map(|s| s.0);
-        let (slope, holds, undecided) = if tail.len() >= 3 && !steady && !reaches_end {
+        let decelerating = growth.is_some_and(|g| g > GROWTH)
+            && late.is_some_and(|q| q <= GROWTH.sqrt());
+        let (slope, holds, undecided) = if decelerating {
+            // Growth that slows down: a constant still converging (from below) toward its
+            // limit, as (1 + a/n)ⁿ does for n up to ~a², or a factor such as log that grows
+            // ever more slowly. A steady power grows over the last quarter of the steps by
+            // the square root of its growth over the halves; this grew less than √GROWTH.
+            (
+                None,
+                true,
+                Some(format!(
+                    "the error constant grew ×{:.2} from the first half of the steps to the second, but only ×{:.2} over the last quarter: this point may not be in the asymptotic range",
+                    growth.unwrap_or(f64::NAN),
+                    late.unwrap_or(f64::NAN)
+                )),
+            )
+        } else if tail.len() >= 3 && !steady && !reaches_end {
             (
                 None,
                 true,
@@ -214,12 +282,17 @@ pub fn study(
         } else {
             let slope = fit_slope(tail);
             let holds = steady
-                && match (slope, toward) {
-                    (Some(s), Toward::Zero) => s >= needed(order),
-                    (Some(s), Toward::Infinity) => s <= -needed(order),
+                && match (growth, slope, toward) {
+                    // The error constant decides where there are enough steps: O(hᵖ) bounds
+                    // |lhs − rhs|/hᵖ, whatever the local slope does (t²·(2 + sin(1/t)) is
+                    // O(t²) with a slope that wanders; t^1.5·(1 + sin(log t)) is not, though
+                    // its last steps may climb steeply).
+                    (Some(g), _, _) => g <= GROWTH,
+                    (None, Some(s), Toward::Zero) => s >= needed(order),
+                    (None, Some(s), Toward::Infinity) => s <= -needed(order),
                     // Fewer than 3 steps well above rounding: the difference vanishes at this
                     // point (no evidence either way here).
-                    (None, _) => true,
+                    (None, None, _) => true,
                 };
             (slope, holds, None)
         };
@@ -230,6 +303,7 @@ pub fn study(
             holds,
             undecided,
             unsteady: !steady && reaches_end,
+            growth,
         });
         if !holds {
             break;

@@ -1,7 +1,6 @@
 //! Checking a derivation link by link: the prover and the numeric checker run independently;
 //! their answers are combined here into a [`Verdict`].
 
-use num_rational::BigRational;
 use rayon::prelude::*;
 use std::fmt;
 
@@ -227,9 +226,10 @@ pub fn context(d: &Derivation) -> Context {
                 if *a > 0.0 {
                     ctx.positive.insert(*s);
                 }
-                if let (Some(a), Some(b)) =
-                    (BigRational::from_float(*a), BigRational::from_float(*b))
-                {
+                // The ends as written (`0.3` is 3/10, not its double's binary value, which is
+                // below 3/10: `x < 3/10` is false at the end).
+                let exact = crate::prove::analysis::decimal_value;
+                if let (Some(a), Some(b)) = (exact(*a), exact(*b)) {
                     ctx.intervals.insert(*s, (a, b));
                 }
             }

@@ -32,6 +32,7 @@
 // Input errors carry the file text for rendering; they are built once per failed load.
 #![allow(clippy::result_large_err)]
 
+use num_rational::BigRational;
 use egg::Symbol;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -1053,6 +1054,14 @@ pub fn parse_kind(spec: &str) -> Result<Kind, (String, &'static str)> {
                     "expected `interval A..B`",
                 )
             })?;
+            for end in [a, b] {
+                if parse_number(end).is_some() && !exact_double(end) {
+                    return Err((
+                        format!("`{}` is not a double-precision number: this interval's end would be read as {}", end.trim(), parse_number(end).unwrap_or(f64::NAN)),
+                        "write each end with at most 17 significant digits, so that the prover's end and the sampled one are the same number",
+                    ));
+                }
+            }
             match (parse_number(a), parse_number(b)) {
                 // Its width must be finite too: samples are drawn as lo + (hi − lo)·u.
                 (Some(a), Some(b)) if a < b && (b - a).is_finite() => Kind::Interval(a, b),
@@ -1103,6 +1112,27 @@ fn size_term(s: &str) -> Result<Expr, (String, &'static str)> {
         ));
     }
     Ok(e)
+}
+
+/// Is the decimal `s` exactly the number its double reads back as (`0.3`, `1e-3`, but not
+/// `1.00000000000000001`, whose double is 1)? The prover takes an interval's ends as the
+/// shortest decimals of their doubles ([`crate::prove::analysis::decimal_value`]).
+fn exact_double(s: &str) -> bool {
+    let t = s.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", t.strip_prefix('+').unwrap_or(t)),
+    };
+    let body = if body.starts_with('.') {
+        format!("0{body}")
+    } else {
+        body.to_string()
+    };
+    let written = format!("{neg}{body}").parse::<crate::expr::Constant>();
+    match (written, parse_number(s)) {
+        (Ok(q), Some(x)) => crate::prove::analysis::decimal_value(x) == Some(q.0),
+        _ => false,
+    }
 }
 
 fn parse_number(s: &str) -> Option<f64> {
@@ -1832,7 +1862,10 @@ fn conventions(
                 kind,
                 crate::numeric::eval::Evaluator::new(&Default::default()).eval(&e),
             ) {
-                if let Some(domain) = outside_domain(kind, v.value) {
+                // A constant is compared exactly (`1.00000000000000001` is not in 0..1 though
+                // its double is 1).
+                let exact = crate::prove::analysis::exact_value(&e);
+                if let Some(domain) = outside_domain(kind, v.value, exact.as_ref()) {
                     return Err(l
                         .err(
                             body.span(),
@@ -1887,7 +1920,23 @@ fn conventions(
 }
 
 /// If `v` lies outside the domain of `kind`: the domain, described.
-fn outside_domain(kind: &Kind, v: f64) -> Option<String> {
+fn outside_domain(kind: &Kind, v: f64, exact: Option<&BigRational>) -> Option<String> {
+    if let Some(q) = exact {
+        let zero = BigRational::from_integer(0.into());
+        let end = |x: f64| crate::prove::analysis::decimal_value(x);
+        let out = match kind {
+            Kind::Positive => *q <= zero,
+            Kind::Size => !(q.is_integer() && *q >= BigRational::from_integer(1.into())),
+            Kind::Integer | Kind::Index(..) => !q.is_integer(),
+            Kind::Interval(a, b) => {
+                end(*a).is_none_or(|a| *q < a) || end(*b).is_none_or(|b| *q > b)
+            }
+            _ => false,
+        };
+        if out {
+            return outside_domain(kind, f64::NAN, None);
+        }
+    }
     let integer = v.fract() == 0.0;
     match kind {
         Kind::Positive if v.is_nan() || v <= 0.0 => Some("positive".into()),

@@ -359,14 +359,21 @@ fn render_checks(
 }
 
 fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
+    use super::approx::Toward;
+    let constant = match s.toward {
+        Toward::Zero => format!("|lhs − rhs|/{}^{}", s.symbol, fmt_num(s.order)),
+        Toward::Infinity => format!("|lhs − rhs|·{}^{}", s.symbol, fmt_num(s.order)),
+    };
     let _ = writeln!(
         o,
-        "        order study: |lhs − rhs| as {} {}; log–log slope over the last {} steps above rounding, needed {}",
+        "        order study: |lhs − rhs| as {} {}; the error constant {constant} may grow at most ×{} from the first half of the steps above rounding to the second (with fewer than {} such steps: log–log slope over the last {}, needed {})",
         s.symbol,
         match s.toward {
-            super::approx::Toward::Zero => "about halves from 0.1",
-            super::approx::Toward::Infinity => "about doubles from 16",
+            Toward::Zero => "about halves from 0.1",
+            Toward::Infinity => "about doubles from 16",
         },
+        super::approx::GROWTH,
+        super::approx::MIN_GROWTH_STEPS,
         super::approx::FIT,
         s.needed()
     );
@@ -390,6 +397,10 @@ fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
             }
             (Some(x), None) => format!("slope {x:.2}"),
             (None, None) => "within rounding".to_string(),
+        };
+        let slope = match (p.growth, &p.undecided) {
+            (Some(g), None) => format!("{slope}; error constant ×{g:.2}"),
+            _ => slope,
         };
         let _ = writeln!(
             o,

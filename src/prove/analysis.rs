@@ -181,3 +181,21 @@ impl Analysis<Math> for MathAnalysis {
         DidMerge(changed_a, changed_b)
     }
 }
+
+/// The exact value of `e` if it is a constant term (numbers under exact arithmetic: the folding
+/// the prover does), else `None`.
+pub fn exact_value(e: &crate::expr::Expr) -> Option<BigRational> {
+    let mut g = MathGraph::new(MathAnalysis::default());
+    let root = g.add_expr(e);
+    g[root].data.constant.as_ref().map(|c| c.0.clone())
+}
+
+/// The exact rational a finite `f64` was written as: its shortest decimal that reads back as it
+/// (`0.3` for the double nearest 3/10, not that double's binary value). A declared interval end
+/// is read this way, so that the prover's end is the one the file states.
+pub fn decimal_value(x: f64) -> Option<BigRational> {
+    if !x.is_finite() {
+        return None;
+    }
+    format!("{x}").parse::<Constant>().ok().map(|c| c.0)
+}

@@ -40,10 +40,17 @@ fn continuous_in(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bool {
         | Math::Sub([a, b])
         | Math::Mul([a, b])
         | Math::Div([a, b])
-        | Math::Pow([a, b])
         | Math::Max([a, b])
         | Math::Min([a, b])
         | Math::LeakyRelu([a, b]) => continuous_in(e, *a, x) && continuous_in(e, *b, x),
+        // a^b jumps where a reaches 0 while b does (0^0 = 1, 0^y = 0 for y > 0:
+        // `0^((s − 1/3)²)` is 1 at s = 1/3 and 0 elsewhere): an exponent that varies with x
+        // needs a base that is a positive number.
+        Math::Pow([a, b]) if mentions(*b) => {
+            matches!(&e[*a], Math::Num(c) if c.0 > num_rational::BigRational::from_integer(0.into()))
+                && continuous_in(e, *b, x)
+        }
+        Math::Pow([a, b]) => continuous_in(e, *a, x) && continuous_in(e, *b, x),
         Math::Neg(a)
         | Math::Sqrt(a)
         | Math::Exp(a)

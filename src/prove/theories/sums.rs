@@ -443,8 +443,15 @@ fn scoped_path(
                 }
             }
         }
+        // Below a binder of k, k is another index; below a binder of a name the range R
+        // mentions, a range written like R is another range (`sum(k in 1..1, sum(j in 1..k, …))`
+        // inside `sum(K in 1..k, …)`: its `1..k` is not the outer one, though both are one
+        // e-class). Bound names may coincide after `sum-alpha`, so both are checked here.
+        let bound = crate::expr::binders::node_binds(n, |c| symbol_of(egraph, c));
         if depth == 0
-            || matches!(n, Math::Gauss(_)) && crate::expr::GAUSS_VARS.contains(&k.as_str())
+            || bound.iter().any(|b| {
+                *b == k || egraph[range.0].data.free.contains(b) || egraph[range.1].data.free.contains(b)
+            })
         {
             continue;
         }
