@@ -1232,8 +1232,14 @@ impl<'a> Evaluator<'a> {
         if a == b {
             return Ok(Value::exact(0.0));
         }
+        // The range is cut where a subterm of the body that varies with the variable vanishes
+        // (a kink of relu(s − c), the peak of exp(−10⁸·(s − 0.3)²), of exp(−10⁶·(sin s − ½)²)):
+        // both rules crowd their nodes towards the ends of each piece, so a feature narrower
+        // than their spacing over the whole range is resolved there.
+        let cuts = self.zeros_of_subterms(e, var, body, a, b);
         let me = std::cell::RefCell::new((&mut *self, None::<EvalError>, 0.0f64, false, 0usize));
-        let f = |x: f64| -> f64 {
+        // The integrand's value at x, or its magnitude scale (`scale`).
+        let at = |x: f64, scale: bool| -> f64 {
             let mut cell = me.borrow_mut();
             let (ev, failure, max_scale, statistical, nonzero) = &mut *cell;
             if failure.is_some() {
@@ -1247,12 +1253,16 @@ impl<'a> Evaluator<'a> {
                     *max_scale = max_scale.max(y.scale);
                     *statistical |= y.stderr > 0.0;
                     *nonzero += usize::from(y.value != 0.0);
-                    y.value
+                    if scale {
+                        y.scale
+                    } else {
+                        y.value
+                    }
                 }
                 Ok(y) => {
                     *failure = Some(EvalError::OutOfDomain(format!(
-                        "the integrand is not finite ({}) at {var} = {x}",
-                        y.value
+                        "the integrand is not finite ({:.3e}, magnitude {:.3e}) at {var} = {x:.6e}",
+                        y.value, y.scale
                     )));
                     0.0
                 }
@@ -1262,12 +1272,34 @@ impl<'a> Evaluator<'a> {
                 }
             }
         };
-        // Two rules: the double-exponential one (it never samples the end points) and
-        // Clenshaw–Curtis. On a divergent integral (1/s on 0..1) the first still returns a finite
-        // number; the two then disagree, and the point is not evaluated.
-        let out = quadrature::double_exponential::integrate(f, a, b, 1e-14);
-        let check = quadrature::clenshaw_curtis::integrate(f, a, b, 1e-14);
-        let (_, failure, max_scale, statistical, nonzero) = me.into_inner();
+        // Two rules: the double-exponential one (it never samples the end points) and adaptive
+        // Gauss–Kronrod. On a divergent integral (1/s on 0..1) the first still returns a finite
+        // number; the second does not converge, and the point is not evaluated.
+        let mut out = quadrature::Output {
+            num_function_evaluations: 0,
+            error_estimate: 0.0,
+            integral: 0.0,
+        };
+        let f = |x: f64| at(x, false);
+        // The magnitude the rounding and the quadrature error are measured against: the
+        // integral of the integrand's magnitude scale, not the range times its largest value
+        // (which a tall narrow peak inflates until any value passes).
+        let mut magnitude = 0.0;
+        for w in cuts.windows(2) {
+            let o = quadrature::double_exponential::integrate(f, w[0], w[1], 1e-14);
+            out.integral += o.integral;
+            out.error_estimate += o.error_estimate;
+            magnitude +=
+                quadrature::double_exponential::integrate(|x| at(x, true), w[0], w[1], 1e-10)
+                    .integral
+                    .abs();
+        }
+        // The second rule: adaptive Gauss–Kronrod over the same pieces (it does not sample the
+        // ends either, where a cut may sit on a peak, and it fails where its bisection reaches
+        // f64's resolution: 1/s on 0..1).
+        let mut g = f;
+        let check = adaptive_gk(&mut g, &cuts);
+        let (_, failure, _, statistical, nonzero) = me.into_inner();
         if let Some(err) = failure {
             return Err(err);
         }
@@ -1283,7 +1315,6 @@ impl<'a> Evaluator<'a> {
                 "an integral of a Monte Carlo estimate is not evaluated".into(),
             ));
         }
-        let magnitude = (b - a).abs() * max_scale;
         let allowed = 1e-9 * magnitude.max(out.integral.abs());
         if !out.integral.is_finite() || out.error_estimate > allowed {
             return Err(EvalError::Unsupported(format!(
@@ -1291,6 +1322,9 @@ impl<'a> Evaluator<'a> {
                 out.error_estimate, magnitude
             )));
         }
+        let check = check.map_err(|why| {
+            EvalError::Unsupported(format!("integral over {a}..{b}: {why}"))
+        })?;
         if (out.integral - check.integral).abs() > allowed {
             return Err(EvalError::Unsupported(format!(
                 "integral over {a}..{b}: two quadrature rules disagree ({} and {}): the integral may diverge or the integrand be singular",
@@ -1302,6 +1336,110 @@ impl<'a> Evaluator<'a> {
             scale: magnitude + 1e12 * out.error_estimate,
             stderr: 0.0,
         })
+    }
+
+    /// The ends of the pieces an integral over `a..b` (in either order) is cut into: `a`, the
+    /// zeros of the body's subterms that vary with `var` (sign changes on a grid of
+    /// [`ZERO_GRID`] intervals, refined by bisection; at most [`MAX_CUTS`]), and `b`. Subterms
+    /// holding a binder or an expectation are not searched (each value would be a quadrature or
+    /// a sample of its own); a subterm that cannot be evaluated at a grid point is skipped there.
+    fn zeros_of_subterms(&mut self, e: &Expr, var: Symbol, body: Id, a: f64, b: f64) -> Vec<f64> {
+        let mut ids = vec![];
+        let mut stack = vec![body];
+        while let Some(i) = stack.pop() {
+            let heavy = |n: &Math| {
+                matches!(
+                    n,
+                    Math::Sum(_) | Math::Integral(_) | Math::Expect(_) | Math::Gauss(_)
+                )
+            };
+            if heavy(&e[i]) {
+                continue;
+            }
+            let leaf = matches!(e[i], Math::Num(_) | Math::Symbol(_));
+            if !leaf
+                && !subterm_nodes(e, i).any(heavy)
+                && crate::expr::binders::free_symbols(e, i).contains(&var)
+            {
+                ids.push(i);
+            }
+            stack.extend(egg::Language::children(&e[i]).iter().copied());
+        }
+        ids.sort();
+        ids.dedup();
+        let at = |this: &mut Self, id: Id, x: f64| -> Option<f64> {
+            this.bound.push((var, x));
+            let v = this.value(e, id).ok().map(|v| v.value);
+            this.bound.pop();
+            v.filter(|v| v.is_finite())
+        };
+        let mut cuts = vec![];
+        for id in ids {
+            let mut prev: Option<(f64, f64)> = None;
+            for k in 0..=ZERO_GRID {
+                let x = a + (b - a) * k as f64 / ZERO_GRID as f64;
+                let Some(y) = at(self, id, x) else {
+                    prev = None;
+                    continue;
+                };
+                // Zeros are sign changes between non-zero values: a subterm that is 0 over a
+                // stretch (relu below its kink, exp that underflows) has no zero to cut at
+                // there; a zero on the grid lies between the non-zero values around it.
+                if y == 0.0 {
+                    continue;
+                }
+                if let Some((x0, y0)) = prev {
+                    if y0.signum() != y.signum() {
+                        // Bisection between x0 and x.
+                        let (mut lo, mut hi, mut ylo) = (x0, x, y0);
+                        for _ in 0..60 {
+                            let m = 0.5 * (lo + hi);
+                            if m == lo || m == hi {
+                                break;
+                            }
+                            match at(self, id, m) {
+                                Some(0.0) => {
+                                    lo = m;
+                                    hi = m;
+                                }
+                                Some(ym) if ym.signum() == ylo.signum() => {
+                                    lo = m;
+                                    ylo = ym;
+                                }
+                                Some(_) => hi = m,
+                                None => break,
+                            }
+                        }
+                        cuts.push(0.5 * (lo + hi));
+                    }
+                }
+                prev = Some((x, y));
+            }
+            if cuts.len() > MAX_CUTS {
+                break;
+            }
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        cuts.retain(|x| *x > lo && *x < hi);
+        cuts.sort_by(f64::total_cmp);
+        cuts.dedup_by(|x, y| (*x - *y).abs() <= 1e-12 * (hi - lo));
+        cuts.truncate(MAX_CUTS);
+        // Graded towards each zero (its feature's width is unknown: 10⁻⁹ of the range is as
+        // likely as 10⁻¹), pieces 4⁻ᵏ of the range on either side, down to ~10⁻¹² of it.
+        let mut graded = cuts.clone();
+        for c in &cuts {
+            for k in 1..=GRADING_STEPS {
+                let d = (hi - lo) * 0.25f64.powi(k as i32);
+                graded.extend([c - d, c + d].into_iter().filter(|x| *x > lo && *x < hi));
+            }
+        }
+        let mut cuts = graded;
+        cuts.sort_by(f64::total_cmp);
+        cuts.dedup_by(|x, y| (*x - *y).abs() <= 1e-13 * (hi - lo));
+        if a > b {
+            cuts.reverse();
+        }
+        std::iter::once(a).chain(cuts).chain(std::iter::once(b)).collect()
     }
 
     /// gauss(s11, s12, s22; body) = E[body(u, v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]), by the
@@ -2680,6 +2818,15 @@ fn adaptive_gk(f: &mut impl FnMut(f64) -> f64, cuts: &[f64]) -> Result<Quad, Str
         }
     }
 }
+
+/// Intervals of the grid on which an integral's subterms are searched for zeros
+/// ([`Evaluator::zeros_of_subterms`]).
+pub const ZERO_GRID: usize = 512;
+/// Most zeros an integral's range is cut at.
+pub const MAX_CUTS: usize = 64;
+/// Pieces graded geometrically (by 4) towards each zero on either side: down to 4⁻²⁰ ≈ 10⁻¹²
+/// of the range.
+pub const GRADING_STEPS: usize = 20;
 
 /// The nodes of the subterm rooted at `id`.
 fn subterm_nodes(e: &Expr, id: Id) -> impl Iterator<Item = &Math> {
