@@ -786,6 +786,12 @@ pub(super) fn check_sides(
             });
         }
     }
+    // Sampled points miss a violation confined to a narrow set: search for one.
+    if step.rel != Relation::Eq && evidence.counterexample().is_none() {
+        if let Some(p) = super::violation::search(d, &a.expr, &b.expr, step.rel) {
+            evidence.points.push(p);
+        }
+    }
     let cex = evidence.counterexample().is_some();
     let limits = if cex {
         Limits::refuted()

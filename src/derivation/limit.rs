@@ -730,16 +730,15 @@ fn summarise(
     // of those limits' distances from 0 beyond their intervals, and at most the sides' RMS.
     let level = 1.0 - ALPHA / plan.configs as f64;
     let terms = draws[k - 1].first().map_or(0, |x| x.terms.len());
-    let limit_scale = if terms > 0 {
-        (0..terms)
-            .filter_map(|t| limit_distance(widths, draws, |x| x.terms[t], plan, level))
-            .reduce(f64::max)
-    } else {
-        [|x: &Draw| Some(x.lhs), |x: &Draw| Some(x.rhs)]
-            .into_iter()
-            .filter_map(|f| limit_distance(widths, draws, f, plan, level))
-            .reduce(f64::max)
-    };
+    let limit_scale = (0..terms)
+        .filter_map(|t| limit_distance(widths, draws, |x| x.terms[t], plan, level))
+        .reduce(f64::max)
+        .or_else(|| {
+            [|x: &Draw| Some(x.lhs), |x: &Draw| Some(x.rhs)]
+                .into_iter()
+                .filter_map(|f| limit_distance(widths, draws, f, plan, level))
+                .reduce(f64::max)
+        });
     if let Some(s) = limit_scale {
         scale = scale.min(s);
     }

@@ -15,6 +15,7 @@ pub mod render;
 pub mod sample;
 pub mod sides;
 pub mod verdict;
+pub mod violation;
 
 pub use check::{check, check_all, LinkResult, Report};
 pub use error::InputError;

@@ -1,0 +1,201 @@
+//! A search for the point where an inequality fails, beyond the sampled points.
+//!
+//! Sampled points miss a violation confined to a narrow set: `(b − 0.3)² ≥ 10⁻⁸` fails only
+//! for |b − 0.3| < 10⁻⁴. From each of the first [`STARTS`] sample points, the margin
+//! greater − lesser is minimised along each real symbol of the link in turn: a grid of [`GRID`]
+//! cells over a bracket (the declared interval; ×/÷ 10³ around the value for a positive symbol;
+//! ±10·(|x| + 1) for a real one; 1 to 10⁴ or more for a size), then golden-section refinement
+//! in the two cells around the grid's best (for an integer: grids zooming into the best cell,
+//! then every integer of the last). The least margin found is compared like any point (ball arithmetic where the
+//! sides allow it, the f64 tolerance otherwise): beyond the tolerance it is a counterexample,
+//! described with the point. A local search finds no violation where none is near a grid
+//! minimum; it only adds evidence against a link, never for it.
+
+use egg::Symbol;
+
+use super::check::PointResult;
+use super::file::{Derivation, Kind, Relation};
+use super::sample::{point_retry, used_symbols};
+use crate::expr::Expr;
+use crate::numeric::eval::{Env, Evaluator};
+use crate::numeric::tolerance::{compare, Comparison};
+
+/// Sample points the search starts from.
+pub const STARTS: usize = 4;
+/// Cells of the grid along one symbol.
+pub const GRID: usize = 64;
+/// Golden-section steps of the refinement.
+pub const REFINE: usize = 80;
+
+/// The margin of the relation at `env`: greater − lesser (negative where it fails), if both
+/// sides are deterministic and finite there.
+fn margin(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env) -> Option<f64> {
+    let l = Evaluator::new(env).eval(lhs).ok()?;
+    let r = Evaluator::new(env).eval(rhs).ok()?;
+    if l.stderr > 0.0 || r.stderr > 0.0 || !l.value.is_finite() || !r.value.is_finite() {
+        return None;
+    }
+    Some(match rel {
+        Relation::Le | Relation::Lt => r.value - l.value,
+        Relation::Ge | Relation::Gt => l.value - r.value,
+        Relation::Eq => -(l.value - r.value).abs(),
+    })
+}
+
+/// The bracket searched along a symbol of kind `kind` whose value at the point is `x`.
+fn bracket(kind: &Kind, x: f64) -> Option<(f64, f64)> {
+    match kind {
+        Kind::Interval(a, b) => Some((*a, *b)),
+        Kind::Positive if x > 0.0 => Some((x * 1e-3, x * 1e3)),
+        Kind::Real => {
+            let w = 10.0 * (x.abs() + 1.0);
+            Some((x - w, x + w))
+        }
+        Kind::Size => Some((1.0, (x * 1e3).max(1e4))),
+        Kind::Integer => {
+            let w = (10.0 * (x.abs() + 1.0)).max(1e4);
+            Some(((x - w).round(), (x + w).round()))
+        }
+        _ => None,
+    }
+}
+
+/// The least margin along an integer symbol `s` over `lo..=hi`: grids that zoom into the best
+/// cell until it holds at most [`GRID`] integers, then each of them.
+fn minimise_integer(
+    lhs: &Expr,
+    rhs: &Expr,
+    rel: Relation,
+    env: &Env,
+    s: Symbol,
+    (mut lo, mut hi): (f64, f64),
+) -> Option<(f64, f64)> {
+    let at = |x: f64| {
+        let mut e = env.clone();
+        e.scalars.insert(s, x);
+        margin(lhs, rhs, rel, &e).map(|m| (m, x))
+    };
+    let best = |xs: &mut dyn Iterator<Item = f64>| {
+        xs.filter_map(at).min_by(|a, b| a.0.total_cmp(&b.0))
+    };
+    while hi - lo > GRID as f64 {
+        let step = (hi - lo) / GRID as f64;
+        let (_, x) = best(&mut (0..=GRID).map(|i| (lo + step * i as f64).round()))?;
+        (lo, hi) = ((x - step).max(lo).floor(), (x + step).min(hi).ceil());
+    }
+    best(&mut (lo as i64..=hi as i64).map(|i| i as f64))
+}
+
+/// The least margin along `s` from `env` (its value and where).
+fn minimise(
+    lhs: &Expr,
+    rhs: &Expr,
+    rel: Relation,
+    env: &Env,
+    s: Symbol,
+    (lo, hi): (f64, f64),
+) -> Option<(f64, f64)> {
+    let at = |x: f64| {
+        let mut e = env.clone();
+        e.scalars.insert(s, x);
+        margin(lhs, rhs, rel, &e)
+    };
+    let xs: Vec<f64> = (0..=GRID)
+        .map(|i| lo + (hi - lo) * i as f64 / GRID as f64)
+        .collect();
+    let (i, best) = xs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| at(*x).map(|m| (i, m)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (mut a, mut b) = (xs[i.saturating_sub(1)], xs[(i + 1).min(GRID)]);
+    let mut found = (best, xs[i]);
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..REFINE {
+        let (c, d) = (b - g * (b - a), a + g * (b - a));
+        match (at(c), at(d)) {
+            (Some(mc), Some(md)) => {
+                if mc < found.0 {
+                    found = (mc, c);
+                }
+                if md < found.0 {
+                    found = (md, d);
+                }
+                if mc <= md {
+                    b = d;
+                } else {
+                    a = c;
+                }
+            }
+            _ => break,
+        }
+    }
+    Some(found)
+}
+
+/// A point where the inequality `lhs rel rhs` fails beyond its tolerance, found by the search,
+/// if any.
+pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<PointResult> {
+    if rel == Relation::Eq {
+        return None;
+    }
+    let used = used_symbols(&[lhs, rhs]);
+    let kinds: Vec<(Symbol, &Kind)> = d
+        .symbols
+        .iter()
+        .filter(|(s, _)| used.contains(s))
+        .map(|(s, k)| (*s, k))
+        .collect();
+    for k in 0..STARTS {
+        let mut env = point_retry(d, k, 0);
+        for (s, kind) in &kinds {
+            let Some(x) = env.scalars.get(s).copied() else {
+                continue;
+            };
+            let Some(range) = bracket(kind, x) else {
+                continue;
+            };
+            let integer = matches!(kind, Kind::Size | Kind::Integer);
+            let found = if integer {
+                minimise_integer(lhs, rhs, rel, &env, *s, range)
+            } else {
+                minimise(lhs, rhs, rel, &env, *s, range)
+            };
+            let Some((m, at)) = found else {
+                continue;
+            };
+            if m >= 0.0 {
+                continue;
+            }
+            env.scalars.insert(*s, at);
+            if let Some(p) = violated(d, lhs, rhs, rel, &env, &used) {
+                return Some(p);
+            }
+            // Keep the better value for the next symbol's search from this start.
+        }
+    }
+    None
+}
+
+/// The point `env` as a counterexample, if the relation fails there beyond the tolerance.
+fn violated(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    rel: Relation,
+    env: &Env,
+    used: &[Symbol],
+) -> Option<PointResult> {
+    let bits = crate::numeric::precise::BITS;
+    let (l, r, mut cmp) = match crate::numeric::precise::compare_sides(lhs, rhs, env, bits) {
+        Ok((l, r, c)) => crate::numeric::precise::as_point(&l, &r, &c),
+        Err(_) => {
+            let l = Evaluator::new(env).eval(lhs).ok()?;
+            let r = Evaluator::new(env).eval(rhs).ok()?;
+            let c: Comparison = compare(l, r, 1);
+            (l, r, c)
+        }
+    };
+    cmp.diff = rel.excess(l.value, r.value);
+    (cmp.diff > cmp.tol && !cmp.statistical).then(|| PointResult::at(d, env, used, (l, r, cmp)))
+}
