@@ -3,7 +3,7 @@
 //!
 //! At [`POINTS`] random sample points of the derivation (not its edge points, where many
 //! symbols share a value and differences vanish), the parameter is set to h₀·2⁻ᵏ (to 0,
-//! k < [`STEPS_ZERO`], down to ~1e-10) or n₀·2ᵏ (to infinity, k < [`STEPS_INF`]); both sides are
+//! k < [`STEPS_ZERO`], down to ~1e-16) or n₀·2ᵏ (to infinity, k < [`STEPS_INF`]); both sides are
 //! evaluated (deterministic terms only; in ball arithmetic where they allow it, so that an error
 //! term below f64's rounding of the sides is measured). O(hᵖ) bounds the error constant
 //! |a − b|/hᵖ: over the steps whose difference stands well above rounding (100×), its largest
@@ -26,11 +26,14 @@ use crate::numeric::eval::Evaluator;
 use crate::numeric::precise::BITS;
 use crate::numeric::tolerance::compare;
 
-/// Halvings of a parameter that goes to 0 (0.1 down to ~1e-10).
-pub const STEPS_ZERO: usize = 30;
-/// Doublings of a parameter that goes to infinity (16 up to ~2.6e5; beyond, rounding in terms
-/// such as (1 + a/n)ⁿ grows faster than the error being measured).
-pub const STEPS_INF: usize = 15;
+/// Halvings of a parameter that goes to 0 (0.1 down to ~1e-16: ball arithmetic measures the
+/// error there; in f64 the steps below rounding are not fitted).
+pub const STEPS_ZERO: usize = 50;
+/// Doublings of a parameter that goes to infinity (16 up to ~10¹³; in f64, rounding in terms
+/// such as (1 + a/n)ⁿ grows faster than the error being measured beyond ~10⁵, and those steps
+/// are not fitted: the range matters where a term of higher order dominates up to n = 10⁵,
+/// 1/n + 10¹⁰/n³ against O(n⁻²)).
+pub const STEPS_INF: usize = 40;
 /// Steps the slope is fitted over (the last ones above rounding).
 pub const FIT: usize = 6;
 /// How far the fitted slope may fall short of the order (see the module docs): the fitted slopes
@@ -257,7 +260,12 @@ pub fn study(
         // oscillation, or a constant): refuted whatever the fitted slope.
         let steady = tail.windows(2).all(|w| w[1].1 < w[0].1);
         let reaches_end = tail.last().map(|t| t.0) == steps.last().map(|s| s.0);
-        let decelerating = growth.is_some_and(|g| g > GROWTH)
+        // Growth over the last quarter alone refutes whatever the halves show: a large term of
+        // higher order (7·10¹¹·t⁴) can dominate the first half and hide a constant that grows
+        // as 1/t in the second.
+        let late_growth = late.is_some_and(|q| q > GROWTH);
+        let decelerating = !late_growth
+            && growth.is_some_and(|g| g > GROWTH)
             && late.is_some_and(|q| q <= GROWTH.sqrt());
         let (slope, holds, undecided) = if decelerating {
             // Growth that slows down: a constant still converging (from below) toward its
@@ -281,19 +289,19 @@ pub fn study(
             )
         } else {
             let slope = fit_slope(tail);
-            let holds = steady
-                && match (growth, slope, toward) {
-                    // The error constant decides where there are enough steps: O(hᵖ) bounds
-                    // |lhs − rhs|/hᵖ, whatever the local slope does (t²·(2 + sin(1/t)) is
-                    // O(t²) with a slope that wanders; t^1.5·(1 + sin(log t)) is not, though
-                    // its last steps may climb steeply).
-                    (Some(g), _, _) => g <= GROWTH,
-                    (None, Some(s), Toward::Zero) => s >= needed(order),
-                    (None, Some(s), Toward::Infinity) => s <= -needed(order),
-                    // Fewer than 3 steps well above rounding: the difference vanishes at this
-                    // point (no evidence either way here).
-                    (None, None, _) => true,
-                };
+            let holds = match (growth, slope, toward) {
+                // The error constant decides where there are enough steps: O(hᵖ) bounds
+                // |lhs − rhs|/hᵖ, whatever the local slope does and whether or not the
+                // difference decreases at every step (t²·(2 + sin(1/t)) and t²·(1 + sin(log t))
+                // are O(t²), with slopes that wander; t^1.5·(1 + sin(log t)) is not, though its
+                // last steps may climb steeply).
+                (Some(g), _, _) => g <= GROWTH && !late_growth,
+                (None, Some(s), Toward::Zero) => steady && s >= needed(order),
+                (None, Some(s), Toward::Infinity) => steady && s <= -needed(order),
+                // Fewer than 3 steps well above rounding: the difference vanishes at this
+                // point (no evidence either way here).
+                (None, None, _) => steady,
+            };
             (slope, holds, None)
         };
         out.points.push(ApproxPoint {

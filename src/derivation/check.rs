@@ -666,14 +666,14 @@ fn hidden_difference(
     Some((p.at.clone(), crate::expr::text(residual), p.lhs.value))
 }
 
-/// The additive terms of the prover's normal form of lhs − rhs (with the cited theories and
-/// the linearity of sums and expectations; a short search), or none if it has no normal form.
+/// The additive terms of the prover's normal form of lhs − rhs, with their signs (every theory;
+/// a short search), or none if it has no normal form.
 /// A width study measures its resolution against their size, not the sides': parts the sides
 /// share exactly are not evidence.
-fn residual_terms(a: &Expr, b: &Expr, by: &[Theory], ctx: &Context) -> Vec<Expr> {
-    let mut theories = by.to_vec();
-    theories.extend([Theory::Sums, Theory::Expectation]);
-    match prove(a, b, &theories, ctx, Limits::refuted()) {
+fn residual_terms(a: &Expr, b: &Expr, ctx: &Context) -> Vec<(bool, Expr)> {
+    // Every theory: equal terms written differently (sin²1 + cos²1 against 1, √2·√3 against
+    // √6) must cancel here whatever the link cites; its rules are proved equalities all the same.
+    match prove(a, b, &Theory::ALL, ctx, Limits::refuted()) {
         Ok((Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. }, _)) => {
             crate::expr::binders::additive_terms(&residual)
         }
@@ -724,7 +724,7 @@ pub(super) fn check_sides(
         return result;
     }
     if let Some(width) = step.limit {
-        let terms = residual_terms(&a.expr, &b.expr, &step.by, ctx);
+        let terms = residual_terms(&a.expr, &b.expr, ctx);
         let study = super::limit::study(
             d,
             &a.expr,

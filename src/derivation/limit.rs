@@ -275,7 +275,7 @@ struct Sides<'a> {
     rhs_random: bool,
     /// The additive terms of the prover's normal form of lhs − rhs: the parts of the claim that
     /// do not cancel exactly between its sides, whose size is the claim's scale.
-    scale_terms: &'a [Expr],
+    scale_terms: &'a [(bool, Expr)],
 }
 
 /// `a − b` as one term.
@@ -292,7 +292,12 @@ fn uses_any(e: &Expr, syms: &[Symbol]) -> bool {
 }
 
 impl<'a> Sides<'a> {
-    fn new(lhs: &'a Expr, rhs: &'a Expr, random: &[Symbol], scale_terms: &'a [Expr]) -> Self {
+    fn new(
+        lhs: &'a Expr,
+        rhs: &'a Expr,
+        random: &[Symbol],
+        scale_terms: &'a [(bool, Expr)],
+    ) -> Self {
         let (lhs_random, rhs_random) = (uses_any(lhs, random), uses_any(rhs, random));
         Sides {
             lhs,
@@ -305,9 +310,13 @@ impl<'a> Sides<'a> {
         }
     }
 
-    /// The scale terms on one draw (`None` where a term does not evaluate to a finite number).
+    /// The scale terms on one draw, signed (`None` where a term does not evaluate to a finite
+    /// number).
     fn terms(&self, env: &Env) -> Vec<Option<f64>> {
-        self.scale_terms.iter().map(|t| side(env, t).ok()).collect()
+        self.scale_terms
+            .iter()
+            .map(|(positive, t)| side(env, t).ok().map(|v| if *positive { v } else { -v }))
+            .collect()
     }
 
     /// (lhs, rhs) of one draw; `fixed` are sides evaluated once per configuration.
@@ -729,9 +738,32 @@ fn summarise(
     // each side, where there is none) is extrapolated like lhs − rhs; the scale is the largest
     // of those limits' distances from 0 beyond their intervals, and at most the sides' RMS.
     let level = 1.0 - ALPHA / plan.configs as f64;
+    // Terms that do not change from draw to draw at any width (constants, functions of the
+    // width or of the point) are summed into one first: equal constants written differently
+    // (10⁶·sin²1 + 10⁶·cos²1 against 10⁶) cancel there even where the prover does not see it.
     let terms = draws[k - 1].first().map_or(0, |x| x.terms.len());
-    let limit_scale = (0..terms)
-        .filter_map(|t| limit_distance(widths, draws, |x| x.terms[t], plan, level))
+    let steady = |t: usize| {
+        draws.iter().all(|ds| {
+            ds.first()
+                .is_some_and(|f| ds.iter().all(|x| x.terms[t].is_some() && x.terms[t] == f.terms[t]))
+        })
+    };
+    let (fixed, varying): (Vec<usize>, Vec<usize>) = (0..terms).partition(|t| steady(*t));
+    let folded = (!fixed.is_empty())
+        .then(|| {
+            limit_distance(
+                widths,
+                draws,
+                |x| Some(fixed.iter().map(|t| x.terms[*t].unwrap_or(0.0)).sum()),
+                plan,
+                level,
+            )
+        })
+        .flatten();
+    let limit_scale = varying
+        .iter()
+        .filter_map(|t| limit_distance(widths, draws, |x| x.terms[*t], plan, level))
+        .chain(folded)
         .reduce(f64::max)
         .or_else(|| {
             [|x: &Draw| Some(x.lhs), |x: &Draw| Some(x.rhs)]
@@ -947,7 +979,7 @@ pub fn study(
     d: &Derivation,
     lhs: &Expr,
     rhs: &Expr,
-    scale_terms: &[Expr],
+    scale_terms: &[(bool, Expr)],
     width: Symbol,
     rate: f64,
     resolution: Option<f64>,
@@ -984,7 +1016,7 @@ pub fn study(
 fn network_studies(
     d: &Derivation,
     spec: &NetworkSpec,
-    (lhs, rhs, scale_terms): (&Expr, &Expr, &[Expr]),
+    (lhs, rhs, scale_terms): (&Expr, &Expr, &[(bool, Expr)]),
     width: Symbol,
     rate: f64,
     resolution: Option<f64>,
@@ -1077,7 +1109,7 @@ fn network_studies(
 
 fn point_studies(
     d: &Derivation,
-    (lhs, rhs, scale_terms): (&Expr, &Expr, &[Expr]),
+    (lhs, rhs, scale_terms): (&Expr, &Expr, &[(bool, Expr)]),
     width: Symbol,
     rate: f64,
     resolution: Option<f64>,

@@ -155,21 +155,25 @@ pub fn subterm(e: &Expr, id: Id) -> Expr {
     out
 }
 
-/// The terms whose sum (with signs) is `e`: `e` split at its top-level `+`, `−` and negations.
-/// Each term keeps its coefficient (`2·x` stays one term); the signs are dropped.
-pub fn additive_terms(e: &Expr) -> Vec<Expr> {
-    fn split(e: &Expr, id: Id, out: &mut Vec<Expr>) {
+/// The terms whose sum is `e`, with their signs (`true`: added): `e` split at its top-level
+/// `+`, `−` and negations. Each term keeps its coefficient (`2·x` stays one term).
+pub fn additive_terms(e: &Expr) -> Vec<(bool, Expr)> {
+    fn split(e: &Expr, id: Id, positive: bool, out: &mut Vec<(bool, Expr)>) {
         match &e[id] {
-            Math::Add([a, b]) | Math::Sub([a, b]) => {
-                split(e, *a, out);
-                split(e, *b, out);
+            Math::Add([a, b]) => {
+                split(e, *a, positive, out);
+                split(e, *b, positive, out);
             }
-            Math::Neg(a) => split(e, *a, out),
-            _ => out.push(subterm(e, id)),
+            Math::Sub([a, b]) => {
+                split(e, *a, positive, out);
+                split(e, *b, !positive, out);
+            }
+            Math::Neg(a) => split(e, *a, !positive, out),
+            _ => out.push((positive, subterm(e, id))),
         }
     }
     let mut out = vec![];
-    split(e, root(e), &mut out);
+    split(e, root(e), true, &mut out);
     out
 }
 
