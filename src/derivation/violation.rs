@@ -2,10 +2,12 @@
 //!
 //! Sampled points miss a violation confined to a narrow set: `(b − 0.3)² ≥ 10⁻⁸` fails only
 //! for |b − 0.3| < 10⁻⁴. From each of the first [`STARTS`] sample points, the margin
-//! greater − lesser is minimised along each real symbol of the link in turn: a grid of [`GRID`]
+//! greater − lesser is minimised along each real symbol of the link in turn, for [`ROUNDS`]
+//! rounds of coordinate descent (a joint violation in two symbols is reached): a grid of [`GRID`]
 //! cells over a bracket (the declared interval; ×/÷ 10³ around the value for a positive symbol;
 //! ±10·(|x| + 1) for a real one; 1 to 10⁴ or more for a size), then golden-section refinement
-//! in the two cells around the grid's best (for an integer: grids zooming into the best cell,
+//! around the grid's [`CELLS`] best local minima and the zeros of the sides' subterms (where a
+//! narrow well sits) (for an integer: grids zooming into the best cell,
 //! then every integer of the last). The least margin found is compared like any point (ball arithmetic where the
 //! sides allow it, the f64 tolerance otherwise): beyond the tolerance it is a counterexample,
 //! described with the point. A local search finds no violation where none is near a grid
@@ -26,6 +28,10 @@ pub const STARTS: usize = 4;
 pub const GRID: usize = 64;
 /// Golden-section steps of the refinement.
 pub const REFINE: usize = 80;
+/// Local minima of the grid refined along one symbol.
+pub const CELLS: usize = 3;
+/// Rounds of coordinate descent over the symbols from one start.
+pub const ROUNDS: usize = 3;
 
 /// The margin of the relation at `env`: greater − lesser (negative where it fails), if both
 /// sides are deterministic and finite there.
@@ -86,7 +92,10 @@ fn minimise_integer(
     best(&mut (lo as i64..=hi as i64).map(|i| i as f64))
 }
 
-/// The least margin along `s` from `env` (its value and where).
+/// The least margin along `s` from `env` (its value and where): the grid's [`CELLS`] best
+/// local minima, and the zeros of the sides' subterms along `s` (`features`: a narrow well
+/// exp(−10¹⁰·(b − 0.7)²) sits where b − 0.7 vanishes, between grid points), each refined by
+/// golden section in the cells around it.
 fn minimise(
     lhs: &Expr,
     rhs: &Expr,
@@ -94,43 +103,83 @@ fn minimise(
     env: &Env,
     s: Symbol,
     (lo, hi): (f64, f64),
+    features: &[f64],
 ) -> Option<(f64, f64)> {
     let at = |x: f64| {
         let mut e = env.clone();
         e.scalars.insert(s, x);
         margin(lhs, rhs, rel, &e)
     };
-    let xs: Vec<f64> = (0..=GRID)
-        .map(|i| lo + (hi - lo) * i as f64 / GRID as f64)
+    let cell = (hi - lo) / GRID as f64;
+    let xs: Vec<f64> = (0..=GRID).map(|i| lo + cell * i as f64).collect();
+    let ys: Vec<Option<f64>> = xs.iter().map(|x| at(*x)).collect();
+    // Local minima of the grid, best first.
+    let mut minima: Vec<(f64, f64)> = (0..=GRID)
+        .filter_map(|i| {
+            let y = ys[i]?;
+            let left = i.checked_sub(1).and_then(|j| ys[j]).is_none_or(|l| y <= l);
+            let right = ys.get(i + 1).copied().flatten().is_none_or(|r| y <= r);
+            (left && right).then_some((y, xs[i]))
+        })
         .collect();
-    let (i, best) = xs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, x)| at(*x).map(|m| (i, m)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))?;
-    let (mut a, mut b) = (xs[i.saturating_sub(1)], xs[(i + 1).min(GRID)]);
-    let mut found = (best, xs[i]);
+    minima.sort_by(|a, b| a.0.total_cmp(&b.0));
+    minima.truncate(CELLS);
+    let starts = minima
+        .into_iter()
+        .chain(features.iter().filter_map(|x| at(*x).map(|y| (y, *x))));
+    let mut found: Option<(f64, f64)> = None;
     let g = (5f64.sqrt() - 1.0) / 2.0;
-    for _ in 0..REFINE {
-        let (c, d) = (b - g * (b - a), a + g * (b - a));
-        match (at(c), at(d)) {
-            (Some(mc), Some(md)) => {
-                if mc < found.0 {
-                    found = (mc, c);
-                }
-                if md < found.0 {
-                    found = (md, d);
-                }
-                if mc <= md {
-                    b = d;
-                } else {
-                    a = c;
-                }
+    for (y0, x0) in starts {
+        let mut best = (y0, x0);
+        let (mut a, mut b) = ((x0 - cell).max(lo), (x0 + cell).min(hi));
+        for _ in 0..REFINE {
+            let (c, d) = (b - g * (b - a), a + g * (b - a));
+            let (Some(mc), Some(md)) = (at(c), at(d)) else {
+                break;
+            };
+            if mc < best.0 {
+                best = (mc, c);
             }
-            _ => break,
+            if md < best.0 {
+                best = (md, d);
+            }
+            if mc <= md {
+                b = d;
+            } else {
+                a = c;
+            }
+        }
+        if found.is_none_or(|f| best.0 < f.0) {
+            found = Some(best);
         }
     }
-    Some(found)
+    found
+}
+
+/// The zeros along `s` of the subterms of both sides that mention it, within `lo..hi`.
+fn features(lhs: &Expr, rhs: &Expr, env: &Env, s: Symbol, (lo, hi): (f64, f64)) -> Vec<f64> {
+    let mut out = vec![];
+    for side in [lhs, rhs] {
+        let root = crate::expr::binders::root(side);
+        let ids = Evaluator::feature_subterms(side, root, |i| {
+            crate::expr::binders::free_symbols(side, i).contains(&s)
+        });
+        let terms: Vec<Expr> = ids
+            .iter()
+            .map(|i| crate::expr::binders::subterm(side, *i))
+            .collect();
+        let index: Vec<egg::Id> = (0..terms.len()).map(egg::Id::from).collect();
+        out.extend(crate::numeric::eval::feature_cuts(&index, lo, hi, |id, x| {
+            let mut e = env.clone();
+            e.scalars.insert(s, x);
+            Evaluator::new(&e)
+                .eval(&terms[usize::from(id)])
+                .ok()
+                .map(|v| v.value)
+                .filter(|v| v.is_finite())
+        }));
+    }
+    out
 }
 
 /// A point where the inequality `lhs rel rhs` fails beyond its tolerance, found by the search,
@@ -148,30 +197,44 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
         .collect();
     for k in 0..STARTS {
         let mut env = point_retry(d, k, 0);
-        for (s, kind) in &kinds {
-            let Some(x) = env.scalars.get(s).copied() else {
-                continue;
-            };
-            let Some(range) = bracket(kind, x) else {
-                continue;
-            };
-            let integer = matches!(kind, Kind::Size | Kind::Integer);
-            let found = if integer {
-                minimise_integer(lhs, rhs, rel, &env, *s, range)
-            } else {
-                minimise(lhs, rhs, rel, &env, *s, range)
-            };
-            let Some((m, at)) = found else {
-                continue;
-            };
-            if m >= 0.0 {
-                continue;
+        // Coordinate descent: each symbol in turn moves to where the margin is least, for
+        // [`ROUNDS`] rounds, so that a violation at a point in several symbols jointly
+        // ((a − 0.3)² + (b − 0.7)² ≥ 10⁻⁸) is reached.
+        let brackets: Vec<Option<(f64, f64)>> = kinds
+            .iter()
+            .map(|(s, kind)| env.scalars.get(s).and_then(|x| bracket(kind, *x)))
+            .collect();
+        let mut current = margin(lhs, rhs, rel, &env);
+        for _ in 0..ROUNDS {
+            let mut moved = false;
+            for ((s, kind), range) in kinds.iter().zip(&brackets) {
+                let Some(range) = *range else {
+                    continue;
+                };
+                let integer = matches!(kind, Kind::Size | Kind::Integer);
+                let found = if integer {
+                    minimise_integer(lhs, rhs, rel, &env, *s, range)
+                } else {
+                    let f = features(lhs, rhs, &env, *s, range);
+                    minimise(lhs, rhs, rel, &env, *s, range, &f)
+                };
+                let Some((m, at)) = found else {
+                    continue;
+                };
+                if current.is_none_or(|c| m < c) {
+                    env.scalars.insert(*s, at);
+                    current = Some(m);
+                    moved = true;
+                }
+                if m < 0.0 {
+                    if let Some(p) = violated(d, lhs, rhs, rel, &env, &used) {
+                        return Some(p);
+                    }
+                }
             }
-            env.scalars.insert(*s, at);
-            if let Some(p) = violated(d, lhs, rhs, rel, &env, &used) {
-                return Some(p);
+            if !moved {
+                break;
             }
-            // Keep the better value for the next symbol's search from this start.
         }
     }
     None

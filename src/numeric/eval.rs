@@ -1331,111 +1331,59 @@ impl<'a> Evaluator<'a> {
                 out.integral, check.integral
             )));
         }
+        // The error allowed for is the larger of the rule's estimate and the two rules'
+        // disagreement (a measured error: 1 + 10⁻⁹·sin(1000·s) disagreed by 5e-11 with an
+        // estimate below it, and its true value was refuted).
+        let error = out
+            .error_estimate
+            .max((out.integral - check.integral).abs());
         Ok(Value {
             value: out.integral,
-            scale: magnitude + 1e12 * out.error_estimate,
+            scale: magnitude + 1e12 * error,
             stderr: 0.0,
         })
     }
 
-    /// The ends of the pieces an integral over `a..b` (in either order) is cut into: `a`, the
-    /// zeros of the body's subterms that vary with `var` (sign changes on a grid of
-    /// [`ZERO_GRID`] intervals, refined by bisection; at most [`MAX_CUTS`]), and `b`. Subterms
-    /// holding a binder or an expectation are not searched (each value would be a quadrature or
-    /// a sample of its own); a subterm that cannot be evaluated at a grid point is skipped there.
-    fn zeros_of_subterms(&mut self, e: &Expr, var: Symbol, body: Id, a: f64, b: f64) -> Vec<f64> {
+    /// The subterms of `body` that may hold a feature along a variable (`varies`): not
+    /// constants, holding no binder or expectation (each of their values would be a quadrature
+    /// or a sample of its own).
+    pub(crate) fn feature_subterms(e: &Expr, body: Id, varies: impl Fn(Id) -> bool) -> Vec<Id> {
+        let heavy = |n: &Math| {
+            matches!(
+                n,
+                Math::Sum(_) | Math::Integral(_) | Math::Expect(_) | Math::Gauss(_)
+            )
+        };
         let mut ids = vec![];
         let mut stack = vec![body];
         while let Some(i) = stack.pop() {
-            let heavy = |n: &Math| {
-                matches!(
-                    n,
-                    Math::Sum(_) | Math::Integral(_) | Math::Expect(_) | Math::Gauss(_)
-                )
-            };
             if heavy(&e[i]) {
                 continue;
             }
             let leaf = matches!(e[i], Math::Num(_) | Math::Symbol(_));
-            if !leaf
-                && !subterm_nodes(e, i).any(heavy)
-                && crate::expr::binders::free_symbols(e, i).contains(&var)
-            {
+            if !leaf && !subterm_nodes(e, i).any(heavy) && varies(i) {
                 ids.push(i);
             }
             stack.extend(egg::Language::children(&e[i]).iter().copied());
         }
         ids.sort();
         ids.dedup();
-        let at = |this: &mut Self, id: Id, x: f64| -> Option<f64> {
-            this.bound.push((var, x));
-            let v = this.value(e, id).ok().map(|v| v.value);
-            this.bound.pop();
+        ids
+    }
+
+    /// The ends of the pieces an integral over `a..b` (in either order) is cut into: `a`, the
+    /// zeros of the body's subterms that vary with `var` ([`feature_cuts`]), graded, and `b`.
+    fn zeros_of_subterms(&mut self, e: &Expr, var: Symbol, body: Id, a: f64, b: f64) -> Vec<f64> {
+        let ids = Self::feature_subterms(e, body, |i| {
+            crate::expr::binders::free_symbols(e, i).contains(&var)
+        });
+        let cuts = feature_cuts(&ids, a.min(b), a.max(b), |id, x| {
+            self.bound.push((var, x));
+            let v = self.value(e, id).ok().map(|v| v.value);
+            self.bound.pop();
             v.filter(|v| v.is_finite())
-        };
-        let mut cuts = vec![];
-        for id in ids {
-            let mut prev: Option<(f64, f64)> = None;
-            for k in 0..=ZERO_GRID {
-                let x = a + (b - a) * k as f64 / ZERO_GRID as f64;
-                let Some(y) = at(self, id, x) else {
-                    prev = None;
-                    continue;
-                };
-                // Zeros are sign changes between non-zero values: a subterm that is 0 over a
-                // stretch (relu below its kink, exp that underflows) has no zero to cut at
-                // there; a zero on the grid lies between the non-zero values around it.
-                if y == 0.0 {
-                    continue;
-                }
-                if let Some((x0, y0)) = prev {
-                    if y0.signum() != y.signum() {
-                        // Bisection between x0 and x.
-                        let (mut lo, mut hi, mut ylo) = (x0, x, y0);
-                        for _ in 0..60 {
-                            let m = 0.5 * (lo + hi);
-                            if m == lo || m == hi {
-                                break;
-                            }
-                            match at(self, id, m) {
-                                Some(0.0) => {
-                                    lo = m;
-                                    hi = m;
-                                }
-                                Some(ym) if ym.signum() == ylo.signum() => {
-                                    lo = m;
-                                    ylo = ym;
-                                }
-                                Some(_) => hi = m,
-                                None => break,
-                            }
-                        }
-                        cuts.push(0.5 * (lo + hi));
-                    }
-                }
-                prev = Some((x, y));
-            }
-            if cuts.len() > MAX_CUTS {
-                break;
-            }
-        }
-        let (lo, hi) = (a.min(b), a.max(b));
-        cuts.retain(|x| *x > lo && *x < hi);
-        cuts.sort_by(f64::total_cmp);
-        cuts.dedup_by(|x, y| (*x - *y).abs() <= 1e-12 * (hi - lo));
-        cuts.truncate(MAX_CUTS);
-        // Graded towards each zero (its feature's width is unknown: 10⁻⁹ of the range is as
-        // likely as 10⁻¹), pieces 4⁻ᵏ of the range on either side, down to ~10⁻¹² of it.
-        let mut graded = cuts.clone();
-        for c in &cuts {
-            for k in 1..=GRADING_STEPS {
-                let d = (hi - lo) * 0.25f64.powi(k as i32);
-                graded.extend([c - d, c + d].into_iter().filter(|x| *x > lo && *x < hi));
-            }
-        }
-        let mut cuts = graded;
-        cuts.sort_by(f64::total_cmp);
-        cuts.dedup_by(|x, y| (*x - *y).abs() <= 1e-13 * (hi - lo));
+        });
+        let mut cuts = graded(&cuts, a.min(b), a.max(b));
         if a > b {
             cuts.reverse();
         }
@@ -2115,6 +2063,20 @@ impl<'a> Evaluator<'a> {
     /// found by the subdivision. A singular or heavy-tailed integrand (E[z^(−2)], E[exp(z²)])
     /// does not converge, or has a non-negligible tail: reported as divergent.
     fn quadrature1(&mut self, e: &Expr, a: Id, key: RvKey) -> Result<Value, EvalError> {
+        // Cut where a subterm that mentions the entry vanishes, graded (as for integrals): a
+        // bump exp(−10¹²·(z − 3)²) is narrower than any fixed panel.
+        let ids = Self::feature_subterms(e, a, |i| {
+            subterm_nodes(e, i).any(|n| matches!(n, Math::Symbol(s) if *s == key.0))
+        });
+        let cuts = feature_cuts(&ids, -37.0, 37.0, |id, x| {
+            self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
+            self.mc_k = Some(u64::MAX);
+            let v = self.value(e, id).ok().map(|v| v.value);
+            self.sample = None;
+            self.mc_k = None;
+            v.filter(|v| v.is_finite())
+        });
+        let features = graded(&cuts, -37.0, 37.0);
         let mut first_error = None;
         let mut f = |x: f64| -> f64 {
             self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
@@ -2130,10 +2092,11 @@ impl<'a> Evaluator<'a> {
                 }
             }
         };
-        let q = adaptive_gk(
-            &mut f,
-            &[-37.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 37.0],
-        );
+        let mut edges = vec![-37.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 37.0];
+        edges.extend(features);
+        edges.sort_by(f64::total_cmp);
+        edges.dedup();
+        let q = adaptive_gk(&mut f, &edges);
         let tail = f(37.0).abs().max(f(-37.0).abs()) * 37.0;
         if let Some(err) = first_error {
             return Err(err);
@@ -2819,8 +2782,137 @@ fn adaptive_gk(f: &mut impl FnMut(f64) -> f64, cuts: &[f64]) -> Result<Quad, Str
     }
 }
 
+/// Where a one-dimensional quadrature cuts its range (an integral's, or an expectation's over
+/// one Gaussian entry): the zeros of subterms that vary along it (`value(id, x)`; `None` where
+/// one cannot be evaluated). A kink of relu(s − c), the peak of exp(−10⁸·(s − 0.3)²) or of
+/// exp(−10⁶·(sin s − ½)²) sits at such a zero. Found on a grid of [`ZERO_GRID`] intervals over
+/// `lo..hi`: sign changes between non-zero values, refined by bisection, and zeros the subterm
+/// touches without changing sign (a local minimum of |y| below [`TOUCH`] of its largest value
+/// on the grid, refined by golden section: (s − 0.3)² written 0.09 + s² − 0.6·s). A subterm
+/// with more than [`MAX_CUTS`]/2 zeros oscillates (sin(1000·s)) and gives none; at most
+/// [`MAX_CUTS`] in all, sorted.
+pub(crate) fn feature_cuts(
+    ids: &[Id],
+    lo: f64,
+    hi: f64,
+    mut value: impl FnMut(Id, f64) -> Option<f64>,
+) -> Vec<f64> {
+    let mut cuts = vec![];
+    for &id in ids {
+        let mut own = vec![];
+        let grid: Vec<(f64, Option<f64>)> = (0..=ZERO_GRID)
+            .map(|k| {
+                let x = lo + (hi - lo) * k as f64 / ZERO_GRID as f64;
+                (x, value(id, x))
+            })
+            .collect();
+        let largest = grid
+            .iter()
+            .filter_map(|(_, y)| y.map(f64::abs))
+            .fold(0.0, f64::max);
+        if largest == 0.0 {
+            continue;
+        }
+        // Sign changes between non-zero values (a zero on the grid lies between them).
+        let mut prev: Option<(f64, f64)> = None;
+        for &(x, y) in &grid {
+            let Some(y) = y.filter(|y| *y != 0.0) else {
+                if y.is_none() {
+                    prev = None;
+                }
+                continue;
+            };
+            if let Some((x0, y0)) = prev {
+                if y0.signum() != y.signum() {
+                    let (mut a, mut b, ya) = (x0, x, y0);
+                    for _ in 0..60 {
+                        let m = 0.5 * (a + b);
+                        if m == a || m == b {
+                            break;
+                        }
+                        match value(id, m) {
+                            Some(ym) if ym != 0.0 && ym.signum() == ya.signum() => a = m,
+                            Some(ym) if ym != 0.0 => b = m,
+                            Some(_) => {
+                                (a, b) = (m, m);
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    own.push(0.5 * (a + b));
+                }
+            }
+            prev = Some((x, y));
+        }
+        // Zeros touched without a sign change.
+        for k in 1..ZERO_GRID {
+            let (Some(l), Some(m), Some(r)) = (grid[k - 1].1, grid[k].1, grid[k + 1].1) else {
+                continue;
+            };
+            let (l, m, r) = (l.abs(), m.abs(), r.abs());
+            if !(m <= l && m <= r && m < TOUCH * largest) || m == 0.0 && l == 0.0 {
+                continue;
+            }
+            let g = (5f64.sqrt() - 1.0) / 2.0;
+            let (mut a, mut b) = (grid[k - 1].0, grid[k + 1].0);
+            let mut best = (m, grid[k].0);
+            for _ in 0..80 {
+                let (c, d) = (b - g * (b - a), a + g * (b - a));
+                let (Some(yc), Some(yd)) = (value(id, c), value(id, d)) else {
+                    break;
+                };
+                let (yc, yd) = (yc.abs(), yd.abs());
+                if yc < best.0 {
+                    best = (yc, c);
+                }
+                if yd < best.0 {
+                    best = (yd, d);
+                }
+                if yc <= yd {
+                    b = d;
+                } else {
+                    a = c;
+                }
+            }
+            own.push(best.1);
+        }
+        if own.len() <= MAX_CUTS / 2 {
+            cuts.extend(own);
+        }
+        if cuts.len() > MAX_CUTS {
+            break;
+        }
+    }
+    cuts.retain(|x| *x > lo && *x < hi);
+    cuts.sort_by(f64::total_cmp);
+    cuts.dedup_by(|x, y| (*x - *y).abs() <= 1e-12 * (hi - lo));
+    cuts.truncate(MAX_CUTS);
+    cuts
+}
+
+/// The cuts with pieces graded towards each (its feature's width is unknown: 10⁻⁹ of the range
+/// is as likely as 10⁻¹), 4⁻ᵏ of the range on either side for k ≤ [`GRADING_STEPS`], sorted,
+/// inside `lo..hi`.
+fn graded(cuts: &[f64], lo: f64, hi: f64) -> Vec<f64> {
+    let mut out = cuts.to_vec();
+    for c in cuts {
+        for k in 1..=GRADING_STEPS {
+            let d = (hi - lo) * 0.25f64.powi(k as i32);
+            out.extend([c - d, c + d].into_iter().filter(|x| *x > lo && *x < hi));
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    out.dedup_by(|x, y| (*x - *y).abs() <= 1e-13 * (hi - lo));
+    out
+}
+
+/// A local minimum of |y| below this fraction of its largest value on the grid is a zero the
+/// subterm touches ([`feature_cuts`]).
+pub const TOUCH: f64 = 1e-3;
+
 /// Intervals of the grid on which an integral's subterms are searched for zeros
-/// ([`Evaluator::zeros_of_subterms`]).
+/// ([`feature_cuts`]).
 pub const ZERO_GRID: usize = 512;
 /// Most zeros an integral's range is cut at.
 pub const MAX_CUTS: usize = 64;
