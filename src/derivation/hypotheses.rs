@@ -181,9 +181,30 @@ pub(super) fn check(
         })
         .collect();
     r.evidence = integrate(d, u, h, candidate, left, &draws.sides);
-    let proved = goals
-        .iter()
-        .all(|g| matches!(g.result.outcome, Some(Outcome::Proved(_))));
+    // The proof by substitution holds on an interval from the initial time where the prover's
+    // facts about t hold and the claimed solution is defined and continuous: the initial time
+    // in t's declared domain, the initial condition evaluated there (0·(1/0) = 0 is a rewrite,
+    // not a value), and no pole of the solution between the initial time and a point's t.
+    let mut gaps: Vec<String> = vec![];
+    if let Some(why) = initial_time_outside(d, u, h) {
+        gaps.push(why);
+    }
+    if goals
+        .get(1)
+        .is_some_and(|g| !g.result.evidence.checked() || g.result.evidence.points.is_empty())
+    {
+        gaps.push(format!(
+            "the claimed solution was not evaluated at {} = {}, so the initial condition is a rewrite, not a value",
+            u.of, h.at_text
+        ));
+    }
+    if let Some(why) = pole_on_path(d, u, h, candidate) {
+        gaps.push(why);
+    }
+    let proved = gaps.is_empty()
+        && goals
+            .iter()
+            .all(|g| matches!(g.result.outcome, Some(Outcome::Proved(_))));
     let refuted_goals: Vec<&SubGoal> = goals
         .iter()
         .filter(|g| g.result.verdict == Verdict::Refuted)
@@ -219,6 +240,9 @@ pub(super) fn check(
             ));
         }
         r.diagnosis = Some(why.join("; "));
+    } else if !gaps.is_empty() {
+        r.verdict = Verdict::Unknown;
+        r.diagnosis = Some(gaps.join("; "));
     } else {
         r.verdict = match (proved, checked) {
             (true, true) => Verdict::Proved,
@@ -237,6 +261,125 @@ pub(super) fn check(
         of: u.of.to_string(),
     }));
     Some(r)
+}
+
+/// Why the initial time is not in the declared domain of the unknown's variable (the prover
+/// may use that domain's facts for the ODE, which must hold on the whole way from the initial
+/// time), if it is not.
+fn initial_time_outside(d: &Derivation, u: &Unknown, h: &Hypotheses) -> Option<String> {
+    use super::file::Kind;
+    let t0 = Evaluator::new(&Env::default()).eval(&h.at).ok()?.value;
+    let kind = d.symbols.iter().find(|(s, _)| *s == u.of).map(|(_, k)| k)?;
+    let inside = match kind {
+        Kind::Interval(a, b) => *a <= t0 && t0 <= *b,
+        // The ODE proved for t > 0 holds on (0, t]; the initial condition at 0 is a value.
+        Kind::Positive => t0 >= 0.0,
+        _ => true,
+    };
+    (!inside).then(|| {
+        format!(
+            "the initial time {} = {} is outside {}'s declared domain, where the prover may have used facts about {} that do not hold on the way from it",
+            u.of, h.at_text, u.of, u.of
+        )
+    })
+}
+
+/// Samples of the claimed solution along the way from the initial time to a point's t.
+pub const PATH_SAMPLES: usize = 256;
+
+/// A pole (or an undefined value) of the claimed solution between the initial time and the t of
+/// a sample point, if any: beyond it, the substitution proves nothing (y′ = y², y(0) = 1 has
+/// the solution 1/(1 − t) only for t < 1). Found where the claimed solution is not finite at a
+/// sample of the way, or changes sign across a bisected interval where it grows past 10⁶ times
+/// its largest sampled size.
+fn pole_on_path(d: &Derivation, u: &Unknown, h: &Hypotheses, candidate: &Expr) -> Option<String> {
+    if u.matrix {
+        return None;
+    }
+    for k in 0..POINTS {
+        let env = point_retry(d, k, 0);
+        let (Some(&t1), Ok(t0)) = (
+            env.scalars.get(&u.of),
+            Evaluator::new(&env).eval(&h.at).map(|v| v.value),
+        ) else {
+            continue;
+        };
+        if !t0.is_finite() || !t1.is_finite() {
+            continue;
+        }
+        // The value there: `Err` where it is undefined (NaN, outside a domain), `Ok(None)`
+        // where it overflows f64 (e^(−kt) at t = −7·10⁵ is defined, only large).
+        let value = |t: f64| -> Result<Option<f64>, ()> {
+            let mut e = env.clone();
+            e.scalars.insert(u.of, t);
+            match Evaluator::new(&e).eval(candidate) {
+                Ok(v) if v.value.is_finite() => Ok(Some(v.value)),
+                Ok(v) if v.value.is_infinite() => Ok(None),
+                Err(crate::numeric::eval::EvalError::Budget(_)) => Ok(None),
+                _ => Err(()),
+            }
+        };
+        let g = |t: f64| value(t).ok().flatten();
+        let xs: Vec<f64> = (0..=PATH_SAMPLES)
+            .map(|i| t0 + (t1 - t0) * i as f64 / PATH_SAMPLES as f64)
+            .collect();
+        let mut ys: Vec<Option<f64>> = Vec::with_capacity(xs.len());
+        for x in &xs {
+            match value(*x) {
+                Ok(y) => ys.push(y),
+                Err(()) => {
+                    return Some(format!(
+                        "the claimed solution is not defined at {} = {:.6e}, between the initial time and a sampled {}",
+                        u.of, x, u.of
+                    ))
+                }
+            }
+        }
+        let largest = ys.iter().flatten().fold(0.0f64, |m, y| m.max(y.abs()));
+        for i in 0..ys.len() {
+            let Some(y) = ys[i] else {
+                continue;
+            };
+            let Some(y1) = ys.get(i + 1).copied().flatten() else {
+                continue;
+            };
+            if y.signum() == y1.signum() || y == 0.0 || y1 == 0.0 {
+                continue;
+            }
+            // A sign change: a zero, or a pole? Bisect and look at the size there.
+            let (mut a, mut b, ya) = (xs[i], xs[i + 1], y);
+            let mut peak = 0.0f64;
+            for _ in 0..60 {
+                let m = 0.5 * (a + b);
+                if m == a || m == b {
+                    break;
+                }
+                match g(m) {
+                    Some(ym) => {
+                        peak = peak.max(ym.abs());
+                        if ym.signum() == ya.signum() {
+                            a = m;
+                        } else {
+                            b = m;
+                        }
+                    }
+                    None => {
+                        peak = f64::INFINITY;
+                        break;
+                    }
+                }
+            }
+            if peak > 1e6 * largest.max(f64::MIN_POSITIVE) {
+                return Some(format!(
+                    "the claimed solution has a pole at {} ≈ {:.6e}, between the initial time and a sampled {}: substitution proves it only up to there",
+                    u.of,
+                    0.5 * (a + b),
+                    u.of
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// The unknown integrated from its initial time to every point's t, compared with the
