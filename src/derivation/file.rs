@@ -1947,7 +1947,18 @@ fn outside_domain(kind: &Kind, v: f64, exact: Option<&BigRational>) -> Option<St
             Some(format!("the interval {a}..{b}"))
         }
         Kind::Real if !v.is_finite() => Some("a real number".into()),
-        _ => None,
+        Kind::Positive
+        | Kind::Size
+        | Kind::Integer
+        | Kind::Index(..)
+        | Kind::Interval(..)
+        | Kind::Real => None,
+        // A number is not a random symbol, an array, a vector or a matrix (E[w] = 1 "held
+        // under" a convention setting a gaussian w = 1).
+        _ => Some(
+            "a symbol of the same declaration (random, array, vector or matrix): a number is not one"
+                .into(),
+        ),
     }
 }
 
