@@ -312,11 +312,12 @@ fn pole_on_path(d: &Derivation, u: &Unknown, h: &Hypotheses, candidate: &Expr) -
         let value = |t: f64| -> Result<Option<f64>, ()> {
             let mut e = env.clone();
             e.scalars.insert(u.of, t);
+            // A NaN decides nothing (0·∞ after an overflow is NaN, though the product is 0);
+            // an error of the evaluator (outside a domain) is an undefined value.
             match Evaluator::new(&e).eval(candidate) {
                 Ok(v) if v.value.is_finite() => Ok(Some(v.value)),
-                Ok(v) if v.value.is_infinite() => Ok(None),
-                Err(crate::numeric::eval::EvalError::Budget(_)) => Ok(None),
-                _ => Err(()),
+                Ok(_) | Err(crate::numeric::eval::EvalError::Budget(_)) => Ok(None),
+                Err(_) => Err(()),
             }
         };
         let g = |t: f64| value(t).ok().flatten();
