@@ -671,6 +671,16 @@ impl Loader<'_> {
     }
 
     fn parse_expr(&self, s: &Spanned<String>) -> Result<(Expr, Vec<Range<usize>>), InputError> {
+        self.parse_expr_then(s, |e| Ok(e))
+    }
+
+    /// [`Self::parse_expr`], with `before` applied to the parsed term before the parameterised
+    /// definitions are (a definition's body renames its parameters apart there).
+    fn parse_expr_then(
+        &self,
+        s: &Spanned<String>,
+        before: impl FnOnce(Expr) -> Result<Expr, InputError>,
+    ) -> Result<(Expr, Vec<Range<usize>>), InputError> {
         let span = s.span();
         let base = self.inner_offset(&span, s.get_ref());
         let shift = |r: Range<usize>| match base {
@@ -687,6 +697,7 @@ impl Loader<'_> {
         let (e, spans) = parse_with_functions(s.get_ref(), &names)
             .map(|(e, spans)| (e, spans.into_iter().map(shift).collect::<Vec<_>>()))
             .map_err(|e| self.err(shift(e.span.clone()), e.message.clone(), "here"))?;
+        let e = before(e)?;
         if names.is_empty() {
             return Ok((e, spans));
         }
@@ -1790,17 +1801,42 @@ fn function_definition(
         }
         params.push(ps);
     }
-    let (e, spans) = l.parse_expr(body)?;
-    // A parameter as the variable of d/dX would turn `K(2)` into a derivative by a number.
-    for (i, n) in e.as_ref().iter().enumerate() {
-        if let Math::Deriv([t, _]) = n {
-            if e[*t].symbol().is_some_and(|s| params.contains(&s)) {
-                return Err(l
-                    .err(spans[i].clone(), format!("the parameter `{}` is the variable of a derivative", e[*t].symbol().unwrap()), "here")
-                    .with_help("differentiate by a declared symbol, or define the derivative as its own parameterised definition"));
+    // The parameters are renamed apart (`G·a` for the parameter `a` of `G`) before the
+    // definitions the body applies are expanded: `G(a) = F(a)·a` with `F(y) = y + a` means
+    // (y + a)[y := a']·a' with the declared `a` in F's body, not 2a·a.
+    let fresh: Vec<Symbol> = params
+        .iter()
+        .map(|p| Symbol::from(format!("{fname}·{p}")))
+        .collect();
+    let mut derivative_param = None;
+    let (e, spans) = l.parse_expr_then(body, |mut e| {
+        // A parameter as the variable of d/dX would turn `K(2)` into a derivative by a number.
+        for (i, n) in e.as_ref().iter().enumerate() {
+            if let Math::Deriv([t, _]) = n {
+                if let Some(s) = e[*t].symbol().filter(|s| params.contains(s)) {
+                    derivative_param = Some((i, s));
+                    return Ok(e);
+                }
             }
         }
+        for (p, f) in params.iter().zip(&fresh) {
+            e = binders::substitute(&e, *p, *f).ok_or_else(|| {
+                l.err(
+                    body.span(),
+                    format!("the parameter `{p}` of `{fname}` is bound inside its body"),
+                    "here",
+                )
+            })?;
+        }
+        Ok(e)
+    })?;
+    if let Some((i, p)) = derivative_param {
+        let at = spans.get(i).cloned().unwrap_or_else(|| body.span());
+        return Err(l
+            .err(at, format!("the parameter `{p}` is the variable of a derivative"), "here")
+            .with_help("differentiate by a declared symbol, or define the derivative as its own parameterised definition"));
     }
+    let params = fresh;
     let mut allowed = declared.clone();
     allowed.extend(params.iter().copied());
     check_symbols(l, &e, &spans, &allowed, defs)?;
