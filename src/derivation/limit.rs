@@ -85,6 +85,7 @@
 //! Seeds are fixed, so the verdict is reproducible. The draws of every study go through the one
 //! sampler [`sample_widths`](crate::numeric::network::sample_widths).
 
+use std::collections::BTreeSet;
 use egg::Symbol;
 use nalgebra::DMatrix;
 
@@ -741,36 +742,77 @@ fn summarise(
     // Terms that do not change from draw to draw at any width (constants, functions of the
     // width or of the point) are summed into one first: equal constants written differently
     // (10⁶·sin²1 + 10⁶·cos²1 against 10⁶) cancel there even where the prover does not see it.
+    // Terms that cancel draw by draw (1000·z against 1000·sign(z)·|z|) are summed likewise.
+    // Each group's size is the limit of its root mean square as the width grows: a term that
+    // vanishes with the width (10⁶/n) has none, a random term that persists (z·∇f) keeps its
+    // spread.
     let terms = draws[k - 1].first().map_or(0, |x| x.terms.len());
+    let all = || draws.iter().flatten();
     let steady = |t: usize| {
         draws.iter().all(|ds| {
             ds.first()
                 .is_some_and(|f| ds.iter().all(|x| x.terms[t].is_some() && x.terms[t] == f.terms[t]))
         })
     };
-    let (fixed, varying): (Vec<usize>, Vec<usize>) = (0..terms).partition(|t| steady(*t));
-    let folded = (!fixed.is_empty())
-        .then(|| {
-            limit_distance(
-                widths,
-                draws,
-                |x| Some(fixed.iter().map(|t| x.terms[*t].unwrap_or(0.0)).sum()),
-                plan,
-                level,
-            )
-        })
-        .flatten();
-    let limit_scale = varying
+    let mut group: Vec<usize> = (0..terms).collect();
+    let fixed: Vec<usize> = (0..terms).filter(|t| steady(*t)).collect();
+    if let Some(&first) = fixed.first() {
+        for &t in &fixed {
+            group[t] = first;
+        }
+    }
+    let root_of = |g: &[usize], mut t: usize| {
+        while g[t] != t {
+            t = g[t];
+        }
+        t
+    };
+    for i in 0..terms {
+        for j in i + 1..terms {
+            let cancel = all().all(|x| match (x.terms[i], x.terms[j]) {
+                (Some(a), Some(b)) => (a + b).abs() <= 1e-9 * (a.abs() + b.abs()),
+                _ => false,
+            });
+            if cancel {
+                let (ri, rj) = (root_of(&group, i), root_of(&group, j));
+                group[rj] = ri;
+            }
+        }
+    }
+    let roots: BTreeSet<usize> = (0..terms).map(|t| root_of(&group, t)).collect();
+    let rms_limit = |value: &dyn Fn(&Draw) -> Option<f64>| {
+        limit_distance(widths, draws, |x| value(x).map(|v| v * v), plan, level).map(f64::sqrt)
+    };
+    let groups: Vec<Vec<usize>> = roots
         .iter()
-        .filter_map(|t| limit_distance(widths, draws, |x| x.terms[*t], plan, level))
-        .chain(folded)
+        .map(|r| (0..terms).filter(|t| root_of(&group, *t) == *r).collect())
+        .collect();
+    let group_value = |g: &[usize], x: &Draw| g.iter().map(|t| x.terms[*t]).sum::<Option<f64>>();
+    let mut limit_scale = groups
+        .iter()
+        .filter_map(|g| rms_limit(&|x: &Draw| group_value(g, x)))
         .reduce(f64::max)
         .or_else(|| {
-            [|x: &Draw| Some(x.lhs), |x: &Draw| Some(x.rhs)]
+            [rms_limit(&|x: &Draw| Some(x.lhs)), rms_limit(&|x: &Draw| Some(x.rhs))]
                 .into_iter()
-                .filter_map(|f| limit_distance(widths, draws, f, plan, level))
+                .flatten()
                 .reduce(f64::max)
         });
+    // Every part tends to 0 (η²f²/n → 0): the claim is measured against the parts' size at the
+    // largest width, none of which can inflate it (each vanishes).
+    if limit_scale == Some(0.0) {
+        limit_scale = groups
+            .iter()
+            .filter_map(|g| {
+                draws[k - 1]
+                    .iter()
+                    .map(|x| group_value(g, x))
+                    .collect::<Option<Vec<f64>>>()
+                    .map(|v| rms_of(v.into_iter()))
+            })
+            .reduce(f64::max)
+            .filter(|s| *s > 0.0);
+    }
     if let Some(s) = limit_scale {
         scale = scale.min(s);
     }
