@@ -32,8 +32,8 @@
 // Input errors carry the file text for rendering; they are built once per failed load.
 #![allow(clippy::result_large_err)]
 
-use num_rational::BigRational;
 use egg::Symbol;
+use num_rational::BigRational;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -671,7 +671,7 @@ impl Loader<'_> {
     }
 
     fn parse_expr(&self, s: &Spanned<String>) -> Result<(Expr, Vec<Range<usize>>), InputError> {
-        self.parse_expr_then(s, |e| Ok(e))
+        self.parse_expr_then(s, Ok)
     }
 
     /// [`Self::parse_expr`], with `before` applied to the parsed term before the parameterised

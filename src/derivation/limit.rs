@@ -85,9 +85,9 @@
 //! Seeds are fixed, so the verdict is reproducible. The draws of every study go through the one
 //! sampler [`sample_widths`](crate::numeric::network::sample_widths).
 
-use std::collections::BTreeSet;
 use egg::Symbol;
 use nalgebra::DMatrix;
+use std::collections::BTreeSet;
 
 use super::draws::NetworkDraws;
 use super::file::{Derivation, NetworkSpec, Quantity, Train};
@@ -750,8 +750,10 @@ fn summarise(
     let all = || draws.iter().flatten();
     let steady = |t: usize| {
         draws.iter().all(|ds| {
-            ds.first()
-                .is_some_and(|f| ds.iter().all(|x| x.terms[t].is_some() && x.terms[t] == f.terms[t]))
+            ds.first().is_some_and(|f| {
+                ds.iter()
+                    .all(|x| x.terms[t].is_some() && x.terms[t] == f.terms[t])
+            })
         })
     };
     let mut group: Vec<usize> = (0..terms).collect();
@@ -793,10 +795,13 @@ fn summarise(
         .filter_map(|g| rms_limit(&|x: &Draw| group_value(g, x)))
         .reduce(f64::max)
         .or_else(|| {
-            [rms_limit(&|x: &Draw| Some(x.lhs)), rms_limit(&|x: &Draw| Some(x.rhs))]
-                .into_iter()
-                .flatten()
-                .reduce(f64::max)
+            [
+                rms_limit(&|x: &Draw| Some(x.lhs)),
+                rms_limit(&|x: &Draw| Some(x.rhs)),
+            ]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max)
         });
     // Every part tends to 0 (η²f²/n → 0): the claim is measured against the parts' size at the
     // largest width, none of which can inflate it (each vanishes).

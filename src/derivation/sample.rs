@@ -217,7 +217,14 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
             // never does.
             (Kind::Real, Some(v)) if k >= EDGE_POINTS && k % 6 == 5 => {
                 let m = v.abs() % 4.0;
-                Some(v.signum() * if (k / 6) % 2 == 0 { m.floor() + 0.5 } else { m.round() })
+                Some(
+                    v.signum()
+                        * if (k / 6) % 2 == 0 {
+                            m.floor() + 0.5
+                        } else {
+                            m.round()
+                        },
+                )
             }
             (_, v) => v,
         };

@@ -81,9 +81,8 @@ fn minimise_integer(
         e.scalars.insert(s, x);
         margin(lhs, rhs, rel, &e).map(|m| (m, x))
     };
-    let best = |xs: &mut dyn Iterator<Item = f64>| {
-        xs.filter_map(at).min_by(|a, b| a.0.total_cmp(&b.0))
-    };
+    let best =
+        |xs: &mut dyn Iterator<Item = f64>| xs.filter_map(at).min_by(|a, b| a.0.total_cmp(&b.0));
     while hi - lo > GRID as f64 {
         let step = (hi - lo) / GRID as f64;
         let (_, x) = best(&mut (0..=GRID).map(|i| (lo + step * i as f64).round()))?;
@@ -169,15 +168,20 @@ fn features(lhs: &Expr, rhs: &Expr, env: &Env, s: Symbol, (lo, hi): (f64, f64)) 
             .map(|i| crate::expr::binders::subterm(side, *i))
             .collect();
         let index: Vec<egg::Id> = (0..terms.len()).map(egg::Id::from).collect();
-        out.extend(crate::numeric::eval::feature_cuts(&index, lo, hi, |id, x| {
-            let mut e = env.clone();
-            e.scalars.insert(s, x);
-            Evaluator::new(&e)
-                .eval(&terms[usize::from(id)])
-                .ok()
-                .map(|v| v.value)
-                .filter(|v| v.is_finite())
-        }));
+        out.extend(crate::numeric::eval::feature_cuts(
+            &index,
+            lo,
+            hi,
+            |id, x| {
+                let mut e = env.clone();
+                e.scalars.insert(s, x);
+                Evaluator::new(&e)
+                    .eval(&terms[usize::from(id)])
+                    .ok()
+                    .map(|v| v.value)
+                    .filter(|v| v.is_finite())
+            },
+        ));
     }
     out
 }

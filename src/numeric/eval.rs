@@ -1322,9 +1322,8 @@ impl<'a> Evaluator<'a> {
                 out.error_estimate, magnitude
             )));
         }
-        let check = check.map_err(|why| {
-            EvalError::Unsupported(format!("integral over {a}..{b}: {why}"))
-        })?;
+        let check = check
+            .map_err(|why| EvalError::Unsupported(format!("integral over {a}..{b}: {why}")))?;
         if (out.integral - check.integral).abs() > allowed {
             return Err(EvalError::Unsupported(format!(
                 "integral over {a}..{b}: two quadrature rules disagree ({} and {}): the integral may diverge or the integrand be singular",
@@ -1387,7 +1386,10 @@ impl<'a> Evaluator<'a> {
         if a > b {
             cuts.reverse();
         }
-        std::iter::once(a).chain(cuts).chain(std::iter::once(b)).collect()
+        std::iter::once(a)
+            .chain(cuts)
+            .chain(std::iter::once(b))
+            .collect()
     }
 
     /// gauss(s11, s12, s22; body) = E[body(u, v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]), by the
@@ -1949,7 +1951,11 @@ impl<'a> Evaluator<'a> {
                 match e[a] {
                     Math::Add([x, y]) | Math::Sub([x, y]) => {
                         let (vx, vy) = (self.expectation(e, x)?, self.expectation(e, y)?);
-                        let sign = if matches!(e[a], Math::Sub(_)) { -1.0 } else { 1.0 };
+                        let sign = if matches!(e[a], Math::Sub(_)) {
+                            -1.0
+                        } else {
+                            1.0
+                        };
                         Ok(Value {
                             value: vx.value + sign * vy.value,
                             scale: vx.scale + vy.scale,

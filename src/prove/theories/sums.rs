@@ -450,7 +450,9 @@ fn scoped_path(
         let bound = crate::expr::binders::node_binds(n, |c| symbol_of(egraph, c));
         if depth == 0
             || bound.iter().any(|b| {
-                *b == k || egraph[range.0].data.free.contains(b) || egraph[range.1].data.free.contains(b)
+                *b == k
+                    || egraph[range.0].data.free.contains(b)
+                    || egraph[range.1].data.free.contains(b)
             })
         {
             continue;
