@@ -786,13 +786,7 @@ pub(super) fn check_sides(
             });
         }
     }
-    // Sampled points miss a violation confined to a narrow set: search for one.
-    if step.rel != Relation::Eq && evidence.counterexample().is_none() {
-        if let Some(p) = super::violation::search(d, &a.expr, &b.expr, step.rel) {
-            evidence.points.push(p);
-        }
-    }
-    let cex = evidence.counterexample().is_some();
+    let mut cex = evidence.counterexample().is_some();
     let limits = if cex {
         Limits::refuted()
     } else {
@@ -848,6 +842,14 @@ pub(super) fn check_sides(
         }
     }
     let proved = equal || bounded;
+    // Sampled points miss a violation confined to a narrow set: where no proof settles the
+    // inequality, search for one (`super::violation`).
+    if !proved && !cex && step.rel != Relation::Eq {
+        if let Some(p) = super::violation::search(d, &a.expr, &b.expr, step.rel) {
+            evidence.points.push(p);
+            cex = evidence.counterexample().is_some();
+        }
+    }
     if let (
         Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. },
         false,

@@ -32,6 +32,9 @@ pub const REFINE: usize = 80;
 pub const CELLS: usize = 3;
 /// Rounds of coordinate descent over the symbols from one start.
 pub const ROUNDS: usize = 3;
+/// Cells of the grid on which the sides' subterms are searched for zeros along a symbol (once
+/// per start and symbol).
+pub const FEATURE_GRID: usize = 128;
 
 /// The margin of the relation at `env`: greater − lesser (negative where it fails), if both
 /// sides are deterministic and finite there.
@@ -172,6 +175,7 @@ fn features(lhs: &Expr, rhs: &Expr, env: &Env, s: Symbol, (lo, hi): (f64, f64)) 
             &index,
             lo,
             hi,
+            FEATURE_GRID,
             |id, x| {
                 let mut e = env.clone();
                 e.scalars.insert(s, x);
@@ -209,9 +213,11 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
             .map(|(s, kind)| env.scalars.get(s).and_then(|x| bracket(kind, *x)))
             .collect();
         let mut current = margin(lhs, rhs, rel, &env);
+        // The subterms' zeros along each symbol, found in the first round (from the start).
+        let mut zeros: Vec<Option<Vec<f64>>> = vec![None; kinds.len()];
         for _ in 0..ROUNDS {
             let mut moved = false;
-            for ((s, kind), range) in kinds.iter().zip(&brackets) {
+            for (i, ((s, kind), range)) in kinds.iter().zip(&brackets).enumerate() {
                 let Some(range) = *range else {
                     continue;
                 };
@@ -219,8 +225,8 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
                 let found = if integer {
                     minimise_integer(lhs, rhs, rel, &env, *s, range)
                 } else {
-                    let f = features(lhs, rhs, &env, *s, range);
-                    minimise(lhs, rhs, rel, &env, *s, range, &f)
+                    let f = zeros[i].get_or_insert_with(|| features(lhs, rhs, &env, *s, range));
+                    minimise(lhs, rhs, rel, &env, *s, range, f)
                 };
                 let Some((m, at)) = found else {
                     continue;

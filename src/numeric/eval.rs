@@ -1376,7 +1376,7 @@ impl<'a> Evaluator<'a> {
         let ids = Self::feature_subterms(e, body, |i| {
             crate::expr::binders::free_symbols(e, i).contains(&var)
         });
-        let cuts = feature_cuts(&ids, a.min(b), a.max(b), |id, x| {
+        let cuts = feature_cuts(&ids, a.min(b), a.max(b), ZERO_GRID, |id, x| {
             self.bound.push((var, x));
             let v = self.value(e, id).ok().map(|v| v.value);
             self.bound.pop();
@@ -2074,7 +2074,7 @@ impl<'a> Evaluator<'a> {
         let ids = Self::feature_subterms(e, a, |i| {
             subterm_nodes(e, i).any(|n| matches!(n, Math::Symbol(s) if *s == key.0))
         });
-        let cuts = feature_cuts(&ids, -37.0, 37.0, |id, x| {
+        let cuts = feature_cuts(&ids, -37.0, 37.0, ZERO_GRID, |id, x| {
             self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
             self.mc_k = Some(u64::MAX);
             let v = self.value(e, id).ok().map(|v| v.value);
@@ -2792,7 +2792,7 @@ fn adaptive_gk(f: &mut impl FnMut(f64) -> f64, cuts: &[f64]) -> Result<Quad, Str
 /// one Gaussian entry): the zeros of subterms that vary along it (`value(id, x)`; `None` where
 /// one cannot be evaluated). A kink of relu(s − c), the peak of exp(−10⁸·(s − 0.3)²) or of
 /// exp(−10⁶·(sin s − ½)²) sits at such a zero. Found on a grid of [`ZERO_GRID`] intervals over
-/// `lo..hi`: sign changes between non-zero values, refined by bisection, and zeros the subterm
+/// `lo..hi` (`cells` intervals: [`ZERO_GRID`] for quadrature): sign changes between non-zero values, refined by bisection, and zeros the subterm
 /// touches without changing sign (a local minimum of |y| below [`TOUCH`] of its largest value
 /// on the grid, refined by golden section: (s − 0.3)² written 0.09 + s² − 0.6·s). A subterm
 /// with more than [`MAX_CUTS`]/2 zeros oscillates (sin(1000·s)) and gives none; at most
@@ -2801,14 +2801,15 @@ pub(crate) fn feature_cuts(
     ids: &[Id],
     lo: f64,
     hi: f64,
+    cells: usize,
     mut value: impl FnMut(Id, f64) -> Option<f64>,
 ) -> Vec<f64> {
     let mut cuts = vec![];
     for &id in ids {
         let mut own = vec![];
-        let grid: Vec<(f64, Option<f64>)> = (0..=ZERO_GRID)
+        let grid: Vec<(f64, Option<f64>)> = (0..=cells)
             .map(|k| {
-                let x = lo + (hi - lo) * k as f64 / ZERO_GRID as f64;
+                let x = lo + (hi - lo) * k as f64 / cells as f64;
                 (x, value(id, x))
             })
             .collect();
@@ -2852,7 +2853,7 @@ pub(crate) fn feature_cuts(
             prev = Some((x, y));
         }
         // Zeros touched without a sign change.
-        for k in 1..ZERO_GRID {
+        for k in 1..cells {
             let (Some(l), Some(m), Some(r)) = (grid[k - 1].1, grid[k].1, grid[k + 1].1) else {
                 continue;
             };
