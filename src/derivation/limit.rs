@@ -312,11 +312,19 @@ impl<'a> Sides<'a> {
     }
 
     /// The scale terms on one draw, signed (`None` where a term does not evaluate to a finite
-    /// number).
-    fn terms(&self, env: &Env) -> Vec<Option<f64>> {
+    /// number); `fixed` holds the (unsigned) values of the terms that do not vary between
+    /// draws (each evaluated once per configuration: a gauss(…) term is a quadrature).
+    fn terms(&self, env: &Env, fixed: &[Option<Option<f64>>]) -> Vec<Option<f64>> {
         self.scale_terms
             .iter()
-            .map(|(positive, t)| side(env, t).ok().map(|v| if *positive { v } else { -v }))
+            .enumerate()
+            .map(|(i, (positive, t))| {
+                let v = match fixed.get(i) {
+                    Some(Some(v)) => *v,
+                    _ => side(env, t).ok(),
+                };
+                v.map(|v| if *positive { v } else { -v })
+            })
             .collect()
     }
 
@@ -1123,6 +1131,10 @@ fn network_studies(
                 network_draw(spec, act, depth, widths[0], base, &kernels, &random, draws)?;
             let fixed_l = (!vary_l).then(|| side(&first, lhs)).transpose()?;
             let fixed_r = (!vary_r).then(|| side(&first, rhs)).transpose()?;
+            let fixed_terms: Vec<Option<Option<f64>>> = scale_terms
+                .iter()
+                .map(|(_, t)| (!varies(d, spec, t)).then(|| side(&first, t).ok()))
+                .collect();
             let draw = |w: usize, s: u64| -> Result<Draw, StudyError> {
                 let (env, mut controls, alt) =
                     network_draw(spec, act, depth, w, s, &kernels, &random, draws)?;
@@ -1143,7 +1155,7 @@ fn network_studies(
                     rhs,
                     exact,
                     controls,
-                    terms: sides.terms(&env),
+                    terms: sides.terms(&env, &fixed_terms),
                 })
             };
             let config = format!("{act}, L = {depth}");
@@ -1216,7 +1228,7 @@ fn point_studies(
                 rhs,
                 exact,
                 controls: vec![],
-                terms: sides.terms(&env),
+                terms: sides.terms(&env, &[]),
             })
         };
         let config = match describe(d, &base_env, Some(&shown)) {
