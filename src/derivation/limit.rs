@@ -654,6 +654,20 @@ fn rms_of(xs: impl Iterator<Item = f64>) -> f64 {
     mean_of(xs.map(|x| x * x)).sqrt()
 }
 
+/// The covariance of the per-width means of `y` (draws per width, in seed order), pairing draws
+/// by seed across widths, with `dof` degrees of freedom.
+fn seed_covariance(y: &[Vec<f64>], means: &[f64], dof: usize) -> DMatrix<f64> {
+    let (k, seeds) = (y.len(), y.first().map_or(0, Vec::len));
+    DMatrix::from_fn(k, k, |i, j| {
+        let s: f64 = y[i]
+            .iter()
+            .zip(&y[j])
+            .map(|(a, b)| (a - means[i]) * (b - means[j]))
+            .sum();
+        s / (dof as f64 * seeds as f64)
+    })
+}
+
 /// How far from 0 a series of draws (one value per draw, per width) tends as the width grows:
 /// |a| minus the half-width of a's interval (0 if the interval holds 0), with a extrapolated as
 /// for lhs − rhs. `None` where a draw has no value or there is no fit.
@@ -677,14 +691,7 @@ fn limit_distance(
     let floor = FLOOR_REL * big;
     let dof = seeds.saturating_sub(1).max(1);
     let k = widths.len();
-    let mut cov = DMatrix::from_fn(k, k, |i, j| {
-        let s: f64 = y[i]
-            .iter()
-            .zip(&y[j])
-            .map(|(a, b)| (a - means[i]) * (b - means[j]))
-            .sum();
-        s / (dof as f64 * seeds as f64)
-    });
+    let mut cov = seed_covariance(&y, &means, dof);
     for i in 0..k {
         cov[(i, i)] += floor * floor;
     }
@@ -929,14 +936,7 @@ fn summarise(
     // controls costs that many degrees of freedom.
     let dof = seeds.saturating_sub(1 + used).max(1);
     let floor = FLOOR_REL * scale;
-    let mut cov = DMatrix::from_fn(k, k, |i, j| {
-        let s: f64 = y[i]
-            .iter()
-            .zip(&y[j])
-            .map(|(a, b)| (a - means[i]) * (b - means[j]))
-            .sum();
-        s / (dof as f64 * seeds as f64)
-    });
+    let mut cov = seed_covariance(&y, &means, dof);
     for i in 0..k {
         study.widths[i].reduced_std_err = cov[(i, i)].sqrt();
         cov[(i, i)] += floor * floor;

@@ -130,27 +130,13 @@ fn minimise(
         .into_iter()
         .chain(features.iter().filter_map(|x| at(*x).map(|y| (y, *x))));
     let mut found: Option<(f64, f64)> = None;
-    let g = (5f64.sqrt() - 1.0) / 2.0;
     for (y0, x0) in starts {
-        let mut best = (y0, x0);
-        let (mut a, mut b) = ((x0 - cell).max(lo), (x0 + cell).min(hi));
-        for _ in 0..REFINE {
-            let (c, d) = (b - g * (b - a), a + g * (b - a));
-            let (Some(mc), Some(md)) = (at(c), at(d)) else {
-                break;
-            };
-            if mc < best.0 {
-                best = (mc, c);
-            }
-            if md < best.0 {
-                best = (md, d);
-            }
-            if mc <= md {
-                b = d;
-            } else {
-                a = c;
-            }
-        }
+        let best = crate::numeric::eval::golden_min(
+            at,
+            ((x0 - cell).max(lo), (x0 + cell).min(hi)),
+            (y0, x0),
+            REFINE,
+        );
         if found.is_none_or(|f| best.0 < f.0) {
             found = Some(best);
         }

@@ -2861,27 +2861,12 @@ pub(crate) fn feature_cuts(
             if !(m <= l && m <= r && m < TOUCH * largest) || m == 0.0 && l == 0.0 {
                 continue;
             }
-            let g = (5f64.sqrt() - 1.0) / 2.0;
-            let (mut a, mut b) = (grid[k - 1].0, grid[k + 1].0);
-            let mut best = (m, grid[k].0);
-            for _ in 0..80 {
-                let (c, d) = (b - g * (b - a), a + g * (b - a));
-                let (Some(yc), Some(yd)) = (value(id, c), value(id, d)) else {
-                    break;
-                };
-                let (yc, yd) = (yc.abs(), yd.abs());
-                if yc < best.0 {
-                    best = (yc, c);
-                }
-                if yd < best.0 {
-                    best = (yd, d);
-                }
-                if yc <= yd {
-                    b = d;
-                } else {
-                    a = c;
-                }
-            }
+            let best = golden_min(
+                |x| value(id, x).map(f64::abs),
+                (grid[k - 1].0, grid[k + 1].0),
+                (m, grid[k].0),
+                80,
+            );
             own.push(best.1);
         }
         if own.len() <= MAX_CUTS / 2 {
@@ -2896,6 +2881,36 @@ pub(crate) fn feature_cuts(
     cuts.dedup_by(|x, y| (*x - *y).abs() <= 1e-12 * (hi - lo));
     cuts.truncate(MAX_CUTS);
     cuts
+}
+
+/// Golden-section search for the least value of `f` on `[a, b]`, for `steps` steps, starting
+/// from the known point `best` (value, where); stops where `f` has no value. Returns the least
+/// value seen and where.
+pub(crate) fn golden_min(
+    mut f: impl FnMut(f64) -> Option<f64>,
+    (mut a, mut b): (f64, f64),
+    mut best: (f64, f64),
+    steps: usize,
+) -> (f64, f64) {
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..steps {
+        let (c, d) = (b - g * (b - a), a + g * (b - a));
+        let (Some(yc), Some(yd)) = (f(c), f(d)) else {
+            break;
+        };
+        if yc < best.0 {
+            best = (yc, c);
+        }
+        if yd < best.0 {
+            best = (yd, d);
+        }
+        if yc <= yd {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    best
 }
 
 /// The cuts with pieces graded towards each (its feature's width is unknown: 10⁻⁹ of the range
