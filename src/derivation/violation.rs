@@ -131,7 +131,7 @@ fn minimise(
         .chain(features.iter().filter_map(|x| at(*x).map(|y| (y, *x))));
     let mut found: Option<(f64, f64)> = None;
     for (y0, x0) in starts {
-        let best = crate::numeric::eval::golden_min(
+        let best = crate::numeric::features::golden_min(
             at,
             ((x0 - cell).max(lo), (x0 + cell).min(hi)),
             (y0, x0),
@@ -157,7 +157,7 @@ fn features(lhs: &Expr, rhs: &Expr, env: &Env, s: Symbol, (lo, hi): (f64, f64)) 
             .map(|i| crate::expr::binders::subterm(side, *i))
             .collect();
         let index: Vec<egg::Id> = (0..terms.len()).map(egg::Id::from).collect();
-        out.extend(crate::numeric::eval::feature_cuts(
+        out.extend(crate::numeric::features::feature_cuts(
             &index,
             lo,
             hi,

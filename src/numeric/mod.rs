@@ -5,6 +5,7 @@ pub mod closed;
 pub mod diff;
 pub mod error;
 pub mod eval;
+pub mod features;
 pub mod gauss;
 pub(crate) mod integrand;
 pub mod kernel;
