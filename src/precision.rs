@@ -23,6 +23,19 @@ pub const REL: f64 = 1e-12;
 /// Tolerance relative to the magnitude scale of the computation (the same computation on
 /// absolute values): 1e-12, for the same reason as [`REL`]; it covers cancellation.
 pub const SCALE: f64 = 1e-12;
+/// Where a function jumps (step and sign at 0, φ′ of ReLU at 0, ...), an argument computed in
+/// f64 with |x| ≤ 1e-13·S (S its magnitude scale) is within the rounding error the policy
+/// allows for (see [`REL`]), so the side of the jump it falls on is not known: the point is not
+/// evaluated rather than decided by rounding (0.1a + 0.2a − 0.3a is 5.6e-17 at a = 1, and
+/// sign of it would be 1 instead of 0). 1e-13 and not [`SCALE`]: quadrature nodes are graded
+/// to 1e-12 of a piece's range towards a jump, and they must stay evaluable.
+pub const JUMP_ROUNDING: f64 = 1e-13;
+/// Inside an integration, a few nodes graded towards a jump fall within [`JUMP_ROUNDING`] of it
+/// (a set of measure 0: the integral does not depend on them). More than a quarter of the
+/// integrand evaluations doing so means the argument is within rounding of the jump on a whole
+/// region, as in E[step((exp(a + 1e-20) − exp(a))·(1 + w²))], whose f64 argument is 0 everywhere
+/// while the true one is positive: the integral is then not evaluated.
+pub const JUMP_NODES: f64 = 0.25;
 /// Family-wise false-alarm rate of the Monte Carlo comparisons of one link: 1e-4, Bonferroni over
 /// its points. A correct link is refuted by chance at most once in 10,000 links, and a wrong one
 /// needs a difference of about 4.5 standard errors to be caught (the seeds are fixed, so a verdict

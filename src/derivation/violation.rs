@@ -1,4 +1,5 @@
-//! A search for the point where an inequality fails, beyond the sampled points.
+//! A search for the point where a relation (an inequality, or an equality: its margin is
+//! −|lhs − rhs|) fails, beyond the sampled points.
 //!
 //! Sampled points miss a violation confined to a narrow set: `(b − 0.3)² ≥ 10⁻⁸` fails only
 //! for |b − 0.3| < 10⁻⁴. From each of the first [`STARTS`] sample points, the margin
@@ -36,11 +37,33 @@ pub const ROUNDS: usize = 3;
 /// per start and symbol).
 pub const FEATURE_GRID: usize = 128;
 
+/// Sum terms and polynomial products (the evaluator's [`crate::numeric::eval::TERM_BUDGET`]
+/// unit) that one search may spend: 5·10⁶, a few tenths of a second. A side with a double sum
+/// over a size costs 10⁸ at the sizes the search visits; the search then stops early (it only
+/// ever adds evidence against a link).
+pub const SEARCH_TERMS: u64 = 5_000_000;
+
+thread_local! {
+    /// The terms the running search has spent ([`SEARCH_TERMS`]).
+    static SPENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Evaluates `e` at `env` for the search, within its budget.
+fn evaluate(e: &Expr, env: &Env) -> Option<crate::numeric::eval::Value> {
+    if SPENT.get() > SEARCH_TERMS {
+        return None;
+    }
+    let mut ev = Evaluator::new(env);
+    let v = ev.eval(e);
+    SPENT.set(SPENT.get() + ev.terms_spent());
+    v.ok()
+}
+
 /// The margin of the relation at `env`: greater − lesser (negative where it fails), if both
 /// sides are deterministic and finite there.
 fn margin(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env) -> Option<f64> {
-    let l = Evaluator::new(env).eval(lhs).ok()?;
-    let r = Evaluator::new(env).eval(rhs).ok()?;
+    let l = evaluate(lhs, env)?;
+    let r = evaluate(rhs, env)?;
     if l.stderr > 0.0 || r.stderr > 0.0 || !l.value.is_finite() || !r.value.is_finite() {
         return None;
     }
@@ -48,6 +71,26 @@ fn margin(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env) -> Option<f64> {
         Relation::Le | Relation::Lt => r.value - l.value,
         Relation::Ge | Relation::Gt => l.value - r.value,
         Relation::Eq => -(l.value - r.value).abs(),
+    })
+}
+
+/// Are the terms pointwise: no integral, expectation, gauss(…) or derivative, whose evaluation is
+/// a quadrature or a difference scheme at each point the search visits?
+pub fn pointwise(terms: &[&Expr]) -> bool {
+    use crate::expr::Math;
+    terms.iter().all(|t| {
+        !t.as_ref().iter().any(|n| {
+            matches!(
+                n,
+                Math::Integral(_)
+                    | Math::Expect(_)
+                    | Math::Gauss(_)
+                    | Math::Deriv(_)
+                    | Math::Grad(_)
+                    | Math::Jacobian(_)
+                    | Math::Hessian(_)
+            )
+        })
     })
 }
 
@@ -77,7 +120,8 @@ fn minimise_integer(
     rel: Relation,
     env: &Env,
     s: Symbol,
-    (mut lo, mut hi): (f64, f64),
+    (lo, hi): (f64, f64),
+    features: &[f64],
 ) -> Option<(f64, f64)> {
     let at = |x: f64| {
         let mut e = env.clone();
@@ -86,12 +130,27 @@ fn minimise_integer(
     };
     let best =
         |xs: &mut dyn Iterator<Item = f64>| xs.filter_map(at).min_by(|a, b| a.0.total_cmp(&b.0));
-    while hi - lo > GRID as f64 {
-        let step = (hi - lo) / GRID as f64;
-        let (_, x) = best(&mut (0..=GRID).map(|i| (lo + step * i as f64).round()))?;
-        (lo, hi) = ((x - step).max(lo).floor(), (x + step).min(hi).ceil());
+    let zoomed = {
+        let (mut lo, mut hi) = (lo, hi);
+        while hi - lo > GRID as f64 {
+            let step = (hi - lo) / GRID as f64;
+            let (_, x) = best(&mut (0..=GRID).map(|i| (lo + step * i as f64).round()))?;
+            (lo, hi) = ((x - step).max(lo).floor(), (x + step).min(hi).ceil());
+        }
+        best(&mut (lo as i64..=hi as i64).map(|i| i as f64))
+    };
+    // The integers around the zeros of the subterms (relu(1 − (n − 100)²) is non-zero at
+    // n = 100 only, which a zooming grid of ties does not find).
+    let near = best(
+        &mut features
+            .iter()
+            .flat_map(|z| [z.floor() - 1.0, z.floor(), z.ceil(), z.ceil() + 1.0])
+            .filter(|x| (lo..=hi).contains(x)),
+    );
+    match (zoomed, near) {
+        (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+        (a, b) => a.or(b),
     }
-    best(&mut (lo as i64..=hi as i64).map(|i| i as f64))
 }
 
 /// The least margin along `s` from `env` (its value and where): the grid's [`CELLS`] best
@@ -126,9 +185,21 @@ fn minimise(
         .collect();
     minima.sort_by(|a, b| a.0.total_cmp(&b.0));
     minima.truncate(CELLS);
-    let starts = minima
-        .into_iter()
-        .chain(features.iter().filter_map(|x| at(*x).map(|y| (y, *x))));
+    // The zeros, and the midpoints between neighbouring zeros: between two zeros every jump of
+    // the sides (step(a − 0.3) − step(a − 0.3 − 10⁻⁹)) stays on one side, so a midpoint meets
+    // each pattern of sides, however narrow its interval.
+    let mut zeros: Vec<f64> = features.to_vec();
+    zeros.sort_by(f64::total_cmp);
+    let midpoints: Vec<f64> = zeros
+        .windows(2)
+        .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+        .collect();
+    let starts = minima.into_iter().chain(
+        zeros
+            .iter()
+            .chain(&midpoints)
+            .filter_map(|x| at(*x).map(|y| (y, *x))),
+    );
     let mut found: Option<(f64, f64)> = None;
     for (y0, x0) in starts {
         let best = crate::numeric::features::golden_min(
@@ -165,9 +236,7 @@ fn features(lhs: &Expr, rhs: &Expr, env: &Env, s: Symbol, (lo, hi): (f64, f64)) 
             |id, x| {
                 let mut e = env.clone();
                 e.scalars.insert(s, x);
-                Evaluator::new(&e)
-                    .eval(&terms[usize::from(id)])
-                    .ok()
+                evaluate(&terms[usize::from(id)], &e)
                     .map(|v| v.value)
                     .filter(|v| v.is_finite())
             },
@@ -176,12 +245,10 @@ fn features(lhs: &Expr, rhs: &Expr, env: &Env, s: Symbol, (lo, hi): (f64, f64)) 
     out
 }
 
-/// A point where the inequality `lhs rel rhs` fails beyond its tolerance, found by the search,
+/// A point where the relation `lhs rel rhs` fails beyond its tolerance, found by the search,
 /// if any.
 pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<PointResult> {
-    if rel == Relation::Eq {
-        return None;
-    }
+    SPENT.set(0);
     let used = used_symbols(&[lhs, rhs]);
     let kinds: Vec<(Symbol, &Kind)> = d
         .symbols
@@ -208,10 +275,10 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
                     continue;
                 };
                 let integer = matches!(kind, Kind::Size | Kind::Integer);
+                let f = zeros[i].get_or_insert_with(|| features(lhs, rhs, &env, *s, range));
                 let found = if integer {
-                    minimise_integer(lhs, rhs, rel, &env, *s, range)
+                    minimise_integer(lhs, rhs, rel, &env, *s, range, f)
                 } else {
-                    let f = zeros[i].get_or_insert_with(|| features(lhs, rhs, &env, *s, range));
                     minimise(lhs, rhs, rel, &env, *s, range, f)
                 };
                 let Some((m, at)) = found else {

@@ -143,6 +143,19 @@ impl Activation {
         }
     }
 
+    /// Does φ (or φ′, with `derivative`) jump at 0? Its value at an argument within rounding
+    /// error of 0 is then not known ([`crate::numeric::eval::undecided_jump`]).
+    pub fn jumps(&self, derivative: bool) -> bool {
+        if derivative {
+            matches!(
+                self,
+                Activation::Relu | Activation::LeakyRelu { .. } | Activation::Abs
+            )
+        } else {
+            matches!(self, Activation::Step)
+        }
+    }
+
     /// Is φ (or φ') non-smooth at 0? Such integrands need the plane split at the axes.
     pub fn is_kinked(&self) -> bool {
         matches!(

@@ -218,6 +218,9 @@ pub struct Evaluator<'a> {
     name_hashes: Vec<(Symbol, u64)>,
     /// The hashes of random variables' names that [`keyed_normal`] starts from.
     rv_hashes: Vec<(Symbol, u64)>,
+    /// Inside an integration: how many integrand evaluations met a jump whose side rounding
+    /// hides ([`undecided_jump`]); outside one (`None`) such a jump is an error.
+    jump_tally: Option<u64>,
 }
 
 /// What a derivative moves: a symbol (bound to each sample) or one entry of an array.
@@ -341,7 +344,44 @@ impl<'a> Evaluator<'a> {
             constants: vec![],
             name_hashes: vec![],
             rv_hashes: vec![],
+            jump_tally: None,
         }
+    }
+
+    /// A jump (step, sign, a kinked φ′) whose argument rounding hides: an error at a point;
+    /// inside an integration, tallied ([`Evaluator::tallying`]).
+    fn undecided(&mut self, node: &Math, x: &Value) -> Result<(), EvalError> {
+        match &mut self.jump_tally {
+            Some(n) => {
+                *n += 1;
+                Ok(())
+            }
+            None => Err(jump_error(&node.to_string(), x)),
+        }
+    }
+
+    /// Runs an integration (`run` counts its integrand evaluations in `nodes`, and adds the
+    /// undecided jumps of evaluators of its own to `extra`). A quadrature graded towards a jump
+    /// puts a few nodes within rounding error of it, a set of measure 0 that does not change
+    /// the integral; when more than [`crate::precision::JUMP_NODES`] of the nodes meet one, the
+    /// argument is within rounding of the jump over a whole region, and the integral is not
+    /// known.
+    fn tallying<T>(
+        &mut self,
+        run: impl FnOnce(&mut Self, &mut u64, &mut usize) -> Result<T, EvalError>,
+    ) -> Result<T, EvalError> {
+        let outer = self.jump_tally.replace(0);
+        let (mut extra, mut nodes) = (0u64, 0usize);
+        let result = run(self, &mut extra, &mut nodes);
+        let undecided = self.jump_tally.take().unwrap_or(0) + extra;
+        self.jump_tally = outer;
+        let value = result?;
+        if undecided as f64 > crate::precision::JUMP_NODES * nodes as f64 {
+            return Err(EvalError::OutOfDomain(format!(
+                "at {undecided} of {nodes} integrand evaluations the argument of a jump (step, sign, φ′) is within the rounding error of 0: which side of the jump they lie on is not known in f64"
+            )));
+        }
+        Ok(value)
     }
 
     /// Run `f` with the constant table of `e` installed (see [`Evaluator::constant`]).
@@ -628,6 +668,11 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// Sum terms and polynomial products spent so far (see [`TERM_BUDGET`]).
+    pub fn terms_spent(&self) -> u64 {
+        self.terms
+    }
+
     fn charge(&mut self, count: i128, what: impl FnOnce() -> String) -> Result<(), EvalError> {
         let total = i128::from(self.terms) + count;
         if total > i128::from(TERM_BUDGET) {
@@ -806,6 +851,9 @@ impl<'a> Evaluator<'a> {
         let node = &e[id];
         if let Some((a, f, df)) = unary_fns(node) {
             let x = self.value(e, a)?;
+            if jumps(node) && undecided_jump(&x) {
+                self.undecided(node, &x)?;
+            }
             return Ok(unary(x, f, df));
         }
         Ok(match node {
@@ -879,6 +927,9 @@ impl<'a> Evaluator<'a> {
             | Math::Sign(_) => unreachable!("unary_fns handles these above"),
             Math::Max([a, b]) | Math::Min([a, b]) => {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
+                if x.value.is_nan() || y.value.is_nan() {
+                    return Ok(Value::exact(f64::NAN));
+                }
                 let first = if matches!(node, Math::Max(_)) {
                     x.value >= y.value
                 } else {
@@ -893,6 +944,9 @@ impl<'a> Evaluator<'a> {
             }
             Math::LeakyRelu([a, s]) => {
                 let (x, slope) = (self.value(e, *a)?, self.value(e, *s)?);
+                if x.value.is_nan() || slope.value.is_nan() {
+                    return Ok(Value::exact(f64::NAN));
+                }
                 if x.value >= 0.0 {
                     x
                 } else {
@@ -915,6 +969,12 @@ impl<'a> Evaluator<'a> {
                 })?;
                 let x = self.value(e, *a)?;
                 let deriv = matches!(node, Math::DPhi(_));
+                if act.jumps(deriv) && undecided_jump(&x) {
+                    self.undecided(node, &x)?;
+                }
+                if x.value.is_nan() {
+                    return Ok(Value::exact(f64::NAN));
+                }
                 let v = if deriv {
                     act.deriv(x.value)
                 } else {
@@ -1221,6 +1281,16 @@ impl<'a> Evaluator<'a> {
     /// (the point is not evaluated), never a value. The magnitude scale is |b − a|·max|f|, plus
     /// 1e12 × the error estimate so that the rounding allowance covers it.
     fn integral(&mut self, e: &Expr, v: Id, lo: Id, hi: Id, body: Id) -> Result<Value, EvalError> {
+        self.tallying(|this, _, nodes| this.integral_counted(e, [v, lo, hi, body], nodes))
+    }
+
+    /// [`Evaluator::integral`], counting its integrand evaluations.
+    fn integral_counted(
+        &mut self,
+        e: &Expr,
+        [v, lo, hi, body]: [Id; 4],
+        nodes: &mut usize,
+    ) -> Result<Value, EvalError> {
         let var = e[v].symbol().ok_or_else(|| {
             EvalError::Unsupported("an integral's variable must be a symbol".into())
         })?;
@@ -1238,6 +1308,7 @@ impl<'a> Evaluator<'a> {
         // both rules crowd their nodes towards the ends of each piece, so a feature narrower
         // than their spacing over the whole range is resolved there.
         let cuts = self.zeros_of_subterms(e, var, body, a, b);
+        let nodes_seen = std::cell::Cell::new(0usize);
         let me = std::cell::RefCell::new((&mut *self, None::<EvalError>, 0.0f64, false, 0usize));
         // The integrand's value at x, or its magnitude scale (`scale`).
         let at = |x: f64, scale: bool| -> f64 {
@@ -1246,6 +1317,7 @@ impl<'a> Evaluator<'a> {
             if failure.is_some() {
                 return 0.0;
             }
+            nodes_seen.set(nodes_seen.get() + 1);
             ev.bound.push((var, x));
             let r = ev.value(e, body);
             ev.bound.pop();
@@ -1300,6 +1372,7 @@ impl<'a> Evaluator<'a> {
         // f64's resolution: 1/s on 0..1).
         let mut g = f;
         let check = adaptive_gk(&mut g, &cuts);
+        *nodes = nodes_seen.get();
         let (_, failure, _, statistical, nonzero) = me.into_inner();
         if let Some(err) = failure {
             return Err(err);
@@ -1503,7 +1576,11 @@ impl<'a> Evaluator<'a> {
         }
         if let Some((a, f, df)) = unary_fns(node) {
             let ok = self.emit(e, a, vars, ops)?;
-            ops.push(Op::Unary(f, df));
+            ops.push(if jumps(node) {
+                Op::Jump(f, df)
+            } else {
+                Op::Unary(f, df)
+            });
             return Ok(ok);
         }
         match node {
@@ -1596,6 +1673,18 @@ impl<'a> Evaluator<'a> {
     }
 
     fn gauss(&mut self, e: &Expr, cov: [Id; 3], body: Id) -> Result<Value, EvalError> {
+        self.tallying(|this, extra, nodes| this.gauss_counted(e, cov, body, extra, nodes))
+    }
+
+    /// [`Evaluator::gauss`], counting its integrand evaluations and their undecided jumps.
+    fn gauss_counted(
+        &mut self,
+        e: &Expr,
+        cov: [Id; 3],
+        body: Id,
+        extra: &mut u64,
+        nodes: &mut usize,
+    ) -> Result<Value, EvalError> {
         use super::gauss::{expectation, Integrand};
         let c: Vec<Value> = cov
             .iter()
@@ -1627,7 +1716,10 @@ impl<'a> Evaluator<'a> {
             inner.constants.push(table.clone());
         }
         let (iu, iv) = (inner.bound.len() - 2, inner.bound.len() - 1);
+        inner.jump_tally = Some(0);
         let inner = std::cell::RefCell::new(inner);
+        let (nodes_seen, program_jumps) =
+            (std::cell::Cell::new(0usize), std::cell::Cell::new(0u64));
         // The common body f(u)·g(v) (each a function of the table or u, v itself) directly: the
         // same operations as the evaluator's, without walking the term at every node.
         let direct = product_of_uv(e, body, u, v);
@@ -1643,8 +1735,11 @@ impl<'a> Evaluator<'a> {
         // The integrand's value and its magnitude scale (the rounding of the value is relative
         // to it) at a node.
         let f = |x: f64, y: f64| -> (f64, f64) {
+            nodes_seen.set(nodes_seen.get() + 1);
             if let Some(p) = &program {
-                let val = p.run(&[x, y], &mut stack.borrow_mut());
+                let mut jumps = 0;
+                let val = p.run(&[x, y], &mut stack.borrow_mut(), &mut jumps);
+                program_jumps.set(program_jumps.get() + jumps);
                 return (val.value, val.scale);
             }
             if let Some((fu, gv)) = direct {
@@ -1680,6 +1775,8 @@ impl<'a> Evaluator<'a> {
             },
             cov,
         );
+        *nodes = nodes_seen.get();
+        *extra += program_jumps.get() + inner.borrow().jump_tally.unwrap_or(0);
         if let Some(err) = first_error.into_inner() {
             return Err(err);
         }
@@ -2070,6 +2167,17 @@ impl<'a> Evaluator<'a> {
     /// found by the subdivision. A singular or heavy-tailed integrand (E[z^(−2)], E[exp(z²)])
     /// does not converge, or has a non-negligible tail: reported as divergent.
     fn quadrature1(&mut self, e: &Expr, a: Id, key: RvKey) -> Result<Value, EvalError> {
+        self.tallying(|this, _, nodes| this.quadrature1_counted(e, a, key, nodes))
+    }
+
+    /// [`Evaluator::quadrature1`], counting its integrand evaluations.
+    fn quadrature1_counted(
+        &mut self,
+        e: &Expr,
+        a: Id,
+        key: RvKey,
+        nodes: &mut usize,
+    ) -> Result<Value, EvalError> {
         // Cut where a subterm that mentions the entry vanishes, graded (as for integrals): a
         // bump exp(−10¹²·(z − 3)²) is narrower than any fixed panel.
         let ids = Self::feature_subterms(e, a, |i| {
@@ -2086,6 +2194,7 @@ impl<'a> Evaluator<'a> {
         let features = graded(&cuts, -37.0, 37.0);
         let mut first_error = None;
         let mut f = |x: f64| -> f64 {
+            *nodes += 1;
             self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
             self.mc_k = Some(u64::MAX);
             let v = self.value(e, a);
@@ -2137,7 +2246,19 @@ impl<'a> Evaluator<'a> {
     }
 
     fn monte_carlo(&mut self, e: &Expr, a: Id) -> Result<Value, EvalError> {
+        self.tallying(|this, extra, nodes| this.monte_carlo_counted(e, a, extra, nodes))
+    }
+
+    /// [`Evaluator::monte_carlo`], counting its samples and their undecided jumps.
+    fn monte_carlo_counted(
+        &mut self,
+        e: &Expr,
+        a: Id,
+        extra: &mut u64,
+        nodes: &mut usize,
+    ) -> Result<Value, EvalError> {
         let n = self.env.mc_samples.max(2);
+        *nodes = n;
         let (mut mean, mut m2, mut scale) = (0.0, 0.0, 0.0f64);
         let mut nonzero = 0usize;
         let mut values = Vec::with_capacity(n);
@@ -2165,7 +2286,7 @@ impl<'a> Evaluator<'a> {
                 for ((d, key), h) in draws.iter_mut().zip(&keys).zip(&hashes) {
                     *d = keyed_normal_from(*h, key, k as u64);
                 }
-                Ok(p.run(&draws, &mut stack))
+                Ok(p.run(&draws, &mut stack, extra))
             } else {
                 drawn.clear();
                 self.sample = Some(drawn);
@@ -2492,13 +2613,38 @@ fn product_of_uv(e: &Expr, body: Id, u: Symbol, v: Symbol) -> Option<(UvFactor, 
 
 /// f(x) with its magnitude scale and first-order error (see [`unary_fns`]).
 pub(crate) fn unary(x: Value, f: Unary, df: Deriv) -> Value {
-    let v = f(x.value);
+    // Undefined in, undefined out: step, sign and relu of NaN are not 0.
+    let v = if x.value.is_nan() {
+        f64::NAN
+    } else {
+        f(x.value)
+    };
     let d = slope(f, df, x.value, v, x.scale);
     Value {
         value: v,
         scale: v.abs() + d * x.scale,
         stderr: d * x.stderr,
     }
+}
+
+/// Does a function that jumps at 0 (step, sign, ReLU′) see an argument whose side of 0 the
+/// f64 evaluation cannot tell? Its |value| is within the rounding allowance of its magnitude
+/// scale ([`crate::precision::JUMP_ROUNDING`]); an exact 0 (scale 0) is decided.
+pub(crate) fn undecided_jump(x: &Value) -> bool {
+    x.scale > 0.0 && x.value.abs() <= crate::precision::JUMP_ROUNDING * x.scale
+}
+
+/// Does the node jump at 0 in its argument (step, sign)?
+pub(crate) fn jumps(node: &Math) -> bool {
+    matches!(node, Math::Step(_) | Math::Sign(_))
+}
+
+/// The error for a jump whose side is not known ([`undecided_jump`]).
+fn jump_error(what: &str, x: &Value) -> EvalError {
+    EvalError::OutOfDomain(format!(
+        "the argument of {what} is {:.1e}, within the rounding error of its jump at 0 (magnitude scale {:.1e}): which side of the jump it lies on is not known in f64",
+        x.value, x.scale
+    ))
 }
 
 /// sign(x): −1, 0 or 1.
@@ -2524,7 +2670,12 @@ pub(crate) fn quotient(x: Value, y: Value) -> Value {
 
 /// x^y, with the magnitude scale and the first-order error.
 pub(crate) fn power(x: Value, y: Value) -> Value {
-    let v = x.value.powf(y.value);
+    // powf(NaN, 0) and powf(1, NaN) are 1 in IEEE arithmetic; an undefined operand stays undefined.
+    let v = if x.value.is_nan() || y.value.is_nan() {
+        f64::NAN
+    } else {
+        x.value.powf(y.value)
+    };
     // x^(y − 1) for y = 2 is x itself (pow is exact where the result is representable).
     let below = if y.value == 2.0 {
         x.value

@@ -7,7 +7,7 @@
 //! [`Value`]s with the evaluator's own arithmetic (the same magnitude scale and error
 //! propagation), so a compiled integrand gives the evaluator's values bit for bit.
 
-use super::eval::{product, quotient, unary, Value};
+use super::eval::{product, quotient, unary, undecided_jump, Value};
 
 /// One instruction of a [`Program`].
 #[derive(Debug, Clone)]
@@ -26,6 +26,9 @@ pub(crate) enum Op {
     Pow,
     /// f(x), with f's derivative for the error propagation.
     Unary(fn(f64) -> f64, super::eval::Deriv),
+    /// f(x) for an f that jumps at 0 (step, sign), counted where x is within rounding error
+    /// of 0.
+    Jump(fn(f64) -> f64, super::eval::Deriv),
     /// A chain of + and −: pops one value per sign (true: added) and adds the exact constant
     /// `c` of the chain's constant terms.
     Linear(Vec<bool>, f64),
@@ -38,8 +41,9 @@ pub(crate) struct Program {
 }
 
 impl Program {
-    /// The integrand at `vars`, using `stack` as scratch space.
-    pub(crate) fn run(&self, vars: &[f64], stack: &mut Vec<Value>) -> Value {
+    /// The integrand at `vars`, using `stack` as scratch space; adds to `undecided` the jumps
+    /// whose argument is within rounding error of 0 ([`undecided_jump`]).
+    pub(crate) fn run(&self, vars: &[f64], stack: &mut Vec<Value>, undecided: &mut u64) -> Value {
         stack.clear();
         for op in &self.ops {
             match op {
@@ -69,6 +73,13 @@ impl Program {
                 }
                 Op::Unary(f, df) => {
                     let x = stack.pop().expect("operand");
+                    stack.push(unary(x, *f, *df));
+                }
+                Op::Jump(f, df) => {
+                    let x = stack.pop().expect("operand");
+                    if undecided_jump(&x) {
+                        *undecided += 1;
+                    }
                     stack.push(unary(x, *f, *df));
                 }
                 Op::Linear(signs, c) => {

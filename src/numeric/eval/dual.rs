@@ -19,7 +19,10 @@
 
 use egg::{Id, Symbol};
 
-use super::{product, quotient, symbol_bit, unary, unary_fns, EvalError, Evaluator, Moved, Value};
+use super::{
+    product, quotient, symbol_bit, unary, unary_fns, undecided_jump, EvalError, Evaluator, Moved,
+    Value,
+};
 use crate::expr::{Expr, Math};
 use crate::numeric::activation::Activation;
 
@@ -180,6 +183,15 @@ impl Evaluator<'_> {
         let node = &e[id];
         if let Some((a, f, df)) = unary_fns(node) {
             let (x, dx) = self.dual(e, a, what)?;
+            // A jump or kink at an argument within rounding error of 0: which side it is on
+            // is not known here (the tableau evaluates around it and tests for the kink).
+            let kinked = matches!(
+                node,
+                Math::Abs(_) | Math::Sign(_) | Math::Relu(_) | Math::Step(_)
+            );
+            if kinked && undecided_jump(&x) {
+                return Err(Decline::Here);
+            }
             let fx = unary(x, f, df);
             if dx.value == 0.0 && dx.scale == 0.0 {
                 return Ok((fx, zero()));
@@ -291,6 +303,9 @@ impl Evaluator<'_> {
             }
             Math::Max([a, b]) | Math::Min([a, b]) => {
                 let ((x, dx), (y, dy)) = (self.dual(e, *a, what)?, self.dual(e, *b, what)?);
+                if x.value.is_nan() || y.value.is_nan() {
+                    return Ok((Value::exact(f64::NAN), zero()));
+                }
                 if x.value == y.value {
                     return Err(Decline::Here);
                 }
@@ -322,7 +337,7 @@ impl Evaluator<'_> {
                         | Activation::Abs
                         | Activation::LeakyRelu { .. }
                 );
-                if kinked && x.value == 0.0 {
+                if kinked && (x.value == 0.0 || undecided_jump(&x)) {
                     return Err(Decline::Here);
                 }
                 let slope = slope_value(act.deriv(x.value), x, |y| Some(act.deriv(y)))
