@@ -268,24 +268,40 @@ pub(super) fn check(
 /// time), if it is not.
 fn initial_time_outside(d: &Derivation, u: &Unknown, h: &Hypotheses) -> Option<String> {
     use super::file::Kind;
-    let t0 = Evaluator::new(&Env::default()).eval(&h.at).ok()?.value;
     let kind = d.symbols.iter().find(|(s, _)| *s == u.of).map(|(_, k)| k)?;
-    let inside = match kind {
+    let inside = |t0: f64| match kind {
         Kind::Interval(a, b) => *a <= t0 && t0 <= *b,
         // The ODE proved for t > 0 holds on (0, t]; the initial condition at 0 is a value.
         Kind::Positive => t0 >= 0.0,
         _ => true,
     };
-    (!inside).then(|| {
-        format!(
-            "the initial time {} = {} is outside {}'s declared domain, where the prover may have used facts about {} that do not hold on the way from it",
-            u.of, h.at_text, u.of, u.of
-        )
-    })
+    // The initial time at every sample point (it may name other symbols: y(a) with a in
+    // [−2, −1]); where it cannot be evaluated, it is not known to be inside.
+    for k in 0..POINTS {
+        let env = point_retry(d, k, 0);
+        let t0 = Evaluator::new(&env).eval(&h.at).map(|v| v.value);
+        let (t, at) = (u.of, &h.at_text);
+        let why = match t0 {
+            Ok(t0) if t0.is_finite() && inside(t0) => continue,
+            Ok(t0) if t0.is_finite() => {
+                format!("the initial time {t} = {at} is {t0} at a sample point, outside {t}'s declared domain")
+            }
+            _ => format!("the initial time {t} = {at} is not evaluated at a sample point, so it is not known to lie in {t}'s declared domain"),
+        };
+        return Some(format!(
+            "{why}, where the prover may have used facts about {t} that do not hold on the way from it"
+        ));
+    }
+    None
 }
 
 /// Samples of the claimed solution along the way from the initial time to a point's t.
 pub const PATH_SAMPLES: usize = 256;
+/// The largest sampled peaks of |solution| refined by golden section, looking for a pole.
+pub const PEAKS: usize = 8;
+/// Golden-section steps of that refinement (the bracket shrinks to 10⁻²⁵ of two samples' span,
+/// below f64's resolution: a pole is approached until |y| overflows or stops growing).
+pub const PEAK_STEPS: usize = 120;
 
 /// A pole (or an undefined value) of the claimed solution between the initial time and the t of
 /// a sample point, if any: beyond it, the substitution proves nothing (y′ = y², y(0) = 1 has
@@ -293,9 +309,8 @@ pub const PATH_SAMPLES: usize = 256;
 /// sample of the way, or changes sign across a bisected interval where it grows past 10⁶ times
 /// its largest sampled size.
 fn pole_on_path(d: &Derivation, u: &Unknown, h: &Hypotheses, candidate: &Expr) -> Option<String> {
-    if u.matrix {
-        return None;
-    }
+    // A matrix-valued solution is evaluated as uᵀF(t)v for seeded random u, v: a pole of any
+    // entry is a pole of that form, for almost every u, v.
     for k in 0..POINTS {
         let env = point_retry(d, k, 0);
         let (Some(&t1), Ok(t0)) = (
@@ -337,6 +352,60 @@ fn pole_on_path(d: &Derivation, u: &Unknown, h: &Hypotheses, candidate: &Expr) -
             }
         }
         let largest = ys.iter().flatten().fold(0.0f64, |m, y| m.max(y.abs()));
+        let pole = |at: f64| {
+            format!(
+                "the claimed solution has a pole at {} ≈ {:.6e}, between the initial time and a sampled {}: substitution proves it only up to there",
+                u.of, at, u.of
+            )
+        };
+        // A sample that overflows between two that do not: the solution is infinite there
+        // (1/(1 − t)² at t = 1 exactly), not merely large on a whole stretch (e^(−kt) far out).
+        let infinite = |t: f64| {
+            let mut e = env.clone();
+            e.scalars.insert(u.of, t);
+            Evaluator::new(&e)
+                .eval(candidate)
+                .is_ok_and(|v| v.value.is_infinite())
+        };
+        for i in 1..ys.len().saturating_sub(1) {
+            if ys[i].is_none() && ys[i - 1].is_some() && ys[i + 1].is_some() && infinite(xs[i]) {
+                return Some(pole(xs[i]));
+            }
+        }
+        // The largest peaks of |y| among the samples, refined: near a pole |y| grows without
+        // bound whether or not the solution changes sign there (1/(1 − t)² does not), while a
+        // smooth peak refined stays about as large as sampled.
+        let mut peaks: Vec<(f64, usize)> = (1..ys.len().saturating_sub(1))
+            .filter_map(|i| {
+                let y = ys[i]?.abs();
+                let side = |j: usize| ys[j].map_or(0.0, f64::abs);
+                (y >= side(i - 1) && y >= side(i + 1) && y > 0.0).then_some((y, i))
+            })
+            .collect();
+        peaks.sort_by(|a, b| b.0.total_cmp(&a.0));
+        peaks.truncate(PEAKS);
+        // 1/|y|, 0 where y is infinite; the search stops where the solution has no value or
+        // the evaluation is refused (its term budget).
+        let inverse = |t: f64| {
+            let mut e = env.clone();
+            e.scalars.insert(u.of, t);
+            match Evaluator::new(&e).eval(candidate) {
+                Ok(v) if v.value.is_infinite() => Some(0.0),
+                Ok(v) if v.value.is_finite() => Some(1.0 / v.value.abs()),
+                _ => None,
+            }
+        };
+        for (y, i) in peaks {
+            let (least, at) = crate::numeric::features::golden_min(
+                inverse,
+                (xs[i - 1], xs[i + 1]),
+                (1.0 / y, xs[i]),
+                PEAK_STEPS,
+            );
+            if least * 1e6 * largest.max(f64::MIN_POSITIVE) < 1.0 {
+                return Some(pole(at));
+            }
+        }
         for i in 0..ys.len() {
             let Some(y) = ys[i] else {
                 continue;
