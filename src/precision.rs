@@ -10,6 +10,8 @@
 //! - **Width studies** ([`WIDTHS`], [`SEEDS`], [`LEVEL`], [`RESOLUTION_REL`], [`FLOOR_REL`],
 //!   [`MAX_DRAW_FACTOR`], [`POINT_SHRINK`]): when a `limit` link holds.
 //! - **Diagnosis** ([`RATIO_REL`]): when a refuted link is called "off by a constant factor".
+//! - **Order studies** ([`CREEP_FLOOR`], [`CREEP_RATIO`], [`CREEP_REFUTE`], [`MIN_CREEP_STEPS`]): when an error
+//!   constant still grows (the other thresholds of `derivation::approx` are in that module).
 //! - **Covariances** ([`PSD_SLACK`]) and **high precision** ([`BITS`]).
 
 // ---- comparing two sides ------------------------------------------------------------------
@@ -140,6 +142,33 @@ pub const MAX_DRAW_FACTOR: usize = 4;
 /// (sampled sizes reach the thousands; the study draws 48 × 6 widths of terms that grow with
 /// them).
 pub const POINT_SHRINK: u32 = 3;
+
+// ---- approximation (order) studies ------------------------------------------------------------
+
+/// The relative change of an order study's error constant K = |lhs − rhs|/|h|ᵖ from one step to
+/// the next that counts as growth, on top of the rounding of the two differences (their ball
+/// radii, or the f64 tolerance, relative to them): 1e-12 (as [`REL`]). K is computed in f64 from
+/// a difference known to its radius, a few ulps (~1e-15) at most; the slowest growth that must
+/// be seen, 10¹⁰·t² + t^1.5 against O(t²), changes K by ~1e-6 per step where it starts to show.
+pub const CREEP_FLOOR: f64 = 1e-12;
+/// The error constant of an order study still grows "without slowing down" when its increments
+/// over the later half of a run of steps are at least 0.5 of those over the earlier half. Over
+/// a run of r steps a constant converging as c − a·|h|^q (the steps halve |h|) has increments
+/// shrinking by 2^(−q·r/2): below 0.5 for q·r ≥ 2, so converging constants (q ≥ 0.2 over the
+/// ~20 steps of a last half) pass; a log (increments constant, ratio 1) and a power |h|^(−ε)
+/// (ratio > 1) do not.
+pub const CREEP_RATIO: f64 = 0.5;
+/// A growing error constant refutes the order only where its increments over the later half of
+/// the last half of the steps are at least 0.85 of those over the earlier half: a logarithm's
+/// increments are equal (measured 0.97 with the steps' wobble, 1 + s²·(20 + log(1/s))), a
+/// power's grow (1.9 for 1/n^0.9 behind 100/n, 2.2 for s^1.9 behind 100·s²). Between
+/// [`CREEP_RATIO`] and this the constant may be converging very slowly (1 − s^0.05: 0.64;
+/// 3 − 1/log(1/s): 0.53, both true O(s²) claims): undecided, so the link is `unknown`.
+pub const CREEP_REFUTE: f64 = 0.85;
+/// Fewest steps in a run whose growth is judged (the last half for a refutation, the last
+/// quarter to leave a point undecided): 6. A bounded oscillating constant such as
+/// 1 + sin(log t) rises over at most 4 or 5 consecutive halvings of t.
+pub const MIN_CREEP_STEPS: usize = 6;
 
 // ---- unknown functions (an ODE integrated numerically) ----------------------------------------
 

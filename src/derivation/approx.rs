@@ -1,21 +1,44 @@
 //! Approximation links: `a ≈ b` as a declared parameter goes to 0 or to infinity, with the
-//! order of the error (`approx = "t -> 0"`, `order = 2`: |a − b| = O(t²)).
+//! order of the error (`approx = "t -> 0"`, `order = 2`: |a − b| = O(|t|²)).
 //!
 //! At [`POINTS`] random sample points of the derivation (not its edge points, where many
-//! symbols share a value and differences vanish), the parameter is set to h₀·2⁻ᵏ (to 0,
+//! symbols share a value and differences vanish), the parameter is set to ±h₀·2⁻ᵏ (to 0,
 //! k < [`STEPS_ZERO`], down to ~1e-16) or n₀·2ᵏ (to infinity, k < [`STEPS_INF`]); both sides are
 //! evaluated (deterministic terms only; in ball arithmetic where they allow it, so that an error
-//! term below f64's rounding of the sides is measured). O(hᵖ) bounds the error constant
-//! |a − b|/hᵖ: over the steps whose difference stands well above rounding (100×), its largest
-//! value over the second half may be at most [`GROWTH`] times its largest over the first half. A
-//! constant that grew more but slowed down (at most √[`GROWTH`] over the last quarter) leaves the
-//! point undecided (a constant still converging from below). With fewer than
-//! [`MIN_GROWTH_STEPS`] such steps, the log–log slope over the last [`FIT`] must be at least
-//! `order` − min([`SLOPE_SLACK`], order/2) (to 0) or at most its negative (to infinity); a point
-//! whose difference stays within rounding at every step holds without evidence. The link holds
-//! when every point holds and at least one showed an error to measure (otherwise it is
-//! `unknown`: no evidence), and is refuted at the first point that does not hold, with the
-//! measured slope and growth.
+//! term below f64's rounding of the sides is measured).
+//!
+//! **Sides.** Toward 0 the parameter approaches from every side its declared domain allows:
+//! from above when the domain holds positive values near 0 (`positive`, `real`, an interval with
+//! b > 0), from below when it holds negative ones (`real`, an interval with a < 0), h₀ = 0.1 or
+//! the interval's end if nearer. The claim holds only if it holds from each side (each with its
+//! own points); a failure names the side (√(t² + t⁴) ≈ t is O(t³) from above, off by 2|t| from
+//! below). **Steps to infinity** are rounded to integers only for `size` and `integer`
+//! parameters; a real parameter takes the integer part of n₀·2ᵏ·w plus the golden section
+//! [`FRACTION`] = 2 − φ ≈ 0.382, so that no step is an integer, a half-integer or a multiple of
+//! 1/q for small q, and an error periodic in n (sin(πn)²) is not sampled at its zeros.
+//!
+//! **The error constant.** O(|h|ᵖ) bounds the error constant K = |a − b|/|h|ᵖ (|a − b|·nᵖ to
+//! infinity): over the steps whose difference stands well above rounding (100×), its largest
+//! value over the second half may be at most [`GROWTH`] times its largest over the first half.
+//! A constant that grew more but slowed down (at most √[`GROWTH`] over the last quarter) leaves
+//! the point undecided (a constant still converging from below). A constant can also grow
+//! without bound more slowly than that, hidden behind a large constant part
+//! (t²·(20 + log(1/t)), 100·t² + t^1.9): K still growing at the end of the range, with
+//! increments that do not shrink, is no evidence of a bound, whereas a K converging to its limit
+//! (c + O(|h|^q)) has increments that shrink geometrically. Where K increases at every step of
+//! the last half of the steps above rounding (each increment beyond K's rounding, relative
+//! [`CREEP_FLOOR`] at least) and the increments over the last half of those steps are at least
+//! [`CREEP_REFUTE`] of those over its first half (a logarithm's or a power's), the order is
+//! refuted; where they are at least [`CREEP_RATIO`] (a constant that may still converge, very
+//! slowly: 1 − |h|^0.05), or where K rises over the last quarter only, the point is undecided
+//! and the link cannot be a `limit` (`unknown`).
+//! With fewer than [`MIN_GROWTH_STEPS`] steps above rounding, the log–log slope over the last
+//! [`FIT`] must be at least `order` − min([`SLOPE_SLACK`], order/2) (to 0) or at most its
+//! negative (to infinity); a point whose difference stays within rounding at every step holds
+//! without evidence. The link holds when every point of every side holds, each side has at
+//! least two points, at least one point showed an error to measure (otherwise it is `unknown`:
+//! no evidence), and no point's constant is still growing; it is refuted at the first point
+//! that does not hold, with the side, the measured slope and the growth.
 
 use egg::Symbol;
 
@@ -25,6 +48,7 @@ use crate::expr::Expr;
 use crate::numeric::eval::Evaluator;
 use crate::numeric::precise::BITS;
 use crate::numeric::tolerance::compare;
+pub use crate::precision::{CREEP_FLOOR, CREEP_RATIO, CREEP_REFUTE, MIN_CREEP_STEPS};
 
 /// Halvings of a parameter that goes to 0 (0.1 down to ~1e-16: ball arithmetic measures the
 /// error there; in f64 the steps below rounding are not fitted).
@@ -52,13 +76,18 @@ pub const MIN_GROWTH_STEPS: usize = 4;
 // quarter of the steps, where a steady power grows by the square root of its growth over the
 // halves) leaves the point undecided rather than refuted: (1 + a/n)ⁿ ≈ eᵃ with O(1/n) at
 // a = 75 is still converging from below at n = 2000.
-/// Sample points at which the study is made.
+/// Sample points at which the study is made (on each side).
 pub const POINTS: usize = 4;
+/// The fractional part of a real parameter's steps toward infinity: the golden section 2 − φ,
+/// the number worst approximated by fractions (q·x is at least 0.05 from an integer for every
+/// q ≤ 10), so that a term periodic in the parameter (sin(πx)², (−1)^⌊2x⌋) is not sampled where
+/// it vanishes, as integer steps sample sin(πx)².
+pub const FRACTION: f64 = 0.381_966_011_250_105_1;
 
 /// Where the parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Toward {
-    /// To 0 from above.
+    /// To 0, from each side the parameter's domain allows.
     Zero,
     /// To +∞.
     Infinity,
@@ -83,6 +112,28 @@ pub struct ApproxPoint {
     /// the first half of the steps above rounding to the second (ratio of their largest
     /// values), when there are at least [`MIN_GROWTH_STEPS`].
     pub growth: Option<f64>,
+    /// The parameter goes to 0 from below (negative values).
+    pub below: bool,
+    /// The error constant still grows at the end of the study without slowing down (see the
+    /// module docs): the point then holds no evidence of a bound (`systematic` false: the link
+    /// is at best `unknown`) or refutes the order (`systematic` true).
+    pub creep: Option<Creep>,
+}
+
+/// An error constant still growing at the end of an order study.
+#[derive(Debug, Clone, Copy)]
+pub struct Creep {
+    /// Steps over which it increased at every step.
+    pub steps: usize,
+    /// Its first and last values over them.
+    pub from: f64,
+    /// See `from`.
+    pub to: f64,
+    /// Its increments over the later half of those steps over those of the earlier half.
+    pub ratio: f64,
+    /// Over the last half of the steps above rounding with increments that do not shrink
+    /// (ratio at least [`CREEP_REFUTE`]: refutes), or otherwise (undecided).
+    pub systematic: bool,
 }
 
 /// The study of an approximation link.
@@ -94,8 +145,11 @@ pub struct ApproxStudy {
     pub toward: Toward,
     /// The stated order of the error.
     pub order: f64,
-    /// The points.
+    /// The points (those from above, then those from below).
     pub points: Vec<ApproxPoint>,
+    /// The sides studied toward 0 (`false` from above, `true` from below); `[false]` toward
+    /// infinity.
+    pub sides: Vec<bool>,
     /// Why some points were not evaluated (first reason).
     pub skipped: Option<String>,
 }
@@ -105,11 +159,17 @@ impl ApproxStudy {
     pub fn failure(&self) -> Option<&ApproxPoint> {
         self.points.iter().find(|p| !p.holds)
     }
-    /// Every point agrees, there are enough of them, and at least one measured an error.
+    /// Every point agrees, there are enough of them on each side, at least one measured an
+    /// error, and no error constant is still growing.
     pub fn holds(&self) -> bool {
-        self.points.len() >= 2
+        !self.sides.is_empty()
+            && self
+                .sides
+                .iter()
+                .all(|b| self.points.iter().filter(|p| p.below == *b).count() >= 2)
             && self.failure().is_none()
             && self.points.iter().any(|p| p.slope.is_some())
+            && self.points.iter().all(|p| p.creep.is_none())
     }
     /// The slope the order asks for, as a sentence.
     pub fn needed(&self) -> String {
@@ -134,21 +194,55 @@ fn constant_growth(above: &[(f64, f64)], order: f64, toward: Toward) -> Option<f
     if above.len() < MIN_GROWTH_STEPS {
         return None;
     }
-    let c = |(h, d): &(f64, f64)| match toward {
-        Toward::Zero => d / h.powf(order),
-        Toward::Infinity => d * h.powf(order),
-    };
+    let c = |&(h, d): &(f64, f64)| constant(h, d, order, toward);
     let half = above.len() / 2;
     let first = above[..half].iter().map(c).fold(0.0, f64::max);
     let second = above[half..].iter().map(c).fold(0.0, f64::max);
     (first > 0.0 && first.is_finite() && second.is_finite()).then(|| second / first)
 }
 
+/// The error constant at a step: |lhs − rhs|/|h|ᵖ toward 0, |lhs − rhs|·hᵖ toward infinity.
+fn constant(h: f64, d: f64, order: f64, toward: Toward) -> f64 {
+    match toward {
+        Toward::Zero => d / h.abs().powf(order),
+        Toward::Infinity => d * h.powf(order),
+    }
+}
+
+/// Does the error constant increase at every step of `run` (steps toward the limit, each with
+/// its difference's relative rounding), by more than the rounding of both values and
+/// [`CREEP_FLOOR`], with increments over the later half of the run at least [`CREEP_RATIO`] of
+/// those over the earlier half? The run's first and last constants and that ratio, if so.
+fn creeping(run: &[(f64, f64, f64)], order: f64, toward: Toward) -> Option<(f64, f64, f64)> {
+    if run.len() < MIN_CREEP_STEPS {
+        return None;
+    }
+    let k: Vec<(f64, f64)> = run
+        .iter()
+        .map(|&(h, d, u)| (constant(h, d, order, toward), u + CREEP_FLOOR))
+        .collect();
+    if k.iter().any(|(c, _)| !c.is_finite() || *c <= 0.0) {
+        return None;
+    }
+    let inc: Vec<f64> = k.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let rising = k
+        .windows(2)
+        .zip(&inc)
+        .all(|(w, i)| *i > (w[0].1 + w[1].1) * w[0].0.max(w[1].0));
+    if !rising {
+        return None;
+    }
+    let q = inc.len() / 2;
+    let (early, late): (f64, f64) = (inc[..q].iter().sum(), inc[inc.len() - q..].iter().sum());
+    let ratio = late / early;
+    (ratio >= CREEP_RATIO).then(|| (k[0].0, k[k.len() - 1].0, ratio))
+}
+
 fn fit_slope(xy: &[(f64, f64)]) -> Option<f64> {
     if xy.len() < 3 {
         return None;
     }
-    let pts: Vec<(f64, f64)> = xy.iter().map(|(x, y)| (x.ln(), y.ln())).collect();
+    let pts: Vec<(f64, f64)> = xy.iter().map(|(x, y)| (x.abs().ln(), y.ln())).collect();
     let n = pts.len() as f64;
     let (mx, my) = (
         pts.iter().map(|p| p.0).sum::<f64>() / n,
@@ -157,6 +251,46 @@ fn fit_slope(xy: &[(f64, f64)]) -> Option<f64> {
     let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
     let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     (sxx > 0.0).then(|| sxy / sxx)
+}
+
+/// The sides the parameter approaches 0 from, for its declared kind: `(below, h₀)`, h₀ the
+/// first step's magnitude.
+fn sides_toward_zero(kind: Option<&Kind>) -> Vec<(bool, f64)> {
+    match kind {
+        Some(Kind::Interval(a, b)) => {
+            let mut out = vec![];
+            if *b > 0.0 {
+                out.push((false, b.min(0.1)));
+            }
+            if *a < 0.0 {
+                out.push((true, (-a).min(0.1)));
+            }
+            out
+        }
+        Some(Kind::Real) => vec![(false, 0.1), (true, 0.1)],
+        _ => vec![(false, 0.1)],
+    }
+}
+
+/// The `j`-th step of the parameter: ±h₀·2⁻ʲ/w toward 0, n₀·2ʲ·w toward infinity, rounded for
+/// an integer parameter and with the fractional part [`FRACTION`] for a real one. w ∈ [1, 1.3)
+/// from the golden ratio's multiples: the steps are not exact powers of 2, and an error such as
+/// sin(π/(10t)) or (1 − (−1)ⁿ)/2 that vanishes at every dyadic parameter does not vanish at
+/// these.
+fn step(toward: Toward, start: f64, below: bool, integer: bool, j: usize) -> f64 {
+    let wobble = 1.0 + 0.3 * (j as f64 * 0.618_033_988_749_895).fract();
+    match toward {
+        Toward::Zero => {
+            let h = start * 2f64.powi(-(j as i32)) / wobble;
+            if below {
+                -h
+            } else {
+                h
+            }
+        }
+        Toward::Infinity if integer => (start * 2f64.powi(j as i32) * wobble).round(),
+        Toward::Infinity => (start * 2f64.powi(j as i32) * wobble).floor() + FRACTION,
+    }
 }
 
 /// The study of `lhs ≈ rhs` as `symbol` goes `toward`, with error of the given `order`.
@@ -173,151 +307,225 @@ pub fn study(
         .iter()
         .find(|(s, _)| *s == symbol)
         .map(|(_, k)| k.clone());
-    let start = match (toward, &kind) {
-        (Toward::Zero, Some(Kind::Interval(_, b))) => b.min(0.1),
-        (Toward::Zero, _) => 0.1,
-        (Toward::Infinity, _) => 16.0,
+    let sides = match toward {
+        Toward::Zero => sides_toward_zero(kind.as_ref()),
+        Toward::Infinity => vec![(false, 16.0)],
     };
+    let integer = matches!(kind, Some(Kind::Size | Kind::Integer));
     let mut out = ApproxStudy {
         symbol,
         toward,
         order,
         points: vec![],
+        sides: sides.iter().map(|s| s.0).collect(),
         skipped: None,
     };
     let steps_n = match toward {
         Toward::Zero => STEPS_ZERO,
         Toward::Infinity => STEPS_INF,
     };
-    // The steps are not exact powers of 2 (a factor in [1, 1.3) from the golden ratio's
-    // multiples): an error such as sin(π/(10t)) or (1 − (−1)ⁿ)/2 that vanishes at every dyadic
-    // parameter does not vanish at these.
-    let wobble = |j: usize| 1.0 + 0.3 * (j as f64 * 0.618_033_988_749_895).fract();
-    for k in EDGE_POINTS..EDGE_POINTS + POINTS {
-        let base = point_scaled(d, k, 0);
-        let mut steps = vec![];
-        let mut above = vec![];
-        let mut failed = None;
-        for j in 0..steps_n {
-            let h = match toward {
-                Toward::Zero => start * 2f64.powi(-(j as i32)) / wobble(j),
-                Toward::Infinity => (start * 2f64.powi(j as i32) * wobble(j)).round(),
-            };
-            let mut env = base.clone();
-            env.scalars.insert(symbol, h);
-            // Ball arithmetic where both sides allow it: a term of the error far below f64's
-            // rounding of the sides (exp(t) + 10⁻⁶·t against 1 + t at t = 10⁻¹⁰) is measured,
-            // not lost.
-            if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS) {
-                if l.to_f64().is_finite() && r.to_f64().is_finite() && c.diff.is_finite() {
-                    steps.push((h, c.diff));
-                    if c.diff > 100.0 * c.tol {
-                        above.push((h, c.diff));
-                    }
-                    continue;
+    'sides: for &(below, start) in &sides {
+        for k in EDGE_POINTS..EDGE_POINTS + POINTS {
+            let point = study_point(
+                d, lhs, rhs, symbol, toward, order, k, steps_n, below, start, integer,
+            );
+            match point {
+                Err(why) => {
+                    out.skipped.get_or_insert(why);
                 }
-            }
-            let l = Evaluator::new(&env).eval(lhs);
-            let r = Evaluator::new(&env).eval(rhs);
-            match (l, r) {
-                (Ok(l), Ok(r))
-                    if l.value.is_finite()
-                        && r.value.is_finite()
-                        && l.stderr == 0.0
-                        && r.stderr == 0.0 =>
-                {
-                    let diff = (l.value - r.value).abs();
-                    steps.push((h, diff));
-                    // Between rounding and 100× rounding a difference is noise, not fitted.
-                    if diff > 100.0 * compare(l, r, 1).tol {
-                        above.push((h, diff));
+                Ok(p) => {
+                    let holds = p.holds;
+                    out.points.push(p);
+                    if !holds {
+                        break 'sides;
                     }
                 }
-                (Ok(_), Ok(_)) => {
-                    failed.get_or_insert_with(|| {
-                        "a side is not finite or is a Monte Carlo estimate".to_string()
-                    });
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    failed.get_or_insert_with(|| e.to_string());
-                }
             }
-        }
-        if steps.len() < steps_n / 2 {
-            out.skipped
-                .get_or_insert_with(|| failed.unwrap_or_else(|| "too few steps evaluated".into()));
-            continue;
-        }
-        let tail = &above[above.len().saturating_sub(FIT)..];
-        let growth = constant_growth(&above, order, toward);
-        let late = above
-            .get(above.len() / 2..)
-            .and_then(|h| constant_growth(h, order, toward));
-        // A power law's tail decreases at every step. One that does not: where the steps after
-        // it fall within rounding, the study met rounding before the asymptotic range at this
-        // point ((1 + a/n)ⁿ at a = −15523 is 969¹⁶ at n = 16 and underflows past n ≈ 15523):
-        // undecided; where it reaches the last step, the difference does not tend to 0 (an
-        // oscillation, or a constant): refuted whatever the fitted slope.
-        let steady = tail.windows(2).all(|w| w[1].1 < w[0].1);
-        let reaches_end = tail.last().map(|t| t.0) == steps.last().map(|s| s.0);
-        // Growth over the last quarter alone refutes whatever the halves show: a large term of
-        // higher order (7·10¹¹·t⁴) can dominate the first half and hide a constant that grows
-        // as 1/t in the second.
-        let late_growth = late.is_some_and(|q| q > GROWTH);
-        let decelerating = !late_growth
-            && growth.is_some_and(|g| g > GROWTH)
-            && late.is_some_and(|q| q <= GROWTH.sqrt());
-        let (slope, holds, undecided) = if decelerating {
-            // Growth that slows down: a constant still converging (from below) toward its
-            // limit, as (1 + a/n)ⁿ does for n up to ~a², or a factor such as log that grows
-            // ever more slowly. A steady power grows over the last quarter of the steps by
-            // the square root of its growth over the halves; this grew less than √GROWTH.
-            (
-                None,
-                true,
-                Some(format!(
-                    "the error constant grew ×{:.2} from the first half of the steps to the second, but only ×{:.2} over the last quarter: this point may not be in the asymptotic range",
-                    growth.unwrap_or(f64::NAN),
-                    late.unwrap_or(f64::NAN)
-                )),
-            )
-        } else if tail.len() >= 3 && !steady && !reaches_end {
-            (
-                None,
-                true,
-                Some("the difference is not yet decreasing where it falls to rounding".to_string()),
-            )
-        } else {
-            let slope = fit_slope(tail);
-            let holds = match (growth, slope, toward) {
-                // The error constant decides where there are enough steps: O(hᵖ) bounds
-                // |lhs − rhs|/hᵖ, whatever the local slope does and whether or not the
-                // difference decreases at every step (t²·(2 + sin(1/t)) and t²·(1 + sin(log t))
-                // are O(t²), with slopes that wander; t^1.5·(1 + sin(log t)) is not, though its
-                // last steps may climb steeply).
-                (Some(g), _, _) => g <= GROWTH && !late_growth,
-                (None, Some(s), Toward::Zero) => steady && s >= needed(order),
-                (None, Some(s), Toward::Infinity) => steady && s <= -needed(order),
-                // Fewer than 3 steps well above rounding: the difference vanishes at this
-                // point (no evidence either way here).
-                (None, None, _) => steady,
-            };
-            (slope, holds, None)
-        };
-        out.points.push(ApproxPoint {
-            at: super::sample::describe(d, &base, None),
-            steps,
-            slope,
-            holds,
-            undecided,
-            unsteady: !steady && reaches_end,
-            growth,
-        });
-        if !holds {
-            break;
         }
     }
     out
+}
+
+/// One point of the study (the `k`-th sample point), from one side; why it was not evaluated
+/// if so.
+#[allow(clippy::too_many_arguments)]
+fn study_point(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    symbol: Symbol,
+    toward: Toward,
+    order: f64,
+    k: usize,
+    steps_n: usize,
+    below: bool,
+    start: f64,
+    integer: bool,
+) -> Result<ApproxPoint, String> {
+    let base = point_scaled(d, k, 0);
+    let mut steps = vec![];
+    // (|h|, |lhs − rhs|) at the steps well above rounding, and the difference's relative
+    // rounding there.
+    let mut above = vec![];
+    let mut rounding = vec![];
+    let mut failed = None;
+    for j in 0..steps_n {
+        let h = step(toward, start, below, integer, j);
+        let mut env = base.clone();
+        env.scalars.insert(symbol, h);
+        // Ball arithmetic where both sides allow it: a term of the error far below f64's
+        // rounding of the sides (exp(t) + 10⁻⁶·t against 1 + t at t = 10⁻¹⁰) is measured,
+        // not lost.
+        if let Ok((l, r, c)) = crate::numeric::precise::compare_sides(lhs, rhs, &env, BITS) {
+            if l.to_f64().is_finite() && r.to_f64().is_finite() && c.diff.is_finite() {
+                steps.push((h, c.diff));
+                if c.diff > 100.0 * c.tol {
+                    above.push((h.abs(), c.diff));
+                    rounding.push(c.tol / c.diff);
+                }
+                continue;
+            }
+        }
+        let l = Evaluator::new(&env).eval(lhs);
+        let r = Evaluator::new(&env).eval(rhs);
+        match (l, r) {
+            (Ok(l), Ok(r))
+                if l.value.is_finite()
+                    && r.value.is_finite()
+                    && l.stderr == 0.0
+                    && r.stderr == 0.0 =>
+            {
+                let diff = (l.value - r.value).abs();
+                steps.push((h, diff));
+                // Between rounding and 100× rounding a difference is noise, not fitted.
+                let tol = compare(l, r, 1).tol;
+                if diff > 100.0 * tol {
+                    above.push((h.abs(), diff));
+                    rounding.push(tol / diff);
+                }
+            }
+            (Ok(_), Ok(_)) => {
+                failed.get_or_insert_with(|| {
+                    "a side is not finite or is a Monte Carlo estimate".to_string()
+                });
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                failed.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    if steps.len() < steps_n / 2 {
+        return Err(failed.unwrap_or_else(|| "too few steps evaluated".into()));
+    }
+    let tail = &above[above.len().saturating_sub(FIT)..];
+    let growth = constant_growth(&above, order, toward);
+    let late = above
+        .get(above.len() / 2..)
+        .and_then(|h| constant_growth(h, order, toward));
+    // The error constant still growing at the end, without slowing down: over the last half of
+    // the steps above rounding it refutes; over the last quarter only, it leaves the point
+    // undecided.
+    let run = |from: usize| -> Vec<(f64, f64, f64)> {
+        above[from..]
+            .iter()
+            .zip(&rounding[from..])
+            .map(|(&(h, d), &u)| (h, d, u))
+            .collect()
+    };
+    // Over the last half with increments that do not shrink at all (a logarithm or a power):
+    // refuted; shrinking a little (a constant converging very slowly, 1 − |h|^0.05, which a
+    // finite study cannot tell from a slow growth), or over the last quarter only: undecided.
+    let creep = creeping(&run(above.len() / 2), order, toward)
+        .map(|c| (c, c.2 >= CREEP_REFUTE, above.len() - above.len() / 2))
+        .or_else(|| {
+            let from = above.len() - above.len() / 4;
+            creeping(&run(from), order, toward).map(|c| (c, false, above.len() - from))
+        })
+        .map(|((from, to, ratio), systematic, steps)| Creep {
+            steps,
+            from,
+            to,
+            ratio,
+            systematic,
+        });
+    // A power law's tail decreases at every step. One that does not: where the steps after
+    // it fall within rounding, the study met rounding before the asymptotic range at this
+    // point ((1 + a/n)ⁿ at a = −15523 is 969¹⁶ at n = 16 and underflows past n ≈ 15523):
+    // undecided; where it reaches the last step, the difference does not tend to 0 (an
+    // oscillation, or a constant): refuted whatever the fitted slope.
+    let steady = tail.windows(2).all(|w| w[1].1 < w[0].1);
+    let reaches_end = tail.last().map(|t| t.0) == steps.last().map(|s| s.0.abs());
+    // Growth over the last quarter alone refutes whatever the halves show: a large term of
+    // higher order (7·10¹¹·t⁴) can dominate the first half and hide a constant that grows
+    // as 1/t in the second.
+    let late_growth = late.is_some_and(|q| q > GROWTH);
+    let decelerating = !late_growth
+        && growth.is_some_and(|g| g > GROWTH)
+        && late.is_some_and(|q| q <= GROWTH.sqrt());
+    let (slope, holds, undecided) = if creep.is_some_and(|c| c.systematic) {
+        // Rising at every step of the last half, its increments not shrinking: a log-like or
+        // power-like growth (t²·(20 + log(1/t)), 100·t² + t^1.9), not a convergence.
+        (fit_slope(tail), false, None)
+    } else if decelerating {
+        // Growth that slows down: a constant still converging (from below) toward its
+        // limit, as (1 + a/n)ⁿ does for n up to ~a², or a factor such as log that grows
+        // ever more slowly. A steady power grows over the last quarter of the steps by
+        // the square root of its growth over the halves; this grew less than √GROWTH.
+        (
+            None,
+            true,
+            Some(format!(
+                "the error constant grew ×{:.2} from the first half of the steps to the second, but only ×{:.2} over the last quarter: this point may not be in the asymptotic range",
+                growth.unwrap_or(f64::NAN),
+                late.unwrap_or(f64::NAN)
+            )),
+        )
+    } else if tail.len() >= 3 && !steady && !reaches_end {
+        (
+            None,
+            true,
+            Some("the difference is not yet decreasing where it falls to rounding".to_string()),
+        )
+    } else {
+        let slope = fit_slope(tail);
+        let holds = match (growth, slope, toward) {
+            // The error constant decides where there are enough steps: O(hᵖ) bounds
+            // |lhs − rhs|/hᵖ, whatever the local slope does and whether or not the
+            // difference decreases at every step (t²·(2 + sin(1/t)) and t²·(1 + sin(log t))
+            // are O(t²), with slopes that wander; t^1.5·(1 + sin(log t)) is not, though its
+            // last steps may climb steeply).
+            (Some(g), _, _) => g <= GROWTH && !late_growth,
+            (None, Some(s), Toward::Zero) => steady && s >= needed(order),
+            (None, Some(s), Toward::Infinity) => steady && s <= -needed(order),
+            // Fewer than 3 steps well above rounding: the difference vanishes at this
+            // point (no evidence either way here).
+            (None, None, _) => steady,
+        };
+        match creep {
+            // Still growing over the last quarter: the point decides nothing, and the link
+            // cannot be a limit (ApproxStudy::holds).
+            Some(c) if holds => (
+                None,
+                true,
+                Some(format!(
+                    "the error constant rose at each of the last {} steps, from {:.6e} to {:.6e}, its increments not shrinking (×{:.2} from the first half of those steps to the second): no evidence that it is bounded",
+                    c.steps, c.from, c.to, c.ratio
+                )),
+            ),
+            _ => (slope, holds, None),
+        }
+    };
+    Ok(ApproxPoint {
+        at: super::sample::describe(d, &base, None),
+        steps,
+        slope,
+        holds,
+        undecided,
+        unsteady: !steady && reaches_end,
+        growth,
+        below,
+        creep,
+    })
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
         let points: Vec<Value> = study
             .points
             .iter()
-            .map(|p| json!({"at": p.at, "steps": p.steps, "slope": p.slope, "constant_growth": p.growth, "holds": p.holds}))
+            .map(|p| json!({"at": p.at, "below": p.below, "steps": p.steps, "slope": p.slope, "constant_growth": p.growth, "holds": p.holds, "undecided": p.undecided}))
             .collect();
         search(
             &mut o,

@@ -369,6 +369,8 @@ fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
         "        order study: |lhs − rhs| as {} {}; the error constant {constant} may grow at most ×{} from the first half of the steps above rounding to the second (with fewer than {} such steps: log–log slope over the last {}, needed {})",
         s.symbol,
         match s.toward {
+            Toward::Zero if s.sides == [true] => "about halves from −0.1 (from below)",
+            Toward::Zero if s.sides.len() == 2 => "about halves from 0.1 and from −0.1 (both sides)",
             Toward::Zero => "about halves from 0.1",
             Toward::Infinity => "about doubles from 16",
         },
@@ -402,11 +404,20 @@ fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
             (Some(g), None) => format!("{slope}; error constant ×{g:.2}"),
             _ => slope,
         };
+        let slope = match p.creep {
+            // Named only where it decides: a constant that grew more than GROWTH is refuted by that.
+            Some(c) if c.systematic && !p.holds && p.growth.is_none_or(|g| g <= super::approx::GROWTH) => format!(
+                "{slope}; the error constant rose at each of the last {} steps, from {:.6e} to {:.6e}, its increments not shrinking (×{:.2} from the first half of those steps to the second): it is not bounded",
+                c.steps, c.from, c.to, c.ratio
+            ),
+            _ => slope,
+        };
         let _ = writeln!(
             o,
-            "          {} at {}: {range}; {slope}",
+            "          {} at {}{}: {range}; {slope}",
             if p.holds { "✓" } else { "✗" },
-            p.at
+            p.at,
+            if p.below { ", from below" } else { "" }
         );
     }
     if let Some(why) = &s.skipped {
