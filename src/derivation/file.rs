@@ -771,7 +771,7 @@ impl Loader<'_> {
                         (*p, out[id].build_recexpr(|c| out[c].clone()))
                     })
                     .collect();
-                let (applied, _) = binders::unfold(body, &subst, MAX_TERM_NODES)
+                let (applied, _) = binders::substitute_values(body, &subst, MAX_TERM_NODES)
                     .map_err(|err| unfold_error(self, span.clone(), err, Some(head)))?;
                 let before = out.as_ref().len();
                 let id = binders::append(&mut out, &applied);
@@ -2375,6 +2375,12 @@ fn unfold_error(
             "in this expression",
         )
         .with_help("definitions are unfolded in full (each use is a copy): use fewer nested uses, or a sum"),
+        UnfoldError::DerivativeVariable(x) => l.err(
+            span,
+            format!("`{x}`{within} is the variable of a derivative d/d{x} and cannot be replaced"),
+            "in this expression",
+        )
+        .with_help("a derivative's variable is also the point it is taken at; name the derivative's variable apart from the symbol being defined or substituted"),
     }
 }
 

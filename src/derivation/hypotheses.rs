@@ -128,23 +128,33 @@ pub(super) fn check(
     let g = binders::append(&mut lhs_a, candidate);
     lhs_a.add(Math::Deriv([tv, g]));
     let into = BTreeMap::from([(u.name, candidate.clone())]);
-    let Ok((rhs_a, _)) = binders::unfold(&h.ode, &into, MAX_TERM_NODES) else {
-        return fail(
-            r,
-            "the ODE with the claimed solution substituted is too large or would capture a bound name"
-                .into(),
-        );
+    let (rhs_a, _) = match binders::unfold(&h.ode, &into, MAX_TERM_NODES) {
+        Ok(x) => x,
+        Err(e) => {
+            return fail(
+                r,
+                format!(
+                    "the claimed solution cannot be substituted into the ODE: {}",
+                    unfold_failure(e)
+                ),
+            )
+        }
     };
     // (b) g[t := t0] = f0
     let at = BTreeMap::from([(u.of, h.at.clone())]);
-    let Ok((lhs_b, _)) = binders::unfold(candidate, &at, MAX_TERM_NODES) else {
-        return fail(
-            r,
-            format!(
-                "the claimed solution at {} = {} is too large or would capture a bound name",
-                u.of, h.at_text
-            ),
-        );
+    let (lhs_b, _) = match binders::substitute_values(candidate, &at, MAX_TERM_NODES) {
+        Ok(x) => x,
+        Err(e) => {
+            return fail(
+                r,
+                format!(
+                    "the claimed solution cannot be taken at {} = {}: {}",
+                    u.of,
+                    h.at_text,
+                    unfold_failure(e)
+                ),
+            )
+        }
     };
     let line = link.step.term.line;
     let goals = [
@@ -656,4 +666,19 @@ pub(super) fn solve(env: &Env, u: &Unknown, h: &Hypotheses) -> Result<(Value, En
         }
     };
     Ok((value, env))
+}
+
+/// Why a substitution into an ODE's terms failed, as a clause.
+fn unfold_failure(e: binders::UnfoldError) -> String {
+    match e {
+        binders::UnfoldError::Capture(d, b) => {
+            format!("`{b}` in what replaces `{d}` would be captured by a binder")
+        }
+        binders::UnfoldError::TooLarge(d) => {
+            format!("substituting `{d}` makes the term larger than the node budget")
+        }
+        binders::UnfoldError::DerivativeVariable(x) => format!(
+            "`{x}` is the variable of a derivative in it (write the derivative out, or name its variable apart)"
+        ),
+    }
 }

@@ -195,6 +195,10 @@ pub enum UnfoldError {
     Capture(Symbol, Symbol),
     /// Unfolding this definition made the term larger than the node budget.
     TooLarge(Symbol),
+    /// The symbol is the variable of a derivative `d/dx(body)`: x there is both the variable
+    /// differentiated in `body` and the point the derivative is taken at, so x := e cannot be
+    /// written by replacing symbols (d/dj(j·i) at j = i is i; d/di(i·i) is 2i).
+    DerivativeVariable(Symbol),
 }
 
 /// Replace every free occurrence of a defined symbol in `e` by its definition; returns the
@@ -207,6 +211,28 @@ pub fn unfold(
     defs: &BTreeMap<Symbol, Expr>,
     max_nodes: usize,
 ) -> Result<(Expr, Vec<Symbol>), UnfoldError> {
+    replace(e, defs, max_nodes, false)
+}
+
+/// Substitute values for symbols: x := a for each `(x, a)` of `values` (a sum with one term, an
+/// integrand at an end, an initial time), refusing capture like [`unfold`] and, unlike a
+/// definition, a derivative's variable (see [`deriv_variable`]): x := a cannot be written in
+/// d/dx(body), and a value that mentions x cannot enter the body of d/dx (there it would be
+/// differentiated; a definition that mentions x is a function of it and is meant to be).
+pub fn substitute_values(
+    e: &Expr,
+    values: &BTreeMap<Symbol, Expr>,
+    max_nodes: usize,
+) -> Result<(Expr, Vec<Symbol>), UnfoldError> {
+    replace(e, values, max_nodes, true)
+}
+
+fn replace(
+    e: &Expr,
+    defs: &BTreeMap<Symbol, Expr>,
+    max_nodes: usize,
+    values: bool,
+) -> Result<(Expr, Vec<Symbol>), UnfoldError> {
     struct Unfolder<'a> {
         e: &'a Expr,
         defs: &'a BTreeMap<Symbol, Expr>,
@@ -214,6 +240,7 @@ pub fn unfold(
         out: Expr,
         used: Vec<Symbol>,
         bound: Vec<Symbol>,
+        values: bool,
     }
     impl Unfolder<'_> {
         fn copy(&mut self, id: Id) -> Result<Id, UnfoldError> {
@@ -233,6 +260,21 @@ pub fn unfold(
                 }
             }
             let here = binds(e, id);
+            // Values: in d/dx(body) x may not be replaced, and a value substituted in the body
+            // may not mention x (it would be differentiated): x is bound there.
+            if let Some((x, body)) = deriv_variable(e, id).filter(|_| self.values) {
+                if self.defs.contains_key(&x) && !self.bound.contains(&x) {
+                    return Err(UnfoldError::DerivativeVariable(x));
+                }
+                let v = self.copy(match e[id] {
+                    Math::Deriv([v, _]) => v,
+                    _ => unreachable!("deriv_variable reads a Deriv node"),
+                })?;
+                self.bound.push(x);
+                let b = self.copy(body);
+                self.bound.pop();
+                return Ok(self.out.add(Math::Deriv([v, b?])));
+            }
             let mut kids = vec![];
             for (c, slot) in children(e, id) {
                 kids.push(match slot {
@@ -261,18 +303,37 @@ pub fn unfold(
         out: Expr::default(),
         used: vec![],
         bound: vec![],
+        values,
     };
     u.copy(root(e))?;
     Ok((u.out, u.used))
 }
 
+/// The variable of a derivative node `d/dx(body)` and its body, if `id` is one whose variable
+/// is a symbol. Such a node is not a binder of [`slot`]'s kind: x there is both free (the point
+/// the derivative is taken at, which the value depends on) and bound in `body` (the variable
+/// differentiated). A substitution may therefore neither replace x (x := e would have to
+/// replace the point only, which no term can say) nor bring x into the body (capture).
+pub fn deriv_variable(e: &Expr, id: Id) -> Option<(Symbol, Id)> {
+    match &e[id] {
+        Math::Deriv([v, body]) => e[*v].symbol().map(|x| (x, *body)),
+        _ => None,
+    }
+}
+
 /// Substitute symbol `to` for the free occurrences of `from` in `e`; `None` if a binder of `e`
-/// would capture `to`.
+/// would capture `to`, or if `from` is the variable of a derivative in `e` (see
+/// [`deriv_variable`]), or `to` is one whose body mentions `from`.
 pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
     fn go(e: &Expr, id: Id, from: Symbol, to: Symbol, out: &mut Expr) -> Option<Id> {
         if let Math::Symbol(s) = &e[id] {
             let s = if *s == from { to } else { *s };
             return Some(out.add(Math::Symbol(s)));
+        }
+        if let Some((x, body)) = deriv_variable(e, id) {
+            if x == from || (x == to && free_in(e, body, from)) {
+                return None;
+            }
         }
         let bound = binds(e, id);
         let body = children(e, id)

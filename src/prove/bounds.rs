@@ -274,7 +274,7 @@ impl<'a> Bounder<'a> {
                 return false;
             };
             let map = std::collections::BTreeMap::from([(v, u_term)]);
-            binders::unfold(&g, &map, crate::limits::MAX_TERM_NODES)
+            binders::substitute_values(&g, &map, crate::limits::MAX_TERM_NODES)
                 .is_ok_and(|(g, _)| g.to_string() == h.to_string())
         };
         for yn in nodes(y) {

@@ -18,6 +18,12 @@ fn variable(eg: &MathGraph, id: Id) -> Option<egg::Symbol> {
     })
 }
 
+/// `?t` is a variable: a symbol, or an entry of a declared array.
+fn is_variable(t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let t = var(t);
+    move |eg, _, s| variable(eg, s[t]).is_some()
+}
+
 /// `?c` does not depend on the variable `?t`.
 fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
     let (c, t) = (var(c), var(t));
@@ -100,7 +106,7 @@ fn ftc(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     }
     let at = |end: &str| -> Option<crate::expr::Expr> {
         let map = std::collections::BTreeMap::from([(x, extract(egraph, s[var(end)]))]);
-        crate::expr::binders::unfold(&f, &map, crate::limits::MAX_TERM_NODES)
+        crate::expr::binders::substitute_values(&f, &map, crate::limits::MAX_TERM_NODES)
             .ok()
             .map(|(e, _)| e)
     };
@@ -232,7 +238,13 @@ pub fn rules() -> Vec<Rule> {
             rw!("d-const"; "(d ?t ?c)" => "0" if free_of("?c", "?t")),
             &["(d t (* a b))"],
         ),
-        r("d-self", rw!("d-self"; "(d ?t ?t)" => "1"), &["(d t t)"]),
+        // Only for a variable: d/dc(c) of a constant or a compound term is not a derivative
+        // (a substitution that put 0 in a derivative's variable slot must not make it 1).
+        r(
+            "d-self",
+            rw!("d-self"; "(d ?t ?t)" => "1" if is_variable("?t")),
+            &["(d t t)"],
+        ),
         r(
             "d-entry",
             rw!("d-entry"; "(d (idx ?w ?a) (idx ?w ?i))" => "(delta ?i ?a)"),

@@ -493,7 +493,7 @@ fn sum_single(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let j = symbol_of(egraph, s[var("?j")])?;
     let at = std::collections::BTreeMap::from([(j, extract(egraph, s[var("?lo")]))]);
     // Substitution refuses to capture (a bound name of the body free in `a`): no rewrite then.
-    let (body, _) = crate::expr::binders::unfold(
+    let (body, _) = crate::expr::binders::substitute_values(
         &extract(egraph, s[var("?body")]),
         &at,
         crate::limits::MAX_TERM_NODES,
