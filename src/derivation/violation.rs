@@ -9,7 +9,11 @@
 //! ±10·(|x| + 1) for a real one; 1 to 10⁴ or more for a size), then golden-section refinement
 //! around the grid's [`CELLS`] best local minima and the zeros of the sides' subterms (where a
 //! narrow well sits) (for an integer: grids zooming into the best cell,
-//! then every integer of the last). The least margin found is compared like any point (ball arithmetic where the
+//! then every integer of the last). The zeros are also looked for beyond the bracket, about
+//! decade by decade up to ±[`FAR`] (relu(n − 10⁸)), and where the arguments of a δ coincide;
+//! an index moves within its range, and the size its range ends at is raised to reach a zero
+//! (δ(i, 37) with i in 1..n). A point f64 cannot evaluate (a jump's argument within rounding of
+//! 0) is evaluated in ball arithmetic, where an exact 0 is exact. The least margin found is compared like any point (ball arithmetic where the
 //! sides allow it, the f64 tolerance otherwise): beyond the tolerance it is a counterexample,
 //! described with the point. A local search finds no violation where none is near a grid
 //! minimum; it only adds evidence against a link, never for it.
@@ -56,7 +60,13 @@ fn evaluate(e: &Expr, env: &Env) -> Option<crate::numeric::eval::Value> {
     let mut ev = Evaluator::new(env);
     let v = ev.eval(e);
     SPENT.set(SPENT.get() + ev.terms_spent());
-    v.ok()
+    // Where f64 cannot decide (a jump's argument within rounding of 0: sign(n − 137) at
+    // n = 137), ball arithmetic may (an exact 0 is exact there).
+    v.ok().or_else(|| {
+        crate::numeric::precise::eval(e, env, crate::numeric::precise::BITS)
+            .ok()
+            .map(|p| crate::numeric::eval::Value::exact(p.to_f64()))
+    })
 }
 
 /// The margin of the relation at `env`: greater − lesser (negative where it fails), if both
@@ -94,9 +104,14 @@ pub fn pointwise(terms: &[&Expr]) -> bool {
     })
 }
 
-/// The bracket searched along a symbol of kind `kind` whose value at the point is `x`.
-fn bracket(kind: &Kind, x: f64) -> Option<(f64, f64)> {
+/// The bracket searched along a symbol of kind `kind` whose value at the point `env` is `x`
+/// (an index: its range there).
+fn bracket(kind: &Kind, x: f64, env: &Env) -> Option<(f64, f64)> {
     match kind {
+        Kind::Index(lo, hi) => {
+            let (lo, hi) = (evaluate(lo, env)?.value, evaluate(hi, env)?.value);
+            (lo.is_finite() && hi.is_finite() && lo <= hi).then_some((lo.ceil(), hi.floor()))
+        }
         Kind::Interval(a, b) => Some((*a, *b)),
         Kind::Positive if x > 0.0 => Some((x * 1e-3, x * 1e3)),
         Kind::Real => {
@@ -112,6 +127,15 @@ fn bracket(kind: &Kind, x: f64) -> Option<(f64, f64)> {
     }
 }
 
+/// A symbol the search moves along: its bracket, the zeros of the sides' subterms along it
+/// ([`features`]) and the values it may take.
+struct Along {
+    symbol: Symbol,
+    bracket: (f64, f64),
+    zeros: Vec<f64>,
+    domain: (f64, f64),
+}
+
 /// The least margin along an integer symbol `s` over `lo..=hi`: grids that zoom into the best
 /// cell until it holds at most [`GRID`] integers, then each of them.
 fn minimise_integer(
@@ -119,10 +143,10 @@ fn minimise_integer(
     rhs: &Expr,
     rel: Relation,
     env: &Env,
-    s: Symbol,
-    (lo, hi): (f64, f64),
-    features: &[f64],
+    along: &Along,
 ) -> Option<(f64, f64)> {
+    let (s, (lo, hi), features, domain) =
+        (along.symbol, along.bracket, &along.zeros[..], along.domain);
     let at = |x: f64| {
         let mut e = env.clone();
         e.scalars.insert(s, x);
@@ -145,7 +169,8 @@ fn minimise_integer(
         &mut features
             .iter()
             .flat_map(|z| [z.floor() - 1.0, z.floor(), z.ceil(), z.ceil() + 1.0])
-            .filter(|x| (lo..=hi).contains(x)),
+            .chain(beyond(features, domain, true))
+            .filter(|x| (domain.0..=domain.1).contains(x)),
     );
     match (zoomed, near) {
         (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
@@ -157,15 +182,9 @@ fn minimise_integer(
 /// local minima, and the zeros of the sides' subterms along `s` (`features`: a narrow well
 /// exp(−10¹⁰·(b − 0.7)²) sits where b − 0.7 vanishes, between grid points), each refined by
 /// golden section in the cells around it.
-fn minimise(
-    lhs: &Expr,
-    rhs: &Expr,
-    rel: Relation,
-    env: &Env,
-    s: Symbol,
-    (lo, hi): (f64, f64),
-    features: &[f64],
-) -> Option<(f64, f64)> {
+fn minimise(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env, along: &Along) -> Option<(f64, f64)> {
+    let (s, (lo, hi), features, domain) =
+        (along.symbol, along.bracket, &along.zeros[..], along.domain);
     let at = |x: f64| {
         let mut e = env.clone();
         e.scalars.insert(s, x);
@@ -194,20 +213,25 @@ fn minimise(
         .windows(2)
         .map(|w| w[0] + (w[1] - w[0]) / 2.0)
         .collect();
+    let outside = beyond(&zeros, domain, false);
     let starts = minima.into_iter().chain(
         zeros
             .iter()
             .chain(&midpoints)
+            .chain(&outside)
             .filter_map(|x| at(*x).map(|y| (y, *x))),
     );
     let mut found: Option<(f64, f64)> = None;
     for (y0, x0) in starts {
-        let best = crate::numeric::features::golden_min(
-            at,
-            ((x0 - cell).max(lo), (x0 + cell).min(hi)),
-            (y0, x0),
-            REFINE,
-        );
+        // Refined within a grid cell inside the bracket; beyond it (a far zero), within a
+        // tenth of its magnitude.
+        let window = if (lo..=hi).contains(&x0) {
+            ((x0 - cell).max(lo), (x0 + cell).min(hi))
+        } else {
+            let w = 0.1 * x0.abs().max(1.0);
+            ((x0 - w).max(domain.0), (x0 + w).min(domain.1))
+        };
+        let best = crate::numeric::features::golden_min(at, window, (y0, x0), REFINE);
         if found.is_none_or(|f| best.0 < f.0) {
             found = Some(best);
         }
@@ -215,41 +239,136 @@ fn minimise(
     found
 }
 
-/// The zeros along `s` of the subterms of both sides that mention it, within `lo..hi`.
-fn features(lhs: &Expr, rhs: &Expr, env: &Env, s: Symbol, (lo, hi): (f64, f64)) -> Vec<f64> {
-    let mut out = vec![];
+/// The zeros along `s` of the subterms of both sides that mention it (and of a − b for each
+/// δ(a, b): δ is 1 where they coincide), within `lo..hi` and, decade by decade, beyond it up to
+/// ±[`FAR`] within the symbol's domain `(dlo, dhi)` (relu(n − 10⁸) is 0 up to n = 10⁸, far
+/// beyond the bracket around a sampled width).
+fn features(
+    lhs: &Expr,
+    rhs: &Expr,
+    env: &Env,
+    s: Symbol,
+    (lo, hi): (f64, f64),
+    (dlo, dhi): (f64, f64),
+) -> Vec<f64> {
+    use crate::expr::Math;
+    let mut terms: Vec<Expr> = vec![];
     for side in [lhs, rhs] {
         let root = crate::expr::binders::root(side);
-        let ids = Evaluator::feature_subterms(side, root, |i| {
-            crate::expr::binders::free_symbols(side, i).contains(&s)
-        });
-        let terms: Vec<Expr> = ids
-            .iter()
-            .map(|i| crate::expr::binders::subterm(side, *i))
-            .collect();
-        let index: Vec<egg::Id> = (0..terms.len()).map(egg::Id::from).collect();
-        out.extend(crate::numeric::features::feature_cuts(
-            &index,
-            lo,
-            hi,
-            FEATURE_GRID,
-            |id, x| {
-                let mut e = env.clone();
-                e.scalars.insert(s, x);
-                evaluate(&terms[usize::from(id)], &e)
-                    .map(|v| v.value)
-                    .filter(|v| v.is_finite())
-            },
-        ));
+        let mentions = |i| crate::expr::binders::free_symbols(side, i).contains(&s);
+        let ids = Evaluator::feature_subterms(side, root, mentions);
+        terms.extend(ids.iter().map(|i| crate::expr::binders::subterm(side, *i)));
+        for i in ids {
+            if let Math::Delta([a, b]) = side[i] {
+                use crate::expr::binders::{append, subterm};
+                let mut t = Expr::default();
+                let a = append(&mut t, &subterm(side, a));
+                let b = append(&mut t, &subterm(side, b));
+                t.add(Math::Sub([a, b]));
+                terms.push(t);
+            }
+        }
     }
+    let index: Vec<egg::Id> = (0..terms.len()).map(egg::Id::from).collect();
+    let cuts = |(a, b): (f64, f64)| {
+        crate::numeric::features::feature_cuts(&index, a, b, FEATURE_GRID, |id, x| {
+            let mut e = env.clone();
+            e.scalars.insert(s, x);
+            evaluate(&terms[usize::from(id)], &e)
+                .map(|v| v.value)
+                .filter(|v| v.is_finite())
+        })
+    };
+    let mut out = cuts((lo, hi));
+    // About decades beyond the bracket, each its own grid (one linear grid over 10⁴..10¹⁵
+    // would put every zero below 10¹³ in its first cell); their ends ([`WIDEN`]) stay off round
+    // numbers, where a zero on a grid's end would be seen by neither grid.
+    let mut edge = hi.max(1.0);
+    while edge < FAR.min(dhi) {
+        let next = (edge * WIDEN).min(dhi).min(FAR);
+        out.extend(cuts((edge, next)));
+        edge = next;
+    }
+    let mut edge = lo.min(-1.0);
+    while edge > (-FAR).max(dlo) {
+        let next = (edge * WIDEN).max(dlo).max(-FAR);
+        out.extend(cuts((next, edge)));
+        edge = next;
+    }
+    out.retain(|z| (dlo..=dhi).contains(z));
     out
+}
+
+/// The factor from one grid beyond the bracket to the next: about a decade, 10^(1 − (2 − φ)/10)
+/// ≈ 9.158, whose powers times a round bracket end are never round.
+pub const WIDEN: f64 = 9.158_058_193_831_865;
+
+/// How far beyond its bracket the subterms' zeros along a symbol are looked for: ±10¹⁵ (f64
+/// integers are exact to 2⁵³ ≈ 9·10¹⁵).
+pub const FAR: f64 = 1e15;
+
+/// The values a symbol of kind `kind` may take (for an index: its bracket).
+fn domain(kind: &Kind, bracket: (f64, f64)) -> (f64, f64) {
+    match kind {
+        Kind::Interval(a, b) => (*a, *b),
+        Kind::Positive => (f64::MIN_POSITIVE, f64::INFINITY),
+        Kind::Size => (1.0, f64::INFINITY),
+        Kind::Real | Kind::Integer => (f64::NEG_INFINITY, f64::INFINITY),
+        _ => bracket,
+    }
+}
+
+/// Points beyond the outermost zeros (within the domain): past the last zero of relu(a − 10⁸)
+/// the side is non-zero, at no zero and no midpoint between zeros.
+fn beyond(zeros: &[f64], (dlo, dhi): (f64, f64), integer: bool) -> Vec<f64> {
+    let (Some(min), Some(max)) = (
+        zeros.iter().copied().reduce(f64::min),
+        zeros.iter().copied().reduce(f64::max),
+    ) else {
+        return vec![];
+    };
+    let step = |z: f64| {
+        if integer {
+            1.0
+        } else {
+            z.abs().max(1.0) * 1e-6
+        }
+    };
+    [
+        max + step(max),
+        max + max.abs().max(1.0),
+        min - step(min),
+        min - min.abs().max(1.0),
+    ]
+    .into_iter()
+    .map(|x| if integer { x.round() } else { x })
+    .filter(|x| x.is_finite() && (dlo..=dhi).contains(x))
+    .collect()
 }
 
 /// A point where the relation `lhs rel rhs` fails beyond its tolerance, found by the search,
 /// if any.
 pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<PointResult> {
     SPENT.set(0);
-    let used = used_symbols(&[lhs, rhs]);
+    let mut used = used_symbols(&[lhs, rhs]);
+    // The symbols an index's range mentions belong to the point too (the search may raise a
+    // size so that an index reaches a value: the counterexample names both).
+    let ranges: Vec<Symbol> = d
+        .symbols
+        .iter()
+        .filter(|(s, _)| used.contains(s))
+        .filter_map(|(_, k)| match k {
+            Kind::Index(lo, hi) => Some([lo, hi]),
+            _ => None,
+        })
+        .flatten()
+        .flat_map(|e| crate::expr::binders::free_symbols(e, crate::expr::binders::root(e)))
+        .collect();
+    for s in ranges {
+        if !used.contains(&s) {
+            used.push(s);
+        }
+    }
     let kinds: Vec<(Symbol, &Kind)> = d
         .symbols
         .iter()
@@ -263,7 +382,7 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
         // ((a − 0.3)² + (b − 0.7)² ≥ 10⁻⁸) is reached.
         let brackets: Vec<Option<(f64, f64)>> = kinds
             .iter()
-            .map(|(s, kind)| env.scalars.get(s).and_then(|x| bracket(kind, *x)))
+            .map(|(s, kind)| env.scalars.get(s).and_then(|x| bracket(kind, *x, &env)))
             .collect();
         let mut current = margin(lhs, rhs, rel, &env);
         // The subterms' zeros along each symbol, found in the first round (from the start).
@@ -274,12 +393,55 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
                 let Some(range) = *range else {
                     continue;
                 };
-                let integer = matches!(kind, Kind::Size | Kind::Integer);
-                let f = zeros[i].get_or_insert_with(|| features(lhs, rhs, &env, *s, range));
+                let integer = matches!(kind, Kind::Size | Kind::Integer | Kind::Index(..));
+                // An index moves within its range at the current point (its bounds may have
+                // moved with a size).
+                let range = match kind {
+                    Kind::Index(..) => {
+                        match env.scalars.get(s).and_then(|x| bracket(kind, *x, &env)) {
+                            Some(r) => r,
+                            None => continue,
+                        }
+                    }
+                    _ => range,
+                };
+                // An index whose range ends at a size may reach beyond the current end: the
+                // zeros are looked for up to FAR, and the size is raised to the farthest
+                // (δ(i, 37) with i in 1..n is 1 at i = 37 only, which n = 3 does not reach).
+                let raises = match kind {
+                    Kind::Index(_, hi) => hi.as_ref()[..]
+                        .last()
+                        .and_then(crate::expr::Math::symbol)
+                        .filter(|m| {
+                            hi.as_ref().len() == 1
+                                && d.symbols.iter().any(|(x, k)| x == m && *k == Kind::Size)
+                        }),
+                    _ => None,
+                };
+                let dom = match raises {
+                    Some(_) => (range.0, FAR),
+                    None => domain(kind, range),
+                };
+                let f = zeros[i].get_or_insert_with(|| features(lhs, rhs, &env, *s, range, dom));
+                let (range, dom) = match (raises, f.iter().copied().reduce(f64::max)) {
+                    (Some(m), Some(z)) if z + 1.0 > range.1 => {
+                        let top = (z + 1.0).ceil();
+                        env.scalars.insert(m, top);
+                        current = margin(lhs, rhs, rel, &env);
+                        ((range.0, top), (range.0, top))
+                    }
+                    _ => (range, domain(kind, range)),
+                };
+                let along = Along {
+                    symbol: *s,
+                    bracket: range,
+                    zeros: f.clone(),
+                    domain: dom,
+                };
                 let found = if integer {
-                    minimise_integer(lhs, rhs, rel, &env, *s, range, f)
+                    minimise_integer(lhs, rhs, rel, &env, &along)
                 } else {
-                    minimise(lhs, rhs, rel, &env, *s, range, f)
+                    minimise(lhs, rhs, rel, &env, &along)
                 };
                 let Some((m, at)) = found else {
                     continue;
@@ -312,6 +474,19 @@ fn violated(
     env: &Env,
     used: &[Symbol],
 ) -> Option<PointResult> {
+    // Every index within its range at this point (a size may have moved below an index).
+    let in_range = d
+        .symbols
+        .iter()
+        .all(|(s, k)| match (k, env.scalars.get(s)) {
+            (Kind::Index(..), Some(x)) if used.contains(s) => {
+                bracket(k, *x, env).is_some_and(|(lo, hi)| (lo..=hi).contains(x))
+            }
+            _ => true,
+        });
+    if !in_range {
+        return None;
+    }
     let bits = crate::numeric::precise::BITS;
     let (l, r, mut cmp) = match crate::numeric::precise::compare_sides(lhs, rhs, env, bits) {
         Ok((l, r, c)) => crate::numeric::precise::as_point(&l, &r, &c),

@@ -977,8 +977,42 @@ impl Evaluator<'_> {
                 let x = self.value(e, *a)?;
                 self.unary(node, &x)?
             }
-            Math::Sign(_) | Math::Max(_) | Math::Min(_) | Math::LeakyRelu(_) => {
-                return np("sign, max, min and leaky_relu are evaluated in f64")
+            // Decided by the sign of a ball (an exact 0 included: sign(137 − 137) is 0); a ball
+            // that straddles 0 is left to f64, which leaves a point at the jump undecided.
+            Math::Sign(a) => {
+                let x = self.value(e, *a)?;
+                match self.sign(&x) {
+                    Some(Ordering::Greater) => self.int(1),
+                    Some(Ordering::Less) => self.int(-1),
+                    Some(Ordering::Equal) => self.int(0),
+                    None => return np("sign of a ball that straddles 0"),
+                }
+            }
+            Math::Max([a, b]) | Math::Min([a, b]) => {
+                let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
+                let Some(o) = self.sign(&self.sub(&x, &y)?) else {
+                    return np("max or min of two balls that overlap");
+                };
+                let x_wins = match node {
+                    Math::Max(_) => o != Ordering::Less,
+                    _ => o != Ordering::Greater,
+                };
+                if x_wins {
+                    x
+                } else {
+                    y
+                }
+            }
+            Math::LeakyRelu([a, slope]) => {
+                let x = self.value(e, *a)?;
+                match self.sign(&x) {
+                    Some(Ordering::Less) => {
+                        let k = self.value(e, *slope)?;
+                        self.mul(&k, &x)?
+                    }
+                    Some(_) => x,
+                    None => return np("leaky_relu of a ball that straddles 0"),
+                }
             }
             Math::Phi(a) | Math::DPhi(a) => {
                 let Some(act) = self.env.phi else {
