@@ -100,7 +100,9 @@ pub const TOP: usize = 10;
 pub const MC_LEVEL: f64 = 0.95;
 
 /// The coarsest Monte Carlo resolution (the largest tolerance of a statistical point, relative
-/// to the largest |side| over the link's points) at which agreement without a proof is called
+/// to the largest |side| over the link's points, or to the largest term of the prover's normal
+/// form of lhs − rhs where that is smaller: a part both sides share exactly, `+ sb²`, must not
+/// dilute it) at which agreement without a proof is called
 /// `consistent`: at 20,000 samples a product of three relus is known to ±16% and a relu kernel
 /// at ρ near −1 to ±33%, where constants 10% and 3% off agreed. Coarser is `unknown`, naming the
 /// resolution reached. A proof does not need it (the numerics only guard a proof).
