@@ -34,6 +34,16 @@
 //!    shown beside each configuration; its upper end must lie below 0 (the discrepancy must
 //!    shrink), and a slope whose interval misses the declared rate is reported, not refuted.
 //!
+//! **Zero at every studied width.** A part of lhs − rhs that is exactly 0 (to rounding) at every
+//! studied width — one of its additive terms, a group of them ([`term_groups`]), or the exact
+//! mean the fit sees — is no evidence that it vanishes as n → ∞ (relu(n − 600)/n, or a
+//! polynomial with a root at each width, fit a = 0 ± 0). Before a study says `limit`, every such
+//! part is evaluated at [`PROBE_OFF_GRID`] and [`PROBE_BEYOND`] (parts with a sum up to
+//! [`PROBE_SUM_MAX`], further only once found nonzero); nonzero there, the study says `refuted`
+//! when the part is deterministic and does not shrink over its three largest widths
+//! ([`PROBE_PERSIST`]), `unknown` otherwise, naming the part and the width. Links whose parts are
+//! not 0 at the widths pay nothing but the check that they are not.
+//!
 //! **Exactly zero discrepancy.** If lhs − rhs is exactly 0 on every draw at every width, the
 //! verdict is `limit` with resolution 0 only when neither side depends on the draws (the sides
 //! are deterministic and equal at every width of the study); when the sides are random and agree
