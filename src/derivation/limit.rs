@@ -42,7 +42,8 @@
 //! [`PROBE_SUM_MAX`], further only once found nonzero); nonzero there, the study says `refuted`
 //! when the part is deterministic and does not shrink over its three largest widths
 //! ([`PROBE_PERSIST`]), `unknown` otherwise, naming the part and the width. Links whose parts are
-//! not 0 at the widths pay nothing but the check that they are not.
+//! not 0 at the widths pay nothing but the check that they are not; an average whose exact mean
+//! is 0 at every width (Σ w_k²/n → 1) pays its exact mean at six more widths up to 10⁴.
 //!
 //! **Exactly zero discrepancy.** If lhs − rhs is exactly 0 on every draw at every width, the
 //! verdict is `limit` with resolution 0 only when neither side depends on the draws (the sides
