@@ -8,7 +8,8 @@
 //!   [`DECADES`]): where a link is evaluated, and how many points it needs.
 //! - **Monte Carlo** ([`MC_SAMPLES`], and the estimator's own guards in `numeric/eval.rs`).
 //! - **Width studies** ([`WIDTHS`], [`SEEDS`], [`LEVEL`], [`RESOLUTION_REL`], [`FLOOR_REL`],
-//!   [`MAX_DRAW_FACTOR`], [`POINT_SHRINK`]): when a `limit` link holds.
+//!   [`MAX_DRAW_FACTOR`], [`POINT_SHRINK`]; beyond the widths [`PROBE_OFF_GRID`],
+//!   [`PROBE_BEYOND`], [`PROBE_SUM_MAX`], [`PROBE_PERSIST`]): when a `limit` link holds.
 //! - **Diagnosis** ([`RATIO_REL`]): when a refuted link is called "off by a constant factor".
 //! - **Order studies** ([`CREEP_FLOOR`], [`CREEP_RATIO`], [`CREEP_REFUTE`], [`MIN_CREEP_STEPS`]): when an error
 //!   constant still grows (the other thresholds of `derivation::approx` are in that module).
@@ -100,7 +101,9 @@ pub const TOP: usize = 10;
 pub const MC_LEVEL: f64 = 0.95;
 
 /// The coarsest Monte Carlo resolution (the largest tolerance of a statistical point, relative
-/// to the largest |side| over the link's points) at which agreement without a proof is called
+/// to the largest |side| over the link's points, or to the largest term of the prover's normal
+/// form of lhs − rhs where that is smaller: a part both sides share exactly, `+ sb²`, must not
+/// dilute it) at which agreement without a proof is called
 /// `consistent`: at 20,000 samples a product of three relus is known to ±16% and a relu kernel
 /// at ρ near −1 to ±33%, where constants 10% and 3% off agreed. Coarser is `unknown`, naming the
 /// resolution reached. A proof does not need it (the numerics only guard a proof).
@@ -123,6 +126,33 @@ pub const MC_RESOLUTION_REL: f64 = 1e-2;
 /// ≈ 512 and Σ n² is what it was, so a study costs and resolves what it did; the fits use the
 /// widths as they are (nothing assumes equal spacing on the log scale).
 pub const WIDTHS: [usize; 6] = [15, 34, 59, 132, 241, 518];
+/// Where a residual term (or a group of terms, or the exact mean of lhs − rhs) is 0 at every
+/// studied width, that is no evidence it vanishes as n → ∞ (`relu(n − 600)/n`, or
+/// (n − 15)·(n − 34)·…·(n − 518)/n⁶, vanish at every width of [`WIDTHS`] and tend to 1): it is
+/// also evaluated off the studied grid, at these widths between them (primes, on no special
+/// set) …
+pub const PROBE_OFF_GRID: [usize; 3] = [23, 97, 379];
+/// … and beyond the largest, about 10^(k/2) for k = 6…12 (primes near them), up to 10⁶: a
+/// term that is 0 up to some width N is seen for N < 10⁶. A deterministic term costs one
+/// evaluation per width; a term with a sum over the width costs about n (more for nested
+/// sums, where the evaluator's term budget of 10⁶ refuses them), so it is evaluated only up
+/// to [`PROBE_SUM_MAX`].
+pub const PROBE_BEYOND: [usize; 7] = [1009, 3163, 10007, 31627, 100003, 316223, 1_000_003];
+/// The largest width at which a term with a sum is evaluated beyond the study: 10007, twice the
+/// largest size of ordinary points ([`MAX_SIZE`]); the last three such widths (1009, 3163, 10007)
+/// still span a decade for the persistence test ([`PROBE_PERSIST`]).
+pub const PROBE_SUM_MAX: usize = 10_007;
+/// A deterministic term that is 0 at the studied widths and not beyond refutes the limit only
+/// where it clearly does not shrink: above the resolution the claim needs at the three largest
+/// widths evaluated (a factor √10 apart), and either not smaller at the last than at the first
+/// or, where its two changes shrink geometrically (same sign, the second smaller), extrapolated
+/// (Aitken's Δ², exact for c + a·n^(−q) on such widths) to a limit c of its sign with
+/// |c| ≥ 0.9 of its last value. Measured at 10⁵, 3·10⁵, 10⁶: relu(n − 600)/n gives
+/// c/v = 1.0006 and 1 + 400/n (shrinking, but to 1) 0.9996; n^(−0.1) and n^(−0.02) give c ≈ 0
+/// (|c|/v < 0.003) and 1/log n 0.55 (all tend to 0, slowly): those leave the link `unknown`, as
+/// does any random term. (The polynomial above, a sum at 1009, 3163, 10007, grows: 0.29, 0.72,
+/// 0.90.)
+pub const PROBE_PERSIST: f64 = 0.9;
 /// Draws per width unless the `[network]` table says otherwise: 48.
 pub const SEEDS: usize = 48;
 /// Level of the slope interval, before the Bonferroni correction over the configurations: 0.99

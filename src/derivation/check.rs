@@ -78,9 +78,13 @@ pub struct Evidence {
     /// no evidence and the link is not `consistent`. (The residual, the value there.)
     pub hidden_difference: Option<(String, String, f64)>,
     /// For an equality without a proof checked by Monte Carlo: the resolution reached (the
-    /// largest statistical tolerance relative to the largest |side|) when it is coarser than
+    /// largest statistical tolerance relative to the largest |side|, or to the largest term of
+    /// the prover's lhs − rhs where that is smaller) when it is coarser than
     /// [`crate::precision::MC_RESOLUTION_REL`]: agreement that coarse is not `consistent`.
     pub coarse_resolution: Option<f64>,
+    /// The scale of [`Self::coarse_resolution`] is the size of the terms of the prover's
+    /// lhs − rhs (smaller than the sides: they share a part exactly), not the sides'.
+    pub coarse_by_terms: bool,
 }
 
 impl Evidence {
@@ -632,13 +636,15 @@ pub fn check_link_with(
 }
 
 /// The Monte Carlo resolution of a link's evidence: the largest tolerance of its statistical
-/// points relative to the largest |side| over all its points (NaN when every side is 0).
-fn mc_resolution(ev: &Evidence) -> f64 {
-    let scale = ev
-        .points
-        .iter()
-        .map(|p| p.lhs.value.abs().max(p.rhs.value.abs()))
-        .fold(0.0, f64::max);
+/// points relative to `scale`, by default the largest |side| over all its points (NaN when the
+/// scale is 0).
+fn mc_resolution(ev: &Evidence, scale: Option<f64>) -> f64 {
+    let scale = scale.unwrap_or_else(|| {
+        ev.points
+            .iter()
+            .map(|p| p.lhs.value.abs().max(p.rhs.value.abs()))
+            .fold(0.0, f64::max)
+    });
     let tol = ev
         .points
         .iter()
@@ -650,6 +656,25 @@ fn mc_resolution(ev: &Evidence) -> f64 {
     } else {
         f64::NAN
     }
+}
+
+/// The size of the prover's normal form of lhs − rhs (`residual`) at the link's points: the
+/// largest |term| of its additive terms over the points where it is evaluated (each term at the
+/// same points and seeds as the sides), or `None` when a term is evaluated at none of them.
+fn term_scale(d: &Derivation, residual: &Expr, sides: &SideValues) -> Option<f64> {
+    let zero: Expr = "0".parse().expect("a number");
+    let mut scale: f64 = 0.0;
+    for (_, term) in crate::expr::binders::additive_terms(residual) {
+        let ev = numeric_check_with(d, &term, &zero, sides);
+        let size = ev
+            .points
+            .iter()
+            .map(|p| p.lhs.value.abs())
+            .filter(|v| v.is_finite())
+            .reduce(f64::max)?;
+        scale = scale.max(size);
+    }
+    Some(scale)
 }
 
 /// The prover's normal form of lhs − rhs (`residual`) checked against 0 at the link's points:
@@ -865,9 +890,29 @@ pub(super) fn check_sides(
         evidence.hidden_difference = hidden_difference(d, residual, &draws.sides);
     }
     if !proved && !cex && step.rel == Relation::Eq && evidence.statistical() {
-        let res = mc_resolution(&evidence);
-        if res > crate::precision::MC_RESOLUTION_REL || res.is_nan() {
+        let coarse = |res: f64| res > crate::precision::MC_RESOLUTION_REL || res.is_nan();
+        let res = mc_resolution(&evidence, None);
+        if coarse(res) {
             evidence.coarse_resolution = Some(res);
+        } else if let Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. } =
+            &outcome
+        {
+            // Fine against the sides: parts the sides share exactly (`+ sb²` on both) are not
+            // evidence and must not dilute the resolution, as in the width studies
+            // ([`residual_terms`]): it is measured again against the size of the terms of the
+            // prover's lhs − rhs, where they are smaller.
+            let sides = evidence
+                .points
+                .iter()
+                .map(|p| p.lhs.value.abs().max(p.rhs.value.abs()))
+                .fold(0.0, f64::max);
+            if let Some(terms) = term_scale(d, residual, &draws.sides).filter(|t| *t < sides) {
+                let res = mc_resolution(&evidence, Some(terms));
+                if coarse(res) {
+                    evidence.coarse_resolution = Some(res);
+                    evidence.coarse_by_terms = true;
+                }
+            }
         }
     }
     let checked = evidence.checked() && evidence.coarse_resolution.is_none();

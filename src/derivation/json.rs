@@ -192,6 +192,9 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
         }
         if let Some(res) = ev.coarse_resolution {
             numeric["coarse_monte_carlo_resolution"] = json!(res);
+            if ev.coarse_by_terms {
+                numeric["coarse_resolution_scale"] = json!("residual terms");
+            }
         }
         search(&mut o, "numeric", numeric);
     }

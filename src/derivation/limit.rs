@@ -34,6 +34,17 @@
 //!    shown beside each configuration; its upper end must lie below 0 (the discrepancy must
 //!    shrink), and a slope whose interval misses the declared rate is reported, not refuted.
 //!
+//! **Zero at every studied width.** A part of lhs − rhs that is exactly 0 (to rounding) at every
+//! studied width — one of its additive terms, a group of them ([`term_groups`]), or the exact
+//! mean the fit sees — is no evidence that it vanishes as n → ∞ (relu(n − 600)/n, or a
+//! polynomial with a root at each width, fit a = 0 ± 0). Before a study says `limit`, every such
+//! part is evaluated at [`PROBE_OFF_GRID`] and [`PROBE_BEYOND`] (parts with a sum up to
+//! [`PROBE_SUM_MAX`], further only once found nonzero); nonzero there, the study says `refuted`
+//! when the part is deterministic and does not shrink over its three largest widths
+//! ([`PROBE_PERSIST`]), `unknown` otherwise, naming the part and the width. Links whose parts are
+//! not 0 at the widths pay nothing but the check that they are not; an average whose exact mean
+//! is 0 at every width (Σ w_k²/n → 1) pays its exact mean at six more widths up to 10⁴.
+//!
 //! **Exactly zero discrepancy.** If lhs − rhs is exactly 0 on every draw at every width, the
 //! verdict is `limit` with resolution 0 only when neither side depends on the draws (the sides
 //! are deterministic and equal at every width of the study); when the sides are random and agree
@@ -102,7 +113,7 @@ use crate::numeric::network::{sample_widths, Network};
 use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
-use crate::precision::POINT_SHRINK;
+use crate::precision::{POINT_SHRINK, PROBE_BEYOND, PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_MAX};
 
 pub use crate::precision::{FLOOR_REL, LEVEL, MAX_DRAW_FACTOR, RESOLUTION_REL, SEEDS, WIDTHS};
 /// Sample points (after the edge points) used when there is no `[network]`.
@@ -716,6 +727,275 @@ fn merge_cancelling(mut groups: Vec<Vec<usize>>, draws: &[&Draw]) -> Vec<Vec<usi
 /// Groups up to which every set of them is tried by [`merge_cancelling`] (2⁸ sets).
 const MERGE_ALL_SETS: usize = 8;
 
+/// Relative size below which a sum of terms counts as 0 (rounding of terms that cancel), as in
+/// [`merge_cancelling`].
+const CANCEL_REL: f64 = 1e-9;
+
+/// Is `value` 0 up to the rounding of terms of total size `magnitude`?
+fn is_zero(value: f64, magnitude: f64) -> bool {
+    value == 0.0 || value.abs() <= CANCEL_REL * magnitude
+}
+
+/// What is evaluated beyond the studied widths when it is 0 at every one of them.
+#[derive(Debug, Clone, PartialEq)]
+enum Probe {
+    /// A set of the additive terms of lhs − rhs (one term, or a group of [`term_groups`]).
+    Terms(Vec<usize>),
+    /// lhs − rhs as the fit sees it: its exact mean over the link's Gaussian symbols, or itself
+    /// when the sides do not depend on the draws.
+    Whole,
+}
+
+/// The sets of terms (and lhs − rhs as fitted) that are 0 on every draw at every studied width:
+/// single terms, the groups of [`term_groups`], and lhs − rhs when its exact means (or, for
+/// deterministic sides, its values) are 0 there.
+fn vanishing(draws: &[Vec<Draw>], plan: &Plan) -> Vec<Probe> {
+    let terms = draws
+        .last()
+        .and_then(|d| d.first())
+        .map_or(0, |x| x.terms.len());
+    let all = || draws.iter().flatten();
+    let zero_everywhere = |set: &[usize]| {
+        all().all(|x| {
+            set.iter()
+                .map(|t| x.terms[*t])
+                .collect::<Option<Vec<f64>>>()
+                .is_some_and(|v| is_zero(v.iter().sum(), v.iter().map(|a| a.abs()).sum::<f64>()))
+        })
+    };
+    let mut sets: Vec<Vec<usize>> = (0..terms).map(|t| vec![t]).collect();
+    for g in term_groups(draws) {
+        if !sets.contains(&g) {
+            sets.push(g);
+        }
+    }
+    let mut out: Vec<Probe> = sets
+        .into_iter()
+        .filter(|s| zero_everywhere(s))
+        .map(Probe::Terms)
+        .collect();
+    let exact = all().all(|x| x.exact.is_some());
+    if exact || plan.deterministic {
+        let whole = all().all(|x| {
+            let v = x.exact.unwrap_or(x.lhs - x.rhs);
+            let size =
+                x.lhs.abs() + x.rhs.abs() + x.terms.iter().flatten().map(|t| t.abs()).sum::<f64>();
+            is_zero(v, size)
+        });
+        if whole {
+            out.push(Probe::Whole);
+        }
+    }
+    out
+}
+
+/// How a configuration's probes are evaluated at a width other than the studied ones.
+struct Prober<'a> {
+    sides: &'a Sides<'a>,
+    /// The environment at a width (one draw's: the first seed of the configuration).
+    env: &'a (dyn Fn(usize) -> Env + Sync),
+    /// Can the expression be evaluated on that environment? (With a network, only expressions
+    /// of the width and of fixed quantities: a draw's arrays have the studied width.)
+    usable: &'a (dyn Fn(&Expr) -> bool + Sync),
+    /// The link's random symbols.
+    random: &'a [Symbol],
+    /// The sides do not depend on the draws.
+    deterministic: bool,
+}
+
+impl Prober<'_> {
+    fn exprs(&self, p: &Probe) -> Vec<&Expr> {
+        match p {
+            Probe::Terms(set) => set.iter().map(|t| &self.sides.scale_terms[*t].1).collect(),
+            Probe::Whole => vec![self.sides.lhs, self.sides.rhs],
+        }
+    }
+
+    /// Its cost grows with the width (a sum).
+    fn summed(&self, p: &Probe) -> bool {
+        self.exprs(p)
+            .iter()
+            .any(|e| e.as_ref().iter().any(|n| matches!(n, Math::Sum(_))))
+    }
+
+    /// It is random (evaluated on one draw), not a deterministic value or an exact mean.
+    fn random(&self, p: &Probe) -> bool {
+        match p {
+            Probe::Terms(_) => self.exprs(p).iter().any(|e| uses_any(e, self.random)),
+            Probe::Whole => false,
+        }
+    }
+
+    fn label(&self, p: &Probe) -> String {
+        match p {
+            Probe::Terms(set) => {
+                let mut text = String::new();
+                for (i, t) in set.iter().enumerate() {
+                    let (positive, e) = &self.sides.scale_terms[*t];
+                    let e = crate::expr::text(e);
+                    text.push_str(match (i, positive) {
+                        (0, true) => "",
+                        (0, false) => "−",
+                        (_, true) => " + ",
+                        (_, false) => " − ",
+                    });
+                    text.push_str(&e);
+                }
+                if set.len() == 1 {
+                    format!("the term `{text}` of lhs − rhs")
+                } else {
+                    format!("the terms `{text}` of lhs − rhs together")
+                }
+            }
+            Probe::Whole if self.deterministic => "lhs − rhs".into(),
+            Probe::Whole => "the exact mean of lhs − rhs over the link's Gaussian symbols".into(),
+        }
+    }
+
+    /// The probe's value at width `w` and the size of what it sums (for the rounding), where
+    /// it evaluates to finite numbers.
+    fn at(&self, p: &Probe, w: usize) -> Option<(f64, f64)> {
+        if !self.exprs(p).iter().all(|e| (self.usable)(e)) {
+            return None;
+        }
+        let env = (self.env)(w);
+        let (value, size) = match p {
+            Probe::Terms(set) => {
+                let (mut value, mut size) = (0.0, 0.0);
+                for t in set {
+                    let (positive, e) = &self.sides.scale_terms[*t];
+                    let v = side(&env, e).ok()?;
+                    value += if *positive { v } else { -v };
+                    size += v.abs();
+                }
+                (value, size)
+            }
+            Probe::Whole if self.deterministic => {
+                let (l, r) = (
+                    side(&env, self.sides.lhs).ok()?,
+                    side(&env, self.sides.rhs).ok()?,
+                );
+                (l - r, l.abs() + r.abs())
+            }
+            Probe::Whole => {
+                let mean = |e: &Expr, random: bool| -> Option<f64> {
+                    if random {
+                        match Evaluator::new(&env).exact_expectation(e)? {
+                            Ok(v) => Some(v.value),
+                            Err(_) => None,
+                        }
+                    } else {
+                        side(&env, e).ok()
+                    }
+                };
+                let l = mean(self.sides.lhs, self.sides.lhs_random)?;
+                let r = mean(self.sides.rhs, self.sides.rhs_random)?;
+                let value = self.sides.exact(&env, (l, r)).ok()??;
+                (value, l.abs() + r.abs())
+            }
+        };
+        (value.is_finite() && size.is_finite()).then_some((value, size))
+    }
+}
+
+/// Does a deterministic probe clearly not shrink at its three largest widths (`v`, a factor
+/// √10 apart), each above the resolution `needed`? See [`PROBE_PERSIST`].
+fn persists(v: [f64; 3], needed: f64) -> bool {
+    if v.iter().any(|x| x.abs() <= needed) {
+        return false;
+    }
+    if v[2].abs() >= v[0].abs() {
+        return true;
+    }
+    // Aitken's extrapolation assumes geometric convergence: the second change smaller than the
+    // first and of its sign (not so just past a term's onset, relu(n − N)/(n·log n)).
+    let (d1, d2) = (v[1] - v[0], v[2] - v[1]);
+    let r = d2 / d1;
+    if !(r > 0.0 && r < 1.0) {
+        return false;
+    }
+    let c = v[2] - d2 * d2 / (d2 - d1);
+    c * v[2] > 0.0 && c.abs() >= PROBE_PERSIST * v[2].abs()
+}
+
+/// A `limit` study checked beyond its widths: every term (or group, or lhs − rhs as fitted)
+/// that is 0 at every studied width is evaluated at [`PROBE_OFF_GRID`] and [`PROBE_BEYOND`]
+/// (those with a sum up to [`PROBE_SUM_MAX`]). Nonzero there, the link is not a limit:
+/// `refuted` where it is deterministic and [`persists`], `unknown` otherwise. `None` when
+/// nothing is 0 at the widths or everything stays 0.
+fn beyond_widths(
+    study: &Study,
+    widths: &[usize],
+    draws: &[Vec<Draw>],
+    plan: &Plan,
+    prober: &Prober,
+) -> Option<Decision> {
+    let largest = widths.iter().copied().max().unwrap_or(0);
+    let shown = |ws: &[usize]| {
+        ws.iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut unknown = None;
+    for p in vanishing(draws, plan) {
+        let cap = if prober.summed(&p) {
+            PROBE_SUM_MAX
+        } else {
+            usize::MAX
+        };
+        let probe_widths = PROBE_OFF_GRID
+            .iter()
+            .chain(&PROBE_BEYOND)
+            .copied()
+            .filter(|w| !widths.contains(w));
+        let at = |w: usize| prober.at(&p, w).map(|(v, m)| (w, v, m));
+        let mut values: Vec<(usize, f64, f64)> = probe_widths
+            .clone()
+            .filter(|w| *w <= cap)
+            .filter_map(at)
+            .collect();
+        let Some(&(w0, v0, _)) = values.iter().find(|(_, v, m)| !is_zero(*v, *m)) else {
+            continue;
+        };
+        // Nonzero already, and deterministic: whether it shrinks is worth the larger widths
+        // (as far as the evaluator's term budget allows) — links that hold never pay them.
+        if cap < usize::MAX && !prober.random(&p) {
+            values.extend(probe_widths.filter(|w| *w > cap).filter_map(at));
+        }
+        let label = prober.label(&p);
+        let large: Vec<(usize, f64)> = values
+            .iter()
+            .filter(|(w, _, _)| *w > largest)
+            .map(|(w, v, _)| (*w, *v))
+            .collect();
+        let last3 = (large.len() >= 3).then(|| &large[large.len() - 3..]);
+        if let Some(l) = last3.filter(|_| !prober.random(&p)) {
+            if persists([l[0].1, l[1].1, l[2].1], study.needed) {
+                let at: Vec<String> = l
+                    .iter()
+                    .map(|(w, v)| format!("{} at n = {w}", super::render::sig(*v)))
+                    .collect();
+                return Some(Decision::Refuted(format!(
+                    "{label} is 0 at every studied width (n = {}) but not beyond them: {} at n = {w0}, and {}; it does not shrink, so lhs − rhs does not go to 0",
+                    shown(widths),
+                    super::render::sig(v0),
+                    at.join(", ")
+                )));
+            }
+        }
+        unknown.get_or_insert_with(|| {
+            Decision::Unknown(format!(
+                "{label} is 0 at every studied width (n = {}) but {} at n = {w0}{}: being 0 at the studied widths is no evidence that it vanishes as n → ∞",
+                shown(widths),
+                super::render::sig(v0),
+                if prober.random(&p) { " (one draw)" } else { "" }
+            ))
+        });
+    }
+    unknown
+}
+
 fn rms_of(xs: impl Iterator<Item = f64>) -> f64 {
     mean_of(xs.map(|x| x * x)).sqrt()
 }
@@ -765,6 +1045,42 @@ fn limit_distance(
     let powers = [plan.rate, 2.0 * plan.rate];
     let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof).ok()?;
     Some((fit.a.abs() - fit.a_interval.half_width).max(0.0))
+}
+
+/// The additive terms of lhs − rhs grouped as the scale of a study sees them: the terms that do
+/// not change from draw to draw at any width summed into one, then every set that cancels draw
+/// by draw merged ([`merge_cancelling`]).
+fn term_groups(draws: &[Vec<Draw>]) -> Vec<Vec<usize>> {
+    let k = draws.len();
+    let terms = draws[k - 1].first().map_or(0, |x| x.terms.len());
+    let all = || draws.iter().flatten();
+    let steady = |t: usize| {
+        draws.iter().all(|ds| {
+            ds.first().is_some_and(|f| {
+                ds.iter()
+                    .all(|x| x.terms[t].is_some() && x.terms[t] == f.terms[t])
+            })
+        })
+    };
+    let mut group: Vec<usize> = (0..terms).collect();
+    let fixed: Vec<usize> = (0..terms).filter(|t| steady(*t)).collect();
+    if let Some(&first) = fixed.first() {
+        for &t in &fixed {
+            group[t] = first;
+        }
+    }
+    let root_of = |g: &[usize], mut t: usize| {
+        while g[t] != t {
+            t = g[t];
+        }
+        t
+    };
+    let roots: BTreeSet<usize> = (0..terms).map(|t| root_of(&group, t)).collect();
+    let groups: Vec<Vec<usize>> = roots
+        .iter()
+        .map(|r| (0..terms).filter(|t| root_of(&group, *t) == *r).collect())
+        .collect();
+    merge_cancelling(groups, &all().collect::<Vec<_>>())
 }
 
 /// Summarise one configuration's draws (per width, in seed order) into a [`Study`].
@@ -827,38 +1143,10 @@ fn summarise(
     // Each group's size is the limit of its root mean square as the width grows: a term that
     // vanishes with the width (10⁶/n) has none, a random term that persists (z·∇f) keeps its
     // spread.
-    let terms = draws[k - 1].first().map_or(0, |x| x.terms.len());
-    let all = || draws.iter().flatten();
-    let steady = |t: usize| {
-        draws.iter().all(|ds| {
-            ds.first().is_some_and(|f| {
-                ds.iter()
-                    .all(|x| x.terms[t].is_some() && x.terms[t] == f.terms[t])
-            })
-        })
-    };
-    let mut group: Vec<usize> = (0..terms).collect();
-    let fixed: Vec<usize> = (0..terms).filter(|t| steady(*t)).collect();
-    if let Some(&first) = fixed.first() {
-        for &t in &fixed {
-            group[t] = first;
-        }
-    }
-    let root_of = |g: &[usize], mut t: usize| {
-        while g[t] != t {
-            t = g[t];
-        }
-        t
-    };
-    let roots: BTreeSet<usize> = (0..terms).map(|t| root_of(&group, t)).collect();
     let rms_limit = |value: &dyn Fn(&Draw) -> Option<f64>| {
         limit_distance(widths, draws, |x| value(x).map(|v| v * v), plan, level).map(f64::sqrt)
     };
-    let groups: Vec<Vec<usize>> = roots
-        .iter()
-        .map(|r| (0..terms).filter(|t| root_of(&group, *t) == *r).collect())
-        .collect();
-    let groups = merge_cancelling(groups, &all().collect::<Vec<_>>());
+    let groups = term_groups(draws);
     let group_value = |g: &[usize], x: &Draw| g.iter().map(|t| x.terms[*t]).sum::<Option<f64>>();
     let mut limit_scale = groups
         .iter()
@@ -1050,6 +1338,7 @@ fn run_config<F>(
     base: u64,
     plan: &Plan,
     draw: F,
+    prober: &Prober,
 ) -> Result<Study, StudyError>
 where
     F: Fn(usize, u64) -> Result<Draw, StudyError> + Sync,
@@ -1076,6 +1365,15 @@ where
         {
             batch = total;
             continue;
+        }
+        let mut study = study;
+        if study.decision == Decision::Limit {
+            if let Some(decision) = beyond_widths(&study, widths, &per_width, plan, prober) {
+                if let Decision::Refuted(m) = &decision {
+                    study.failure = Some(m.clone());
+                }
+                study.decision = decision;
+            }
         }
         return Ok(study);
     }
@@ -1213,9 +1511,33 @@ fn network_studies(
                     terms: sides.terms(&env, &fixed_terms),
                 })
             };
+            // Beyond the widths: the first draw's environment at another width, for
+            // expressions of the width and fixed quantities only.
+            let env_at = |w: usize| {
+                let mut env = first.clone();
+                env.scalars.insert(width, w as f64);
+                env
+            };
+            let usable = |e: &Expr| {
+                used_symbols(&[e]).iter().all(|s| {
+                    !random.contains(s)
+                        && !spec
+                            .bind
+                            .iter()
+                            .any(|(t, q)| t == s && q.is_drawn() && *q != Quantity::Width)
+                })
+            };
+            let prober = Prober {
+                sides: &sides,
+                env: &env_at,
+                usable: &usable,
+                random: &random,
+                deterministic: usable(lhs) && usable(rhs),
+            };
             let config = format!("{act}, L = {depth}");
-            ev.studies
-                .push(run_config(config, &widths, seeds, base, &plan, draw)?);
+            ev.studies.push(run_config(
+                config, &widths, seeds, base, &plan, draw, &prober,
+            )?);
         }
     }
     Ok(())
@@ -1290,8 +1612,23 @@ fn point_studies(
             c if c.is_empty() => format!("sample point {}", EDGE_POINTS + k + 1),
             c => c,
         };
-        ev.studies
-            .push(run_config(config, &WIDTHS, SEEDS, base, &plan, draw)?);
+        // Beyond the widths: the point at another width, on the configuration's first seed.
+        let env_at = |w: usize| {
+            let mut env = base_env.clone();
+            env.scalars.insert(width, w as f64);
+            env.draw_seed = Some(base);
+            env
+        };
+        let prober = Prober {
+            sides: &sides,
+            env: &env_at,
+            usable: &|_: &Expr| true,
+            random: &random,
+            deterministic: plan.deterministic,
+        };
+        ev.studies.push(run_config(
+            config, &WIDTHS, SEEDS, base, &plan, draw, &prober,
+        )?);
     }
     Ok(())
 }

@@ -340,9 +340,14 @@ fn render_checks(
         );
     }
     if let (Some(res), None) = (ev.coarse_resolution, ev.counterexample()) {
+        let scale = if ev.coarse_by_terms {
+            "the size of the terms of the prover's lhs − rhs (the sides share a larger part exactly)"
+        } else {
+            "the sides' scale"
+        };
         let _ = writeln!(
             o,
-            "{pad}numeric: the Monte Carlo resolution is {res:.1e} of the sides' scale, coarser than {:.0e}: agreement that coarse is no evidence for `consistent`",
+            "{pad}numeric: the Monte Carlo resolution is {res:.1e} of {scale}, coarser than {:.0e}: agreement that coarse is no evidence for `consistent`",
             crate::precision::MC_RESOLUTION_REL
         );
     }
