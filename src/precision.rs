@@ -109,6 +109,19 @@ pub const MC_LEVEL: f64 = 0.95;
 /// resolution reached. A proof does not need it (the numerics only guard a proof).
 pub const MC_RESOLUTION_REL: f64 = 1e-2;
 
+/// The coarsest f64 resolution at which a point's agreement is evidence for `consistent` (a
+/// link needs `MIN_POINTS` such points): a
+/// deterministic point's tolerance relative to max(|lhs|, |rhs|, 1), 1e-2 like
+/// [`MC_RESOLUTION_REL`]. The tolerance grows with the size of the terms a side is computed
+/// from: E[w²·cosh²30] − E[w²·sinh²30] (= 1) agreed with 12345 within 6.9·10¹⁵, because both
+/// terms are 2.8·10²⁵. Measured over every deterministic point of `check --all --notes`: the
+/// `consistent` links reach at most 6.4·10⁻⁶ (integrals 3.1, a quadrature's error estimate);
+/// the coarser ones are proved links (cosh²t − sinh²t = 1 at large t: 10², not judged by this),
+/// single edge points (√(1 − r²) at r = −1, whose first-order error bound is 18 on a side of
+/// 3), links already `unknown` for another reason, and the deliberate cancellations of
+/// wrong/cancellation_hidden.toml.
+pub const F64_RESOLUTION_REL: f64 = 1e-2;
+
 // ---- width studies --------------------------------------------------------------------------
 
 /// Widths of a study unless the `[network]` table says otherwise: 15, 34, 59, 132, 241, 518 —

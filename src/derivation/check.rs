@@ -85,6 +85,12 @@ pub struct Evidence {
     /// The scale of [`Self::coarse_resolution`] is the size of the terms of the prover's
     /// lhs − rhs (smaller than the sides: they share a part exactly), not the sides'.
     pub coarse_by_terms: bool,
+    /// For an equality without a proof: a point where the sides agree only within an f64
+    /// tolerance coarser than [`crate::precision::F64_RESOLUTION_REL`] of max(|lhs|, |rhs|, 1)
+    /// (the point, the tolerance), when fewer than [`MIN_POINTS`] points are finer: terms far
+    /// larger than the sides cancel, and any value near the claimed one would have agreed; not
+    /// `consistent`.
+    pub unresolved: Option<(String, f64)>,
 }
 
 impl Evidence {
@@ -915,7 +921,24 @@ pub(super) fn check_sides(
             }
         }
     }
-    let checked = evidence.checked() && evidence.coarse_resolution.is_none();
+    if !proved && !cex && step.rel == Relation::Eq {
+        // A point whose f64 tolerance is coarser than the sides is not evidence (it counts as
+        // not evaluated): with fewer than MIN_POINTS others left, the link is not `consistent`.
+        let coarse = |p: &&PointResult| {
+            let size = p.lhs.value.abs().max(p.rhs.value.abs()).max(1.0);
+            !p.cmp.statistical && p.cmp.tol > crate::precision::F64_RESOLUTION_REL * size
+        };
+        let resolved = evidence.points.iter().filter(|p| !coarse(p)).count();
+        if resolved < MIN_POINTS {
+            evidence.unresolved = evidence
+                .points
+                .iter()
+                .find(coarse)
+                .map(|p| (p.at.clone(), p.cmp.tol));
+        }
+    }
+    let checked =
+        evidence.checked() && evidence.coarse_resolution.is_none() && evidence.unresolved.is_none();
     result.verdict = match (proved, cex, checked) {
         (true, true, _) => {
             let p = evidence.counterexample().expect("a counterexample");

@@ -196,6 +196,9 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
                 numeric["coarse_resolution_scale"] = json!("residual terms");
             }
         }
+        if let Some((at, tol)) = &ev.unresolved {
+            numeric["unresolved_f64"] = json!({"at": at, "tolerance": tol});
+        }
         search(&mut o, "numeric", numeric);
     }
     if let Some(sub) = &r.substitution {

@@ -351,6 +351,14 @@ fn render_checks(
             crate::precision::MC_RESOLUTION_REL
         );
     }
+    if let (Some((at, tol)), None) = (&ev.unresolved, ev.counterexample()) {
+        let at = if at.is_empty() { "every point" } else { at };
+        let _ = writeln!(
+            o,
+            "{pad}numeric: at {at} the sides agree only within an f64 tolerance of {tol:.1e}, coarser than {:.0e} of their size: the terms they are computed from cancel, and any value that near would have agreed; not evidence",
+            crate::precision::F64_RESOLUTION_REL
+        );
+    }
     if ev.small_sizes_only() && ev.counterexample().is_none() {
         let _ = writeln!(
             o,
