@@ -46,20 +46,27 @@ pub const FEATURE_GRID: usize = 128;
 /// over a size costs 10⁸ at the sizes the search visits; the search then stops early (it only
 /// ever adds evidence against a link).
 pub const SEARCH_TERMS: u64 = 5_000_000;
+/// The budget of a search whose sides hold an integral, an expectation, `gauss(…)` or a
+/// derivative (their quadrature nodes and samples count with the terms): 2·10⁶, a few tenths
+/// of a second. A side that needs Monte Carlo is not searched (a margin within sampling error
+/// is no violation, and each evaluation costs 20,000 samples).
+pub const SEARCH_WORK_HEAVY: u64 = 2_000_000;
 
 thread_local! {
-    /// The terms the running search has spent ([`SEARCH_TERMS`]).
+    /// The work the running search has spent ([`SEARCH_TERMS`], [`SEARCH_WORK_HEAVY`]).
     static SPENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// The running search's budget.
+    static BUDGET: std::cell::Cell<u64> = const { std::cell::Cell::new(SEARCH_TERMS) };
 }
 
 /// Evaluates `e` at `env` for the search, within its budget.
 fn evaluate(e: &Expr, env: &Env) -> Option<crate::numeric::eval::Value> {
-    if SPENT.get() > SEARCH_TERMS {
+    if SPENT.get() > BUDGET.get() {
         return None;
     }
     let mut ev = Evaluator::new(env);
     let v = ev.eval(e);
-    SPENT.set(SPENT.get() + ev.terms_spent());
+    SPENT.set(SPENT.get() + ev.work_spent());
     // Where f64 cannot decide (a jump's argument within rounding of 0: sign(n − 137) at
     // n = 137), ball arithmetic may (an exact 0 is exact there).
     v.ok().or_else(|| {
@@ -350,6 +357,19 @@ fn beyond(zeros: &[f64], (dlo, dhi): (f64, f64), integer: bool) -> Vec<f64> {
 /// if any.
 pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<PointResult> {
     SPENT.set(0);
+    BUDGET.set(if pointwise(&[lhs, rhs]) {
+        SEARCH_TERMS
+    } else {
+        SEARCH_WORK_HEAVY
+    });
+    // A side estimated by Monte Carlo at the first point is not searched.
+    let first = point_retry(d, 0, 0);
+    if [lhs, rhs]
+        .iter()
+        .any(|e| evaluate(e, &first).is_some_and(|v| v.stderr > 0.0))
+    {
+        return None;
+    }
     let mut used = used_symbols(&[lhs, rhs]);
     // The symbols an index's range mentions belong to the point too (the search may raise a
     // size so that an index reaches a value: the counterexample names both).

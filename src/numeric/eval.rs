@@ -209,6 +209,9 @@ pub struct Evaluator<'a> {
     mc_k: Option<u64>,
     /// Sum terms and monomial products spent so far (see [`TERM_BUDGET`]).
     terms: u64,
+    /// Integrand evaluations of the integrations run so far (quadrature nodes, Monte Carlo
+    /// samples): with `terms`, the work a caller with a budget of its own counts.
+    nodes: u64,
     rng: rand_pcg::Pcg64,
     /// The constant table of each expression being evaluated (keyed by its address, which is
     /// unique while it is borrowed for the evaluation), so that a constant subterm's exact value
@@ -340,6 +343,7 @@ impl<'a> Evaluator<'a> {
             sample: None,
             mc_k: None,
             terms: 0,
+            nodes: 0,
             rng: rand_pcg::Pcg64::seed_from_u64(env.draw_seed.unwrap_or(env.seed) ^ 0x5eed),
             constants: vec![],
             name_hashes: vec![],
@@ -373,6 +377,7 @@ impl<'a> Evaluator<'a> {
         let outer = self.jump_tally.replace(0);
         let (mut extra, mut nodes) = (0u64, 0usize);
         let result = run(self, &mut extra, &mut nodes);
+        self.nodes += nodes as u64;
         let undecided = self.jump_tally.take().unwrap_or(0) + extra;
         self.jump_tally = outer;
         let value = result?;
@@ -671,6 +676,12 @@ impl<'a> Evaluator<'a> {
     /// Sum terms and polynomial products spent so far (see [`TERM_BUDGET`]).
     pub fn terms_spent(&self) -> u64 {
         self.terms
+    }
+
+    /// Sum terms, monomial products and integrand evaluations spent so far: the cost of the
+    /// evaluations made, for a caller that evaluates many points within a budget.
+    pub fn work_spent(&self) -> u64 {
+        self.terms + self.nodes
     }
 
     fn charge(&mut self, count: i128, what: impl FnOnce() -> String) -> Result<(), EvalError> {
