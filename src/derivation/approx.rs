@@ -293,6 +293,20 @@ fn step(toward: Toward, start: f64, below: bool, integer: bool, j: usize) -> f64
     }
 }
 
+/// What one order study is about: the link's sides, the parameter, where it goes, the order,
+/// the number of steps, and whether the parameter is an integer.
+#[derive(Clone, Copy)]
+struct Setting<'a> {
+    d: &'a Derivation,
+    lhs: &'a Expr,
+    rhs: &'a Expr,
+    symbol: Symbol,
+    toward: Toward,
+    order: f64,
+    steps_n: usize,
+    integer: bool,
+}
+
 /// The study of `lhs ≈ rhs` as `symbol` goes `toward`, with error of the given `order`.
 pub fn study(
     d: &Derivation,
@@ -324,11 +338,19 @@ pub fn study(
         Toward::Zero => STEPS_ZERO,
         Toward::Infinity => STEPS_INF,
     };
+    let setting = Setting {
+        d,
+        lhs,
+        rhs,
+        symbol,
+        toward,
+        order,
+        steps_n,
+        integer,
+    };
     'sides: for &(below, start) in &sides {
         for k in EDGE_POINTS..EDGE_POINTS + POINTS {
-            let point = study_point(
-                d, lhs, rhs, symbol, toward, order, k, steps_n, below, start, integer,
-            );
+            let point = study_point(&setting, k, below, start);
             match point {
                 Err(why) => {
                     out.skipped.get_or_insert(why);
@@ -348,20 +370,22 @@ pub fn study(
 
 /// One point of the study (the `k`-th sample point), from one side; why it was not evaluated
 /// if so.
-#[allow(clippy::too_many_arguments)]
 fn study_point(
-    d: &Derivation,
-    lhs: &Expr,
-    rhs: &Expr,
-    symbol: Symbol,
-    toward: Toward,
-    order: f64,
+    setting: &Setting,
     k: usize,
-    steps_n: usize,
     below: bool,
     start: f64,
-    integer: bool,
 ) -> Result<ApproxPoint, String> {
+    let Setting {
+        d,
+        lhs,
+        rhs,
+        symbol,
+        toward,
+        order,
+        steps_n,
+        integer,
+    } = *setting;
     let base = point_scaled(d, k, 0);
     let mut steps = vec![];
     // (|h|, |lhs − rhs|) at the steps well above rounding, and the difference's relative
