@@ -391,6 +391,23 @@ pub(super) fn side(env: &Env, e: &Expr, name: &str) -> Result<Value, PointError>
 
 /// A side's value as a point's evidence: a value that is not finite, or whose accuracy is not,
 /// and an evaluation error are reasons the point is not evaluated.
+/// Why an f64 comparison of `l` and `r` is no evidence, if both sides and their magnitude scales
+/// lie below √(smallest normal double) ≈ 1.5·10⁻¹⁵⁴ and are not both exactly 0: there a product
+/// of two such quantities underflows (x·x/x is 0 at x = 2·10⁻³⁰⁰, not x), so a difference may
+/// be the underflow's and an agreement may be two underflows'.
+pub(super) fn underflow_zone(l: Value, r: Value) -> Option<String> {
+    let tiny = f64::MIN_POSITIVE.sqrt();
+    let size = [l.value, r.value, l.scale, r.scale]
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    (size < tiny && size > 0.0).then(|| {
+        format!(
+            "the sides ({:e}, {:e}) are below {tiny:.1e}, where f64 products underflow: the comparison needs ball arithmetic",
+            l.value, r.value
+        )
+    })
+}
+
 fn judged(value: Result<Value, EvalError>, name: &str) -> Result<Value, PointError> {
     match value {
         Ok(v) if v.value.is_finite() && v.scale.is_finite() && v.stderr.is_finite() => Ok(v),
@@ -417,6 +434,9 @@ fn evaluate_point(
 ) -> Result<(Value, Value, Comparison), PointError> {
     let l = judged(eval(lhs), "lhs")?;
     let r = judged(eval(rhs), "rhs")?;
+    if let Some(why) = underflow_zone(l, r) {
+        return Err(PointError::Other(why));
+    }
     // With one expectation in the link and the other side exact, the merged difference is that
     // side's own estimate shifted by a constant: the same samples, mean and standard error, so
     // the comparison of the sides is the same test (and its Monte Carlo is not run twice).
@@ -939,7 +959,7 @@ pub(super) fn check_sides(
         (true, true, _) => {
             let p = evidence.counterexample().expect("a counterexample");
             result.unsound = Some(Unsound(format!(
-                "link {} of `{}` was proved but the sides differ at {}: {} vs {}",
+                "link {} of `{}` was proved but the sides differ at {}: {:?} vs {:?}",
                 link.id, d.id, p.at, p.lhs.value, p.rhs.value
             )));
             Verdict::Unsound

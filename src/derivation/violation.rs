@@ -513,6 +513,9 @@ fn violated(
         Err(_) => {
             let l = Evaluator::new(env).eval(lhs).ok()?;
             let r = Evaluator::new(env).eval(rhs).ok()?;
+            if super::check::underflow_zone(l, r).is_some() {
+                return None;
+            }
             let c: Comparison = compare(l, r, 1);
             (l, r, c)
         }
