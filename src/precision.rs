@@ -14,6 +14,8 @@
 //! - **Order studies** ([`CREEP_FLOOR`], [`CREEP_RATIO`], [`CREEP_REFUTE`], [`MIN_CREEP_STEPS`]): when an error
 //!   constant still grows (the other thresholds of `derivation::approx` are in that module).
 //! - **Covariances** ([`PSD_SLACK`]) and **high precision** ([`BITS`]).
+//! - **gauss(…) along curves** ([`CURVE_CELLS`], [`UNSEEN_WIDTH`], [`CURVE_PROBES`]): where the
+//!   nested rule looks for the zeros of a curved subterm.
 
 // ---- comparing two sides ------------------------------------------------------------------
 
@@ -247,6 +249,27 @@ pub const RATIO_REL: f64 = 1e-9;
 /// Relative slack allowed in s12² ≤ s11·s22 before a covariance is refused (within it, s12 is
 /// clamped to ±√(s11·s22)): 1e-12, the rounding of a covariance computed in f64.
 pub const PSD_SLACK: f64 = 1e-12;
+
+// ---- quadrature of gauss(…) along curves ---------------------------------------------------
+
+/// Intervals of the grid on which `gauss(…)`'s nested rule looks for the zeros of a curved
+/// subterm (u² + v² − 1 inside exp(−10⁸·(…)²)) along z2 at each node z1 of the outer integral,
+/// and for where its least or greatest value along z2 crosses 0: 128 on [−37.5, 37.5], a cell
+/// of 0.59 standard deviations. A pair of zeros closer than a cell is still found as a zero
+/// touched (a local minimum of |g| below 10⁻³ of its largest value, refined by golden
+/// section). A quarter of the 512 of a 1-D integral ([`crate::numeric::features::ZERO_GRID`]):
+/// the search runs at every outer node, and with 512 the ridge on u² + v² = 1 took 4 times as
+/// long for the same cuts.
+pub const CURVE_CELLS: usize = 128;
+/// The width graded towards at a cut of the outer integral where no probe of the integrand saw
+/// anything but 0 (the feature sits off the lines probed): 4·10⁻¹⁰, graded by doubling up to 2
+/// (34 edges on each side), the resolution of a 1-D integral's grading over the range (4⁻²⁰ of
+/// [−37.5, 37.5] is 7·10⁻¹¹).
+pub const UNSEEN_WIDTH: f64 = 4e-10;
+/// Where, across the outer integral's cut at a curve's zero, the integrand is probed for the
+/// width to grade from (in z2, besides the point on the curve): lines that are not symmetric
+/// about 0, so that a factor odd or even in v does not vanish on all of them.
+pub const CURVE_PROBES: [f64; 3] = [0.0, 0.75, -1.25];
 /// The working precision of the ball arithmetic that decides a point where it applies: 128 bits,
 /// so that rounding (≈ 3e-39 relative) is far below any difference a wrong step makes.
 pub const BITS: u32 = 128;

@@ -1774,11 +1774,55 @@ impl<'a> Evaluator<'a> {
                 }
             }
         };
+        // The curved subterms' values (compiled where they can be; NaN where one has none).
+        let mut curved = form.curved.clone();
+        curved.sort();
+        curved.dedup();
+        let curve_programs: Vec<Option<Program>> = curved
+            .iter()
+            .map(|&id| {
+                let mut me = inner.borrow_mut();
+                me.with_constants(e, |me| me.compile(e, id, &mut Vars::Named(&[u, v])))
+                    .ok()
+                    .flatten()
+            })
+            .collect();
+        let curve_stack = std::cell::RefCell::new(Vec::new());
+        let curve_fns: Vec<Box<dyn Fn(f64, f64) -> f64 + '_>> = curved
+            .iter()
+            .zip(&curve_programs)
+            .map(|(&id, program)| -> Box<dyn Fn(f64, f64) -> f64 + '_> {
+                let (inner, curve_stack) = (&inner, &curve_stack);
+                Box::new(move |x: f64, y: f64| {
+                    if let Some(p) = program {
+                        return p.run(&[x, y], &mut curve_stack.borrow_mut(), &mut 0).value;
+                    }
+                    let mut inner = inner.borrow_mut();
+                    inner.terms = 0;
+                    inner.bound[iu].1 = x;
+                    inner.bound[iv].1 = y;
+                    inner.value(e, id).map_or(f64::NAN, |val| val.value)
+                })
+            })
+            .collect();
+        let curves: Vec<super::gauss::Curve> = curved
+            .iter()
+            .zip(&curve_fns)
+            .map(|(&id, g)| {
+                let free = crate::expr::binders::free_symbols(e, id);
+                super::gauss::Curve {
+                    g: g.as_ref(),
+                    uses_u: free.contains(&u),
+                    uses_v: free.contains(&v),
+                }
+            })
+            .collect();
         let result = expectation(
             &Integrand {
                 f: &f,
                 kinks: &form.kinks,
                 features: &form.features,
+                curves: &curves,
                 smoothness: form.smoothness,
                 uses_u: form.uses_u,
                 uses_v: form.uses_v,
@@ -1822,6 +1866,7 @@ impl<'a> Evaluator<'a> {
         let mut form = GaussForm {
             kinks: vec![],
             features: vec![],
+            curved: vec![],
             smoothness: super::gauss::Smoothness::Polynomial,
             uses_u: free.contains(&u),
             uses_v: free.contains(&v),
@@ -1904,6 +1949,21 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Does `e[id]` vanish exactly where one of its operands does (−x, c·x, x/c, x^k for a
+    /// constant c and a whole k ≥ 1)?
+    fn same_zeros_as_operand(&mut self, e: &Expr, id: Id, w: &FormWalk) -> bool {
+        let free = |x: Id| form_mentions(e, x, w) == (false, false);
+        match e[id] {
+            Math::Neg(_) => true,
+            Math::Mul([a, b]) => free(a) || free(b),
+            Math::Div([_, b]) => free(b),
+            Math::Pow([_, k]) if free(k) => {
+                matches!(self.value(e, k).map(|x| x.value), Ok(k) if k >= 1.0 && k.fract() == 0.0)
+            }
+            _ => false,
+        }
+    }
+
     /// The walk of [`Evaluator::gauss_form`]; `smooth_context`: inside a function that is not a
     /// polynomial nor a kink at an affine argument (an affine argument there marks a feature
     /// line).
@@ -1920,6 +1980,13 @@ impl<'a> Evaluator<'a> {
                     w.form.features.push(super::gauss::Line { u: a, v: b, c });
                 }
                 return;
+            }
+            // A subterm that is not affine inside a smooth function or a kink: its zero set is
+            // a curve the integrand may be narrow, kinked or jump along (u² + v² − 1 in
+            // exp(−10⁸·(u² + v² − 1)²)). A constant multiple, a negation or a whole power
+            // has the zeros of its operand, which the walk reaches next.
+            if smooth_context && !bound && !self.same_zeros_as_operand(e, id, w) {
+                w.form.curved.push(id);
             }
         }
         let node = e[id].clone();
@@ -2570,6 +2637,9 @@ fn unary_fns(node: &Math) -> Option<(Id, Unary, Deriv)> {
 struct GaussForm {
     kinks: Vec<super::gauss::Line>,
     features: Vec<super::gauss::Line>,
+    /// Subterms not affine in u and v inside a smooth function or a kink, whose zeros may
+    /// carry a feature along a curve ([`super::gauss::Curve`]).
+    curved: Vec<Id>,
     smoothness: super::gauss::Smoothness,
     uses_u: bool,
     uses_v: bool,

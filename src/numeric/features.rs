@@ -4,8 +4,6 @@
 //! expectations over one entry (`eval.rs`) and by the inequality search
 //! (`derivation/violation.rs`).
 
-use egg::Id;
-
 /// Where a one-dimensional quadrature cuts its range (an integral's, or an expectation's over
 /// one Gaussian entry): the zeros of subterms that vary along it (`value(id, x)`; `None` where
 /// one cannot be evaluated). A kink of relu(s − c), the peak of exp(−10⁸·(s − 0.3)²) or of
@@ -15,12 +13,12 @@ use egg::Id;
 /// on the grid, refined by golden section: (s − 0.3)² written 0.09 + s² − 0.6·s). A subterm
 /// with more than [`MAX_CUTS`]/2 zeros oscillates (sin(1000·s)) and gives none; at most
 /// [`MAX_CUTS`] in all, sorted.
-pub(crate) fn feature_cuts(
-    ids: &[Id],
+pub(crate) fn feature_cuts<I: Copy>(
+    ids: &[I],
     lo: f64,
     hi: f64,
     cells: usize,
-    mut value: impl FnMut(Id, f64) -> Option<f64>,
+    mut value: impl FnMut(I, f64) -> Option<f64>,
 ) -> Vec<f64> {
     let mut cuts = vec![];
     for &id in ids {

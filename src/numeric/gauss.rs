@@ -41,7 +41,7 @@ use std::sync::OnceLock;
 mod piecewise;
 
 pub use crate::precision::PSD_SLACK;
-pub use piecewise::{expectation, Estimate, Integrand, Line, Smoothness};
+pub use piecewise::{expectation, Curve, Estimate, Integrand, Line, Smoothness};
 
 /// A 2×2 covariance matrix [[s11, s12], [s12, s22]].
 ///
@@ -708,6 +708,7 @@ mod tests {
             f: &g,
             kinks: &[Line::U_AXIS],
             features: &[Line::V_AXIS],
+            curves: &[],
             smoothness: Smoothness::Analytic,
             uses_u: true,
             uses_v: true,

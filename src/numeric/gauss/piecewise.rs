@@ -40,7 +40,8 @@ use super::{
     rho_score, trapezoid2, wedge_ring, wedges, Cov2, NumericError, Whitened, ANGULAR_NODES,
     FINE_ANGULAR_NODES, RADIUS,
 };
-use crate::precision::SCALE;
+use crate::numeric::features::{feature_cuts, golden_min, ZERO_GRID};
+use crate::precision::{CURVE_CELLS, CURVE_PROBES, SCALE, UNSEEN_WIDTH};
 use std::f64::consts::{FRAC_PI_2, PI};
 
 /// The line α·u + β·v + γ = 0 in the plane of (u, v).
@@ -94,6 +95,8 @@ pub struct Integrand<'a> {
     pub kinks: &'a [Line],
     /// Lines near which it may vary fast.
     pub features: &'a [Line],
+    /// Subterms whose zeros may carry a feature along a curve (see [`Curve`]).
+    pub curves: &'a [Curve<'a>],
     /// What is known of its smoothness on the pieces the kink lines cut.
     pub smoothness: Smoothness,
     /// Does it depend on u?
@@ -104,6 +107,21 @@ pub struct Integrand<'a> {
     /// covariance's entries (0 where ρ is exact): ρ is known to [`SCALE`] of it, and the
     /// expectation's scale includes how far that moves it.
     pub rho_scale: f64,
+}
+
+/// A subterm of the integrand that is not affine in u and v but sits inside a smooth function
+/// or a kink (u² + v² − 1 in exp(−10⁸·(u² + v² − 1)²), u·v − 1 in step(u·v − 1)): the integrand
+/// may be narrow, kinked or jump along its zero set, a curve no [`Line`] describes. Each 1-D
+/// integral of the nested rule is cut at its zeros along the integral's variable and graded
+/// towards them; the outer one also where its zero set along the inner variable begins or ends
+/// (see [`nested`]).
+pub struct Curve<'a> {
+    /// Its value at (u, v) (non-finite where it has none).
+    pub g: &'a dyn Fn(f64, f64) -> f64,
+    /// Does it depend on u?
+    pub uses_u: bool,
+    /// Does it depend on v?
+    pub uses_v: bool,
 }
 
 /// An expectation with its error estimate.
@@ -242,7 +260,7 @@ pub(super) fn activation_fallback(
         let stretch = (l.p * w.a).abs().max((l.p * w.rho + l.q * w.c).abs() * w.b);
         l.width = 4.0 / stretch.max(1.0);
     }
-    nested(f, w, &zl, 1.0).map(|(e, _)| e)
+    nested(f, w, &zl, &[], 1.0).map(|(e, _)| e)
 }
 
 /// A line p·z1 + q·z2 + r = 0 of the whitened plane, (p, q) a unit normal, with what crosses
@@ -317,6 +335,14 @@ fn feature_width(
     at: &mut dyn FnMut(f64) -> Result<f64, NumericError>,
     size: f64,
 ) -> Result<f64, NumericError> {
+    probe_width(at, size).map(|(width, _)| width)
+}
+
+/// [`feature_width`], and whether any probe saw a value other than 0.
+fn probe_width(
+    at: &mut dyn FnMut(f64) -> Result<f64, NumericError>,
+    size: f64,
+) -> Result<(f64, bool), NumericError> {
     // The probes go down to the rounding of the point's position (to 1e-300 at the origin),
     // and stop once 60 successive ones have shown nothing but rounding noise.
     let finest = resolution(size);
@@ -346,7 +372,7 @@ fn feature_width(
     }
     let n = g[0].len();
     if m == 0.0 || n < 3 {
-        return Ok(f64::INFINITY);
+        return Ok((f64::INFINITY, m != 0.0));
     }
     let floor = PROBE_FLOOR * m;
     let mut width = f64::INFINITY;
@@ -361,7 +387,7 @@ fn feature_width(
             }
         }
     }
-    Ok(width)
+    Ok((width, true))
 }
 
 /// The smallest meaningful distance from a point at `x`: its rounding, 8 ulps (1e-300 at 0).
@@ -581,6 +607,11 @@ fn line(it: &Integrand, ku: f64, kv: f64, factor: f64) -> Result<Estimate, Numer
         let width = feature_width(&mut |t| at(z + t), z.abs())?;
         marks.push(Mark { at: z, width });
     }
+    // Zeros of the curves along the line: a ridge on u² = 1 is narrow at u = ±1.
+    let curves: Vec<&Curve> = it.curves.iter().collect();
+    for z in curve_zeros(&curves, |z| (ku * z, kv * z), ZERO_GRID) {
+        marks.push(curve_mark(z, &[0.0], false, &mut |t, _| at(t))?);
+    }
     let mut g = |z: f64| -> Result<Integral, NumericError> {
         let (u, v) = (ku * z, kv * z);
         let (y, s) = checked(f, u, v)?;
@@ -593,6 +624,108 @@ fn line(it: &Integrand, ku: f64, kv: f64, factor: f64) -> Result<Estimate, Numer
     };
     let r = integrate_line(&mut g, &marks)?;
     accepted(r, factor)
+}
+
+/// The zeros of the curves ([`Curve`]) along the line `at(t)`, t in [−37.5, 37.5]
+/// ([`feature_cuts`] on `cells` intervals: sign changes, and zeros touched without one).
+fn curve_zeros(curves: &[&Curve], at: impl Fn(f64) -> (f64, f64), cells: usize) -> Vec<f64> {
+    let end = ENDS[ENDS.len() - 1];
+    let index: Vec<usize> = (0..curves.len()).collect();
+    let value = |k: usize, t: f64| {
+        let (u, v) = at(t);
+        let y = (curves[k].g)(u, v);
+        y.is_finite().then_some(y)
+    };
+    let mut cuts = feature_cuts(&index, -end, end, cells, value);
+    // Two zeros inside one cell (u² + v² = 1 near u = ±1) show on the grid only as a small
+    // |g| between larger ones, which the search above takes for one zero touched: where the
+    // extreme of g between its neighbours has the other sign, both zeros are found by bisection.
+    let h = 2.0 * end / cells as f64;
+    for k in 0..curves.len() {
+        let grid: Vec<Option<f64>> = (0..=cells).map(|i| value(k, -end + h * i as f64)).collect();
+        for i in 1..cells {
+            let (Some(l), Some(m), Some(r)) = (grid[i - 1], grid[i], grid[i + 1]) else {
+                continue;
+            };
+            let sign = m.signum();
+            if m == 0.0 || l.signum() != sign || r.signum() != sign {
+                continue;
+            }
+            if !(m.abs() <= l.abs() && m.abs() <= r.abs()) {
+                continue;
+            }
+            let (a, b) = (-end + h * (i - 1) as f64, -end + h * (i + 1) as f64);
+            let x = -end + h * i as f64;
+            let (y, t) = golden_min(|t| value(k, t).map(|y| sign * y), (a, b), (sign * m, x), 80);
+            if y >= 0.0 {
+                continue;
+            }
+            for (mut lo, mut hi) in [(a, t), (t, b)] {
+                // g has the sign `sign` at lo (resp. hi) and the other at t.
+                let lo_side = lo == a;
+                for _ in 0..60 {
+                    let mid = 0.5 * (lo + hi);
+                    let Some(ym) = value(k, mid) else { break };
+                    if (ym.signum() == sign) == lo_side {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                cuts.push(0.5 * (lo + hi));
+            }
+        }
+    }
+    cuts.sort_by(f64::total_cmp);
+    cuts
+}
+
+/// A mark at a curve's zero `z` on a 1-D integral, graded towards from the smallest width the
+/// probes `at(t, s)` measure across it (t along the integral's variable from `z`, s one of
+/// `offsets` across it). Where every probe saw only 0 the width is not known: graded from
+/// [`UNSEEN_WIDTH`] when `unseen_graded` (the outer integral, whose integrand is probed only on
+/// a few lines), not at all otherwise (the inner integral's own integrand is 0 there).
+fn curve_mark(
+    z: f64,
+    offsets: &[f64],
+    unseen_graded: bool,
+    at: &mut dyn FnMut(f64, f64) -> Result<f64, NumericError>,
+) -> Result<Mark, NumericError> {
+    let (mut width, mut seen) = (f64::INFINITY, false);
+    for &s in offsets {
+        let (w, saw) = probe_width(&mut |t| at(z + t, s), z.abs())?;
+        width = width.min(w);
+        seen |= saw;
+    }
+    if !seen && unseen_graded {
+        width = UNSEEN_WIDTH;
+    }
+    Ok(Mark { at: z, width })
+}
+
+/// The least (`sign` = 1) or greatest (`sign` = −1) value of a curve along z2 at z1, and where:
+/// the extreme of a grid of [`CURVE_CELLS`] intervals on [−37.5, 37.5], refined by golden
+/// section between its neighbours. None where no value is finite.
+fn curve_extreme(curve: &Curve, w: Whitened, z1: f64, sign: f64) -> Option<(f64, f64)> {
+    let end = ENDS[ENDS.len() - 1];
+    let (u, v0, bc) = (w.a * z1, w.b * w.rho * z1, w.b * w.c);
+    let at = |z2: f64| -> Option<f64> {
+        let y = sign * (curve.g)(u, v0 + bc * z2);
+        y.is_finite().then_some(y)
+    };
+    let h = 2.0 * end / CURVE_CELLS as f64;
+    let mut best: Option<(f64, f64)> = None;
+    for k in 0..=CURVE_CELLS {
+        let z2 = -end + h * k as f64;
+        if let Some(y) = at(z2) {
+            if best.is_none_or(|(b, _)| y < b) {
+                best = Some((y, z2));
+            }
+        }
+    }
+    let (y, z2) = best?;
+    let (y, z2) = golden_min(at, (z2 - h, z2 + h), (y, z2), 60);
+    Some((sign * y, z2))
 }
 
 /// The estimate of an integral, accepted when its error (times `factor` where the integrand is
@@ -660,7 +793,10 @@ fn plane(it: &Integrand, w: Whitened, factor: f64) -> Result<(Estimate, f64), Nu
         }
         lines[i].width = width;
     }
+    // A curve's zero set is not located by a line's probes: the fast rules are not trusted
+    // with it (a ridge on u² + v² = 1 of width 1e-4 fell between every node).
     let trusted = it.smoothness != Smoothness::Unknown
+        && it.curves.is_empty()
         && lines.iter().all(|l| l.kink || l.width >= TRUSTED_WIDTH);
     let kinks: Vec<&ZLine> = lines.iter().filter(|l| l.kink).collect();
     if trusted && kinks.is_empty() {
@@ -696,7 +832,7 @@ fn plane(it: &Integrand, w: Whitened, factor: f64) -> Result<(Estimate, f64), Nu
             return Ok((e, bound));
         }
     }
-    nested(f, w, &lines, factor)
+    nested(f, w, &lines, it.curves, factor)
 }
 
 /// The wedge edges of kink lines through the origin: each line's two directions, from the
@@ -721,10 +857,18 @@ fn wedge_angles(kinks: &[&ZLine]) -> Vec<f64> {
 /// and graded towards where a line crosses z2 = 0 when that line is steep or narrow (the inner
 /// integral then changes over |q|/|p| + width/|p|); in z2 it is split where each line crosses
 /// and graded towards the feature lines.
+///
+/// A curve ([`Curve`]) cuts the inner integral at its zeros along z2 (at each z1), graded from
+/// the width the integrand's probes measure there; and the outer one where the inner integral
+/// changes fast: at the zeros along z1 of a curve of u alone (a ridge on u² = 1), and where a
+/// curve's least or greatest value along z2 crosses or touches 0 (its zero set along z2 begins
+/// or ends there: u = ±1 for u² + v² = 1), graded from the width the integrand's probes across
+/// that point measure, or from [`UNSEEN_WIDTH`] where they saw only 0.
 fn nested(
     f: &dyn Fn(f64, f64) -> (f64, f64),
     w: Whitened,
     lines: &[ZLine],
+    curves: &[Curve],
     factor: f64,
 ) -> Result<(Estimate, f64), NumericError> {
     let mut outer_marks = vec![];
@@ -748,6 +892,35 @@ fn nested(
         }
     }
     let bc = w.b * w.c;
+    let value_at = |z1: f64, z2: f64| -> Result<f64, NumericError> {
+        let (u, v) = (w.a * z1, w.b * (w.rho * z1 + w.c * z2));
+        check(f(u, v).0, u, v)
+    };
+    let (with_v, without_v): (Vec<&Curve>, Vec<&Curve>) = curves.iter().partition(|c| c.uses_v);
+    for z1 in curve_zeros(&without_v, |z1| (w.a * z1, 0.0), ZERO_GRID) {
+        outer_marks.push(curve_mark(z1, &CURVE_PROBES, true, &mut |t, s| {
+            value_at(t, s)
+        })?);
+    }
+    if !with_v.is_empty() {
+        let end = ENDS[ENDS.len() - 1];
+        let extremes: Vec<(usize, f64)> = (0..with_v.len())
+            .flat_map(|k| [(k, 1.0), (k, -1.0)])
+            .collect();
+        let ends = feature_cuts(&extremes, -end, end, CURVE_CELLS, |(k, sign), z1| {
+            curve_extreme(with_v[k], w, z1, sign).map(|(y, _)| y)
+        });
+        for z1 in ends {
+            // Probed across the point where the extreme nearest 0 is, and on the fixed lines.
+            let nearest = extremes
+                .iter()
+                .filter_map(|&(k, sign)| curve_extreme(with_v[k], w, z1, sign))
+                .min_by(|x, y| x.0.abs().total_cmp(&y.0.abs()));
+            let mut offsets = CURVE_PROBES.to_vec();
+            offsets.extend(nearest.map(|(_, z2)| z2));
+            outer_marks.push(curve_mark(z1, &offsets, true, &mut |t, s| value_at(t, s))?);
+        }
+    }
     let mut outer = |z1: f64| -> Result<Integral, NumericError> {
         let p1 = phi(z1);
         if p1 == 0.0 {
@@ -763,6 +936,10 @@ fn nested(
                 width: l.width / l.q.abs(),
             })
             .collect();
+        let mut marks = marks;
+        for z2 in curve_zeros(&with_v, |z2| (u, v0 + bc * z2), CURVE_CELLS) {
+            marks.push(curve_mark(z2, &[0.0], false, &mut |t, _| value_at(z1, t))?);
+        }
         let mut inner = |z2: f64| -> Result<Integral, NumericError> {
             let v = v0 + bc * z2;
             let (y, s) = checked(f, u, v)?;
@@ -803,6 +980,7 @@ mod tests {
                 f,
                 kinks,
                 features,
+                curves: &[],
                 smoothness,
                 uses_u: true,
                 uses_v: true,
