@@ -7,6 +7,10 @@
 //! evaluated (deterministic terms only; in ball arithmetic where they allow it, so that an error
 //! term below f64's rounding of the sides is measured).
 //!
+//! **Points.** Besides the [`POINTS`] random ones, the points where another symbol passes the
+//! outermost zero of a subterm of the sides beyond the range the random points are drawn from
+//! (`violation::feature_points`: relu(a − 10⁸)·t switches an O(t) term on at a = 10⁸).
+//!
 //! **Sides.** Toward 0 the parameter approaches from every side its declared domain allows:
 //! from above when the domain holds positive values near 0 (`positive`, `real`, an interval with
 //! b > 0), from below when it holds negative ones (`real`, an interval with a < 0), h₀ = 0.1 or
@@ -348,9 +352,16 @@ pub fn study(
         steps_n,
         integer,
     };
+    // The random points, and points where another symbol switches a term of the sides on far
+    // from them (relu(a − 10⁸)·t beside an O(t²) error).
+    let mut bases: Vec<crate::numeric::eval::Env> = (EDGE_POINTS..EDGE_POINTS + POINTS)
+        .map(|k| point_scaled(d, k, 0))
+        .collect();
+    let far = super::violation::feature_points(d, lhs, rhs, symbol, &bases[0]);
+    bases.extend(far);
     'sides: for &(below, start) in &sides {
-        for k in EDGE_POINTS..EDGE_POINTS + POINTS {
-            let point = study_point(&setting, k, below, start);
+        for base in &bases {
+            let point = study_point(&setting, base.clone(), below, start);
             match point {
                 Err(why) => {
                     out.skipped.get_or_insert(why);
@@ -372,7 +383,7 @@ pub fn study(
 /// if so.
 fn study_point(
     setting: &Setting,
-    k: usize,
+    base: crate::numeric::eval::Env,
     below: bool,
     start: f64,
 ) -> Result<ApproxPoint, String> {
@@ -386,7 +397,6 @@ fn study_point(
         steps_n,
         integer,
     } = *setting;
-    let base = point_scaled(d, k, 0);
     let mut steps = vec![];
     // (|h|, |lhs − rhs|) at the steps well above rounding, and the difference's relative
     // rounding there.

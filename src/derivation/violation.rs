@@ -353,6 +353,53 @@ fn beyond(zeros: &[f64], (dlo, dhi): (f64, f64), integer: bool) -> Vec<f64> {
     .collect()
 }
 
+/// How many points [`feature_points`] gives at most.
+pub const FEATURE_POINTS: usize = 4;
+
+/// Points where the sides change character along a symbol other than `fixed` (an order
+/// study's parameter): from `base`, each other searchable symbol moved just past the outermost
+/// zeros of the sides' subterms along it (beyond the bracket too, up to ±[`FAR`]), at most
+/// [`FEATURE_POINTS`]. A study run only at random points misses an error term that a factor
+/// such as relu(a − 10⁸) switches on far from them.
+pub fn feature_points(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    fixed: Symbol,
+    base: &Env,
+) -> Vec<Env> {
+    SPENT.set(0);
+    BUDGET.set(SEARCH_TERMS);
+    let used = used_symbols(&[lhs, rhs]);
+    let mut out = vec![];
+    for (s, kind) in d
+        .symbols
+        .iter()
+        .filter(|(s, _)| *s != fixed && used.contains(s))
+    {
+        let Some(range) = base.scalars.get(s).and_then(|x| bracket(kind, *x, base)) else {
+            continue;
+        };
+        let integer = matches!(kind, Kind::Size | Kind::Integer | Kind::Index(..));
+        let dom = domain(kind, range);
+        let zeros = features(lhs, rhs, base, *s, range, dom);
+        for x in beyond(&zeros, dom, integer) {
+            if out.len() >= FEATURE_POINTS {
+                return out;
+            }
+            // Only where the zeros lie outside the bracket the random points are drawn from:
+            // inside it they meet them.
+            if (range.0..=range.1).contains(&x) {
+                continue;
+            }
+            let mut env = base.clone();
+            env.scalars.insert(*s, x);
+            out.push(env);
+        }
+    }
+    out
+}
+
 /// A point where the relation `lhs rel rhs` fails beyond its tolerance, found by the search,
 /// if any.
 pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<PointResult> {
