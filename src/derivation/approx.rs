@@ -379,8 +379,8 @@ pub fn study(
     out
 }
 
-/// One point of the study (the `k`-th sample point), from one side; why it was not evaluated
-/// if so.
+/// One point of the study, at `base` (a sample point, or one of `violation::feature_points`),
+/// from one side; why it was not evaluated if so.
 fn study_point(
     setting: &Setting,
     base: crate::numeric::eval::Env,
