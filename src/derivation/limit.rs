@@ -89,7 +89,8 @@
 //!   (pre-activations, empirical kernels) and its infinite-width kernels (`numeric::kernel`);
 //!   Gaussian symbols not bound to the network are drawn afresh for every draw;
 //! - otherwise: the link's own Gaussian symbols, drawn once per seed (`Evaluator::eval_draw`),
-//!   at two of the derivation's sample points (their deterministic arrays fixed), with the
+//!   at two of the derivation's sample points (their deterministic arrays fixed; and at the
+//!   points where another symbol passes a far zero of a subterm, `violation::feature_points`), with the
 //!   width symbol set to each width. When both sides use Gaussian symbols they are evaluated
 //!   together, as lhs − rhs, so an entry takes one value in both.
 //!
@@ -1561,16 +1562,22 @@ fn point_studies(
         .map(|(s, _)| *s)
         .collect();
     let sides = Sides::new(lhs, rhs, &random, scale_terms);
+    // The other sizes at a thousandth of the sampled ones (at least 1): the study is about the
+    // width; its cost grows with every other size too. Besides the sample points, the points
+    // where another symbol passes the outermost zero of a subterm of the sides beyond the
+    // range the points are drawn from (1/n·Σw² → 1 + relu(a − 10⁸) fails for a > 10⁸ only).
+    let mut bases: Vec<_> = (0..POINT_CONFIGS)
+        .map(|k| point_scaled(d, EDGE_POINTS + k, POINT_SHRINK))
+        .collect();
+    let far = super::violation::feature_points(d, lhs, rhs, width, &bases[0]);
+    bases.extend(far);
     let plan = Plan {
         rate,
-        configs: POINT_CONFIGS,
+        configs: bases.len(),
         declared: resolution,
         deterministic: !sides.expect,
     };
-    for k in 0..POINT_CONFIGS {
-        // The other sizes at a thousandth of the sampled ones (at least 1): the study
-        // is about the width; its cost grows with every other size too.
-        let base_env = point_scaled(d, EDGE_POINTS + k, POINT_SHRINK);
+    for (k, base_env) in bases.into_iter().enumerate() {
         let base = 0x22_0000 + 1000 * k as u64;
         // The exact mean depends on the width only (the point's arrays are fixed): once per width.
         let mut exact = vec![];
