@@ -187,6 +187,11 @@ pub const MAX_DRAW_FACTOR: usize = 4;
 /// (sampled sizes reach the thousands; the study draws 48 × 6 widths of terms that grow with
 /// them).
 pub const POINT_SHRINK: u32 = 3;
+/// Relative size below which a sum of residual terms counts as 0 in a width study, draw by draw:
+/// 1e-9 of the terms' total size: terms that cancel exactly (1000·z − 1000·relu(z) +
+/// 1000·relu(−z)) leave a few ulps of that size, far below it, and a part that does not
+/// cancel is far above it. Used to merge terms that cancel together and to call a part 0 at every studied width.
+pub const CANCEL_REL: f64 = 1e-9;
 
 // ---- approximation (order) studies ------------------------------------------------------------
 

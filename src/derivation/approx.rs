@@ -387,16 +387,9 @@ fn study_point(
     below: bool,
     start: f64,
 ) -> Result<ApproxPoint, String> {
-    let Setting {
-        d,
-        lhs,
-        rhs,
-        symbol,
-        toward,
-        order,
-        steps_n,
-        integer,
-    } = *setting;
+    let (d, lhs, rhs, symbol) = (setting.d, setting.lhs, setting.rhs, setting.symbol);
+    let (toward, order) = (setting.toward, setting.order);
+    let (steps_n, integer) = (setting.steps_n, setting.integer);
     let mut steps = vec![];
     // (|h|, |lhs − rhs|) at the steps well above rounding, and the difference's relative
     // rounding there.

@@ -114,7 +114,9 @@ use crate::numeric::network::{sample_widths, Network};
 use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
-use crate::precision::{POINT_SHRINK, PROBE_BEYOND, PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_MAX};
+use crate::precision::{
+    CANCEL_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_MAX,
+};
 
 pub use crate::precision::{FLOOR_REL, LEVEL, MAX_DRAW_FACTOR, RESOLUTION_REL, SEEDS, WIDTHS};
 /// Sample points (after the edge points) used when there is no `[network]`.
@@ -709,7 +711,7 @@ fn merge_cancelling(mut groups: Vec<Vec<usize>>, draws: &[&Draw]) -> Vec<Vec<usi
                 let (sum, size) = vs
                     .iter()
                     .fold((0.0, 0.0), |(s, a), v| (s + v[d], a + v[d].abs()));
-                sum.abs() <= 1e-9 * size
+                sum.abs() <= CANCEL_REL * size
             });
             if cancels {
                 let mut merged = vec![];
@@ -727,10 +729,6 @@ fn merge_cancelling(mut groups: Vec<Vec<usize>>, draws: &[&Draw]) -> Vec<Vec<usi
 
 /// Groups up to which every set of them is tried by [`merge_cancelling`] (2⁸ sets).
 const MERGE_ALL_SETS: usize = 8;
-
-/// Relative size below which a sum of terms counts as 0 (rounding of terms that cancel), as in
-/// [`merge_cancelling`].
-const CANCEL_REL: f64 = 1e-9;
 
 /// Is `value` 0 up to the rounding of terms of total size `magnitude`?
 fn is_zero(value: f64, magnitude: f64) -> bool {
