@@ -232,6 +232,21 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
             env.scalars.insert(*s, v);
         }
     }
+    // The magnitude of each deterministic array's, vector's and matrix's seeded entries: 1 at
+    // the edge points and at every other random point (unit entries, the generic case), drawn
+    // like a positive real's at the rest (an entry is any real: `relu(abs(x[i]) − 2) = 0` is
+    // false), from a generator of its own (the other symbols' draws stay where they were).
+    if k >= EDGE_POINTS && k % 2 == 0 {
+        for (s, kind) in &d.symbols {
+            if matches!(kind, Kind::Array | Kind::Tensor(..) | Kind::Matrix) {
+                let mut own = rand_pcg::Pcg64::seed_from_u64(
+                    0x5ca1_e000 ^ (k as u64) ^ crate::numeric::eval::name_seed(*s),
+                );
+                let v = random(&Kind::Positive, &mut own).unwrap_or(1.0);
+                env.entry_scales.insert(*s, v);
+            }
+        }
+    }
     // Indices last: their ranges depend on the sizes just drawn.
     let index_syms: Vec<(Symbol, &Kind)> = d
         .symbols
@@ -323,32 +338,34 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
             parts.push(format!("{s}={}", fmt_num(*v)));
         }
     }
-    let arrays: Vec<String> = d
+    let arrays: Vec<Symbol> = d
         .symbols
         .iter()
         .filter(|(s, k)| matches!(k, Kind::Array | Kind::Tensor(..)) && shown(s))
-        .map(|(s, _)| s.to_string())
+        .map(|(s, _)| *s)
         .collect();
     if !arrays.is_empty() {
         parts.push(format!(
-            "{} with seeded entries in [-2, 2] (seed {})",
-            arrays.join(", "),
+            "{} with seeded entries in {} (seed {})",
+            names(&arrays),
+            entry_range(env, &arrays),
             env.seed
         ));
     }
     // Unsized matrices are seeded MATRIX_DIM × MATRIX_DIM matrices (numeric::eval): name them,
     // or a point that only draws matrices is described by nothing at all. A matrix-valued side
     // is compared as the number uᵀ·side·v (Evaluator::eval).
-    let matrices: Vec<String> = d
+    let matrices: Vec<Symbol> = d
         .symbols
         .iter()
         .filter(|(s, k)| *k == Kind::Matrix && shown(s))
-        .map(|(s, _)| s.to_string())
+        .map(|(s, _)| *s)
         .collect();
     if !matrices.is_empty() {
         parts.push(format!(
-            "{} as seeded {MATRIX_DIM}×{MATRIX_DIM} matrices with entries in [-2, 2] (seed {}; a matrix side M is shown as uᵀMv for seeded vectors u, v)",
-            matrices.join(", "),
+            "{} as seeded {MATRIX_DIM}×{MATRIX_DIM} matrices with entries in {} (seed {}; a matrix side M is shown as uᵀMv for seeded vectors u, v)",
+            names(&matrices),
+            entry_range(env, &matrices),
             env.seed
         ));
     }
@@ -356,6 +373,32 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
         parts.push(format!("phi={phi}"));
     }
     parts.join(", ")
+}
+
+fn names(symbols: &[Symbol]) -> String {
+    symbols
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The range the seeded entries of `symbols` are drawn from at `env`: [-2, 2] times each one's
+/// [`Env::entry_scale`] (said once where they share it).
+fn entry_range(env: &Env, symbols: &[Symbol]) -> String {
+    let scales: Vec<f64> = symbols.iter().map(|s| env.entry_scale(*s)).collect();
+    if scales.iter().all(|c| *c == 1.0) {
+        return "[-2, 2]".into();
+    }
+    if scales.iter().all(|c| *c == scales[0]) {
+        return format!("[-2, 2]·{}", fmt_num(scales[0]));
+    }
+    let each: Vec<String> = symbols
+        .iter()
+        .zip(&scales)
+        .map(|(s, c)| format!("{s}: ·{}", fmt_num(*c)))
+        .collect();
+    format!("[-2, 2] ({})", each.join(", "))
 }
 
 /// The symbols that occur free in the terms (and `phi`, if used), for describing points: a

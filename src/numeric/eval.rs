@@ -125,9 +125,18 @@ pub struct Env {
     /// The entries' ranges of declared vectors and matrices at this point (`vector n`: [n];
     /// `matrix m x n`: [m, n]; each index runs over 1..=size): an entry outside is not a number.
     pub shapes: HashMap<Symbol, Vec<i64>>,
+    /// The factor the seeded entries of a deterministic array, vector or matrix are multiplied
+    /// by at this point (1 where absent): an entry is any real, not only one of [−2, 2], so the
+    /// points draw the entries' magnitude like a real's (`relu(abs(x[i]) − 2) = 0` is false).
+    pub entry_scales: HashMap<Symbol, f64>,
 }
 
 impl Env {
+    /// The factor of the seeded entries of `s` at this point ([`Env::entry_scales`]).
+    pub fn entry_scale(&self, s: Symbol) -> f64 {
+        self.entry_scales.get(&s).copied().unwrap_or(1.0)
+    }
+
     /// Is `s[idx]` an entry of the declared vector or matrix `s` (always, for an array with no
     /// declared shape)? A vector's entry may also be written with a second index 1.
     pub fn entry_in_shape(&self, s: Symbol, idx: &[i64]) -> Result<(), EvalError> {
@@ -253,6 +262,11 @@ fn fnv(s: &str, seed: u64) -> u64 {
     h
 }
 
+/// A hash of a symbol's name, the same every run (seeds derived from a name).
+pub fn name_seed(name: Symbol) -> u64 {
+    fnv(name.as_str(), 0)
+}
+
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e3779b97f4a7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
@@ -261,7 +275,7 @@ fn splitmix(mut x: u64) -> u64 {
 }
 
 /// The deterministic pseudo-random entry `name[indices]` at a point with `seed`: uniform in
-/// [−2, 2], the same every run.
+/// [−2, 2], the same every run (before the point's [`Env::entry_scale`]).
 pub fn array_entry(name: Symbol, indices: &[i64], seed: u64) -> f64 {
     entry_from_hash(hash_of_name(name, seed), indices)
 }
@@ -566,8 +580,10 @@ impl<'a> Evaluator<'a> {
             Math::Symbol(s) => {
                 // The name hashed once, not per entry (reading a name locks the symbol table).
                 // Every entry drawn on its own: a general matrix (not symmetric).
-                let h = self.name_hash(*s);
-                let m = Matrix::from_fn(n, n, |i, j| entry_from_hash(h, &[i as i64, j as i64]));
+                let (h, scale) = (self.name_hash(*s), self.env.entry_scale(*s));
+                let m = Matrix::from_fn(n, n, |i, j| {
+                    scale * entry_from_hash(h, &[i as i64, j as i64])
+                });
                 let sc = m.abs();
                 (m, sc, 0.0)
             }
@@ -1038,7 +1054,7 @@ impl<'a> Evaluator<'a> {
                     return Ok(Value::exact(*v));
                 }
                 let h = self.name_hash(s);
-                Value::exact(entry_from_hash(h, &idx))
+                Value::exact(self.env.entry_scale(s) * entry_from_hash(h, &idx))
             }
             Math::Integral([v, lo, hi, body]) => self.integral(e, *v, *lo, *hi, *body)?,
             Math::Sum([v, lo, hi, body]) => {

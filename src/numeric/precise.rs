@@ -1048,7 +1048,7 @@ impl Evaluator<'_> {
                         _ => return np("array index outside"),
                     }
                 } else {
-                    array_entry(s, &idx, self.env.seed)
+                    self.env.entry_scale(s) * array_entry(s, &idx, self.env.seed)
                 };
                 self.exact(f64_to_mid(v)?)
             }

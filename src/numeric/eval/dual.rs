@@ -380,7 +380,9 @@ mod tests {
                 .map(|d| d.value);
             let t0 = match &what {
                 Moved::Symbol(t) => ev.lookup(*t).unwrap(),
-                Moved::Entry(s, idx) => super::super::entry_from_hash(ev.name_hash(*s), idx),
+                Moved::Entry(s, idx) => {
+                    ev.env.entry_scale(*s) * super::super::entry_from_hash(ev.name_hash(*s), idx)
+                }
             };
             let d = crate::numeric::diff::derivative(t0, None, |x| {
                 match &what {
