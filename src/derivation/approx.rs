@@ -357,7 +357,7 @@ pub fn study(
     let mut bases: Vec<crate::numeric::eval::Env> = (EDGE_POINTS..EDGE_POINTS + POINTS)
         .map(|k| point_scaled(d, k, 0))
         .collect();
-    let far = super::violation::feature_points(d, lhs, rhs, symbol, &bases[0]);
+    let far = super::violation::feature_points(d, lhs, rhs, symbol, &bases);
     bases.extend(far);
     'sides: for &(below, start) in &sides {
         for base in &bases {

@@ -263,6 +263,19 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
     numeric_check_with(d, lhs, rhs, &SideValues::default())
 }
 
+/// How far the sides `l`, `r` compared by `cmp` are on the wrong side of `rel`
+/// ([`Relation::excess`]); sides known exactly (no tolerance: ball arithmetic, or exact zeros)
+/// and equal violate a strict inequality (1 − r² > 0 fails at r = 1), by the least positive
+/// number.
+pub fn excess(rel: Relation, l: f64, r: f64, cmp: &Comparison) -> f64 {
+    let strict = matches!(rel, Relation::Lt | Relation::Gt);
+    if strict && cmp.tol == 0.0 && !cmp.statistical && l == r && l.is_finite() {
+        f64::MIN_POSITIVE
+    } else {
+        rel.excess(l, r)
+    }
+}
+
 /// [`numeric_check`] reading and recording the sides' values at the points in `sides` (shared by
 /// the links checked together; the same values a fresh evaluation gives).
 pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideValues) -> Evidence {
@@ -827,18 +840,12 @@ pub(super) fn check_sides(
         // An inequality fails at a point by the amount the step is on the wrong side, beyond
         // the tolerance the equality would have had there.
         for p in &mut evidence.points {
-            p.cmp.diff = step.rel.excess(p.lhs.value, p.rhs.value);
-            // Sides known exactly (no tolerance: ball arithmetic, or exact zeros) and equal
-            // violate a strict inequality: 1 − r² > 0 fails at r = 1.
+            p.cmp.diff = excess(step.rel, p.lhs.value, p.rhs.value, &p.cmp);
+            // Equal within a tolerance, a strict inequality is not decided by a number.
             let strict = matches!(step.rel, Relation::Lt | Relation::Gt);
+            let exact = p.cmp.tol == 0.0 && !p.cmp.statistical;
             if strict
-                && p.cmp.tol == 0.0
-                && !p.cmp.statistical
-                && p.lhs.value == p.rhs.value
-                && p.lhs.value.is_finite()
-            {
-                p.cmp.diff = f64::MIN_POSITIVE;
-            } else if strict
+                && !exact
                 && evidence.undecided_strict.is_none()
                 && (p.lhs.value - p.rhs.value).abs() <= p.cmp.tol
             {

@@ -643,6 +643,9 @@ struct Loader<'a> {
     unknowns: Vec<String>,
     /// The declared vectors, matrices and parameter groups, and the shapes of definitions.
     shapes: RefCell<Shapes>,
+    /// The declared symbols whose values are integers (sizes, integers, indices), with their
+    /// kind's name: none can be the variable of a derivative.
+    discrete: RefCell<BTreeMap<Symbol, &'static str>>,
 }
 
 impl Loader<'_> {
@@ -697,11 +700,56 @@ impl Loader<'_> {
         let (e, spans) = parse_with_functions(s.get_ref(), &names)
             .map(|(e, spans)| (e, spans.into_iter().map(shift).collect::<Vec<_>>()))
             .map_err(|e| self.err(shift(e.span.clone()), e.message.clone(), "here"))?;
+        self.derivative_variables(&e, &spans)?;
         let e = before(e)?;
         if names.is_empty() {
             return Ok((e, spans));
         }
         self.apply_functions(&e, &spans)
+    }
+
+    /// A derivative d/dX needs a real variable: X declared a size, an integer or an index, or
+    /// bound by an enclosing sum, takes integer values only, where the identities the prover
+    /// uses for it (sum-single, δ against a range) would be differentiated as if they held
+    /// between the integers (d/dk Σⱼ (j−1)(j−2)(j−3)·δ(j,k), identically 0, "equals"
+    /// 3k² − 12k + 11).
+    fn derivative_variables(&self, e: &Expr, spans: &[Range<usize>]) -> Result<(), InputError> {
+        use std::ops::ControlFlow;
+        let sums: BTreeSet<Symbol> = e
+            .as_ref()
+            .iter()
+            .filter_map(|n| match n {
+                Math::Sum([v, ..]) => e[*v].symbol(),
+                _ => None,
+            })
+            .collect();
+        let found = binders::walk(e, binders::root(e), &mut |id, bound| {
+            let Math::Deriv([t, _]) = &e[id] else {
+                return ControlFlow::Continue(());
+            };
+            let Some(x) = e[*t].symbol() else {
+                return ControlFlow::Continue(());
+            };
+            let what = if bound.contains(&x) {
+                sums.contains(&x).then_some("the index of an enclosing sum")
+            } else {
+                self.discrete.borrow().get(&x).copied()
+            };
+            match what {
+                Some(what) => ControlFlow::Break((id, x, what)),
+                None => ControlFlow::Continue(()),
+            }
+        });
+        match found {
+            ControlFlow::Break((id, x, what)) => Err(self
+                .err(
+                    spans.get(usize::from(id)).cloned().unwrap_or(0..0),
+                    format!("d/d{x}: `{x}` is {what}, which takes integer values only; a derivative needs a real variable"),
+                    "here",
+                )
+                .with_help(format!("declare `{x}` real (or an interval), or write the difference of consecutive values instead"))),
+            ControlFlow::Continue(()) => Ok(()),
+        }
     }
 
     /// Replace every application `K[args]` of a parameterised definition by its body with the
@@ -1159,6 +1207,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         functions: RefCell::new(BTreeMap::new()),
         unknowns: vec![],
         shapes: RefCell::new(Shapes::default()),
+        discrete: RefCell::new(BTreeMap::new()),
     };
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -1213,6 +1262,15 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         symbols.push((Symbol::from(name.get_ref().as_str()), parsed));
     }
     let declared: BTreeSet<Symbol> = symbols.iter().map(|(s, _)| *s).collect();
+    *l.discrete.borrow_mut() = symbols
+        .iter()
+        .filter_map(|(s, k)| match k {
+            Kind::Size => Some((*s, "a size")),
+            Kind::Integer => Some((*s, "an integer")),
+            Kind::Index(..) => Some((*s, "an index")),
+            _ => None,
+        })
+        .collect();
     let mut shapes = tensor_shapes(&l, &raw.symbols, &symbols)?;
     factored_symbols(&mut symbols);
 

@@ -1567,7 +1567,7 @@ fn point_studies(
     let mut bases: Vec<_> = (0..POINT_CONFIGS)
         .map(|k| point_scaled(d, EDGE_POINTS + k, POINT_SHRINK))
         .collect();
-    let far = super::violation::feature_points(d, lhs, rhs, width, &bases[0]);
+    let far = super::violation::feature_points(d, lhs, rhs, width, &bases);
     bases.extend(far);
     let plan = Plan {
         rate,

@@ -134,10 +134,64 @@ fn bracket(kind: &Kind, x: f64, env: &Env) -> Option<(f64, f64)> {
     }
 }
 
-/// A symbol the search moves along: its bracket, the zeros of the sides' subterms along it
+/// What the search moves: a scalar symbol's value, or the magnitude of a deterministic array's,
+/// vector's or matrix's seeded entries ([`Env::entry_scale`]; an entry is any real, and
+/// `relu(x[1] − 10⁹)` is 0 at every sampled magnitude).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Axis {
+    Value(Symbol),
+    Scale(Symbol),
+}
+
+impl Axis {
+    fn symbol(self) -> Symbol {
+        match self {
+            Axis::Value(s) | Axis::Scale(s) => s,
+        }
+    }
+
+    fn get(self, env: &Env) -> Option<f64> {
+        match self {
+            Axis::Value(s) => env.scalars.get(&s).copied(),
+            Axis::Scale(s) => Some(env.entry_scale(s)),
+        }
+    }
+
+    fn set(self, env: &mut Env, x: f64) {
+        match self {
+            Axis::Value(s) => env.scalars.insert(s, x),
+            Axis::Scale(s) => env.entry_scales.insert(s, x),
+        };
+    }
+}
+
+/// The axes along which the search moves, with the kind of values each takes, for the symbols in
+/// `used`: each scalar symbol, and the magnitude of each seeded array, vector and matrix (any
+/// real: a negative one reflects the entries, 0 makes them all 0).
+fn axes(d: &Derivation, used: &[Symbol]) -> Vec<(Axis, Kind)> {
+    d.symbols
+        .iter()
+        .filter(|(s, _)| used.contains(s))
+        .map(|(s, k)| match k {
+            Kind::Array | Kind::Tensor(..) | Kind::Matrix => (Axis::Scale(*s), Kind::Real),
+            _ => (Axis::Value(*s), k.clone()),
+        })
+        .collect()
+}
+
+/// Where [`features`] looks along an axis: the bracket the points are drawn from, the values
+/// the axis may take, and whether they are integers.
+#[derive(Debug, Clone, Copy)]
+struct Reach {
+    bracket: (f64, f64),
+    domain: (f64, f64),
+    integer: bool,
+}
+
+/// An axis the search moves along: its bracket, the zeros of the sides' subterms along it
 /// ([`features`]) and the values it may take.
 struct Along {
-    symbol: Symbol,
+    axis: Axis,
     bracket: (f64, f64),
     zeros: Vec<f64>,
     domain: (f64, f64),
@@ -152,11 +206,11 @@ fn minimise_integer(
     env: &Env,
     along: &Along,
 ) -> Option<(f64, f64)> {
-    let (s, (lo, hi), features, domain) =
-        (along.symbol, along.bracket, &along.zeros[..], along.domain);
+    let (axis, (lo, hi), features, domain) =
+        (along.axis, along.bracket, &along.zeros[..], along.domain);
     let at = |x: f64| {
         let mut e = env.clone();
-        e.scalars.insert(s, x);
+        axis.set(&mut e, x);
         margin(lhs, rhs, rel, &e).map(|m| (m, x))
     };
     let best =
@@ -190,11 +244,11 @@ fn minimise_integer(
 /// exp(−10¹⁰·(b − 0.7)²) sits where b − 0.7 vanishes, between grid points), each refined by
 /// golden section in the cells around it.
 fn minimise(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env, along: &Along) -> Option<(f64, f64)> {
-    let (s, (lo, hi), features, domain) =
-        (along.symbol, along.bracket, &along.zeros[..], along.domain);
+    let (axis, (lo, hi), features, domain) =
+        (along.axis, along.bracket, &along.zeros[..], along.domain);
     let at = |x: f64| {
         let mut e = env.clone();
-        e.scalars.insert(s, x);
+        axis.set(&mut e, x);
         margin(lhs, rhs, rel, &e)
     };
     let cell = (hi - lo) / GRID as f64;
@@ -254,12 +308,28 @@ fn features(
     lhs: &Expr,
     rhs: &Expr,
     env: &Env,
-    s: Symbol,
-    (lo, hi): (f64, f64),
-    (dlo, dhi): (f64, f64),
+    axis: Axis,
+    reach: Reach,
+    difference: bool,
 ) -> Vec<f64> {
     use crate::expr::Math;
+    let Reach {
+        bracket: (lo, hi),
+        domain: (dlo, dhi),
+        integer,
+    } = reach;
+    let s = axis.symbol();
+    // With `difference`, the difference of the sides itself: an inequality whose margin only
+    // shrinks toward the end of a domain (a² ≤ 10¹⁸, exp(a) ≤ 10³⁰⁰) fails beyond the
+    // difference's zero, where no subterm changes sign.
     let mut terms: Vec<Expr> = vec![];
+    if difference {
+        use crate::expr::binders::append;
+        let mut t = Expr::default();
+        let (l, r) = (append(&mut t, lhs), append(&mut t, rhs));
+        t.add(Math::Sub([l, r]));
+        terms.push(t);
+    }
     for side in [lhs, rhs] {
         let root = crate::expr::binders::root(side);
         let mentions = |i| crate::expr::binders::free_symbols(side, i).contains(&s);
@@ -280,10 +350,10 @@ fn features(
     let cuts = |(a, b): (f64, f64)| {
         crate::numeric::features::feature_cuts(&index, a, b, FEATURE_GRID, |id, x| {
             let mut e = env.clone();
-            e.scalars.insert(s, x);
+            axis.set(&mut e, x);
             evaluate(&terms[usize::from(id)], &e)
                 .map(|v| v.value)
-                .filter(|v| v.is_finite())
+                .filter(|v| !v.is_nan())
         })
     };
     let mut out = cuts((lo, hi));
@@ -302,9 +372,57 @@ fn features(
         out.extend(cuts((next, edge)));
         edge = next;
     }
+    // The magnitudes the linear grids cannot resolve, log-spaced, on each side of 0 within the
+    // domain: below 1 down to 10⁻³⁰⁰ (1/a² ≤ 10²⁴ fails below 10⁻¹²) and beyond FAR up to 10³⁰⁰
+    // (a² ≤ 10⁴⁰ fails beyond 10²⁰).
+    let log_cuts = |sign: f64, (mlo, mhi): (f64, f64)| -> Vec<f64> {
+        let (mlo, mhi) = (mlo.max(TINY), mhi.min(1.0 / TINY));
+        if mlo >= mhi || mlo.is_nan() || mhi.is_nan() {
+            return vec![];
+        }
+        let (tlo, thi) = (mlo.log10(), mhi.log10());
+        crate::numeric::features::feature_cuts(
+            &index,
+            tlo,
+            thi,
+            ((thi - tlo) / DECADES_PER_CELL).ceil().max(1.0) as usize,
+            |id, t| {
+                let mut e = env.clone();
+                axis.set(&mut e, sign * 10f64.powf(t));
+                evaluate(&terms[usize::from(id)], &e)
+                    .map(|v| v.value)
+                    .filter(|v| !v.is_nan())
+            },
+        )
+        .into_iter()
+        .map(|t| sign * 10f64.powf(t))
+        .collect()
+    };
+    // (Integers have no magnitudes below 1 but 0, and none exact beyond FAR.)
+    let magnitudes: &[(f64, f64)] = if integer {
+        &[]
+    } else {
+        &[(0.0, 1.0), (FAR, f64::INFINITY)]
+    };
+    for &(mlo, mhi) in magnitudes {
+        out.extend(log_cuts(1.0, (dlo.max(mlo), dhi.min(mhi))));
+        out.extend(log_cuts(-1.0, ((-dhi).max(mlo), (-dlo).min(mhi))));
+    }
+    // All entries 0: the degenerate array, vector or matrix (norm(x) > 0 fails there only).
+    if matches!(axis, Axis::Scale(_)) {
+        out.push(0.0);
+    }
     out.retain(|z| (dlo..=dhi).contains(z));
     out
 }
+
+/// The least magnitude the log-spaced grid of [`features`] reaches (its greatest is the
+/// inverse): 10⁻³⁰⁰, near the ends of f64's normal range.
+pub const TINY: f64 = 1e-300;
+
+/// The width of a cell of the log-spaced grids of [`features`]: 3 decades (100 cells from 10⁻³⁰⁰
+/// to 1, 95 from 10¹⁵ to 10³⁰⁰).
+pub const DECADES_PER_CELL: f64 = 3.0;
 
 /// The factor from one grid beyond the bracket to the next: about a decade, 10^(1 − (2 − φ)/10)
 /// ≈ 9.158, whose powers times a round bracket end are never round.
@@ -354,46 +472,84 @@ fn beyond(zeros: &[f64], (dlo, dhi): (f64, f64), integer: bool) -> Vec<f64> {
 }
 
 /// How many points [`feature_points`] gives at most.
-pub const FEATURE_POINTS: usize = 4;
+pub const FEATURE_POINTS: usize = 6;
 
-/// Points where the sides change character along a symbol other than `fixed` (an order
-/// study's parameter): from `base`, each other searchable symbol moved just past the outermost
-/// zeros of the sides' subterms along it (beyond the bracket too, up to ±[`FAR`]), at most
-/// [`FEATURE_POINTS`]. A study run only at random points misses an error term that a factor
-/// such as relu(a − 10⁸) switches on far from them.
+/// Points where the sides change character along a symbol other than `fixed` (an order or
+/// width study's parameter), in the regions the `bases` (the study's sample points) leave
+/// unvisited: along each other searchable axis, the zeros of the sides' subterms (beyond the
+/// bracket too, up to ±[`FAR`]) cut the axis into regions where each subterm keeps its sign;
+/// from `bases[0]`, the axis is moved just past and well past the outermost zeros and to the
+/// midpoint between neighbouring zeros, wherever no base lies in the same region, at most
+/// [`FEATURE_POINTS`] in all. A study run only at random points misses an error term that a factor
+/// such as relu(a − 10⁸) switches on far from them, or relu(1 − (a − 3)²) on a band between them.
 pub fn feature_points(
     d: &Derivation,
     lhs: &Expr,
     rhs: &Expr,
     fixed: Symbol,
-    base: &Env,
+    bases: &[Env],
 ) -> Vec<Env> {
     SPENT.set(0);
     BUDGET.set(SEARCH_TERMS);
+    let Some(base) = bases.first() else {
+        return vec![];
+    };
     let used = used_symbols(&[lhs, rhs]);
     let mut out = vec![];
-    for (s, kind) in d
-        .symbols
-        .iter()
-        .filter(|(s, _)| *s != fixed && used.contains(s))
+    for (axis, kind) in axes(d, &used)
+        .into_iter()
+        .filter(|(a, _)| *a != Axis::Value(fixed))
     {
-        let Some(range) = base.scalars.get(s).and_then(|x| bracket(kind, *x, base)) else {
+        let Some(range) = axis.get(base).and_then(|x| bracket(&kind, x, base)) else {
             continue;
         };
         let integer = matches!(kind, Kind::Size | Kind::Integer | Kind::Index(..));
-        let dom = domain(kind, range);
-        let zeros = features(lhs, rhs, base, *s, range, dom);
-        for x in beyond(&zeros, dom, integer) {
+        let dom = domain(&kind, range);
+        let reach = Reach {
+            bracket: range,
+            domain: dom,
+            integer,
+        };
+        let mut zeros = features(lhs, rhs, base, axis, reach, false);
+        zeros.sort_by(f64::total_cmp);
+        // The region of x: how many zeros lie below it (a zero itself is its own region).
+        let region = |x: f64| {
+            let below = zeros.iter().filter(|z| **z < x).count();
+            if zeros.contains(&x) {
+                2 * below + 1
+            } else {
+                2 * below
+            }
+        };
+        let mut visited: Vec<usize> = bases
+            .iter()
+            .filter_map(|b| axis.get(b))
+            .map(region)
+            .collect();
+        let midpoints = zeros.windows(2).map(|w| {
+            let m = w[0] + (w[1] - w[0]) / 2.0;
+            if integer {
+                m.round()
+            } else {
+                m
+            }
+        });
+        let candidates: Vec<f64> = beyond(&zeros, dom, integer)
+            .into_iter()
+            .chain(midpoints)
+            .filter(|x| (dom.0..=dom.1).contains(x))
+            .collect();
+        for x in candidates {
             if out.len() >= FEATURE_POINTS {
                 return out;
             }
-            // Only where the zeros lie outside the bracket the random points are drawn from:
-            // inside it they meet them.
-            if (range.0..=range.1).contains(&x) {
+            let r = region(x);
+            if visited.contains(&r) {
                 continue;
             }
+            visited.push(r);
             let mut env = base.clone();
-            env.scalars.insert(*s, x);
+            axis.set(&mut env, x);
             out.push(env);
         }
     }
@@ -436,12 +592,10 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
             used.push(s);
         }
     }
-    let kinds: Vec<(Symbol, &Kind)> = d
-        .symbols
-        .iter()
-        .filter(|(s, _)| used.contains(s))
-        .map(|(s, k)| (*s, k))
-        .collect();
+    // Sizes last: a sum's cost grows with them, and a search along a size may spend the
+    // budget before the other axes are reached.
+    let mut kinds = axes(d, &used);
+    kinds.sort_by_key(|(_, k)| matches!(k, Kind::Size));
     for k in 0..STARTS {
         let mut env = point_retry(d, k, 0);
         // Coordinate descent: each symbol in turn moves to where the margin is least, for
@@ -449,14 +603,14 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
         // ((a − 0.3)² + (b − 0.7)² ≥ 10⁻⁸) is reached.
         let brackets: Vec<Option<(f64, f64)>> = kinds
             .iter()
-            .map(|(s, kind)| env.scalars.get(s).and_then(|x| bracket(kind, *x, &env)))
+            .map(|(a, kind)| a.get(&env).and_then(|x| bracket(kind, x, &env)))
             .collect();
         let mut current = margin(lhs, rhs, rel, &env);
         // The subterms' zeros along each symbol, found in the first round (from the start).
         let mut zeros: Vec<Option<Vec<f64>>> = vec![None; kinds.len()];
         for _ in 0..ROUNDS {
             let mut moved = false;
-            for (i, ((s, kind), range)) in kinds.iter().zip(&brackets).enumerate() {
+            for (i, ((axis, kind), range)) in kinds.iter().zip(&brackets).enumerate() {
                 let Some(range) = *range else {
                     continue;
                 };
@@ -464,12 +618,10 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
                 // An index moves within its range at the current point (its bounds may have
                 // moved with a size).
                 let range = match kind {
-                    Kind::Index(..) => {
-                        match env.scalars.get(s).and_then(|x| bracket(kind, *x, &env)) {
-                            Some(r) => r,
-                            None => continue,
-                        }
-                    }
+                    Kind::Index(..) => match axis.get(&env).and_then(|x| bracket(kind, x, &env)) {
+                        Some(r) => r,
+                        None => continue,
+                    },
                     _ => range,
                 };
                 // An index whose range ends at a size may reach beyond the current end: the
@@ -489,7 +641,20 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
                     Some(_) => (range.0, FAR),
                     None => domain(kind, range),
                 };
-                let f = zeros[i].get_or_insert_with(|| features(lhs, rhs, &env, *s, range, dom));
+                let f = zeros[i].get_or_insert_with(|| {
+                    features(
+                        lhs,
+                        rhs,
+                        &env,
+                        *axis,
+                        Reach {
+                            bracket: range,
+                            domain: dom,
+                            integer,
+                        },
+                        rel != Relation::Eq,
+                    )
+                });
                 let (range, dom) = match (raises, f.iter().copied().reduce(f64::max)) {
                     (Some(m), Some(z)) if z + 1.0 > range.1 => {
                         let top = (z + 1.0).ceil();
@@ -500,7 +665,7 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
                     _ => (range, domain(kind, range)),
                 };
                 let along = Along {
-                    symbol: *s,
+                    axis: *axis,
                     bracket: range,
                     zeros: f.clone(),
                     domain: dom,
@@ -514,11 +679,12 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
                     continue;
                 };
                 if current.is_none_or(|c| m < c) {
-                    env.scalars.insert(*s, at);
+                    axis.set(&mut env, at);
                     current = Some(m);
                     moved = true;
                 }
-                if m < 0.0 {
+                // A strict inequality fails where the sides are equal, too.
+                if m < 0.0 || m == 0.0 && matches!(rel, Relation::Lt | Relation::Gt) {
                     if let Some(p) = violated(d, lhs, rhs, rel, &env, &used) {
                         return Some(p);
                     }
@@ -567,6 +733,6 @@ fn violated(
             (l, r, c)
         }
     };
-    cmp.diff = rel.excess(l.value, r.value);
+    cmp.diff = super::check::excess(rel, l.value, r.value, &cmp);
     (cmp.diff > cmp.tol && !cmp.statistical).then(|| PointResult::at(d, env, used, (l, r, cmp)))
 }

@@ -8,7 +8,8 @@
 /// one Gaussian entry): the zeros of subterms that vary along it (`value(id, x)`; `None` where
 /// one cannot be evaluated). A kink of relu(s − c), the peak of exp(−10⁸·(s − 0.3)²) or of
 /// exp(−10⁶·(sin s − ½)²) sits at such a zero. Found on a grid of [`ZERO_GRID`] intervals over
-/// `lo..hi` (`cells` intervals: [`ZERO_GRID`] for quadrature): sign changes between non-zero values, refined by bisection, and zeros the subterm
+/// `lo..hi` (`cells` intervals: [`ZERO_GRID`] for quadrature): sign changes between non-zero values
+/// (±∞ included; NaN is `None`), refined by bisection, and zeros the subterm
 /// touches without changing sign (a local minimum of |y| below [`TOUCH`] of its largest value
 /// on the grid, refined by golden section: (s − 0.3)² written 0.09 + s² − 0.6·s). A subterm
 /// with more than [`MAX_CUTS`]/2 zeros oscillates (sin(1000·s)) and gives none; at most
@@ -29,9 +30,11 @@ pub(crate) fn feature_cuts<I: Copy>(
                 (x, value(id, x))
             })
             .collect();
+        // An infinite value (an overflow: exp(a) beyond a = 709.8) has a sign, where a sign
+        // change may sit (exp(a) − 10³⁰⁰), but no size the touch threshold could scale with.
         let largest = grid
             .iter()
-            .filter_map(|(_, y)| y.map(f64::abs))
+            .filter_map(|(_, y)| y.map(f64::abs).filter(|y| y.is_finite()))
             .fold(0.0, f64::max);
         if largest == 0.0 {
             continue;
@@ -74,7 +77,9 @@ pub(crate) fn feature_cuts<I: Copy>(
                 continue;
             };
             let (l, m, r) = (l.abs(), m.abs(), r.abs());
-            if !(m <= l && m <= r && m < TOUCH * largest) || m == 0.0 && l == 0.0 {
+            // A plateau (m = l = r: −10³⁰⁰ + exp(a) far below the overflow) touches nothing.
+            let strict = m < l || m < r;
+            if !(m <= l && m <= r && strict && m < TOUCH * largest) || m == 0.0 && l == 0.0 {
                 continue;
             }
             let best = golden_min(

@@ -350,9 +350,22 @@ pub fn limit_fit(
             y: means[index],
         });
     }
-    let chol = cov.clone().cholesky().ok_or(StatsError::DegenerateFit(
-        "the covariance of the means is not positive definite",
-    ))?;
+    // A covariance estimated from draws shared across widths can be singular in floating point
+    // (nearly identical draws at two widths, or a width whose draws agree): retried with a
+    // diagonal added, 10⁻¹², 10⁻⁹, 10⁻⁶ of its largest entry, which only widens the interval.
+    let largest = cov.diagonal().amax();
+    let chol = [0.0, 1e-12, 1e-9, 1e-6]
+        .into_iter()
+        .find_map(|j| {
+            let mut c = cov.clone();
+            for i in 0..k {
+                c[(i, i)] += j * largest;
+            }
+            c.cholesky()
+        })
+        .ok_or(StatsError::DegenerateFit(
+            "the covariance of the means is not positive definite",
+        ))?;
     let x = DMatrix::from_fn(k, params, |i, j| {
         if j == 0 {
             1.0

@@ -94,7 +94,9 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
         tol += z(comparisons) * sigma;
     }
     Comparison {
-        diff,
+        // A tolerance that is not a number (a rounding scale 0·∞: √ at 0) decides nothing, in
+        // particular not agreement.
+        diff: if tol.is_nan() { f64::NAN } else { diff },
         tol,
         statistical,
         sigma: if statistical { sigma } else { 0.0 },
@@ -116,7 +118,11 @@ pub fn compare_difference(d: Value, l: Value, r: Value, comparisons: usize) -> C
         + SCALE * l.scale.max(r.scale).max(d.scale)
         + z(comparisons) * d.stderr;
     Comparison {
-        diff: d.value.abs(),
+        diff: if tol.is_nan() {
+            f64::NAN
+        } else {
+            d.value.abs()
+        },
         tol,
         statistical: d.stderr > 0.0,
         sigma: d.stderr,
