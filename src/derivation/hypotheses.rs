@@ -211,6 +211,25 @@ pub(super) fn check(
     if let Some(why) = pole_on_path(d, u, h, candidate) {
         gaps.push(why);
     }
+    // Uniqueness (Picard–Lindelöf) needs the right side continuous in t at every time, not only
+    // polynomial in f: y′ = 2y/t (or 2y·sign(t)/(|t| + 1 − |sign t|), finite at 0) with y(0) = 0
+    // has every C·t² as a solution, so "y = 0" does not follow from the hypotheses.
+    let nonunique = discontinuous_in_time(&h.ode, binders::root(&h.ode), u.of);
+    if let Some(why) = &nonunique {
+        gaps.push(format!(
+            "the right side of the ODE is not known to be defined and continuous in {t} at every {t} ({why}), so the hypotheses need not determine {f}: a candidate that satisfies both is a solution, not necessarily {f}",
+            t = u.of,
+            f = u.name
+        ));
+    }
+    // A solution of an ODE is differentiable: a claimed solution with a jump in t satisfies the
+    // ODE wherever it is differentiated (1 + step(t − 10⁷) for y′ = 0, y(0) = 1) and is not one.
+    if !crate::prove::theories::calculus::continuous_in(candidate, binders::root(candidate), u.of) {
+        gaps.push(format!(
+            "the claimed solution is not known to be continuous in {t} (a step, sign, δ, φ, derivative or expectation of {t}): a solution of an ODE is differentiable",
+            t = u.of
+        ));
+    }
     let proved = gaps.is_empty()
         && goals
             .iter()
@@ -219,6 +238,23 @@ pub(super) fn check(
         .iter()
         .filter(|g| g.result.verdict == Verdict::Refuted)
         .collect();
+    // Without uniqueness, the integrated solution is one of several: a candidate that differs
+    // from it may be another (y = t² beside y = 0 for y′ = 2y/t, y(0) = 0), so such a point is
+    // no counterexample.
+    if nonunique.is_some() {
+        let before = r.evidence.points.len();
+        r.evidence.points.retain(|p| p.cmp.diff <= p.cmp.tol);
+        let dropped = before - r.evidence.points.len();
+        if dropped > 0 {
+            r.evidence.skipped_count += dropped;
+            r.evidence.skipped.get_or_insert_with(|| {
+                format!(
+                    "the integrated {} is one solution of the hypotheses, which may have others",
+                    u.name
+                )
+            });
+        }
+    }
     let cex = r.evidence.counterexample().is_some();
     let checked = r.evidence.checked();
     if let Some(g) = goals.iter().find(|g| g.result.verdict == Verdict::Unsound) {
@@ -312,6 +348,84 @@ pub const PEAKS: usize = 8;
 /// Golden-section steps of that refinement (the bracket shrinks to 10⁻²⁵ of two samples' span,
 /// below f64's resolution: a pole is approached until |y| overflows or stops growing).
 pub const PEAK_STEPS: usize = 120;
+
+/// Why the term `id` of `e` is not known to be defined and continuous in `t` at every t, if it
+/// is not: built of +, −, ×, @, max, min, |·|, relu, leaky relu, natural powers, division by
+/// terms free of t, √ of a term ≥ 0 by its form, exp, mexp, transpose, sin, cos, atan, erf, tanh,
+/// sigmoid, softplus, gelu, cosh, sinh, entries and finite sums whose ranges are free of t (a
+/// subterm free of t is a constant there).
+fn discontinuous_in_time(e: &Expr, id: egg::Id, t: egg::Symbol) -> Option<String> {
+    let mentions = |i: egg::Id| binders::free_symbols(e, i).contains(&t);
+    if !mentions(id) {
+        return None;
+    }
+    let all = |ids: &[egg::Id]| ids.iter().find_map(|c| discontinuous_in_time(e, *c, t));
+    match &e[id] {
+        Math::Num(_) | Math::Symbol(_) => None,
+        Math::Add([a, b])
+        | Math::Sub([a, b])
+        | Math::Mul([a, b])
+        | Math::MatMul([a, b])
+        | Math::Max([a, b])
+        | Math::Min([a, b])
+        | Math::LeakyRelu([a, b]) => all(&[*a, *b]),
+        Math::Div([a, b]) if !mentions(*b) => discontinuous_in_time(e, *a, t),
+        Math::Div(_) => Some(format!("a division by a term in {t}")),
+        Math::Pow([a, b]) => match &e[*b] {
+            Math::Num(c)
+                if c.0.is_integer() && c.0 >= num_rational::BigRational::from_integer(0.into()) =>
+            {
+                discontinuous_in_time(e, *a, t)
+            }
+            _ => Some(format!(
+                "a power of a term in {t} that is not a natural number"
+            )),
+        },
+        Math::Sqrt(a) if nonnegative(e, *a) => discontinuous_in_time(e, *a, t),
+        Math::Neg(a)
+        | Math::Exp(a)
+        | Math::MatExp(a)
+        | Math::Transpose(a)
+        | Math::Sin(a)
+        | Math::Cos(a)
+        | Math::Atan(a)
+        | Math::Abs(a)
+        | Math::Relu(a)
+        | Math::Erf(a)
+        | Math::Tanh(a)
+        | Math::Sigmoid(a)
+        | Math::Softplus(a)
+        | Math::Gelu(a)
+        | Math::Cosh(a)
+        | Math::Sinh(a) => discontinuous_in_time(e, *a, t),
+        Math::Index(args) if !args.iter().any(|a| mentions(*a)) => None,
+        Math::Sum([v, lo, hi, body])
+            if e[*v].symbol() != Some(t) && !mentions(*lo) && !mentions(*hi) =>
+        {
+            discontinuous_in_time(e, *body, t)
+        }
+        _ => Some(format!(
+            "`{}`",
+            crate::expr::text(&binders::subterm(e, id))
+                .chars()
+                .take(40)
+                .collect::<String>()
+        )),
+    }
+}
+
+/// Is the term ≥ 0 by its form (even powers, |·|, relu, exp, cosh, non-negative numbers, and
+/// sums and products of such)?
+fn nonnegative(e: &Expr, id: egg::Id) -> bool {
+    match &e[id] {
+        Math::Num(c) => c.0 >= num_rational::BigRational::from_integer(0.into()),
+        Math::Pow([_, b]) => matches!(&e[*b], Math::Num(c) if c.0.is_integer()
+            && (c.0.to_integer() % num_bigint::BigInt::from(2)) == 0.into()),
+        Math::Abs(_) | Math::Relu(_) | Math::Exp(_) | Math::Cosh(_) => true,
+        Math::Add([a, b]) | Math::Mul([a, b]) => nonnegative(e, *a) && nonnegative(e, *b),
+        _ => false,
+    }
+}
 
 /// A pole (or an undefined value) of the claimed solution between the initial time and the t of
 /// a sample point, if any: beyond it, the substitution proves nothing (y′ = y², y(0) = 1 has

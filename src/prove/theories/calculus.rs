@@ -35,10 +35,11 @@ fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Sub
 
 /// Is the term, as a function of `x`, continuous wherever it is defined? Built only of nodes
 /// that are (arithmetic, powers, the elementary functions, abs, relu, max, min, leaky relu and
-/// the smooth activations, finite sums and entries whose ranges and indices do not mention `x`).
+/// the smooth activations, matrix products, exponentials and transposes, finite sums and entries
+/// whose ranges and indices do not mention `x`).
 /// Step, sign, the generic φ and φ′ (φ may be the step), atan2 (its branch cut), δ, derivatives,
 /// expectations and integrals are not admitted (a sound "no" when unsure).
-fn continuous_in(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bool {
+pub(crate) fn continuous_in(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bool {
     let mentions = |i: Id| crate::expr::binders::free_symbols(e, i).contains(&x);
     match &e[id] {
         Math::Num(_) | Math::Symbol(_) => true,
@@ -46,6 +47,7 @@ fn continuous_in(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bool {
         | Math::Sub([a, b])
         | Math::Mul([a, b])
         | Math::Div([a, b])
+        | Math::MatMul([a, b])
         | Math::Max([a, b])
         | Math::Min([a, b])
         | Math::LeakyRelu([a, b]) => continuous_in(e, *a, x) && continuous_in(e, *b, x),
@@ -75,7 +77,9 @@ fn continuous_in(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bool {
         | Math::Softplus(a)
         | Math::Gelu(a)
         | Math::Cosh(a)
-        | Math::Sinh(a) => continuous_in(e, *a, x),
+        | Math::Sinh(a)
+        | Math::MatExp(a)
+        | Math::Transpose(a) => continuous_in(e, *a, x),
         Math::Index(args) => !args.iter().any(|a| mentions(*a)),
         Math::Sum([v, lo, hi, body]) => {
             e[*v].symbol() != Some(x)
