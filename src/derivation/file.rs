@@ -1959,11 +1959,35 @@ fn conventions(
                 // A constant is compared exactly (`1.00000000000000001` is not in 0..1 though
                 // its double is 1).
                 let exact = crate::prove::analysis::exact_value(&e);
-                if let Some(domain) = outside_domain(kind, v.value, exact.as_ref()) {
+                // Another closed constant is bounded in ball arithmetic, and the whole ball must
+                // lie in the domain: sin(π)·10¹⁷ − 1 is −1, though its double is 11.2.
+                let ball = match exact {
+                    Some(_) => None,
+                    None => crate::numeric::precise::eval(
+                        &e,
+                        &Default::default(),
+                        crate::numeric::precise::BITS,
+                    )
+                    .ok()
+                    .map(|p| p.bounds()),
+                };
+                let outside = match ball {
+                    Some((lo, hi)) => outside_domain(kind, lo, None)
+                        .or_else(|| outside_domain(kind, hi, None))
+                        .map(|d| {
+                            format!("{d}; the value lies in [{lo:e}, {hi:e}], not shown inside")
+                        }),
+                    None => outside_domain(kind, v.value, exact.as_ref()),
+                };
+                if let Some(domain) = outside {
+                    let shown = match ball {
+                        Some(_) => crate::expr::text(&e),
+                        None => v.value.to_string(),
+                    };
                     return Err(l
                         .err(
                             body.span(),
-                            format!("the convention sets `{sym}` = {}, outside its declared domain ({domain})", v.value),
+                            format!("the convention sets `{sym}` = {shown}, outside its declared domain ({domain})"),
                             "here",
                         )
                         .with_help("declare the symbol with a domain that holds the value, or state the step for that value"));

@@ -90,7 +90,7 @@ use dashu_int::IBig;
 use egg::{Id, Symbol};
 
 use super::activation::Activation;
-use super::eval::{array_entry, Env};
+use super::eval::Env;
 use crate::expr::{Expr, Math};
 
 type Big = FBig<HalfEven, 2>;
@@ -159,6 +159,11 @@ impl Precise {
     /// The nearest f64 to the midpoint.
     pub fn to_f64(&self) -> f64 {
         self.mid.to_f64().value()
+    }
+
+    /// f64 bounds (lo, hi) that contain the ball.
+    pub fn bounds(&self) -> (f64, f64) {
+        bounds(self)
     }
 
     /// An exact value.
@@ -1048,7 +1053,7 @@ impl Evaluator<'_> {
                         _ => return np("array index outside"),
                     }
                 } else {
-                    self.env.entry_scale(s) * array_entry(s, &idx, self.env.seed)
+                    self.env.seeded_entry(s, &idx)
                 };
                 self.exact(f64_to_mid(v)?)
             }
