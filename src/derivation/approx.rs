@@ -276,13 +276,17 @@ fn sides_toward_zero(kind: Option<&Kind>) -> Vec<(bool, f64)> {
     }
 }
 
-/// The `j`-th step of the parameter: ±h₀·2⁻ʲ/w toward 0, n₀·2ʲ·w toward infinity, rounded for
-/// an integer parameter and with the fractional part [`FRACTION`] for a real one. w ∈ [1, 1.3)
-/// from the golden ratio's multiples: the steps are not exact powers of 2, and an error such as
-/// sin(π/(10t)) or (1 − (−1)ⁿ)/2 that vanishes at every dyadic parameter does not vanish at
-/// these.
-fn step(toward: Toward, start: f64, below: bool, integer: bool, j: usize) -> f64 {
-    let wobble = 1.0 + 0.3 * (j as f64 * 0.618_033_988_749_895).fract();
+/// The `j`-th step of the parameter at the study's `k`-th point: ±h₀·2⁻ʲ/w toward 0, n₀·2ʲ·w
+/// toward infinity, rounded for an integer parameter and with a fractional part for a real one.
+/// w = 2^u with u ∈ [0, 1) from multiples of the golden ratio, shifted by the point: the steps
+/// are not exact powers of 2 (an error such as sin(π/(10t)) or (1 − (−1)ⁿ)/2 that vanishes at
+/// every dyadic parameter does not vanish at these), and their place within an octave covers the
+/// whole octave (an error term switched on over a third of each octave, t²·relu(cos(2π·log₂ t)),
+/// is met). The fractional part is [`FRACTION`] shifted the same way, never an integer or a
+/// half-integer at every step (an error that vanishes away from the integers is met too).
+fn step(toward: Toward, start: f64, below: bool, integer: bool, j: usize, k: usize) -> f64 {
+    let phase = (j as f64 * 0.618_033_988_749_895 + k as f64 * 0.414_213_562_373_095).fract();
+    let wobble = 2f64.powf(phase);
     match toward {
         Toward::Zero => {
             let h = start * 2f64.powi(-(j as i32)) / wobble;
@@ -293,7 +297,9 @@ fn step(toward: Toward, start: f64, below: bool, integer: bool, j: usize) -> f64
             }
         }
         Toward::Infinity if integer => (start * 2f64.powi(j as i32) * wobble).round(),
-        Toward::Infinity => (start * 2f64.powi(j as i32) * wobble).floor() + FRACTION,
+        Toward::Infinity => {
+            (start * 2f64.powi(j as i32) * wobble).floor() + (FRACTION + phase / 2.0).fract()
+        }
     }
 }
 
@@ -360,8 +366,8 @@ pub fn study(
     let far = super::violation::feature_points(d, lhs, rhs, symbol, &bases);
     bases.extend(far);
     'sides: for &(below, start) in &sides {
-        for base in &bases {
-            let point = study_point(&setting, base.clone(), below, start);
+        for (k, base) in bases.iter().enumerate() {
+            let point = study_point(&setting, base.clone(), below, start, k);
             match point {
                 Err(why) => {
                     out.skipped.get_or_insert(why);
@@ -386,6 +392,7 @@ fn study_point(
     base: crate::numeric::eval::Env,
     below: bool,
     start: f64,
+    k: usize,
 ) -> Result<ApproxPoint, String> {
     let (d, lhs, rhs, symbol) = (setting.d, setting.lhs, setting.rhs, setting.symbol);
     let (toward, order) = (setting.toward, setting.order);
@@ -397,7 +404,7 @@ fn study_point(
     let mut rounding = vec![];
     let mut failed = None;
     for j in 0..steps_n {
-        let h = step(toward, start, below, integer, j);
+        let h = step(toward, start, below, integer, j, k);
         let mut env = base.clone();
         env.scalars.insert(symbol, h);
         // Ball arithmetic where both sides allow it: a term of the error far below f64's
