@@ -432,7 +432,10 @@ pub(super) fn underflow_zone(l: Value, r: Value) -> Option<String> {
     let size = [l.value, r.value, l.scale, r.scale]
         .iter()
         .fold(0.0f64, |m, v| m.max(v.abs()));
-    (size < tiny && size > 0.0).then(|| {
+    // Values below it but not 0 are rounding too, however large the scale an underflow left
+    // (x·x/x at x = 2·10⁻³⁰⁰: 0 ± 10⁻²⁰ against 2·10⁻³⁰⁰).
+    let values = l.value.abs().max(r.value.abs());
+    (size < tiny && size > 0.0 || values < tiny && values > 0.0).then(|| {
         format!(
             "the sides ({:e}, {:e}) are below {tiny:.1e}, where f64 products underflow: the comparison needs ball arithmetic",
             l.value, r.value

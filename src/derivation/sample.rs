@@ -352,6 +352,11 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
             env.seed
         ));
     }
+    // Entries given a value of their own (the violation search moves single entries).
+    for (s, idx, v) in env.entry_values.iter().filter(|(s, _, _)| shown(s)) {
+        let idx: Vec<String> = idx.iter().map(|i| i.to_string()).collect();
+        parts.push(format!("{s}[{}]={}", idx.join(", "), fmt_num(*v)));
+    }
     // Unsized matrices are seeded MATRIX_DIM × MATRIX_DIM matrices (numeric::eval): name them,
     // or a point that only draws matrices is described by nothing at all. A matrix-valued side
     // is compared as the number uᵀ·side·v (Evaluator::eval).

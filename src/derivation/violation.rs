@@ -137,16 +137,22 @@ fn bracket(kind: &Kind, x: f64, env: &Env) -> Option<(f64, f64)> {
 /// What the search moves: a scalar symbol's value, or the magnitude of a deterministic array's,
 /// vector's or matrix's seeded entries ([`Env::entry_scale`]; an entry is any real, and
 /// `relu(x[1] − 10⁹)` is 0 at every sampled magnitude).
+///
+/// A single entry written with whole-number indices (x[2], W[1, 2]) moves on its own too: the
+/// ratios of a seeded array's entries, which entries are 0 and the sign pattern are otherwise
+/// fixed by the seed (|x₁| ≤ 1000·|x₂| fails at x₂ = 0 only).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Axis {
     Value(Symbol),
     Scale(Symbol),
+    /// The entry `s[i]` (one index) or `s[i, j]` (two).
+    Entry(Symbol, [i64; 2], usize),
 }
 
 impl Axis {
     fn symbol(self) -> Symbol {
         match self {
-            Axis::Value(s) | Axis::Scale(s) => s,
+            Axis::Value(s) | Axis::Scale(s) | Axis::Entry(s, ..) => s,
         }
     }
 
@@ -154,30 +160,84 @@ impl Axis {
         match self {
             Axis::Value(s) => env.scalars.get(&s).copied(),
             Axis::Scale(s) => Some(env.entry_scale(s)),
+            Axis::Entry(s, idx, n) => Some(env.seeded_entry(s, &idx[..n])),
         }
     }
 
     fn set(self, env: &mut Env, x: f64) {
         match self {
-            Axis::Value(s) => env.scalars.insert(s, x),
-            Axis::Scale(s) => env.entry_scales.insert(s, x),
-        };
+            Axis::Value(s) => {
+                env.scalars.insert(s, x);
+            }
+            Axis::Scale(s) => {
+                env.entry_scales.insert(s, x);
+            }
+            Axis::Entry(s, idx, n) => {
+                env.entry_values
+                    .retain(|(p, i, _)| !(*p == s && i[..] == idx[..n]));
+                env.entry_values.push((s, idx[..n].to_vec(), x));
+            }
+        }
     }
 }
 
 /// The axes along which the search moves, with the kind of values each takes, for the symbols in
 /// `used`: each scalar symbol, and the magnitude of each seeded array, vector and matrix (any
 /// real: a negative one reflects the entries, 0 makes them all 0).
-fn axes(d: &Derivation, used: &[Symbol]) -> Vec<(Axis, Kind)> {
-    d.symbols
+fn axes(d: &Derivation, used: &[Symbol], terms: &[&Expr]) -> Vec<(Axis, Kind)> {
+    let seeded = |s: &Symbol| {
+        d.symbols
+            .iter()
+            .any(|(x, k)| x == s && matches!(k, Kind::Array | Kind::Tensor(..)))
+    };
+    let mut out: Vec<(Axis, Kind)> = d
+        .symbols
         .iter()
         .filter(|(s, _)| used.contains(s))
         .map(|(s, k)| match k {
             Kind::Array | Kind::Tensor(..) | Kind::Matrix => (Axis::Scale(*s), Kind::Real),
             _ => (Axis::Value(*s), k.clone()),
         })
-        .collect()
+        .collect();
+    // Entries with whole-number indices, each once, at most MAX_ENTRY_AXES.
+    for t in terms {
+        for node in t.as_ref() {
+            let crate::expr::Math::Index(args) = node else {
+                continue;
+            };
+            let Some(s) = t[args[0]]
+                .symbol()
+                .filter(|s| used.contains(s) && seeded(s))
+            else {
+                continue;
+            };
+            let idx: Option<Vec<i64>> = args[1..]
+                .iter()
+                .map(|a| match &t[*a] {
+                    crate::expr::Math::Num(c) if c.0.is_integer() => {
+                        num_traits::ToPrimitive::to_i64(&c.0.to_integer())
+                    }
+                    _ => None,
+                })
+                .collect();
+            let Some(idx) = idx.filter(|i| !i.is_empty() && i.len() <= 2) else {
+                continue;
+            };
+            let axis = Axis::Entry(s, [idx[0], *idx.get(1).unwrap_or(&0)], idx.len());
+            let entries = out
+                .iter()
+                .filter(|(a, _)| matches!(a, Axis::Entry(..)))
+                .count();
+            if entries < MAX_ENTRY_AXES && !out.iter().any(|(a, _)| *a == axis) {
+                out.push((axis, Kind::Real));
+            }
+        }
+    }
+    out
 }
+
+/// The most single entries the search moves along (each an axis of its own).
+pub const MAX_ENTRY_AXES: usize = 8;
 
 /// Where [`features`] looks along an axis: the bracket the points are drawn from, the values
 /// the axis may take, and whether they are integers.
@@ -375,6 +435,7 @@ fn features(
     // The magnitudes the linear grids cannot resolve, log-spaced, on each side of 0 within the
     // domain: below 1 down to 10⁻³⁰⁰ (1/a² ≤ 10²⁴ fails below 10⁻¹²) and beyond FAR up to 10³⁰⁰
     // (a² ≤ 10⁴⁰ fails beyond 10²⁰).
+    let whole = |x: f64| if integer { x.round() } else { x };
     let log_cuts = |sign: f64, (mlo, mhi): (f64, f64)| -> Vec<f64> {
         let (mlo, mhi) = (mlo.max(TINY), mhi.min(1.0 / TINY));
         if mlo >= mhi || mlo.is_nan() || mhi.is_nan() {
@@ -388,19 +449,20 @@ fn features(
             ((thi - tlo) / DECADES_PER_CELL).ceil().max(1.0) as usize,
             |id, t| {
                 let mut e = env.clone();
-                axis.set(&mut e, sign * 10f64.powf(t));
+                axis.set(&mut e, whole(sign * 10f64.powf(t)));
                 evaluate(&terms[usize::from(id)], &e)
                     .map(|v| v.value)
                     .filter(|v| !v.is_nan())
             },
         )
         .into_iter()
-        .map(|t| sign * 10f64.powf(t))
+        .map(|t| whole(sign * 10f64.powf(t)))
         .collect()
     };
-    // (Integers have no magnitudes below 1 but 0, and none exact beyond FAR.)
+    // (Integers have no magnitudes below 1 but 0; beyond FAR they are whole doubles, exact
+    // to 2⁵³ ≈ 9·10¹⁵ and integers beyond.)
     let magnitudes: &[(f64, f64)] = if integer {
-        &[]
+        &[(FAR, f64::INFINITY)]
     } else {
         &[(0.0, 1.0), (FAR, f64::INFINITY)]
     };
@@ -408,8 +470,9 @@ fn features(
         out.extend(log_cuts(1.0, (dlo.max(mlo), dhi.min(mhi))));
         out.extend(log_cuts(-1.0, ((-dhi).max(mlo), (-dlo).min(mhi))));
     }
-    // All entries 0: the degenerate array, vector or matrix (norm(x) > 0 fails there only).
-    if matches!(axis, Axis::Scale(_)) {
+    // All entries 0, or this one: the degenerate array, vector or matrix (norm(x) > 0 fails
+    // there only), or entry.
+    if matches!(axis, Axis::Scale(_) | Axis::Entry(..)) {
         out.push(0.0);
     }
     out.retain(|z| (dlo..=dhi).contains(z));
@@ -496,7 +559,7 @@ pub fn feature_points(
     };
     let used = used_symbols(&[lhs, rhs]);
     let mut out = vec![];
-    for (axis, kind) in axes(d, &used)
+    for (axis, kind) in axes(d, &used, &[lhs, rhs])
         .into_iter()
         .filter(|(a, _)| *a != Axis::Value(fixed))
     {
@@ -511,7 +574,17 @@ pub fn feature_points(
             integer,
         };
         let mut zeros = features(lhs, rhs, base, axis, reach, false);
+        // The entries are drawn symmetric about 0: a magnitude and its negative are the same
+        // draw reflected, so the regions of a magnitude are those of its absolute value.
+        let fold = |x: f64| match axis {
+            Axis::Scale(_) => x.abs(),
+            Axis::Value(_) | Axis::Entry(..) => x,
+        };
+        for z in &mut zeros {
+            *z = fold(*z);
+        }
         zeros.sort_by(f64::total_cmp);
+        zeros.dedup();
         // The region of x: how many zeros lie below it (a zero itself is its own region).
         let region = |x: f64| {
             let below = zeros.iter().filter(|z| **z < x).count();
@@ -524,7 +597,7 @@ pub fn feature_points(
         let mut visited: Vec<usize> = bases
             .iter()
             .filter_map(|b| axis.get(b))
-            .map(region)
+            .map(|x| region(fold(x)))
             .collect();
         let midpoints = zeros.windows(2).map(|w| {
             let m = w[0] + (w[1] - w[0]) / 2.0;
@@ -537,6 +610,7 @@ pub fn feature_points(
         let candidates: Vec<f64> = beyond(&zeros, dom, integer)
             .into_iter()
             .chain(midpoints)
+            .map(fold)
             .filter(|x| (dom.0..=dom.1).contains(x))
             .collect();
         for x in candidates {
@@ -594,7 +668,7 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
     }
     // Sizes last: a sum's cost grows with them, and a search along a size may spend the
     // budget before the other axes are reached.
-    let mut kinds = axes(d, &used);
+    let mut kinds = axes(d, &used, &[lhs, rhs]);
     kinds.sort_by_key(|(_, k)| matches!(k, Kind::Size));
     for k in 0..STARTS {
         let mut env = point_retry(d, k, 0);

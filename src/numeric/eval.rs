@@ -129,12 +129,30 @@ pub struct Env {
     /// by at this point (1 where absent): an entry is any real, not only one of [−2, 2], so the
     /// points draw the entries' magnitude like a real's (`relu(abs(x[i]) − 2) = 0` is false).
     pub entry_scales: HashMap<Symbol, f64>,
+    /// Entries of deterministic arrays, vectors and matrices given a value of their own at this
+    /// point instead of the seeded one (the violation search moves single entries: x[2] = 0
+    /// beside x[1] ≠ 0).
+    pub entry_values: Vec<(Symbol, Vec<i64>, f64)>,
 }
 
 impl Env {
     /// The factor of the seeded entries of `s` at this point ([`Env::entry_scales`]).
     pub fn entry_scale(&self, s: Symbol) -> f64 {
         self.entry_scales.get(&s).copied().unwrap_or(1.0)
+    }
+
+    /// The deterministic entry `s[idx]` at this point: its own value ([`Env::entry_values`]),
+    /// else the seeded one times the magnitude.
+    pub fn seeded_entry(&self, s: Symbol, idx: &[i64]) -> f64 {
+        match self
+            .entry_values
+            .iter()
+            .rev()
+            .find(|(p, i, _)| *p == s && i[..] == idx[..])
+        {
+            Some((_, _, v)) => *v,
+            None => self.entry_scale(s) * array_entry(s, idx, self.seed),
+        }
     }
 
     /// Is `s[idx]` an entry of the declared vector or matrix `s` (always, for an array with no
@@ -881,7 +899,14 @@ impl<'a> Evaluator<'a> {
             if jumps(node) && undecided_jump(&x) {
                 self.undecided(node, &x)?;
             }
-            return Ok(unary(x, f, df));
+            let v = unary(x, f, df);
+            // exp, sigmoid, softplus and gelu are 0 at no nonzero argument: a 0 there is an
+            // underflow (exp(−a²) at a = 15524), not an exact 0.
+            let never_zero = matches!(
+                node,
+                Math::Exp(_) | Math::Sigmoid(_) | Math::Softplus(_) | Math::Gelu(_)
+            );
+            return Ok(underflowed(v, never_zero && x.value != 0.0));
         }
         Ok(match node {
             Math::Num(c) => Value::exact(self.constant_f64(e, id).unwrap_or_else(|| c.to_f64())),
@@ -1051,6 +1076,15 @@ impl<'a> Evaluator<'a> {
                             values.len()
                         )));
                     };
+                    return Ok(Value::exact(*v));
+                }
+                if let Some((_, _, v)) = self
+                    .env
+                    .entry_values
+                    .iter()
+                    .rev()
+                    .find(|(p, i, _)| *p == s && i[..] == idx[..])
+                {
                     return Ok(Value::exact(*v));
                 }
                 let h = self.name_hash(s);
@@ -2755,14 +2789,27 @@ fn sign(x: f64) -> f64 {
     }
 }
 
+/// A result that is 0 only because f64 underflowed (`nonzero`: the exact result is not 0, e.g.
+/// a product of nonzero factors): its scale is made the least positive double, so that it is
+/// rounding, not an exact 0 (a comparison of such sides is left to ball arithmetic,
+/// `check::underflow_zone`; a jump at it is undecided). 1/(1 + a²)² at a = 10⁷⁸ is 0 in f64 and
+/// "equals" 0, which a strict inequality would count as a violation.
+pub(crate) fn underflowed(mut v: Value, nonzero: bool) -> Value {
+    if v.value == 0.0 && nonzero {
+        v.scale = v.scale.max(f64::MIN_POSITIVE);
+    }
+    v
+}
+
 /// x / y, with the magnitude scale and the first-order error.
 pub(crate) fn quotient(x: Value, y: Value) -> Value {
     let v = x.value / y.value;
-    Value {
+    let out = Value {
         value: v,
         scale: (x.scale + v.abs() * y.scale) / y.value.abs(),
         stderr: (x.stderr + v.abs() * y.stderr) / y.value.abs(),
-    }
+    };
+    underflowed(out, x.value != 0.0 && !x.value.is_nan())
 }
 
 /// x^y, with the magnitude scale and the first-order error.
@@ -2787,20 +2834,22 @@ pub(crate) fn power(x: Value, y: Value) -> Value {
         0.0
     };
     let d = if d.is_finite() { d } else { 0.0 };
-    Value {
+    let out = Value {
         value: v,
         scale: v.abs() + d * x.scale + via_exponent,
         stderr: d * x.stderr,
-    }
+    };
+    underflowed(out, x.value != 0.0 && !x.value.is_nan())
 }
 
 /// The product of two values, with the magnitude scale and the first-order error.
 pub(crate) fn product(x: Value, y: Value) -> Value {
-    Value {
+    let out = Value {
         value: x.value * y.value,
         scale: x.scale * y.scale,
         stderr: x.value.abs() * y.stderr + y.value.abs() * x.stderr,
-    }
+    };
+    underflowed(out, x.value != 0.0 && y.value != 0.0)
 }
 
 /// The exact value of every subterm of an expression that is a constant (by node id), and that
