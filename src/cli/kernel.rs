@@ -112,6 +112,15 @@ pub fn run(args: &KernelArgs, out: &mut dyn Write) -> Result<(), CliError> {
             )));
         }
     }
+    if let Some(seed) = args.seed {
+        let n = args.seeds.unwrap_or(DEFAULT_SEEDS);
+        if seed.checked_add(n as u64).is_none() {
+            return Err(CliError::Usage(format!(
+                "--seed {seed}: the {n} networks use seeds {seed}, {seed} + 1, …, which pass 2^64 − 1; use a seed below {}",
+                u64::MAX - n as u64 + 1
+            )));
+        }
+    }
     let format = output_format(args)?;
     if args.depth > MAX_KERNEL_DEPTH {
         return Err(CliError::Usage(format!(

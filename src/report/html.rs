@@ -55,9 +55,11 @@ pub fn mathml(latex: &str) -> Option<String> {
     let storage = Storage::new();
     let parser = Parser::new(&src, &storage);
     let mut out = String::new();
+    // The renderer copies the annotation as it is: a note's `\text{<img …>}` would be markup.
+    let annotation = esc(latex);
     let config = RenderConfig {
         display_mode: DisplayMode::Block,
-        annotation: Some(latex),
+        annotation: Some(&annotation),
         ..RenderConfig::default()
     };
     push_mathml(&mut out, parser, config).ok()?;
