@@ -646,6 +646,10 @@ struct Loader<'a> {
     /// The declared symbols whose values are integers (sizes, integers, indices), with their
     /// kind's name: none can be the variable of a derivative.
     discrete: RefCell<BTreeMap<Symbol, &'static str>>,
+    /// The declared scalar symbols (real, positive, interval, size, integer, index: none has
+    /// entries) and deterministic arrays (whose value is their entries).
+    scalars: RefCell<BTreeSet<Symbol>>,
+    arrays: RefCell<BTreeSet<Symbol>>,
 }
 
 impl Loader<'_> {
@@ -701,11 +705,54 @@ impl Loader<'_> {
             .map(|(e, spans)| (e, spans.into_iter().map(shift).collect::<Vec<_>>()))
             .map_err(|e| self.err(shift(e.span.clone()), e.message.clone(), "here"))?;
         self.derivative_variables(&e, &spans)?;
+        self.entries(&e, &spans)?;
         let e = before(e)?;
         if names.is_empty() {
             return Ok((e, spans));
         }
         self.apply_functions(&e, &spans)
+    }
+
+    /// A declared scalar has no entries (`a[3]` for a real a), and a declared array is used
+    /// through its entries (`x/x` for an array x is not a number).
+    fn entries(&self, e: &Expr, spans: &[Range<usize>]) -> Result<(), InputError> {
+        use std::ops::ControlFlow;
+        let (scalars, arrays) = (self.scalars.borrow(), self.arrays.borrow());
+        let heads: BTreeSet<egg::Id> = e
+            .as_ref()
+            .iter()
+            .filter_map(|n| match n {
+                Math::Index(args) => Some(args[0]),
+                _ => None,
+            })
+            .collect();
+        let found = binders::walk(e, binders::root(e), &mut |id, bound| {
+            let Some(s) = e[id].symbol().filter(|s| !bound.contains(s)) else {
+                return ControlFlow::Continue(());
+            };
+            let head = heads.contains(&id);
+            if head && scalars.contains(&s) {
+                return ControlFlow::Break((
+                    id,
+                    format!("`{s}` is declared a number and has no entries"),
+                ));
+            }
+            if !head && arrays.contains(&s) {
+                return ControlFlow::Break((
+                    id,
+                    format!("`{s}` is declared an array: use its entries, `{s}[j]`"),
+                ));
+            }
+            ControlFlow::Continue(())
+        });
+        match found {
+            ControlFlow::Break((id, msg)) => Err(self.err(
+                spans.get(usize::from(id)).cloned().unwrap_or(0..0),
+                msg,
+                "here",
+            )),
+            ControlFlow::Continue(()) => Ok(()),
+        }
     }
 
     /// A derivative d/dX needs a real variable: X declared a size, an integer or an index, or
@@ -1208,6 +1255,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         unknowns: vec![],
         shapes: RefCell::new(Shapes::default()),
         discrete: RefCell::new(BTreeMap::new()),
+        scalars: RefCell::new(BTreeSet::new()),
+        arrays: RefCell::new(BTreeSet::new()),
     };
     let raw: RawFile = toml::from_str(src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -1270,6 +1319,26 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
             Kind::Index(..) => Some((*s, "an index")),
             _ => None,
         })
+        .collect();
+    *l.scalars.borrow_mut() = symbols
+        .iter()
+        .filter(|(_, k)| {
+            matches!(
+                k,
+                Kind::Real
+                    | Kind::Positive
+                    | Kind::Size
+                    | Kind::Integer
+                    | Kind::Interval(..)
+                    | Kind::Index(..)
+            )
+        })
+        .map(|(s, _)| *s)
+        .collect();
+    *l.arrays.borrow_mut() = symbols
+        .iter()
+        .filter(|(_, k)| *k == Kind::Array)
+        .map(|(s, _)| *s)
         .collect();
     let mut shapes = tensor_shapes(&l, &raw.symbols, &symbols)?;
     factored_symbols(&mut symbols);
