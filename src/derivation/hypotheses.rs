@@ -382,22 +382,10 @@ fn discontinuous_in_time(e: &Expr, id: egg::Id, t: egg::Symbol) -> Option<String
             )),
         },
         Math::Sqrt(a) if nonnegative(e, *a) => discontinuous_in_time(e, *a, t),
-        Math::Neg(a)
-        | Math::Exp(a)
-        | Math::MatExp(a)
-        | Math::Transpose(a)
-        | Math::Sin(a)
-        | Math::Cos(a)
-        | Math::Atan(a)
-        | Math::Abs(a)
-        | Math::Relu(a)
-        | Math::Erf(a)
-        | Math::Tanh(a)
-        | Math::Sigmoid(a)
-        | Math::Softplus(a)
-        | Math::Gelu(a)
-        | Math::Cosh(a)
-        | Math::Sinh(a) => discontinuous_in_time(e, *a, t),
+        node if crate::prove::theories::calculus::entire_unary(node).is_some() => {
+            let a = crate::prove::theories::calculus::entire_unary(node).expect("checked");
+            discontinuous_in_time(e, a, t)
+        }
         Math::Index(args) if !args.iter().any(|a| mentions(*a)) => None,
         Math::Sum([v, lo, hi, body])
             if e[*v].symbol() != Some(t) && !mentions(*lo) && !mentions(*hi) =>

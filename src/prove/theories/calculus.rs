@@ -33,6 +33,30 @@ fn free_of(c: &'static str, t: &'static str) -> impl Fn(&mut MathGraph, Id, &Sub
     }
 }
 
+/// The argument of a unary function defined and continuous on every real (or matrix): −, exp,
+/// sin, cos, atan, |·|, relu, erf, tanh, the smooth activations, cosh, sinh, mexp, transpose.
+pub(crate) fn entire_unary(node: &Math) -> Option<Id> {
+    match node {
+        Math::Neg(a)
+        | Math::Exp(a)
+        | Math::Sin(a)
+        | Math::Cos(a)
+        | Math::Atan(a)
+        | Math::Abs(a)
+        | Math::Relu(a)
+        | Math::Erf(a)
+        | Math::Tanh(a)
+        | Math::Sigmoid(a)
+        | Math::Softplus(a)
+        | Math::Gelu(a)
+        | Math::Cosh(a)
+        | Math::Sinh(a)
+        | Math::MatExp(a)
+        | Math::Transpose(a) => Some(*a),
+        _ => None,
+    }
+}
+
 /// Is the term, as a function of `x`, continuous wherever it is defined? Built only of nodes
 /// that are (arithmetic, powers, the elementary functions, abs, relu, max, min, leaky relu and
 /// the smooth activations, matrix products, exponentials and transposes, finite sums and entries
@@ -59,27 +83,12 @@ pub(crate) fn continuous_in(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bo
                 && continuous_in(e, *b, x)
         }
         Math::Pow([a, b]) => continuous_in(e, *a, x) && continuous_in(e, *b, x),
-        Math::Neg(a)
-        | Math::Sqrt(a)
-        | Math::Exp(a)
-        | Math::Log(a)
-        | Math::Sin(a)
-        | Math::Cos(a)
-        | Math::Tan(a)
-        | Math::Asin(a)
-        | Math::Acos(a)
-        | Math::Atan(a)
-        | Math::Abs(a)
-        | Math::Relu(a)
-        | Math::Erf(a)
-        | Math::Tanh(a)
-        | Math::Sigmoid(a)
-        | Math::Softplus(a)
-        | Math::Gelu(a)
-        | Math::Cosh(a)
-        | Math::Sinh(a)
-        | Math::MatExp(a)
-        | Math::Transpose(a) => continuous_in(e, *a, x),
+        Math::Sqrt(a) | Math::Log(a) | Math::Tan(a) | Math::Asin(a) | Math::Acos(a) => {
+            continuous_in(e, *a, x)
+        }
+        node if entire_unary(node).is_some() => {
+            continuous_in(e, entire_unary(node).expect("checked"), x)
+        }
         Math::Index(args) => !args.iter().any(|a| mentions(*a)),
         Math::Sum([v, lo, hi, body]) => {
             e[*v].symbol() != Some(x)
