@@ -4,7 +4,7 @@
 mod cli;
 
 // The library's modules, so that the command line's modules reach them as `crate::…`.
-use derive::{derivation, expr, limits, numeric, prove, report};
+use derive::{derivation, expr, limits, numeric, precision, prove, report};
 
 use clap::{Parser, Subcommand};
 use cli::{adhoc, check};

@@ -88,6 +88,25 @@ fn bad_input_exits_2_with_file_line_and_column() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("<expr>:1:"), "{}", stderr(&o));
 
+    // A value outside the declared domain evaluates another expression.
+    let o = derive(&[
+        "eval",
+        "rho",
+        "--decl",
+        "rho=interval -1..1",
+        "--at",
+        "rho=5",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("outside its declared domain"),
+        "{}",
+        stderr(&o)
+    );
+    let o = derive(&["eval", "a", "--at", "a=1,a=2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("given twice"), "{}", stderr(&o));
+
     let o = derive(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
 }
@@ -118,6 +137,15 @@ fn prove_and_eval_from_the_command_line() {
     assert_eq!(o.status.code(), Some(0));
     // 17 significant digits: 1.5²·3/3 + 0.1² is 2.2599999999999998 in f64, and says so.
     assert_eq!(stdout(&o).trim(), "2.2599999999999998");
+
+    // Where f64 loses every digit, ball arithmetic gives the value: (1 + 10⁻²⁰)^(10²⁰) is e.
+    let o = derive(&["eval", "(1+1e-20)^(10^20)"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: f64 = stdout(&o).trim().parse().unwrap();
+    assert!((v - std::f64::consts::E).abs() < 1e-15, "{v}");
+    // Where it cannot, f64 says how little it knows.
+    let o = derive(&["eval", "(1+1e-300)^(10^300)"]);
+    assert!(stdout(&o).contains("f64 rounding bound"), "{}", stdout(&o));
 
     // E[relu(u) relu(v)] against the arc-cosine closed form, ρ = 0.3/√2.
     let o = derive(&["eval", "gauss(1, 0.3, 2; relu(u)*relu(v))"]);

@@ -259,7 +259,26 @@ pub fn run_eval(
     digits: usize,
 ) -> Result<(), CliError> {
     let e = parse_arg("<expr>", expr)?;
-    let (symbols, _) = declarations(decls, &[&e])?;
+    let (mut symbols, _) = declarations(decls, &[&e])?;
+    // A value given for a symbol the prelude (not --decl) makes an array, a matrix or random
+    // (x, w, …) makes it a real: `eval 'x + 1' --at x=2`.
+    let declared = |n: &str| {
+        decls
+            .iter()
+            .any(|d| d.split_once('=').is_some_and(|(x, _)| x.trim() == n))
+    };
+    for item in at.iter().flat_map(|a| a.split(',')) {
+        if let Some((n, _)) = item.split_once('=') {
+            let n = n.trim();
+            if !declared(n) {
+                for (s, k) in symbols.iter_mut() {
+                    if s.as_str() == n && !scalar_kind(k) {
+                        *k = Kind::Real;
+                    }
+                }
+            }
+        }
+    }
     let mut env = Env {
         seed: 1,
         mc_samples: 200_000,
@@ -290,7 +309,47 @@ pub fn run_eval(
                 n.trim()
             )));
         }
-        env.scalars.insert(Symbol::from(n.trim()), v);
+        let name = Symbol::from(n.trim());
+        // A value must lie in its symbol's declared domain (rho = 5 for an interval −1..1
+        // evaluates another expression), and be given once.
+        if let Some((_, kind)) = symbols.iter().find(|(s, _)| *s == name) {
+            if !scalar_kind(kind) {
+                return Err(CliError::Usage(format!(
+                    "--at {name}: `{name}` is declared an array, a matrix or random (--decl), not a number"
+                )));
+            }
+            if let Some(domain) = crate::derivation::file::outside_domain(kind, v, None) {
+                return Err(CliError::Usage(format!(
+                    "--at {name}={v}: outside its declared domain ({domain})"
+                )));
+            }
+        }
+        if env.scalars.insert(name, v).is_some() {
+            return Err(CliError::Usage(format!("--at {name}: given twice")));
+        }
+    }
+    // Ball arithmetic where the expression allows it: the value with a rigorous bound on its
+    // error, (1 + 10⁻²⁰)^(10²⁰) = e where f64 says 1.
+    if let Ok(p) = crate::numeric::precise::eval(&e, &env, crate::numeric::precise::BITS) {
+        let v = p.to_f64();
+        if let (0.0, Some(sign)) = (v, p.sign()) {
+            // exp(−900): a number the ball holds but f64 cannot show.
+            let side = if sign > 0.0 { "positive" } else { "negative" };
+            super::out(&format!(
+                "a {side} number below 2.2e-308 in magnitude (beyond f64's range; 128-bit ball arithmetic)\n"
+            ))?;
+            return Ok(());
+        }
+        if v.is_finite() {
+            let r = p.rad;
+            let shown = significant(v, digits);
+            if r > 8.0 * f64::EPSILON * v.abs() {
+                super::out(&format!("{shown} ± {r:.2e} (128-bit ball arithmetic)\n"))?;
+            } else {
+                super::out(&format!("{shown}\n"))?;
+            }
+            return Ok(());
+        }
     }
     let v = Evaluator::new(&env)
         .eval(&e)
@@ -308,10 +367,32 @@ pub fn run_eval(
             significant(v.value, digits),
             v.stderr
         ))?;
+    } else if v.scale > 1e3 * v.value.abs() {
+        // f64 rounding amplified by the computation (cancellation, a large power: three digits
+        // or more lost): the bound the checker allows for it.
+        let tol = crate::precision::REL * v.value.abs() + crate::precision::SCALE * v.scale;
+        super::out(&format!(
+            "{} ± {:.2e} (f64 rounding bound)\n",
+            significant(v.value, digits),
+            tol
+        ))?;
     } else {
         super::out(&format!("{}\n", significant(v.value, digits)))?;
     }
     Ok(())
+}
+
+/// Does a symbol of this kind take a number as its value?
+fn scalar_kind(k: &Kind) -> bool {
+    matches!(
+        k,
+        Kind::Real
+            | Kind::Positive
+            | Kind::Size
+            | Kind::Integer
+            | Kind::Interval(..)
+            | Kind::Index(..)
+    )
 }
 
 /// `v` to `digits` significant digits: plain decimals for exponents −5 … digits − 1, else

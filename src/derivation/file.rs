@@ -2107,7 +2107,7 @@ fn conventions(
 }
 
 /// If `v` lies outside the domain of `kind`: the domain, described.
-fn outside_domain(kind: &Kind, v: f64, exact: Option<&BigRational>) -> Option<String> {
+pub fn outside_domain(kind: &Kind, v: f64, exact: Option<&BigRational>) -> Option<String> {
     if let Some(q) = exact {
         let zero = BigRational::from_integer(0.into());
         let end = |x: f64| crate::prove::analysis::decimal_value(x);

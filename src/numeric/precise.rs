@@ -166,6 +166,18 @@ impl Precise {
         bounds(self)
     }
 
+    /// The sign of every value in the ball (−1 or 1), if the ball excludes 0.
+    pub fn sign(&self) -> Option<f64> {
+        if self.mid.is_zero() || self.contains(&Mid::zero()) {
+            return None;
+        }
+        Some(if self.mid.sign() == dashu_base::Sign::Negative {
+            -1.0
+        } else {
+            1.0
+        })
+    }
+
     /// An exact value.
     pub fn exact(mid: Mid, bits: u32) -> Precise {
         Precise {
