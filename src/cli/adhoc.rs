@@ -272,7 +272,7 @@ pub fn run_eval(
             let n = n.trim();
             if !declared(n) {
                 for (s, k) in symbols.iter_mut() {
-                    if s.as_str() == n && !scalar_kind(k) {
+                    if s.as_str() == n && !k.is_number() {
                         *k = Kind::Real;
                     }
                 }
@@ -313,7 +313,7 @@ pub fn run_eval(
         // A value must lie in its symbol's declared domain (rho = 5 for an interval −1..1
         // evaluates another expression), and be given once.
         if let Some((_, kind)) = symbols.iter().find(|(s, _)| *s == name) {
-            if !scalar_kind(kind) {
+            if !kind.is_number() {
                 return Err(CliError::Usage(format!(
                     "--at {name}: `{name}` is declared an array, a matrix or random (--decl), not a number"
                 )));
@@ -380,19 +380,6 @@ pub fn run_eval(
         super::out(&format!("{}\n", significant(v.value, digits)))?;
     }
     Ok(())
-}
-
-/// Does a symbol of this kind take a number as its value?
-fn scalar_kind(k: &Kind) -> bool {
-    matches!(
-        k,
-        Kind::Real
-            | Kind::Positive
-            | Kind::Size
-            | Kind::Integer
-            | Kind::Interval(..)
-            | Kind::Index(..)
-    )
 }
 
 /// `v` to `digits` significant digits: plain decimals for exponents −5 … digits − 1, else

@@ -87,6 +87,28 @@ pub enum Kind {
     GaussianVector(Expr, Option<Symbol>),
 }
 
+impl Kind {
+    /// Does a symbol of this kind take one number as its value (real, positive, interval, size,
+    /// integer, index)?
+    pub fn is_number(&self) -> bool {
+        matches!(
+            self,
+            Kind::Real
+                | Kind::Positive
+                | Kind::Size
+                | Kind::Integer
+                | Kind::Interval(..)
+                | Kind::Index(..)
+        )
+    }
+
+    /// Are its values seeded deterministic entries (an array, a sized vector or matrix, an
+    /// unsized matrix), whose magnitude a point draws ([`crate::numeric::eval::Env::entry_scales`])?
+    pub fn is_seeded(&self) -> bool {
+        matches!(self, Kind::Array | Kind::Tensor(..) | Kind::Matrix)
+    }
+}
+
 /// Where a claim or a step comes from: an equation of a note, quoted verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cite {
@@ -1322,17 +1344,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         .collect();
     *l.scalars.borrow_mut() = symbols
         .iter()
-        .filter(|(_, k)| {
-            matches!(
-                k,
-                Kind::Real
-                    | Kind::Positive
-                    | Kind::Size
-                    | Kind::Integer
-                    | Kind::Interval(..)
-                    | Kind::Index(..)
-            )
-        })
+        .filter(|(_, k)| k.is_number())
         .map(|(s, _)| *s)
         .collect();
     *l.arrays.borrow_mut() = symbols

@@ -238,7 +238,7 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
     // false), from a generator of its own (the other symbols' draws stay where they were).
     if k >= EDGE_POINTS && k % 2 == 0 {
         for (s, kind) in &d.symbols {
-            if matches!(kind, Kind::Array | Kind::Tensor(..) | Kind::Matrix) {
+            if kind.is_seeded() {
                 let mut own = rand_pcg::Pcg64::seed_from_u64(
                     0x5ca1_e000 ^ (k as u64) ^ crate::numeric::eval::name_seed(*s),
                 );

@@ -195,7 +195,7 @@ fn axes(d: &Derivation, used: &[Symbol], terms: &[&Expr]) -> Vec<(Axis, Kind)> {
         .iter()
         .filter(|(s, _)| used.contains(s))
         .map(|(s, k)| match k {
-            Kind::Array | Kind::Tensor(..) | Kind::Matrix => (Axis::Scale(*s), Kind::Real),
+            k if k.is_seeded() => (Axis::Scale(*s), Kind::Real),
             _ => (Axis::Value(*s), k.clone()),
         })
         .collect();

@@ -3223,6 +3223,24 @@ fn mul(x: &RPoly, y: &RPoly) -> RPoly {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_underflowed_zero_is_rounding_not_an_exact_zero() {
+        // 1e-200·1e-200 and 1/1e308/1e308 are 0 in f64 but not in truth: a scale says so.
+        let tiny = Value::exact(1e-200);
+        assert_eq!(product(tiny, tiny).value, 0.0);
+        assert!(product(tiny, tiny).scale > 0.0);
+        let huge = Value::exact(1e308);
+        assert!(quotient(Value::exact(1.0), product(huge, huge)).scale > 0.0);
+        assert!(power(Value::exact(10.0), Value::exact(-400.0)).scale > 0.0);
+        // An exact 0 stays exact.
+        assert_eq!(product(Value::exact(0.0), tiny).scale, 0.0);
+        let e = crate::expr::parse("exp(-a^2)").unwrap();
+        let mut env = Env::default();
+        env.scalars.insert(Symbol::from("a"), 40.0);
+        let v = Evaluator::new(&env).eval(&e).unwrap();
+        assert!(v.value == 0.0 && v.scale > 0.0, "{v:?}");
+    }
+
     fn env() -> Env {
         let mut env = Env {
             random: vec![Symbol::from("w"), Symbol::from("z")],

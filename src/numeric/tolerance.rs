@@ -165,6 +165,14 @@ mod tests {
     fn nan_never_agrees() {
         assert!(!compare(v(f64::NAN), v(f64::NAN), 1).agrees());
         assert!(!compare(v(f64::INFINITY), v(f64::INFINITY), 1).agrees());
+        // A rounding scale that is not a number (0·∞: √ at 0) decides nothing either.
+        let nan_scale = Value {
+            value: 0.0,
+            scale: f64::NAN,
+            stderr: 0.0,
+        };
+        assert!(!compare(nan_scale, nan_scale, 1).agrees());
+        assert!(compare(nan_scale, nan_scale, 1).diff.is_nan());
     }
 
     #[test]
