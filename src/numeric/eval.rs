@@ -900,13 +900,7 @@ impl<'a> Evaluator<'a> {
                 self.undecided(node, &x)?;
             }
             let v = unary(x, f, df);
-            // exp, sigmoid, softplus and gelu are 0 at no nonzero argument: a 0 there is an
-            // underflow (exp(−a²) at a = 15524), not an exact 0.
-            let never_zero = matches!(
-                node,
-                Math::Exp(_) | Math::Sigmoid(_) | Math::Softplus(_) | Math::Gelu(_)
-            );
-            return Ok(underflowed(v, never_zero && x.value != 0.0));
+            return Ok(underflowed(v, zero_only_at_zero(node) && x.value != 0.0));
         }
         Ok(match node {
             Math::Num(c) => Value::exact(self.constant_f64(e, id).unwrap_or_else(|| c.to_f64())),
@@ -1369,6 +1363,11 @@ impl<'a> Evaluator<'a> {
         // both rules crowd their nodes towards the ends of each piece, so a feature narrower
         // than their spacing over the whole range is resolved there.
         let cuts = self.zeros_of_subterms(e, var, body, a, b);
+        // The body compiled once (its parts free of the variable evaluated once): the
+        // evaluator's arithmetic at every node, and the budget charged for its sums at every
+        // node as for walking the term.
+        let program = self.compile(e, body, &mut Vars::Named(&[var]))?;
+        let stack = std::cell::RefCell::new(vec![]);
         let nodes_seen = std::cell::Cell::new(0usize);
         let me = std::cell::RefCell::new((&mut *self, None::<EvalError>, 0.0f64, false, 0usize));
         // The integrand's value at x, or its magnitude scale (`scale`).
@@ -1379,9 +1378,24 @@ impl<'a> Evaluator<'a> {
                 return 0.0;
             }
             nodes_seen.set(nodes_seen.get() + 1);
-            ev.bound.push((var, x));
-            let r = ev.value(e, body);
-            ev.bound.pop();
+            let r = match &program {
+                Some(p) => ev
+                    .spend(1, p.sum_terms() as i64)
+                    .and_then(|()| {
+                        let mut jumps = 0;
+                        let y = p.run(&[x], &mut stack.borrow_mut(), &mut jumps);
+                        for _ in 0..jumps {
+                            ev.undecided(&e[body], &y)?;
+                        }
+                        Ok(y)
+                    }),
+                None => {
+                    ev.bound.push((var, x));
+                    let r = ev.value(e, body);
+                    ev.bound.pop();
+                    r
+                }
+            };
             match r {
                 Ok(y) if y.value.is_finite() && y.scale.is_finite() => {
                     *max_scale = max_scale.max(y.scale);
@@ -1640,7 +1654,7 @@ impl<'a> Evaluator<'a> {
             ops.push(if jumps(node) {
                 Op::Jump(f, df)
             } else {
-                Op::Unary(f, df)
+                Op::Unary(f, df, zero_only_at_zero(node))
             });
             return Ok(ok);
         }
@@ -1679,6 +1693,10 @@ impl<'a> Evaluator<'a> {
                 let Some(var) = e[*v].symbol() else {
                     return Ok(false);
                 };
+                if matches!(vars, Vars::Named(names) if names.contains(&var)) {
+                    // It rebinds an integration variable: walked as a term.
+                    return Ok(false);
+                }
                 let (lo, hi) = (self.index(e, *lo)?, self.index(e, *hi)?);
                 if hi < lo {
                     ops.push(Op::Push(Value::exact(0.0)));
@@ -1723,7 +1741,7 @@ impl<'a> Evaluator<'a> {
                         return Ok(false);
                     }
                 }
-                ops.push(Op::Linear(vec![true; (hi - lo + 1) as usize], 0.0));
+                ops.push(Op::Sum((hi - lo + 1) as usize));
                 if hoist {
                     ops.push(Op::Mul);
                 }
@@ -2163,8 +2181,8 @@ impl<'a> Evaluator<'a> {
                 _ => {}
             }
         }
-        match self.rpoly(e, a) {
-            Ok(p) => moments(&p),
+        match self.poly_moments(e, a) {
+            Ok(m) => Ok(m.value()),
             // Linearity first: each term by its own best method (exact moments, quadrature
             // over one entry, Monte Carlo), so that a term of one entry is never left to
             // sampling beside others (a rare event, 10⁹·step(z − 6), that 20,000 samples never
@@ -2366,8 +2384,8 @@ impl<'a> Evaluator<'a> {
     /// to integrate the link's own Gaussian symbols out exactly.
     pub fn exact_expectation(&mut self, e: &Expr) -> Option<Result<Value, EvalError>> {
         let root = Id::from(e.as_ref().len() - 1);
-        match self.with_constants(e, |this| this.rpoly(e, root)) {
-            Ok(p) => Some(moments(&p)),
+        match self.with_constants(e, |this| this.poly_moments(e, root)) {
+            Ok(m) => Some(Ok(m.value())),
             Err(PolyError::NotPolynomial) => None,
             Err(PolyError::Eval(err)) => Some(Err(err)),
         }
@@ -2576,6 +2594,114 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// E[subterm] when it is a polynomial in the random variables, by linearity: sums,
+    /// differences, sums over an index and products or quotients by a deterministic factor are
+    /// taken term by term, so a sum of n terms costs n small polynomials, not one of n monomials
+    /// (what made a width study's exact means at n = 10⁴ cost 50 ms). Any other subterm is
+    /// expanded by [`Evaluator::rpoly`]. The same budget is charged for sums; value and scale
+    /// are those of [`moments_of`] of the expanded polynomial, up to the order of summation.
+    fn poly_moments(&mut self, e: &Expr, id: Id) -> Result<Moment, PolyError> {
+        let node = &e[id];
+        let linear = matches!(
+            node,
+            Math::Add(_) | Math::Sub(_) | Math::Neg(_) | Math::Mul(_) | Math::Div(_) | Math::Sum(_)
+        );
+        if !linear || !self.mentions_random(e, id) {
+            return self.expanded_moments(e, id);
+        }
+        match node {
+            Math::Add([a, b]) | Math::Sub([a, b]) => {
+                let (x, y) = (self.poly_moments(e, *a)?, self.poly_moments(e, *b)?);
+                let sign = if matches!(node, Math::Sub(_)) { -1.0 } else { 1.0 };
+                Ok(Moment {
+                    value: x.value + sign * y.value,
+                    scale: x.scale + y.scale,
+                    mass: x.mass + y.mass,
+                })
+            }
+            Math::Neg(a) => {
+                let x = self.poly_moments(e, *a)?;
+                Ok(Moment {
+                    value: -x.value,
+                    ..x
+                })
+            }
+            Math::Mul([a, b]) => {
+                let (c, x) = match (self.mentions_random(e, *a), self.mentions_random(e, *b)) {
+                    (false, true) => (*a, *b),
+                    (true, false) => (*b, *a),
+                    _ => return self.expanded_moments(e, id),
+                };
+                let c = self.value(e, c)?;
+                let x = self.poly_moments(e, x)?;
+                Ok(Moment {
+                    value: x.value * c.value,
+                    scale: x.scale * c.scale,
+                    mass: x.mass * c.value.abs(),
+                })
+            }
+            Math::Div([a, b]) if !self.mentions_random(e, *b) => {
+                let x = self.poly_moments(e, *a)?;
+                let d = self.value(e, *b)?;
+                let (d, ds) = (d.value, d.scale);
+                Ok(Moment {
+                    value: x.value / d,
+                    scale: (x.scale + x.mass / d.abs() * ds) / d.abs(),
+                    mass: x.mass / d.abs(),
+                })
+            }
+            Math::Sum([v, lo, hi, body]) => {
+                let var = e[*v].symbol().ok_or(PolyError::NotPolynomial)?;
+                let (lo, hi) = (self.index(e, *lo)?, self.index(e, *hi)?);
+                self.spend(lo, hi)?;
+                let mut acc = Moment::default();
+                let before = self.terms;
+                for j in lo..=hi {
+                    self.bound.push((var, j as f64));
+                    let t = self.poly_moments(e, *body);
+                    self.bound.pop();
+                    let t = t?;
+                    acc.value += t.value;
+                    acc.scale += t.scale;
+                    acc.mass += t.mass;
+                    if j == lo {
+                        self.project(before, lo, hi)?;
+                    }
+                }
+                Ok(acc)
+            }
+            _ => self.expanded_moments(e, id),
+        }
+    }
+
+    /// E[subterm] of its expanded polynomial ([`Evaluator::rpoly`], then [`moments_of`]); a
+    /// power of one random entry directly from its moment.
+    fn expanded_moments(&mut self, e: &Expr, id: Id) -> Result<Moment, PolyError> {
+        if let Math::Pow([a, k]) = &e[id] {
+            if self.random_key(e, *a)?.is_some() {
+                let k = self.value(e, *k)?.value;
+                if k < 0.0 || k.fract() != 0.0 || k > 1000.0 {
+                    return Err(PolyError::NotPolynomial);
+                }
+                // The products rpoly would charge: one per factor.
+                self.charge(k as i128, || "a polynomial power".into())?;
+                let m = gaussian_moment(k as u32);
+                if !m.is_finite() {
+                    return Err(PolyError::Eval(EvalError::Unsupported(
+                        "a Gaussian moment beyond f64's range".into(),
+                    )));
+                }
+                return Ok(Moment {
+                    value: m,
+                    scale: m,
+                    mass: m,
+                });
+            }
+        }
+        let p = self.rpoly(e, id)?;
+        Ok(moments_of(&p)?)
+    }
+
     fn as_constant(&mut self, e: &Expr, id: Id) -> Result<RPoly, PolyError> {
         let v = self.value(e, id)?;
         Ok(RPoly(rustc_hash::FxHashMap::from_iter([(
@@ -2636,6 +2762,15 @@ enum Vars<'s> {
 
 /// Most instructions of a compiled integrand; a larger one is walked as a term.
 const MAX_PROGRAM: usize = 1 << 16;
+
+/// exp, sigmoid, softplus and gelu are 0 at no nonzero argument: a 0 there is an underflow
+/// (exp(−a²) at a = 15524), not an exact 0 ([`underflowed`]).
+fn zero_only_at_zero(node: &Math) -> bool {
+    matches!(
+        node,
+        Math::Exp(_) | Math::Sigmoid(_) | Math::Softplus(_) | Math::Gelu(_)
+    )
+}
 
 /// A function of one argument that the evaluator computes as f(x) with slope f'(x): its
 /// argument and (f, f'). One table for [`Evaluator::value`] and the integrands of `gauss`.
@@ -3098,9 +3233,27 @@ fn subterm_nodes(e: &Expr, id: Id) -> impl Iterator<Item = &Math> {
 }
 
 /// The expectation of a polynomial in i.i.d. N(0,1) entries (moments (k−1)!!).
-fn moments(p: &RPoly) -> Result<Value, EvalError> {
-    let mut value = 0.0;
-    let mut scale = 0.0;
+/// The expectation of a polynomial: its value, its rounding scale (Σ scaleᵢ·|momentᵢ|) and its
+/// mass (Σ |coefficientᵢ·momentᵢ|, what a quotient by an inexact constant scales).
+#[derive(Debug, Clone, Copy, Default)]
+struct Moment {
+    value: f64,
+    scale: f64,
+    mass: f64,
+}
+
+impl Moment {
+    fn value(self) -> Value {
+        Value {
+            value: self.value,
+            scale: self.scale,
+            stderr: 0.0,
+        }
+    }
+}
+
+fn moments_of(p: &RPoly) -> Result<Moment, EvalError> {
+    let mut out = Moment::default();
     for (m, (c, s)) in &p.0 {
         let moment: f64 = m.iter().map(|(_, k)| gaussian_moment(*k)).product();
         if !moment.is_finite() {
@@ -3108,14 +3261,11 @@ fn moments(p: &RPoly) -> Result<Value, EvalError> {
                 "a Gaussian moment beyond f64's range".into(),
             ));
         }
-        value += c * moment;
-        scale += s * moment.abs();
+        out.value += c * moment;
+        out.scale += s * moment.abs();
+        out.mass += (c * moment).abs();
     }
-    Ok(Value {
-        value,
-        scale,
-        stderr: 0.0,
-    })
+    Ok(out)
 }
 
 enum PolyError {

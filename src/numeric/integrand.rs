@@ -7,7 +7,7 @@
 //! [`Value`]s with the evaluator's own arithmetic (the same magnitude scale and error
 //! propagation), so a compiled integrand gives the evaluator's values bit for bit.
 
-use super::eval::{product, quotient, unary, undecided_jump, Value};
+use super::eval::{product, quotient, unary, undecided_jump, underflowed, Value};
 
 /// One instruction of a [`Program`].
 #[derive(Debug, Clone)]
@@ -24,14 +24,17 @@ pub(crate) enum Op {
     Neg,
     /// x^y.
     Pow,
-    /// f(x), with f's derivative for the error propagation.
-    Unary(fn(f64) -> f64, super::eval::Deriv),
+    /// f(x), with f's derivative for the error propagation; `true` for an f that is 0 at no
+    /// argument but 0 (exp, sigmoid, softplus, gelu), whose 0 elsewhere is an underflow.
+    Unary(fn(f64) -> f64, super::eval::Deriv, bool),
     /// f(x) for an f that jumps at 0 (step, sign), counted where x is within rounding error
     /// of 0.
     Jump(fn(f64) -> f64, super::eval::Deriv),
     /// A chain of + and −: pops one value per sign (true: added) and adds the exact constant
     /// `c` of the chain's constant terms.
     Linear(Vec<bool>, f64),
+    /// The terms of a sum over an index, unrolled: pops this many values and adds them.
+    Sum(usize),
 }
 
 /// A compiled integrand: run it with the variables' values.
@@ -41,6 +44,18 @@ pub(crate) struct Program {
 }
 
 impl Program {
+    /// The sum terms one run adds up: what [`super::eval::Evaluator`] charges to its budget for
+    /// walking the term once.
+    pub(crate) fn sum_terms(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                Op::Sum(n) => *n,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// The integrand at `vars`, using `stack` as scratch space; adds to `undecided` the jumps
     /// whose argument is within rounding error of 0 ([`undecided_jump`]).
     pub(crate) fn run(&self, vars: &[f64], stack: &mut Vec<Value>, undecided: &mut u64) -> Value {
@@ -71,9 +86,10 @@ impl Program {
                     let x = stack.pop().expect("operand");
                     stack.push(super::eval::power(x, y));
                 }
-                Op::Unary(f, df) => {
+                Op::Unary(f, df, never_zero) => {
                     let x = stack.pop().expect("operand");
-                    stack.push(unary(x, *f, *df));
+                    let v = unary(x, *f, *df);
+                    stack.push(underflowed(v, *never_zero && x.value != 0.0));
                 }
                 Op::Jump(f, df) => {
                     let x = stack.pop().expect("operand");
@@ -81,6 +97,21 @@ impl Program {
                         *undecided += 1;
                     }
                     stack.push(unary(x, *f, *df));
+                }
+                Op::Sum(n) => {
+                    let base = stack.len() - n;
+                    let mut acc = Value {
+                        value: 0.0,
+                        scale: 0.0,
+                        stderr: 0.0,
+                    };
+                    for x in &stack[base..] {
+                        acc.value += x.value;
+                        acc.scale += x.scale;
+                        acc.stderr += x.stderr;
+                    }
+                    stack.truncate(base);
+                    stack.push(acc);
                 }
                 Op::Linear(signs, c) => {
                     let base = stack.len() - signs.len();
