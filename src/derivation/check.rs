@@ -722,10 +722,30 @@ fn mc_resolution(ev: &Evidence, scale: Option<f64>) -> f64 {
 /// The size of the prover's normal form of lhs − rhs (`residual`) at the link's points: the
 /// largest |term| of its additive terms over the points where it is evaluated (each term at the
 /// same points and seeds as the sides), or `None` when a term is evaluated at none of them.
+/// Its closed constants count as one term, their sum: 1000·sin²1 + 1000·cos²1 − 1000 is no
+/// scale of 1000 that a Monte Carlo term beside it is resolved against.
 fn term_scale(d: &Derivation, residual: &Expr, sides: &SideValues) -> Option<f64> {
+    use crate::expr::binders::append;
     let zero: Expr = "0".parse().expect("a number");
     let mut scale: f64 = 0.0;
-    for (_, term) in crate::expr::binders::additive_terms(residual) {
+    let (closed, mut terms): (Vec<_>, Vec<_>) =
+        crate::expr::binders::additive_terms(residual)
+            .into_iter()
+            .partition(|(_, t)| crate::numeric::eval::is_closed(t));
+    if !closed.is_empty() {
+        let mut sum = Expr::default();
+        let mut acc = append(&mut sum, &zero);
+        for (positive, t) in &closed {
+            let id = append(&mut sum, t);
+            acc = sum.add(if *positive {
+                Math::Add([acc, id])
+            } else {
+                Math::Sub([acc, id])
+            });
+        }
+        terms.push((true, sum));
+    }
+    for (_, term) in terms {
         let ev = numeric_check_with(d, &term, &zero, sides);
         let size = ev
             .points

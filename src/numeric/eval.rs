@@ -916,7 +916,7 @@ impl<'a> Evaluator<'a> {
                 Value::exact(self.constant_f64(e, id).expect("checked"))
             }
             Math::Add(_) | Math::Sub(_) => {
-                let (terms, c) = self.linear_chain(e, id);
+                let (terms, c, c_scale) = self.linear_chain(e, id);
                 let mut acc = Value {
                     value: 0.0,
                     scale: 0.0,
@@ -929,7 +929,7 @@ impl<'a> Evaluator<'a> {
                     acc.stderr += x.stderr;
                 }
                 acc.value += c;
-                acc.scale += c.abs();
+                acc.scale += c_scale;
                 acc
             }
             Math::Mul([a, b]) => {
@@ -1541,16 +1541,19 @@ impl<'a> Evaluator<'a> {
             .collect()
     }
 
-    /// gauss(s11, s12, s22; body) = E[body(u, v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]), by the
-    /// quadrature of [`super::gauss`]: split at the axes when the body has a kink (relu, step, abs),
-    /// a smooth rule otherwise.
     /// The chain of + and − at `id`: its terms that are not constants (with their signs, in
-    /// order) and the sum of its constant terms. The constants are summed exactly as rationals,
-    /// so constants that cancel (a + 10^20 − 10^20) do not raise the scale; one alone is its
-    /// value rounded once.
-    fn linear_chain(&self, e: &Expr, id: Id) -> (Vec<(bool, Id)>, f64) {
+    /// order), the sum of its constant terms and that sum's magnitude scale. The constants are
+    /// summed exactly as rationals, so constants that cancel (a + 10^20 − 10^20) do not raise
+    /// the scale; one alone is its value rounded once. Where closed constants that are not
+    /// rational (10¹⁰·sin²1, √2) stand beside other constants, all of them are summed in ball
+    /// arithmetic: 10¹⁰·sin²1 + 10¹⁰·cos²1 − 10¹⁰ is then 0 to within 10⁻²⁷, not to within the
+    /// 10¹⁰ that f64 rounding would allow for (and that would hide a difference of 10⁻³ beside it).
+    fn linear_chain(&self, e: &Expr, id: Id) -> (Vec<(bool, Id)>, f64, f64) {
         let mut terms = vec![];
         linear_terms(e, id, true, &mut terms);
+        if let Some(folded) = self.closed_chain(e, &terms) {
+            return folded;
+        }
         let constants = terms
             .iter()
             .filter(|(_, t)| self.is_constant(e, *t))
@@ -1579,7 +1582,40 @@ impl<'a> Evaluator<'a> {
         } else {
             num_traits::ToPrimitive::to_f64(&c).unwrap_or(f64::NAN)
         };
-        (rest, c)
+        (rest, c, c.abs())
+    }
+
+    /// [`Evaluator::linear_chain`] with its closed constants summed in ball arithmetic, when at
+    /// least one is not rational and there are two or more constants to sum. The sum's scale is
+    /// its magnitude plus its ball's radius over [`SCALE`] (the tolerance's factor), so that the
+    /// allowance covers the radius.
+    fn closed_chain(&self, e: &Expr, terms: &[(bool, Id)]) -> Option<(Vec<(bool, Id)>, f64, f64)> {
+        let closed = |t: Id| self.is_closed(e, t);
+        let irrational = terms
+            .iter()
+            .any(|(_, t)| closed(*t) && !self.is_constant(e, *t));
+        let constants = terms.iter().filter(|(_, t)| closed(*t)).count();
+        if !irrational || constants < 2 {
+            return None;
+        }
+        let (folded, rest): (Vec<(bool, Id)>, Vec<(bool, Id)>) =
+            terms.iter().partition(|(_, t)| closed(*t));
+        let sum = super::precise::signed_sum(e, &folded, self.env, crate::precision::BITS).ok()?;
+        let c = sum.to_f64();
+        let scale = c.abs() + sum.rad / crate::precision::SCALE;
+        (c.is_finite() && scale.is_finite()).then_some((rest, c, scale))
+    }
+
+    /// Is the subterm a closed constant: numbers and π under arithmetic and functions of one
+    /// argument (no symbol, binder, expectation or random entry)?
+    fn is_closed(&self, e: &Expr, id: Id) -> bool {
+        let key = e as *const Expr as usize;
+        match self.constants.iter().rev().find(|(k, _)| *k == key) {
+            Some((_, table)) if table.closed.len() == e.as_ref().len() => {
+                table.closed[usize::from(id)]
+            }
+            _ => false,
+        }
     }
 
     /// The integrand `e[id]` in the variables `vars` as a [`Program`] (see
@@ -1660,7 +1696,7 @@ impl<'a> Evaluator<'a> {
         }
         match node {
             Math::Add(_) | Math::Sub(_) => {
-                let (terms, c) = self.linear_chain(e, id);
+                let (terms, c, c_scale) = self.linear_chain(e, id);
                 let mut signs = vec![];
                 for (positive, t) in terms {
                     if !self.emit(e, t, vars, ops)? {
@@ -1668,7 +1704,7 @@ impl<'a> Evaluator<'a> {
                     }
                     signs.push(positive);
                 }
-                ops.push(Op::Linear(signs, c));
+                ops.push(Op::Linear(signs, c, c_scale));
                 Ok(true)
             }
             Math::Mul([a, b]) | Math::Div([a, b]) | Math::Pow([a, b]) => {
@@ -2996,6 +3032,15 @@ struct ConstantTable {
     /// clear bit proves the symbol absent), and whether the subterm holds an expectation.
     mentions: Vec<u64>,
     expects: Vec<bool>,
+    /// Per node: is it a closed constant ([`Evaluator::is_closed`])?
+    closed: Vec<bool>,
+}
+
+/// Is the term a closed constant: numbers and π under arithmetic and functions of one argument
+/// (no symbol, binder, expectation or random entry)? Its f64 value is then rounding away from
+/// its exact one, which ball arithmetic bounds.
+pub fn is_closed(e: &Expr) -> bool {
+    ConstantTable::of(e).closed.last().copied().unwrap_or(false)
 }
 
 /// The bit of a symbol in [`ConstantTable::mentions`].
@@ -3040,11 +3085,28 @@ impl ConstantTable {
                     || children.iter().any(|c| expects[usize::from(*c)]),
             );
         }
+        let mut closed: Vec<bool> = Vec::with_capacity(e.as_ref().len());
+        for node in e.as_ref() {
+            let children = egg::Language::children(node);
+            let shape = match node {
+                Math::Num(_) => true,
+                Math::Symbol(s) => *s == pi_symbol(),
+                Math::Add(_)
+                | Math::Sub(_)
+                | Math::Neg(_)
+                | Math::Mul(_)
+                | Math::Div(_)
+                | Math::Pow(_) => true,
+                n => unary_fns(n).is_some(),
+            };
+            closed.push(shape && children.iter().all(|c| closed[usize::from(*c)]));
+        }
         ConstantTable {
             exact,
             rounded,
             mentions,
             expects,
+            closed,
         }
     }
 }

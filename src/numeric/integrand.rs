@@ -30,9 +30,9 @@ pub(crate) enum Op {
     /// f(x) for an f that jumps at 0 (step, sign), counted where x is within rounding error
     /// of 0.
     Jump(fn(f64) -> f64, super::eval::Deriv),
-    /// A chain of + and −: pops one value per sign (true: added) and adds the exact constant
-    /// `c` of the chain's constant terms.
-    Linear(Vec<bool>, f64),
+    /// A chain of + and −: pops one value per sign (true: added) and adds the constant `c` of
+    /// the chain's constant terms, whose magnitude scale is `s`.
+    Linear(Vec<bool>, f64, f64),
     /// The terms of a sum over an index, unrolled: pops this many values and adds them.
     Sum(usize),
 }
@@ -113,7 +113,7 @@ impl Program {
                     stack.truncate(base);
                     stack.push(acc);
                 }
-                Op::Linear(signs, c) => {
+                Op::Linear(signs, c, s) => {
                     let base = stack.len() - signs.len();
                     let mut acc = Value {
                         value: 0.0,
@@ -127,7 +127,7 @@ impl Program {
                     }
                     stack.truncate(base);
                     acc.value += c;
-                    acc.scale += c.abs();
+                    acc.scale += s;
                     stack.push(acc);
                 }
             }

@@ -259,6 +259,39 @@ pub fn eval(e: &Expr, env: &Env, bits: u32) -> Result<Precise, NotPrecise> {
     Ok(v)
 }
 
+/// The signed sum of the subterms `terms` of `e` (`true`: added) in ball arithmetic with `bits`
+/// bits: constants that cancel in f64 only to within its rounding (10¹⁰·sin²1 + 10¹⁰·cos²1
+/// − 10¹⁰) cancel here to within the balls' radii.
+pub fn signed_sum(
+    e: &Expr,
+    terms: &[(bool, Id)],
+    env: &Env,
+    bits: u32,
+) -> Result<Precise, NotPrecise> {
+    let mut ev = Evaluator {
+        env,
+        bits,
+        ctx: Context::new(bits as usize),
+        bound: vec![],
+        terms: 0,
+        pi: HashMap::new(),
+        calls: std::cell::Cell::new(0),
+    };
+    let mut acc = ev.exact(Mid::zero());
+    for (positive, t) in terms {
+        let v = ev.value(e, *t)?;
+        acc = if *positive {
+            ev.add(&acc, &v)?
+        } else {
+            ev.sub(&acc, &v)?
+        };
+    }
+    if !acc.rad.is_finite() || !acc.mid.is_finite() {
+        return np("the value or its error bound is not finite");
+    }
+    Ok(acc)
+}
+
 /// Compare the two sides of a link at a point in high precision, if both evaluate precisely:
 /// `(lhs, rhs, comparison)`.
 pub fn compare_sides(

@@ -225,7 +225,7 @@ impl Evaluator<'_> {
                 Ok((v, Value::exact(if here { 1.0 } else { 0.0 })))
             }
             Math::Add(_) | Math::Sub(_) => {
-                let (terms, c) = self.linear_chain(e, id);
+                let (terms, c, c_scale) = self.linear_chain(e, id);
                 let (mut v, mut d) = (zero(), zero());
                 for (positive, t) in terms {
                     let (x, dx) = self.dual(e, t, what)?;
@@ -238,7 +238,7 @@ impl Evaluator<'_> {
                     d = sum(d, dx);
                 }
                 v.value += c;
-                v.scale += c.abs();
+                v.scale += c_scale;
                 Ok((v, d))
             }
             Math::Neg(a) => {
