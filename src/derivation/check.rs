@@ -728,10 +728,9 @@ fn term_scale(d: &Derivation, residual: &Expr, sides: &SideValues) -> Option<f64
     use crate::expr::binders::append;
     let zero: Expr = "0".parse().expect("a number");
     let mut scale: f64 = 0.0;
-    let (closed, mut terms): (Vec<_>, Vec<_>) =
-        crate::expr::binders::additive_terms(residual)
-            .into_iter()
-            .partition(|(_, t)| crate::numeric::eval::is_closed(t));
+    let (closed, mut terms): (Vec<_>, Vec<_>) = crate::expr::binders::additive_terms(residual)
+        .into_iter()
+        .partition(|(_, t)| crate::numeric::eval::is_closed(t));
     if !closed.is_empty() {
         let mut sum = Expr::default();
         let mut acc = append(&mut sum, &zero);

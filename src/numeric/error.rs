@@ -17,7 +17,7 @@ fn share_text(share: f64) -> String {
 pub enum NumericError {
     /// A covariance matrix [[s11, s12], [s12, s22]] is not finite, has a negative variance or is
     /// not positive semi-definite.
-    #[error("invalid covariance [[{s11}, {s12}], [{s12}, {s22}]]: {reason}")]
+    #[error("invalid covariance [[{s11:e}, {s12:e}], [{s12:e}, {s22:e}]]: {reason}")]
     InvalidCovariance {
         /// Variance of the first coordinate.
         s11: f64,

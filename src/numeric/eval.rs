@@ -1379,16 +1379,14 @@ impl<'a> Evaluator<'a> {
             }
             nodes_seen.set(nodes_seen.get() + 1);
             let r = match &program {
-                Some(p) => ev
-                    .spend(1, p.sum_terms() as i64)
-                    .and_then(|()| {
-                        let mut jumps = 0;
-                        let y = p.run(&[x], &mut stack.borrow_mut(), &mut jumps);
-                        for _ in 0..jumps {
-                            ev.undecided(&e[body], &y)?;
-                        }
-                        Ok(y)
-                    }),
+                Some(p) => ev.spend(1, p.sum_terms() as i64).and_then(|()| {
+                    let mut jumps = 0;
+                    let y = p.run(&[x], &mut stack.borrow_mut(), &mut jumps);
+                    for _ in 0..jumps {
+                        ev.undecided(&e[body], &y)?;
+                    }
+                    Ok(y)
+                }),
                 None => {
                     ev.bound.push((var, x));
                     let r = ev.value(e, body);
@@ -2648,7 +2646,11 @@ impl<'a> Evaluator<'a> {
         match node {
             Math::Add([a, b]) | Math::Sub([a, b]) => {
                 let (x, y) = (self.poly_moments(e, *a)?, self.poly_moments(e, *b)?);
-                let sign = if matches!(node, Math::Sub(_)) { -1.0 } else { 1.0 };
+                let sign = if matches!(node, Math::Sub(_)) {
+                    -1.0
+                } else {
+                    1.0
+                };
                 Ok(Moment {
                     value: x.value + sign * y.value,
                     scale: x.scale + y.scale,

@@ -348,6 +348,19 @@ fn leaky_layer(k: &Leaky, st: &mut State, di: &Diag, dj: &Diag, l: usize) {
         let tb = sw2 * sb2 * c * dr * dr / (mn + sw2 * c * m + sb2);
         let en = (tb + sw2 * inner).max(0.0);
         en * (mn + s12n)
+    } else if s12n >= 0.0 {
+        // The same gap for θ > π/2, where an even activation (abs) maps nearly opposite
+        // inputs to nearly parallel ones: mn − s12n would cancel. With e = m − |s12| (from det,
+        // free of cancellation) and m − s12 = m + |s12|, the inner gap
+        // d2·(m/2 − relu) + ab·(m − s12) is ½(a + b)²·m − ab·e − d2·relu, whose terms are
+        // each ≥ 0 or small: ½(a + b)² = c2/2 + ab is 0 for abs, and relu ~ m·φ³ for small φ.
+        let e = det / (m - s12);
+        let inner = 0.5 * (c2 + 2.0 * ab) * m - ab * e - d2 * relu;
+        let dr = ri - rj;
+        let c = 0.5 * c2;
+        let tb = sw2 * sb2 * c * dr * dr / (mn + sw2 * c * m + sb2);
+        let en = (tb + sw2 * inner).max(0.0);
+        en * (mn + s12n)
     } else {
         det2(di.s[l + 1], s12n, dj.s[l + 1])
     };
@@ -450,10 +463,23 @@ fn check_inputs(inputs: &[Vec<f64>]) -> Result<usize, NumericError> {
     Ok(n0)
 }
 
-fn layer1(arch: &Architecture, x: &[f64], y: &[f64], xx: f64, n0: usize) -> (f64, f64) {
+/// Σ¹(x, x') and the determinant of Σ¹ on {x, x'}, given the diagonals of x and x'.
+fn layer1(
+    arch: &Architecture,
+    x: &[f64],
+    y: &[f64],
+    di: &Diag,
+    dj: &Diag,
+    xx: f64,
+    n0: usize,
+) -> (f64, f64) {
     let (sw2, sb2) = arch.variances();
     let a = sw2 / n0 as f64;
-    let s12 = a * dot(x, y) + sb2;
+    // |Σ¹(x,x')| ≤ √(Σ¹(x,x)Σ¹(x',x')) holds exactly; f64 breaks it only by rounding or
+    // underflow (x' = (1e-200, 0): Σ¹(x',x') underflows to 0, Σ¹(x,x') = 5e-201 does not),
+    // which would make a valid input an invalid covariance.
+    let bound = di.r[0] * dj.r[0];
+    let s12 = (a * dot(x, y) + sb2).clamp(-bound, bound);
     let diff: f64 = x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum();
     let det = a * a * gram(x, y, xx) + a * sb2 * diff;
     (s12, det)
@@ -496,7 +522,9 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
                 let j1 = (j0 + BLOCK).min(n);
                 let mut block = [const { None }; BLOCK];
                 for (slot, j) in block.iter_mut().zip(j0..j1) {
-                    let (s12, det) = layer1(arch, &inputs[i], &inputs[j], norms[i], n0);
+                    let (s12, det) = layer1(
+                        arch, &inputs[i], &inputs[j], &diags[i], &diags[j], norms[i], n0,
+                    );
                     *slot = Some(Pair {
                         di: &diags[i],
                         dj: &diags[j],
@@ -545,7 +573,7 @@ pub fn kernel_pair(arch: &Architecture, x: &[f64], y: &[f64]) -> Result<PairKern
     let n0 = check_inputs(&inputs)?;
     let (xx, yy) = (dot(x, x), dot(y, y));
     let (di, dj) = (diag(arch, xx, n0)?, diag(arch, yy, n0)?);
-    let (s12, det) = layer1(arch, x, y, xx, n0);
+    let (s12, det) = layer1(arch, x, y, &di, &dj, xx, n0);
     let p = Pair {
         di: &di,
         dj: &dj,
@@ -637,6 +665,22 @@ mod tests {
         assert!(kernels(&arch, &[vec![1.0], vec![1.0, 2.0]]).is_err());
         assert!(kernels(&arch, &[vec![1.0, f64::INFINITY]]).is_err());
         assert!(kernels(&arch, &[vec![]]).is_err());
+    }
+
+    #[test]
+    fn nearly_opposite_inputs_keep_their_angle_through_an_even_activation() {
+        // abs maps ρ ≈ −1 to ρ ≈ +1: the determinant of the next layer must not come from
+        // Σ(x,x)Σ(x',x') − Σ(x,x')². References: the closed forms iterated in mpmath at 60
+        // digits on these f64 inputs (Σ̇ was exactly 1.0 and Θ off by 8e-9 before).
+        let arch = Architecture::new(Activation::Abs, 3, 1.0, 0.0).unwrap();
+        let k = kernels(&arch, &[vec![1.0, 0.0], vec![-1.0, 1e-8]]).unwrap();
+        let rel = |v: f64, want: f64| ((v - want) / want).abs();
+        assert!(rel(k.sigma_dot[(0, 1)], 0.999_999_993_633_802_3) < 1e-14);
+        assert!(rel(k.ntk[(0, 1)], 1.999_999_980_901_407) < 1e-14);
+        let arch = Architecture::new(Activation::Abs, 3, 1.3, 0.1).unwrap();
+        let k = kernels(&arch, &[vec![1.0, 0.2], vec![-2.0, -0.4000001]]).unwrap();
+        assert!(rel(k.sigma_dot[(0, 1)], 1.521_680_427_425_158_5) < 1e-14);
+        assert!(rel(k.ntk[(0, 1)], 29.150_263_199_652_228) < 1e-14);
     }
 
     #[test]
