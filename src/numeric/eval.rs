@@ -215,6 +215,12 @@ type Matrix = nalgebra::DMatrix<f64>;
 
 type RvKey = (Symbol, Vec<i64>);
 
+/// Subterms with their signs (`true`: added).
+type Signed = Vec<(bool, Id)>;
+
+/// A chain of + and −: its non-constant terms, the sum of its constants and that sum's scale.
+type Chain = (Signed, f64, f64);
+
 /// A polynomial in random variables with f64 coefficients.
 #[derive(Debug, Clone, Default)]
 struct RPoly(rustc_hash::FxHashMap<Vec<(usize, u32)>, (f64, f64)>); // monomial -> (coeff, scale)
@@ -1546,7 +1552,7 @@ impl<'a> Evaluator<'a> {
     /// rational (10¹⁰·sin²1, √2) stand beside other constants, all of them are summed in ball
     /// arithmetic: 10¹⁰·sin²1 + 10¹⁰·cos²1 − 10¹⁰ is then 0 to within 10⁻²⁷, not to within the
     /// 10¹⁰ that f64 rounding would allow for (and that would hide a difference of 10⁻³ beside it).
-    fn linear_chain(&self, e: &Expr, id: Id) -> (Vec<(bool, Id)>, f64, f64) {
+    fn linear_chain(&self, e: &Expr, id: Id) -> Chain {
         let mut terms = vec![];
         linear_terms(e, id, true, &mut terms);
         if let Some(folded) = self.closed_chain(e, &terms) {
@@ -1587,7 +1593,7 @@ impl<'a> Evaluator<'a> {
     /// least one is not rational and there are two or more constants to sum. The sum's scale is
     /// its magnitude plus its ball's radius over [`SCALE`] (the tolerance's factor), so that the
     /// allowance covers the radius.
-    fn closed_chain(&self, e: &Expr, terms: &[(bool, Id)]) -> Option<(Vec<(bool, Id)>, f64, f64)> {
+    fn closed_chain(&self, e: &Expr, terms: &[(bool, Id)]) -> Option<Chain> {
         let closed = |t: Id| self.is_closed(e, t);
         let irrational = terms
             .iter()
@@ -1596,8 +1602,7 @@ impl<'a> Evaluator<'a> {
         if !irrational || constants < 2 {
             return None;
         }
-        let (folded, rest): (Vec<(bool, Id)>, Vec<(bool, Id)>) =
-            terms.iter().partition(|(_, t)| closed(*t));
+        let (folded, rest): (Signed, Signed) = terms.iter().partition(|(_, t)| closed(*t));
         let sum = super::precise::signed_sum(e, &folded, self.env, crate::precision::BITS).ok()?;
         let c = sum.to_f64();
         let scale = c.abs() + sum.rad / crate::precision::SCALE;
