@@ -572,7 +572,8 @@ fn linear_body(e: &Expr, id: egg::Id, out: &mut Expr) -> Option<egg::Id> {
 /// A numeric method that decided (part of) a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// Expectations: exact Gaussian moments for polynomials, seeded Monte Carlo otherwise.
+    /// Expectations: exact Gaussian moments for polynomials, quadrature over one or two entries,
+    /// seeded Monte Carlo otherwise.
     Expectation,
     /// Bivariate Gaussian expectations by quadrature.
     Quadrature,
@@ -598,7 +599,7 @@ impl Method {
     pub fn name(self, statistical: bool) -> &'static str {
         match self {
             Method::Expectation if statistical => "Monte Carlo",
-            Method::Expectation => "exact Gaussian moments",
+            Method::Expectation => "exact Gaussian moments or quadrature",
             Method::Quadrature => "quadrature",
             Method::Derivatives => {
                 "derivatives: forward mode, Ridders differences where it declines"

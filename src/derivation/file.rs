@@ -1874,7 +1874,13 @@ fn expected_verdict(l: &Loader, e: &Spanned<String>) -> Result<Verdict, InputErr
 /// A convention: what it says, and the definitions unfolded with its replacements.
 struct Convention {
     text: String,
+    /// The definitions under the convention (replaced ones by their replacements).
     defs: BTreeMap<Symbol, Expr>,
+    /// The declared symbols it replaces, and their values: substituted as values once the
+    /// definitions are unfolded, so not into a derivative's variable nor, mentioning it, into
+    /// its body (x′ := x in d/dx(x·x′) would differentiate x′ too: ∂/∂x(x·x′) = x′ is x at
+    /// x′ = x, while d/dx(x·x) = 2x).
+    values: BTreeMap<Symbol, Expr>,
 }
 
 /// A parameterised definition `K(r, s) = "…"`: its name and parameters are checked, its body
@@ -2088,15 +2094,18 @@ fn conventions(
             }
             replaced.insert(sym, (e, body.span()));
         }
-        let mut conv: BTreeMap<Symbol, Expr> = BTreeMap::new();
-        // Declared symbols first (their replacements read the file's definitions as written).
+        // Declared symbols replaced: values (their replacements read the file's definitions as
+        // written), substituted after the definitions are unfolded.
+        let mut values: BTreeMap<Symbol, Expr> = BTreeMap::new();
         for (sym, (e, span)) in &replaced {
             if declared.contains(sym) {
                 let (e, _) =
                     unfold(e, defs).map_err(|err| unfold_error(l, span.clone(), err, None))?;
-                conv.insert(*sym, e);
+                values.insert(*sym, e);
             }
         }
+        // The definitions, replaced ones by their replacements, unfolded in file order.
+        let mut conv: BTreeMap<Symbol, Expr> = BTreeMap::new();
         for (sym, written) in written_defs {
             let (body, span) = match replaced.get(sym) {
                 Some((e, span)) => (e, span.clone()),
@@ -2112,6 +2121,7 @@ fn conventions(
             Convention {
                 text: c.text.clone(),
                 defs: conv,
+                values,
             },
         );
     }
@@ -2353,8 +2363,13 @@ fn under(
         Some(e) => expected_verdict(l, e)?,
     };
     let read = |t: &Term| -> Result<Term, InputError> {
-        let (expr, unfolds) =
+        let (expr, mut unfolds) =
             unfold(&t.written, &c.defs).map_err(|err| unfold_error(l, name.span(), err, None))?;
+        let (expr, replaced) = binders::substitute_values(&expr, &c.values, MAX_TERM_NODES)
+            .map_err(|err| convention_error(l, name.span(), err))?;
+        unfolds.extend(replaced.iter().map(|s| s.to_string()));
+        unfolds.sort();
+        unfolds.dedup();
         let expr = lower(&expr, &l.shapes.borrow())
             .map_err(|err| l.err(name.span(), err.message, "under this convention"))?;
         check_unfolded(l, &expr, name.span(), None)?;
@@ -2479,6 +2494,23 @@ fn check_symbols_in(
     defs: &BTreeMap<Symbol, Expr>,
     pending: Option<(Symbol, &[Pending])>,
 ) -> Result<(), InputError> {
+    // A binder may not bind a built-in name: `sum(pi in 1..3, pi)` would read as π wherever
+    // constants are folded (and `I` as the identity).
+    for (i, _) in e.as_ref().iter().enumerate() {
+        let id = egg::Id::from(i);
+        if let Some(b) = binders::binds(e, id)
+            .into_iter()
+            .find(|b| matches!(b.as_str(), "pi" | "I"))
+        {
+            return Err(l
+                .err(
+                    spans[i].clone(),
+                    format!("`{b}` is built in and cannot be bound by a sum or an integral"),
+                    "bound here",
+                )
+                .with_help("name the index or variable otherwise, e.g. k or s"));
+        }
+    }
     let ok = |s: Symbol| {
         declared.contains(&s) || defs.contains_key(&s) || s.as_str() == "pi" || s.as_str() == "I"
     };
@@ -2544,6 +2576,21 @@ fn unfold_error(
             "in this expression",
         )
         .with_help("a derivative's variable is also the point it is taken at; name the derivative's variable apart from the symbol being defined or substituted"),
+    }
+}
+
+/// A convention's value that cannot be substituted into a term: into a derivative's variable,
+/// or, mentioning it, into the derivative's body.
+fn convention_error(l: &Loader, span: Range<usize>, err: UnfoldError) -> InputError {
+    match err {
+        UnfoldError::Capture(s, x) => l
+            .err(
+                span,
+                format!("under this convention `{s}` := a term in `{x}`, which a derivative d/d{x} or a binder around `{s}` would capture: d/d{x} of the term would differentiate `{s}` too"),
+                "under this convention",
+            )
+            .with_help(format!("the convention identifies `{s}` with a term in `{x}` only after differentiating: write the derivative out (∂/∂{x}(…) evaluated) or give the step without the convention")),
+        other => unfold_error(l, span, other, None),
     }
 }
 

@@ -230,6 +230,15 @@ pub(super) fn check(
             t = u.of
         ));
     }
+    // Continuity by form holds where the solution is defined: a quotient jumps where its
+    // denominator changes sign without a pole (|t − 10⁷|/(t − 10⁷) is sign(t − 10⁷), a jump
+    // beyond the points, which the pole search, looking for a growing |f|, never meets).
+    if let Some(denominator) = denominator_not_shown_nonzero(candidate, u.of, ctx) {
+        gaps.push(format!(
+            "the claimed solution divides by {denominator}, not shown to keep one sign at every {t}: where it changes sign the solution may jump (|t − c|/(t − c)) or be undefined",
+            t = u.of
+        ));
+    }
     let proved = gaps.is_empty()
         && goals
             .iter()
@@ -783,4 +792,36 @@ fn unfold_failure(e: binders::UnfoldError) -> String {
             "`{x}` is the variable of a derivative in it (write the derivative out, or name its variable apart)"
         ),
     }
+}
+
+/// The first denominator of `candidate` that varies with `t` and that the bounds of the prover
+/// do not show to be ≥ 0 or ≤ 0 (every theory, a short search), in text. A denominator of one
+/// sign cannot carry the solution across a jump (its zeros are poles, which
+/// [`pole_on_path`] looks for, or single points where it is undefined).
+fn denominator_not_shown_nonzero(
+    candidate: &Expr,
+    t: egg::Symbol,
+    ctx: &Context,
+) -> Option<String> {
+    use crate::prove::{prove_bound, Limits, Theory};
+    let mut denominators: Vec<Expr> = candidate
+        .as_ref()
+        .iter()
+        .filter_map(|n| match n {
+            Math::Div([_, b]) => Some(binders::subterm(candidate, *b)),
+            _ => None,
+        })
+        .filter(|b| binders::free_symbols(b, binders::root(b)).contains(&t))
+        .collect();
+    denominators.dedup_by(|a, b| a.as_ref() == b.as_ref());
+    let shown = |e: &Expr| {
+        prove_bound(e, false, &Theory::ALL, ctx, Limits::refuted())
+            .is_ok_and(|(proof, _)| proof.is_some())
+    };
+    denominators.into_iter().find_map(|b| {
+        let mut neg = b.clone();
+        let root = binders::root(&neg);
+        neg.add(Math::Neg(root));
+        (!shown(&b) && !shown(&neg)).then(|| text(&b))
+    })
 }

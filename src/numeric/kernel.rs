@@ -120,6 +120,7 @@ pub struct PairKernels {
 }
 
 /// Per-input data: |x|² and the diagonal kernels at every layer.
+#[derive(Clone)]
 struct Diag {
     /// Σˡ(x, x) for l = 1..=L+1 (index l − 1).
     s: Vec<f64>,
@@ -155,6 +156,36 @@ fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericErr
         sdot,
         t,
     })
+}
+
+/// The relu-family and erf recursions form products of two variances (Σ(x,x)Σ(x',x'), the
+/// determinant of a pair): a nonzero variance outside [`VARIANCE_RANGE`] at any layer would
+/// overflow them, or underflow them to the determinant of parallel inputs (Σ̇ = 0.5 for relu
+/// at inputs of size 1e-90 whose angle is 67°). Such inputs are refused, not computed wrong.
+const VARIANCE_RANGE: (f64, f64) = (1e-150, 1e150);
+
+fn check_range(arch: &Architecture, inputs: &[&[f64]], diags: &[Diag]) -> Result<(), NumericError> {
+    if matches!(path(arch.activation), Path::General(_)) {
+        return Ok(());
+    }
+    // erf forms (1 + 2Σ(x,x))(1 + 2Σ(x',x')): only its upper end matters.
+    let leaky = matches!(path(arch.activation), Path::Leaky { .. });
+    for (i, (x, d)) in inputs.iter().zip(diags).enumerate() {
+        let (lo, hi) = (if leaky { VARIANCE_RANGE.0 } else { 0.0 }, VARIANCE_RANGE.1);
+        // A zero input has variance exactly σb² at layer 1 (0 when σb = 0, computed exactly);
+        // a nonzero one whose variance is 0 has underflowed.
+        let zero_input = x.iter().all(|v| *v == 0.0) && arch.variances().1 == 0.0;
+        if let Some((l, s)) = d.s.iter().enumerate().find(|(_, s)| {
+            let underflowed = leaky && **s == 0.0 && !zero_input;
+            underflowed || (**s != 0.0 && !(lo..=hi).contains(*s))
+        }) {
+            return Err(NumericError::InvalidInputs(format!(
+                "input {i}: its variance at layer {} is {s:e}, outside {lo:e}..{hi:e}, where the products of two variances this recursion forms leave f64's range; rescale the inputs (or σw, σb)",
+                l + 1
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn dot(x: &[f64], y: &[f64]) -> f64 {
@@ -498,6 +529,8 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
         .par_iter()
         .map(|&xx| diag(arch, xx, n0))
         .collect::<Result<Vec<_>, _>>()?;
+    let rows: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
+    check_range(arch, &rows, &diags)?;
     let pth = path(arch.activation);
     // Column i below the diagonal (entries (j, i), j > i: the pairs (x_i, x_j)), each column
     // written in place by one rayon task, then mirrored (the storage is column-major).
@@ -573,6 +606,7 @@ pub fn kernel_pair(arch: &Architecture, x: &[f64], y: &[f64]) -> Result<PairKern
     let n0 = check_inputs(&inputs)?;
     let (xx, yy) = (dot(x, x), dot(y, y));
     let (di, dj) = (diag(arch, xx, n0)?, diag(arch, yy, n0)?);
+    check_range(arch, &[x, y], &[di.clone(), dj.clone()])?;
     let (s12, det) = layer1(arch, x, y, &di, &dj, xx, n0);
     let p = Pair {
         di: &di,
@@ -681,6 +715,25 @@ mod tests {
         let k = kernels(&arch, &[vec![1.0, 0.2], vec![-2.0, -0.4000001]]).unwrap();
         assert!(rel(k.sigma_dot[(0, 1)], 1.521_680_427_425_158_5) < 1e-14);
         assert!(rel(k.ntk[(0, 1)], 29.150_263_199_652_23) < 1e-14);
+    }
+
+    #[test]
+    fn inputs_whose_variance_products_leave_f64_are_refused() {
+        // Σ̇ was 0.5 (parallel) at inputs of size 1e-90 at 67° (the determinant underflowed),
+        // and Σ printed inf at 1e78.
+        let relu = Architecture::new(Activation::Relu, 1, 1.0, 0.0).unwrap();
+        let tiny = [vec![1e-90, 0.0], vec![3e-91, 7e-91]];
+        let huge = [vec![1e78, 0.0], vec![3e77, 7e77]];
+        assert!(kernels(&relu, &tiny).is_err());
+        assert!(kernels(&relu, &huge).is_err());
+        assert!(kernel_pair(&relu, &tiny[0], &tiny[1]).is_err());
+        let erf = Architecture::new(Activation::Erf, 1, 1.0, 0.0).unwrap();
+        assert!(kernels(&erf, &huge).is_err());
+        assert!(kernels(&erf, &tiny).is_ok());
+        // Scale-free at ordinary sizes: Σ̇ of relu depends on the angle only.
+        let k = kernels(&relu, &[vec![1.0, 0.0], vec![0.3, 0.7]]).unwrap();
+        let want = (PI - 0.7f64.atan2(0.3)) / (2.0 * PI);
+        assert!((k.sigma_dot[(0, 1)] - want).abs() < 1e-15);
     }
 
     #[test]
