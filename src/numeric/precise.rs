@@ -242,15 +242,7 @@ pub fn eval(e: &Expr, env: &Env, bits: u32) -> Result<Precise, NotPrecise> {
     if e.as_ref().is_empty() {
         return np("empty term");
     }
-    let mut ev = Evaluator {
-        env,
-        bits,
-        ctx: Context::new(bits as usize),
-        bound: vec![],
-        terms: 0,
-        pi: HashMap::new(),
-        calls: std::cell::Cell::new(0),
-    };
+    let mut ev = Evaluator::new(env, bits);
     let root = Id::from(e.as_ref().len() - 1);
     let v = ev.value(e, root)?;
     if !v.rad.is_finite() || !v.mid.is_finite() {
@@ -268,15 +260,7 @@ pub fn signed_sum(
     env: &Env,
     bits: u32,
 ) -> Result<Precise, NotPrecise> {
-    let mut ev = Evaluator {
-        env,
-        bits,
-        ctx: Context::new(bits as usize),
-        bound: vec![],
-        terms: 0,
-        pi: HashMap::new(),
-        calls: std::cell::Cell::new(0),
-    };
+    let mut ev = Evaluator::new(env, bits);
     let mut acc = ev.exact(Mid::zero());
     for (positive, t) in terms {
         let v = ev.value(e, *t)?;
@@ -433,7 +417,19 @@ fn fp_err(e: FpError) -> NotPrecise {
     NotPrecise(format!("{e:?}"))
 }
 
-impl Evaluator<'_> {
+impl<'a> Evaluator<'a> {
+    fn new(env: &'a Env, bits: u32) -> Self {
+        Evaluator {
+            env,
+            bits,
+            ctx: Context::new(bits as usize),
+            bound: vec![],
+            terms: 0,
+            pi: HashMap::new(),
+            calls: std::cell::Cell::new(0),
+        }
+    }
+
     fn prec(&self) -> usize {
         self.ctx.precision()
     }
