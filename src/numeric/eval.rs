@@ -2683,6 +2683,11 @@ impl<'a> Evaluator<'a> {
                 ))
             }
             Math::Pow([a, b]) => {
+                if self.mentions_random(e, *b) {
+                    // A random exponent: not a polynomial (E[z₁^(2·step(z₂) + 2)] is left to
+                    // the other methods).
+                    return Err(PolyError::NotPolynomial);
+                }
                 let x = self.rpoly(e, *a)?;
                 if constant(&x).is_some() {
                     return self.as_constant(e, id);
@@ -2823,7 +2828,7 @@ impl<'a> Evaluator<'a> {
     /// power of one random entry directly from its moment.
     fn expanded_moments(&mut self, e: &Expr, id: Id) -> Result<Moment, PolyError> {
         if let Math::Pow([a, k]) = &e[id] {
-            if self.random_key(e, *a)?.is_some() {
+            if self.random_key(e, *a)?.is_some() && !self.mentions_random(e, *k) {
                 let k = self.value(e, *k)?.value;
                 if k < 0.0 || k.fract() != 0.0 || k > 1000.0 {
                     return Err(PolyError::NotPolynomial);
@@ -3668,6 +3673,14 @@ mod tests {
         );
         let v = eval("(E (exp (* 0.2 (* (idx w 1) (idx w 2)))))");
         assert!((v.value - 1.020_620_726_159_657_6).abs() < 1e-13, "{v:?}");
+    }
+
+    #[test]
+    fn a_random_exponent_is_not_a_polynomial() {
+        // E[z₁^(2·step(z₂) + 2)] = ½·E[z₁²] + ½·E[z₁⁴] = 2 (it was an error: the exponent was
+        // evaluated outside the mean).
+        let v = eval("(E (^ (idx w 1) (+ (* 2 (step (idx w 2))) 2)))");
+        assert!((v.value - 2.0).abs() < 1e-12, "{v:?}");
     }
 
     #[test]
