@@ -2039,6 +2039,21 @@ fn conventions(
             // A number for a declared symbol must lie in its declared domain (η = 0 for a
             // positive η is another claim, not a convention about this one).
             let kind = kinds.iter().find(|(k, _)| *k == sym).map(|(_, k)| k);
+            let random_kind = |k: &Kind| matches!(k, Kind::Gaussian | Kind::GaussianVector(..));
+            let gives_random = binders::free_symbols(&e, binders::root(&e))
+                .iter()
+                .any(|s| kinds.iter().any(|(k, kk)| k == s && random_kind(kk)));
+            if let Some(kind) = kind.filter(|k| gives_random && !random_kind(k)) {
+                // A number is not a random variable: a := w[1] for a real a would turn
+                // E[a·w[1]] (a times 0) into E[w[1]²].
+                return Err(l
+                    .err(
+                        body.span(),
+                        format!("the convention sets `{sym}` = {}, a random term, but `{sym}` is declared {}", crate::expr::text(&e), domain_text(kind)),
+                        "here",
+                    )
+                    .with_help("a convention may give a declared symbol only a value of its own declaration"));
+            }
             if let (Some(kind), Ok(v)) = (
                 kind,
                 crate::numeric::eval::Evaluator::new(&Default::default()).eval(&e),

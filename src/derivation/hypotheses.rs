@@ -230,12 +230,12 @@ pub(super) fn check(
             t = u.of
         ));
     }
-    // Continuity by form holds where the solution is defined: a quotient jumps where its
-    // denominator changes sign without a pole (|t − 10⁷|/(t − 10⁷) is sign(t − 10⁷), a jump
-    // beyond the points, which the pole search, looking for a growing |f|, never meets).
+    // Continuity by form holds where the solution is defined: a quotient may jump where its
+    // denominator is 0 (|t − 10⁷|/(t − 10⁷) is sign(t − 10⁷), a jump beyond the points, which
+    // the pole search, looking for a growing |f|, never meets).
     if let Some(denominator) = denominator_not_shown_nonzero(candidate, u.of, ctx) {
         gaps.push(format!(
-            "the claimed solution divides by {denominator}, not shown to keep one sign at every {t}: where it changes sign the solution may jump (|t − c|/(t − c)) or be undefined",
+            "the claimed solution divides by {denominator}, not shown ≠ 0 at every {t}: where it is 0 the solution may jump (|t − c|/(t − c), relu(t − c)²/(t − c)²) or be undefined",
             t = u.of
         ));
     }
@@ -794,29 +794,52 @@ fn unfold_failure(e: binders::UnfoldError) -> String {
     }
 }
 
-/// The first denominator of `candidate` that varies with `t` and that the bounds of the prover
-/// do not show to be ≥ 0 or ≤ 0 (every theory, a short search), in text. A denominator of one
-/// sign cannot carry the solution across a jump (its zeros are poles, which
-/// [`pole_on_path`] looks for, or single points where it is undefined).
+/// The first denominator of `candidate` (of a quotient, or the base of a negative power) that
+/// varies with `t` and that the bounds of the prover do not show to be > 0 or < 0 (every
+/// theory), in text. One that is only ≥ 0 may vanish with its numerator and jump there:
+/// relu(t − c)²/(t − c)² is step(t − c).
 fn denominator_not_shown_nonzero(
     candidate: &Expr,
     t: egg::Symbol,
     ctx: &Context,
 ) -> Option<String> {
     use crate::prove::{prove_bound, Limits, Theory};
+    let negative_power = |k: egg::Id| {
+        crate::prove::analysis::exact_value(&binders::subterm(candidate, k))
+            .is_none_or(|q| q < num_rational::BigRational::from_integer(0.into()))
+    };
     let mut denominators: Vec<Expr> = candidate
         .as_ref()
         .iter()
         .filter_map(|n| match n {
             Math::Div([_, b]) => Some(binders::subterm(candidate, *b)),
+            // x^k with k < 0 (or not a number) divides by a power of x.
+            Math::Pow([a, k]) if negative_power(*k) => Some(binders::subterm(candidate, *a)),
             _ => None,
         })
         .filter(|b| binders::free_symbols(b, binders::root(b)).contains(&t))
         .collect();
     denominators.dedup_by(|a, b| a.as_ref() == b.as_ref());
-    let shown = |e: &Expr| {
-        prove_bound(e, false, &Theory::ALL, ctx, Limits::refuted())
+    let positive_in = |e: &Expr, ctx: &Context| {
+        prove_bound(e, true, &Theory::ALL, ctx, Limits::default())
             .is_ok_and(|(proof, _)| proof.is_some())
+    };
+    // > 0 as it stands, or on both halves of a symbol's declared interval (1 − p₀ + p₀·eᵗ for
+    // p₀ in [0, 1]: 1 − p₀ ≥ ½ on one half, p₀·eᵗ ≥ ½ on the other; interval bounds alone
+    // see only a lower bound of 0 + 0).
+    let shown = |e: &Expr| {
+        positive_in(e, ctx)
+            || binders::free_symbols(e, binders::root(e))
+                .iter()
+                .filter_map(|s| ctx.intervals.get(s).map(|iv| (*s, iv.clone())))
+                .any(|(s, (lo, hi))| {
+                    let mid = (&lo + &hi) / num_rational::BigRational::from_integer(2.into());
+                    [(lo, mid.clone()), (mid, hi)].into_iter().all(|half| {
+                        let mut narrowed = ctx.clone();
+                        narrowed.intervals.insert(s, half);
+                        positive_in(e, &narrowed)
+                    })
+                })
     };
     denominators.into_iter().find_map(|b| {
         let mut neg = b.clone();

@@ -262,18 +262,22 @@ fn replace(
             let here = binds(e, id);
             // Values: in d/dx(body) x may not be replaced, and a value substituted in the body
             // may not mention x (it would be differentiated): x is bound there.
-            if let Some((x, body)) = deriv_variable(e, id).filter(|_| self.values) {
+            if let Some((x, var, body)) = differentiated(e, id).filter(|_| self.values) {
                 if self.defs.contains_key(&x) && !self.bound.contains(&x) {
                     return Err(UnfoldError::DerivativeVariable(x));
                 }
-                let v = self.copy(match e[id] {
-                    Math::Deriv([v, _]) => v,
-                    _ => unreachable!("deriv_variable reads a Deriv node"),
-                })?;
+                // The variable's indices (d/dx[i]) are terms outside the body.
+                let v = self.copy(var)?;
                 self.bound.push(x);
                 let b = self.copy(body);
                 self.bound.pop();
-                return Ok(self.out.add(Math::Deriv([v, b?])));
+                let b = b?;
+                return Ok(self.out.add(match e[id] {
+                    Math::Deriv(_) => Math::Deriv([v, b]),
+                    Math::Grad(_) => Math::Grad([v, b]),
+                    Math::Jacobian(_) => Math::Jacobian([v, b]),
+                    _ => Math::Hessian([v, b]),
+                }));
             }
             let mut kids = vec![];
             for (c, slot) in children(e, id) {
@@ -319,6 +323,25 @@ pub fn deriv_variable(e: &Expr, id: Id) -> Option<(Symbol, Id)> {
         Math::Deriv([v, body]) => e[*v].symbol().map(|x| (x, *body)),
         _ => None,
     }
+}
+
+/// The symbol a differentiating node moves, and its body: `d/dx(body)`, `d/dx[i](body)` (the
+/// array x), `grad(x, body)`, `jacobian(x, body)`, `hessian(x, body)`. A value substituted in
+/// the body may not mention it (it would be differentiated too).
+pub fn differentiated(e: &Expr, id: Id) -> Option<(Symbol, Id, Id)> {
+    let (v, body) = match &e[id] {
+        Math::Deriv([v, b])
+        | Math::Grad([v, b])
+        | Math::Jacobian([v, b])
+        | Math::Hessian([v, b]) => (*v, *b),
+        _ => return None,
+    };
+    let x = match &e[v] {
+        Math::Symbol(x) => *x,
+        Math::Index(args) => e[args[0]].symbol()?,
+        _ => return None,
+    };
+    Some((x, v, body))
 }
 
 /// Substitute symbol `to` for the free occurrences of `from` in `e`; `None` if a binder of `e`

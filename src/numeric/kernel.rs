@@ -158,31 +158,53 @@ fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericErr
     })
 }
 
-/// The relu-family and erf recursions form products of two variances (Σ(x,x)Σ(x',x'), the
-/// determinant of a pair): a nonzero variance outside [`VARIANCE_RANGE`] at any layer would
-/// overflow them, or underflow them to the determinant of parallel inputs (Σ̇ = 0.5 for relu
-/// at inputs of size 1e-90 whose angle is 67°). Such inputs are refused, not computed wrong.
-const VARIANCE_RANGE: (f64, f64) = (1e-150, 1e150);
+/// The relu-family and erf recursions form products of the variances of two inputs
+/// (Σ(x,x)Σ(x',x'), the determinant of a pair): where such a product leaves [`PRODUCT_RANGE`]
+/// at some layer it would overflow, or underflow to the determinant of parallel inputs (Σ̇ = 0.5
+/// for relu at two inputs of size 1e-90 at 67°). Such inputs are refused, not computed wrong.
+/// One input far from the others is fine (1e-160 beside 1: the product is 1e-160).
+const PRODUCT_RANGE: (f64, f64) = (1e-300, 1e300);
 
 fn check_range(arch: &Architecture, inputs: &[&[f64]], diags: &[Diag]) -> Result<(), NumericError> {
     if matches!(path(arch.activation), Path::General(_)) {
         return Ok(());
     }
-    // erf forms (1 + 2Σ(x,x))(1 + 2Σ(x',x')): only its upper end matters.
+    // erf forms (1 + 2Σ(x,x))(1 + 2Σ(x',x')): only the upper end matters.
     let leaky = matches!(path(arch.activation), Path::Leaky { .. });
-    for (i, (x, d)) in inputs.iter().zip(diags).enumerate() {
-        let (lo, hi) = (if leaky { VARIANCE_RANGE.0 } else { 0.0 }, VARIANCE_RANGE.1);
-        // A zero input has variance exactly σb² at layer 1 (0 when σb = 0, computed exactly);
-        // a nonzero one whose variance is 0 has underflowed.
-        let zero_input = x.iter().all(|v| *v == 0.0) && arch.variances().1 == 0.0;
-        if let Some((l, s)) = d.s.iter().enumerate().find(|(_, s)| {
-            let underflowed = leaky && **s == 0.0 && !zero_input;
-            underflowed || (**s != 0.0 && !(lo..=hi).contains(*s))
-        }) {
-            return Err(NumericError::InvalidInputs(format!(
-                "input {i}: its variance at layer {} is {s:e}, outside {lo:e}..{hi:e}, where the products of two variances this recursion forms leave f64's range; rescale the inputs (or σw, σb)",
-                l + 1
-            )));
+    let (lo, hi) = (if leaky { PRODUCT_RANGE.0 } else { 0.0 }, PRODUCT_RANGE.1);
+    let refuse = |i: usize, j: usize, l: usize, p: f64| {
+        Err(NumericError::InvalidInputs(format!(
+            "inputs {i} and {j}: the product of their variances at layer {} is {p:e}, outside {lo:e}..{hi:e}, where this recursion's determinants leave f64's range; rescale the inputs (or σw, σb)",
+            l + 1
+        )))
+    };
+    let layers = diags.first().map_or(0, |d| d.s.len());
+    for l in 0..layers {
+        // A zero input (all coordinates 0, σb = 0) has variance exactly 0 and is handled
+        // exactly; a nonzero one whose variance is 0 has underflowed.
+        let mut v: Vec<(f64, usize)> = vec![];
+        for (i, (x, d)) in inputs.iter().zip(diags).enumerate() {
+            let zero_input = x.iter().all(|c| *c == 0.0) && arch.variances().1 == 0.0;
+            if d.s[l] == 0.0 && zero_input {
+                continue;
+            }
+            if leaky && d.s[l] == 0.0 && inputs.len() > 1 {
+                let j = usize::from(i == 0);
+                return refuse(i, j, l, 0.0);
+            }
+            v.push((d.s[l], i));
+        }
+        if v.len() < 2 {
+            continue;
+        }
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (a, b) = (v[0], v[1]);
+        if a.0 * b.0 < lo {
+            return refuse(a.1, b.1, l, a.0 * b.0);
+        }
+        let (a, b) = (v[v.len() - 1], v[v.len() - 2]);
+        if a.0 * b.0 > hi {
+            return refuse(b.1, a.1, l, a.0 * b.0);
         }
     }
     Ok(())
@@ -730,6 +752,10 @@ mod tests {
         let erf = Architecture::new(Activation::Erf, 1, 1.0, 0.0).unwrap();
         assert!(kernels(&erf, &huge).is_err());
         assert!(kernels(&erf, &tiny).is_ok());
+        // One input far from the others is fine, and a zero one with a tiny σb.
+        assert!(kernels(&relu, &[tiny[0].clone(), vec![1.0, 2.0]]).is_ok());
+        let tiny_sb = Architecture::new(Activation::Relu, 1, 1.0, 1e-80).unwrap();
+        assert!(kernels(&tiny_sb, &[vec![0.0, 0.0], vec![1.0, 2.0]]).is_ok());
         // Scale-free at ordinary sizes: Σ̇ of relu depends on the angle only.
         let k = kernels(&relu, &[vec![1.0, 0.0], vec![0.3, 0.7]]).unwrap();
         let want = (PI - 0.7f64.atan2(0.3)) / (2.0 * PI);
