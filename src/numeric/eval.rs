@@ -1304,6 +1304,24 @@ impl<'a> Evaluator<'a> {
                 (true, false) => (*b, *a),
                 _ => (body, body),
             };
+            if c == body && moves(*a) && moves(*b) && matches!(e[body], Math::Mul(_)) {
+                // The product rule: (uv)′ = u′v + uv′, each factor by forward mode where it can
+                // be, the scheme on the other alone (√(1 + relu(t)²)·e^(30t) at 0 was 30.00046
+                // with an estimate of ±5.8e-6 when the scheme ran on the product).
+                let (u, v) = (self.value(e, *a)?, self.value(e, *b)?);
+                let (du, eu, su) = self.differentiate(e, *a, false, t0, domain, what.clone())?;
+                let (dv, ev, sv) = self.differentiate(e, *b, false, t0, domain, what.clone())?;
+                let (du, dv) = (du[(0, 0)], dv[(0, 0)]);
+                let one = |x: f64| Matrix::from_element(1, 1, x);
+                return Ok((
+                    one(du * v.value + u.value * dv),
+                    eu * v.value.abs()
+                        + du.abs() * v.stderr
+                        + u.value.abs() * ev
+                        + u.stderr * dv.abs(),
+                    one(su[(0, 0)] * v.scale + u.scale * sv[(0, 0)]),
+                ));
+            }
             if c != body {
                 let k = self.value(e, c)?;
                 let (d, err, scale) = self.differentiate(e, f, false, t0, domain, what.clone())?;
