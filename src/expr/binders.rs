@@ -216,7 +216,7 @@ pub fn unfold(
 
 /// Substitute values for symbols: x := a for each `(x, a)` of `values` (a sum with one term, an
 /// integrand at an end, an initial time), refusing capture like [`unfold`] and, unlike a
-/// definition, a derivative's variable (see [`deriv_variable`]): x := a cannot be written in
+/// definition, a derivative's variable (see [`differentiated`]): x := a cannot be written in
 /// d/dx(body), and a value that mentions x cannot enter the body of d/dx (there it would be
 /// differentiated; a definition that mentions x is a function of it and is meant to be).
 pub fn substitute_values(
@@ -313,21 +313,12 @@ fn replace(
     Ok((u.out, u.used))
 }
 
-/// The variable of a derivative node `d/dx(body)` and its body, if `id` is one whose variable
-/// is a symbol. Such a node is not a binder of [`slot`]'s kind: x there is both free (the point
-/// the derivative is taken at, which the value depends on) and bound in `body` (the variable
-/// differentiated). A substitution may therefore neither replace x (x := e would have to
-/// replace the point only, which no term can say) nor bring x into the body (capture).
-pub fn deriv_variable(e: &Expr, id: Id) -> Option<(Symbol, Id)> {
-    match &e[id] {
-        Math::Deriv([v, body]) => e[*v].symbol().map(|x| (x, *body)),
-        _ => None,
-    }
-}
-
-/// The symbol a differentiating node moves, and its body: `d/dx(body)`, `d/dx[i](body)` (the
-/// array x), `grad(x, body)`, `jacobian(x, body)`, `hessian(x, body)`. A value substituted in
-/// the body may not mention it (it would be differentiated too).
+/// The symbol a differentiating node moves, its variable and its body: `d/dx(body)`,
+/// `d/dx[i](body)` (the array x), `grad(x, body)`, `jacobian(x, body)`, `hessian(x, body)`.
+/// Such a node is not a binder of [`slot`]'s kind: x there is both free (the point the
+/// derivative is taken at) and bound in `body` (the variable differentiated). A substitution may
+/// therefore neither replace x (x := e would have to replace the point only, which no term can
+/// say) nor bring x into the body (it would be differentiated too).
 pub fn differentiated(e: &Expr, id: Id) -> Option<(Symbol, Id, Id)> {
     let (v, body) = match &e[id] {
         Math::Deriv([v, b])
@@ -346,14 +337,16 @@ pub fn differentiated(e: &Expr, id: Id) -> Option<(Symbol, Id, Id)> {
 
 /// Substitute symbol `to` for the free occurrences of `from` in `e`; `None` if a binder of `e`
 /// would capture `to`, or if `from` is the variable of a derivative in `e` (see
-/// [`deriv_variable`]), or `to` is one whose body mentions `from`.
+/// [`differentiated`]), or `to` is one whose body mentions `from`.
 pub fn substitute(e: &Expr, from: Symbol, to: Symbol) -> Option<Expr> {
     fn go(e: &Expr, id: Id, from: Symbol, to: Symbol, out: &mut Expr) -> Option<Id> {
         if let Math::Symbol(s) = &e[id] {
             let s = if *s == from { to } else { *s };
             return Some(out.add(Math::Symbol(s)));
         }
-        if let Some((x, body)) = deriv_variable(e, id) {
+        // Every differentiating node, d/dx[i], grad, jacobian and hessian too: `to` may not be
+        // brought into the body where it is the variable differentiated.
+        if let Some((x, _, body)) = differentiated(e, id) {
             if x == from || (x == to && free_in(e, body, from)) {
                 return None;
             }
@@ -535,6 +528,18 @@ mod tests {
 
     #[test]
     fn substitution_refuses_capture_and_respects_shadowing() {
+        // A differentiating node's variable may not be brought into its body: y → x in
+        // grad(x, y·x) or d/dx[i](y[i]·x[i]) would differentiate y too.
+        for t in [
+            "(grad x (* y x))",
+            "(d (idx x i) (* (idx y i) (idx x i)))",
+            "(d x (* y x))",
+        ] {
+            assert!(
+                substitute(&e(t), Symbol::from("y"), Symbol::from("x")).is_none(),
+                "{t}"
+            );
+        }
         let t = e("(sum j 1 n (* (idx x j) k))");
         assert!(substitute(&t, Symbol::from("k"), Symbol::from("j")).is_none());
         let s = substitute(&t, Symbol::from("k"), Symbol::from("m")).unwrap();
