@@ -113,8 +113,11 @@ pub const MC_RESOLUTION_REL: f64 = 1e-2;
 
 /// The coarsest f64 resolution at which a point's agreement is evidence for `consistent` (a
 /// link needs `MIN_POINTS` such points): a
-/// deterministic point's tolerance relative to max(|lhs|, |rhs|, 1), 1e-2 like
-/// [`MC_RESOLUTION_REL`]. The tolerance grows with the size of the terms a side is computed
+/// deterministic point's tolerance relative to max(|lhs|, |rhs|) — or to the largest term of the
+/// prover's lhs − rhs where that is smaller, as for Monte Carlo — 1e-2 like
+/// [`MC_RESOLUTION_REL`]. No floor: a floor of 1 made 2·10⁹·E[cos(7.3u)] = 0.0054 ± 0.0087 agree
+/// with −0.003, and any floor is a choice of units (removing it changed no verdict of
+/// `check --all --notes`). The tolerance grows with the size of the terms a side is computed
 /// from: E[w²·cosh²30] − E[w²·sinh²30] (= 1) agreed with 12345 within 6.9·10¹⁵, because both
 /// terms are 2.8·10²⁵. Measured over every deterministic point of `check --all --notes`: the
 /// `consistent` links reach at most 6.4·10⁻⁶ (integrals 3.1, a quadrature's error estimate);
@@ -153,6 +156,30 @@ pub const PROBE_OFF_GRID: [usize; 3] = [23, 97, 379];
 /// sums, where the evaluator's term budget of 10⁶ refuses them), so it is evaluated only up
 /// to [`PROBE_SUM_MAX`].
 pub const PROBE_BEYOND: [usize; 7] = [1009, 3163, 10007, 31627, 100003, 316223, 1_000_003];
+/// … and, for a term without a sum over the width (one evaluation per width whatever its size),
+/// on beyond 10⁶ the same way up to 10¹⁵ (2⁵³ is 9·10¹⁵: the widths stay exact in f64): a
+/// deterministic part 0 up to 10⁶ and not after was a `limit` — relu(n − 10⁷)/n and
+/// exp(−10⁹/n), which tend to 1 (`derivations/wrong/limit_beyond_a_million.toml`).
+pub const PROBE_FAR: [usize; 18] = [
+    3_162_283,
+    10_000_019,
+    31_622_777,
+    100_000_007,
+    316_227_767,
+    1_000_000_007,
+    3_162_277_669,
+    10_000_000_019,
+    31_622_776_621,
+    100_000_000_003,
+    316_227_766_069,
+    1_000_000_000_039,
+    3_162_277_660_169,
+    10_000_000_000_037,
+    31_622_776_601_743,
+    100_000_000_000_031,
+    316_227_766_016_849,
+    1_000_000_000_000_037,
+];
 /// The largest width at which a term with a sum is evaluated beyond the study: 10007, twice the
 /// largest size of ordinary points ([`MAX_SIZE`]); the last three such widths (1009, 3163, 10007)
 /// still span a decade for the persistence test ([`PROBE_PERSIST`]).

@@ -86,7 +86,8 @@ pub struct Evidence {
     /// lhs − rhs (smaller than the sides: they share a part exactly), not the sides'.
     pub coarse_by_terms: bool,
     /// For an equality without a proof: a point where the sides agree only within an f64
-    /// tolerance coarser than [`crate::precision::F64_RESOLUTION_REL`] of max(|lhs|, |rhs|, 1)
+    /// tolerance coarser than [`crate::precision::F64_RESOLUTION_REL`] of max(|lhs|, |rhs|) (or
+    /// of the prover's lhs − rhs terms where smaller)
     /// (the point, the tolerance), when fewer than [`MIN_POINTS`] points are finer: terms far
     /// larger than the sides cancel, and any value near the claimed one would have agreed; not
     /// `consistent`.
@@ -989,11 +990,42 @@ pub(super) fn check_sides(
     if !proved && !cex && step.rel == Relation::Eq {
         // A point whose f64 tolerance is coarser than the sides is not evidence (it counts as
         // not evaluated): with fewer than MIN_POINTS others left, the link is not `consistent`.
-        let coarse = |p: &&PointResult| {
-            let size = p.lhs.value.abs().max(p.rhs.value.abs()).max(1.0);
-            !p.cmp.statistical && p.cmp.tol > crate::precision::F64_RESOLUTION_REL * size
+        // (A ball-arithmetic point's radius is a rigorous bound, not the f64 policy: at 128 bits
+        // its agreement is the best evidence there is, for `… = 0` too.)
+        // The sides' own values are the measure, with no floor: 2·10⁹·gauss(1, 0, 1; cos(7.3u))
+        // (= 0.0054 ± 0.0087) agreed with −0.003 while a floor of 1 made ±0.0087 look fine, and
+        // a floor is a choice of units. Where the sides share a part exactly (100 + … = 100),
+        // the size of the terms of the prover's lhs − rhs is the measure when it is smaller, as
+        // for Monte Carlo.
+        let residual_scale = |outcome: &Outcome| match outcome {
+            Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. } => {
+                term_scale(d, residual, &draws.sides)
+            }
+            _ => None,
         };
-        let resolved = evidence.points.iter().filter(|p| !coarse(p)).count();
+        let coarse_at = |p: &PointResult, cap: f64| {
+            let size = p.lhs.value.abs().max(p.rhs.value.abs()).min(cap);
+            !p.cmp.statistical
+                && !p.cmp.rigorous
+                && p.cmp.tol > crate::precision::F64_RESOLUTION_REL * size
+        };
+        let mut cap = f64::INFINITY;
+        let mut resolved = evidence
+            .points
+            .iter()
+            .filter(|p| !coarse_at(p, cap))
+            .count();
+        if resolved >= MIN_POINTS && evidence.points.iter().any(|p| !p.cmp.statistical) {
+            if let Some(t) = residual_scale(&outcome) {
+                cap = t;
+                resolved = evidence
+                    .points
+                    .iter()
+                    .filter(|p| !coarse_at(p, cap))
+                    .count();
+            }
+        }
+        let coarse = |p: &&PointResult| coarse_at(p, cap);
         if resolved < MIN_POINTS {
             evidence.unresolved = evidence
                 .points

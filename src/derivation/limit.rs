@@ -39,7 +39,8 @@
 //! mean the fit sees — is no evidence that it vanishes as n → ∞ (relu(n − 600)/n, or a
 //! polynomial with a root at each width, fit a = 0 ± 0). Before a study says `limit`, every such
 //! part is evaluated at [`PROBE_OFF_GRID`] and [`PROBE_BEYOND`] (parts with a sum up to
-//! [`PROBE_SUM_MAX`], further only once found nonzero); nonzero there, the study says `refuted`
+//! [`PROBE_SUM_MAX`], further only once found nonzero; parts without a sum on to 10¹⁵,
+//! [`PROBE_FAR`]); nonzero there, the study says `refuted`
 //! when the part is deterministic and does not shrink over its three largest widths
 //! ([`PROBE_PERSIST`]), `unknown` otherwise, naming the part and the width. Links whose parts are
 //! not 0 at the widths pay nothing but the check that they are not; an average whose exact mean
@@ -115,7 +116,7 @@ use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
 use crate::precision::{
-    CANCEL_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_MAX,
+    CANCEL_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_FAR, PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_MAX,
 };
 
 pub use crate::precision::{FLOOR_REL, LEVEL, MAX_DRAW_FACTOR, RESOLUTION_REL, SEEDS, WIDTHS};
@@ -919,7 +920,7 @@ fn persists(v: [f64; 3], needed: f64) -> bool {
 
 /// A `limit` study checked beyond its widths: every term (or group, or lhs − rhs as fitted)
 /// that is 0 at every studied width is evaluated at [`PROBE_OFF_GRID`] and [`PROBE_BEYOND`]
-/// (those with a sum up to [`PROBE_SUM_MAX`]). Nonzero there, the link is not a limit:
+/// (those with a sum up to [`PROBE_SUM_MAX`], those without on to [`PROBE_FAR`]). Nonzero there, the link is not a limit:
 /// `refuted` where it is deterministic and [`persists`], `unknown` otherwise. `None` when
 /// nothing is 0 at the widths or everything stays 0.
 fn beyond_widths(
@@ -943,9 +944,11 @@ fn beyond_widths(
         } else {
             usize::MAX
         };
+        let far: &[usize] = if cap == usize::MAX { &PROBE_FAR } else { &[] };
         let probe_widths = PROBE_OFF_GRID
             .iter()
             .chain(&PROBE_BEYOND)
+            .chain(far)
             .copied()
             .filter(|w| !widths.contains(w));
         let at = |w: usize| prober.at(&p, w).map(|(v, m)| (w, v, m));

@@ -312,6 +312,7 @@ pub fn as_point(
         tol: c.tol,
         statistical: false,
         sigma: 0.0,
+        rigorous: true,
     };
     debug_assert_eq!(cmp.agrees(), c.agrees);
     (val(l), val(r), cmp)

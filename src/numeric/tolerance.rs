@@ -51,6 +51,8 @@ pub struct Comparison {
     pub statistical: bool,
     /// The standard error that the allowance counts `z` times (0 when not statistical).
     pub sigma: f64,
+    /// Is the allowance a rigorous bound (ball arithmetic), not the f64 rounding policy?
+    pub rigorous: bool,
 }
 
 impl Comparison {
@@ -83,6 +85,7 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
             tol: 0.0,
             statistical: false,
             sigma: 0.0,
+            rigorous: false,
         };
     }
     let diff = (l.value - r.value).abs();
@@ -100,6 +103,7 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
         tol,
         statistical,
         sigma: if statistical { sigma } else { 0.0 },
+        rigorous: false,
     }
 }
 
@@ -112,6 +116,7 @@ pub fn compare_difference(d: Value, l: Value, r: Value, comparisons: usize) -> C
             tol: 0.0,
             statistical: false,
             sigma: 0.0,
+            rigorous: false,
         };
     }
     let tol = REL * l.value.abs().max(r.value.abs())
@@ -126,6 +131,7 @@ pub fn compare_difference(d: Value, l: Value, r: Value, comparisons: usize) -> C
         tol,
         statistical: d.stderr > 0.0,
         sigma: d.stderr,
+        rigorous: false,
     }
 }
 
