@@ -131,6 +131,9 @@ pub struct Row {
     pub equation: Equation,
     /// The `=` link within the row (1-based), `None` for the whole row.
     pub link: Option<usize>,
+    /// Which of the display rows that start on this line it is (1-based): two rows on one line
+    /// (`a = b \\ c = d`) are told apart as `183` and `183b`.
+    pub row: usize,
     /// Inline math (not a display row), cited by a derivation.
     pub inline: bool,
     /// The verdict.
@@ -294,7 +297,13 @@ pub fn report(
     let squashed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     // One entry per row, or per `=` link of a row with several.
     let mut rows: Vec<Row> = vec![];
+    let mut on_line: std::collections::HashMap<usize, usize> = Default::default();
     for equation in equations {
+        let row = {
+            let k = on_line.entry(equation.line).or_insert(0);
+            *k += 1;
+            *k
+        };
         let links: Vec<Option<usize>> = if equation.links >= 2 {
             (1..=equation.links).map(Some).collect()
         } else {
@@ -304,6 +313,7 @@ pub fn report(
             rows.push(Row {
                 equation: equation.clone(),
                 link,
+                row,
                 inline: false,
                 verdict: RowVerdict::NotEncoded,
                 citing: vec![],
@@ -368,6 +378,7 @@ pub fn report(
                         kind,
                     },
                     link: None,
+                    row: 1,
                     inline: true,
                     verdict: RowVerdict::NotEncoded,
                     citing: vec![],
@@ -484,10 +495,19 @@ pub(crate) fn flat(latex: &str, n: usize) -> String {
 
 /// Where the equation stands: `line 61`, `line 61 link 2`, `line 61 inline`.
 fn place_text(row: &Row) -> String {
+    // The second, third … row starting on one line: `183b`, `183c`.
+    let line = match row.row {
+        0 | 1 => row.equation.line.to_string(),
+        k => format!(
+            "{}{}",
+            row.equation.line,
+            char::from(b'a' + (k.min(26) - 1) as u8)
+        ),
+    };
     match (row.link, row.inline) {
-        (Some(k), _) => format!("{:>4}.{k}", row.equation.line),
-        (None, true) => format!("{:>4}i", row.equation.line),
-        (None, false) => format!("{:>4}  ", row.equation.line),
+        (Some(k), _) => format!("{line:>4}.{k}"),
+        (None, true) => format!("{line:>4}i"),
+        (None, false) => format!("{line:>4}  "),
     }
 }
 
@@ -599,6 +619,7 @@ fn row_json(row: &Row) -> serde_json::Value {
     json!({
         "line": row.equation.line,
         "link": row.link,
+        "row": row.row,
         "inline": row.inline,
         "latex": row.equation.latex,
         "kind": row.kind(),
@@ -626,7 +647,7 @@ fn row_json(row: &Row) -> serde_json::Value {
 
 /// The reports as one JSON document (schema version 1): `{"version": 1, "notes": [{"note",
 /// "counts": {verdict: n}, "equations": [{"line", "link" (the `=` link within its row, null for
-/// the whole row), "inline", "latex", "kind", "verdict", "how" (the citing links' verdicts),
+/// the whole row), "row" (which of the rows starting on that line, from 1), "inline", "latex", "kind", "verdict", "how" (the citing links' verdicts),
 /// "convention", "reason", "minor", "counterexample", "derivations": [{"derivation", "file",
 /// "claim", "verdict", "under"}]}]}]}`.
 pub fn json(reports: &[NoteReport]) -> serde_json::Value {
