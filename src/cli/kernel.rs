@@ -7,7 +7,7 @@ use crate::limits::{
     MAX_KERNEL_BYTES, MAX_KERNEL_DEPTH, MAX_KERNEL_FILE_BYTES, MAX_KERNEL_INPUTS, MAX_KERNEL_WORK,
 };
 use crate::numeric::activation::Activation;
-use crate::numeric::kernel::{kernels, Architecture, Kernels};
+use crate::numeric::kernel::{has_fast_path, kernels, Architecture, Kernels};
 use crate::numeric::network::{self, McKernels, McOptions};
 use crate::numeric::stats::{self, Quantile};
 use nalgebra::DMatrix;
@@ -278,11 +278,7 @@ pub fn kernel_cost(
         Output::Npy => (8.0, 0.5),
     };
     let bytes = 8.0 * (3.0 * n * n + 3.0 * n * (l + 1.0) + n * n0) + 3.0 * n * n * per_number;
-    let closed = matches!(
-        act,
-        Activation::Relu | Activation::Abs | Activation::LeakyRelu { .. } | Activation::Erf
-    );
-    let per_pair_layer = if closed { 1.0 } else { 2.0 };
+    let per_pair_layer = if has_fast_path(act) { 1.0 } else { 2.0 };
     (
         bytes,
         n * (n + 1.0) / 2.0 * l * per_pair_layer + 3.0 * n * n * print_work,

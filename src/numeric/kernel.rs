@@ -12,7 +12,7 @@
 //!
 //! Each entry's recursion needs only its own previous values and the diagonal, so every pair of
 //! inputs runs all layers in registers (upper triangle only, rows in parallel with rayon).
-//! Three paths:
+//! Four paths:
 //!
 //! - **relu family** (relu, leaky relu, abs): besides Σ(x, x') the recursion carries the
 //!   determinant det = Σ(x,x)Σ(x',x') − Σ(x,x')², computed at layer 1 from a Gram determinant of
@@ -20,6 +20,13 @@
 //!   no cancellation. The angle θ = atan2(√det, Σ(x,x')) therefore stays accurate to ~1e-16 even
 //!   for near-parallel inputs, where subtracting Σ(x,x')² from Σ(x,x)Σ(x',x') would lose
 //!   digits at every layer and compound them.
+//! - **step**: the same determinant and angle. Step needs them most: its kernel
+//!   σw²(π − θ)/(2π) + σb² goes like √(1 − ρ) near ρ = 1, so a 1 − ρ lost to rounding grows at
+//!   every layer instead of merely persisting. From layer 2 on both variances are
+//!   m = σw²/2 + σb², so the next gap m − Σ(x, x') is σw²·θ/(2π) and the next determinant
+//!   gap·(2m − gap), both free of cancellation. For the same reason θ¹ must be accurate
+//!   relative to itself, not to π: layer 1's Gram determinant takes exact residuals (see
+//!   [`Path::needs_exact_gram`]).
 //! - **erf**: closed forms with one atan2 and one square root per entry and layer.
 //! - everything else: [`dual`] per entry and layer (closed form or quadrature).
 
@@ -158,7 +165,7 @@ fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericErr
     })
 }
 
-/// The relu-family and erf recursions form products of the variances of two inputs
+/// The relu-family, step and erf recursions form products of the variances of two inputs
 /// (Σ(x,x)Σ(x',x'), the determinant of a pair): where such a product leaves [`PRODUCT_RANGE`]
 /// at some layer it would overflow, or underflow to the determinant of parallel inputs (Σ̇ = 0.5
 /// for relu at two inputs of size 1e-90 at 67°). Such inputs are refused, not computed wrong.
@@ -166,12 +173,12 @@ fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericErr
 const PRODUCT_RANGE: (f64, f64) = (1e-300, 1e300);
 
 fn check_range(arch: &Architecture, inputs: &[&[f64]], diags: &[Diag]) -> Result<(), NumericError> {
-    if matches!(path(arch.activation), Path::General(_)) {
+    if !has_fast_path(arch.activation) {
         return Ok(());
     }
     // erf forms (1 + 2Σ(x,x))(1 + 2Σ(x',x')): only the upper end matters.
-    let leaky = matches!(path(arch.activation), Path::Leaky { .. });
-    let (lo, hi) = (if leaky { PRODUCT_RANGE.0 } else { 0.0 }, PRODUCT_RANGE.1);
+    let tracked = path(arch.activation).tracks_det();
+    let (lo, hi) = (if tracked { PRODUCT_RANGE.0 } else { 0.0 }, PRODUCT_RANGE.1);
     let refuse = |i: usize, j: usize, l: usize, p: f64| {
         Err(NumericError::InvalidInputs(format!(
             "inputs {i} and {j}: the product of their variances at layer {} is {p:e}, outside {lo:e}..{hi:e}, where this recursion's determinants leave f64's range; rescale the inputs (or σw, σb)",
@@ -188,7 +195,7 @@ fn check_range(arch: &Architecture, inputs: &[&[f64]], diags: &[Diag]) -> Result
             if d.s[l] == 0.0 && zero_input {
                 continue;
             }
-            if leaky && d.s[l] == 0.0 && inputs.len() > 1 {
+            if tracked && d.s[l] == 0.0 && inputs.len() > 1 {
                 let j = usize::from(i == 0);
                 return refuse(i, j, l, 0.0);
             }
@@ -214,22 +221,55 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
     x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
 
+/// b − t·a without the rounding of t·a: Dekker's two-product gives t·a = p + e exactly (no FMA
+/// needed; exact for |t|, |a| < 1e300, where the splits cannot overflow), and (b − p) − e is then
+/// accurate to a few ulps of the result however much b and t·a cancel.
+#[inline(always)]
+fn residual_exact(b: f64, t: f64, a: f64) -> f64 {
+    const SPLIT: f64 = 134_217_729.0; // 2^27 + 1
+    let split = |v: f64| {
+        let c = SPLIT * v;
+        let hi = c - (c - v);
+        (hi, v - hi)
+    };
+    let p = t * a;
+    let ((th, tl), (ah, al)) = (split(t), split(a));
+    let e = ((th * ah - p) + th * al + tl * ah) + tl * al;
+    (b - p) - e
+}
+
 /// |x|²|y|² − (x·y)² = |x|²·|y − t·x|² (t = x·y/|x|², one re-orthogonalisation step): accurate
-/// to ~1e-16/sin∠(x, y) relative, instead of 1e-16/sin²∠ for the direct difference.
-fn gram(x: &[f64], y: &[f64], xx: f64) -> f64 {
+/// to ~1e-16/sin∠(x, y) relative, instead of 1e-16/sin²∠ for the direct difference. With
+/// `EXACT` the residuals y_i − t·x_i come from [`residual_exact`], which makes the result
+/// accurate to a few ulps at any angle (for |x| ≥ |y|, so that |t| ≤ 1), for three times the
+/// work.
+fn gram<const EXACT: bool>(x: &[f64], y: &[f64], xx: f64) -> f64 {
     if xx == 0.0 {
         return 0.0;
     }
     let t = dot(x, y) / xx;
-    let t2 = x.iter().zip(y).map(|(a, b)| a * (b - t * a)).sum::<f64>() / xx;
+    let res = |a: f64, b: f64| {
+        if EXACT {
+            residual_exact(b, t, a)
+        } else {
+            b - t * a
+        }
+    };
+    let t2 = x.iter().zip(y).map(|(a, b)| a * res(*a, *b)).sum::<f64>() / xx;
     xx * x
         .iter()
         .zip(y)
         .map(|(a, b)| {
-            let r = (b - t * a) - t2 * a;
+            let r = res(*a, *b) - t2 * a;
             r * r
         })
         .sum::<f64>()
+}
+
+/// Does `act` run one of the closed-form recursions in registers (relu family, step, erf)
+/// rather than [`dual`] per entry and layer?
+pub fn has_fast_path(act: Activation) -> bool {
+    !matches!(path(act), Path::General(_))
 }
 
 /// Which per-entry recursion to run.
@@ -240,8 +280,26 @@ enum Path {
         neg: f64,
         pos: f64,
     },
+    /// φ = step (1 for x > 0, else 0).
+    Step,
     Erf,
     General(Activation),
+}
+
+impl Path {
+    /// Does the recursion carry the determinant of the pair (see the module docs)?
+    fn tracks_det(self) -> bool {
+        matches!(self, Path::Leaky { .. } | Path::Step)
+    }
+
+    /// Does the recursion need the first layer's angle θ¹ to a few ulps of itself, not of π?
+    /// The plain Gram determinant gives θ¹ to ~1e-16 absolute, i.e. 1e-16/θ¹ relative. Step's
+    /// θ² ~ √θ¹ keeps half of that relative error, an absolute error ~1e-16/√θ¹ that later
+    /// layers carry into Σ (2.5e-11 relative at x' = x + 1e-9·e₁, depth 3, 1.6e-10 at depth 8).
+    /// The relu family maps θ to ~c·θ near 0, so an absolute 1e-16 stays one.
+    fn needs_exact_gram(self) -> bool {
+        matches!(self, Path::Step)
+    }
 }
 
 fn path(act: Activation) -> Path {
@@ -252,6 +310,7 @@ fn path(act: Activation) -> Path {
             pos: 1.0,
         },
         Activation::LeakyRelu { neg, pos } => Path::Leaky { neg, pos },
+        Activation::Step => Path::Step,
         Activation::Erf => Path::Erf,
         other => Path::General(other),
     }
@@ -272,7 +331,7 @@ struct Pair<'a> {
 fn run_pair(arch: &Architecture, p: &Pair, path: Path) -> Result<PairKernels, NumericError> {
     let (sw2, sb2) = arch.variances();
     match path {
-        Path::Leaky { .. } | Path::Erf => {
+        Path::Leaky { .. } | Path::Step | Path::Erf => {
             let mut out = Vec::with_capacity(1);
             run_block(arch, std::slice::from_ref(p), path, &mut out)?;
             Ok(out[0])
@@ -341,6 +400,29 @@ fn half_angle(y: f64, x: f64, h: f64) -> f64 {
     }
 }
 
+/// The angles of a pair from √det, s12 and m = √(s11·s22): (θ, π − θ), θ = atan2(√det, s12),
+/// the smaller one computed directly (no π − θ rounding where it is tiny).
+#[inline(always)]
+fn angles(sq: f64, s12: f64, m: f64) -> (f64, f64) {
+    let small = half_angle(sq, s12, m);
+    if s12 >= 0.0 {
+        (small, PI - small)
+    } else {
+        (PI - small, small)
+    }
+}
+
+/// A layer at which one of the pair's variances is 0, for the activations with φ(0) = 0 (relu
+/// family, step): E[φ(u)φ(v)] = 0, so Σ(x, x') = σb², and Σ̇ = `sdot` (the caller's point
+/// evaluation at the kink).
+#[inline(always)]
+fn zero_variance_layer(sb2: f64, sdot: f64, st: &mut State, di: &Diag, dj: &Diag, l: usize) {
+    st.sdot = sdot;
+    st.s12 = sb2;
+    st.th = st.th * st.sdot + st.s12;
+    st.det = det2(di.s[l + 1], st.s12, dj.s[l + 1]);
+}
+
 /// One layer of the relu-family recursion carrying det (see the module docs).
 #[inline(always)]
 fn leaky_layer(k: &Leaky, st: &mut State, di: &Diag, dj: &Diag, l: usize) {
@@ -355,19 +437,11 @@ fn leaky_layer(k: &Leaky, st: &mut State, di: &Diag, dj: &Diag, l: usize) {
             s12: 0.0,
             s22: dj.s[l],
         };
-        st.sdot = sw2 * leaky_deriv(k.neg, k.pos, &cov);
-        st.s12 = sb2;
-        st.th = st.th * st.sdot + st.s12;
-        st.det = det2(di.s[l + 1], st.s12, dj.s[l + 1]);
+        zero_variance_layer(sb2, sw2 * leaky_deriv(k.neg, k.pos, &cov), st, di, dj, l);
         return;
     }
     let sq = det.sqrt();
-    let small = half_angle(sq, s12, m);
-    let (theta, phi) = if s12 >= 0.0 {
-        (small, PI - small)
-    } else {
-        (PI - small, small)
-    };
+    let (theta, phi) = angles(sq, s12, m);
     let relu = if sq == 0.0 {
         if s12 > 0.0 {
             0.5 * s12
@@ -418,6 +492,29 @@ fn leaky_layer(k: &Leaky, st: &mut State, di: &Diag, dj: &Diag, l: usize) {
         det2(di.s[l + 1], s12n, dj.s[l + 1])
     };
     st.s12 = s12n;
+}
+
+/// One layer of the step recursion carrying det (see the module docs):
+/// E[step(u)·step(v)] = (π − θ)/(2π), E[step'·step'] = 0 (so Θ = Σ).
+#[inline(always)]
+fn step_layer(sw2: f64, sb2: f64, st: &mut State, di: &Diag, dj: &Diag, l: usize) {
+    let m = di.r[l] * dj.r[l];
+    if m == 0.0 {
+        // A zero variance: step(0) = 0, like a relu.
+        zero_variance_layer(sb2, 0.0, st, di, dj, l);
+        return;
+    }
+    let (theta, phi) = angles(st.det.sqrt(), st.s12, m);
+    st.s12 = sw2 * phi * INV_2PI + sb2;
+    st.sdot = 0.0;
+    st.th = st.th * st.sdot + st.s12;
+    // Both variances of the next layer are mn = σw²/2 + σb² (E[step(u)²] = 1/2 for any
+    // variance > 0), so its gap mn − Σ(x, x') is σw²·θ/(2π) exactly: no cancellation, and
+    // det = gap·(mn + Σ(x, x')) = gap·(2mn − gap).
+    let mn = di.s[l + 1];
+    debug_assert_eq!(mn, dj.s[l + 1]);
+    let gap = sw2 * theta * INV_2PI;
+    st.det = gap * (2.0 * mn - gap);
 }
 
 /// One layer of the erf recursion: E[erf erf] = (2/π)·asin(2·s12/√P), P = (1+2s11)(1+2s22),
@@ -472,6 +569,13 @@ fn run_block(
                 }
             }
         }
+        Path::Step => {
+            for l in 0..arch.depth {
+                for (s, p) in st[..nb].iter_mut().zip(pairs) {
+                    step_layer(sw2, sb2, s, p.di, p.dj, l);
+                }
+            }
+        }
         Path::Erf => {
             for l in 0..arch.depth {
                 for (s, p) in st[..nb].iter_mut().zip(pairs) {
@@ -516,14 +620,15 @@ fn check_inputs(inputs: &[Vec<f64>]) -> Result<usize, NumericError> {
     Ok(n0)
 }
 
-/// Σ¹(x, x') and the determinant of Σ¹ on {x, x'}, given the diagonals of x and x'.
+/// Σ¹(x, x') and the determinant of Σ¹ on {x, x'}, given the diagonals of x and x' and
+/// (|x|², |x'|²).
 fn layer1(
     arch: &Architecture,
     x: &[f64],
     y: &[f64],
     di: &Diag,
     dj: &Diag,
-    xx: f64,
+    (xx, yy): (f64, f64),
     n0: usize,
 ) -> (f64, f64) {
     let (sw2, sb2) = arch.variances();
@@ -534,7 +639,14 @@ fn layer1(
     let bound = di.r[0] * dj.r[0];
     let s12 = (a * dot(x, y) + sb2).clamp(-bound, bound);
     let diff: f64 = x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum();
-    let det = a * a * gram(x, y, xx) + a * sb2 * diff;
+    let g = if !path(arch.activation).needs_exact_gram() {
+        gram::<false>(x, y, xx)
+    } else if xx >= yy {
+        gram::<true>(x, y, xx)
+    } else {
+        gram::<true>(y, x, yy)
+    };
+    let det = a * a * g + a * sb2 * diff;
     (s12, det)
 }
 
@@ -578,7 +690,13 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
                 let mut block = [const { None }; BLOCK];
                 for (slot, j) in block.iter_mut().zip(j0..j1) {
                     let (s12, det) = layer1(
-                        arch, &inputs[i], &inputs[j], &diags[i], &diags[j], norms[i], n0,
+                        arch,
+                        &inputs[i],
+                        &inputs[j],
+                        &diags[i],
+                        &diags[j],
+                        (norms[i], norms[j]),
+                        n0,
                     );
                     *slot = Some(Pair {
                         di: &diags[i],
@@ -629,7 +747,7 @@ pub fn kernel_pair(arch: &Architecture, x: &[f64], y: &[f64]) -> Result<PairKern
     let (xx, yy) = (dot(x, x), dot(y, y));
     let (di, dj) = (diag(arch, xx, n0)?, diag(arch, yy, n0)?);
     check_range(arch, &[x, y], &[di.clone(), dj.clone()])?;
-    let (s12, det) = layer1(arch, x, y, &di, &dj, xx, n0);
+    let (s12, det) = layer1(arch, x, y, &di, &dj, (xx, yy), n0);
     let p = Pair {
         di: &di,
         dj: &dj,
@@ -740,6 +858,90 @@ mod tests {
     }
 
     #[test]
+    fn nearly_parallel_and_opposite_inputs_keep_their_angle_through_step() {
+        // Near ρ = 1 the step kernel goes like √(1 − ρ): a 1 − ρ lost to rounding at one layer
+        // grows at every later one (x' = x + 1e-7·e₁ gave Σ = 1.2121784683400079 at depth 3,
+        // and x + 1e-9·e₁ the parallel 1.215 at every depth); near ρ = −1 (θ¹ ≈ π) the next
+        // layer is Σ² ≈ σb² + σw²(π − θ¹)/(2π) (σb = 0: 8.148e-9 for 8.495e-9). References:
+        // Σ¹ = σw²·x·x'/n0 + σb², Σˡ⁺¹ = σw²(π − θˡ)/(2π) + σb², θˡ = atan2(√det, Σˡ(x,x')),
+        // iterated in mpmath at 60 digits on these f64 inputs, σw and σb (mpf(float), not the
+        // decimals: x + 1e-9·e₁ from decimals is 1.21409444065722 at depth 3), rounded to the
+        // nearest f64. Tolerance 1e-14 relative, as for the relu family above: the fixed
+        // recursion is within 2.5e-16 of these (all depths 1–8), the old one 1.5e-13 to 100%.
+        let x = [2.5, -1.2, 2.0];
+        let big = [25000.0, -12000.0, 20000.0];
+        // (x, x', σw, σb, [(depth, Σ(x, x'))]).
+        type Case<'a> = (&'a [f64], &'a [f64], f64, f64, &'a [(usize, f64)]);
+        let cases: [Case; 5] = [
+            (
+                &x,
+                &[2.5000001, -1.2, 2.0],
+                1.5,
+                0.3,
+                &[(3, 1.212136363068661), (8, 1.02723771181906)],
+            ),
+            (
+                &x,
+                &[2.500000001, -1.2, 2.0],
+                1.5,
+                0.3,
+                &[(3, 1.2140944406384926), (8, 1.034208300771891)],
+            ),
+            (
+                &x,
+                &[-2.5, 1.2, -2.0000001],
+                1.5,
+                0.0,
+                &[
+                    (1, 8.494763657103213e-9),
+                    (3, 0.7500000009938502),
+                    (8, 0.8843308797344114),
+                ],
+            ),
+            (
+                &big,
+                &[-25000.0, 12000.0, -20000.0001],
+                1.5,
+                0.3,
+                &[
+                    (1, 0.09000725631312972),
+                    (3, 0.8648695112347846),
+                    (8, 0.9934038593117269),
+                ],
+            ),
+            (
+                &big,
+                &[-25000.0, 12000.0, -20000.0001],
+                1.5,
+                0.0,
+                &[
+                    (1, 8.494763896247954e-10),
+                    (3, 0.7500000000993851),
+                    (8, 0.8843308797118059),
+                ],
+            ),
+        ];
+        let mut bad = vec![];
+        for (x, y, sw, sb, want) in cases {
+            for &(depth, want) in want {
+                let arch = Architecture::new(Activation::Step, depth, sw, sb).unwrap();
+                let k = kernels(&arch, &[x.to_vec(), y.to_vec()]).unwrap();
+                let p = kernel_pair(&arch, x, y).unwrap();
+                let got = k.sigma[(0, 1)];
+                let err = ((got - want) / want).abs();
+                if err > 1e-14 {
+                    bad.push(format!(
+                        "{y:?} σb = {sb}, depth {depth}: {got} vs {want} (rel. error {err:.1e})"
+                    ));
+                }
+                assert_eq!((k.ntk[(0, 1)], k.sigma_dot[(0, 1)]), (got, 0.0));
+                assert_eq!((p.sigma, p.sigma_dot, p.ntk), (got, 0.0, got));
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    #[test]
     fn inputs_whose_variance_products_leave_f64_are_refused() {
         // Σ̇ was 0.5 (parallel) at inputs of size 1e-90 at 67° (the determinant underflowed),
         // and Σ printed inf at 1e78.
@@ -749,6 +951,10 @@ mod tests {
         assert!(kernels(&relu, &tiny).is_err());
         assert!(kernels(&relu, &huge).is_err());
         assert!(kernel_pair(&relu, &tiny[0], &tiny[1]).is_err());
+        // Step, since it carries the determinant too (it printed 0.5 and 0.25 for 0.314).
+        let step = Architecture::new(Activation::Step, 1, 1.0, 0.0).unwrap();
+        assert!(kernels(&step, &tiny).is_err());
+        assert!(kernels(&step, &huge).is_err());
         let erf = Architecture::new(Activation::Erf, 1, 1.0, 0.0).unwrap();
         assert!(kernels(&erf, &huge).is_err());
         assert!(kernels(&erf, &tiny).is_ok());
