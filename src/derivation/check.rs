@@ -778,13 +778,21 @@ fn hidden_difference(
 /// A width study measures its resolution against their size, not the sides': parts the sides
 /// share exactly are not evidence.
 fn residual_terms(a: &Expr, b: &Expr, ctx: &Context) -> Vec<(bool, Expr)> {
-    // Every theory: equal terms written differently (sin²1 + cos²1 against 1, √2·√3 against
-    // √6) must cancel here whatever the link cites; its rules are proved equalities all the same.
+    every_theory_residual(a, b, ctx)
+        .map(|r| crate::expr::binders::additive_terms(&r))
+        .unwrap_or_default()
+}
+
+/// The prover's normal form of lhs − rhs with every theory (a short search), if it has one.
+/// Every theory: equal terms written differently (sin²1 + cos²1 against 1, √2·√3 against √6,
+/// 100·(sin²a + cos²a) against 100) must cancel here whatever the link cites; its rules are
+/// proved equalities all the same.
+fn every_theory_residual(a: &Expr, b: &Expr, ctx: &Context) -> Option<Expr> {
     match prove(a, b, &Theory::ALL, ctx, Limits::refuted()) {
         Ok((Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. }, _)) => {
-            crate::expr::binders::additive_terms(&residual)
+            Some(residual)
         }
-        _ => vec![],
+        _ => None,
     }
 }
 
@@ -961,14 +969,21 @@ pub(super) fn check_sides(
     {
         evidence.hidden_difference = hidden_difference(d, residual, &draws.sides);
     }
+    // The size of the terms of lhs − rhs once the parts both sides share are cancelled by
+    // every theory (computed once, only where a resolution is measured against it).
+    let shared_cancelled = std::cell::OnceCell::new();
+    let terms_scale = || {
+        *shared_cancelled.get_or_init(|| {
+            every_theory_residual(&a.expr, &b.expr, ctx)
+                .and_then(|r| term_scale(d, &r, &draws.sides))
+        })
+    };
     if !proved && !cex && step.rel == Relation::Eq && evidence.statistical() {
         let coarse = |res: f64| res > crate::precision::MC_RESOLUTION_REL || res.is_nan();
         let res = mc_resolution(&evidence, None);
         if coarse(res) {
             evidence.coarse_resolution = Some(res);
-        } else if let Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. } =
-            &outcome
-        {
+        } else {
             // Fine against the sides: parts the sides share exactly (`+ sb²` on both) are not
             // evidence and must not dilute the resolution, as in the width studies
             // ([`residual_terms`]): it is measured again against the size of the terms of the
@@ -978,7 +993,7 @@ pub(super) fn check_sides(
                 .iter()
                 .map(|p| p.lhs.value.abs().max(p.rhs.value.abs()))
                 .fold(0.0, f64::max);
-            if let Some(terms) = term_scale(d, residual, &draws.sides).filter(|t| *t < sides) {
+            if let Some(terms) = terms_scale().filter(|t| *t < sides) {
                 let res = mc_resolution(&evidence, Some(terms));
                 if coarse(res) {
                     evidence.coarse_resolution = Some(res);
@@ -987,27 +1002,23 @@ pub(super) fn check_sides(
             }
         }
     }
-    if !proved && !cex && step.rel == Relation::Eq {
-        // A point whose f64 tolerance is coarser than the sides is not evidence (it counts as
-        // not evaluated): with fewer than MIN_POINTS others left, the link is not `consistent`.
-        // (A ball-arithmetic point's radius is a rigorous bound, not the f64 policy: at 128 bits
-        // its agreement is the best evidence there is, for `… = 0` too.)
+    if !proved && !cex {
+        // A point whose tolerance is coarser than the sides is not evidence (it counts as not
+        // evaluated): with fewer than MIN_POINTS others left, the link is not `consistent` —
+        // for `≤`, `<`, `≥`, `>` as for `=` (E[w²·cosh²30] − E[w²·sinh²30] ≤ −10¹⁵ agreed
+        // within 6.9·10¹⁵).
         // The sides' own values are the measure, with no floor: 2·10⁹·gauss(1, 0, 1; cos(7.3u))
         // (= 0.0054 ± 0.0087) agreed with −0.003 while a floor of 1 made ±0.0087 look fine, and
-        // a floor is a choice of units. Where the sides share a part exactly (100 + … = 100),
-        // the size of the terms of the prover's lhs − rhs is the measure when it is smaller, as
-        // for Monte Carlo.
-        let residual_scale = |outcome: &Outcome| match outcome {
-            Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. } => {
-                term_scale(d, residual, &draws.sides)
-            }
-            _ => None,
-        };
+        // a floor is a choice of units. A ball-arithmetic radius counts like an f64 tolerance
+        // (10⁵⁰·sin²a + 10⁵⁰·cos²a + 1 − 10⁵⁰ = 2 agreed within a rigorous 2.4·10¹²). For `=`,
+        // where the sides share a part exactly (100 + … = 100), the size of the terms of the
+        // prover's lhs − rhs (every theory) is the measure when it is smaller, as for Monte
+        // Carlo — not for ball arithmetic, whose closed constants summing to 0 (abs(−10⁷)/(−10⁷)
+        // + 1) leave no term to measure against, and whose radius is already rigorous.
         let coarse_at = |p: &PointResult, cap: f64| {
-            let size = p.lhs.value.abs().max(p.rhs.value.abs()).min(cap);
-            !p.cmp.statistical
-                && !p.cmp.rigorous
-                && p.cmp.tol > crate::precision::F64_RESOLUTION_REL * size
+            let size = p.lhs.value.abs().max(p.rhs.value.abs());
+            let size = if p.cmp.rigorous { size } else { size.min(cap) };
+            !p.cmp.statistical && p.cmp.tol > crate::precision::F64_RESOLUTION_REL * size
         };
         let mut cap = f64::INFINITY;
         let mut resolved = evidence
@@ -1015,8 +1026,14 @@ pub(super) fn check_sides(
             .iter()
             .filter(|p| !coarse_at(p, cap))
             .count();
-        if resolved >= MIN_POINTS && evidence.points.iter().any(|p| !p.cmp.statistical) {
-            if let Some(t) = residual_scale(&outcome) {
+        if step.rel == Relation::Eq
+            && resolved >= MIN_POINTS
+            && evidence
+                .points
+                .iter()
+                .any(|p| !p.cmp.statistical && !p.cmp.rigorous)
+        {
+            if let Some(t) = terms_scale() {
                 cap = t;
                 resolved = evidence
                     .points

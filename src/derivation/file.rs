@@ -1506,6 +1506,25 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                 loaded = load_step(&l, &raw, term(&expr)?, &symbols, note.as_deref())?;
             }
             if let Some(name) = &step.convention {
+                // A convention may not fix the variable the step lets go to a limit: with n fixed
+                // there is no limit to take (n := 1000 made a false width limit `limit` "under
+                // the convention", the study still varying n).
+                let varying = loaded
+                    .limit
+                    .iter()
+                    .chain(loaded.approx.as_ref().map(|(s, _, _)| s));
+                if let Some(v) = conventions
+                    .get(name.get_ref())
+                    .and_then(|c| varying.clone().find(|v| c.values.contains_key(*v)))
+                {
+                    return Err(l
+                        .err(
+                            name.span(),
+                            format!("the convention `{}` fixes `{v}`, the variable this step takes to its limit", name.get_ref()),
+                            "here",
+                        )
+                        .with_help("a fixed value leaves nothing to take the limit of: state the step without the convention, or for that value without the limit"));
+                }
                 let from = steps.last().map_or(&start, |s| &s.term);
                 loaded.under = Some(Box::new(under(
                     &l,
@@ -1537,6 +1556,30 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         None => None,
         Some(n) => Some(network(&l, n, &symbols)?),
     };
+    // A convention may not give a symbol the [network] binds another value than the sampled
+    // networks have (σw := 1.69 where the networks use 1.3 made σw written for σw² hold "under
+    // the convention").
+    if let Some(net) = &network {
+        for name in raw
+            .claim
+            .iter()
+            .flat_map(|c| &c.step)
+            .filter_map(|s| s.convention.as_ref())
+        {
+            if let Some((sym, _)) = conventions
+                .get(name.get_ref())
+                .and_then(|c| net.bind.iter().find(|(sym, _)| c.values.contains_key(sym)))
+            {
+                return Err(l
+                    .err(
+                        name.span(),
+                        format!("the convention `{}` gives `{sym}` a value, but `{sym}` is bound by [network] to the sampled networks' quantity", name.get_ref()),
+                        "here",
+                    )
+                    .with_help("a convention may not change what the networks are: bind another symbol, or change the [network] table"));
+            }
+        }
+    }
     if network.is_none() {
         // Without a network, a limit link is measured by sampling its random symbols; say early
         // when a width study is impossible.
@@ -2151,7 +2194,23 @@ pub fn outside_domain(kind: &Kind, v: f64, exact: Option<&BigRational>) -> Optio
         let out = match kind {
             Kind::Positive => *q <= zero,
             Kind::Size => !(q.is_integer() && *q >= BigRational::from_integer(1.into())),
-            Kind::Integer | Kind::Index(..) => !q.is_integer(),
+            Kind::Integer => !q.is_integer(),
+            // Within the range: i = 5 for an index in 1..3 (or 0 for one in 1..n) made
+            // Σ_j x_j·δ(i, j) = 0 hold "under the convention". Where an end depends on the sizes,
+            // only a value every range holds is allowed: the lower end.
+            Kind::Index(lo, hi) => {
+                let (lo, hi) = (
+                    crate::prove::analysis::exact_value(lo),
+                    crate::prove::analysis::exact_value(hi),
+                );
+                !q.is_integer()
+                    || lo.as_ref().is_none_or(|lo| q < lo)
+                    || match (&hi, &lo) {
+                        (Some(hi), _) => q > hi,
+                        (None, Some(lo)) => q > lo,
+                        (None, None) => true,
+                    }
+            }
             Kind::Interval(a, b) => {
                 end(*a).is_none_or(|a| *q < a) || end(*b).is_none_or(|b| *q > b)
             }
@@ -2166,7 +2225,21 @@ pub fn outside_domain(kind: &Kind, v: f64, exact: Option<&BigRational>) -> Optio
         Kind::Positive if v.is_nan() || v <= 0.0 => Some("positive".into()),
         Kind::Size if !(integer && v >= 1.0) => Some("a size: an integer ≥ 1".into()),
         Kind::Integer if !integer => Some("an integer".into()),
-        Kind::Index(..) if !integer => Some("an index: an integer".into()),
+        Kind::Index(lo, hi) if !integer || v.is_nan() => {
+            let sized = [lo, hi]
+                .iter()
+                .any(|e| crate::prove::analysis::exact_value(e).is_none());
+            Some(format!(
+                "an index in {}..{}{}",
+                crate::expr::text(lo),
+                crate::expr::text(hi),
+                if sized {
+                    " (its range depends on the sizes: only its lower end is in every range)"
+                } else {
+                    ""
+                }
+            ))
+        }
         Kind::Interval(a, b) if v.is_nan() || v < *a || v > *b => {
             Some(format!("the interval {a}..{b}"))
         }

@@ -938,7 +938,23 @@ fn beyond_widths(
             .join(", ")
     };
     let mut unknown = None;
-    for p in vanishing(draws, plan) {
+    let parts = vanishing(draws, plan);
+    // Every single term that vanishes at the widths, together: one of them persisting beyond
+    // the widths refutes the link only if they do not cancel each other there
+    // (4·atan(1)·relu(n − 2000)/n − π·relu(n − 2000)/n is 0 at every n).
+    let together = {
+        let mut all: Vec<usize> = parts
+            .iter()
+            .filter_map(|p| match p {
+                Probe::Terms(set) if set.len() == 1 => Some(set[0]),
+                _ => None,
+            })
+            .collect();
+        all.sort_unstable();
+        Probe::Terms(all)
+    };
+    for p in &parts {
+        let p = p.clone();
         let cap = if prober.summed(&p) {
             PROBE_SUM_MAX
         } else {
@@ -952,12 +968,21 @@ fn beyond_widths(
             .copied()
             .filter(|w| !widths.contains(w));
         let at = |w: usize| prober.at(&p, w).map(|(v, m)| (w, v, m));
-        let mut values: Vec<(usize, f64, f64)> = probe_widths
-            .clone()
-            .filter(|w| *w <= cap)
-            .filter_map(at)
-            .collect();
+        let tried: Vec<usize> = probe_widths.clone().filter(|w| *w <= cap).collect();
+        let mut values: Vec<(usize, f64, f64)> = tried.iter().copied().filter_map(at).collect();
         let Some(&(w0, v0, _)) = values.iter().find(|(_, v, m)| !is_zero(*v, *m)) else {
+            // 0 wherever it was evaluated; a width where it could not be is no evidence that
+            // it stays 0 there (step(j − 2000) inside a sum was refused at j = 2000, and the
+            // link was a `limit`).
+            if let Some(w) = tried.iter().find(|w| !values.iter().any(|(v, ..)| v == *w)) {
+                let label = prober.label(&p);
+                unknown.get_or_insert_with(|| {
+                    Decision::Unknown(format!(
+                        "{label} is 0 at every studied width (n = {}) but could not be evaluated at n = {w}: being 0 at the studied widths is no evidence that it vanishes as n → ∞",
+                        shown(widths)
+                    ))
+                });
+            }
             continue;
         };
         // Nonzero already, and deterministic: whether it shrinks is worth the larger widths
@@ -972,8 +997,22 @@ fn beyond_widths(
             .map(|(w, v, _)| (*w, *v))
             .collect();
         let last3 = (large.len() >= 3).then(|| &large[large.len() - 3..]);
+        // With the other vanishing terms: the widths where the part persists, the sum there.
+        let with_others = |l: &[(usize, f64)]| -> bool {
+            if matches!(&p, Probe::Terms(set) if set.len() == 1)
+                && matches!(&together, Probe::Terms(all) if all.len() > 1)
+            {
+                let sums: Option<Vec<f64>> = l
+                    .iter()
+                    .map(|(w, _)| prober.at(&together, *w).map(|(v, _)| v))
+                    .collect();
+                sums.is_some_and(|v| persists([v[0], v[1], v[2]], study.needed))
+            } else {
+                true
+            }
+        };
         if let Some(l) = last3.filter(|_| !prober.random(&p)) {
-            if persists([l[0].1, l[1].1, l[2].1], study.needed) {
+            if persists([l[0].1, l[1].1, l[2].1], study.needed) && with_others(l) {
                 let at: Vec<String> = l
                     .iter()
                     .map(|(w, v)| format!("{} at n = {w}", super::render::sig(*v)))

@@ -355,7 +355,7 @@ fn render_checks(
         let at = if at.is_empty() { "every point" } else { at };
         let _ = writeln!(
             o,
-            "{pad}numeric: at {at} the sides agree only within an f64 tolerance of {tol:.1e}, coarser than {:.0e} of the values compared (the sides, or the terms of lhs − rhs where the sides share a part): any value that near would have agreed; not evidence",
+            "{pad}numeric: at {at} the sides agree only within a tolerance of {tol:.1e}, coarser than {:.0e} of the values compared (the sides, or the terms of lhs − rhs where the sides share a part): any value that near would have agreed; not evidence",
             crate::precision::F64_RESOLUTION_REL
         );
     }

@@ -284,7 +284,9 @@ impl<'a> Normalizer<'a> {
                 continue;
             }
             if let Some(p) = self.node_poly(node) {
-                if p.len() <= MAX_TERMS && best.as_ref().is_none_or(|b| p.cost() < b.cost()) {
+                if p.len() <= MAX_TERMS
+                    && best.as_ref().is_none_or(|b| self.rank(&p) < self.rank(b))
+                {
                     best = Some(p);
                 }
             }
@@ -301,6 +303,24 @@ impl<'a> Normalizer<'a> {
                 .insert(id, p.clone());
         }
         p
+    }
+
+    /// How a form ranks among the forms of one class (smaller is chosen): first the number of
+    /// its monomials holding cos(x)² or a higher power — where the trig rule `cos-sq` has put
+    /// 1 − sin(x)² in the class, that form is chosen, so that sin²x + cos²x meets 1 in any
+    /// sum, with any coefficients —, then its number of terms and of atom factors.
+    fn rank(&self, p: &Poly) -> (usize, usize, usize) {
+        let squared_cos = |(a, e): &(Id, BigRational)| {
+            e.is_integer()
+                && *e >= BigRational::from_integer(2.into())
+                && self.egraph[*a]
+                    .nodes
+                    .iter()
+                    .any(|n| matches!(n, Math::Cos(_)))
+        };
+        let reducible = p.0.keys().filter(|m| m.0.iter().any(squared_cos)).count();
+        let (terms, degree) = p.cost();
+        (reducible, terms, degree)
     }
 
     fn node_poly(&mut self, node: &Math) -> Option<Poly> {
