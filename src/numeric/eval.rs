@@ -2258,9 +2258,11 @@ impl<'a> Evaluator<'a> {
     }
 
     /// E[x]: exact if x is a polynomial in the random entries (moments (k−1)!! for every degree);
-    /// adaptive quadrature if x is a function of one N(0,1) entry (to ~1e-14, kinks anywhere);
-    /// seeded Monte Carlo with common random numbers otherwise. A divergent or undefined
-    /// expectation is an error ([`EvalError::Divergent`]), never a number.
+    /// split by linearity into its terms; a product over independent groups of entries as the
+    /// product of the groups' expectations ([`Evaluator::independent_factors`]); adaptive
+    /// quadrature if x is a function of one N(0,1) entry (to ~1e-14, kinks anywhere), the
+    /// bivariate quadrature of two; seeded Monte Carlo with common random numbers otherwise. A
+    /// divergent or undefined expectation is an error ([`EvalError::Divergent`]), never a number.
     fn expectation(&mut self, e: &Expr, a: Id) -> Result<Value, EvalError> {
         if self.sample.is_some() {
             // Nested inside a Monte Carlo sample: the inner expectation is over fresh randomness;
@@ -2343,8 +2345,18 @@ impl<'a> Evaluator<'a> {
                         if args[1..].iter().any(|x| self.mentions_random(e, *x)))
                 });
                 if random_index {
-                    self.monte_carlo(e, a)
-                } else if keys.len() == 1 {
+                    return self.monte_carlo(e, a);
+                }
+                // Independence: a product whose factors fall into groups over disjoint sets of
+                // i.i.d. entries is the product of the groups' expectations, each by its own
+                // best method (10¹²·step(w₁ − 7) beside a function of w₂, w₃: the one-entry
+                // quadrature sees the event that Monte Carlo over all three never samples).
+                if keys.len() >= 2 {
+                    if let Some(v) = self.independent_factors(e, a)? {
+                        return Ok(v);
+                    }
+                }
+                if keys.len() == 1 {
                     self.quadrature1(e, a, keys.into_iter().next().expect("one key"))
                 } else if let Some(v) = self.as_gauss(e, a, &keys).and_then(|g| {
                     // Two entries: the bivariate quadrature of gauss(1, 0, 1; …), to ~1e-12
@@ -2360,6 +2372,148 @@ impl<'a> Evaluator<'a> {
                 }
             }
             Err(PolyError::Eval(err)) => Err(err),
+        }
+    }
+
+    /// E[x] for a product x = f₁·f₂·…·fₖ whose factors fall into two or more groups over
+    /// disjoint sets of random entries (union-find on shared entries): the entries are i.i.d.
+    /// N(0, 1), so the groups are independent and E[x] is the product of the groups'
+    /// expectations, each by [`Evaluator::expectation`] (exact moments, one- or two-entry
+    /// quadrature, Monte Carlo), and the factors with no random entry are evaluated as they
+    /// are. `None` (not split) when the product has fewer than two groups, or when a factor's
+    /// entries are not known as fixed entries: an entry chosen by a random index, randomness
+    /// under a binder (a sum over j of w[j], the entries z = F·ξ of a correlated Gaussian vector,
+    /// which share ξ), a derivative or a nested E. A group that fails fails the term.
+    fn independent_factors(&mut self, e: &Expr, a: Id) -> Result<Option<Value>, EvalError> {
+        // A product, or a product to a power k = 1, 2, 3, …: (Π fᵢ)^k = Π fᵢ^k, so that
+        // E[(w₁·g(w₂))²] and E[w₁²·g(w₂)²] are evaluated alike.
+        let (base, exponent) = match e[a] {
+            Math::Mul(_) => (a, None),
+            Math::Pow([b, k])
+                if matches!(e[b], Math::Mul(_))
+                    && self.constant(e, k).is_some_and(|q| {
+                        q.is_integer() && q > num_rational::BigRational::from_integer(0.into())
+                    }) =>
+            {
+                (b, Some(k))
+            }
+            _ => return Ok(None),
+        };
+        if subterm_nodes(e, a).any(|n| matches!(n, Math::Expect(_) | Math::Deriv(_))) {
+            return Ok(None);
+        }
+        let mut factors = vec![];
+        self.factors(e, base, &mut factors);
+        // Union-find over the factors: `owner` maps an entry to the first factor that has it.
+        let mut parent: Vec<usize> = (0..factors.len()).collect();
+        fn find(parent: &mut [usize], mut i: usize) -> usize {
+            while parent[i] != i {
+                parent[i] = parent[parent[i]];
+                i = parent[i];
+            }
+            i
+        }
+        let mut owner: HashMap<RvKey, usize> = HashMap::default();
+        let mut random = vec![false; factors.len()];
+        for (i, f) in factors.iter().enumerate() {
+            let mut keys = vec![];
+            if !self.fixed_entries(e, *f, &mut keys) {
+                return Ok(None);
+            }
+            random[i] = !keys.is_empty();
+            for key in keys {
+                match owner.get(&key) {
+                    Some(&j) => {
+                        let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
+                        parent[ri] = rj;
+                    }
+                    None => {
+                        owner.insert(key, i);
+                    }
+                }
+            }
+        }
+        // The groups, each in the factors' order, in the order of their first factor.
+        let mut groups: Vec<(usize, Vec<Id>)> = vec![];
+        let mut fixed = vec![];
+        for (i, f) in factors.iter().enumerate() {
+            if !random[i] {
+                fixed.push(*f);
+                continue;
+            }
+            let r = find(&mut parent, i);
+            match groups.iter_mut().find(|(root, _)| *root == r) {
+                Some((_, g)) => g.push(*f),
+                None => groups.push((r, vec![*f])),
+            }
+        }
+        if groups.len() < 2 {
+            return Ok(None);
+        }
+        let mut parts = Vec::with_capacity(fixed.len() + groups.len());
+        for f in fixed {
+            let mut v = self.value(e, f)?;
+            if let Some(k) = exponent {
+                v = power(v, self.value(e, k)?);
+            }
+            parts.push(v);
+        }
+        for (_, g) in groups {
+            let v = match (&g[..], exponent) {
+                ([f], None) => self.expectation(e, *f)?,
+                _ => {
+                    // The group's product (to the power) as a term of its own.
+                    let mut out = Expr::default();
+                    let mut root = None;
+                    for f in g {
+                        let id = crate::expr::binders::append(
+                            &mut out,
+                            &crate::expr::binders::subterm(e, f),
+                        );
+                        root = Some(match root {
+                            None => id,
+                            Some(p) => out.add(Math::Mul([p, id])),
+                        });
+                    }
+                    let mut root = root.expect("a group has a factor");
+                    if let Some(k) = exponent {
+                        let k = crate::expr::binders::append(
+                            &mut out,
+                            &crate::expr::binders::subterm(e, k),
+                        );
+                        root = out.add(Math::Pow([root, k]));
+                    }
+                    self.with_constants(&out, |me| me.expectation(&out, root))?
+                }
+            };
+            parts.push(v);
+        }
+        Ok(Some(independent_product(&parts)))
+    }
+
+    /// Adds to `out` the random entries of the subterm `id` (with repeats), when each is a fixed
+    /// entry at this point; `false` when some are not: an entry whose index depends on a random
+    /// value, or randomness under a binder, an expectation or a derivative.
+    fn fixed_entries(&mut self, e: &Expr, id: Id, out: &mut Vec<RvKey>) -> bool {
+        match &e[id] {
+            Math::Index(args) if args[1..].iter().any(|x| self.mentions_random(e, *x)) => {
+                return false
+            }
+            Math::Sum(_) | Math::Integral(_) | Math::Gauss(_) => {
+                return !self.mentions_random(e, id);
+            }
+            Math::Expect(_) | Math::Deriv(_) => return false,
+            _ => {}
+        }
+        match self.random_key(e, id) {
+            Ok(Some(key)) => {
+                out.push(key);
+                true
+            }
+            Ok(None) => egg::Language::children(&e[id])
+                .iter()
+                .all(|c| self.fixed_entries(e, *c, out)),
+            Err(_) => false,
         }
     }
 
@@ -3208,6 +3362,42 @@ pub(crate) fn product(x: Value, y: Value) -> Value {
     underflowed(out, x.value != 0.0 && y.value != 0.0)
 }
 
+/// The product of independent estimates xᵢ = vᵢ ± sᵢ (the expectations of groups of factors
+/// over disjoint sets of i.i.d. entries: their Monte Carlo samples are disjoint draws, and
+/// quadratures carry no sampling error). The value is Π vᵢ and the rounding scale Π scaleᵢ
+/// (the scale of each term of the product's expansion, as for [`product`]). The standard error
+/// is that of a product of independent estimators, Var(Π Xᵢ) = Π (μᵢ² + σᵢ²) − Π μᵢ² (exact for
+/// independent Xᵢ), with the estimates for the means: the delta method's Σᵢ σᵢ²·Π_{j≠i} μⱼ²
+/// plus the products of two or more variances, which are what remains when the means are
+/// small beside their errors (E[sin(w₂w₃)] by Monte Carlo is 0 ± σ: the first order alone
+/// would give a product of two such factors no error at all). It is accumulated term by term
+/// (no difference of nearly equal products), each factor normalised by max(|vᵢ|, sᵢ) so that
+/// the squares neither overflow nor underflow.
+fn independent_product(parts: &[Value]) -> Value {
+    let (mut value, mut scale) = (1.0f64, 1.0f64);
+    // Π v̂ᵢ² and Π (v̂ᵢ² + ŝᵢ²) − Π v̂ᵢ² of the normalised factors, and Π of the norms.
+    let (mut squares, mut variance, mut norm) = (1.0f64, 0.0f64, 1.0f64);
+    for p in parts {
+        value *= p.value;
+        scale *= p.scale;
+        let m = p.value.abs().max(p.stderr);
+        let (v, s) = if m > 0.0 && m.is_finite() {
+            norm *= m;
+            (p.value / m, p.stderr / m)
+        } else {
+            (p.value, p.stderr)
+        };
+        variance = squares * s * s + variance * (v * v + s * s);
+        squares *= v * v;
+    }
+    let out = Value {
+        value,
+        scale,
+        stderr: variance.sqrt() * norm,
+    };
+    underflowed(out, parts.iter().all(|p| p.value != 0.0))
+}
+
 /// The exact value of every subterm of an expression that is a constant (by node id), and that
 /// value rounded to f64 (NaN where it is not a constant).
 struct ConstantTable {
@@ -3729,11 +3919,13 @@ mod tests {
 
     #[test]
     fn non_polynomial_expectations_of_two_entries_use_the_bivariate_quadrature() {
-        // E[relu(z)·relu(w[1])] = 1/(2π); E[exp(0.2·w₁w₂)] = (1 − 0.04)^(−1/2).
-        let v = eval("(E (* (relu z) (relu (idx w 1))))");
+        // E[relu(z)·relu(z + w[1])] = (1 + 3π/4)/(2π) (variances 1 and 2, correlation 1/√2: the
+        // factors share z, so the product is not split); E[exp(0.2·w₁w₂)] = (1 − 0.04)^(−1/2).
+        let v = eval("(E (* (relu z) (relu (+ z (idx w 1)))))");
+        let pi = std::f64::consts::PI;
         assert_eq!(v.stderr, 0.0);
         assert!(
-            (v.value - 0.5 / std::f64::consts::PI).abs() < 1e-13,
+            (v.value - (1.0 + 0.75 * pi) / (2.0 * pi)).abs() < 1e-13,
             "{v:?}"
         );
         let v = eval("(E (exp (* 0.2 (* (idx w 1) (idx w 2)))))");
@@ -3750,11 +3942,105 @@ mod tests {
 
     #[test]
     fn non_polynomial_expectations_of_three_entries_use_monte_carlo() {
-        // E[relu(z)·relu(w[1])·relu(w[2])] = (2π)^(−3/2)
-        let v = eval("(E (* (relu z) (* (relu (idx w 1)) (relu (idx w 2)))))");
+        // E[relu(z + w[1])·relu(w[1] + w[2])] = (√3/2 + π/3)/π (variances 2, correlation ½); the
+        // factors share w[1], so the product is not split.
+        let v = eval("(E (* (relu (+ z (idx w 1))) (relu (+ (idx w 1) (idx w 2)))))");
         assert!(v.stderr > 0.0);
-        let want = (2.0 * std::f64::consts::PI).powf(-1.5);
+        let pi = std::f64::consts::PI;
+        let want = (3f64.sqrt() / 2.0 + pi / 3.0) / pi;
         assert!((v.value - want).abs() < 5.0 * v.stderr, "{v:?}");
+    }
+
+    /// Independence: a product of factors over disjoint sets of i.i.d. entries is the product of
+    /// their expectations, each by its own method. E[(1 + 10¹²·step(w₁ − 7))·(2 + cos(w₂w₃)/10)]
+    /// = (2 + 1/(10√2))·(1 + 10¹²·Φ(−7)) = 4.7208; Monte Carlo over the three entries never
+    /// samples w₁ > 7 and gave 2.07.
+    #[test]
+    fn a_product_over_independent_entries_is_factorised() {
+        let v = eval(
+            "(E (* (+ 1 (* 1000000000000 (step (- (idx w 1) 7)))) (+ 2 (/ (cos (* (idx w 2) (idx w 3))) 10))))",
+        );
+        let phi7 = 1.279_812_543_885_835e-12; // Φ(−7)
+        let want = (2.0 + 0.1 / 2f64.sqrt()) * (1.0 + 1e12 * phi7);
+        assert_eq!(v.stderr, 0.0, "{v:?}");
+        assert!((v.value - want).abs() < 1e-9 * want, "{v:?} vs {want}");
+        // Three one-entry quadratures: E[relu(z)·relu(w₁)·relu(w₂)] = (2π)^(−3/2) to ~1e-14.
+        let v = eval("(E (* (relu z) (* (relu (idx w 1)) (relu (idx w 2)))))");
+        let want = (2.0 * std::f64::consts::PI).powf(-1.5);
+        assert_eq!(v.stderr, 0.0, "{v:?}");
+        assert!((v.value - want).abs() < 1e-14, "{v:?} vs {want}");
+        // A product to a power: E[(w₁·relu(w₂)·relu(w₃))²] = 1·½·½.
+        let v = eval("(E (^ (* (idx w 1) (* (relu (idx w 2)) (relu (idx w 3)))) 2))");
+        assert_eq!(v.stderr, 0.0, "{v:?}");
+        assert!((v.value - 0.25).abs() < 1e-14, "{v:?}");
+        // A deterministic factor, a quadrature and a Monte Carlo group (three entries that share
+        // one relu): E[n·relu(w₁)·relu(w₂ + w₃ + w₄)] = 3·(1/√(2π))·(√3/√(2π)); the standard
+        // error is the group's times the other factors.
+        let v = eval("(E (* n (* (relu (idx w 1)) (relu (+ (idx w 2) (+ (idx w 3) (idx w 4)))))))");
+        let group = eval("(E (relu (+ (idx w 2) (+ (idx w 3) (idx w 4)))))");
+        let want = 3.0 * 3f64.sqrt() / (2.0 * std::f64::consts::PI);
+        assert!(group.stderr > 0.0, "{group:?}");
+        let factor = 3.0 * 0.398_942_280_401_432_7;
+        assert!((v.value - factor * group.value).abs() < 1e-12, "{v:?}");
+        assert!((v.stderr - factor * group.stderr).abs() < 1e-12, "{v:?}");
+        assert!((v.value - want).abs() < 5.0 * v.stderr, "{v:?} vs {want}");
+    }
+
+    /// Factors that share entries are one group, and the entries of a correlated vector, z = F·ξ
+    /// (each a sum over the same ξ, as the loader writes `gaussian vector n cov S`), are not
+    /// independent: such products are not split (Monte Carlo over all their entries).
+    #[test]
+    fn a_product_over_shared_or_correlated_entries_is_not_factorised() {
+        // z₁ = w₁ + w₂, z₂ = w₂ + w₃, z₃ = w₃ + w₁: E[relu(z₁)relu(z₂)relu(z₃)] ≈ 0.905, not the
+        // product of the means, π^(−3/2) = 0.180.
+        let v = eval(
+            "(E (* (relu (+ (idx w 1) (idx w 2))) (* (relu (+ (idx w 2) (idx w 3))) (relu (+ (idx w 3) (idx w 1))))))",
+        );
+        assert!(v.stderr > 0.0, "{v:?}");
+        assert!((v.value - 0.905).abs() < 5.0 * v.stderr + 0.01, "{v:?}");
+        // zᵢ = Σₖ (1 + δᵢₖ)·wₖ, correlation 5/6: E[Π relu(zᵢ)] ≈ 9.03, the product of the
+        // means 0.933.
+        let z = |i: u32| format!("(sum k 1 3 (* (+ 1 (delta {i} k)) (idx w k)))");
+        let v = eval(&format!(
+            "(E (* (relu {}) (* (relu {}) (relu {}))))",
+            z(1),
+            z(2),
+            z(3)
+        ));
+        let means: f64 = (1..=3)
+            .map(|i| eval(&format!("(E (relu {}))", z(i))).value)
+            .product();
+        assert!(v.stderr > 0.0, "{v:?}");
+        assert!(
+            (v.value - means).abs() > 20.0 * v.stderr,
+            "{v:?} vs {means}"
+        );
+        assert!((v.value - 9.03).abs() < 5.0 * v.stderr + 0.05, "{v:?}");
+    }
+
+    /// The standard error of a product of independent estimates is exact to second order: two
+    /// factors 0 ± 1 give 0 ± 1 (the first order alone says 0 ± 0), and the squares do not
+    /// overflow.
+    #[test]
+    fn the_error_of_a_product_of_independent_estimates() {
+        let x = |value: f64, stderr: f64| Value {
+            value,
+            scale: value.abs(),
+            stderr,
+        };
+        let v = independent_product(&[x(0.0, 1.0), x(0.0, 1.0)]);
+        assert_eq!((v.value, v.stderr), (0.0, 1.0));
+        let v = independent_product(&[x(2.0, 0.1), x(3.0, 0.2)]);
+        let want = (0.09f64 + 0.16 + 0.0004).sqrt();
+        assert!(
+            (v.value - 6.0).abs() < 1e-15 && (v.stderr - want).abs() < 1e-15,
+            "{v:?}"
+        );
+        let v = independent_product(&[x(1e160, 1e150), x(1e-160, 0.0), Value::exact(1.0)]);
+        assert!((v.stderr - 1e-10).abs() < 1e-24, "{v:?}");
+        // An exact 0 makes an exact 0.
+        let v = independent_product(&[Value::exact(0.0), x(2.0, 0.1)]);
+        assert_eq!((v.value, v.scale, v.stderr), (0.0, 0.0, 0.0));
     }
 
     #[test]
