@@ -5,6 +5,7 @@
 //! Run with `cargo bench --bench empirical_ntk`; `-- erf` (or any activation name) picks the
 //! activation (default relu).
 
+use derive::numeric::portable::Portable;
 use std::time::Instant;
 
 use derive::numeric::activation::Activation;
@@ -27,7 +28,7 @@ fn main() {
     let arch = Architecture::new(act, depth, 1.4, 0.1).expect("architecture");
     let net = Network::sample(&arch, dim, width, 0).expect("network");
     // Deterministic inputs without touching the network's RNG.
-    let inputs = DMatrix::from_fn(n, dim, |i, j| ((i * 31 + j * 17) as f64 * 0.37).sin());
+    let inputs = DMatrix::from_fn(n, dim, |i, j| ((i * 31 + j * 17) as f64 * 0.37).psin());
 
     for _ in 0..3 {
         std::hint::black_box(net.empirical_ntk(&inputs).expect("ntk"));

@@ -1,6 +1,9 @@
 //! The command line as a user meets it: outputs and exit codes (0 as expected, 1 not as expected,
 //! 2 bad input).
 
+// References come from the system libm, apart from the crate::numeric::portable under test.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::Path;
 mod common;
 

@@ -3,6 +3,9 @@
 //! mean of the empirical kernels inside its confidence interval, and the empirical NTK converging
 //! at rate width^(−1/2) (draws from the shared width-study sampler, a log–log fit of `stats`).
 
+// References come from the system libm, apart from the crate::numeric::portable under test.
+#![allow(clippy::disallowed_methods)]
+
 use derive::numeric::activation::Activation;
 use derive::numeric::kernel::Architecture;
 use derive::numeric::network::{

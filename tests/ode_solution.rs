@@ -3,6 +3,9 @@
 //! agree with Y + exp(−ηΘt)(f0 − Y); note 002's second form (η dropped from one exponential) must
 //! not.
 
+// References come from the system libm, apart from the crate::numeric::portable under test.
+#![allow(clippy::disallowed_methods)]
+
 use derive::numeric::activation::Activation;
 use derive::numeric::kernel::{kernels, Architecture};
 use derive::numeric::ode::{exp_symmetric, rk4_checked};

@@ -3,6 +3,9 @@
 //! and the two links issue 8 names (`pi = 3.141592653589`, `a = a + 1e-14*a`) refuted by the
 //! real checker.
 
+// References come from the system libm, apart from the crate::numeric::portable under test.
+#![allow(clippy::disallowed_methods)]
+
 use derive::derivation::check::Method;
 use derive::numeric::eval::Env;
 use derive::numeric::precise::{self, compare, Precise, BITS};

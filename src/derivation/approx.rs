@@ -44,6 +44,7 @@
 //! no evidence), and no point's constant is still growing; it is refuted at the first point
 //! that does not hold, with the side, the measured slope and the growth.
 
+use crate::numeric::portable::Portable;
 use egg::Symbol;
 
 use super::file::{Derivation, Kind};
@@ -208,8 +209,8 @@ fn constant_growth(above: &[(f64, f64)], order: f64, toward: Toward) -> Option<f
 /// The error constant at a step: |lhs − rhs|/|h|ᵖ toward 0, |lhs − rhs|·hᵖ toward infinity.
 fn constant(h: f64, d: f64, order: f64, toward: Toward) -> f64 {
     match toward {
-        Toward::Zero => d / h.abs().powf(order),
-        Toward::Infinity => d * h.powf(order),
+        Toward::Zero => d / h.abs().ppowf(order),
+        Toward::Infinity => d * h.ppowf(order),
     }
 }
 
@@ -246,7 +247,7 @@ fn fit_slope(xy: &[(f64, f64)]) -> Option<f64> {
     if xy.len() < 3 {
         return None;
     }
-    let pts: Vec<(f64, f64)> = xy.iter().map(|(x, y)| (x.abs().ln(), y.ln())).collect();
+    let pts: Vec<(f64, f64)> = xy.iter().map(|(x, y)| (x.abs().pln(), y.pln())).collect();
     let n = pts.len() as f64;
     let (mx, my) = (
         pts.iter().map(|p| p.0).sum::<f64>() / n,
@@ -286,7 +287,7 @@ fn sides_toward_zero(kind: Option<&Kind>) -> Vec<(bool, f64)> {
 /// half-integer at every step (an error that vanishes away from the integers is met too).
 fn step(toward: Toward, start: f64, below: bool, integer: bool, j: usize, k: usize) -> f64 {
     let phase = (j as f64 * 0.618_033_988_749_895 + k as f64 * 0.414_213_562_373_095).fract();
-    let wobble = 2f64.powf(phase);
+    let wobble = 2f64.ppowf(phase);
     match toward {
         Toward::Zero => {
             let h = start * 2f64.powi(-(j as i32)) / wobble;

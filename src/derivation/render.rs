@@ -1,5 +1,6 @@
 //! Plain-text rendering of a checked derivation (what `derive check` prints and the snapshots pin).
 
+use crate::numeric::portable::Portable;
 use std::fmt::Write;
 
 use super::check::{LinkResult, Report};
@@ -518,7 +519,7 @@ pub(super) fn sig(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
-    let digits = (1 - x.abs().log10().floor() as i32).max(0) as usize;
+    let digits = (1 - x.abs().plog10().floor() as i32).max(0) as usize;
     if digits > 6 {
         format!("{x:.1e}")
     } else {

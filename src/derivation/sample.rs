@@ -1,5 +1,6 @@
 //! Points at which links are evaluated, drawn from the declared domains, edges first.
 
+use crate::numeric::portable::Portable;
 use egg::Symbol;
 use rand::{Rng, SeedableRng};
 
@@ -39,12 +40,12 @@ fn edge(kind: &Kind, k: usize) -> Option<f64> {
 }
 
 fn log_uniform(rng: &mut rand_pcg::Pcg64, lo: f64, hi: f64) -> f64 {
-    10f64.powf(rng.random_range(lo.log10()..=hi.log10()))
+    10f64.ppowf(rng.random_range(lo.plog10()..=hi.plog10()))
 }
 
 fn random(kind: &Kind, rng: &mut rand_pcg::Pcg64) -> Option<f64> {
-    let tiny = 10f64.powf(-DECADES);
-    let huge = 10f64.powf(DECADES);
+    let tiny = 10f64.ppowf(-DECADES);
+    let huge = 10f64.ppowf(DECADES);
     Some(match kind {
         // A third of the draws uniform over the moderate values (|x| ≤ MODERATE), where
         // periodic and bounded functions do everything (1 + sin a + cos a < 0 only for a in
@@ -73,11 +74,11 @@ fn random(kind: &Kind, rng: &mut rand_pcg::Pcg64) -> Option<f64> {
 /// an interval around 0 that spans many decades, with a log-uniform magnitude.
 fn interval(a: f64, b: f64, rng: &mut rand_pcg::Pcg64) -> f64 {
     let top = a.abs().max(b.abs());
-    let huge = 10f64.powf(DECADES);
+    let huge = 10f64.ppowf(DECADES);
     if top > huge && rng.random_range(0..8) < 7 {
         // An interval far wider than the magnitudes reals are drawn from (-1e308..1e308): mostly
         // the same log-uniform magnitudes as reals, inside the interval.
-        let m = log_uniform(rng, 10f64.powf(-DECADES), huge);
+        let m = log_uniform(rng, 10f64.ppowf(-DECADES), huge);
         let x = match (a < 0.0, b > 0.0) {
             (true, true) if rng.random_bool(0.5) => -m,
             (true, true) => m,
@@ -123,8 +124,8 @@ pub fn point_retry(d: &Derivation, k: usize, retry: u32) -> Env {
     let low = EDGE_SIZE + 1.0;
     point_with(d, k, |v| {
         if retry > 0 && v > EDGE_SIZE && cap >= low {
-            let t = (v / low).ln() / (MAX_SIZE / low).ln();
-            (low * (cap / low).powf(t.clamp(0.0, 1.0)))
+            let t = (v / low).pln() / (MAX_SIZE / low).pln();
+            (low * (cap / low).ppowf(t.clamp(0.0, 1.0)))
                 .round()
                 .clamp(low, cap.floor())
         } else {

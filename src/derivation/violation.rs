@@ -18,6 +18,7 @@
 //! described with the point. A local search finds no violation where none is near a grid
 //! minimum; it only adds evidence against a link, never for it.
 
+use crate::numeric::portable::Portable;
 use egg::Symbol;
 
 use super::check::PointResult;
@@ -441,7 +442,7 @@ fn features(
         if mlo >= mhi || mlo.is_nan() || mhi.is_nan() {
             return vec![];
         }
-        let (tlo, thi) = (mlo.log10(), mhi.log10());
+        let (tlo, thi) = (mlo.plog10(), mhi.plog10());
         crate::numeric::features::feature_cuts(
             &index,
             tlo,
@@ -449,14 +450,14 @@ fn features(
             ((thi - tlo) / DECADES_PER_CELL).ceil().max(1.0) as usize,
             |id, t| {
                 let mut e = env.clone();
-                axis.set(&mut e, whole(sign * 10f64.powf(t)));
+                axis.set(&mut e, whole(sign * 10f64.ppowf(t)));
                 evaluate(&terms[usize::from(id)], &e)
                     .map(|v| v.value)
                     .filter(|v| !v.is_nan())
             },
         )
         .into_iter()
-        .map(|t| whole(sign * 10f64.powf(t)))
+        .map(|t| whole(sign * 10f64.ppowf(t)))
         .collect()
     };
     // (Integers have no magnitudes below 1 but 0; beyond FAR they are whole doubles, exact

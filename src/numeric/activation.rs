@@ -1,6 +1,7 @@
 //! Pointwise activations φ and their derivatives φ', as used by the kernel recursions and the
 //! finite-width networks.
 
+use crate::numeric::portable::Portable;
 use std::fmt;
 use std::str::FromStr;
 
@@ -81,16 +82,16 @@ impl Activation {
             }
             Activation::Abs => x.abs(),
             Activation::Erf => libm::erf(x),
-            Activation::Tanh => x.tanh(),
+            Activation::Tanh => x.ptanh(),
             Activation::Gelu => 0.5 * x * libm::erfc(-x / std::f64::consts::SQRT_2),
-            Activation::Sin => x.sin(),
-            Activation::Cos => x.cos(),
-            Activation::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Activation::Sin => x.psin(),
+            Activation::Cos => x.pcos(),
+            Activation::Softplus => x.max(0.0) + (-x.abs()).pexp().pln_1p(),
             Activation::Sigmoid => {
                 if x >= 0.0 {
-                    1.0 / (1.0 + (-x).exp())
+                    1.0 / (1.0 + (-x).pexp())
                 } else {
-                    let e = x.exp();
+                    let e = x.pexp();
                     e / (1.0 + e)
                 }
             }
@@ -123,18 +124,18 @@ impl Activation {
                     -1.0
                 }
             }
-            Activation::Erf => std::f64::consts::FRAC_2_SQRT_PI * (-x * x).exp(),
+            Activation::Erf => std::f64::consts::FRAC_2_SQRT_PI * (-x * x).pexp(),
             Activation::Tanh => {
-                let t = x.tanh();
+                let t = x.ptanh();
                 1.0 - t * t
             }
             Activation::Gelu => {
                 let cdf = 0.5 * libm::erfc(-x / std::f64::consts::SQRT_2);
-                let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                let pdf = (-0.5 * x * x).pexp() / (2.0 * std::f64::consts::PI).sqrt();
                 cdf + x * pdf
             }
-            Activation::Sin => x.cos(),
-            Activation::Cos => -x.sin(),
+            Activation::Sin => x.pcos(),
+            Activation::Cos => -x.psin(),
             Activation::Softplus => Activation::Sigmoid.eval(x),
             Activation::Sigmoid => {
                 let s = Activation::Sigmoid.eval(x);

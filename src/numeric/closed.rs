@@ -23,6 +23,7 @@
 use super::activation::Activation;
 use super::error::NumericError;
 use super::gauss::{expect_pair, Cov2, Shape};
+use crate::numeric::portable::Portable;
 use std::f64::consts::PI;
 
 /// (E[φ(u)φ(v)], E[φ'(u)φ'(v)]) for one activation and one covariance: the NNGP and derivative
@@ -77,7 +78,7 @@ pub(crate) fn relu_core(m: f64, s12: f64, sq: f64) -> f64 {
         // ρ = ±1 exactly: E = m/2 or 0 (this gives the exact diagonal s/2).
         return if s12 > 0.0 { 0.5 * s12 } else { 0.0 };
     }
-    let phi = sq.atan2(-s12);
+    let phi = sq.patan2(-s12);
     if phi < 1.0 {
         m * s_series(phi) / (2.0 * PI)
     } else {
@@ -103,7 +104,7 @@ pub fn step(c: &Cov2) -> f64 {
     if !nondegenerate(c) {
         return 0.0;
     }
-    c.det().sqrt().atan2(-c.s12) / (2.0 * PI)
+    c.det().sqrt().patan2(-c.s12) / (2.0 * PI)
 }
 
 /// E[φ(u)φ(v)] for φ(x) = neg·min(x, 0) + pos·max(x, 0): (neg − pos)²·relu + neg·pos·s12.
@@ -125,8 +126,8 @@ pub fn leaky_deriv(neg: f64, pos: f64, c: &Cov2) -> f64 {
         };
     }
     let sq = c.det().sqrt();
-    let theta = sq.atan2(c.s12);
-    let phi = sq.atan2(-c.s12);
+    let theta = sq.patan2(c.s12);
+    let phi = sq.patan2(-c.s12);
     ((neg * neg + pos * pos) * phi + 2.0 * neg * pos * theta) / (2.0 * PI)
 }
 
@@ -137,7 +138,7 @@ fn erf_d(c: &Cov2) -> f64 {
 
 /// E[erf(u)·erf(v)] = (2/π)·asin(2·s12/√((1+2s11)(1+2s22))), as (2/π)·atan2(2·s12, √D).
 pub fn erf(c: &Cov2) -> f64 {
-    (2.0 / PI) * (2.0 * c.s12).atan2(erf_d(c).sqrt())
+    (2.0 / PI) * (2.0 * c.s12).patan2(erf_d(c).sqrt())
 }
 
 /// E[erf'(u)·erf'(v)] = (4/π)/√((1+2s11)(1+2s22) − 4·s12²).
@@ -149,10 +150,10 @@ pub fn erf_deriv(c: &Cov2) -> f64 {
 fn trig_kernel(c: &Cov2, odd: bool) -> f64 {
     let m = 0.5 * (c.s11 + c.s22);
     if c.s12.abs() < 1.0 {
-        let h = if odd { c.s12.sinh() } else { c.s12.cosh() };
-        h * (-m).exp()
+        let h = if odd { c.s12.psinh() } else { c.s12.pcosh() };
+        h * (-m).pexp()
     } else {
-        let (p, q) = ((c.s12 - m).exp(), (-c.s12 - m).exp());
+        let (p, q) = ((c.s12 - m).pexp(), (-c.s12 - m).pexp());
         0.5 * if odd { p - q } else { p + q }
     }
 }
@@ -170,7 +171,7 @@ pub fn cos(c: &Cov2) -> f64 {
 /// Q = (1+s11)(1+s22) − s12² = 1 + s11 + s22 + det, and the angle atan2(s12, √Q).
 fn gelu_q(c: &Cov2) -> (f64, f64) {
     let q = 1.0 + c.s11 + c.s22 + c.det();
-    (q, c.s12.atan2(q.sqrt()))
+    (q, c.s12.patan2(q.sqrt()))
 }
 
 /// E[gelu(u)·gelu(v)], gelu(x) = x·Φ(x):
@@ -355,7 +356,7 @@ mod tests {
         // E[relu(u)relu(v)] at ρ = −1 + ε behaves as (2ε)^(3/2)/(6π)·m·(1 + O(ε)).
         let eps = 2f64.powi(-40);
         let c = Cov2::new(1.0, -1.0 + eps, 1.0).unwrap();
-        let approx = (2.0 * eps).powf(1.5) / (6.0 * PI);
+        let approx = (2.0 * eps).ppowf(1.5) / (6.0 * PI);
         assert!(
             (relu(&c) / approx - 1.0).abs() < 1e-5,
             "{} vs {approx}",

@@ -5,6 +5,7 @@
 //! bound. Expectations `E[...]` are exact when their argument is a polynomial in the i.i.d.
 //! N(0,1) entries (moments (k−1)!!), and seeded Monte Carlo with a standard error otherwise.
 
+use crate::numeric::portable::Portable;
 use egg::{Id, Symbol};
 
 /// The maps of the evaluator: keys are interned symbols and small index lists, hashed on every
@@ -366,7 +367,7 @@ fn keyed_normal_from(mut h: u64, key: &RvKey, k: u64) -> f64 {
     h = splitmix(h ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let u1 = ((splitmix(h) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     let u2 = ((splitmix(h ^ 0x5555) >> 11) as f64) / (1u64 << 53) as f64;
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    (-2.0 * u1.pln()).sqrt() * (std::f64::consts::TAU * u2).pcos()
 }
 
 impl<'a> Evaluator<'a> {
@@ -1009,7 +1010,7 @@ impl<'a> Evaluator<'a> {
             Math::Atan2([a, b]) => {
                 let (y, x) = (self.value(e, *a)?, self.value(e, *b)?);
                 let r2 = x.value * x.value + y.value * y.value;
-                let v = y.value.atan2(x.value);
+                let v = y.value.patan2(x.value);
                 Value {
                     value: v,
                     scale: v.abs() + (x.value.abs() * y.scale + y.value.abs() * x.scale) / r2,
@@ -2700,7 +2701,7 @@ impl<'a> Evaluator<'a> {
             match v {
                 Ok(v) => {
                     node_stderr = node_stderr.max(v.stderr);
-                    v.value * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+                    v.value * (-0.5 * x * x).pexp() / (2.0 * std::f64::consts::PI).sqrt()
                 }
                 Err(err) => {
                     first_error.get_or_insert(err);
@@ -3152,17 +3153,17 @@ fn zero_only_at_zero(node: &Math) -> bool {
 fn unary_fns(node: &Math) -> Option<(Id, Unary, Deriv)> {
     let (a, f, df): (&Id, Unary, Deriv) = match node {
         Math::Sqrt(a) => (a, f64::sqrt, |_, s| 0.5 / s),
-        Math::Exp(a) => (a, f64::exp, |_, ex| ex),
-        Math::Log(a) => (a, f64::ln, |x, _| 1.0 / x),
-        Math::Sin(a) => (a, f64::sin, |x, _| x.cos()),
-        Math::Cos(a) => (a, f64::cos, |x, _| x.sin()),
-        Math::Tan(a) => (a, f64::tan, |x, _| 1.0 / (x.cos() * x.cos())),
-        Math::Asin(a) => (a, f64::asin, |x, _| 1.0 / (1.0 - x * x).sqrt()),
-        Math::Acos(a) => (a, f64::acos, |x, _| 1.0 / (1.0 - x * x).sqrt()),
-        Math::Atan(a) => (a, f64::atan, |x, _| 1.0 / (1.0 + x * x)),
+        Math::Exp(a) => (a, f64::pexp, |_, ex| ex),
+        Math::Log(a) => (a, f64::pln, |x, _| 1.0 / x),
+        Math::Sin(a) => (a, f64::psin, |x, _| x.pcos()),
+        Math::Cos(a) => (a, f64::pcos, |x, _| x.psin()),
+        Math::Tan(a) => (a, f64::ptan, |x, _| 1.0 / (x.pcos() * x.pcos())),
+        Math::Asin(a) => (a, f64::pasin, |x, _| 1.0 / (1.0 - x * x).sqrt()),
+        Math::Acos(a) => (a, f64::pacos, |x, _| 1.0 / (1.0 - x * x).sqrt()),
+        Math::Atan(a) => (a, f64::patan, |x, _| 1.0 / (1.0 + x * x)),
         Math::Abs(a) => (a, f64::abs, |_, _| 1.0),
-        Math::Cosh(a) => (a, f64::cosh, |x, _| x.sinh()),
-        Math::Sinh(a) => (a, f64::sinh, |x, _| x.cosh()),
+        Math::Cosh(a) => (a, f64::pcosh, |x, _| x.psinh()),
+        Math::Sinh(a) => (a, f64::psinh, |x, _| x.pcosh()),
         Math::Sign(a) => (a, sign, |_, _| 0.0),
         Math::Relu(a) => (
             a,
@@ -3176,7 +3177,7 @@ fn unary_fns(node: &Math) -> Option<(Id, Unary, Deriv)> {
             |x, _| Activation::Erf.deriv(x),
         ),
         // Activation::Tanh.deriv and Activation::Sigmoid.deriv, from f(x).
-        Math::Tanh(a) => (a, f64::tanh, |_, t| 1.0 - t * t),
+        Math::Tanh(a) => (a, f64::ptanh, |_, t| 1.0 - t * t),
         Math::Sigmoid(a) => (a, |x| Activation::Sigmoid.eval(x), |_, s| s * (1.0 - s)),
         Math::Softplus(a) => (
             a,
@@ -3328,18 +3329,18 @@ pub(crate) fn power(x: Value, y: Value) -> Value {
     let v = if x.value.is_nan() || y.value.is_nan() {
         f64::NAN
     } else {
-        x.value.powf(y.value)
+        x.value.ppowf(y.value)
     };
     // x^(y − 1) for y = 2 is x itself (pow is exact where the result is representable).
     let below = if y.value == 2.0 {
         x.value
     } else {
-        x.value.powf(y.value - 1.0)
+        x.value.ppowf(y.value - 1.0)
     };
     let d = (y.value * below).abs();
     // The exponent's own rounding matters only for a positive base.
     let via_exponent = if x.value > 0.0 {
-        (v * x.value.ln()).abs() * y.scale
+        (v * x.value.pln()).abs() * y.scale
     } else {
         0.0
     };
@@ -3869,7 +3870,7 @@ mod tests {
         for r in [0.3, 0.999, -0.999, 0.99999] {
             env.scalars.insert(rho, r);
             let v = Evaluator::new(&env).eval(&lhs).unwrap();
-            let want = (pi - r.acos()) / (2.0 * pi);
+            let want = (pi - r.pacos()) / (2.0 * pi);
             assert!(v.value.is_finite());
             assert!((v.value - want).abs() < 1e-9, "{r}: {v:?} vs {want}");
             assert!(
@@ -3966,7 +3967,7 @@ mod tests {
         assert!((v.value - want).abs() < 1e-9 * want, "{v:?} vs {want}");
         // Three one-entry quadratures: E[relu(z)·relu(w₁)·relu(w₂)] = (2π)^(−3/2) to ~1e-14.
         let v = eval("(E (* (relu z) (* (relu (idx w 1)) (relu (idx w 2)))))");
-        let want = (2.0 * std::f64::consts::PI).powf(-1.5);
+        let want = (2.0 * std::f64::consts::PI).ppowf(-1.5);
         assert_eq!(v.stderr, 0.0, "{v:?}");
         assert!((v.value - want).abs() < 1e-14, "{v:?} vs {want}");
         // A product to a power: E[(w₁·relu(w₂)·relu(w₃))²] = 1·½·½.

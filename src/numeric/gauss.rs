@@ -35,6 +35,7 @@
 //! Non-finite integrand values are errors ([`NumericError::NonFiniteIntegrand`]), never dropped.
 
 use super::error::NumericError;
+use crate::numeric::portable::Portable;
 use std::f64::consts::{FRAC_PI_2, PI};
 use std::sync::OnceLock;
 
@@ -240,7 +241,7 @@ fn gauss_legendre(n: usize) -> &'static Rule {
         let mut w = vec![0.0; n];
         let nf = n as f64;
         for i in 0..n.div_ceil(2) {
-            let mut z = (PI * (i as f64 + 0.75) / (nf + 0.5)).cos();
+            let mut z = (PI * (i as f64 + 0.75) / (nf + 0.5)).pcos();
             for _ in 0..100 {
                 let (p, dp) = legendre(n, z);
                 let dz = p / dp;
@@ -302,7 +303,7 @@ fn radial_rule_with(weight: impl Fn(f64) -> f64, panels: &[f64], n: usize) -> Ra
 
 /// The 2-D standard normal's radial density r·e^(−r²/2)/(2π).
 fn polar_weight(r: f64) -> f64 {
-    r * (-0.5 * r * r).exp() / (2.0 * PI)
+    r * (-0.5 * r * r).pexp() / (2.0 * PI)
 }
 
 /// ∫₀^∞ g(r)·r·e^(−r²/2)/(2π) dr: the radial part of a 2-D standard normal in polar coordinates.
@@ -324,12 +325,12 @@ fn polar_radial_fine() -> &'static Radial {
 /// ∫₀^∞ g(z)·e^(−z²/2)/√(2π) dz: one half of a 1-D standard normal.
 fn half_line() -> &'static Radial {
     static R: OnceLock<Radial> = OnceLock::new();
-    R.get_or_init(|| radial_rule(|z| (-0.5 * z * z).exp() / (2.0 * PI).sqrt()))
+    R.get_or_init(|| radial_rule(|z| (-0.5 * z * z).pexp() / (2.0 * PI).sqrt()))
 }
 
 /// Standard normal density.
 fn phi(z: f64) -> f64 {
-    (-0.5 * z * z).exp() * (0.5 / PI).sqrt()
+    (-0.5 * z * z).pexp() * (0.5 / PI).sqrt()
 }
 
 #[inline]
@@ -483,7 +484,7 @@ pub fn expect_pair(
 /// The angles of the axes u = 0 (t = ±π/2) and v = 0 (t = α ± π/2, α = atan2(c, ρ)) in the polar
 /// coordinates of the whitened plane, as wedge edges from −π/2 to 3π/2.
 fn axes_angles(w: Whitened) -> Vec<f64> {
-    let alpha = w.c.atan2(w.rho);
+    let alpha = w.c.patan2(w.rho);
     vec![
         -FRAC_PI_2,
         alpha - FRAC_PI_2,
@@ -504,7 +505,7 @@ fn wedges(
     angular: usize,
     rad: &Radial,
 ) -> Result<(f64, f64, f64), NumericError> {
-    let alpha = w.c.atan2(w.rho);
+    let alpha = w.c.patan2(w.rho);
     let gl = gauss_legendre(angular);
     let (mut total, mut scale, mut bound) = (0.0, 0.0, 0.0);
     for e in angles.windows(2) {
@@ -512,8 +513,8 @@ fn wedges(
         let (mut wedge, mut wedge_scale, mut wedge_bound) = (0.0, 0.0, 0.0);
         for (x, wx) in gl.x.iter().zip(&gl.w) {
             let t = mid + half * x;
-            let (ct, st) = (t.cos(), t.sin());
-            let (cu, cv) = (w.a * ct, w.b * (t - alpha).cos());
+            let (ct, st) = (t.pcos(), t.psin());
+            let (cu, cv) = (w.a * ct, w.b * (t - alpha).pcos());
             let (mut radial, mut radial_scale, mut radial_bound) = (0.0, 0.0, 0.0);
             for (r, wr) in rad.r.iter().zip(&rad.w) {
                 let (u, v) = (r * cu, r * cv);
@@ -549,14 +550,14 @@ fn wedge_ring(
     angles: &[f64],
     r: f64,
 ) -> Result<f64, NumericError> {
-    let alpha = w.c.atan2(w.rho);
+    let alpha = w.c.patan2(w.rho);
     let gl = gauss_legendre(ANGULAR_NODES);
     let mut ring = 0.0;
     for e in angles.windows(2) {
         let (mid, half) = ((e[0] + e[1]) / 2.0, (e[1] - e[0]) / 2.0);
         for (x, wx) in gl.x.iter().zip(&gl.w) {
             let t = mid + half * x;
-            let (u, v) = (r * w.a * t.cos(), r * w.b * (t - alpha).cos());
+            let (u, v) = (r * w.a * t.pcos(), r * w.b * (t - alpha).pcos());
             let (_, s) = checked(f, u, v)?;
             ring += half * wx * s;
         }
@@ -675,7 +676,7 @@ fn decay_tail(near: f64, inner: f64, gap: f64) -> f64 {
     if near == 0.0 {
         0.0
     } else if inner > near {
-        near * gap / (inner / near).ln()
+        near * gap / (inner / near).pln()
     } else {
         f64::INFINITY
     }
@@ -695,7 +696,7 @@ mod tests {
         let cov = Cov2::new(1.16894063142e-5, 0.007092545701145359, 71.28542984797).unwrap();
         let f = |u: f64, v: f64| {
             if u > 0.0 {
-                2.0 / PI.sqrt() * (-v * v).exp()
+                2.0 / PI.sqrt() * (-v * v).pexp()
             } else {
                 0.0
             }
@@ -752,14 +753,14 @@ mod tests {
             let kf = k as f64;
             let p = polar_radial();
             let s: f64 = p.r.iter().zip(&p.w).map(|(r, w)| w * r.powi(k)).sum();
-            let exact = 2f64.powf(kf / 2.0) * gamma(kf / 2.0 + 1.0) / (2.0 * PI);
+            let exact = 2f64.ppowf(kf / 2.0) * gamma(kf / 2.0 + 1.0) / (2.0 * PI);
             assert!(
                 (s / exact - 1.0).abs() < 2e-15,
                 "polar k={k}: {s} vs {exact}"
             );
             let h = half_line();
             let s: f64 = h.r.iter().zip(&h.w).map(|(r, w)| w * r.powi(k)).sum();
-            let exact = 2f64.powf(kf / 2.0) * gamma((kf + 1.0) / 2.0) / (2.0 * PI.sqrt());
+            let exact = 2f64.ppowf(kf / 2.0) * gamma((kf + 1.0) / 2.0) / (2.0 * PI.sqrt());
             assert!(
                 (s / exact - 1.0).abs() < 2e-15,
                 "half-line k={k}: {s} vs {exact}"
@@ -817,7 +818,7 @@ mod tests {
 
     fn relu_closed(s11: f64, s12: f64, s22: f64) -> f64 {
         let d = det2(s11, s12, s22).sqrt();
-        (d + (PI - d.atan2(s12)) * s12) / (2.0 * PI)
+        (d + (PI - d.patan2(s12)) * s12) / (2.0 * PI)
     }
 
     #[test]
@@ -844,13 +845,13 @@ mod tests {
     fn smooth_rule_matches_sin_kernel() {
         for &(s11, s12, s22) in &[(1.0, 0.3, 2.0), (10.0, -9.99, 10.0), (0.1, 0.0, 3.0)] {
             let q = expect_pair(
-                &f64::sin,
-                &f64::sin,
+                &f64::psin,
+                &f64::psin,
                 Cov2::new(s11, s12, s22).unwrap(),
                 Shape::Smooth,
             )
             .unwrap();
-            let exact = (-(s11 + s22) / 2.0).exp() * f64::sinh(s12);
+            let exact = (-(s11 + s22) / 2.0).pexp() * f64::psinh(s12);
             assert!((q - exact).abs() < 1e-15, "{q} vs {exact}");
         }
     }
@@ -904,7 +905,7 @@ mod tests {
                     let cov = Cov2::new(s11, s12, s22).unwrap();
                     let exact =
                         1.0 / ((1.0 + 2.0 * s11) * (1.0 + 2.0 * s22) - 4.0 * s12 * s12).sqrt();
-                    let x = expect2(&|u, v| (-u * u - v * v).exp(), cov, Shape::Smooth).unwrap();
+                    let x = expect2(&|u, v| (-u * u - v * v).pexp(), cov, Shape::Smooth).unwrap();
                     assert!(
                         (x - exact).abs() <= 1e-11 * exact,
                         "s11={s11} s22={s22} rho={rho}: {x} vs {exact}"
@@ -920,11 +921,11 @@ mod tests {
     #[test]
     fn noise_in_inner_integrals_is_judged_against_the_whole() {
         let cov = Cov2::new(2.0, 0.0, 1e4).unwrap();
-        let x = expect2(&|u, v| u * v.tanh(), cov, Shape::Smooth).unwrap();
+        let x = expect2(&|u, v| u * v.ptanh(), cov, Shape::Smooth).unwrap();
         assert!(x.abs() < 1e-13, "{x}");
         let r = 0.999998;
         let cov = Cov2::new(0.5, r * (0.5f64 * 70.0).sqrt(), 70.0).unwrap();
-        let x = expect2(&|_, v| 1.0 - v.tanh().powi(2), cov, Shape::Smooth).unwrap();
+        let x = expect2(&|_, v| 1.0 - v.ptanh().powi(2), cov, Shape::Smooth).unwrap();
         // E[sech²(v)] for v ~ N(0, 70): ∫ sech² = 2 over a density ≈ 1/√(2π·70) near 0.
         let approx = 2.0 / (2.0 * PI * 70.0f64).sqrt();
         assert!((x - approx).abs() < 0.02 * approx, "{x} vs {approx}");

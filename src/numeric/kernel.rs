@@ -34,6 +34,7 @@ use super::activation::Activation;
 use super::closed::{dual, leaky_deriv, s_series};
 use super::error::NumericError;
 use super::gauss::{det2, Cov2};
+use crate::numeric::portable::Portable;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -394,9 +395,9 @@ const INV_2PI: f64 = 0.5 / PI;
 fn half_angle(y: f64, x: f64, h: f64) -> f64 {
     let a = x.abs();
     if y <= a {
-        (y / h).min(1.0).asin()
+        (y / h).min(1.0).pasin()
     } else {
-        (a / h).min(1.0).acos()
+        (a / h).min(1.0).pacos()
     }
 }
 
@@ -964,7 +965,7 @@ mod tests {
         assert!(kernels(&tiny_sb, &[vec![0.0, 0.0], vec![1.0, 2.0]]).is_ok());
         // Scale-free at ordinary sizes: Σ̇ of relu depends on the angle only.
         let k = kernels(&relu, &[vec![1.0, 0.0], vec![0.3, 0.7]]).unwrap();
-        let want = (PI - 0.7f64.atan2(0.3)) / (2.0 * PI);
+        let want = (PI - 0.7f64.patan2(0.3)) / (2.0 * PI);
         assert!((k.sigma_dot[(0, 1)] - want).abs() < 1e-15);
     }
 

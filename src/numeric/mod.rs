@@ -11,6 +11,7 @@ pub(crate) mod integrand;
 pub mod kernel;
 pub mod network;
 pub mod ode;
+pub mod portable;
 pub mod precise;
 pub mod stats;
 pub mod tolerance;

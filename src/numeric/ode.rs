@@ -4,6 +4,7 @@
 //! also computes the unknown functions of derivation files from their ODE and initial condition
 //! (`derivation/hypotheses.rs`).
 
+use crate::numeric::portable::Portable;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 /// Why a matrix function or an ODE solve failed.
@@ -76,7 +77,7 @@ fn spectral(e: &SymmetricEigen<f64, nalgebra::Dyn>, g: impl Fn(f64) -> f64) -> D
 /// 1e-12 relative; it is symmetrised before decomposing.
 pub fn exp_symmetric(a: &DMatrix<f64>) -> Result<DMatrix<f64>, OdeError> {
     let e = eigen(a)?;
-    Ok(spectral(&e, f64::exp))
+    Ok(spectral(&e, f64::pexp))
 }
 
 /// Integrates y' = rhs(t, y) from t0 to t1 with `steps` classical fourth-order Runge–Kutta steps

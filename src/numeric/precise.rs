@@ -81,6 +81,7 @@
 //! [`MAX_TERMS`] terms) before falling back to f64; `derive check --all` takes as long as before
 //! (≈ 20 s on this shared machine, within its noise).
 
+use crate::numeric::portable::Portable;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -576,7 +577,7 @@ impl<'a> Evaluator<'a> {
         self.spend(1)?;
         self.cap(a, "exp")?;
         let (_, hi) = bounds(a);
-        let l = hi.exp() * (1.0 + 1e-12);
+        let l = hi.pexp() * (1.0 + 1e-12);
         self.lip(a, cached(|c| self.ctx.exp(&a.mid, c)), l)
     }
 
@@ -682,7 +683,7 @@ impl<'a> Evaluator<'a> {
         let rad = if x.rad == 0.0 && y.rad == 0.0 {
             0.0
         } else {
-            let rho = (abs_lo(&x.mid).hypot(abs_lo(&y.mid))) * (1.0 - 1e-12) - (x.rad + y.rad);
+            let rho = (abs_lo(&x.mid).phypot(abs_lo(&y.mid))) * (1.0 - 1e-12) - (x.rad + y.rad);
             if rho <= 0.0 {
                 return np("atan2 near the origin");
             }
@@ -1163,7 +1164,7 @@ fn erf_slope(a: &Precise) -> f64 {
     } else {
         lo.abs().min(hi.abs())
     };
-    ERF_LIPSCHITZ * (-near * near).exp() * (1.0 + 1e-12)
+    ERF_LIPSCHITZ * (-near * near).pexp() * (1.0 + 1e-12)
 }
 
 /// An upper bound on max |erf'| = 2/√π = 1.1283791670955126….

@@ -6,6 +6,7 @@
 //! (every sample identical, e.g. a dead network), and an interval of width zero would claim an
 //! exactness that Monte Carlo cannot certify; the caller gets [`StatsError::ZeroStandardError`].
 
+use crate::numeric::portable::Portable;
 use nalgebra::{DMatrix, DVector};
 use statrs::distribution::{ContinuousCDF, FisherSnedecor, Normal, StudentsT};
 
@@ -256,8 +257,8 @@ pub fn loglog_fit(xs: &[f64], ys: &[f64], level: f64) -> Result<LogLogFit, Stats
             return Err(StatsError::NonPositive { index, x, y });
         }
     }
-    let lx: Vec<f64> = xs.iter().map(|x| x.ln()).collect();
-    let ly: Vec<f64> = ys.iter().map(|y| y.ln()).collect();
+    let lx: Vec<f64> = xs.iter().map(|x| x.pln()).collect();
+    let ly: Vec<f64> = ys.iter().map(|y| y.pln()).collect();
     let n = lx.len();
     let mx = lx.iter().sum::<f64>() / n as f64;
     let my = ly.iter().sum::<f64>() / n as f64;
@@ -370,7 +371,7 @@ pub fn limit_fit(
         if j == 0 {
             1.0
         } else {
-            widths[i].powf(powers[j - 1])
+            widths[i].ppowf(powers[j - 1])
         }
     });
     let m = DVector::from_column_slice(means);
@@ -557,14 +558,14 @@ mod tests {
         let ys: Vec<f64> = xs
             .iter()
             .zip(wobble)
-            .map(|(x, w)| 3.0 * x.powf(-0.5) * w)
+            .map(|(x, w)| 3.0 * x.ppowf(-0.5) * w)
             .collect();
         let fit = loglog_fit(&xs, &ys, 0.95).unwrap();
         assert!((fit.slope + 0.5).abs() < 0.02, "{fit:?}");
         assert!(fit.slope_interval.contains(-0.5));
         assert!(!fit.slope_interval.contains(-1.0));
         // Exact power laws have zero residuals: refused.
-        let exact: Vec<f64> = xs.iter().map(|x| x.powf(-0.5)).collect();
+        let exact: Vec<f64> = xs.iter().map(|x| x.ppowf(-0.5)).collect();
         let r = loglog_fit(&xs, &exact, 0.95);
         assert!(
             matches!(r, Err(StatsError::ZeroStandardError { .. })) || r.is_ok(),

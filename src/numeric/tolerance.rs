@@ -36,6 +36,7 @@
 //! Non-finite values never agree with anything.
 
 use super::eval::Value;
+use crate::numeric::portable::Portable;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 pub use crate::precision::{ALPHA, REL, SCALE};
@@ -92,7 +93,7 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
     let mut tol = REL * l.value.abs().max(r.value.abs()) + SCALE * l.scale.max(r.scale);
     let statistical = l.stderr > 0.0 || r.stderr > 0.0;
     // hypot: squaring an uncertainty of 1e168 would overflow to an infinite allowance.
-    let sigma = l.stderr.hypot(r.stderr);
+    let sigma = l.stderr.phypot(r.stderr);
     if statistical {
         tol += z(comparisons) * sigma;
     }

@@ -17,6 +17,7 @@
 //! absolute values), with the error that a unary function's slope inherits from its argument
 //! (|f″|·scale of the argument, f″ from a difference of the slopes).
 
+use crate::numeric::portable::Portable;
 use egg::{Id, Symbol};
 
 use super::{
@@ -70,14 +71,14 @@ fn slope_of(node: &Math, x: f64, fx: f64) -> Option<f64> {
         Math::Sqrt(_) => 0.5 / fx,
         Math::Exp(_) => fx,
         Math::Log(_) => 1.0 / x,
-        Math::Sin(_) => x.cos(),
-        Math::Cos(_) => -x.sin(),
-        Math::Tan(_) => 1.0 / (x.cos() * x.cos()),
+        Math::Sin(_) => x.pcos(),
+        Math::Cos(_) => -x.psin(),
+        Math::Tan(_) => 1.0 / (x.pcos() * x.pcos()),
         Math::Asin(_) => 1.0 / (1.0 - x * x).sqrt(),
         Math::Acos(_) => -1.0 / (1.0 - x * x).sqrt(),
         Math::Atan(_) => 1.0 / (1.0 + x * x),
-        Math::Cosh(_) => x.sinh(),
-        Math::Sinh(_) => x.cosh(),
+        Math::Cosh(_) => x.psinh(),
+        Math::Sinh(_) => x.pcosh(),
         Math::Abs(_) | Math::Sign(_) | Math::Relu(_) | Math::Step(_) if x == 0.0 => return None,
         Math::Abs(_) => x.signum(),
         Math::Sign(_) | Math::Step(_) => 0.0,
@@ -268,7 +269,7 @@ impl Evaluator<'_> {
                     product(product(y, super::power(x, below)), dx)
                 } else if x.value > 0.0 {
                     // x^y·(dy·ln x + y·dx/x)
-                    let ln = unary(x, f64::ln, |x, _| 1.0 / x);
+                    let ln = unary(x, f64::pln, |x, _| 1.0 / x);
                     product(v, sum(product(dy, ln), product(y, quotient(dx, x))))
                 } else {
                     return Err(Decline::Here);

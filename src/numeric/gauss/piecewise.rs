@@ -41,6 +41,7 @@ use super::{
     FINE_ANGULAR_NODES, RADIUS,
 };
 use crate::numeric::features::{feature_cuts, golden_min, ZERO_GRID};
+use crate::numeric::portable::Portable;
 use crate::precision::{CURVE_CELLS, CURVE_PROBES, SCALE, UNSEEN_WIDTH};
 use std::f64::consts::{FRAC_PI_2, PI};
 
@@ -311,7 +312,7 @@ fn zline(l: Line, w: Whitened, kink: bool) -> Option<ZLine> {
     // α·u + β·v = α·a·z1 + β·b·(ρ·z1 + c·z2).
     let (au, bv, g) = scaled_line(l, w.a, w.b)?;
     let (p, q) = (au + bv * w.rho, bv * w.c);
-    let n = p.hypot(q);
+    let n = p.phypot(q);
     let r = g / n;
     if n == 0.0 || !r.is_finite() || r.abs() > ENDS[ENDS.len() - 1] * std::f64::consts::SQRT_2 {
         return None;
@@ -781,7 +782,7 @@ fn plane(it: &Integrand, w: Whitened, factor: f64) -> Result<(Estimate, f64), Nu
         }
         let mut width = f64::INFINITY;
         for (z1, z2) in points {
-            if z1.hypot(z2) > end {
+            if z1.phypot(z2) > end {
                 continue;
             }
             let mut at = |t: f64| -> Result<f64, NumericError> {
@@ -789,7 +790,7 @@ fn plane(it: &Integrand, w: Whitened, factor: f64) -> Result<(Estimate, f64), Nu
                 let (u, v) = (w.a * y1, w.b * (w.rho * y1 + w.c * y2));
                 check(f(u, v).0, u, v)
             };
-            width = width.min(feature_width(&mut at, z1.hypot(z2))?);
+            width = width.min(feature_width(&mut at, z1.phypot(z2))?);
         }
         lines[i].width = width;
     }
@@ -840,7 +841,7 @@ fn plane(it: &Integrand, w: Whitened, factor: f64) -> Result<(Estimate, f64), Nu
 fn wedge_angles(kinks: &[&ZLine]) -> Vec<f64> {
     let mut t: Vec<f64> = vec![];
     for l in kinks {
-        let d = (l.q.atan2(l.p) - FRAC_PI_2).rem_euclid(PI);
+        let d = (l.q.patan2(l.p) - FRAC_PI_2).rem_euclid(PI);
         t.extend([d, d + PI]);
     }
     t.sort_by(f64::total_cmp);
@@ -995,17 +996,17 @@ mod tests {
     #[test]
     fn probes_measure_feature_widths() {
         for w in [1e-2, 1e-5, 1e-9, 1e-14] {
-            let mut bump = |t: f64| Ok((-(t / w) * (t / w)).exp());
+            let mut bump = |t: f64| Ok((-(t / w) * (t / w)).pexp());
             let got = feature_width(&mut bump, 0.0).unwrap();
             assert!(got >= w / 4.0 && got <= 4.0 * w, "{w}: {got}");
-            let mut step = |t: f64| Ok((t / w).tanh());
+            let mut step = |t: f64| Ok((t / w).ptanh());
             let got = feature_width(&mut step, 3.0).unwrap();
             assert!(got >= w / 4.0 && got <= 4.0 * w, "{w}: {got}");
         }
         for f in [
-            f64::sin,
-            f64::tanh,
-            |t: f64| (-t * t).exp(),
+            f64::psin,
+            f64::ptanh,
+            |t: f64| (-t * t).pexp(),
             |t: f64| t.max(0.0),
         ] {
             let mut at = |t: f64| Ok(f(t));
@@ -1070,7 +1071,7 @@ mod tests {
         let cov = Cov2::new(1.0, 0.5, 1.0).unwrap();
         for c in [1.0, 0.5] {
             let f = move |u: f64, v: f64| {
-                let y = (c * u * u).exp() * v.cos();
+                let y = (c * u * u).pexp() * v.pcos();
                 (y, y.abs())
             };
             let e = one(&f, &[], &[], Smoothness::Analytic, cov);
@@ -1081,7 +1082,7 @@ mod tests {
         }
         // c = 0.45 decays, slowly: E[exp(0.45·u²)·cos v] = e^(−1/2)·…, here E[exp(0.45 u²)].
         let f = |u: f64, _: f64| {
-            let y = (0.45 * u * u).exp();
+            let y = (0.45 * u * u).pexp();
             (y, y)
         };
         let e = one(&f, &[], &[], Smoothness::Analytic, cov).unwrap();
@@ -1095,7 +1096,7 @@ mod tests {
     fn integrands_that_vanish_at_every_node() {
         let cov = Cov2::new(1.0, 0.0, 1.0).unwrap();
         let f = |u: f64, _: f64| {
-            let y = (-1e300 * (u - 3.0).powi(2)).exp();
+            let y = (-1e300 * (u - 3.0).powi(2)).pexp();
             (y, y)
         };
         let e = one(&f, &[], &[], Smoothness::Analytic, cov);
