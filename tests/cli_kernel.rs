@@ -152,6 +152,22 @@ fn bad_inputs_exit_2_with_a_message() {
             "/nonexistent/derive.csv",
         ),
         (
+            // x' = x + 1e-170·e₂: the determinant underflows; step printed the parallel 0.5
+            // (truth 0.39503 at depth 20).
+            vec![
+                "--act".into(),
+                "step".into(),
+                "--depth".into(),
+                "20".into(),
+                "--inputs".into(),
+                temp("step_parallel.csv", "1,0\n1,1e-170\n")
+                    .to_str()
+                    .unwrap()
+                    .into(),
+            ],
+            "inputs 0 and 1: the determinant Σ(x,x)Σ(x′,x′) − Σ(x,x′)² of the pair underflows at layer 1",
+        ),
+        (
             vec![
                 "--act".into(),
                 "relu".into(),

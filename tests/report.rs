@@ -212,9 +212,54 @@ fn strip_annotations_and_tags(s: &str) -> String {
     text
 }
 
+/// 28 display rows on one note line get 28 distinct labels in the text report: `3`, `3b` …
+/// `3z`, `3r27`, `3r28` (rows 26, 27 and 28 were all `3z`).
+fn rows_on_one_line_have_distinct_labels() -> Result<(), Failed> {
+    let rows: Vec<String> = (1..=28).map(|k| format!("x_{{{k}}} = {k}")).collect();
+    let note = format!("Many rows.\n\n$$ {} $$\n", rows.join(" \\\\ "));
+    let path = std::env::temp_dir().join(format!("derive-many-rows-{}.txt", std::process::id()));
+    std::fs::write(&path, note)?;
+    let o = Command::new(env!("CARGO_BIN_EXE_derive"))
+        .arg("report")
+        .arg(&path)
+        .current_dir(root())
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let o = o?;
+    let out = String::from_utf8_lossy(&o.stdout);
+    if !o.status.success() {
+        return Err(format!(
+            "derive report failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+        .into());
+    }
+    let labels: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("line "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    let distinct: std::collections::HashSet<&&str> = labels.iter().collect();
+    if labels.len() != 28 || distinct.len() != 28 {
+        return Err(format!(
+            "{} rows, {} distinct labels: {labels:?}",
+            labels.len(),
+            distinct.len()
+        )
+        .into());
+    }
+    if labels[..2] != ["3", "3b"] || labels[24..] != ["3y", "3z", "3r27", "3r28"] {
+        return Err(format!("labels {labels:?}").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let mut trials = vec![];
+    let mut trials = vec![Trial::test(
+        "report::rows_on_one_line_have_distinct_labels",
+        rows_on_one_line_have_distinct_labels,
+    )];
     match notes() {
         Some(_) => trials.push(Trial::test("report::notes_000_002_json", json_snapshot)),
         None => trials.push(

@@ -27,6 +27,14 @@
 //!   gap·(2m − gap), both free of cancellation. For the same reason θ¹ must be accurate
 //!   relative to itself, not to π: layer 1's Gram determinant takes exact residuals (see
 //!   [`Path::needs_exact_gram`]).
+//!
+//!   Where that determinant underflows (leaves f64's normal range, 2⁻¹⁰²² ≈ 2.2e-308, or
+//!   loses an ulp to an underflow in its computation) for a pair that is not exactly parallel
+//!   or opposite, the angle it carries is lost. Step refuses such a pair (every later layer
+//!   magnifies a lost angle: x' = x + 1e-170·e₂ printed the parallel Σ = 0.5 at depth 20 for
+//!   0.39503); the relu family refuses it only where the angle that can hide there moves a
+//!   printed value by more than [`HIDDEN_ANGLE_TOL`] of itself. Exactly parallel or opposite
+//!   pairs have an exact 0 determinant and are computed as before.
 //! - **erf**: closed forms with one atan2 and one square root per entry and layer.
 //! - everything else: [`dual`] per entry and layer (closed form or quadrature).
 
@@ -170,7 +178,9 @@ fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericErr
 /// (Σ(x,x)Σ(x',x'), the determinant of a pair): where such a product leaves [`PRODUCT_RANGE`]
 /// at some layer it would overflow, or underflow to the determinant of parallel inputs (Σ̇ = 0.5
 /// for relu at two inputs of size 1e-90 at 67°). Such inputs are refused, not computed wrong.
-/// One input far from the others is fine (1e-160 beside 1: the product is 1e-160).
+/// One input far from the others is fine (1e-160 beside 1: the product is 1e-160). The
+/// determinant itself, tiny for nearly parallel or opposite pairs within this range, is checked
+/// as the recursion runs (see the module docs).
 const PRODUCT_RANGE: (f64, f64) = (1e-300, 1e300);
 
 fn check_range(arch: &Architecture, inputs: &[&[f64]], diags: &[Diag]) -> Result<(), NumericError> {
@@ -244,9 +254,14 @@ fn residual_exact(b: f64, t: f64, a: f64) -> f64 {
 /// `EXACT` the residuals y_i − t·x_i come from [`residual_exact`], which makes the result
 /// accurate to a few ulps at any angle (for |x| ≥ |y|, so that |t| ≤ 1), for three times the
 /// work.
-fn gram<const EXACT: bool>(x: &[f64], y: &[f64], xx: f64) -> f64 {
+///
+/// Also returns a bound on what underflow took from the result (0 if nothing underflowed): the
+/// squares of residuals below 2⁻⁵¹¹ and a product |x|²·Σr² below f64's normal range are off
+/// by up to half a subnormal spacing each. The residuals' own underflow (below 2⁻¹⁰²²) moves
+/// a square that is normal by a relative 2⁻⁵⁰⁰ at most, so it is not counted.
+fn gram<const EXACT: bool>(x: &[f64], y: &[f64], xx: f64) -> (f64, f64) {
     if xx == 0.0 {
-        return 0.0;
+        return (0.0, 0.0);
     }
     let t = dot(x, y) / xx;
     let res = |a: f64, b: f64| {
@@ -257,14 +272,59 @@ fn gram<const EXACT: bool>(x: &[f64], y: &[f64], xx: f64) -> f64 {
         }
     };
     let t2 = x.iter().zip(y).map(|(a, b)| a * res(*a, *b)).sum::<f64>() / xx;
-    xx * x
+    let r = |a: f64, b: f64| res(a, b) - t2 * a;
+    let sum = x
         .iter()
         .zip(y)
         .map(|(a, b)| {
-            let r = res(*a, *b) - t2 * a;
+            let r = r(*a, *b);
             r * r
         })
-        .sum::<f64>()
+        .sum::<f64>();
+    let g = xx * sum;
+    let mut err = 0.0;
+    // Squares that underflowed matter only where they can move the sum by an ulp.
+    if sum < x.len() as f64 * MIN_NORMAL {
+        let lost = x
+            .iter()
+            .zip(y)
+            .filter(|&(&a, &b)| {
+                let r = r(a, b);
+                r != 0.0 && r * r < MIN_NORMAL
+            })
+            .count();
+        err += scaled_error(xx, lost as f64 * SUBNORMAL_ULP);
+    }
+    err += product_error(g, sum);
+    (g, err)
+}
+
+/// The spacing of subnormal f64 (2⁻¹⁰⁷⁴): a product whose result lies below f64's normal
+/// range is off by up to half of it, whatever its size.
+const SUBNORMAL_ULP: f64 = f64::from_bits(1);
+
+/// The smallest normal f64 (2⁻¹⁰²²): below it a value keeps fewer than 53 bits.
+const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
+
+/// The error bound `e` of a factor, multiplied by the exact factor `f`, rounded up.
+#[inline]
+fn scaled_error(f: f64, e: f64) -> f64 {
+    if e == 0.0 {
+        0.0
+    } else {
+        f.abs() * e + SUBNORMAL_ULP
+    }
+}
+
+/// The error underflow adds to a product `p` of a nonzero factor `q` (and any other factor):
+/// one subnormal spacing if `p` lies below f64's normal range, else 0.
+#[inline]
+fn product_error(p: f64, q: f64) -> f64 {
+    if q != 0.0 && p.abs() < MIN_NORMAL {
+        SUBNORMAL_ULP
+    } else {
+        0.0
+    }
 }
 
 /// Does `act` run one of the closed-form recursions in registers (relu family, step, erf)
@@ -319,12 +379,16 @@ fn path(act: Activation) -> Path {
 
 /// Inputs of one pair at layer 1.
 struct Pair<'a> {
+    /// The indices of x and x' among the inputs (for messages).
+    ij: (usize, usize),
     di: &'a Diag,
     dj: &'a Diag,
     /// Σ¹(x, x').
     s12: f64,
     /// Σ¹(x,x)Σ¹(x',x') − Σ¹(x,x')², accurately.
     det: f64,
+    /// What underflow can have taken from `det` (see [`layer1`]).
+    det_err: f64,
 }
 
 /// Runs the recursion for one pair. Returns (Σ, Σ̇, Θ) at layer L+1.
@@ -364,6 +428,15 @@ struct State {
 }
 
 impl State {
+    fn start(p: &Pair) -> Self {
+        State {
+            s12: p.s12,
+            det: p.det,
+            th: p.s12,
+            sdot: 0.0,
+        }
+    }
+
     fn out(&self) -> PairKernels {
         PairKernels {
             sigma: self.s12,
@@ -371,6 +444,53 @@ impl State {
             ntk: self.th,
         }
     }
+}
+
+/// Underflow bookkeeping of one pair, for the checked re-runs ([`leaky_checked`],
+/// [`step_underflow`]) of the blocks whose least determinant came near underflow.
+#[derive(Clone, Copy, Default)]
+struct Flags {
+    /// The first layer (1-based) whose determinant lost precision to underflow; 0: none.
+    under: usize,
+    /// The last layer (0-based) up to which the determinant has been an exact 0 at every layer
+    /// (the pair exactly parallel or opposite throughout).
+    exact_to: Option<usize>,
+}
+
+impl Flags {
+    /// Layer 1: an exact 0 if nothing underflowed in it, underflowed if underflow took more
+    /// than an ulp of it (however large it is; see [`layer1`]).
+    fn start(p: &Pair) -> Self {
+        Flags {
+            under: usize::from(p.det_err > p.det * f64::EPSILON),
+            exact_to: (p.det == 0.0 && p.det_err == 0.0).then_some(0),
+        }
+    }
+
+    /// The determinant `det` of layer `l` ≥ 1 (0-based) is below f64's normal range (or, for
+    /// step, its gap is): is it an exact 0, i.e. was the pair exactly parallel or opposite at
+    /// layer `l` − 1 and can nothing in the update open an angle (`opens` false: no bias term
+    /// with unequal variances)? Otherwise it underflowed: records `l` if it is the first such
+    /// layer and returns true.
+    #[cold]
+    #[inline(never)]
+    fn check(&mut self, det: f64, l: usize, opens: bool) -> bool {
+        if det == 0.0 && !opens && self.exact_to == Some(l - 1) {
+            self.exact_to = Some(l);
+            return false;
+        }
+        if self.under == 0 {
+            self.under = l + 1;
+        }
+        true
+    }
+}
+
+/// Can the relu-family update from layer `l` − 1 to `l` open an angle between exactly parallel
+/// (or, for abs, opposite) inputs? Only its bias term tb, for unequal variances.
+#[inline]
+fn leaky_opens(sb2: f64, di: &Diag, dj: &Diag, l: usize) -> bool {
+    sb2 != 0.0 && di.r[l - 1] != dj.r[l - 1]
 }
 
 /// Constants of the relu-family recursion for φ = neg·min(x,0) + pos·max(x,0).
@@ -532,8 +652,146 @@ fn erf_layer(sw2: f64, sb2: f64, st: &mut State, di: &Diag, dj: &Diag, l: usize)
     st.th = st.th * st.sdot + st.s12;
 }
 
+/// The refusal of a pair whose determinant underflowed at `layer` (1-based), for `why`.
+fn underflow_refusal(p: &Pair, layer: usize, why: &str) -> NumericError {
+    NumericError::InvalidInputs(format!(
+        "inputs {} and {}: the determinant Σ(x,x)Σ(x′,x′) − Σ(x,x′)² of the pair underflows at \
+         layer {layer} (it, or a product it is computed from, falls below f64's normal range, \
+         {MIN_NORMAL:e}) although they are not exactly parallel or opposite; {why}",
+        p.ij.0, p.ij.1
+    ))
+}
+
+/// How far the printed values of the relu family may move, relative to themselves, before an
+/// angle hidden in an underflowed determinant makes a pair refused.
+///
+/// Near ρ = 1 such an angle hardly matters: the relu family maps θ to ~c·θ (c ≤ 1), Σ̇ moves by
+/// ≤ (neg − pos)²θ/(π(neg² + pos²)) ≤ 2θ/π of itself and Σ by ~θ³, and a determinant below
+/// 2⁻¹⁰²² hides θ ≤ 1.5e-154/m (m = √(Σ(x,x)Σ(x',x'))). At the scale of 1 that is nothing: relu
+/// at x = e₁, x' = e₁ + 1e-170·e₂ (det¹ = ¼·1e-340 → 0), σb = 0.1, depth 3 prints Σ = 0.08125,
+/// Σ̇ = 0.5, Θ = 0.2825, correct to 2e-16. It shows only near the lower end of the
+/// variance-product range: at x = 1e-74·e₁ (m = 5e-149), x' = x + 1e-86·e₂ (θ = 1e-12, det¹ =
+/// 2.5e-321 with 3 digits) relu's Σ̇ at depth 3 was 3.2e-15 off (refused now); x' = x +
+/// 1e-84·e₂ (det¹ = 2.5e-317) was within 1e-16 and is printed. Near ρ = −1 (at layer 1 only:
+/// relu maps any pair to ρ ≥ 0) relu's Σ̇ = σw²·φ/(2π) is the hidden angle itself: x' = −e₁ +
+/// 1e-170·e₂ at depth 1 printed Σ̇ = 0 for 1.5915e-171 and Θ = 0 for −7.958e-172 (refused now;
+/// at depth 3 the values are right to 2e-16 and printed); abs and leaky relu add σw²·neg·pos to
+/// Σ̇ and are not moved. Underflows inside the relu update that leave a normal determinant (of
+/// e, of the series terms, of tb) move the next angle by ≤ ~√(2⁻¹⁰⁷⁰·σw²/mn) < 1e-80 within
+/// the variance-product range: not tracked. (References: mpmath, 900 digits, on the f64
+/// inputs.)
+const HIDDEN_ANGLE_TOL: f64 = 1e-15;
+
+/// Refuses a relu-family pair whose determinant underflowed (first at `layer`, 1-based) if the
+/// angle the underflow can hide moves a printed value by more than [`HIDDEN_ANGLE_TOL`] of
+/// itself. The recursion runs twice more, with each underflowed determinant raised by once and
+/// by four times its underflow error bound (a hidden angle α and ~2α where it was 0): the
+/// values are smooth in α (Σ̇ linear, Σ cubic, the next angle ~c·α), so their change from α to
+/// 2α is at least the change from 0 to α, and both runs take the same branches (a determinant
+/// exactly 0 takes others, whose rounding alone would differ by ulps).
+fn check_hidden_angle(k: &Leaky, p: &Pair, depth: usize, layer: usize) -> Result<(), NumericError> {
+    let (a, b) = (
+        leaky_checked(k, p, depth, 1.0).0,
+        leaky_checked(k, p, depth, 4.0).0,
+    );
+    for (name, u, v) in [
+        ("Σ", a.sigma, b.sigma),
+        ("Σ̇", a.sigma_dot, b.sigma_dot),
+        ("Θ", a.ntk, b.ntk),
+    ] {
+        let moved = (u - v).abs() / u.abs().max(v.abs());
+        if u != v && (moved > HIDDEN_ANGLE_TOL || moved.is_nan()) {
+            return Err(underflow_refusal(
+                p,
+                layer,
+                &format!(
+                    "the angle it can hide moves {name} by {moved:.1e} of itself (more than \
+                     {HIDDEN_ANGLE_TOL:e}): refused rather than printed as the value of an exactly \
+                     parallel or opposite pair"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one relu-family pair through all layers with the underflow checks of [`Flags`], each
+/// underflowed determinant raised by `widen` times its error bound (0: the plain recursion).
+/// Returns the kernels and the first layer (1-based) whose determinant underflowed, or 0.
+fn leaky_checked(k: &Leaky, p: &Pair, depth: usize, widen: f64) -> (PairKernels, usize) {
+    let (mut st, mut fl) = (State::start(p), Flags::start(p));
+    for l in 0..depth {
+        if l == 0 {
+            if fl.under == 1 && widen != 0.0 {
+                st.det += widen * p.det_err;
+            }
+        } else if st.det < MIN_NORMAL
+            && fl.check(st.det, l, leaky_opens(k.sb2, p.di, p.dj, l))
+            && widen != 0.0
+        {
+            st.det += widen * leaky_det_error(k, p.di, p.dj, l, st.s12);
+        }
+        leaky_layer(k, &mut st, p.di, p.dj, l);
+    }
+    (st.out(), fl.under)
+}
+
+/// The first layer (1-based) at which a step pair's determinant, or from layer 2 on the gap that
+/// carries its angle, underflowed (0: none). From layer 2 on det = gap·(2m − gap) with both
+/// variances m = σw²/2 + σb², so below `step_threshold` det or gap ≈ det/(2m) has left f64's
+/// normal range; an exact 0 stays one (θ = 0 gives gap = 0).
+fn step_underflow(sw2: f64, sb2: f64, p: &Pair, depth: usize) -> usize {
+    let (mut st, mut fl) = (State::start(p), Flags::start(p));
+    for l in 0..depth {
+        if l > 0 && st.det < step_threshold(sw2, sb2) {
+            fl.check(st.det, l, false);
+        }
+        step_layer(sw2, sb2, &mut st, p.di, p.dj, l);
+    }
+    fl.under
+}
+
+/// See [`step_underflow`].
+fn step_threshold(sw2: f64, sb2: f64) -> f64 {
+    MIN_NORMAL * (sw2 + 2.0 * sb2).max(1.0)
+}
+
+/// A bound on what underflow can take from the determinant that [`leaky_layer`] computes at
+/// the end of layer `l` − 1 for layer `l` ≥ 1 (`s12` = Σ(x, x') of layer `l`). Each operation
+/// of the update whose result lands below f64's normal range is off by up to u = 2⁻¹⁰⁷⁵, and
+/// the later factors carry that on: e = det/(m ± s12) by u; m·S(θ)/(2π) (or relu's m·S(φ)/(2π))
+/// by (m + 2)u; the inner gap d2·(½e − m·S/(2π)) + ab·e (or ½(c2 + 2ab)m − ab·e − d2·relu) by
+/// (d2(m + 4) + |ab| + 3)u; tb = σw²σb²c·dr²/(mn + σw²c·m + σb²) (0 exactly without bias or
+/// with equal variances) by (1 + |dr|)²u/mn + u; en = tb + σw²·inner by their sum plus u; and
+/// det = en·(mn + s12n) by (mn + |s12n|) times that plus u (det2 in the last branch by a few u).
+/// The bound below is that sum, doubled (each term counted in units of 2u).
+fn leaky_det_error(k: &Leaky, di: &Diag, dj: &Diag, l: usize, s12: f64) -> f64 {
+    let m = di.r[l - 1] * dj.r[l - 1];
+    let dr = di.r[l - 1] - dj.r[l - 1];
+    let mn = di.r[l] * dj.r[l];
+    let scale = mn + s12.abs();
+    let inner = k.d2 * (m + 4.0) + k.ab.abs() + 3.0;
+    let tb = if k.sb2 != 0.0 && dr != 0.0 {
+        2.0 * (1.0 + dr.abs()) * (1.0 + dr.abs()) + scale
+    } else {
+        0.0
+    };
+    SUBNORMAL_ULP * (4.0 + scale * (1.0 + k.sw2 * inner) + tb)
+}
+
 /// Pairs run in lockstep so that the CPU overlaps their (serial) per-layer dependency chains.
 const BLOCK: usize = 8;
+
+/// The lesser of `least` and the determinant of `st`: a plain select (one `minsd`), where
+/// f64::min's NaN handling costs ~5 instructions more per pair and layer.
+#[inline(always)]
+fn least_det(st: &State, least: f64) -> f64 {
+    if st.det < least {
+        st.det
+    } else {
+        least
+    }
+}
 
 /// Runs a block of at most [`BLOCK`] pairs through all layers, appending the results to `out`.
 fn run_block(
@@ -545,14 +803,14 @@ fn run_block(
     let (sw2, sb2) = arch.variances();
     let mut st = [State::default(); BLOCK];
     for (s, p) in st.iter_mut().zip(pairs) {
-        *s = State {
-            s12: p.s12,
-            det: p.det,
-            th: p.s12,
-            sdot: 0.0,
-        };
+        *s = State::start(p);
     }
     let nb = pairs.len();
+    // The determinant-tracking paths only keep the least determinant of the block (`least`);
+    // blocks where it came near underflow, and those where underflow took an ulp from a
+    // layer-1 determinant, run again pair by pair with the checks of [`Flags`].
+    let lost = pairs.iter().any(|p| p.det_err > p.det * f64::EPSILON);
+    let mut least = f64::INFINITY;
     match path {
         Path::Leaky { neg, pos } => {
             let k = Leaky {
@@ -566,14 +824,39 @@ fn run_block(
             };
             for l in 0..arch.depth {
                 for (s, p) in st[..nb].iter_mut().zip(pairs) {
+                    least = least_det(s, least);
                     leaky_layer(&k, s, p.di, p.dj, l);
+                }
+            }
+            if lost || least < MIN_NORMAL {
+                for p in pairs {
+                    let under = leaky_checked(&k, p, arch.depth, 0.0).1;
+                    if under > 0 {
+                        check_hidden_angle(&k, p, arch.depth, under)?;
+                    }
                 }
             }
         }
         Path::Step => {
+            let thr = step_threshold(sw2, sb2);
             for l in 0..arch.depth {
                 for (s, p) in st[..nb].iter_mut().zip(pairs) {
+                    least = least_det(s, least);
                     step_layer(sw2, sb2, s, p.di, p.dj, l);
+                }
+            }
+            if lost || least < thr {
+                for p in pairs {
+                    let under = step_underflow(sw2, sb2, p, arch.depth);
+                    if under > 0 {
+                        return Err(underflow_refusal(
+                            p,
+                            under,
+                            "step's kernel goes like √(1 − ρ), so every later layer magnifies \
+                             the angle lost there (θ ↦ ~√(2θ/π)): the values would be those of \
+                             another angle",
+                        ));
+                    }
                 }
             }
         }
@@ -621,8 +904,9 @@ fn check_inputs(inputs: &[Vec<f64>]) -> Result<usize, NumericError> {
     Ok(n0)
 }
 
-/// Σ¹(x, x') and the determinant of Σ¹ on {x, x'}, given the diagonals of x and x' and
-/// (|x|², |x'|²).
+/// Σ¹(x, x'), the determinant of Σ¹ on {x, x'} and a bound on what underflow took from the
+/// determinant (0 if nothing underflowed: then a determinant 0 is exact, the inputs are exactly
+/// parallel or opposite), given the diagonals of x and x' and (|x|², |x'|²).
 fn layer1(
     arch: &Architecture,
     x: &[f64],
@@ -631,7 +915,7 @@ fn layer1(
     dj: &Diag,
     (xx, yy): (f64, f64),
     n0: usize,
-) -> (f64, f64) {
+) -> (f64, f64, f64) {
     let (sw2, sb2) = arch.variances();
     let a = sw2 / n0 as f64;
     // |Σ¹(x,x')| ≤ √(Σ¹(x,x)Σ¹(x',x')) holds exactly; f64 breaks it only by rounding or
@@ -640,15 +924,33 @@ fn layer1(
     let bound = di.r[0] * dj.r[0];
     let s12 = (a * dot(x, y) + sb2).clamp(-bound, bound);
     let diff: f64 = x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum();
-    let g = if !path(arch.activation).needs_exact_gram() {
+    let (g, g_err) = if !path(arch.activation).needs_exact_gram() {
         gram::<false>(x, y, xx)
     } else if xx >= yy {
         gram::<true>(x, y, xx)
     } else {
         gram::<true>(y, x, yy)
     };
-    let det = a * a * g + a * sb2 * diff;
-    (s12, det)
+    let (aa, asb) = (a * a, a * sb2);
+    let (pg, pd) = (aa * g, asb * diff);
+    let det = pg + pd;
+    // What underflow took from the two terms (their sum adds no underflow error: a sum whose
+    // result is subnormal is exact). A factor a² or a·σb² below the normal range is off by up to
+    // half a subnormal spacing, i.e. the product by g or diff times that.
+    let mut err = scaled_error(aa, g_err) + product_error(pg, g);
+    err += product_error(aa, g) * g.max(1.0);
+    if sb2 != 0.0 {
+        if diff < n0 as f64 * MIN_NORMAL {
+            let lost = x
+                .iter()
+                .zip(y)
+                .filter(|&(&p, &q)| p != q && (p - q) * (p - q) < MIN_NORMAL)
+                .count();
+            err += scaled_error(asb, lost as f64 * SUBNORMAL_ULP);
+        }
+        err += product_error(pd, diff) + product_error(asb, diff) * diff.max(1.0);
+    }
+    (s12, det, err)
 }
 
 /// Σ, Σ̇ and Θ of a network for N inputs (rows of `inputs`, any common dimension n0 ≥ 1).
@@ -668,7 +970,9 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
     check_range(arch, &rows, &diags)?;
     let pth = path(arch.activation);
     // Column i below the diagonal (entries (j, i), j > i: the pairs (x_i, x_j)), each column
-    // written in place by one rayon task, then mirrored (the storage is column-major).
+    // written in place by one rayon task, then mirrored (the storage is column-major). Every
+    // column runs to its end or its first error, and the error of the first column that has one
+    // is returned, so that a refusal names the same pair at every run.
     let mut out = Kernels {
         sigma: DMatrix::zeros(n, n),
         sigma_dot: DMatrix::zeros(n, n),
@@ -680,7 +984,7 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
         .zip(out.sigma_dot.as_mut_slice().par_chunks_mut(n))
         .zip(out.ntk.as_mut_slice().par_chunks_mut(n))
         .enumerate()
-        .try_for_each(|(i, ((cs, cd), ct))| {
+        .map(|(i, ((cs, cd), ct))| {
             cs[i] = diags[i].s[arch.depth];
             cd[i] = diags[i].sdot;
             ct[i] = diags[i].t;
@@ -690,7 +994,7 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
                 let j1 = (j0 + BLOCK).min(n);
                 let mut block = [const { None }; BLOCK];
                 for (slot, j) in block.iter_mut().zip(j0..j1) {
-                    let (s12, det) = layer1(
+                    let (s12, det, det_err) = layer1(
                         arch,
                         &inputs[i],
                         &inputs[j],
@@ -700,10 +1004,12 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
                         n0,
                     );
                     *slot = Some(Pair {
+                        ij: (i, j),
                         di: &diags[i],
                         dj: &diags[j],
                         s12,
                         det,
+                        det_err,
                     });
                 }
                 let pairs: Vec<Pair> = block.into_iter().flatten().collect();
@@ -717,7 +1023,10 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
                 j0 = j1;
             }
             Ok::<(), NumericError>(())
-        })?;
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<Result<(), _>>()?;
     for m in [&mut out.sigma, &mut out.sigma_dot, &mut out.ntk] {
         mirror_lower(m);
     }
@@ -748,12 +1057,14 @@ pub fn kernel_pair(arch: &Architecture, x: &[f64], y: &[f64]) -> Result<PairKern
     let (xx, yy) = (dot(x, x), dot(y, y));
     let (di, dj) = (diag(arch, xx, n0)?, diag(arch, yy, n0)?);
     check_range(arch, &[x, y], &[di.clone(), dj.clone()])?;
-    let (s12, det) = layer1(arch, x, y, &di, &dj, (xx, yy), n0);
+    let (s12, det, det_err) = layer1(arch, x, y, &di, &dj, (xx, yy), n0);
     let p = Pair {
+        ij: (0, 1),
         di: &di,
         dj: &dj,
         s12,
         det,
+        det_err,
     };
     run_pair(arch, &p, path(arch.activation))
 }
@@ -940,6 +1251,104 @@ mod tests {
             }
         }
         assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    #[test]
+    fn pairs_whose_determinant_underflows_are_refused_where_their_angle_matters() {
+        // References: the recursions iterated in mpmath at 900 digits on these f64 inputs.
+        let refused = |arch: &Architecture, x: &[f64], y: &[f64]| {
+            let e = kernels(arch, &[x.to_vec(), y.to_vec()]).map(|k| k.sigma[(0, 1)]);
+            let e = e.expect_err("refused").to_string();
+            assert!(e.contains("inputs 0 and 1") && e.contains("layer 1"), "{e}");
+            assert!(kernel_pair(arch, x, y).is_err());
+        };
+        // Step at x' = x + 1e-170·e₂: det¹ = ¼·1e-340 underflowed to 0 and Σ printed the
+        // parallel 0.5 (σb = 0.1: 0.51) for 0.39503166450029269 (0.40724517081412286).
+        let (x, y) = ([1.0, 0.0], [1.0, 1e-170]);
+        for sb in [0.0, 0.1] {
+            refused(
+                &Architecture::new(Activation::Step, 20, 1.0, sb).unwrap(),
+                &x,
+                &y,
+            );
+        }
+        // A normal determinant (¼·1e-300) is kept: 0.3950187722124678157.
+        let step = Architecture::new(Activation::Step, 20, 1.0, 0.0).unwrap();
+        let s = kernels(&step, &[x.to_vec(), vec![1.0, 1e-150]])
+            .unwrap()
+            .sigma[(0, 1)];
+        assert!((s / 0.395_018_772_212_467_8 - 1.0).abs() < 1e-15, "{s}");
+        // Relu at depth 1 and the nearly opposite x' = −x + 1e-170·e₂: Σ̇ = φ/(2π) printed 0
+        // for 1.5915494309189533e-171 and Θ 0 for −7.957747154594767e-172.
+        let relu = Architecture::new(Activation::Relu, 1, 1.0, 0.0).unwrap();
+        refused(&relu, &x, &[-1.0, 1e-170]);
+        // Relu at x = 1e100·e₁, x' = (2e-152, 2e-162): the residual's square underflowed inside
+        // the Gram determinant, which came out normal but 20% off (Σ̇ 3.5e-12 off).
+        refused(&relu, &[1e100, 0.0], &[2e-152, 2e-162]);
+        // Where the angle an underflowed determinant can hide does not show in the printed
+        // values, they are printed: relu near ρ = 1 at the scale of 1 (θ ≤ 1e-160 moves Σ̇ by
+        // θ/π), abs near ρ = −1 (Σ̇ ≈ −σw²), and a subnormal determinant that carries 13 digits.
+        // (activation, depth, σb, x, x', [Σ, Σ̇, Θ]).
+        type Case = (Activation, usize, f64, [f64; 2], [f64; 2], [f64; 3]);
+        let ok: [Case; 3] = [
+            (Activation::Relu, 3, 0.1, x, y, [0.08125, 0.5, 0.2825]),
+            (
+                Activation::Abs,
+                2,
+                0.1,
+                x,
+                [-1.0, 1e-170],
+                [
+                    0.514_331_637_860_807_2,
+                    0.833_809_148_776_645,
+                    1.268_705_563_873_895_3,
+                ],
+            ),
+            (
+                Activation::Relu,
+                3,
+                0.0,
+                [1e-74, 0.0],
+                [1e-74, 1e-80],
+                [
+                    6.25e-150,
+                    0.499_999_840_845_090_7,
+                    2.499_998_806_338_349e-149,
+                ],
+            ),
+        ];
+        for (act, depth, sb, x, y, want) in ok {
+            let arch = Architecture::new(act, depth, 1.0, sb).unwrap();
+            let k = kernel_pair(&arch, &x, &y).unwrap();
+            for (got, want) in [k.sigma, k.sigma_dot, k.ntk].into_iter().zip(want) {
+                assert!(
+                    (got / want - 1.0).abs() < 1e-15,
+                    "{act} {y:?}: {got} vs {want}"
+                );
+            }
+        }
+        // Exactly parallel and exactly opposite pairs have an exact zero determinant.
+        let x = [0.7, -1.3, 0.2];
+        for act in [Activation::Step, Activation::Relu, Activation::Abs] {
+            for sb in [0.0, 0.1] {
+                let arch = Architecture::new(act, 4, 1.3, sb).unwrap();
+                for c in [1.0, 2.0, -1.0, -0.5] {
+                    let y = x.map(|v| c * v);
+                    let a = kernel_pair(&arch, &x, &y).unwrap();
+                    let b = naive(&arch, &x, &y);
+                    for (u, v) in [
+                        (a.sigma, b.sigma),
+                        (a.sigma_dot, b.sigma_dot),
+                        (a.ntk, b.ntk),
+                    ] {
+                        assert!(
+                            (u - v).abs() <= 1e-13 * v.abs(),
+                            "{act} {sb} {c}: {a:?} {b:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

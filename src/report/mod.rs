@@ -132,7 +132,10 @@ pub struct Row {
     /// The `=` link within the row (1-based), `None` for the whole row.
     pub link: Option<usize>,
     /// Which of the display rows that start on this line it is (1-based): two rows on one line
-    /// (`a = b \\ c = d`) are told apart as `183` and `183b`.
+    /// (`a = b \\ c = d`) are told apart as `183` and `183b`. The labels (text and Markdown; see
+    /// [`line_label`]) are `183` for the first, `183b` … `183z` for the 2nd to 26th and
+    /// `183r27`, `183r28`, … from the 27th on: unique, since a line number has digits only and
+    /// every suffix starts with a letter. JSON gives the number itself (field `row`).
     pub row: usize,
     /// Inline math (not a display row), cited by a derivation.
     pub inline: bool,
@@ -495,19 +498,22 @@ pub(crate) fn flat(latex: &str, n: usize) -> String {
 
 /// Where the equation stands: `line 61`, `line 61 link 2`, `line 61 inline`.
 fn place_text(row: &Row) -> String {
-    // The second, third … row starting on one line: `183b`, `183c`.
-    let line = match row.row {
-        0 | 1 => row.equation.line.to_string(),
-        k => format!(
-            "{}{}",
-            row.equation.line,
-            char::from(b'a' + (k.min(26) - 1) as u8)
-        ),
-    };
+    let line = line_label(row.equation.line, row.row);
     match (row.link, row.inline) {
         (Some(k), _) => format!("{line:>4}.{k}"),
         (None, true) => format!("{line:>4}i"),
         (None, false) => format!("{line:>4}  "),
+    }
+}
+
+/// The label of the `row`-th display row (1-based) that starts on note line `line`: `183`,
+/// then `183b` … `183z`, then `183r27`, `183r28`, … (see [`Row::row`]). Letters alone ran out:
+/// rows 26, 27 and 28 of one line were all `183z`.
+fn line_label(line: usize, row: usize) -> String {
+    match row {
+        0 | 1 => line.to_string(),
+        2..=26 => format!("{line}{}", char::from(b'a' + (row - 1) as u8)),
+        k => format!("{line}r{k}"),
     }
 }
 
