@@ -634,6 +634,53 @@ pub fn feature_points(
 /// A point where the relation `lhs rel rhs` fails beyond its tolerance, found by the search,
 /// if any.
 pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<PointResult> {
+    search_all(d, lhs, rhs, rel).0
+}
+
+/// Is the strict relation undecided at `env`: the sides equal within f64's rounding there
+/// (sin²(πn/1000) > 0 at n = 1000, where f64 gives 1.5e-32 for the exact 0)?
+/// Ball arithmetic decides where it can (1/(1 + a²)² at a = 10⁷⁸ is 10⁻³¹², not f64's 0).
+fn undecided_strict(lhs: &Expr, rhs: &Expr, env: &Env) -> bool {
+    let bits = crate::numeric::precise::BITS;
+    let (l, r, cmp) = match crate::numeric::precise::compare_sides(lhs, rhs, env, bits) {
+        Ok((l, r, c)) => crate::numeric::precise::as_point(&l, &r, &c),
+        Err(_) => {
+            let (Ok(l), Ok(r)) = (Evaluator::new(env).eval(lhs), Evaluator::new(env).eval(rhs))
+            else {
+                return false;
+            };
+            // Beyond f64's range (as for a violation): not a rounding question.
+            if super::check::underflow_zone(l, r).is_some() {
+                return false;
+            }
+            (l, r, compare(l, r, 1))
+        }
+    };
+    !cmp.statistical && cmp.tol > 0.0 && (l.value - r.value).abs() <= cmp.tol
+}
+
+/// [`search`], and for a strict relation (`<`, `>`) that it finds no violation of, the first
+/// point it reached where the sides are equal within rounding (described): a number cannot
+/// decide the relation there, so the link is not `consistent`.
+pub fn search_all(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    rel: Relation,
+) -> (Option<PointResult>, Option<String>) {
+    let mut undecided = None;
+    let found = search_inner(d, lhs, rhs, rel, &mut undecided);
+    let undecided = if found.is_none() { undecided } else { None };
+    (found, undecided)
+}
+
+fn search_inner(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    rel: Relation,
+    undecided: &mut Option<String>,
+) -> Option<PointResult> {
     SPENT.set(0);
     BUDGET.set(if pointwise(&[lhs, rhs]) {
         SEARCH_TERMS
@@ -753,6 +800,13 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
                 let Some((m, at)) = found else {
                     continue;
                 };
+                if undecided.is_none() && matches!(rel, Relation::Lt | Relation::Gt) && m >= 0.0 {
+                    let mut there = env.clone();
+                    axis.set(&mut there, at);
+                    if undecided_strict(lhs, rhs, &there) {
+                        *undecided = Some(super::sample::describe(d, &there, Some(&used)));
+                    }
+                }
                 if current.is_none_or(|c| m < c) {
                     axis.set(&mut env, at);
                     current = Some(m);
