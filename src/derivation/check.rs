@@ -71,6 +71,10 @@ pub struct Evidence {
     /// For a strict inequality: a point where the sides are equal within the tolerance, where
     /// `<` is not decided (it fails if they are equal); the link is then not `consistent`.
     pub undecided_strict: Option<String>,
+    /// A point the violation search reached where a jump's argument is within rounding of 0
+    /// and ball arithmetic cannot tell its side either (sign(sin(πn/1000)) at n = 1000): the
+    /// relation is not decided there, so the link is not `consistent`.
+    pub undecided_jump: Option<String>,
     /// For an equality the prover did not show: the prover's normal form of lhs − rhs, evaluated
     /// at the same points, is not 0 beyond its own tolerance at this point (described), while
     /// the sides agreed there within theirs: the sides' f64 tolerance hides a difference that a
@@ -102,6 +106,7 @@ impl Evidence {
         self.points.len() >= MIN_POINTS
             && !self.small_sizes_only()
             && self.undecided_strict.is_none()
+            && self.undecided_jump.is_none()
             && self.hidden_difference.is_none()
     }
     /// Were the points evaluated only at edge sizes (≤ [`super::sample::EDGE_SIZE`]) of a link
@@ -999,14 +1004,15 @@ pub(super) fn check_sides(
     // `= 0` as false as `≤ 0`, beside an integral or an expectation too (their quadratures
     // count against a smaller budget; Monte Carlo sides are not searched).
     if !proved && !cex {
-        let (found, undecided) = super::violation::search_all(d, &a.expr, &b.expr, step.rel);
-        if let Some(p) = found {
+        let searched = super::violation::search_all(d, &a.expr, &b.expr, step.rel);
+        if let Some(p) = searched.found {
             evidence.points.push(p);
             cex = evidence.counterexample().is_some();
         }
         if evidence.undecided_strict.is_none() {
-            evidence.undecided_strict = undecided;
+            evidence.undecided_strict = searched.strict;
         }
+        evidence.undecided_jump = searched.jump;
     }
     if let (
         Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. },

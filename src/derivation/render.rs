@@ -333,6 +333,12 @@ fn render_checks(
             "{pad}numeric: at {at} the sides are equal within the tolerance: the strict inequality is not decided there"
         );
     }
+    if let (Some(at), None) = (&ev.undecided_jump, ev.counterexample()) {
+        let _ = writeln!(
+            o,
+            "{pad}numeric: at {at} a jump's argument is within rounding of 0 and ball arithmetic cannot tell its side either: the relation is not decided there"
+        );
+    }
     if let (Some((at, residual, value)), None) = (&ev.hidden_difference, ev.counterexample()) {
         let at = if at.is_empty() { "every point" } else { at };
         let _ = writeln!(

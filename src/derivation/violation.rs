@@ -58,6 +58,9 @@ thread_local! {
     static SPENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// The running search's budget.
     static BUDGET: std::cell::Cell<u64> = const { std::cell::Cell::new(SEARCH_TERMS) };
+    /// The first point of the running search where a jump's side was not known in f64 and ball
+    /// arithmetic could not tell it either (sign(sin(πn/1000)) at n = 1000).
+    static UNDECIDED: std::cell::RefCell<Option<Env>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Evaluates `e` at `env` for the search, within its budget.
@@ -70,11 +73,20 @@ fn evaluate(e: &Expr, env: &Env) -> Option<crate::numeric::eval::Value> {
     SPENT.set(SPENT.get() + ev.work_spent());
     // Where f64 cannot decide (a jump's argument within rounding of 0: sign(n − 137) at
     // n = 137), ball arithmetic may (an exact 0 is exact there).
-    v.ok().or_else(|| {
+    let jump = v
+        .as_ref()
+        .is_err_and(crate::numeric::eval::is_undecided_jump);
+    let out = v.ok().or_else(|| {
         crate::numeric::precise::eval(e, env, crate::numeric::precise::BITS)
             .ok()
             .map(|p| crate::numeric::eval::Value::exact(p.to_f64()))
-    })
+    });
+    if jump && out.is_none() {
+        UNDECIDED.with(|u| {
+            u.borrow_mut().get_or_insert_with(|| env.clone());
+        });
+    }
+    out
 }
 
 /// The margin of the relation at `env`: greater − lesser (negative where it fails), if both
@@ -634,7 +646,7 @@ pub fn feature_points(
 /// A point where the relation `lhs rel rhs` fails beyond its tolerance, found by the search,
 /// if any.
 pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<PointResult> {
-    search_all(d, lhs, rhs, rel).0
+    search_all(d, lhs, rhs, rel).found
 }
 
 /// Is the strict relation undecided at `env`: the sides equal within f64's rounding there
@@ -659,19 +671,38 @@ fn undecided_strict(lhs: &Expr, rhs: &Expr, env: &Env) -> bool {
     !cmp.statistical && cmp.tol > 0.0 && (l.value - r.value).abs() <= cmp.tol
 }
 
-/// [`search`], and for a strict relation (`<`, `>`) that it finds no violation of, the first
-/// point it reached where the sides are equal within rounding (described): a number cannot
-/// decide the relation there, so the link is not `consistent`.
-pub fn search_all(
-    d: &Derivation,
-    lhs: &Expr,
-    rhs: &Expr,
-    rel: Relation,
-) -> (Option<PointResult>, Option<String>) {
-    let mut undecided = None;
-    let found = search_inner(d, lhs, rhs, rel, &mut undecided);
-    let undecided = if found.is_none() { undecided } else { None };
-    (found, undecided)
+/// What [`search_all`] found.
+pub struct Searched {
+    /// A violation.
+    pub found: Option<PointResult>,
+    /// Where none was found, for a strict relation (`<`, `>`): the first point reached where
+    /// the sides are equal within rounding (described).
+    pub strict: Option<String>,
+    /// Where none was found: the first point reached where a jump's side is known neither in
+    /// f64 nor in ball arithmetic (described; sign(sin(πn/1000))² = 1 fails at n = 1000).
+    pub jump: Option<String>,
+}
+
+/// [`search`], and where it finds no violation, the first points it reached where a number
+/// cannot decide the relation ([`Searched`]): the link is then not `consistent`.
+pub fn search_all(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Searched {
+    let mut strict = None;
+    UNDECIDED.with(|u| u.borrow_mut().take());
+    let found = search_inner(d, lhs, rhs, rel, &mut strict);
+    let jump = UNDECIDED.with(|u| u.borrow_mut().take());
+    if found.is_some() {
+        return Searched {
+            found,
+            strict: None,
+            jump: None,
+        };
+    }
+    let used = used_symbols(&[lhs, rhs]);
+    Searched {
+        found,
+        strict,
+        jump: jump.map(|env| super::sample::describe(d, &env, Some(&used))),
+    }
 }
 
 fn search_inner(

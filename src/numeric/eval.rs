@@ -3284,9 +3284,17 @@ pub(crate) fn jumps(node: &Math) -> bool {
 /// The error for a jump whose side is not known ([`undecided_jump`]).
 fn jump_error(what: &str, x: &Value) -> EvalError {
     EvalError::OutOfDomain(format!(
-        "the argument of {what} is {:.1e}, within the rounding error of its jump at 0 (magnitude scale {:.1e}): which side of the jump it lies on is not known in f64",
+        "the argument of {what} is {:.1e}, {JUMP_UNDECIDED} (magnitude scale {:.1e}): which side of the jump it lies on is not known in f64",
         x.value, x.scale
     ))
+}
+
+/// What [`jump_error`] says, for [`is_undecided_jump`].
+const JUMP_UNDECIDED: &str = "within the rounding error of its jump at 0";
+
+/// Is `e` the error of a jump whose side f64 cannot tell ([`undecided_jump`])?
+pub fn is_undecided_jump(e: &EvalError) -> bool {
+    matches!(e, EvalError::OutOfDomain(m) if m.contains(JUMP_UNDECIDED))
 }
 
 /// sign(x): −1, 0 or 1.
