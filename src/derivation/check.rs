@@ -787,24 +787,18 @@ fn term_scale(d: &Derivation, residual: &Expr, sides: &SideValues) -> Option<f64
 /// Is `t` computed to rounding at a point: arithmetic and functions of the declared symbols, no
 /// expectation, quadrature, derivative, matrix exponential, random symbol or unknown function?
 fn plain(d: &Derivation, t: &Expr) -> bool {
-    t.as_ref().iter().all(|n| match n {
-        Math::Expect(_)
-        | Math::Gauss(_)
-        | Math::Integral(_)
-        | Math::Deriv(_)
-        | Math::Grad(_)
-        | Math::Jacobian(_)
-        | Math::Hessian(_)
-        | Math::MatExp(_) => false,
-        Math::Symbol(s) => {
-            !d.unknowns.iter().any(|u| u.name == *s)
-                && !d
-                    .symbols
-                    .iter()
-                    .any(|(x, k)| x == s && matches!(k, Kind::Gaussian | Kind::GaussianVector(..)))
-        }
-        _ => true,
-    })
+    let sampled_or_unknown = |s: &egg::Symbol| {
+        d.unknowns.iter().any(|u| u.name == *s)
+            || d.symbols
+                .iter()
+                .any(|(x, k)| x == s && matches!(k, Kind::Gaussian | Kind::GaussianVector(..)))
+    };
+    super::violation::pointwise(&[t])
+        && t.as_ref().iter().all(|n| match n {
+            Math::MatExp(_) => false,
+            Math::Symbol(s) => !sampled_or_unknown(s),
+            _ => true,
+        })
 }
 
 /// The prover's normal form of lhs − rhs (`residual`) checked against 0 at the link's points:

@@ -826,21 +826,26 @@ impl Prober<'_> {
         }
     }
 
+    /// The terms `set` of lhs − rhs written as one sum, with their signs.
+    fn terms_text(&self, set: &[usize]) -> String {
+        let mut text = String::new();
+        for (i, t) in set.iter().enumerate() {
+            let (positive, e) = &self.sides.scale_terms[*t];
+            text.push_str(match (i, positive) {
+                (0, true) => "",
+                (0, false) => "−",
+                (_, true) => " + ",
+                (_, false) => " − ",
+            });
+            text.push_str(&crate::expr::text(e));
+        }
+        text
+    }
+
     fn label(&self, p: &Probe) -> String {
         match p {
             Probe::Terms(set) => {
-                let mut text = String::new();
-                for (i, t) in set.iter().enumerate() {
-                    let (positive, e) = &self.sides.scale_terms[*t];
-                    let e = crate::expr::text(e);
-                    text.push_str(match (i, positive) {
-                        (0, true) => "",
-                        (0, false) => "−",
-                        (_, true) => " + ",
-                        (_, false) => " − ",
-                    });
-                    text.push_str(&e);
-                }
+                let text = self.terms_text(set);
                 if set.len() == 1 {
                     format!("the term `{text}` of lhs − rhs")
                 } else {
@@ -1100,11 +1105,7 @@ fn sum_free_drift(
     }
     Some(Decision::Unknown(format!(
         "the part `{}` of lhs − rhs that has no sum and no random symbol is {} at n = {w}, not the {} it tends to by the law it follows at the studied widths (n = {}): the study's extrapolation of lhs − rhs does not hold beyond its widths, and its other parts were not followed that far",
-        prober
-            .label(&part)
-            .split('`')
-            .nth(1)
-            .unwrap_or_default(),
+        prober.terms_text(&set),
         super::render::sig(v),
         super::render::sig(law),
         widths
