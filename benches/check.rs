@@ -3,7 +3,8 @@
 //! link overall, and the time of checking every derivation (what `derive check --all` does,
 //! without printing; width studies included).
 //!
-//! Run: `cargo bench --bench check`.
+//! Run: `cargo bench --bench check`; `cargo bench --bench check -- proofs [ID…]` measures only the
+//! proofs (of the derivations named, or of all).
 
 use derive::derivation::discover::{derivations_dir, suite_files};
 use derive::derivation::{check_all, load};
@@ -28,18 +29,28 @@ fn main() {
         })
         .collect();
 
+    // Arguments (cargo adds `--bench`): `proofs` skips the whole check; ids filter the proofs.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let proofs_only = args.first().is_some_and(|a| a == "proofs");
+    let only: Vec<&String> = args.iter().skip(usize::from(proofs_only)).collect();
+
     // The whole check first, in a fresh process state (as `derive check --all` runs).
     let mut totals = vec![];
-    for _ in 0..9 {
+    for _ in 0..if proofs_only { 0 } else { 9 } {
         let t = Instant::now();
         check_all(&derivations);
         totals.push(t.elapsed().as_secs_f64());
     }
-    println!(
-        "check of all {} derivations (proofs + numerics), median of 9: {:.3} s (target 3 s)",
-        derivations.len(),
-        median(totals)
-    );
+    if !proofs_only {
+        println!(
+            "check of all {} derivations (proofs + numerics), median of 9: {:.3} s (target 3 s)",
+            derivations.len(),
+            median(totals)
+        );
+    }
 
     println!(
         "{:<28} {:>4} {:>10} {:>8} {:>6}  outcome",
@@ -47,7 +58,10 @@ fn main() {
     );
     let (mut worst_ms, mut worst_nodes) = (0.0f64, 0usize);
     let (mut proved_ms, mut proved_nodes) = (0.0f64, 0usize);
-    for d in &derivations {
+    for d in derivations
+        .iter()
+        .filter(|d| only.is_empty() || only.iter().any(|o| **o == d.id))
+    {
         let ctx = derive::derivation::check::context(d);
         for link in d.links() {
             let (a, b) = (&link.from, &link.step);

@@ -613,3 +613,24 @@ fn the_kernel_identities_of_the_issue_are_proved_from_the_command_line() {
         );
     }
 }
+
+/// A prelude array (`x`, `xp`, `y`) used as a number is a usage error naming the prelude and
+/// the declaration that makes it a number (it was "symbol `x` has no value (declare it)", with
+/// `prove` reporting the link unchecked).
+#[test]
+fn prelude_arrays_used_as_numbers_are_input_errors() {
+    for args in [&["prove", "x + 1", "1 + x"][..], &["eval", "x"][..]] {
+        let o = derive(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("`x` is an array in the prelude")
+                && stderr(&o).contains("--decl x=real"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = derive(&["prove", "x + 1", "1 + x", "--decl", "x=real"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = derive(&["eval", "x + 1", "--at", "x=2"]);
+    assert_eq!(stdout(&o).trim(), "3.0000000000000000", "{}", stderr(&o));
+}

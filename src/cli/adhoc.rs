@@ -59,6 +59,38 @@ fn symbols_of(e: &Expr, out: &mut Vec<Symbol>) {
 
 type Declarations = (Vec<(Symbol, Kind)>, Vec<String>);
 
+/// An array used without its entries or a number with entries, as the loader refuses them in a
+/// file; a prelude array (`x`, `xp`, `y`) is named as such, with the declaration that makes it
+/// a number.
+fn entries_used_as_declared(
+    name: &str,
+    src: &str,
+    e: &Expr,
+    symbols: &[(Symbol, Kind)],
+    decls: &[String],
+) -> Result<(), CliError> {
+    let kind = |s: Symbol| symbols.iter().find(|(x, _)| *x == s).map(|(_, k)| k);
+    let Some((id, mut message)) = crate::derivation::file::misused_entries(
+        e,
+        &|s| kind(s).is_some_and(|k| k.is_number()),
+        &|s| kind(s) == Some(&Kind::Array),
+    ) else {
+        return Ok(());
+    };
+    if let Some(s) = e[id].symbol() {
+        let declared = decls.iter().any(|d| {
+            d.split_once('=')
+                .is_some_and(|(x, _)| x.trim() == s.as_str())
+        });
+        if !declared && kind(s) == Some(&Kind::Array) {
+            message = format!("`{s}` is an array in the prelude: use its entries, `{s}[j]`, or make it a number with --decl {s}=real");
+        }
+    }
+    let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
+    let span = spans.get(usize::from(id)).cloned().unwrap_or(0..src.len());
+    Err(InputError::new(name, src, span, message, "here").into())
+}
+
 /// Declarations: the prelude, overridden by `decls`, plus `real` for any other symbol used.
 fn declarations(decls: &[String], exprs: &[&Expr]) -> Result<Declarations, CliError> {
     let mut syms: Vec<(Symbol, Kind)> = vec![];
@@ -153,6 +185,9 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
             }
             _ => {}
         }
+    }
+    for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
+        entries_used_as_declared(name, src, e, &symbols, decls)?;
     }
     let mut lowered = vec![];
     for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
@@ -279,6 +314,7 @@ pub fn run_eval(
             }
         }
     }
+    entries_used_as_declared("<expr>", expr, &e, &symbols, decls)?;
     let mut env = Env {
         seed: 1,
         mc_samples: 200_000,

@@ -953,7 +953,21 @@ pub(super) fn check_sides(
     };
     // The prover shows equality, which proves ≤ and ≥ and refutes < and >.
     let equal = matches!(outcome, Outcome::Proved(_));
-    if equal && !step.rel.follows_from_equality() && !cex {
+    if equal && !step.rel.follows_from_equality() {
+        // With or without a counterexample among the points (sides found equal there): refuted
+        // by the proof. Sides found apart beyond their tolerance contradict the proof.
+        if let Some(p) = evidence
+            .points
+            .iter()
+            .find(|p| (p.lhs.value - p.rhs.value).abs() > p.cmp.tol)
+        {
+            result.verdict = Verdict::Unsound;
+            result.unsound = Some(Unsound(format!(
+                "link {} of `{}` was proved an equality but the sides differ at {}: {:?} vs {:?}",
+                link.id, d.id, p.at, p.lhs.value, p.rhs.value
+            )));
+            return result;
+        }
         result.verdict = Verdict::Refuted;
         result.diagnosis = Some(format!(
             "the sides are equal (proved), so `{}` fails everywhere",

@@ -738,42 +738,14 @@ impl Loader<'_> {
     /// A declared scalar has no entries (`a[3]` for a real a), and a declared array is used
     /// through its entries (`x/x` for an array x is not a number).
     fn entries(&self, e: &Expr, spans: &[Range<usize>]) -> Result<(), InputError> {
-        use std::ops::ControlFlow;
         let (scalars, arrays) = (self.scalars.borrow(), self.arrays.borrow());
-        let heads: BTreeSet<egg::Id> = e
-            .as_ref()
-            .iter()
-            .filter_map(|n| match n {
-                Math::Index(args) => Some(args[0]),
-                _ => None,
-            })
-            .collect();
-        let found = binders::walk(e, binders::root(e), &mut |id, bound| {
-            let Some(s) = e[id].symbol().filter(|s| !bound.contains(s)) else {
-                return ControlFlow::Continue(());
-            };
-            let head = heads.contains(&id);
-            if head && scalars.contains(&s) {
-                return ControlFlow::Break((
-                    id,
-                    format!("`{s}` is declared a number and has no entries"),
-                ));
-            }
-            if !head && arrays.contains(&s) {
-                return ControlFlow::Break((
-                    id,
-                    format!("`{s}` is declared an array: use its entries, `{s}[j]`"),
-                ));
-            }
-            ControlFlow::Continue(())
-        });
-        match found {
-            ControlFlow::Break((id, msg)) => Err(self.err(
+        match misused_entries(e, &|s| scalars.contains(&s), &|s| arrays.contains(&s)) {
+            Some((id, msg)) => Err(self.err(
                 spans.get(usize::from(id)).cloned().unwrap_or(0..0),
                 msg,
                 "here",
             )),
-            ControlFlow::Continue(()) => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -1912,6 +1884,47 @@ fn expected_verdict(l: &Loader, e: &Spanned<String>) -> Result<Verdict, InputErr
         )
         .with_help("verdicts: proved, unchecked, consistent, refuted, unknown, limit")
     })
+}
+
+/// The first free symbol of `e` used against its kind: a number with entries (`a[3]`), or an
+/// array without them (`x/x`), with the node and the message.
+pub fn misused_entries(
+    e: &Expr,
+    scalar: &dyn Fn(Symbol) -> bool,
+    array: &dyn Fn(Symbol) -> bool,
+) -> Option<(egg::Id, String)> {
+    use std::ops::ControlFlow;
+    let heads: BTreeSet<egg::Id> = e
+        .as_ref()
+        .iter()
+        .filter_map(|n| match n {
+            Math::Index(args) => Some(args[0]),
+            _ => None,
+        })
+        .collect();
+    let found = binders::walk(e, binders::root(e), &mut |id, bound| {
+        let Some(s) = e[id].symbol().filter(|s| !bound.contains(s)) else {
+            return ControlFlow::Continue(());
+        };
+        let head = heads.contains(&id);
+        if head && scalar(s) {
+            return ControlFlow::Break((
+                id,
+                format!("`{s}` is declared a number and has no entries"),
+            ));
+        }
+        if !head && array(s) {
+            return ControlFlow::Break((
+                id,
+                format!("`{s}` is declared an array: use its entries, `{s}[j]`"),
+            ));
+        }
+        ControlFlow::Continue(())
+    });
+    match found {
+        ControlFlow::Break(x) => Some(x),
+        ControlFlow::Continue(()) => None,
+    }
 }
 
 /// A convention: what it says, and the definitions unfolded with its replacements.

@@ -912,13 +912,19 @@ fn nested(
             curve_extreme(with_v[k], w, z1, sign).map(|(y, _)| y)
         });
         for z1 in ends {
-            // Probed across the point where the extreme nearest 0 is, and on the fixed lines.
-            let nearest = extremes
-                .iter()
-                .filter_map(|&(k, sign)| curve_extreme(with_v[k], w, z1, sign))
-                .min_by(|x, y| x.0.abs().total_cmp(&y.0.abs()));
+            // Probed on the fixed lines and across the point of every curve's extremes: the one
+            // nearest 0 may belong to another curve than the one that touches 0 here (u² − 0.6u
+            // + 0.09, a part of (u − 0.3)² + (v − 0.2)² written out, is least everywhere along
+            // z2), and a probe that misses the feature sees a smooth integrand (1 + a bump of
+            // width 1e-6 at (0.3, 0.2) measured no width and was integrated as 1).
             let mut offsets = CURVE_PROBES.to_vec();
-            offsets.extend(nearest.map(|(_, z2)| z2));
+            for &(k, sign) in &extremes {
+                if let Some((_, z2)) = curve_extreme(with_v[k], w, z1, sign) {
+                    if !offsets.contains(&z2) {
+                        offsets.push(z2);
+                    }
+                }
+            }
             outer_marks.push(curve_mark(z1, &offsets, true, &mut |t, s| value_at(t, s))?);
         }
     }

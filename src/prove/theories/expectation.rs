@@ -6,7 +6,7 @@
 
 use egg::{rewrite as rw, Id, Subst, Symbol};
 use num_rational::BigRational;
-use num_traits::{One, ToPrimitive};
+use num_traits::{One, Signed, ToPrimitive};
 use std::collections::BTreeSet;
 
 use crate::expr::{Constant, Math};
@@ -41,10 +41,33 @@ fn entry(egraph: &MathGraph, id: Id) -> Option<(Symbol, Vec<Id>)> {
     })
 }
 
-/// E[Σ c_m d_m r_m] = Σ c_m d_m E[r_m] with d_m deterministic and r_m random factors.
+/// Do the random factors of a monomial have a finite joint expectation by their form: each of
+/// finite expectation ([`growth::tame`]: polynomial growth, or exp of an affine function of the
+/// entries), to a non-negative integer power, so that their product is too. E[a/b] (a Cauchy
+/// ratio) and E[a·exp(b²)] have none, and splitting them proves 0·∞ = 0.
+///
+/// [`growth::tame`]: super::growth::tame
+fn finite_mean(egraph: &MathGraph, factors: &[(Id, BigRational)]) -> bool {
+    let depends = |c: Id| !randoms(egraph, c).is_empty();
+    let variable = |c: Id| entry(egraph, c).is_some();
+    let x = super::growth::Variables {
+        depends: &depends,
+        variable: &variable,
+    };
+    factors.iter().all(|(a, e)| {
+        !depends(*a)
+            || (e.is_integer() && !e.is_negative() && super::growth::tame(egraph, *a, 12, &x))
+    })
+}
+
+/// E[Σ c_m d_m r_m] = Σ c_m d_m E[r_m] with d_m deterministic and r_m random factors, each r_m
+/// of finite expectation ([`finite_mean`]).
 fn linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let x = s[var("?x")];
     let p = Normalizer::new(egraph).poly(x);
+    if !p.0.keys().all(|m| finite_mean(egraph, &m.0)) {
+        return None;
+    }
     if let Some((m, c)) = p.as_monomial() {
         if c.is_one() && !m.0.is_empty() && m.0.iter().all(|(a, _)| !randoms(egraph, *a).is_empty())
         {
@@ -73,10 +96,14 @@ fn linear(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
 /// Factors sharing random symbols, with the symbols.
 type Group = (BTreeSet<Symbol>, Vec<(Id, BigRational)>);
 
-/// E[Π factors] = Π E[group] over groups of factors sharing no random symbol.
+/// E[Π factors] = Π E[group] over groups of factors sharing no random symbol, each of finite
+/// expectation ([`finite_mean`]).
 fn independent(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let p = Normalizer::new(egraph).poly(s[var("?x")]);
     let (m, c) = p.as_monomial()?;
+    if !finite_mean(egraph, &m.0) {
+        return None;
+    }
     // Union-find over factors by shared random symbols.
     let factors: Vec<(Id, BigRational, BTreeSet<Symbol>)> =
         m.0.iter()
@@ -412,6 +439,12 @@ fn deterministic(v: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool
     move |eg, _, s| randoms(eg, s[v]).is_empty()
 }
 
+/// The class bound to `v` has a finite expectation by its form ([`finite_mean`]).
+fn finite(v: &'static str) -> impl Fn(&mut MathGraph, Id, &Subst) -> bool {
+    let v = var(v);
+    move |eg, _, s| finite_mean(eg, &[(s[v], BigRational::one())])
+}
+
 /// The rules.
 pub fn rules() -> Vec<Rule> {
     let r = |name, rewrite, examples| Rule {
@@ -433,7 +466,7 @@ pub fn rules() -> Vec<Rule> {
         r(
             "E-sum",
             rw!("E-sum"; "(E (sum ?j ?lo ?hi ?a))" => "(sum ?j ?lo ?hi (E ?a))"
-            if deterministic("?lo") if deterministic("?hi")),
+            if deterministic("?lo") if deterministic("?hi") if finite("?a")),
             &["(E (sum j 1 n (* (idx w i j) (idx x j))))"],
         ),
         r(

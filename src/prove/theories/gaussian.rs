@@ -374,48 +374,28 @@ fn scale_out(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     Some(p.finish())
 }
 
-/// Is the class a term of polynomial growth in u and v (so its expectation under any Gaussian
-/// is finite): symbols and constants, +, −, ×, powers with a non-negative integer exponent,
-/// division by a term free of u and v, and activations of such terms. `depth` bounds the
-/// search through the e-graph's cycles.
+/// Is the class of finite expectation under any Gaussian in u and v ([`growth::tame`]).
 fn tame(egraph: &MathGraph, id: Id, depth: usize) -> bool {
-    if depth == 0 {
-        return false;
-    }
-    let uv = |c: &Id| {
+    let uv = |c: Id| {
         GAUSS_VARS
             .iter()
-            .any(|x| egraph[*c].data.free.contains(&egg::Symbol::from(*x)))
+            .any(|x| egraph[c].data.free.contains(&egg::Symbol::from(*x)))
     };
-    let t = |c: &Id| tame(egraph, *c, depth - 1);
-    egraph[id].nodes.iter().any(|n| match n {
-        Math::Num(_) | Math::Symbol(_) => true,
-        Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) => t(a) && t(b),
-        Math::Div([a, b]) => t(a) && !uv(b),
-        Math::Pow([a, k]) => {
-            t(a) && egraph[*k]
-                .data
-                .constant
-                .as_ref()
-                .is_some_and(|q| q.0.is_integer() && !q.0.is_negative())
-        }
-        Math::Neg(a)
-        | Math::Relu(a)
-        | Math::Step(a)
-        | Math::Abs(a)
-        | Math::Erf(a)
-        | Math::Sin(a)
-        | Math::Cos(a)
-        | Math::Tanh(a)
-        | Math::Sigmoid(a)
-        | Math::Softplus(a)
-        | Math::Gelu(a) => t(a),
-        _ => false,
-    })
+    let variable = |c: Id| {
+        egraph[c].nodes.iter().any(|n| {
+            n.symbol()
+                .is_some_and(|s| GAUSS_VARS.iter().any(|x| s == egg::Symbol::from(*x)))
+        })
+    };
+    let x = super::growth::Variables {
+        depends: &uv,
+        variable: &variable,
+    };
+    super::growth::tame(egraph, id, depth, &x)
 }
 
 /// Linearity: gauss(a, b, c; f + g) = gauss(a, b, c; f) + gauss(a, b, c; g), for a covariance
-/// and f, g of polynomial growth (both expectations finite, [`tame`]).
+/// and f, g of finite expectation ([`tame`]).
 fn split(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let (a, b, c) = (s[var("?a")], s[var("?b")], s[var("?c")]);
     let (f, g) = (s[var("?f")], s[var("?g")]);

@@ -4,6 +4,7 @@ pub mod algebra;
 pub mod calculus;
 pub mod expectation;
 pub mod gaussian;
+pub mod growth;
 pub mod matrices;
 pub mod piecewise;
 pub mod powers;
