@@ -106,6 +106,17 @@ fn bad_input_exits_2_with_file_line_and_column() {
         "{}",
         stderr(&o)
     );
+    // An expression without a value is an input error, never a number: acos just beyond 1 and
+    // the square root of a tiny negative number (ball arithmetic knows the argument's sign).
+    for expr in ["acos(1 + 1e-30)", "sqrt(-1e-30)", "asin(-2)"] {
+        let o = derive(&["eval", expr]);
+        assert_eq!(o.status.code(), Some(2), "{expr}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("has no value"),
+            "{expr}: {}",
+            stderr(&o)
+        );
+    }
     let o = derive(&["eval", "a", "--at", "a=1,a=2"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("given twice"), "{}", stderr(&o));
@@ -153,7 +164,17 @@ fn prove_and_eval_from_the_command_line() {
     // E[relu(u) relu(v)] against the arc-cosine closed form, ρ = 0.3/√2.
     let o = derive(&["eval", "gauss(1, 0.3, 2; relu(u)*relu(v))"]);
     assert_eq!(o.status.code(), Some(0));
-    let v: f64 = stdout(&o).trim().parse().unwrap();
+    // Printed with the allowance for rounding and quadrature error.
+    let out = stdout(&o);
+    let (value, allowance) = out.split_once(" ± ").expect("a value with its allowance");
+    let v: f64 = value.trim().parse().unwrap();
+    let allowance: f64 = allowance
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(allowance > 0.0 && allowance < 1e-10, "{out}");
     let rho: f64 = 0.3 / 2f64.sqrt();
     let pi = std::f64::consts::PI;
     let closed = 2f64.sqrt() / (2.0 * pi) * ((1.0 - rho * rho).sqrt() + (pi - rho.acos()) * rho);
@@ -346,6 +367,23 @@ fn eval_prints_what_it_knows() {
     // A leading minus is an expression, not an option.
     let o = derive(&["eval", "-pi"]);
     assert_eq!(stdout(&o).trim(), "-3.1415926535897931", "{}", stderr(&o));
+    // An integral with its limits reversed is the negated integral, with the same allowance
+    // (the adaptive bisection once tested its midpoint against a < m < b only).
+    let value_and_allowance = |expr: &str| -> (f64, f64) {
+        let o = derive(&["eval", expr]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = stdout(&o);
+        let (v, a) = out.split_once(" ± ").expect("a value with its allowance");
+        let a = a.split_whitespace().next().unwrap();
+        (v.trim().parse().unwrap(), a.parse().unwrap())
+    };
+    let e1 = std::f64::consts::E - 1.0;
+    let (forward, a1) = value_and_allowance("integral(s in 0..1, exp(s)*sin(40*s)^2)");
+    let (backward, a2) = value_and_allowance("integral(s in 1..0, exp(s)*sin(40*s)^2)");
+    assert_eq!(forward, -backward);
+    assert_eq!(a1, a2);
+    let (v, a) = value_and_allowance("integral(s in 1..0, exp(s))");
+    assert!((v + e1).abs() <= a && a < 1e-10, "{v} ± {a}");
     let o = derive(&[
         "prove",
         "min(a, b)",

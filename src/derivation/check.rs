@@ -694,10 +694,28 @@ pub fn check_link_with(
             step: &step,
             ..*link
         };
+        // The declarations as they read under the convention: index ranges with its values.
+        let under_d;
+        let under_ctx;
+        let (d_read, ctx_read) = if u.ranges.is_empty() {
+            (d, ctx)
+        } else {
+            let mut changed = d.clone();
+            for (sym, kind) in &u.ranges {
+                for (s, k) in changed.symbols.iter_mut() {
+                    if s == sym {
+                        *k = kind.clone();
+                    }
+                }
+            }
+            under_d = changed;
+            under_ctx = context(&under_d);
+            (&under_d, &under_ctx)
+        };
         result.under = Some(Box::new(UnderResult {
             convention: u.convention.clone(),
             text: u.text.clone(),
-            result: check_sides(d, ctx, &read, draws),
+            result: check_sides(d_read, ctx_read, &read, draws),
         }));
     }
     result

@@ -232,6 +232,10 @@ pub struct Under {
     pub to: Term,
     /// The verdict the file expects under the convention.
     pub expect: Verdict,
+    /// The declarations whose index ranges the convention changes, as they read under it
+    /// (`i = "index in 1..m"` under m := 1 is an index in 1..1: sampled at i = 5 it refuted
+    /// a[i] = a[1], true for the one i there is).
+    pub ranges: Vec<(Symbol, Kind)>,
 }
 
 /// An expression of the file, parsed, with where it came from.
@@ -1503,8 +1507,8 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
                     name,
                     step.expect_under.as_ref(),
                     &conventions,
-                    from,
-                    &loaded.term,
+                    (from, &loaded.term),
+                    &symbols,
                 )?));
             } else if let Some(e) = &step.expect_under {
                 return Err(l
@@ -2442,8 +2446,8 @@ fn under(
     name: &Spanned<String>,
     expect: Option<&Spanned<String>>,
     conventions: &BTreeMap<String, Convention>,
-    from: &Term,
-    to: &Term,
+    (from, to): (&Term, &Term),
+    symbols: &[(Symbol, Kind)],
 ) -> Result<Under, InputError> {
     let Some(c) = conventions.get(name.get_ref()) else {
         let known: Vec<&str> = conventions.keys().map(String::as_str).collect();
@@ -2480,12 +2484,27 @@ fn under(
             ..t.clone()
         })
     };
+    let mut ranges = vec![];
+    for (sym, kind) in symbols {
+        if let Kind::Index(lo, hi) = kind {
+            let end = |e: &Expr| {
+                binders::substitute_values(e, &c.values, MAX_TERM_NODES)
+                    .map(|(e, _)| e)
+                    .map_err(|err| convention_error(l, name.span(), err))
+            };
+            let (lo2, hi2) = (end(lo)?, end(hi)?);
+            if (&lo2, &hi2) != (lo, hi) {
+                ranges.push((*sym, Kind::Index(lo2, hi2)));
+            }
+        }
+    }
     Ok(Under {
         convention: name.get_ref().clone(),
         text: c.text.clone(),
         from: read(from)?,
         to: read(to)?,
         expect,
+        ranges,
     })
 }
 

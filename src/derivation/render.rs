@@ -258,6 +258,16 @@ fn render_checks(
                 text(residual)
             );
         }
+        Some(Outcome::Exhausted {
+            stop: egg::StopReason::Other(why),
+            ..
+        }) => {
+            let _ = writeln!(
+                o,
+                "{pad}no proof: {why} ({} iterations, {} e-nodes)",
+                link.stats.iterations, link.stats.nodes
+            );
+        }
         Some(Outcome::Exhausted { stop, .. }) => {
             let _ = writeln!(
                 o,

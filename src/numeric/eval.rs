@@ -1433,6 +1433,9 @@ impl<'a> Evaluator<'a> {
         if a == b {
             return Ok(Value::exact(0.0));
         }
+        // ∫_b^a = −∫_a^b, evaluated as such: a reversed range gets the same nodes, value and
+        // allowance as the forward one (and both rules see their ranges in increasing order).
+        let (a, b, sign) = if a > b { (b, a, -1.0) } else { (a, b, 1.0) };
         // The range is cut where a subterm of the body that varies with the variable vanishes
         // (a kink of relu(s − c), the peak of exp(−10⁸·(s − 0.3)²), of exp(−10⁶·(sin s − ½)²)):
         // both rules crowd their nodes towards the ends of each piece, so a feature narrower
@@ -1559,7 +1562,7 @@ impl<'a> Evaluator<'a> {
             .error_estimate
             .max((out.integral - check.integral).abs());
         Ok(Value {
-            value: out.integral,
+            value: sign * out.integral,
             scale: magnitude + 1e12 * error,
             stderr: 0.0,
         })
@@ -2773,7 +2776,7 @@ impl<'a> Evaluator<'a> {
         };
         if let Some(p) = &program {
             self.charge(p.ops.len() as i128 * n as i128, || {
-                format!("{n} Monte Carlo samples")
+                format!("{n} Monte Carlo samples of {} operations each", p.ops.len())
             })?;
         }
         let seed = self.env.seed ^ 0x6d63_5eed;

@@ -143,6 +143,22 @@ fn np<T>(why: impl Into<String>) -> Result<T, NotPrecise> {
     Err(NotPrecise(why.into()))
 }
 
+/// How the reason of a term that has no value begins: the ball lies wholly outside a function's
+/// domain (acos(1 + 10⁻³⁰), sqrt of a negative ball), which f64, rounding the argument into the
+/// domain, would evaluate.
+pub const NO_VALUE: &str = "no value";
+
+fn no_value<T>(why: impl std::fmt::Display) -> Result<T, NotPrecise> {
+    Err(NotPrecise(format!("{NO_VALUE}: {why}")))
+}
+
+impl NotPrecise {
+    /// Is the term known to have no value (not merely beyond what balls can show)?
+    pub fn no_value(&self) -> bool {
+        self.0.starts_with(NO_VALUE)
+    }
+}
+
 /// The outcome of comparing two precise values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PreciseComparison {
@@ -562,6 +578,7 @@ impl<'a> Evaluator<'a> {
     fn positive(&self, a: &Precise, what: &str) -> Result<(), NotPrecise> {
         match self.sign(a) {
             Some(Ordering::Greater) => Ok(()),
+            Some(Ordering::Less) => no_value(format!("{what} of a negative number")),
             _ => np(format!("{what} of a ball that is not positive")),
         }
     }
@@ -646,6 +663,9 @@ impl<'a> Evaluator<'a> {
             a.mid.clone()
         };
         if abs > one {
+            if !a.contains(&one) && !a.contains(&-one.clone()) {
+                return no_value("asin/acos of a number outside [-1, 1]");
+            }
             return np("asin/acos outside [-1, 1]");
         }
         let l = if a.rad == 0.0 {

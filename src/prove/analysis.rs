@@ -20,6 +20,9 @@ pub struct Data {
     /// Symbols that occur free in some term of the class (an over-approximation: the union over
     /// the class's terms, which is the safe side for capture and independence checks).
     pub free: BTreeSet<Symbol>,
+    /// Some term of the class holds a δ node (an over-approximation, as `free`): a rule that
+    /// looks for δ(j, k) below a class skips the classes without one.
+    pub delta: bool,
 }
 
 /// The analysis, carrying the derivation's [`Context`] for rule conditions.
@@ -158,7 +161,15 @@ impl Analysis<Math> for MathAnalysis {
         } else {
             free_symbols(egraph, enode)
         };
-        Data { constant, free }
+        let delta = matches!(enode, Math::Delta(_))
+            || egg::Language::children(enode)
+                .iter()
+                .any(|c| egraph[*c].data.delta);
+        Data {
+            constant,
+            free,
+            delta,
+        }
     }
 
     fn merge(&mut self, a: &mut Data, b: Data) -> DidMerge {
@@ -174,7 +185,11 @@ impl Analysis<Math> for MathAnalysis {
         } else {
             a.free.union(&b.free).copied().collect()
         };
-        let merged = Data { constant, free };
+        let merged = Data {
+            constant,
+            free,
+            delta: a.delta || b.delta,
+        };
         let changed_a = merged != *a;
         let changed_b = merged != b;
         *a = merged;

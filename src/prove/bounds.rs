@@ -60,24 +60,48 @@ fn add(a: &Option<BigRational>, b: &Option<BigRational>) -> Option<BigRational> 
     Some(a.as_ref()? + b.as_ref()?)
 }
 
-/// Interval product: all four ends needed, except for two intervals within [0, ∞).
+/// Interval product of bounds that may be open (±∞) at either end.
 fn mul(x: &Bounds, y: &Bounds) -> Bounds {
-    if let (Some(a), Some(b), Some(c), Some(d)) = (&x.lo, &x.hi, &y.lo, &y.hi) {
-        let p = [a * c, a * d, b * c, b * d];
-        let lo = p.iter().min().cloned();
-        let hi = p.iter().max().cloned();
-        return Bounds::new(lo, hi);
+    // An end is a number or ±∞ (None); the product's ends are the least and the greatest of
+    // the four products of ends, with 0·(±∞) = 0 (an end 0 is attained, and the products of
+    // 0 with values growing without bound stay 0). Half-bounded factors keep a bound where
+    // their signs decide it: −10⁶ × [0, ∞) ⊆ (−∞, 0].
+    #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+    enum End {
+        NegInf,
+        At(BigRational),
+        PosInf,
     }
-    match (&x.lo, &y.lo) {
-        (Some(a), Some(c)) if !a.is_negative() && !c.is_negative() => {
-            let hi = match (&x.hi, &y.hi) {
-                (Some(b), Some(d)) => Some(b * d),
-                _ => None,
-            };
-            Bounds::new(Some(a * c), hi)
+    let lo = |v: &Option<BigRational>| v.clone().map_or(End::NegInf, End::At);
+    let hi = |v: &Option<BigRational>| v.clone().map_or(End::PosInf, End::At);
+    let times = |p: &End, q: &End| -> End {
+        let sign = |e: &End| match e {
+            End::NegInf => -1,
+            End::PosInf => 1,
+            End::At(v) if v.is_zero() => 0,
+            End::At(v) if v.is_negative() => -1,
+            End::At(_) => 1,
+        };
+        match (p, q) {
+            (End::At(a), End::At(b)) => End::At(a * b),
+            _ => match sign(p) * sign(q) {
+                0 => End::At(BigRational::zero()),
+                s if s < 0 => End::NegInf,
+                _ => End::PosInf,
+            },
         }
-        _ => Bounds::default(),
-    }
+    };
+    let ends = [
+        times(&lo(&x.lo), &lo(&y.lo)),
+        times(&lo(&x.lo), &hi(&y.hi)),
+        times(&hi(&x.hi), &lo(&y.lo)),
+        times(&hi(&x.hi), &hi(&y.hi)),
+    ];
+    let finite = |e: Option<&End>| match e {
+        Some(End::At(v)) => Some(v.clone()),
+        _ => None,
+    };
+    Bounds::new(finite(ends.iter().min()), finite(ends.iter().max()))
 }
 
 /// π's bounds.
@@ -349,4 +373,47 @@ pub fn certified(eg: &MathGraph, id: Id, strict: bool) -> Option<bool> {
         }
     })
     .then_some(bounder.used_cauchy_schwarz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(lo: Option<i64>, hi: Option<i64>) -> Bounds {
+        let r = |v: i64| BigRational::from_integer(v.into());
+        Bounds::new(lo.map(r), hi.map(r))
+    }
+
+    /// Products of intervals open at an end, against bounds worked out by hand, in both orders
+    /// (the first case had no bound before: −10³ × [0, ∞) was taken as unbounded both ways).
+    #[test]
+    fn products_of_half_open_intervals() {
+        let cases = [
+            (
+                b(Some(-1000), Some(-1000)),
+                b(Some(0), None),
+                b(None, Some(0)),
+            ),
+            (b(Some(0), Some(1)), b(Some(0), None), b(Some(0), None)),
+            (b(Some(-1), Some(1)), b(Some(0), None), b(None, None)),
+            (b(None, Some(2)), b(Some(3), Some(3)), b(None, Some(6))),
+            (b(None, Some(-1)), b(None, Some(-1)), b(Some(1), None)),
+            (b(Some(0), Some(0)), b(None, None), b(Some(0), Some(0))),
+            (
+                b(Some(2), Some(3)),
+                b(Some(-5), Some(4)),
+                b(Some(-15), Some(12)),
+            ),
+            (b(None, None), b(Some(1), Some(2)), b(None, None)),
+        ];
+        for (x, y, want) in cases {
+            let got = mul(&x, &y);
+            assert_eq!(
+                (got.lo.clone(), got.hi.clone()),
+                (want.lo.clone(), want.hi.clone())
+            );
+            assert_eq!(mul(&y, &x).lo, got.lo);
+            assert_eq!(mul(&y, &x).hi, got.hi);
+        }
+    }
 }

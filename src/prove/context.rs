@@ -69,6 +69,17 @@ impl Context {
         out
     }
 
+    /// Is `s` one of [`Context::reserved`] (without building the set)?
+    pub fn is_reserved(&self, s: Symbol) -> bool {
+        self.declared.contains(&s)
+            || self.random.contains(&s)
+            || self.positive.contains(&s)
+            || self.matrices.contains(&s)
+            || self.sizes.contains(&s)
+            || self.ranges.contains_key(&s)
+            || self.intervals.contains_key(&s)
+    }
+
     /// Is `s` known to be an integer: a size, an index, a declared integer, or a sum's index (as
     /// bound in the terms, or a canonical name `sum-alpha` gives one, unless an integral or a
     /// gauss binds that name too)?
@@ -78,7 +89,7 @@ impl Context {
             || self.integers.contains(&s)
             || self.sum_bound.contains(&s)
             || (!self.other_bound.contains(&s)
-                && !self.reserved().contains(&s)
+                && !self.is_reserved(s)
                 && crate::prove::theories::sums::is_canonical(s))
     }
 

@@ -171,7 +171,7 @@ pub fn prove(
         })?;
     let (lhs, rhs) = (&renamed[0], &renamed[1]);
     let (l, r) = (runner.roots[0], runner.roots[1]);
-    if runner.egraph.find(l) == runner.egraph.find(r) {
+    if !refused(&runner) && runner.egraph.find(l) == runner.egraph.find(r) {
         let mut explanation = runner.explain_equivalence(lhs, rhs);
         let flat = explanation.make_flat_explanation().clone();
         return Ok((Outcome::Proved(steps(&flat)), stats));
@@ -214,6 +214,9 @@ pub fn prove_bound(
         super::bounds::certified(eg, roots[0], strict).is_some()
     })?;
     let root_id = runner.roots[0];
+    if refused(&runner) {
+        return Ok((None, stats));
+    }
     let Some(cauchy_schwarz) = super::bounds::certified(&runner.egraph, root_id, strict) else {
         return Ok((None, stats));
     };
@@ -247,6 +250,14 @@ pub fn prove_bound(
 
 /// A finished search: the runner, its figures and the renamed terms.
 type Searched = (Runner<Math, MathAnalysis>, Stats, Vec<Expr>);
+
+/// How the stop reason of a search that was not run begins.
+const REFUSED: &str = "not rewritten";
+
+/// Was the search refused before it ran (its terms may have no value)?
+fn refused(runner: &Runner<Math, MathAnalysis>) -> bool {
+    matches!(&runner.stop_reason, Some(StopReason::Other(why)) if why.starts_with(REFUSED))
+}
 
 /// One e-graph search: the terms, with bound indices renamed apart from every declared and free
 /// name first (so that a fact the context states about a name — its range, randomness,
@@ -297,6 +308,24 @@ fn search(
         .with_scheduler(egg::SimpleScheduler);
     for t in &renamed {
         runner = runner.with_expr(t);
+    }
+    // Terms that may have no value are not rewritten (see growth::undefined_expectation).
+    if let Some(id) = super::theories::growth::undefined_expectation(&runner.egraph) {
+        let term = crate::expr::text(
+            &egg::Extractor::new(&runner.egraph, egg::AstSize)
+                .find_best(id)
+                .1,
+        );
+        runner.stop_reason = Some(StopReason::Other(format!(
+            "{REFUSED}: {term} is not shown to have a finite mean, so the sides may have no value (rewriting would cancel it: 0·∞ = 0)"
+        )));
+        let stats = Stats {
+            iterations: 0,
+            nodes: runner.egraph.total_size(),
+            classes: runner.egraph.number_of_classes(),
+            time: start.elapsed(),
+        };
+        return Ok((runner, stats, renamed));
     }
     runner = runner
         .with_hook(move |r| {

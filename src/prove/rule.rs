@@ -120,9 +120,37 @@ pub fn pat(s: &str) -> Pattern<Math> {
 }
 
 /// A variable of a rule pattern.
-pub fn var(s: &str) -> Var {
-    s.parse()
-        .unwrap_or_else(|e| panic!("bad variable `{s}`: {e}"))
+pub fn var(s: &'static str) -> Var {
+    // Parsing interns the name under a global lock; computed rules ask for their variables at
+    // every match, so each name is parsed once per thread.
+    thread_local! {
+        static VARS: std::cell::RefCell<Vec<(&'static str, Var)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    VARS.with(|vars| {
+        let mut vars = vars.borrow_mut();
+        if let Some((_, v)) = vars.iter().find(|(n, _)| std::ptr::eq(*n, s) || *n == s) {
+            return *v;
+        }
+        let v: Var = s
+            .parse()
+            .unwrap_or_else(|e| panic!("bad variable `{s}`: {e}"));
+        vars.push((s, v));
+        v
+    })
+}
+
+/// The variable `?{prefix}{n}`, parsed once per thread (see [`var`]).
+fn numbered_var(prefix: &'static str, n: usize) -> Var {
+    thread_local! {
+        static VARS: std::cell::RefCell<std::collections::HashMap<(&'static str, usize), Var>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    VARS.with(|vars| {
+        *vars
+            .borrow_mut()
+            .entry((prefix, n))
+            .or_insert_with(|| format!("?{prefix}{n}").parse().expect("a valid variable"))
+    })
 }
 
 /// What a computed rule rewrites a match into.
@@ -229,7 +257,7 @@ impl PatBuilder {
         } else {
             self.prefix
         };
-        let v = var(&format!("?{prefix}{}", self.next));
+        let v = numbered_var(prefix, self.next);
         self.next += 1;
         self.subst.insert(v, egraph.find(id));
         self.bound.push((v, egraph.find(id)));

@@ -117,7 +117,7 @@ fn ftc(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     if !continuous_in(&f, crate::expr::binders::root(&f), x) {
         return None;
     }
-    let at = |end: &str| -> Option<crate::expr::Expr> {
+    let at = |end: &'static str| -> Option<crate::expr::Expr> {
         let map = std::collections::BTreeMap::from([(x, extract(egraph, s[var(end)]))]);
         crate::expr::binders::substitute_values(&f, &map, crate::limits::MAX_TERM_NODES)
             .ok()

@@ -47,7 +47,7 @@ fn entry(egraph: &MathGraph, id: Id) -> Option<(Symbol, Vec<Id>)> {
 /// ratio) and E[a·exp(b²)] have none, and splitting them proves 0·∞ = 0.
 ///
 /// [`growth::tame`]: super::growth::tame
-fn finite_mean(egraph: &MathGraph, factors: &[(Id, BigRational)]) -> bool {
+pub(super) fn finite_mean(egraph: &MathGraph, factors: &[(Id, BigRational)]) -> bool {
     let depends = |c: Id| !randoms(egraph, c).is_empty();
     let variable = |c: Id| entry(egraph, c).is_some();
     let x = super::growth::Variables {

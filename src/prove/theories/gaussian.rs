@@ -375,7 +375,7 @@ fn scale_out(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
 }
 
 /// Is the class of finite expectation under any Gaussian in u and v ([`growth::tame`]).
-fn tame(egraph: &MathGraph, id: Id, depth: usize) -> bool {
+pub(super) fn tame(egraph: &MathGraph, id: Id, depth: usize) -> bool {
     let uv = |c: Id| {
         GAUSS_VARS
             .iter()

@@ -20,7 +20,8 @@ pub struct Variables<'a> {
 /// Is the class a term whose expectation under any Gaussian is finite, by its form: free of the
 /// variables, a variable, +, −, ×, max, min, finite sums, powers with a non-negative integer exponent, division by a
 /// term free of the variables, functions of at most linear growth of such terms (relu, abs,
-/// erf, sin, …), and exp, cosh, sinh of an affine function of the variables. `depth` bounds
+/// erf, sin, …), exp, cosh, sinh of an affine function of the variables, and exp of a term
+/// bounded above. `depth` bounds
 /// the search through the e-graph's cycles.
 pub fn tame(egraph: &MathGraph, id: Id, depth: usize, x: &Variables) -> bool {
     if depth == 0 {
@@ -64,9 +65,19 @@ pub fn tame(egraph: &MathGraph, id: Id, depth: usize, x: &Variables) -> bool {
         // The generic activation stands for activations of at most linear growth (relu, erf,
         // tanh, softplus, gelu, …: those it is checked with), and its derivative for theirs.
         Math::Phi(a) | Math::DPhi(a) => t(a),
-        Math::Exp(a) | Math::Cosh(a) | Math::Sinh(a) => affine(egraph, *a, depth - 1, x),
+        Math::Exp(a) => affine(egraph, *a, depth - 1, x) || bounded_above(egraph, *a),
+        Math::Cosh(a) | Math::Sinh(a) => affine(egraph, *a, depth - 1, x),
         _ => false,
     })
+}
+
+/// Is the class bounded above wherever it is defined (−u², −10⁶(u − 3)²: exp of it is
+/// bounded)?
+fn bounded_above(egraph: &MathGraph, id: Id) -> bool {
+    crate::prove::bounds::Bounder::new(egraph)
+        .bounds(id)
+        .hi
+        .is_some()
 }
 
 /// Is the class an affine function of the variables (exp of it has every moment)?
@@ -86,5 +97,25 @@ fn affine(egraph: &MathGraph, id: Id, depth: usize, x: &Variables) -> bool {
         Math::Mul([p, q]) => (fixed(p) && a(q)) || (a(p) && fixed(q)),
         Math::Div([p, q]) => a(p) && fixed(q),
         _ => false,
+    })
+}
+
+/// The first class of `egraph` holding an expectation whose body is not shown to have a finite
+/// mean (E[1/b], gauss(1, 0, 1; exp(u²))): such a term may have no value, and the ring
+/// normal form would still cancel it (0·E[1/b] = 0, E[x] − E[x] = 0), so the prover does not
+/// rewrite terms that hold one.
+pub fn undefined_expectation(egraph: &MathGraph) -> Option<Id> {
+    egraph.classes().find_map(|c| {
+        c.nodes
+            .iter()
+            .any(|n| match n {
+                Math::Expect(x) => !super::expectation::finite_mean(
+                    egraph,
+                    &[(*x, num_rational::BigRational::from_integer(1.into()))],
+                ),
+                Math::Gauss([_, _, _, f]) => !super::gaussian::tame(egraph, *f, 12),
+                _ => false,
+            })
+            .then_some(c.id)
     })
 }

@@ -182,9 +182,9 @@ fn sum_product(egraph: &MathGraph, eclass: Id, _: &Subst) -> Option<Replacement>
     // The second sum's index must not occur free in the first body, and vice versa.
     let mut second_index = sj2;
     let body2 = if sj2 == sj1 || egraph[b1].data.free.contains(&sj2) {
-        let reserved = egraph.analysis.ctx.reserved();
+        let ctx = &egraph.analysis.ctx;
         let fresh = FRESH.iter().map(|s| Symbol::from(*s)).find(|s| {
-            !reserved.contains(s)
+            !ctx.is_reserved(*s)
                 && !occurs(&body1, *s)
                 && !occurs(&body2, *s)
                 && !egraph[eclass].data.free.contains(s)
@@ -429,6 +429,9 @@ fn scoped_path(
 ) -> Option<(Vec<(Math, usize)>, Expr)> {
     use egg::Language;
     let class = egraph.find(class);
+    if !egraph[class].data.delta {
+        return None; // no δ below
+    }
     for n in &egraph[class].nodes {
         if let Math::Sum([j, lo, hi, body]) = n {
             let Some(j) = symbol_of(egraph, *j) else {
@@ -477,7 +480,7 @@ fn swappable(eg: &mut MathGraph, _: Id, s: &Subst) -> bool {
     let (Some(i), Some(j)) = (symbol_of(eg, s[var("?i")]), symbol_of(eg, s[var("?j")])) else {
         return false;
     };
-    let free_of = |v: &str, x: Symbol| !eg[s[var(v)]].data.free.contains(&x);
+    let free_of = |v: &'static str, x: Symbol| !eg[s[var(v)]].data.free.contains(&x);
     i != j && free_of("?c", i) && free_of("?d", i) && free_of("?a", j) && free_of("?b", j)
 }
 
@@ -526,6 +529,13 @@ fn integer_valued(egraph: &MathGraph, id: Id, depth: usize) -> bool {
 /// Canonical bound-index names, tried in order.
 const CANONICAL: [&str; 8] = ["k", "l", "m", "p", "q", "r", "s", "t"];
 
+/// [`CANONICAL`] interned once (interning takes a global lock, and `sum-alpha` fires at every
+/// sum of every iteration).
+fn canonical_symbols() -> &'static [Symbol; 8] {
+    static SYMBOLS: std::sync::OnceLock<[Symbol; 8]> = std::sync::OnceLock::new();
+    SYMBOLS.get_or_init(|| CANONICAL.map(Symbol::from))
+}
+
 /// Is `s` a name [`sum_alpha`] gives a sum's index (one of [`CANONICAL`] or `k1`, `k2`, …)?
 pub fn is_canonical(s: Symbol) -> bool {
     let s = s.as_str();
@@ -542,13 +552,13 @@ pub fn is_canonical(s: Symbol) -> bool {
 fn sum_alpha(egraph: &MathGraph, _: Id, s: &Subst) -> Option<Replacement> {
     let j = symbol_of(egraph, s[var("?j")])?;
     let body = s[var("?body")];
-    let reserved = egraph.analysis.ctx.reserved();
+    let ctx = &egraph.analysis.ctx;
     let free = &egraph[body].data.free;
-    let c = CANONICAL
+    let c = canonical_symbols()
         .iter()
-        .map(|n| Symbol::from(*n))
+        .copied()
         .chain((1..).map(|k| Symbol::from(format!("k{k}"))))
-        .find(|c| !reserved.contains(c) && (*c == j || !free.contains(c)))?;
+        .find(|c| !ctx.is_reserved(*c) && (*c == j || !free.contains(c)))?;
     if c == j {
         return None;
     }
