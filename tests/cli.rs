@@ -25,7 +25,8 @@ fn check_by_id_and_by_path() {
 
 #[test]
 fn a_wrong_link_is_refuted_and_exits_1() {
-    let dir = std::env::temp_dir().join(format!("derive-cli-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("derive-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("mine.toml");
     std::fs::write(
@@ -406,7 +407,8 @@ fn eval_prints_what_it_knows() {
 /// a row marked not checkable, a row read under a convention, and a row no derivation cites.
 #[test]
 fn report_places_citations_on_rows() {
-    let dir = std::env::temp_dir().join(format!("derive-report-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("derive-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("derivations/wrong")).unwrap();
     std::fs::copy(

@@ -18,7 +18,8 @@ struct Run {
 }
 
 fn dir(test: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("derive-hostile-{}-{test}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("derive-hostile-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }

@@ -108,7 +108,8 @@ fn browser(chromium: &Path) -> Result<(), Failed> {
     let page = dir.join("report-test.html");
     std::fs::write(&page, &html).map_err(|e| e.to_string())?;
     let url = format!("file://{}", page.display());
-    let profile = std::env::temp_dir().join(format!("derive-chromium-{}", std::process::id()));
+    let profile = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("derive-chromium-{}", std::process::id()));
     let flags = [
         "--headless",
         "--no-sandbox",
@@ -217,7 +218,8 @@ fn strip_annotations_and_tags(s: &str) -> String {
 fn rows_on_one_line_have_distinct_labels() -> Result<(), Failed> {
     let rows: Vec<String> = (1..=28).map(|k| format!("x_{{{k}}} = {k}")).collect();
     let note = format!("Many rows.\n\n$$ {} $$\n", rows.join(" \\\\ "));
-    let path = std::env::temp_dir().join(format!("derive-many-rows-{}.txt", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("derive-many-rows-{}.txt", std::process::id()));
     std::fs::write(&path, note)?;
     let o = Command::new(env!("CARGO_BIN_EXE_derive"))
         .arg("report")

@@ -141,7 +141,7 @@ proptest! {
         let envs = [env(seed, a, b, c, s, n, idx.map(|x| x as f64))];
         for theory in Theory::ALL {
             for rule in theory.rules() {
-                let compared = check_rule(&rule, &envs).map_err(TestCaseError::fail)?;
+                let compared = check_rule(rule, &envs).map_err(TestCaseError::fail)?;
                 prop_assert!(compared > 0, "{}: no term pair was compared", rule.name);
             }
         }

@@ -582,7 +582,8 @@ by = ["expectation", "sums"]
 
 #[test]
 fn no_false_link_in_a_file_is_accepted() {
-    let dir = std::env::temp_dir().join(format!("derive-soundness-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("derive-soundness-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut accepted = vec![];
     for (id, body) in FILE_LIES {

@@ -6,7 +6,7 @@
 //! greater − lesser is minimised along each real symbol of the link in turn, for [`ROUNDS`]
 //! rounds of coordinate descent (a joint violation in two symbols is reached): a grid of [`GRID`]
 //! cells over a bracket (the declared interval; ×/÷ 10³ around the value for a positive symbol;
-//! ±10·(|x| + 1) for a real one; 1 to 10⁴ or more for a size), then golden-section refinement
+//! ±10·(|x| + 1) for a real one; 1 to 10⁶ or more for a size, on a logarithmic grid), then golden-section refinement
 //! around the grid's [`CELLS`] best local minima and the zeros of the sides' subterms (where a
 //! narrow well sits) (for an integer: grids zooming into the best cell,
 //! then every integer of the last). The zeros are also looked for beyond the bracket, about
@@ -41,6 +41,29 @@ pub const ROUNDS: usize = 3;
 /// Cells of the grid on which the sides' subterms are searched for zeros along a symbol (once
 /// per start and symbol).
 pub const FEATURE_GRID: usize = 128;
+
+/// Lowers the search's budget to half of what is left, for as long as it lives.
+struct HalfBudget(u64);
+
+impl HalfBudget {
+    fn new() -> Self {
+        let saved = BUDGET.get();
+        let spent = SPENT.get();
+        BUDGET.set(spent + saved.saturating_sub(spent) / 2);
+        HalfBudget(saved)
+    }
+}
+
+impl Drop for HalfBudget {
+    fn drop(&mut self) {
+        BUDGET.set(self.0);
+    }
+}
+
+/// How far a size is searched at least: 10⁶, the terms one evaluation may spend on a sum
+/// ([`crate::numeric::eval::TERM_BUDGET`]). Its grid is logarithmic and visited from the small
+/// sizes up, so the search's budget is spent on small sizes first.
+pub const SIZE_REACH: f64 = 1e6;
 
 /// Sum terms and polynomial products (the evaluator's [`crate::numeric::eval::TERM_BUDGET`]
 /// unit) that one search may spend: 5·10⁶, a few tenths of a second. A side with a double sum
@@ -268,6 +291,9 @@ struct Along {
     bracket: (f64, f64),
     zeros: Vec<f64>,
     domain: (f64, f64),
+    /// The first grid is logarithmic (a size: 1 to 10⁶ on a linear grid of 64 would step over
+    /// every size below 15,625).
+    log: bool,
 }
 
 /// The least margin along an integer symbol `s` over `lo..=hi`: grids that zoom into the best
@@ -288,14 +314,40 @@ fn minimise_integer(
     };
     let best =
         |xs: &mut dyn Iterator<Item = f64>| xs.filter_map(at).min_by(|a, b| a.0.total_cmp(&b.0));
+    // The best point of every grid so far: a zoom the budget cuts short keeps what the coarser
+    // grids found (Σⱼ 1/j ≤ 10 fails at the log grid's n = 15,000; its zoom ran out of terms).
     let zoomed = {
         let (mut lo, mut hi) = (lo, hi);
+        let mut found: Option<(f64, f64)> = None;
+        let keep = |found: &mut Option<(f64, f64)>, b: (f64, f64)| {
+            if found.is_none_or(|f| b.0 < f.0) {
+                *found = Some(b);
+            }
+        };
+        if along.log && lo >= 1.0 && hi / lo > GRID as f64 {
+            let ratio = (hi / lo).ppowf(1.0 / GRID as f64);
+            let xs: Vec<f64> = (0..=GRID)
+                .map(|i| (lo * ratio.ppowf(i as f64)).round().min(hi))
+                .collect();
+            let b = best(&mut xs.iter().copied())?;
+            keep(&mut found, b);
+            let i = xs.iter().position(|v| *v == b.1).unwrap_or(0);
+            (lo, hi) = (xs[i.saturating_sub(1)], xs[(i + 1).min(GRID)]);
+        }
         while hi - lo > GRID as f64 {
             let step = (hi - lo) / GRID as f64;
-            let (_, x) = best(&mut (0..=GRID).map(|i| (lo + step * i as f64).round()))?;
-            (lo, hi) = ((x - step).max(lo).floor(), (x + step).min(hi).ceil());
+            let Some(b) = best(&mut (0..=GRID).map(|i| (lo + step * i as f64).round())) else {
+                break;
+            };
+            keep(&mut found, b);
+            (lo, hi) = ((b.1 - step).max(lo).floor(), (b.1 + step).min(hi).ceil());
         }
-        best(&mut (lo as i64..=hi as i64).map(|i| i as f64))
+        if hi - lo <= GRID as f64 {
+            if let Some(b) = best(&mut (lo as i64..=hi as i64).map(|i| i as f64)) {
+                keep(&mut found, b);
+            }
+        }
+        found
     };
     // The integers around the zeros of the subterms (relu(1 − (n − 100)²) is non-zero at
     // n = 100 only, which a zooming grid of ties does not find).
@@ -795,6 +847,9 @@ fn search_inner(
                     None => domain(kind, range),
                 };
                 let f = zeros[i].get_or_insert_with(|| {
+                    // At most half of what is left: the grid along the axis needs the rest (the
+                    // features' grids over sizes up to FAR spent all of it on Σⱼ 1/j).
+                    let _half = HalfBudget::new();
                     features(
                         lhs,
                         rhs,
@@ -817,11 +872,17 @@ fn search_inner(
                     }
                     _ => (range, domain(kind, range)),
                 };
+                // A size's own grid reaches on to SIZE_REACH (its features' grids stay in the
+                // bracket: 128 sums of 10⁶ terms would spend the budget before the grid).
                 let along = Along {
                     axis: *axis,
-                    bracket: range,
+                    bracket: match kind {
+                        Kind::Size => (range.0, range.1.max(SIZE_REACH)),
+                        _ => range,
+                    },
                     zeros: f.clone(),
                     domain: dom,
+                    log: matches!(kind, Kind::Size),
                 };
                 let found = if integer {
                     minimise_integer(lhs, rhs, rel, &env, &along)

@@ -3316,8 +3316,13 @@ fn sign(x: f64) -> f64 {
 /// rounding, not an exact 0 (a comparison of such sides is left to ball arithmetic,
 /// `check::underflow_zone`; a jump at it is undecided). 1/(1 + a²)² at a = 10⁷⁸ is 0 in f64 and
 /// "equals" 0, which a strict inequality would count as a violation.
+///
+/// The same holds of a subnormal result (below 2⁻¹⁰²² in magnitude): f64's error model there is
+/// fl(x∘y) = (x∘y)(1 + δ) + η with |η| ≤ 2⁻¹⁰⁷⁵, an absolute error that no relative allowance
+/// covers; a scale of at least 2⁻¹⁰²² makes the allowance (2⁻⁵³ times the scale) cover η. x² at
+/// x = 8·10⁻¹⁶¹ is 6.9·10⁻³²⁰ to 3 digits, and √(x²)/|x| came out 1.22: Cauchy–Schwarz refuted.
 pub(crate) fn underflowed(mut v: Value, nonzero: bool) -> Value {
-    if v.value == 0.0 && nonzero {
+    if v.value.abs() < f64::MIN_POSITIVE && nonzero {
         v.scale = v.scale.max(f64::MIN_POSITIVE);
     }
     v

@@ -144,14 +144,14 @@ pub struct Stats {
 pub struct Unsound(pub String);
 
 /// Every rule of the given theories (algebra is always included).
-pub fn rules_for(theories: &[Theory]) -> Vec<Rule> {
+pub fn rules_for(theories: &[Theory]) -> Vec<&'static Rule> {
     let mut ts: Vec<Theory> = theories.to_vec();
     if !ts.contains(&Theory::Algebra) {
         ts.push(Theory::Algebra);
     }
     ts.sort();
     ts.dedup();
-    ts.into_iter().flat_map(Theory::rules).collect()
+    ts.into_iter().flat_map(|t| t.rules().iter()).collect()
 }
 
 /// Try to prove `lhs = rhs` with the rules of `theories` under `ctx`.

@@ -5,6 +5,7 @@ use egg::{
 };
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use super::analysis::{MathAnalysis, MathGraph};
 use crate::expr::{Expr, Math};
@@ -73,8 +74,19 @@ impl Theory {
         }
     }
 
-    /// The theory's rules.
-    pub fn rules(self) -> Vec<Rule> {
+    /// The theory's rules, built once per process (their patterns are parsed from text: that
+    /// was a tenth of the prover's time when every link built them again).
+    pub fn rules(self) -> &'static [Rule] {
+        static TABLES: [OnceLock<Vec<Rule>>; Theory::ALL.len()] =
+            [const { OnceLock::new() }; Theory::ALL.len()];
+        let i = Theory::ALL
+            .iter()
+            .position(|t| *t == self)
+            .expect("every theory is in ALL");
+        TABLES[i].get_or_init(|| self.build_rules())
+    }
+
+    fn build_rules(self) -> Vec<Rule> {
         use super::theories::*;
         match self {
             Theory::Algebra => algebra::rules(),

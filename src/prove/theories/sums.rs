@@ -440,7 +440,15 @@ fn scoped_path(
             if j == k {
                 continue; // a binder of k: below it, k is another index
             }
-            if !top && egraph.find(*lo) == range.0 && egraph.find(*hi) == range.1 {
+            // δ(j, k) as a factor needs a δ and k in the body (a cheap test before the
+            // body's normal form).
+            let body_data = &egraph[*body].data;
+            if !top
+                && body_data.delta
+                && body_data.free.contains(&k)
+                && egraph.find(*lo) == range.0
+                && egraph.find(*hi) == range.1
+            {
                 if let Some(reduced) = eliminate_delta(egraph, j, *body, &|x| x == k) {
                     return Some((vec![], reduced));
                 }
