@@ -118,6 +118,14 @@ fn bad_input_exits_2_with_file_line_and_column() {
             stderr(&o)
         );
     }
+    // The origin has no angle (f64's atan2(0, 0) = 0 was printed with an allowance of NaN).
+    let o = derive(&["eval", "atan2(0, x)", "--at", "x=0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("the origin has no angle"),
+        "{}",
+        stderr(&o)
+    );
     let o = derive(&["eval", "a", "--at", "a=1,a=2"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("given twice"), "{}", stderr(&o));

@@ -1009,12 +1009,22 @@ impl<'a> Evaluator<'a> {
             }
             Math::Atan2([a, b]) => {
                 let (y, x) = (self.value(e, *a)?, self.value(e, *b)?);
-                let r2 = x.value * x.value + y.value * y.value;
+                // The angle of the origin is no number (f64's 0 there came with an allowance
+                // of 0/0).
+                if x.value == 0.0 && y.value == 0.0 {
+                    return Err(EvalError::OutOfDomain(
+                        "atan2(0, 0): the origin has no angle".into(),
+                    ));
+                }
+                // ∂ atan2 = (x dy − y dx)/r², with r = hypot(x, y) taken without squaring
+                // (x² + y² underflows to 0 at 10⁻³⁰⁰).
+                let r = x.value.phypot(y.value);
+                let (cx, sy) = (x.value.abs() / r, y.value.abs() / r);
                 let v = y.value.patan2(x.value);
                 Value {
                     value: v,
-                    scale: v.abs() + (x.value.abs() * y.scale + y.value.abs() * x.scale) / r2,
-                    stderr: (x.value.abs() * y.stderr + y.value.abs() * x.stderr) / r2,
+                    scale: v.abs() + (cx * y.scale + sy * x.scale) / r,
+                    stderr: (cx * y.stderr + sy * x.stderr) / r,
                 }
             }
             Math::Phi(a) | Math::DPhi(a) => {
