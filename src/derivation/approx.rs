@@ -370,6 +370,12 @@ pub fn study(
         .collect();
     let far = super::violation::feature_points(d, lhs, rhs, symbol, &bases);
     bases.extend(far);
+    // And where the sides differ most at a step well inside the study (an error term on a
+    // narrow band of another symbol that no subterm's zero marks).
+    if let Some(&(below, start)) = sides.first() {
+        let h = step(toward, start, below, integer, steps_n / 2, 0);
+        bases.extend(super::violation::widest_gap(d, lhs, rhs, symbol, h));
+    }
     'sides: for &(below, start) in &sides {
         for (k, base) in bases.iter().enumerate() {
             let point = study_point(&setting, base.clone(), below, start, k);

@@ -84,6 +84,10 @@ thread_local! {
     /// The first point of the running search where a jump's side was not known in f64 and ball
     /// arithmetic could not tell it either (sign(sin(πn/1000)) at n = 1000).
     static UNDECIDED: std::cell::RefCell<Option<Env>> = const { std::cell::RefCell::new(None) };
+    /// Where the running search found its violation.
+    static FOUND_AT: std::cell::RefCell<Option<Env>> = const { std::cell::RefCell::new(None) };
+    /// The running search stays within its brackets (no zeros or magnitudes beyond them).
+    static NEAR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Evaluates `e` at `env` for the search, within its budget.
@@ -482,6 +486,10 @@ fn features(
         })
     };
     let mut out = cuts((lo, hi));
+    if NEAR.get() {
+        out.retain(|z| (dlo..=dhi).contains(z));
+        return out;
+    }
     // About decades beyond the bracket, each its own grid (one linear grid over 10⁴..10¹⁵
     // would put every zero below 10¹³ in its first cell); their ends ([`WIDEN`]) stay off round
     // numbers, where a zero on a grid's end would be seen by neither grid.
@@ -597,6 +605,41 @@ fn beyond(zeros: &[f64], (dlo, dhi): (f64, f64), integer: bool) -> Vec<f64> {
     .map(|x| if integer { x.round() } else { x })
     .filter(|x| x.is_finite() && (dlo..=dhi).contains(x))
     .collect()
+}
+
+/// A point where the sides differ most, as far as a search within the brackets reaches, with
+/// `fixed` held at `value` (set to `value` in the point returned), if the sides differ beyond
+/// their tolerance there. An order study adds it to its points: an error term on a narrow band
+/// of another symbol (t·e^(−10⁶(a − 0.3)² − 1) beside an O(t²) error), written with no subterm
+/// that vanishes there, is met neither by random points nor by [`feature_points`]. The search
+/// stays within the brackets of the sampled values (no magnitudes beyond them): far out, the
+/// difference is largest where the study is not yet asymptotic (e^(−kt) ≈ 1 − kt at k = 10¹²).
+pub fn widest_gap(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    fixed: Symbol,
+    value: f64,
+) -> Option<Env> {
+    use crate::expr::{Constant, Math};
+    let q = num_rational::BigRational::from_float(value)?;
+    let mut c = Expr::default();
+    c.add(Math::Num(Constant(q)));
+    let values = std::collections::BTreeMap::from([(fixed, c)]);
+    let at = |e: &Expr| {
+        crate::expr::binders::substitute_values(e, &values, 100_000)
+            .ok()
+            .map(|(e, _)| e)
+    };
+    let (l, r) = (at(lhs)?, at(rhs)?);
+    FOUND_AT.with(|f| f.borrow_mut().take());
+    NEAR.set(true);
+    let found = search_all(d, &l, &r, Relation::Eq).found;
+    NEAR.set(false);
+    found?;
+    let mut env = FOUND_AT.with(|f| f.borrow_mut().take())?;
+    env.scalars.insert(fixed, value);
+    Some(env)
 }
 
 /// How many points [`feature_points`] gives at most.
@@ -907,6 +950,7 @@ fn search_inner(
                 // A strict inequality fails where the sides are equal, too.
                 if m < 0.0 || m == 0.0 && matches!(rel, Relation::Lt | Relation::Gt) {
                     if let Some(p) = violated(d, lhs, rhs, rel, &env, &used) {
+                        FOUND_AT.with(|f| *f.borrow_mut() = Some(env.clone()));
                         return Some(p);
                     }
                 }
