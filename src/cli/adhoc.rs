@@ -371,8 +371,8 @@ pub fn run_eval(
     if let Err(why) = &precise {
         // The argument lies wholly outside a function's domain: f64 would round it into the
         // domain (acos(1 + 10⁻³⁰) = 0) and print a value there is not.
-        if why.no_value() {
-            return Err(CliError::Usage(format!("the expression has {}", why.0)));
+        if why.no_value {
+            return Err(CliError::Usage(format!("the expression has {}", why.why)));
         }
     }
     if let Ok(p) = precise {

@@ -136,27 +136,28 @@ pub struct Precise {
 
 /// Why a term was not evaluated precisely (the f64 path is used instead).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("not evaluated in high precision: {0}")]
-pub struct NotPrecise(pub String);
+#[error("not evaluated in high precision: {why}")]
+pub struct NotPrecise {
+    /// Why.
+    pub why: String,
+    /// The term has no value at all, not merely one beyond what balls can show: the ball lies
+    /// wholly outside a function's domain (acos(1 + 10⁻³⁰), sqrt of a negative ball), which
+    /// f64, rounding the argument into the domain, would evaluate.
+    pub no_value: bool,
+}
 
 fn np<T>(why: impl Into<String>) -> Result<T, NotPrecise> {
-    Err(NotPrecise(why.into()))
+    Err(NotPrecise {
+        why: why.into(),
+        no_value: false,
+    })
 }
-
-/// How the reason of a term that has no value begins: the ball lies wholly outside a function's
-/// domain (acos(1 + 10⁻³⁰), sqrt of a negative ball), which f64, rounding the argument into the
-/// domain, would evaluate.
-pub const NO_VALUE: &str = "no value";
 
 fn no_value<T>(why: impl std::fmt::Display) -> Result<T, NotPrecise> {
-    Err(NotPrecise(format!("{NO_VALUE}: {why}")))
-}
-
-impl NotPrecise {
-    /// Is the term known to have no value (not merely beyond what balls can show)?
-    pub fn no_value(&self) -> bool {
-        self.0.starts_with(NO_VALUE)
-    }
+    Err(NotPrecise {
+        why: format!("no value: {why}"),
+        no_value: true,
+    })
 }
 
 /// The outcome of comparing two precise values.
@@ -432,7 +433,10 @@ struct Evaluator<'a> {
 type Res = Result<Precise, NotPrecise>;
 
 fn fp_err(e: FpError) -> NotPrecise {
-    NotPrecise(format!("{e:?}"))
+    NotPrecise {
+        why: format!("{e:?}"),
+        no_value: false,
+    }
 }
 
 impl<'a> Evaluator<'a> {
