@@ -187,7 +187,9 @@ impl Env {
 /// and the checker retries the point at smaller sizes.
 pub const TERM_BUDGET: u64 = 1_000_000;
 
-pub use crate::precision::{MC_MAX_SHARE, MC_MAX_TOP_SHARE, MC_MIN_NONZERO, TOP};
+pub use crate::precision::{
+    mixture_scale, MC_MAX_SHARE, MC_MAX_TOP_SHARE, MC_MIN_NONZERO, MC_MIXTURE, TOP,
+};
 
 /// The share of Σ(x − mean)² carried by the [`TOP`] largest squared deviations.
 pub fn top_share(values: &[f64], mean: f64) -> f64 {
@@ -2773,9 +2775,6 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Value, EvalError> {
         let n = self.env.mc_samples.max(2);
         *nodes = n;
-        let (mut mean, mut m2, mut scale) = (0.0, 0.0, 0.0f64);
-        let mut nonzero = 0usize;
-        let mut values = Vec::with_capacity(n);
         // The integrand compiled once, its random entries drawn by key for each sample (the
         // same keyed normals the evaluator draws; their order does not matter); the budget is
         // charged for every sample's instructions.
@@ -2791,16 +2790,37 @@ impl<'a> Evaluator<'a> {
         }
         let seed = self.env.seed ^ 0x6d63_5eed;
         let hashes: Vec<u64> = keys.iter().map(|k| fnv(k.0.as_str(), seed)).collect();
+        // Defensive importance sampling over fixed entries: a share of the samples is drawn
+        // wider (`MC_MIXTURE`), each weighted by φ/q, q the mixture's density, so that a region
+        // far in the tails where the integrand is huge is sampled, and no weight exceeds
+        // 1/α₁ (the variance is at most that factor of plain sampling's).
+        let dim = keys.len() as f64;
+        let mixture = program.is_some() && !keys.is_empty();
+        let weight = |r2: f64| -> f64 {
+            // φ(x)/q(x) = 1 / Σ_c α_c s_c^(−d) exp(½|x|²(1 − 1/s_c²)), in logs.
+            let logs = MC_MIXTURE
+                .map(|(alpha, s)| alpha.pln() - dim * s.pln() + 0.5 * r2 * (1.0 - 1.0 / (s * s)));
+            let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = logs.iter().map(|l| (l - top).pexp()).sum();
+            (-(top + sum.pln())).pexp()
+        };
         let mut draws = vec![0.0; keys.len()];
         let mut stack = vec![];
         // One map for every sample, cleared between them (its capacity is kept).
         let mut drawn: HashMap<RvKey, f64> = HashMap::default();
+        // (value, weight, magnitude scale) of each sample.
+        let mut samples: Vec<(f64, f64, f64)> = Vec::with_capacity(n);
+        let mut nonzero = 0usize;
         for k in 0..n {
-            let v = if let Some(p) = &program {
+            let (v, w) = if let Some(p) = &program {
+                let s = if mixture { mixture_scale(k) } else { 1.0 };
+                let mut r2 = 0.0;
                 for ((d, key), h) in draws.iter_mut().zip(&keys).zip(&hashes) {
-                    *d = keyed_normal_from(*h, key, k as u64);
+                    *d = s * keyed_normal_from(*h, key, k as u64);
+                    r2 += *d * *d;
                 }
-                Ok(p.run(&draws, &mut stack, extra))
+                let w = if mixture { weight(r2) } else { 1.0 };
+                (Ok(p.run(&draws, &mut stack, extra)), w)
             } else {
                 drawn.clear();
                 self.sample = Some(drawn);
@@ -2808,7 +2828,7 @@ impl<'a> Evaluator<'a> {
                 let v = self.value(e, a);
                 drawn = self.sample.take().unwrap_or_default();
                 self.mc_k = None;
-                v
+                (v, 1.0)
             };
             let v = v?;
             if !v.value.is_finite() {
@@ -2822,37 +2842,39 @@ impl<'a> Evaluator<'a> {
             if v.scale != 0.0 {
                 nonzero += 1;
             }
-            values.push(v.value);
-            let d = v.value - mean;
-            mean += d / (k + 1) as f64;
-            m2 += d * (v.value - mean);
-            scale = scale.max(v.scale);
+            samples.push((v.value, w, v.scale));
         }
-        let var = m2 / (n - 1) as f64;
-        let stderr = (var / n as f64).sqrt();
         if nonzero < MC_MIN_NONZERO.min(n) {
             return Err(EvalError::Unsupported(format!(
                 "Monte Carlo estimate is degenerate ({nonzero} non-zero samples of {n}; at least {MC_MIN_NONZERO} needed)"
             )));
         }
+        // The self-normalised estimate Σwf/Σw (a constant integrand is estimated exactly, and
+        // two sides drawn at the same samples share their weights), its standard error by the
+        // delta method: √(Σ w²(f − μ)²)/Σw.
+        let wsum: f64 = samples.iter().map(|s| s.1).sum();
+        let mean = samples.iter().map(|s| s.0 * s.1).sum::<f64>() / wsum;
+        let scale = samples.iter().map(|s| s.2 * s.1).fold(0.0, f64::max);
+        // The deviations w·(f − μ), normalised to a mean weight of 1.
+        let norm = n as f64 / wsum;
+        let devs: Vec<f64> = samples.iter().map(|s| s.1 * norm * (s.0 - mean)).collect();
+        let m2: f64 = devs.iter().map(|d| d * d).sum();
+        let stderr = (m2 / (n as f64 * (n - 1) as f64)).sqrt();
         // Finite variance: neither one sample nor the few largest may dominate the sum of
         // squared deviations. Rounding-sized deviations of a
         // pathwise-zero difference are exempt.
         if m2 > (1e-12 * scale).powi(2) * n as f64 {
-            let largest = values
-                .iter()
-                .map(|v| (v - mean).powi(2))
-                .fold(0.0, f64::max);
+            let largest = devs.iter().map(|d| d * d).fold(0.0, f64::max);
             if largest > MC_MAX_SHARE * m2 {
                 return Err(EvalError::Divergent(format!(
-                    "one Monte Carlo sample of {n} carries {:.0}% of the variance: the estimator has no finite variance",
+                    "one Monte Carlo sample of {n} carries {:.0}% of the variance: the estimate is not reliable (the integrand has no finite variance, or a rare region that few samples reach carries it)",
                     100.0 * largest / m2
                 )));
             }
-            let top = top_share(&values, mean);
+            let top = top_share(&devs, 0.0);
             if top > MC_MAX_TOP_SHARE {
                 return Err(EvalError::Divergent(format!(
-                    "the {TOP} largest of {n} Monte Carlo samples carry {:.0}% of the variance: the estimator has no finite variance",
+                    "the {TOP} largest of {n} Monte Carlo samples carry {:.0}% of the variance: the estimate is not reliable (the integrand has no finite variance, or a rare region that few samples reach carries it)",
                     100.0 * top
                 )));
             }
