@@ -55,6 +55,13 @@ pub const ALPHA: f64 = 1e-4;
 pub const POINTS: usize = 12;
 /// How many of them take the edges of the declared domains (0, ±1, interval ends): 4.
 pub const EDGE_POINTS: usize = 4;
+/// The random point (odd, so its entries have unit scale) at which every seeded array, vector
+/// or matrix takes the entries of the first declared one of its kind (y drawn as x: parallel
+/// arrays, where (Σx_j y_j)² = Σx_j²·Σy_j²): independent draws never meet such equality cases.
+pub const ALIAS_POINT: usize = 5;
+/// The random point at which every seeded symbol's entries are all equal (x[i] = x[i + 1], a
+/// rank-one matrix, a singular covariance S = F·Fᵀ).
+pub const CONSTANT_POINT: usize = 7;
 /// Fewest points at which both sides must evaluate to finite values for a link to count as
 /// checked numerically: 8 of the 12 (two thirds). A link may be undefined on part of a wide
 /// domain (a root of a negative number, an overflow) but not on most of it: `proved` needs them

@@ -157,6 +157,9 @@ pub struct ApproxStudy {
     pub sides: Vec<bool>,
     /// Why some points were not evaluated (first reason).
     pub skipped: Option<String>,
+    /// A change of the sides along the parameter beyond the steps, nearer the limit, that the
+    /// study did not reach ([`super::violation::parameter_zeros`]): no `limit` then.
+    pub unseen: Option<String>,
 }
 
 impl ApproxStudy {
@@ -179,6 +182,7 @@ impl ApproxStudy {
             // with O(t²) (an O(t) error for a > 0, where e^(a/t) overflows) was a `limit` from
             // the points with a ≤ 0, where the error term is 0.
             && self.skipped.is_none()
+            && self.unseen.is_none()
     }
     /// The slope the order asks for, as a sentence.
     pub fn needed(&self) -> String {
@@ -348,6 +352,7 @@ pub fn study(
         points: vec![],
         sides: sides.iter().map(|s| s.0).collect(),
         skipped: None,
+        unseen: None,
     };
     let steps_n = match toward {
         Toward::Zero => STEPS_ZERO,
@@ -375,6 +380,35 @@ pub fn study(
     if let Some(&(below, start)) = sides.first() {
         let h = step(toward, start, below, integer, steps_n / 2, 0);
         bases.extend(super::violation::widest_gap(d, lhs, rhs, symbol, h));
+    }
+    // A subterm that changes sign along the parameter beyond the steps, nearer the limit
+    // (step(n − 10¹⁵) toward infinity, step(10⁻²⁰ − |t|) toward 0), switches on what the
+    // study has not seen: no verdict from the steps.
+    if let (Some(kind), Some(base)) = (kind.as_ref(), bases.first()) {
+        for &(below, start) in &sides {
+            let ends = (
+                step(toward, start, below, integer, 0, 0),
+                step(toward, start, below, integer, steps_n - 1, 0),
+            );
+            let studied = (ends.0.min(ends.1), ends.0.max(ends.1));
+            let zeros = super::violation::parameter_zeros(lhs, rhs, base, symbol, kind, studied);
+            let nearer = zeros.iter().copied().find(|z| match toward {
+                Toward::Zero => {
+                    *z != 0.0
+                        && (*z < 0.0) == below
+                        && z.abs() < studied.0.abs().min(studied.1.abs())
+                }
+                Toward::Infinity => *z > studied.1,
+            });
+            if let Some(z) = nearer {
+                out.unseen.get_or_insert(format!(
+                    "a subterm of the sides changes sign at {symbol} = {}, beyond the steps studied ({} … {}): the study cannot see the sides there",
+                    super::sample::fmt_num(z),
+                    super::sample::fmt_num(ends.0),
+                    super::sample::fmt_num(ends.1)
+                ));
+            }
+        }
     }
     'sides: for &(below, start) in &sides {
         for (k, base) in bases.iter().enumerate() {

@@ -157,7 +157,7 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
             "order_study",
             json!({"symbol": study.symbol.to_string(), "order": study.order,
                 "to": match study.toward { super::approx::Toward::Zero => "0", super::approx::Toward::Infinity => "inf" },
-                "points": points, "not_evaluated_because": study.skipped}),
+                "points": points, "not_evaluated_because": study.skipped, "not_decided_because": study.unseen}),
         );
     } else if let Some(study) = &ev.limit {
         search(&mut o, "width_study", limit(study));

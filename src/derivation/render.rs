@@ -453,6 +453,9 @@ fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
     if let Some(why) = &s.skipped {
         let _ = writeln!(o, "          some points not evaluated: {why}");
     }
+    if let Some(why) = &s.unseen {
+        let _ = writeln!(o, "          not decided: {why}");
+    }
 }
 
 fn render_study(o: &mut String, s: &super::limit::LimitEvidence) {

@@ -8,7 +8,9 @@ use super::file::{Derivation, Kind};
 use crate::numeric::activation::Activation;
 use crate::numeric::eval::{Env, Evaluator, MATRIX_DIM};
 
-pub use crate::precision::{DECADES, EDGE_POINTS, MAX_SHRINK, MAX_SIZE, MC_SAMPLES, POINTS};
+pub use crate::precision::{
+    ALIAS_POINT, CONSTANT_POINT, DECADES, EDGE_POINTS, MAX_SHRINK, MAX_SIZE, MC_SAMPLES, POINTS,
+};
 
 /// Concrete activations the generic `phi` stands for, cycled over the points: odd ones with
 /// φ(0) = 0 and ones with φ(0) ≠ 0 (sigmoid, softplus, cos), kinked and smooth.
@@ -248,6 +250,28 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
             }
         }
     }
+    // Structure between the seeded entries, which independent draws never meet: at one random
+    // point every seeded symbol takes the entries of the first declared one of its kind (arrays
+    // parallel: the equality case of Cauchy–Schwarz, (Σx_j y_j)² ≤ 0.99·Σx_j²·Σy_j² fails
+    // there); at another each one's entries are all equal (x[i] = x[i + 1], a rank-one matrix,
+    // a singular covariance S = F·Fᵀ). Both points have unit entry scales (k is odd).
+    if k == ALIAS_POINT {
+        let mut first: Vec<(&Kind, Symbol)> = vec![];
+        for (s, kind) in &d.symbols {
+            if !kind.is_seeded() {
+                continue;
+            }
+            match first.iter().find(|(k, _)| *k == kind) {
+                Some((_, x)) => {
+                    env.entry_alias.insert(*s, *x);
+                }
+                None => first.push((kind, *s)),
+            }
+        }
+    }
+    if k == CONSTANT_POINT && d.symbols.iter().any(|(_, kind)| kind.is_seeded()) {
+        env.constant_entries = true;
+    }
     // Indices last: their ranges depend on the sizes just drawn.
     let index_syms: Vec<(Symbol, &Kind)> = d
         .symbols
@@ -347,10 +371,11 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
         .collect();
     if !arrays.is_empty() {
         parts.push(format!(
-            "{} with seeded entries in {} (seed {})",
+            "{} with seeded entries in {} (seed {}{})",
             names(&arrays),
             entry_range(env, &arrays),
-            env.seed
+            env.seed,
+            structure(env, &arrays)
         ));
     }
     // Entries given a value of their own (the violation search moves single entries).
@@ -369,16 +394,32 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
         .collect();
     if !matrices.is_empty() {
         parts.push(format!(
-            "{} as seeded {MATRIX_DIM}×{MATRIX_DIM} matrices with entries in {} (seed {}; a matrix side M is shown as uᵀMv for seeded vectors u, v)",
+            "{} as seeded {MATRIX_DIM}×{MATRIX_DIM} matrices with entries in {} (seed {}{}; a matrix side M is shown as uᵀMv for seeded vectors u, v)",
             names(&matrices),
             entry_range(env, &matrices),
-            env.seed
+            env.seed,
+            structure(env, &matrices)
         ));
     }
     if let Some(phi) = env.phi.filter(|_| shown(&Symbol::from("phi"))) {
         parts.push(format!("phi={phi}"));
     }
     parts.join(", ")
+}
+
+/// The structure between seeded entries at `env`, said after the seed: `; y = x` where y takes
+/// x's entries, `; each with all entries equal` where they are constant.
+fn structure(env: &Env, symbols: &[Symbol]) -> String {
+    let mut out = String::new();
+    for s in symbols {
+        if let Some(x) = env.entry_alias.get(s) {
+            out.push_str(&format!("; {s} drawn as {x}"));
+        }
+    }
+    if env.constant_entries {
+        out.push_str("; each with all entries equal");
+    }
+    out
 }
 
 fn names(symbols: &[Symbol]) -> String {

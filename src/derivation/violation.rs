@@ -493,16 +493,19 @@ fn features(
     // About decades beyond the bracket, each its own grid (one linear grid over 10⁴..10¹⁵
     // would put every zero below 10¹³ in its first cell); their ends ([`WIDEN`]) stay off round
     // numbers, where a zero on a grid's end would be seen by neither grid.
+    // Each grid starts a little inside the one before (`SEAM`): a zero on the node where two
+    // grids meet is an end of both, and a grid sees sign changes inside it only (n − 10¹⁵ sat
+    // on the seam at FAR and was seen by neither).
     let mut edge = hi.max(1.0);
     while edge < FAR.min(dhi) {
         let next = (edge * WIDEN).min(dhi).min(FAR);
-        out.extend(cuts((edge, next)));
+        out.extend(cuts((edge * SEAM, next)));
         edge = next;
     }
     let mut edge = lo.min(-1.0);
     while edge > (-FAR).max(dlo) {
         let next = (edge * WIDEN).max(dlo).max(-FAR);
-        out.extend(cuts((next, edge)));
+        out.extend(cuts((next, edge * SEAM)));
         edge = next;
     }
     // The magnitudes the linear grids cannot resolve, log-spaced, on each side of 0 within the
@@ -535,9 +538,9 @@ fn features(
     // (Integers have no magnitudes below 1 but 0; beyond FAR they are whole doubles, exact
     // to 2⁵³ ≈ 9·10¹⁵ and integers beyond.)
     let magnitudes: &[(f64, f64)] = if integer {
-        &[(FAR, f64::INFINITY)]
+        &[(FAR * SEAM, f64::INFINITY)]
     } else {
-        &[(0.0, 1.0), (FAR, f64::INFINITY)]
+        &[(0.0, 1.0), (FAR * SEAM, f64::INFINITY)]
     };
     for &(mlo, mhi) in magnitudes {
         out.extend(log_cuts(1.0, (dlo.max(mlo), dhi.min(mhi))));
@@ -551,6 +554,10 @@ fn features(
     out.retain(|z| (dlo..=dhi).contains(z));
     out
 }
+
+/// Where a grid of [`features`] starts, as a fraction of the end of the grid before it: 0.99,
+/// so that the node two grids would share lies inside the later one.
+pub const SEAM: f64 = 0.99;
 
 /// The least magnitude the log-spaced grid of [`features`] reaches (its greatest is the
 /// inverse): 10⁻³⁰⁰, near the ends of f64's normal range.
@@ -641,6 +648,76 @@ pub fn widest_gap(
     env.scalars.insert(fixed, value);
     Some(env)
 }
+
+/// The zeros of the sides' subterms along the studied parameter `symbol` (of declared `kind`)
+/// at `base`, over its whole domain (log-spaced down to 10⁻³⁰⁰ and up to 10³⁰⁰): an order study
+/// that stops before such a zero (step(n − 10¹⁵), step(10⁻²⁰ − |t|)) has not seen the sides as
+/// they are nearer the limit.
+pub fn parameter_zeros(
+    lhs: &Expr,
+    rhs: &Expr,
+    base: &Env,
+    symbol: Symbol,
+    kind: &Kind,
+    studied: (f64, f64),
+) -> Vec<f64> {
+    SPENT.set(0);
+    BUDGET.set(SEARCH_TERMS);
+    let reach = Reach {
+        bracket: studied,
+        domain: domain(kind, studied),
+        integer: matches!(kind, Kind::Size | Kind::Integer),
+    };
+    let zeros = features(lhs, rhs, base, Axis::Value(symbol), reach, false);
+    // Only a sign change counts: a term that underflows to 0 (1/n² beyond 10¹⁵⁴) or overflows
+    // is rounding, not a change of the sides.
+    let mut terms: Vec<Expr> = vec![];
+    for side in [lhs, rhs] {
+        let root = crate::expr::binders::root(side);
+        let mentions = |i| crate::expr::binders::free_symbols(side, i).contains(&symbol);
+        for i in Evaluator::feature_subterms(side, root, mentions) {
+            terms.push(crate::expr::binders::subterm(side, i));
+        }
+    }
+    let at = |t: &Expr, x: f64| {
+        let mut e = base.clone();
+        e.scalars.insert(symbol, x);
+        evaluate(t, &e)
+            .map(|v| v.value)
+            .filter(|v| v.is_finite() && *v != 0.0)
+    };
+    // A term that already changes sign within the studied range (sin(log t), five periods
+    // between 0.1 and 10⁻¹⁶) is seen doing so; one of constant sign there that changes beyond
+    // it is not.
+    let (lo, hi) = (
+        studied.0.abs().min(studied.1.abs()),
+        studied.0.abs().max(studied.1.abs()),
+    );
+    let sign = studied.0.signum();
+    let steady = |t: &Expr| {
+        let (llo, lhi) = (lo.plog10(), hi.plog10());
+        let mut signs = (0..=STEADY_SAMPLES).filter_map(|k| {
+            let x = sign * 10f64.ppowf(llo + (lhi - llo) * k as f64 / STEADY_SAMPLES as f64);
+            at(t, x).map(f64::signum)
+        });
+        let first = signs.next();
+        signs.all(|s| Some(s) == first)
+    };
+    zeros
+        .into_iter()
+        .filter(|z| {
+            let (a, b) = (z - 1e-9 * z.abs(), z + 1e-9 * z.abs());
+            terms.iter().any(|t| match (at(t, a), at(t, b)) {
+                (Some(x), Some(y)) => x.signum() != y.signum() && steady(t),
+                _ => false,
+            })
+        })
+        .collect()
+}
+
+/// How many log-spaced points [`parameter_zeros`] tells from whether a term keeps its sign over
+/// the studied range: 64.
+const STEADY_SAMPLES: usize = 64;
 
 /// How many points [`feature_points`] gives at most.
 pub const FEATURE_POINTS: usize = 6;

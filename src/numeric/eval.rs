@@ -134,6 +134,13 @@ pub struct Env {
     /// point instead of the seeded one (the violation search moves single entries: x[2] = 0
     /// beside x[1] ≠ 0).
     pub entry_values: Vec<(Symbol, Vec<i64>, f64)>,
+    /// Seeded symbols whose entries are drawn as another's (`y → x`: y's entries are x's, times
+    /// y's own [`Env::entry_scale`]): points where arrays are parallel, the equality case of
+    /// Cauchy–Schwarz, which independent draws never meet.
+    pub entry_alias: HashMap<Symbol, Symbol>,
+    /// Every seeded symbol's entries are all equal (its seeded entry at index 1, …, 1): x[i] =
+    /// x[i + 1], a rank-one matrix, a singular covariance factor.
+    pub constant_entries: bool,
 }
 
 impl Env {
@@ -152,7 +159,20 @@ impl Env {
             .find(|(p, i, _)| *p == s && i[..] == idx[..])
         {
             Some((_, _, v)) => *v,
-            None => self.entry_scale(s) * array_entry(s, idx, self.seed),
+            None => {
+                let name = self.entry_alias.get(&s).copied().unwrap_or(s);
+                self.entry_scale(s) * self.entry_pattern(hash_of_name(name, self.seed), idx)
+            }
+        }
+    }
+
+    /// The seeded entry at `idx` of the symbol whose name hashes to `h`: at `idx`, or at
+    /// 1, …, 1 where the point's entries are constant ([`Env::constant_entries`]).
+    pub fn entry_pattern(&self, h: u64, idx: &[i64]) -> f64 {
+        if self.constant_entries {
+            entry_from_hash(h, &vec![1; idx.len()])
+        } else {
+            entry_from_hash(h, idx)
         }
     }
 
@@ -610,7 +630,7 @@ impl<'a> Evaluator<'a> {
                 // Every entry drawn on its own: a general matrix (not symmetric).
                 let (h, scale) = (self.name_hash(*s), self.env.entry_scale(*s));
                 let m = Matrix::from_fn(n, n, |i, j| {
-                    scale * entry_from_hash(h, &[i as i64, j as i64])
+                    scale * self.env.entry_pattern(h, &[i as i64, j as i64])
                 });
                 let sc = m.abs();
                 (m, sc, 0.0)
@@ -764,7 +784,8 @@ impl<'a> Evaluator<'a> {
         if let Some((_, h)) = self.name_hashes.iter().find(|(n, _)| *n == s) {
             return *h;
         }
-        let h = hash_of_name(s, self.env.seed);
+        let name = self.env.entry_alias.get(&s).copied().unwrap_or(s);
+        let h = hash_of_name(name, self.env.seed);
         self.name_hashes.push((s, h));
         h
     }
@@ -1102,7 +1123,7 @@ impl<'a> Evaluator<'a> {
                     return Ok(Value::exact(*v));
                 }
                 let h = self.name_hash(s);
-                Value::exact(self.env.entry_scale(s) * entry_from_hash(h, &idx))
+                Value::exact(self.env.entry_scale(s) * self.env.entry_pattern(h, &idx))
             }
             Math::Integral([v, lo, hi, body]) => self.integral(e, *v, *lo, *hi, *body)?,
             Math::Sum([v, lo, hi, body]) => {

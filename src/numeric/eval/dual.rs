@@ -382,7 +382,7 @@ mod tests {
             let t0 = match &what {
                 Moved::Symbol(t) => ev.lookup(*t).unwrap(),
                 Moved::Entry(s, idx) => {
-                    ev.env.entry_scale(*s) * super::super::entry_from_hash(ev.name_hash(*s), idx)
+                    ev.env.entry_scale(*s) * ev.env.entry_pattern(ev.name_hash(*s), idx)
                 }
             };
             let d = crate::numeric::diff::derivative(t0, None, |x| {
