@@ -218,6 +218,14 @@ pub const PROBE_FAR: [usize; 18] = [
 /// largest size of ordinary points ([`MAX_SIZE`]); the last three such widths (1009, 3163, 10007)
 /// still span a decade for the persistence test ([`PROBE_PERSIST`]).
 pub const PROBE_SUM_MAX: usize = 10_007;
+/// The largest width at which a deterministic term with a sum (no random entry) is evaluated
+/// beyond the study: 316,223, the last of [`PROBE_BEYOND`] within the evaluator's budget of 10⁶
+/// sum terms per side (1,000,003 is refused). 1/n·Σ_k step(k − 20000), 0 up to n = 20000 and
+/// tending to 1, was a `limit` when such terms stopped at [`PROBE_SUM_MAX`]; it is `unknown`
+/// (its step is undecided in f64 at k = 20000, and a width that cannot be evaluated is no
+/// evidence; `derivations/wrong/width_sum_beyond_the_probes.toml`). A term that switches on
+/// beyond 3·10⁵ is still not seen.
+pub const PROBE_SUM_DETERMINISTIC_MAX: usize = 316_223;
 /// A deterministic term that is 0 at the studied widths and not beyond refutes the limit only
 /// where it clearly does not shrink: above the resolution the claim needs at the three largest
 /// widths evaluated (a factor √10 apart), and either not smaller at the last than at the first

@@ -43,8 +43,9 @@
 //! studied width — one of its additive terms, a group of them ([`term_groups`]), or the exact
 //! mean the fit sees — is no evidence that it vanishes as n → ∞ (relu(n − 600)/n, or a
 //! polynomial with a root at each width, fit a = 0 ± 0). Before a study says `limit`, every such
-//! part is evaluated at [`PROBE_OFF_GRID`] and [`PROBE_BEYOND`] (parts with a sum up to
-//! [`PROBE_SUM_MAX`], further only once found nonzero; parts without a sum on to 10¹⁵,
+//! part is evaluated at [`PROBE_OFF_GRID`] and [`PROBE_BEYOND`] (random parts with a sum up to
+//! [`PROBE_SUM_MAX`], deterministic ones up to [`PROBE_SUM_DETERMINISTIC_MAX`], further only
+//! once found nonzero; parts without a sum on to 10¹⁵,
 //! [`PROBE_FAR`]); nonzero there, the study says `refuted`
 //! when the part is deterministic and does not shrink over its three largest widths
 //! ([`PROBE_PERSIST`]), `unknown` otherwise, naming the part and the width. Links whose parts are
@@ -122,7 +123,8 @@ use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
 use crate::precision::{
-    CANCEL_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_FAR, PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_MAX,
+    CANCEL_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_FAR, PROBE_OFF_GRID, PROBE_PERSIST,
+    PROBE_SUM_DETERMINISTIC_MAX, PROBE_SUM_MAX,
 };
 
 pub use crate::precision::{FLOOR_REL, LEVEL, MAX_DRAW_FACTOR, RESOLUTION_REL, SEEDS, WIDTHS};
@@ -969,10 +971,14 @@ fn beyond_widths(
     };
     for p in &parts {
         let p = p.clone();
-        let cap = if prober.summed(&p) {
-            PROBE_SUM_MAX
-        } else {
-            usize::MAX
+        // A deterministic term with a sum costs about n evaluations: it is followed as far as
+        // the evaluator's budget allows (3·10⁵); 1/n·Σ_k step(k − 20000) is 0 up to n = 20000
+        // and tends to 1. Random parts and exact means (Σ over n random entries) stop at
+        // PROBE_SUM_MAX.
+        let cap = match &p {
+            _ if !prober.summed(&p) => usize::MAX,
+            Probe::Terms(_) if !prober.random(&p) => PROBE_SUM_DETERMINISTIC_MAX,
+            _ => PROBE_SUM_MAX,
         };
         let far: &[usize] = if cap == usize::MAX { &PROBE_FAR } else { &[] };
         let probe_widths = PROBE_OFF_GRID
