@@ -1543,13 +1543,25 @@ impl<'a> Evaluator<'a> {
         // (which a tall narrow peak inflates until any value passes).
         let mut magnitude = 0.0;
         for w in cuts.windows(2) {
-            let o = quadrature::double_exponential::integrate(f, w[0], w[1], 1e-14);
+            // The rule's target error is absolute: relative to the piece's magnitude (1e-14 of
+            // it), or ∫ over 0..10⁻¹⁴ of 1 stops at its first level with an error estimate of
+            // 3·10⁻⁶ of the value, and an iterated integral ∫₀¹∫₀ˢ dr ds was not evaluated.
+            let m = quadrature::double_exponential::integrate(|x| at(x, true), w[0], w[1], 1e-10)
+                .integral
+                .abs();
+            let m = quadrature::double_exponential::integrate(
+                |x| at(x, true),
+                w[0],
+                w[1],
+                (1e-10 * m).max(f64::MIN_POSITIVE),
+            )
+            .integral
+            .abs();
+            magnitude += m;
+            let target = (1e-14 * m).max(f64::MIN_POSITIVE);
+            let o = quadrature::double_exponential::integrate(f, w[0], w[1], target.min(1e-14));
             out.integral += o.integral;
             out.error_estimate += o.error_estimate;
-            magnitude +=
-                quadrature::double_exponential::integrate(|x| at(x, true), w[0], w[1], 1e-10)
-                    .integral
-                    .abs();
         }
         // The second rule: adaptive Gauss–Kronrod over the same pieces (it does not sample the
         // ends either, where a cut may sit on a peak, and it fails where its bisection reaches
