@@ -129,6 +129,22 @@ fn bad_input_exits_2_with_file_line_and_column() {
     let o = derive(&["eval", "a", "--at", "a=1,a=2"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("given twice"), "{}", stderr(&o));
+    // A matrix is shown as uᵀMv for seeded u, v and said to be one (it was printed as a plain
+    // number), and mexp of a scalar is a shape error at its position (it printed 5.089).
+    for expr in ["I", "mexp(A) @ A"] {
+        let o = derive(&["eval", expr, "--decl", "A=matrix"]);
+        assert_eq!(o.status.code(), Some(0), "{expr}: {}", stderr(&o));
+        assert!(stdout(&o).contains("[a matrix M"), "{expr}: {}", stdout(&o));
+    }
+    let o = derive(&["eval", "2 + 3"]);
+    assert!(!stdout(&o).contains("matrix"), "{}", stdout(&o));
+    let o = derive(&["eval", "mexp(1)"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("<expr>:1:1: mexp takes a matrix"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = derive(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));

@@ -365,6 +365,25 @@ pub fn run_eval(
             return Err(CliError::Usage(format!("--at {name}: given twice")));
         }
     }
+    // A matrix has no single value to print: it is shown as the checker compares matrix sides,
+    // uᵀMv for seeded u, v, and said to be so; a shape error (mexp of a scalar, printed as
+    // 5.089) is an input error at its position.
+    let is_matrix = |s: Symbol| symbols.iter().any(|(x, k)| *x == s && *k == Kind::Matrix);
+    let mut matrix = "";
+    match crate::expr::shape::shape_of(&e, &is_matrix) {
+        Ok(crate::expr::shape::Shape::Matrix) => {
+            matrix = " [a matrix M, shown as the number uᵀMv for seeded vectors u, v, as checks compare matrix sides]";
+        }
+        Err(err) => {
+            let spans = parse_with_spans(expr).map(|(_, s)| s).unwrap_or_default();
+            let span = spans
+                .get(usize::from(err.at))
+                .cloned()
+                .unwrap_or(0..expr.len());
+            return Err(InputError::new("<expr>", expr, span, err.message, "here").into());
+        }
+        Ok(_) => {}
+    }
     // Ball arithmetic where the expression allows it: the value with a rigorous bound on its
     // error, (1 + 10⁻²⁰)^(10²⁰) = e where f64 says 1.
     let precise = crate::numeric::precise::eval(&e, &env, crate::numeric::precise::BITS);
@@ -389,9 +408,11 @@ pub fn run_eval(
             let r = p.rad;
             let shown = significant(v, digits);
             if r > 8.0 * f64::EPSILON * v.abs() {
-                super::out(&format!("{shown} ± {r:.2e} (128-bit ball arithmetic)\n"))?;
+                super::out(&format!(
+                    "{shown} ± {r:.2e} (128-bit ball arithmetic){matrix}\n"
+                ))?;
             } else {
-                super::out(&format!("{shown}\n"))?;
+                super::out(&format!("{shown}{matrix}\n"))?;
             }
             return Ok(());
         }
@@ -408,7 +429,7 @@ pub fn run_eval(
     }
     if v.stderr > 0.0 {
         super::out(&format!(
-            "{} ± {:.2e} (uncertainty: Monte Carlo standard error or differentiation error estimate)\n",
+            "{} ± {:.2e} (uncertainty: Monte Carlo standard error or differentiation error estimate){matrix}\n",
             significant(v.value, digits),
             v.stderr
         ))?;
@@ -428,7 +449,7 @@ pub fn run_eval(
             "f64 rounding bound"
         };
         super::out(&format!(
-            "{} ± {:.2e} ({what})\n",
+            "{} ± {:.2e} ({what}){matrix}\n",
             significant(v.value, digits),
             tol
         ))?;
