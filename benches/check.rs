@@ -91,6 +91,7 @@ fn main() {
                 Outcome::Proved(_) => "proved",
                 Outcome::NotDerivable { .. } => "saturated",
                 Outcome::Exhausted { .. } => "limit",
+                Outcome::Refused { .. } => "refused",
             };
             worst_ms = worst_ms.max(ms);
             worst_nodes = worst_nodes.max(stats.nodes);

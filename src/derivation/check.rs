@@ -849,9 +849,12 @@ fn residual_terms(a: &Expr, b: &Expr, ctx: &Context) -> Vec<(bool, Expr)> {
 /// proved equalities all the same.
 fn every_theory_residual(a: &Expr, b: &Expr, ctx: &Context) -> Option<Expr> {
     match prove(a, b, &Theory::ALL, ctx, Limits::refuted()) {
-        Ok((Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. }, _)) => {
-            Some(residual)
-        }
+        Ok((
+            Outcome::NotDerivable { residual }
+            | Outcome::Exhausted { residual, .. }
+            | Outcome::Refused { residual, .. },
+            _,
+        )) => Some(residual),
         _ => None,
     }
 }
@@ -1041,7 +1044,9 @@ pub(super) fn check_sides(
         evidence.undecided_jump = searched.jump;
     }
     if let (
-        Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. },
+        Outcome::NotDerivable { residual }
+        | Outcome::Exhausted { residual, .. }
+        | Outcome::Refused { residual, .. },
         false,
         Relation::Eq,
     ) = (&outcome, cex, step.rel)

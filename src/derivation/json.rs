@@ -139,6 +139,11 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
             "no_proof",
             json!({"stopped_by": "saturation", "residual": text(residual), "search": stats}),
         ),
+        Some(Outcome::Refused { why, .. }) => search(
+            &mut o,
+            "no_proof",
+            json!({"stopped_by": "not rewritten", "why": why, "search": stats}),
+        ),
         Some(Outcome::Exhausted { stop, .. }) => search(
             &mut o,
             "no_proof",

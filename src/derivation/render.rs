@@ -258,6 +258,13 @@ fn render_checks(
                 text(residual)
             );
         }
+        Some(Outcome::Refused { why, .. }) => {
+            let _ = writeln!(
+                o,
+                "{pad}no proof: not rewritten: {why} ({} iterations, {} e-nodes)",
+                link.stats.iterations, link.stats.nodes
+            );
+        }
         Some(Outcome::Exhausted {
             stop: egg::StopReason::Other(why),
             ..

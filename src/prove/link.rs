@@ -104,6 +104,14 @@ pub enum Outcome {
         /// Normal form of lhs − rhs, with atoms extracted as smallest terms.
         residual: Expr,
     },
+    /// The search was not run: a term may have no value (an expectation not shown to have a
+    /// finite mean), and rewriting would cancel it (0·∞ = 0). `why` names the term.
+    Refused {
+        /// Why the terms were not rewritten.
+        why: String,
+        /// lhs − rhs as written (no rewriting was done).
+        residual: Expr,
+    },
     /// A limit stopped the search first: the link may still be derivable with more room.
     Exhausted {
         /// egg's reason for stopping (iteration, e-node or time limit).
@@ -165,13 +173,13 @@ pub fn prove(
     // Bound indices are renamed apart from every declared and free name first, so that a fact
     // the context states about a name (its range, randomness, positivity) holds wherever the
     // name occurs in the e-graph, and no binder shadows another.
-    let (mut runner, stats, renamed) =
+    let (mut runner, stats, renamed, refused) =
         search(&[lhs, rhs], theories, ctx, limits, true, |eg, roots| {
             eg.find(roots[0]) == eg.find(roots[1])
         })?;
     let (lhs, rhs) = (&renamed[0], &renamed[1]);
     let (l, r) = (runner.roots[0], runner.roots[1]);
-    if !refused(&runner) && runner.egraph.find(l) == runner.egraph.find(r) {
+    if refused.is_none() && runner.egraph.find(l) == runner.egraph.find(r) {
         let mut explanation = runner.explain_equivalence(lhs, rhs);
         let flat = explanation.make_flat_explanation().clone();
         return Ok((Outcome::Proved(steps(&flat)), stats));
@@ -188,11 +196,12 @@ pub fn prove(
         let (pat, subst) = to_pattern(eg, &diff);
         instantiate(eg, &pat, &subst)
     };
-    let outcome = match runner.stop_reason {
-        Some(StopReason::Saturated) => Outcome::NotDerivable { residual },
-        Some(stop) => Outcome::Exhausted { stop, residual },
+    let outcome = match (refused, runner.stop_reason) {
+        (Some(why), _) => Outcome::Refused { why, residual },
+        (None, Some(StopReason::Saturated)) => Outcome::NotDerivable { residual },
+        (None, Some(stop)) => Outcome::Exhausted { stop, residual },
         // egg sets a stop reason whenever `run` returns; keep a total match all the same.
-        None => Outcome::Exhausted {
+        (None, None) => Outcome::Exhausted {
             stop: StopReason::Other("no stop reason".into()),
             residual,
         },
@@ -210,13 +219,14 @@ pub fn prove_bound(
     ctx: &Context,
     limits: Limits,
 ) -> Result<(Option<Vec<Step>>, Stats), Unsound> {
-    let (runner, stats, _) = search(&[diff], theories, ctx, limits, false, move |eg, roots| {
-        super::bounds::certified(eg, roots[0], strict).is_some()
-    })?;
-    let root_id = runner.roots[0];
-    if refused(&runner) {
+    let (runner, stats, _, refused) =
+        search(&[diff], theories, ctx, limits, false, move |eg, roots| {
+            super::bounds::certified(eg, roots[0], strict).is_some()
+        })?;
+    if refused.is_some() {
         return Ok((None, stats));
     }
+    let root_id = runner.roots[0];
     let Some(cauchy_schwarz) = super::bounds::certified(&runner.egraph, root_id, strict) else {
         return Ok((None, stats));
     };
@@ -249,15 +259,9 @@ pub fn prove_bound(
 }
 
 /// A finished search: the runner, its figures and the renamed terms.
-type Searched = (Runner<Math, MathAnalysis>, Stats, Vec<Expr>);
-
-/// How the stop reason of a search that was not run begins.
-const REFUSED: &str = "not rewritten";
-
-/// Was the search refused before it ran (its terms may have no value)?
-fn refused(runner: &Runner<Math, MathAnalysis>) -> bool {
-    matches!(&runner.stop_reason, Some(StopReason::Other(why)) if why.starts_with(REFUSED))
-}
+/// The last is why the terms were not rewritten, if they were not (they may have no value; the
+/// runner then holds them as written).
+type Searched = (Runner<Math, MathAnalysis>, Stats, Vec<Expr>, Option<String>);
 
 /// One e-graph search: the terms, with bound indices renamed apart from every declared and free
 /// name first (so that a fact the context states about a name — its range, randomness,
@@ -316,16 +320,16 @@ fn search(
                 .find_best(id)
                 .1,
         );
-        runner.stop_reason = Some(StopReason::Other(format!(
-            "{REFUSED}: {term} is not shown to have a finite mean, so the sides may have no value (rewriting would cancel it: 0·∞ = 0)"
-        )));
+        let why = format!(
+            "{term} is not shown to have a finite mean, so the sides may have no value (rewriting would cancel it: 0·∞ = 0)"
+        );
         let stats = Stats {
             iterations: 0,
             nodes: runner.egraph.total_size(),
             classes: runner.egraph.number_of_classes(),
             time: start.elapsed(),
         };
-        return Ok((runner, stats, renamed));
+        return Ok((runner, stats, renamed, Some(why)));
     }
     runner = runner
         .with_hook(move |r| {
@@ -346,7 +350,7 @@ fn search(
     if let Some(msg) = runner.egraph.analysis.contradiction.clone() {
         return Err(Unsound(msg));
     }
-    Ok((runner, stats, renamed))
+    Ok((runner, stats, renamed, None))
 }
 
 /// A pattern with its variables replaced by smallest terms of their classes.
