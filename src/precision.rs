@@ -95,18 +95,9 @@ pub const MC_SAMPLES: usize = 20_000;
 /// the event has probability 10⁻⁷ and no sample reached it; the s = 2.5 component reaches it in
 /// ~2% of its draws, the s = 6 one reaches a + b + c > 15 (probability 2·10⁻¹⁸) in ~7%
 /// (`derivations/wrong/rare_joint_events.toml`). Components are assigned by sample number
-/// ([`mixture_scale`]), so their counts are exact and two sides share their samples.
+/// (`numeric::eval::mixture_scale`: of every ten samples, as many tenths as each share), so
+/// their counts are exact and two sides share their samples.
 pub const MC_MIXTURE: [(f64, f64); 3] = [(0.7, 1.0), (0.2, 2.5), (0.1, 6.0)];
-
-/// The standard deviation sample `k` of a Monte Carlo run is drawn with: of every ten samples,
-/// seven at 1, two at 2.5 and one at 6 ([`MC_MIXTURE`]).
-pub fn mixture_scale(k: usize) -> f64 {
-    match k % 10 {
-        7 | 8 => MC_MIXTURE[1].1,
-        9 => MC_MIXTURE[2].1,
-        _ => MC_MIXTURE[0].1,
-    }
-}
 
 /// Fewest Monte Carlo samples with a non-zero integrand magnitude for an estimate to count: 100
 /// (fewer, and the standard error itself is not estimated reliably).

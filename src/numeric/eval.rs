@@ -207,9 +207,7 @@ impl Env {
 /// and the checker retries the point at smaller sizes.
 pub const TERM_BUDGET: u64 = 1_000_000;
 
-pub use crate::precision::{
-    mixture_scale, MC_MAX_SHARE, MC_MAX_TOP_SHARE, MC_MIN_NONZERO, MC_MIXTURE, TOP,
-};
+pub use crate::precision::{MC_MAX_SHARE, MC_MAX_TOP_SHARE, MC_MIN_NONZERO, MC_MIXTURE, TOP};
 
 /// The share of Σ(x − mean)² carried by the [`TOP`] largest squared deviations.
 pub fn top_share(values: &[f64], mean: f64) -> f64 {
@@ -308,6 +306,22 @@ fn fnv(s: &str, seed: u64) -> u64 {
         h = h.wrapping_mul(0x100000001b3);
     }
     h
+}
+
+/// The standard deviation Monte Carlo sample `k` is drawn with ([`MC_MIXTURE`]): of every ten
+/// samples, as many as each component's share in tenths, in the order of the components (seven
+/// at 1, two at 2.5, one at 6), so that the counts are exact and both sides of a link draw the
+/// same sample at the same scale.
+fn mixture_scale(k: usize) -> f64 {
+    let tenth = (k % 10) as f64 + 0.5;
+    let mut upto = 0.0;
+    for (share, s) in MC_MIXTURE {
+        upto += 10.0 * share;
+        if tenth < upto {
+            return s;
+        }
+    }
+    MC_MIXTURE[MC_MIXTURE.len() - 1].1
 }
 
 /// A hash of a symbol's name, the same every run (seeds derived from a name).
@@ -4239,6 +4253,18 @@ mod tests {
         let v = Evaluator::new(&env).eval(&e).unwrap();
         assert_eq!(v.value, 0.7);
         assert!(v.scale < 1.0, "{v:?}");
+    }
+
+    #[test]
+    fn mixture_samples_follow_the_shares() {
+        // Of every ten samples, as many at each scale as its share in tenths (a share changed in
+        // MC_MIXTURE without the sampler would weight samples by the wrong density).
+        for (share, s) in MC_MIXTURE {
+            let count = (0..1000).filter(|k| mixture_scale(*k) == s).count();
+            assert_eq!(count, (1000.0 * share).round() as usize, "scale {s}");
+        }
+        let total: f64 = MC_MIXTURE.iter().map(|c| c.0).sum();
+        assert!((total - 1.0).abs() < 1e-12, "shares sum to {total}");
     }
 
     #[test]
