@@ -86,7 +86,14 @@ fn bad_input_exits_2_with_file_line_and_column() {
 
     let o = derive(&["eval", "1/(x-1)", "--at", "x=1"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not finite"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no value at x=1"), "{}", stderr(&o));
+
+    // A function of 1/0 has no value either: atan(1/0) is not π/2, exp(−1/0) not 0.
+    for expr in ["atan(1/(x-1))", "exp(-1/(x-1)^2)", "tanh(0^(-1))"] {
+        let o = derive(&["eval", expr, "--at", "x=1"]);
+        assert_eq!(o.status.code(), Some(2), "{expr}");
+        assert!(stderr(&o).contains("no value"), "{expr}: {}", stderr(&o));
+    }
 
     let o = derive(&["eval", "2 *"]);
     assert_eq!(o.status.code(), Some(2));

@@ -420,6 +420,12 @@ pub fn run_eval(
     let v = Evaluator::new(&env)
         .eval(&e)
         .map_err(|err| CliError::Usage(format!("cannot evaluate: {err}")))?;
+    if v.value.is_nan() {
+        return Err(CliError::Usage(format!(
+            "no value at {} (NaN: outside a function's domain, or a division by 0)",
+            env_desc(&symbols, &env)
+        )));
+    }
     if !v.value.is_finite() {
         return Err(CliError::Usage(format!(
             "the value is not finite ({}) at {}",

@@ -456,6 +456,9 @@ fn judged(value: Result<Value, EvalError>, name: &str) -> Result<Value, PointErr
             "the {name}'s magnitude overflows at some points (rounding scale {}, standard error {}), so its accuracy is unknown there",
             v.scale, v.stderr
         ))),
+        Ok(v) if v.value.is_nan() => Err(PointError::Other(format!(
+            "the {name} has no value at some points (NaN: outside a function's domain, or a division by 0)"
+        ))),
         Ok(v) => Err(PointError::Other(format!(
             "the {name} is not finite ({}) at some points",
             v.value

@@ -353,7 +353,7 @@ fn render_checks(
     if let (Some(at), None) = (&ev.undecided_jump, ev.counterexample()) {
         let _ = writeln!(
             o,
-            "{pad}numeric: at {at} a jump's argument is within rounding of 0 and ball arithmetic cannot tell its side either: the relation is not decided there"
+            "{pad}numeric: at {at} a jump's argument is within rounding of 0 and ball arithmetic cannot tell its side either (its zero may lie between neighbouring doubles): the relation is not decided there"
         );
     }
     if let (Some((at, residual, value)), None) = (&ev.hidden_difference, ev.counterexample()) {

@@ -88,6 +88,21 @@ thread_local! {
     static FOUND_AT: std::cell::RefCell<Option<Env>> = const { std::cell::RefCell::new(None) };
     /// The running search stays within its brackets (no zeros or magnitudes beyond them).
     static NEAR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The running search's real symbols (not sizes, integers or indices): a point's value
+    /// stands for the reals up to its neighbouring doubles ([`crate::numeric::precise::eval_widened`]).
+    static REALS: std::cell::RefCell<Vec<Symbol>> = const { std::cell::RefCell::new(vec![]) };
+}
+
+/// Is a jump of `e` at `env` decided at the double but not for the reals beside it: its
+/// argument's zero lies between neighbouring doubles (sign(3a − 1) at the double nearest 1/3,
+/// where 3a − 1 = −5.6·10⁻¹⁷ exactly), so the jump itself is never evaluated?
+fn jump_between_doubles(e: &Expr, env: &Env) -> bool {
+    let reals = REALS.with(|r| r.borrow().clone());
+    if reals.is_empty() {
+        return false;
+    }
+    crate::numeric::precise::eval_widened(e, env, crate::numeric::precise::BITS, &reals)
+        .is_err_and(|np| np.why.contains("straddles 0"))
 }
 
 /// Evaluates `e` at `env` for the search, within its budget.
@@ -108,7 +123,7 @@ fn evaluate(e: &Expr, env: &Env) -> Option<crate::numeric::eval::Value> {
             .ok()
             .map(|p| crate::numeric::eval::Value::exact(p.to_f64()))
     });
-    if jump && out.is_none() {
+    if jump && (out.is_none() || jump_between_doubles(e, env)) {
         UNDECIDED.with(|u| {
             u.borrow_mut().get_or_insert_with(|| env.clone());
         });
@@ -826,20 +841,24 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
 /// Ball arithmetic decides where it can (1/(1 + a²)² at a = 10⁷⁸ is 10⁻³¹², not f64's 0).
 fn undecided_strict(lhs: &Expr, rhs: &Expr, env: &Env) -> bool {
     let bits = crate::numeric::precise::BITS;
-    let (l, r, cmp) = match crate::numeric::precise::compare_sides(lhs, rhs, env, bits) {
-        Ok((l, r, c)) => crate::numeric::precise::as_point(&l, &r, &c),
-        Err(_) => {
-            let (Ok(l), Ok(r)) = (Evaluator::new(env).eval(lhs), Evaluator::new(env).eval(rhs))
-            else {
-                return false;
-            };
-            // Beyond f64's range (as for a violation): not a rounding question.
-            if super::check::underflow_zone(l, r).is_some() {
-                return false;
+    // The reals between the point's neighbouring doubles count: (3a − 1)² > 0 at the double
+    // nearest 1/3 holds by 3·10⁻³³, and fails at 1/3.
+    let reals = REALS.with(|r| r.borrow().clone());
+    let (l, r, cmp) =
+        match crate::numeric::precise::compare_sides_widened(lhs, rhs, env, bits, &reals) {
+            Ok((l, r, c)) => crate::numeric::precise::as_point(&l, &r, &c),
+            Err(_) => {
+                let (Ok(l), Ok(r)) = (Evaluator::new(env).eval(lhs), Evaluator::new(env).eval(rhs))
+                else {
+                    return false;
+                };
+                // Beyond f64's range (as for a violation): not a rounding question.
+                if super::check::underflow_zone(l, r).is_some() {
+                    return false;
+                }
+                (l, r, compare(l, r, 1))
             }
-            (l, r, compare(l, r, 1))
-        }
-    };
+        };
     !cmp.statistical && cmp.tol > 0.0 && (l.value - r.value).abs() <= cmp.tol
 }
 
@@ -921,6 +940,19 @@ fn search_inner(
     // budget before the other axes are reached.
     let mut kinds = axes(d, &used, &[lhs, rhs]);
     kinds.sort_by_key(|(_, k)| matches!(k, Kind::Size));
+    REALS.with(|r| {
+        *r.borrow_mut() = d
+            .symbols
+            .iter()
+            .filter(|(s, k)| {
+                used.contains(s) && matches!(k, Kind::Real | Kind::Positive | Kind::Interval(..))
+            })
+            .map(|(s, _)| *s)
+            .collect()
+    });
+    if let Some(p) = exponent_lattice(d, lhs, rhs, rel, &used) {
+        return Some(p);
+    }
     for k in 0..STARTS {
         let mut env = point_retry(d, k, 0);
         // Coordinate descent: each symbol in turn moves to where the margin is least, for
@@ -1012,7 +1044,8 @@ fn search_inner(
                 let Some((m, at)) = found else {
                     continue;
                 };
-                if undecided.is_none() && matches!(rel, Relation::Lt | Relation::Gt) && m >= 0.0 {
+                // (Whatever f64's sign of the margin: x⁴ − x² + ¼ rounds to −10⁻¹⁷ near 1/√2.)
+                if undecided.is_none() && matches!(rel, Relation::Lt | Relation::Gt) {
                     let mut there = env.clone();
                     axis.set(&mut there, at);
                     if undecided_strict(lhs, rhs, &there) {
@@ -1034,6 +1067,90 @@ fn search_inner(
             }
             if !moved {
                 break;
+            }
+        }
+    }
+    None
+}
+
+/// Values of a real symbol in an exponent, jointly over all of them ([`exponent_lattice`]).
+pub const EXPONENT_LATTICE: [f64; 9] = [-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0, 3.0];
+/// At most this many real symbols in exponents are enumerated jointly (9³ points).
+const LATTICE_SYMBOLS: usize = 3;
+
+/// Power rules with a symbolic exponent fail only on a lattice that continuous draws never
+/// meet: √(a^b) = a^(b/2) at a < 0 with b = 2, (a^b)^c = a^(bc) with b even and c = ½. The real
+/// symbols in an exponent of a power (at most [`LATTICE_SYMBOLS`]) take every combination of
+/// [`EXPONENT_LATTICE`], the real symbols in its base (and nowhere in an exponent) the value at
+/// the first sample point and its negative; the first violation is returned.
+fn exponent_lattice(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    rel: Relation,
+    used: &[Symbol],
+) -> Option<PointResult> {
+    let real = |s: &Symbol| {
+        used.contains(s)
+            && d.symbols.iter().any(|(x, k)| {
+                x == s && matches!(k, Kind::Real | Kind::Positive | Kind::Interval(..))
+            })
+    };
+    let (mut exps, mut bases) = (vec![], vec![]);
+    for e in [lhs, rhs] {
+        for node in e.as_ref() {
+            if let crate::expr::Math::Pow([a, b]) = node {
+                for s in crate::expr::binders::free_symbols(e, *b) {
+                    if real(&s) && !exps.contains(&s) {
+                        exps.push(s);
+                    }
+                }
+                for s in crate::expr::binders::free_symbols(e, *a) {
+                    if real(&s) && !bases.contains(&s) {
+                        bases.push(s);
+                    }
+                }
+            }
+        }
+    }
+    bases.retain(|s| !exps.contains(s));
+    if exps.is_empty() || exps.len() > LATTICE_SYMBOLS {
+        return None;
+    }
+    let start = point_retry(d, 0, 0);
+    let n = EXPONENT_LATTICE.len();
+    let combos = n.pow(exps.len() as u32) << bases.len();
+    for c in 0..combos {
+        let mut env = start.clone();
+        let mut rest = c;
+        for s in &bases {
+            let v = env.scalars.get(s).copied().unwrap_or(1.0).abs().max(0.5);
+            env.scalars.insert(*s, if rest & 1 == 1 { -v } else { v });
+            rest >>= 1;
+        }
+        for s in &exps {
+            env.scalars.insert(*s, EXPONENT_LATTICE[rest % n]);
+            rest /= n;
+        }
+        // Each point within its domain (a positive or an interval keeps its own values).
+        let inside = d
+            .symbols
+            .iter()
+            .all(|(x, k)| match (k, env.scalars.get(x)) {
+                (Kind::Positive, Some(v)) => *v > 0.0,
+                (Kind::Interval(lo, hi), Some(v)) => (*lo..=*hi).contains(v),
+                _ => true,
+            });
+        if !inside {
+            continue;
+        }
+        let Some(m) = margin(lhs, rhs, rel, &env) else {
+            continue;
+        };
+        if m < 0.0 || m == 0.0 && matches!(rel, Relation::Lt | Relation::Gt) {
+            if let Some(p) = violated(d, lhs, rhs, rel, &env, used) {
+                FOUND_AT.with(|f| *f.borrow_mut() = Some(env.clone()));
+                return Some(p);
             }
         }
     }

@@ -1357,8 +1357,24 @@ impl<'a> Evaluator<'a> {
                 // be, the scheme on the other alone (√(1 + relu(t)²)·e^(30t) at 0 was 30.00046
                 // with an estimate of ±5.8e-6 when the scheme ran on the product).
                 let (u, v) = (self.value(e, *a)?, self.value(e, *b)?);
-                let (du, eu, su) = self.differentiate(e, *a, false, t0, domain, what.clone())?;
-                let (dv, ev, sv) = self.differentiate(e, *b, false, t0, domain, what.clone())?;
+                let factors = self
+                    .differentiate(e, *a, false, t0, domain, what.clone())
+                    .and_then(|du| {
+                        let dv = self.differentiate(e, *b, false, t0, domain, what.clone())?;
+                        Ok((du, dv))
+                    });
+                // A factor without a derivative here (|a| at 0) does not decide the product's
+                // (a·|a| has one, 0): the scheme runs on the product and tests it for a kink.
+                let ((du, eu, su), (dv, ev, sv)) = match factors {
+                    Err(EvalError::Unsupported(_) | EvalError::OutOfDomain(_)) => {
+                        let (d, err, scale) = self.scheme(t0, domain, &what, |ev| {
+                            ev.value(e, body)
+                                .map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
+                        })?;
+                        return Ok((d, err, Matrix::from_element(1, 1, scale)));
+                    }
+                    r => r?,
+                };
                 let (du, dv) = (du[(0, 0)], dv[(0, 0)]);
                 let one = |x: f64| Matrix::from_element(1, 1, x);
                 return Ok((
@@ -3409,7 +3425,13 @@ pub(crate) fn underflowed(mut v: Value, nonzero: bool) -> Value {
 
 /// x / y, with the magnitude scale and the first-order error.
 pub(crate) fn quotient(x: Value, y: Value) -> Value {
-    let v = x.value / y.value;
+    // x/0 has no value, not ±∞: a function of it must not come out finite (atan(1/0) is not π/2,
+    // exp(−1/0) is not 0), so the point is not evaluated.
+    let v = if y.value == 0.0 {
+        f64::NAN
+    } else {
+        x.value / y.value
+    };
     let out = Value {
         value: v,
         scale: (x.scale + v.abs() * y.scale) / y.value.abs(),
@@ -3421,7 +3443,8 @@ pub(crate) fn quotient(x: Value, y: Value) -> Value {
 /// x^y, with the magnitude scale and the first-order error.
 pub(crate) fn power(x: Value, y: Value) -> Value {
     // powf(NaN, 0) and powf(1, NaN) are 1 in IEEE arithmetic; an undefined operand stays undefined.
-    let v = if x.value.is_nan() || y.value.is_nan() {
+    // 0^y for y < 0 is 1/0: no value (see [`quotient`]).
+    let v = if x.value.is_nan() || y.value.is_nan() || (x.value == 0.0 && y.value < 0.0) {
         f64::NAN
     } else {
         x.value.ppowf(y.value)

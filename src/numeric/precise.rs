@@ -257,10 +257,23 @@ pub fn compare(l: &Precise, r: &Precise) -> PreciseComparison {
 
 /// Evaluate `e` at the point `env` in ball arithmetic with `bits` bits of precision.
 pub fn eval(e: &Expr, env: &Env, bits: u32) -> Result<Precise, NotPrecise> {
+    eval_widened(e, env, bits, &[])
+}
+
+/// [`eval`] with each symbol of `widen` the ball of the reals between its value's neighbouring
+/// doubles: the value contains every exact value near the point, not only at the double
+/// (3a − 1 at the double nearest 1/3 is −5.6·10⁻¹⁷ exactly, and 0 for a real in the ball).
+pub fn eval_widened(
+    e: &Expr,
+    env: &Env,
+    bits: u32,
+    widen: &[Symbol],
+) -> Result<Precise, NotPrecise> {
     if e.as_ref().is_empty() {
         return np("empty term");
     }
     let mut ev = Evaluator::new(env, bits);
+    ev.widen = widen;
     let root = Id::from(e.as_ref().len() - 1);
     let v = ev.value(e, root)?;
     if !v.rad.is_finite() || !v.mid.is_finite() {
@@ -302,8 +315,19 @@ pub fn compare_sides(
     env: &Env,
     bits: u32,
 ) -> Result<(Precise, Precise, PreciseComparison), NotPrecise> {
-    let l = eval(lhs, env, bits)?;
-    let r = eval(rhs, env, bits)?;
+    compare_sides_widened(lhs, rhs, env, bits, &[])
+}
+
+/// [`compare_sides`] with the symbols of `widen` widened ([`eval_widened`]).
+pub fn compare_sides_widened(
+    lhs: &Expr,
+    rhs: &Expr,
+    env: &Env,
+    bits: u32,
+    widen: &[Symbol],
+) -> Result<(Precise, Precise, PreciseComparison), NotPrecise> {
+    let l = eval_widened(lhs, env, bits, widen)?;
+    let r = eval_widened(rhs, env, bits, widen)?;
     let c = compare(&l, &r);
     Ok((l, r, c))
 }
@@ -428,6 +452,8 @@ struct Evaluator<'a> {
     pi: HashMap<usize, Precise>,
     /// Transcendental function calls so far (see [`MAX_CALLS`]).
     calls: std::cell::Cell<usize>,
+    /// Symbols read as the ball between their value's neighbouring doubles ([`eval_widened`]).
+    widen: &'a [Symbol],
 }
 
 type Res = Result<Precise, NotPrecise>;
@@ -449,6 +475,7 @@ impl<'a> Evaluator<'a> {
             terms: 0,
             pi: HashMap::new(),
             calls: std::cell::Cell::new(0),
+            widen: &[],
         }
     }
 
@@ -737,10 +764,20 @@ impl<'a> Evaluator<'a> {
 
     /// step(x) = 1 if x > 0 else 0; undecidable on a ball that straddles 0.
     fn step(&self, a: &Precise) -> Res {
-        match self.sign(a) {
+        match self.jump_sign(a) {
             Some(Ordering::Greater) => Ok(self.int(1)),
             Some(_) => Ok(self.int(0)),
             None => np("step of a ball that straddles 0"),
+        }
+    }
+
+    /// The side of 0 a jump's argument is on. Widened ([`eval_widened`]), a ball whose midpoint
+    /// is an exact 0 is the jump at the double itself (the midpoint is the value there), decided
+    /// as at the point: only a zero between doubles is left undecided.
+    fn jump_sign(&self, a: &Precise) -> Option<Ordering> {
+        match self.sign(a) {
+            None if !self.widen.is_empty() && a.mid.is_zero() => Some(Ordering::Equal),
+            s => s,
         }
     }
 
@@ -928,7 +965,18 @@ impl<'a> Evaluator<'a> {
             return np(format!("`{s}` is a matrix"));
         }
         if let Some(v) = self.env.scalars.get(&s) {
-            return Ok(self.exact(f64_to_mid(*v)?));
+            let mut x = self.exact(f64_to_mid(*v)?);
+            if self.widen.contains(&s) {
+                // The gap to the farther neighbouring double (exact in f64).
+                let a = v.abs();
+                let up = f64::from_bits(a.to_bits() + 1) - a;
+                x.rad = if a == 0.0 {
+                    up
+                } else {
+                    up.max(a - f64::from_bits(a.to_bits() - 1))
+                };
+            }
+            return Ok(x);
         }
         if s.as_str() == "pi" {
             return self.pi();
@@ -1053,7 +1101,7 @@ impl<'a> Evaluator<'a> {
             // that straddles 0 is left to f64, which leaves a point at the jump undecided.
             Math::Sign(a) => {
                 let x = self.value(e, *a)?;
-                match self.sign(&x) {
+                match self.jump_sign(&x) {
                     Some(Ordering::Greater) => self.int(1),
                     Some(Ordering::Less) => self.int(-1),
                     Some(Ordering::Equal) => self.int(0),
@@ -1219,6 +1267,7 @@ pub fn erf_point(x: &Mid, bits: u32, complement: bool) -> Result<Precise, NotPre
         terms: 0,
         pi: HashMap::new(),
         calls: std::cell::Cell::new(0),
+        widen: &[],
     };
     if x.is_zero() {
         return Ok(out.int(if complement { 1 } else { 0 }));
@@ -1294,6 +1343,7 @@ fn series_evaluator(p: usize, w: usize) -> Evaluator<'static> {
         terms: 0,
         pi: HashMap::new(),
         calls: std::cell::Cell::new(0),
+        widen: &[],
     }
 }
 
