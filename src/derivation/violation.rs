@@ -1074,15 +1074,37 @@ fn search_inner(
 }
 
 /// Values of a real symbol in an exponent, jointly over all of them ([`exponent_lattice`]).
-pub const EXPONENT_LATTICE: [f64; 9] = [-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0, 3.0];
-/// At most this many real symbols in exponents are enumerated jointly (9³ points).
+pub const EXPONENT_LATTICE: [f64; 12] = [
+    -2.0,
+    -1.5,
+    -1.0,
+    -0.5,
+    0.0,
+    1.0 / 3.0,
+    0.5,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    4.0,
+];
+/// At most this many real symbols in exponents are enumerated jointly (12³ points), and the signs
+/// of at most this many bases.
 const LATTICE_SYMBOLS: usize = 3;
+
+/// Candidate values of one exponent symbol at most (the lattice and the affine solves).
+const LATTICE_VALUES: usize = 40;
+/// Combinations of exponent values at most (times the 2³ sign patterns of the bases).
+const LATTICE_POINTS: usize = 20_000;
 
 /// Power rules with a symbolic exponent fail only on a lattice that continuous draws never
 /// meet: √(a^b) = a^(b/2) at a < 0 with b = 2, (a^b)^c = a^(bc) with b even and c = ½. The real
 /// symbols in an exponent of a power (at most [`LATTICE_SYMBOLS`]) take every combination of
-/// [`EXPONENT_LATTICE`], the real symbols in its base (and nowhere in an exponent) the value at
-/// the first sample point and its negative; the first violation is returned.
+/// values that put an exponent on [`EXPONENT_LATTICE`]: the lattice itself, and where an
+/// exponent is affine in its one symbol (b + ¼, 8q, b/2 + ⅛), the symbol's values that put that
+/// exponent there (√(a^(b+1/4)) = a^(b/2+1/8) fails at b = 7/4). The real symbols in a base
+/// (and nowhere in an exponent) take the value at the first sample point and its negative. The
+/// first violation is returned.
 fn exponent_lattice(
     d: &Derivation,
     lhs: &Expr,
@@ -1096,12 +1118,19 @@ fn exponent_lattice(
                 x == s && matches!(k, Kind::Real | Kind::Positive | Kind::Interval(..))
             })
     };
-    let (mut exps, mut bases) = (vec![], vec![]);
+    let (mut exps, mut bases, mut exponents) = (vec![], vec![], vec![]);
     for e in [lhs, rhs] {
         for node in e.as_ref() {
             if let crate::expr::Math::Pow([a, b]) = node {
-                for s in crate::expr::binders::free_symbols(e, *b) {
-                    if real(&s) && !exps.contains(&s) {
+                let free: Vec<Symbol> = crate::expr::binders::free_symbols(e, *b)
+                    .into_iter()
+                    .filter(real)
+                    .collect();
+                if free.len() == 1 {
+                    exponents.push((crate::expr::binders::subterm(e, *b), free[0]));
+                }
+                for s in free {
+                    if !exps.contains(&s) {
                         exps.push(s);
                     }
                 }
@@ -1114,12 +1143,44 @@ fn exponent_lattice(
         }
     }
     bases.retain(|s| !exps.contains(s));
+    // At most 2³ sign patterns: the signs of the first bases only.
+    bases.truncate(LATTICE_SYMBOLS);
     if exps.is_empty() || exps.len() > LATTICE_SYMBOLS {
         return None;
     }
     let start = point_retry(d, 0, 0);
-    let n = EXPONENT_LATTICE.len();
-    let combos = n.pow(exps.len() as u32) << bases.len();
+    // Each exponent symbol's candidates: the lattice, then the affine solves.
+    let mut values: Vec<Vec<f64>> = exps.iter().map(|_| EXPONENT_LATTICE.to_vec()).collect();
+    for (x, s) in &exponents {
+        let i = exps
+            .iter()
+            .position(|e| e == s)
+            .expect("an exponent symbol");
+        let at = |v: f64| {
+            let mut env = start.clone();
+            env.scalars.insert(*s, v);
+            Evaluator::new(&env).eval(x).ok().map(|v| v.value)
+        };
+        let (Some(e0), Some(e1), Some(e2)) = (at(0.0), at(1.0), at(2.0)) else {
+            continue;
+        };
+        let slope = e1 - e0;
+        if slope == 0.0 || !slope.is_finite() || (e2 - e1 - slope).abs() > 1e-12 * slope.abs() {
+            continue;
+        }
+        for l in EXPONENT_LATTICE {
+            let v = (l - e0) / slope;
+            if values[i].len() < LATTICE_VALUES && !values[i].contains(&v) {
+                values[i].push(v);
+            }
+        }
+    }
+    // At most LATTICE_POINTS combinations: each symbol's first candidates (the lattice first).
+    let cap = (LATTICE_POINTS as f64).ppowf(1.0 / exps.len() as f64) as usize;
+    for v in &mut values {
+        v.truncate(cap);
+    }
+    let combos = values.iter().map(Vec::len).product::<usize>() << bases.len();
     for c in 0..combos {
         let mut env = start.clone();
         let mut rest = c;
@@ -1128,9 +1189,9 @@ fn exponent_lattice(
             env.scalars.insert(*s, if rest & 1 == 1 { -v } else { v });
             rest >>= 1;
         }
-        for s in &exps {
-            env.scalars.insert(*s, EXPONENT_LATTICE[rest % n]);
-            rest /= n;
+        for (s, vs) in exps.iter().zip(&values) {
+            env.scalars.insert(*s, vs[rest % vs.len()]);
+            rest /= vs.len();
         }
         // Each point within its domain (a positive or an interval keeps its own values).
         let inside = d

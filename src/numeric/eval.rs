@@ -948,7 +948,10 @@ impl<'a> Evaluator<'a> {
             return Ok(underflowed(v, zero_only_at_zero(node) && x.value != 0.0));
         }
         Ok(match node {
-            Math::Num(c) => Value::exact(self.constant_f64(e, id).unwrap_or_else(|| c.to_f64())),
+            Math::Num(c) => {
+                let v = self.constant_f64(e, id).unwrap_or_else(|| c.to_f64());
+                underflowed(Value::exact(v), !num_traits::Zero::is_zero(&c.0))
+            }
             Math::Symbol(s) => Value::exact(self.lookup(*s)?),
             Math::Add(_)
             | Math::Sub(_)
@@ -958,7 +961,13 @@ impl<'a> Evaluator<'a> {
             | Math::Pow(_)
                 if self.is_constant(e, id) =>
             {
-                Value::exact(self.constant_f64(e, id).expect("checked"))
+                // A constant below f64's range (10^(−330)) rounds to 0 or a subnormal: the
+                // underflow's absolute error is in the allowance, so it does not count as 0.
+                let v = self.constant_f64(e, id).expect("checked");
+                let nonzero = self
+                    .constant(e, id)
+                    .is_none_or(|q| !num_traits::Zero::is_zero(&q));
+                underflowed(Value::exact(v), nonzero)
             }
             Math::Add(_) | Math::Sub(_) => {
                 let (terms, c, c_scale) = self.linear_chain(e, id);
@@ -994,6 +1003,11 @@ impl<'a> Evaluator<'a> {
             }
             Math::Pow([a, b]) => {
                 let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
+                // 0^y jumps at y = 0 (0^0 = 1): an exponent within rounding of 0 is a jump's
+                // argument whose side f64 does not know.
+                if x.value == 0.0 && x.scale == 0.0 && y.value.is_finite() && undecided_jump(&y) {
+                    return Err(jump_error("0^y", &y));
+                }
                 power(x, y)
             }
             Math::Sqrt(_)
@@ -3252,7 +3266,12 @@ fn unary_fns(node: &Math) -> Option<(Id, Unary, Deriv)> {
     let (a, f, df): (&Id, Unary, Deriv) = match node {
         Math::Sqrt(a) => (a, f64::sqrt, |_, s| 0.5 / s),
         Math::Exp(a) => (a, f64::pexp, |_, ex| ex),
-        Math::Log(a) => (a, f64::pln, |x, _| 1.0 / x),
+        // log 0 has no value (not −∞: exp(log 0) is not 0, exp(1/log 0) not 1).
+        Math::Log(a) => (
+            a,
+            |x| if x == 0.0 { f64::NAN } else { x.pln() },
+            |x, _| 1.0 / x,
+        ),
         Math::Sin(a) => (a, f64::psin, |x, _| x.pcos()),
         Math::Cos(a) => (a, f64::pcos, |x, _| x.psin()),
         Math::Tan(a) => (a, f64::ptan, |x, _| 1.0 / (x.pcos() * x.pcos())),
@@ -3463,9 +3482,16 @@ pub(crate) fn power(x: Value, y: Value) -> Value {
         0.0
     };
     let d = if d.is_finite() { d } else { 0.0 };
+    // A base that is 0 only within its rounding: the first-order term vanishes (x² at x = 0),
+    // the power of the base's scale does not ((3a − 1)² near a = 1/3 is not an exact 0).
+    let rounded_zero = if x.value == 0.0 && x.scale > 0.0 && y.value > 0.0 {
+        x.scale.ppowf(y.value)
+    } else {
+        0.0
+    };
     let out = Value {
         value: v,
-        scale: v.abs() + d * x.scale + via_exponent,
+        scale: v.abs() + d * x.scale + via_exponent + rounded_zero,
         stderr: d * x.stderr,
     };
     underflowed(out, x.value != 0.0 && !x.value.is_nan())

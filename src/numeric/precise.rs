@@ -922,10 +922,12 @@ impl<'a> Evaluator<'a> {
             }
         }
         if a.mid.is_zero() && a.rad == 0.0 {
-            if let Some(Ordering::Greater) = self.sign(b) {
-                return Ok(self.int(0));
-            }
-            return np("0 to a power that is not positive");
+            return match self.jump_sign(b) {
+                Some(Ordering::Greater) => Ok(self.int(0)),
+                // 0^y jumps at y = 0, like a step.
+                None => np("0 to a power whose ball straddles 0"),
+                _ => np("0 to a power that is not positive"),
+            };
         }
         // a^b = exp(b·log a) for a > 0.
         let l = self.ln(a)?;
@@ -933,8 +935,16 @@ impl<'a> Evaluator<'a> {
     }
 
     fn powi(&self, a: &Precise, n: i64) -> Res {
+        // A negative power of a base above 1 in magnitude is a power of its reciprocal: 10^330
+        // overflows the f64 radius on the way to 10^(−330), 0.1^330 does not.
+        let above_one =
+            n < 0 && self.sign(&self.sub(&self.abs(a), &self.int(1))?) == Some(Ordering::Greater);
+        let (mut base, invert_last) = if above_one {
+            (self.div(&self.int(1), a)?, false)
+        } else {
+            (a.clone(), n < 0)
+        };
         let mut result = self.int(1);
-        let mut base = a.clone();
         let mut k = n.unsigned_abs();
         while k > 0 {
             if k & 1 == 1 {
@@ -945,7 +955,7 @@ impl<'a> Evaluator<'a> {
                 base = self.mul(&base, &base)?;
             }
         }
-        if n < 0 {
+        if invert_last {
             result = self.div(&self.int(1), &result)?;
         }
         Ok(result)

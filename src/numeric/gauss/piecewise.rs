@@ -208,6 +208,21 @@ pub fn expectation(it: &Integrand, cov: Cov2) -> Result<Estimate, NumericError> 
     if est.scale == 0.0 && it.smoothness != Smoothness::Polynomial {
         return Err(NumericError::Unresolved);
     }
+    // A covariance singular within the rounding of its determinant (c ≤ √(8ε): gauss(1/9, 1/3,
+    // 1; …) has c = 10⁻⁸ from the rounding of 1/9 and 1/3) may be singular: E is discontinuous
+    // there where the body jumps along the support (sign(v − 3u)² is 0 on it, 1 off it). How far
+    // the singular covariance's expectation lies enters the scale, as the rounding of ρ does.
+    let singular = if uses_u && uses_v && w.c > 0.0 && w.c <= (8.0 * f64::EPSILON).sqrt() {
+        let on = Whitened {
+            rho: 1f64.copysign(w.rho),
+            c: 0.0,
+            ..w
+        };
+        let (e, _) = integrate(it, on, factor)?;
+        (e.value - est.value).abs() / SCALE
+    } else {
+        0.0
+    };
     // The covariance is known only to its rounding: ρ to SCALE·rho_scale. How far that moves
     // the expectation enters its scale (as |f'(x)|·scale(x) does for a function of x).
     let moved = if uses_u && uses_v && it.rho_scale > 0.0 {
@@ -230,7 +245,7 @@ pub fn expectation(it: &Integrand, cov: Cov2) -> Result<Estimate, NumericError> 
         0.0
     };
     Ok(Estimate {
-        scale: est.scale + moved,
+        scale: est.scale + moved + singular,
         ..est
     })
 }
