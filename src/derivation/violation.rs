@@ -102,7 +102,7 @@ fn jump_between_doubles(e: &Expr, env: &Env) -> bool {
         return false;
     }
     crate::numeric::precise::eval_widened(e, env, crate::numeric::precise::BITS, &reals)
-        .is_err_and(|np| np.why.contains("straddles 0"))
+        .is_err_and(|np| np.straddles)
 }
 
 /// Evaluates `e` at `env` for the search, within its budget.

@@ -144,12 +144,16 @@ pub struct NotPrecise {
     /// wholly outside a function's domain (acos(1 + 10⁻³⁰), sqrt of a negative ball), which
     /// f64, rounding the argument into the domain, would evaluate.
     pub no_value: bool,
+    /// A branch (a jump's side, a kink's slope, 0^y at y = 0) is chosen by the side of 0 a
+    /// ball lies on, and the ball straddles 0: the exact value may lie on either side.
+    pub straddles: bool,
 }
 
 fn np<T>(why: impl Into<String>) -> Result<T, NotPrecise> {
     Err(NotPrecise {
         why: why.into(),
         no_value: false,
+        straddles: false,
     })
 }
 
@@ -157,6 +161,16 @@ fn no_value<T>(why: impl std::fmt::Display) -> Result<T, NotPrecise> {
     Err(NotPrecise {
         why: format!("no value: {why}"),
         no_value: true,
+        straddles: false,
+    })
+}
+
+/// A branch decided by a ball's side of 0, which it straddles ([`NotPrecise::straddles`]).
+fn straddles<T>(what: &str) -> Result<T, NotPrecise> {
+    Err(NotPrecise {
+        why: format!("{what} of a ball that straddles 0"),
+        no_value: false,
+        straddles: true,
     })
 }
 
@@ -462,6 +476,7 @@ fn fp_err(e: FpError) -> NotPrecise {
     NotPrecise {
         why: format!("{e:?}"),
         no_value: false,
+        straddles: false,
     }
 }
 
@@ -767,7 +782,7 @@ impl<'a> Evaluator<'a> {
         match self.jump_sign(a) {
             Some(Ordering::Greater) => Ok(self.int(1)),
             Some(_) => Ok(self.int(0)),
-            None => np("step of a ball that straddles 0"),
+            None => straddles("step"),
         }
     }
 
@@ -863,13 +878,13 @@ impl<'a> Evaluator<'a> {
             (A::LeakyRelu { neg, pos }, true) => match self.sign(a) {
                 Some(Ordering::Greater) => f64c(pos)?,
                 Some(_) => f64c(neg)?,
-                None => return np("leaky relu' of a ball that straddles 0"),
+                None => return straddles("leaky relu'"),
             },
             (A::Abs, false) => self.abs(a),
             (A::Abs, true) => match self.sign(a) {
                 Some(Ordering::Greater) => self.int(1),
                 Some(_) => self.int(-1),
-                None => return np("abs' of a ball that straddles 0"),
+                None => return straddles("abs'"),
             },
             (A::Erf, false) => self.erf(a)?,
             (A::Erf, true) => {
@@ -925,7 +940,7 @@ impl<'a> Evaluator<'a> {
             return match self.jump_sign(b) {
                 Some(Ordering::Greater) => Ok(self.int(0)),
                 // 0^y jumps at y = 0, like a step.
-                None => np("0 to a power whose ball straddles 0"),
+                None => straddles("0 to a power"),
                 _ => np("0 to a power that is not positive"),
             };
         }
@@ -1115,7 +1130,7 @@ impl<'a> Evaluator<'a> {
                     Some(Ordering::Greater) => self.int(1),
                     Some(Ordering::Less) => self.int(-1),
                     Some(Ordering::Equal) => self.int(0),
-                    None => return np("sign of a ball that straddles 0"),
+                    None => return straddles("sign"),
                 }
             }
             Math::Max([a, b]) | Math::Min([a, b]) => {
@@ -1141,7 +1156,7 @@ impl<'a> Evaluator<'a> {
                         self.mul(&k, &x)?
                     }
                     Some(_) => x,
-                    None => return np("leaky_relu of a ball that straddles 0"),
+                    None => return straddles("leaky_relu"),
                 }
             }
             Math::Phi(a) | Math::DPhi(a) => {
