@@ -429,8 +429,10 @@ fn scoped_path(
 ) -> Option<(Vec<(Math, usize)>, Expr)> {
     use egg::Language;
     let class = egraph.find(class);
-    if !egraph[class].data.delta {
-        return None; // no δ below
+    let data = &egraph[class].data;
+    // No δ below, or k not free below (a δ(j, k) under a binder of k is about another index).
+    if !data.delta || !data.free.contains(&k) {
+        return None;
     }
     for n in &egraph[class].nodes {
         if let Math::Sum([j, lo, hi, body]) = n {
