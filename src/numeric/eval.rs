@@ -54,7 +54,7 @@ pub enum EvalError {
     RandomOutsideExpectation(String),
     /// An index is not an integer.
     #[error("index `{0}` is not an integer")]
-    NonIntegerIndex(f64),
+    NonIntegerIndex(String),
     /// The evaluation would take more than [`TERM_BUDGET`] terms.
     #[error("term budget exceeded: {0} (the budget is {TERM_BUDGET} sum terms and polynomial products per side and point)")]
     Budget(String),
@@ -856,9 +856,8 @@ impl<'a> Evaluator<'a> {
         if let Some(q) = self.constant(e, id) {
             // Exact: a literal bound such as ±9223372036854775807 is not rounded through f64.
             if !q.is_integer() {
-                return Err(EvalError::NonIntegerIndex(
-                    num_traits::ToPrimitive::to_f64(&q).unwrap_or(f64::NAN),
-                ));
+                // Exactly as it is (1 + 10⁻²² would print as 1 through f64).
+                return Err(EvalError::NonIntegerIndex(q.to_string()));
             }
             return num_traits::ToPrimitive::to_i64(q.numer()).ok_or_else(|| {
                 EvalError::Budget(format!("the index {} does not fit in 64 bits", q.numer()))
@@ -872,7 +871,7 @@ impl<'a> Evaluator<'a> {
         }
         let r = v.round();
         if (v - r).abs() > 1e-9 || !v.is_finite() {
-            return Err(EvalError::NonIntegerIndex(v));
+            return Err(EvalError::NonIntegerIndex(v.to_string()));
         }
         Ok(r as i64)
     }
@@ -2085,19 +2084,49 @@ impl<'a> Evaluator<'a> {
                 }
             })
             .collect();
-        let result = expectation(
-            &Integrand {
-                f: &f,
-                kinks: &form.kinks,
-                features: &form.features,
-                curves: &curves,
-                smoothness: form.smoothness,
-                uses_u: form.uses_u,
-                uses_v: form.uses_v,
-                rho_scale,
-            },
-            cov,
-        );
+        let integrand = Integrand {
+            f: &f,
+            kinks: &form.kinks,
+            features: &form.features,
+            curves: &curves,
+            smoothness: form.smoothness,
+            uses_u: form.uses_u,
+            uses_v: form.uses_v,
+            rho_scale,
+        };
+        let result = expectation(&integrand, cov).and_then(|est| {
+            // A variance that is 0 only within rounding (exp(−1000) underflows to 0, a² − b² may
+            // cancel) may be positive, and a variance within rounding of 0 may be 0: at 0 the
+            // law of u is a point mass, and E[step(u)] jumps from 1/2 to step(0) = 0. The
+            // expectation under the other reading enters the scale, as the rounding of ρ does.
+            // Every combination of readings of the undecided variances (both may underflow).
+            let undecided: Vec<usize> = [0, 2]
+                .into_iter()
+                .filter(|&i| undecided_jump(&c[i]))
+                .collect();
+            let mut moved = 0.0f64;
+            for mask in 1..1usize << undecided.len() {
+                let mut s = [c[0].value, c[1].value, c[2].value];
+                for (bit, &i) in undecided.iter().enumerate() {
+                    if mask >> bit & 1 == 1 {
+                        s[i] = if s[i] > 0.0 {
+                            0.0
+                        } else {
+                            (crate::precision::JUMP_ROUNDING * c[i].scale).max(f64::MIN_POSITIVE)
+                        };
+                    }
+                }
+                let bound = s[0].sqrt() * s[2].sqrt();
+                s[1] = s[1].clamp(-bound, bound);
+                let other = super::gauss::Cov2::new(s[0], s[1], s[2])
+                    .and_then(|cov| expectation(&integrand, cov))?;
+                moved = moved.max((other.value - est.value).abs() / crate::precision::SCALE);
+            }
+            Ok(super::gauss::Estimate {
+                scale: est.scale + moved,
+                ..est
+            })
+        });
         *nodes = nodes_seen.get();
         *extra += program_jumps.get() + inner.borrow().jump_tally.unwrap_or(0);
         if let Some(err) = first_error.into_inner() {
