@@ -298,7 +298,12 @@ fn render_checks(
     if ev.limit.is_some() {
         // The width study was shown above.
     } else if let Some(c) = ev.counterexample() {
-        let _ = writeln!(o, "{pad}counterexample at {}:", c.at);
+        if c.at.is_empty() {
+            // A link without symbols: its one point is the link itself.
+            let _ = writeln!(o, "{pad}counterexample (the link has no symbols):");
+        } else {
+            let _ = writeln!(o, "{pad}counterexample at {}:", c.at);
+        }
         let _ = writeln!(o, "{pad}  lhs = {}", fmt_num(c.lhs.value));
         let _ = writeln!(o, "{pad}  rhs = {}", fmt_num(c.rhs.value));
         if rel == super::file::Relation::Eq {
@@ -475,12 +480,18 @@ fn render_study(o: &mut String, s: &super::limit::LimitEvidence) {
             ws.join(", ")
         })
         .unwrap_or_default();
+    // No width was drawn when the study could not start (its fit is degenerate; said below).
+    let drawn = if widths.is_empty() {
+        "no width drawn".to_string()
+    } else {
+        format!(
+            "{} at {} = {widths}; {} draws per width",
+            s.source, s.width, s.seeds
+        )
+    };
     let _ = writeln!(
         o,
-        "        width study: {} at {} = {widths}; {} draws per width; fit lhs − rhs ≈ a + b·{}^({}) + c·{}^({}), limit iff a = 0 at the needed resolution",
-        s.source,
-        s.width,
-        s.seeds,
+        "        width study: {drawn}; fit lhs − rhs ≈ a + b·{}^({}) + c·{}^({}), limit iff a = 0 at the needed resolution",
         s.width,
         s.rate,
         s.width,
