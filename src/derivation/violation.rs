@@ -2,7 +2,8 @@
 //! −|lhs − rhs|) fails, beyond the sampled points.
 //!
 //! Sampled points miss a violation confined to a narrow set: `(b − 0.3)² ≥ 10⁻⁸` fails only
-//! for |b − 0.3| < 10⁻⁴. From each of the first [`STARTS`] sample points, the margin
+//! for |b − 0.3| < 10⁻⁴. From each of the first [`STARTS`] sample points (one per activation
+//! where the link uses the generic φ), the margin
 //! greater − lesser is minimised along each real symbol of the link in turn, for [`ROUNDS`]
 //! rounds of coordinate descent (a joint violation in two symbols is reached): a grid of [`GRID`]
 //! cells over a bracket (the declared interval; ×/÷ 10³ around the value for a positive symbol;
@@ -953,7 +954,20 @@ fn search_inner(
     if let Some(p) = exponent_lattice(d, lhs, rhs, rel, &used) {
         return Some(p);
     }
-    for k in 0..STARTS {
+    // Where the generic φ occurs, a start for each activation it stands for (the point k takes
+    // the k-th): a violation only one of them shows (φ(a)² ≤ a² + 1 fails for slopes above 1)
+    // is not reached from a start whose φ satisfies the claim everywhere.
+    let uses_phi = [lhs, rhs].iter().any(|e| {
+        e.as_ref()
+            .iter()
+            .any(|n| matches!(n, crate::expr::Math::Phi(_) | crate::expr::Math::DPhi(_)))
+    });
+    let starts = if uses_phi {
+        STARTS.max(super::sample::PHI.len())
+    } else {
+        STARTS
+    };
+    for k in 0..starts {
         let mut env = point_retry(d, k, 0);
         // Coordinate descent: each symbol in turn moves to where the margin is least, for
         // [`ROUNDS`] rounds, so that a violation at a point in several symbols jointly
