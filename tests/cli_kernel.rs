@@ -168,6 +168,53 @@ fn bad_inputs_exit_2_with_a_message() {
             ],
             "inputs 0 and 1: the determinant Σ(x,x)Σ(x′,x′) − Σ(x,x′)² of the pair underflows at layer 1",
         ),
+        // A variance that is 0 only by underflow (σb = 10⁻²⁰⁰ squares to 0; so does an input
+        // of size 10⁻²⁰⁰ with σb = 0): the kink met a point mass, and step printed Σ = 0 for
+        // 1.125, relu Σ̇ = 0 for 1.125, with exit 0. One input is refused as two are.
+        (
+            vec![
+                "--act".into(),
+                "step".into(),
+                "--depth".into(),
+                "1".into(),
+                "--sw".into(),
+                "1.5".into(),
+                "--sb".into(),
+                "1e-200".into(),
+                "--inputs".into(),
+                temp("zero_and_one.csv", "0,0\n1,0\n")
+                    .to_str()
+                    .unwrap()
+                    .into(),
+            ],
+            "input 0: its variance at layer 1 underflows to 0 (the input and σb = 1e-200 are not both 0)",
+        ),
+        (
+            vec![
+                "--act".into(),
+                "relu".into(),
+                "--depth".into(),
+                "1".into(),
+                "--sw".into(),
+                "1.5".into(),
+                "--inputs".into(),
+                temp("tiny.csv", "1e-200,0\n").to_str().unwrap().into(),
+            ],
+            "input 0: its variance at layer 1 underflows to 0 (the input and σb = 0 are not both 0)",
+        ),
+        (
+            vec![
+                "--act".into(),
+                "relu".into(),
+                "--depth".into(),
+                "1".into(),
+                "--sb".into(),
+                "1e-200".into(),
+                "--inputs".into(),
+                temp("zero.csv", "0,0\n").to_str().unwrap().into(),
+            ],
+            "input 0: its variance at layer 1 underflows to 0",
+        ),
         (
             vec![
                 "--act".into(),

@@ -198,17 +198,26 @@ fn check_range(arch: &Architecture, inputs: &[&[f64]], diags: &[Diag]) -> Result
     };
     let layers = diags.first().map_or(0, |d| d.s.len());
     for l in 0..layers {
-        // A zero input (all coordinates 0, σb = 0) has variance exactly 0 and is handled
-        // exactly; a nonzero one whose variance is 0 has underflowed.
+        // A zero input (all coordinates 0, σb exactly 0: not σb² underflowing, as σb = 10⁻²⁰⁰
+        // does) has variance exactly 0 and is handled exactly; any other variance that is 0 has
+        // underflowed. There the relu family and step meet their kink with a point mass
+        // (Σ̇ = 0 instead of σw²/2), so it is refused, for one input as for several.
         let mut v: Vec<(f64, usize)> = vec![];
         for (i, (x, d)) in inputs.iter().zip(diags).enumerate() {
-            let zero_input = x.iter().all(|c| *c == 0.0) && arch.variances().1 == 0.0;
+            let zero_input = x.iter().all(|c| *c == 0.0) && arch.sigma_b == 0.0;
             if d.s[l] == 0.0 && zero_input {
                 continue;
             }
-            if tracked && d.s[l] == 0.0 && inputs.len() > 1 {
-                let j = usize::from(i == 0);
-                return refuse(i, j, l, 0.0);
+            if tracked && d.s[l] == 0.0 {
+                return Err(NumericError::InvalidInputs(format!(
+                    "input {i}: its variance at layer {} underflows to 0 (the input and σb = {} are not both 0), where this recursion's kink would be taken as a point mass; rescale the input (or σw, σb)",
+                    l + 1,
+                    if arch.sigma_b == 0.0 {
+                        "0".to_string()
+                    } else {
+                        format!("{:e}", arch.sigma_b)
+                    }
+                )));
             }
             v.push((d.s[l], i));
         }
