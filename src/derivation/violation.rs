@@ -26,6 +26,7 @@ use super::check::PointResult;
 use super::file::{Derivation, Kind, Relation};
 use super::sample::{point_retry, used_symbols};
 use crate::expr::Expr;
+use crate::numeric::activation::Activation;
 use crate::numeric::eval::{Env, Evaluator};
 use crate::numeric::tolerance::{compare, Comparison};
 
@@ -203,12 +204,18 @@ enum Axis {
     Scale(Symbol),
     /// The entry `s[i]` (one index) or `s[i, j]` (two).
     Entry(Symbol, [i64; 2], usize),
+    /// A slope of the generic φ where it stands for the two-slope activation
+    /// neg·min(x, 0) + pos·max(x, 0): 0 for neg, 1 for pos. φ is any function, so a bound a
+    /// claim puts on it (φ′ ≤ 1.71, φ(a) ≥ −1 − 0.3|a|, E[φ′(u)] ≥ 0) is searched beyond the
+    /// slopes of the fixed instances.
+    Phi(usize),
 }
 
 impl Axis {
     fn symbol(self) -> Symbol {
         match self {
             Axis::Value(s) | Axis::Scale(s) | Axis::Entry(s, ..) => s,
+            Axis::Phi(_) => Symbol::from("phi"),
         }
     }
 
@@ -217,6 +224,10 @@ impl Axis {
             Axis::Value(s) => env.scalars.get(&s).copied(),
             Axis::Scale(s) => Some(env.entry_scale(s)),
             Axis::Entry(s, idx, n) => Some(env.seeded_entry(s, &idx[..n])),
+            Axis::Phi(i) => match env.phi {
+                Some(Activation::LeakyRelu { neg, pos }) => Some([neg, pos][i]),
+                _ => None,
+            },
         }
     }
 
@@ -232,6 +243,11 @@ impl Axis {
                 env.entry_values
                     .retain(|(p, i, _)| !(*p == s && i[..] == idx[..n]));
                 env.entry_values.push((s, idx[..n].to_vec(), x));
+            }
+            Axis::Phi(i) => {
+                if let Some(Activation::LeakyRelu { neg, pos }) = &mut env.phi {
+                    *[neg, pos][i] = x;
+                }
             }
         }
     }
@@ -289,7 +305,21 @@ fn axes(d: &Derivation, used: &[Symbol], terms: &[&Expr]) -> Vec<(Axis, Kind)> {
             }
         }
     }
+    // The slopes of φ (they move only from a start whose φ has two slopes).
+    if uses_phi(terms) {
+        out.push((Axis::Phi(0), Kind::Real));
+        out.push((Axis::Phi(1), Kind::Real));
+    }
     out
+}
+
+/// Does a term use the generic φ (phi or dphi)?
+fn uses_phi(terms: &[&Expr]) -> bool {
+    terms.iter().any(|e| {
+        e.as_ref()
+            .iter()
+            .any(|n| matches!(n, crate::expr::Math::Phi(_) | crate::expr::Math::DPhi(_)))
+    })
 }
 
 /// The most single entries the search moves along (each an axis of its own).
@@ -779,7 +809,7 @@ pub fn feature_points(
         // draw reflected, so the regions of a magnitude are those of its absolute value.
         let fold = |x: f64| match axis {
             Axis::Scale(_) => x.abs(),
-            Axis::Value(_) | Axis::Entry(..) => x,
+            Axis::Value(_) | Axis::Entry(..) | Axis::Phi(_) => x,
         };
         for z in &mut zeros {
             *z = fold(*z);
@@ -956,18 +986,21 @@ fn search_inner(
     }
     // Where the generic φ occurs, a start for each activation it stands for (the point k takes
     // the k-th): a violation only one of them shows (φ(a)² ≤ a² + 1 fails for slopes above 1)
-    // is not reached from a start whose φ satisfies the claim everywhere.
-    let uses_phi = [lhs, rhs].iter().any(|e| {
-        e.as_ref()
-            .iter()
-            .any(|n| matches!(n, crate::expr::Math::Phi(_) | crate::expr::Math::DPhi(_)))
-    });
-    let starts = if uses_phi {
-        STARTS.max(super::sample::PHI.len())
+    // is not reached from a start whose φ satisfies the claim everywhere. The start whose φ has
+    // two slopes goes first: the search moves them too ([`Axis::Phi`]), and a search through
+    // expectations may spend its budget before a last start.
+    let starts: Vec<usize> = if uses_phi(&[lhs, rhs]) {
+        let n = super::sample::PHI.len();
+        let two_slopes = (0..n)
+            .find(|k| matches!(super::sample::PHI[*k], Activation::LeakyRelu { .. }))
+            .unwrap_or(0);
+        std::iter::once(two_slopes)
+            .chain((0..STARTS.max(n)).filter(|k| *k != two_slopes))
+            .collect()
     } else {
-        STARTS
+        (0..STARTS).collect()
     };
-    for k in 0..starts {
+    for k in starts {
         let mut env = point_retry(d, k, 0);
         // Coordinate descent: each symbol in turn moves to where the margin is least, for
         // [`ROUNDS`] rounds, so that a violation at a point in several symbols jointly

@@ -208,6 +208,9 @@ impl fmt::Display for Activation {
             Activation::Relu => write!(f, "relu"),
             Activation::Step => write!(f, "step"),
             Activation::LeakyRelu { neg, pos } if *pos == 1.0 => write!(f, "leaky_relu({neg})"),
+            Activation::LeakyRelu { neg, pos } if *pos < 0.0 => {
+                write!(f, "{neg}·min(x,0)−{}·max(x,0)", -pos)
+            }
             Activation::LeakyRelu { neg, pos } => write!(f, "{neg}·min(x,0)+{pos}·max(x,0)"),
             Activation::Abs => write!(f, "abs"),
             Activation::Erf => write!(f, "erf"),
