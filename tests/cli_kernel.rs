@@ -215,6 +215,40 @@ fn bad_inputs_exit_2_with_a_message() {
             ],
             "input 0: its variance at layer 1 underflows to 0",
         ),
+        // Every activation: |x|² = 10⁻³⁴⁰ underflows before σw² = 10²⁰⁰ multiplies it, and
+        // tanh and erf printed Σ = 0 for 5·10⁵⁹ (attack 20).
+        (
+            vec![
+                "--act".into(),
+                "tanh".into(),
+                "--depth".into(),
+                "1".into(),
+                "--sw".into(),
+                "1e100".into(),
+                "--inputs".into(),
+                temp("tiny_input.csv", "1e-170,0\n")
+                    .to_str()
+                    .unwrap()
+                    .into(),
+            ],
+            "input 0: its variance at layer 1 underflows to 0 (the input and σb = 0 are not both 0)",
+        ),
+        (
+            vec![
+                "--act".into(),
+                "erf".into(),
+                "--depth".into(),
+                "2".into(),
+                "--sw".into(),
+                "1e100".into(),
+                "--inputs".into(),
+                temp("tiny_input_erf.csv", "1e-170,0\n1,0\n")
+                    .to_str()
+                    .unwrap()
+                    .into(),
+            ],
+            "input 0: its variance at layer 1 underflows to 0",
+        ),
         (
             vec![
                 "--act".into(),

@@ -29,6 +29,11 @@ pub(crate) const PHI: [Activation; 9] = [
     Activation::LeakyRelu { neg: 0.3, pos: 1.7 },
 ];
 
+/// The constant added to the two-slope instance of φ: its φ(0), which the other eight keep
+/// among 0, ½, log 2 and 1 (so that φ(0)(φ(0) − ½)(φ(0) − log 2)(φ(0) − 1) = 0 held). The
+/// violation search moves it too.
+pub(crate) const PHI_SHIFT: f64 = 0.37;
+
 /// A point inside [a, b] at fraction t from a (no overflow for the widest f64 intervals).
 fn lerp(a: f64, b: f64, t: f64) -> f64 {
     (a * (1.0 - t) + b * t).clamp(a.min(b), a.max(b))
@@ -197,6 +202,11 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
         seed: k as u64 + 1,
         mc_samples: MC_SAMPLES,
         phi: Some(PHI[k % PHI.len()]),
+        phi_shift: if matches!(PHI[k % PHI.len()], Activation::LeakyRelu { .. }) {
+            PHI_SHIFT
+        } else {
+            0.0
+        },
         ..Env::default()
     };
     for (i, (s, kind)) in d.symbols.iter().enumerate() {
@@ -406,7 +416,20 @@ pub fn describe(d: &Derivation, env: &Env, used: Option<&[Symbol]>) -> String {
         ));
     }
     if let Some(phi) = env.phi.filter(|_| shown(&Symbol::from("phi"))) {
-        parts.push(format!("phi={phi}"));
+        let gain = match env.phi_gain.0 {
+            1.0 => String::new(),
+            g => format!("{g}·"),
+        };
+        let shift = match env.phi_shift {
+            0.0 => String::new(),
+            c if c < 0.0 => format!("−{}", -c),
+            c => format!("+{c}"),
+        };
+        if gain.is_empty() {
+            parts.push(format!("phi={phi}{shift}"));
+        } else {
+            parts.push(format!("phi={gain}({phi}){shift}"));
+        }
     }
     parts.join(", ")
 }

@@ -204,10 +204,11 @@ enum Axis {
     Scale(Symbol),
     /// The entry `s[i]` (one index) or `s[i, j]` (two).
     Entry(Symbol, [i64; 2], usize),
-    /// A slope of the generic φ where it stands for the two-slope activation
-    /// neg·min(x, 0) + pos·max(x, 0): 0 for neg, 1 for pos. φ is any function, so a bound a
-    /// claim puts on it (φ′ ≤ 1.71, φ(a) ≥ −1 − 0.3|a|, E[φ′(u)] ≥ 0) is searched beyond the
-    /// slopes of the fixed instances.
+    /// A parameter of the generic φ = gain·act + shift: 0 and 1 for the slopes neg and pos of
+    /// the two-slope activation neg·min(x, 0) + pos·max(x, 0) (only from its start), 2 for the
+    /// shift and 3 for the gain (from every start). φ is any function, so a bound a claim puts
+    /// on it (φ′ ≤ 1.71, φ(a) ≥ −1 − 0.3|a|, E[φ′(u)] ≥ 0, φ″ ≤ 1, a value of φ(0)) is
+    /// searched beyond the fixed instances.
     Phi(usize),
 }
 
@@ -224,6 +225,8 @@ impl Axis {
             Axis::Value(s) => env.scalars.get(&s).copied(),
             Axis::Scale(s) => Some(env.entry_scale(s)),
             Axis::Entry(s, idx, n) => Some(env.seeded_entry(s, &idx[..n])),
+            Axis::Phi(2) => env.phi.map(|_| env.phi_shift),
+            Axis::Phi(3) => env.phi.map(|_| env.phi_gain.0),
             Axis::Phi(i) => match env.phi {
                 Some(Activation::LeakyRelu { neg, pos }) => Some([neg, pos][i]),
                 _ => None,
@@ -244,6 +247,8 @@ impl Axis {
                     .retain(|(p, i, _)| !(*p == s && i[..] == idx[..n]));
                 env.entry_values.push((s, idx[..n].to_vec(), x));
             }
+            Axis::Phi(2) => env.phi_shift = x,
+            Axis::Phi(3) => env.phi_gain.0 = x,
             Axis::Phi(i) => {
                 if let Some(Activation::LeakyRelu { neg, pos }) = &mut env.phi {
                     *[neg, pos][i] = x;
@@ -309,6 +314,8 @@ fn axes(d: &Derivation, used: &[Symbol], terms: &[&Expr]) -> Vec<(Axis, Kind)> {
     if uses_phi(terms) {
         out.push((Axis::Phi(0), Kind::Real));
         out.push((Axis::Phi(1), Kind::Real));
+        out.push((Axis::Phi(2), Kind::Real));
+        out.push((Axis::Phi(3), Kind::Real));
     }
     out
 }

@@ -91,6 +91,16 @@ impl From<super::diff::DiffError> for EvalError {
     }
 }
 
+/// A factor that is 1 by default ([`Env::phi_gain`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gain(pub f64);
+
+impl Default for Gain {
+    fn default() -> Self {
+        Gain(1.0)
+    }
+}
+
 /// Where a term is evaluated.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -102,6 +112,12 @@ pub struct Env {
     pub seed: u64,
     /// The concrete activation standing for the generic `phi` at this point.
     pub phi: Option<Activation>,
+    /// A constant added to that activation (φ(x) = gain·act(x) + shift; φ′ is gain·act′): φ(0)
+    /// is then not one of the few values the fixed activations take there.
+    pub phi_shift: f64,
+    /// The factor of that activation (1 unless the violation search moves it: 2·sin has
+    /// φ″ = 2, beyond every fixed instance's curvature).
+    pub phi_gain: Gain,
     /// Monte Carlo samples for expectations that are not polynomial.
     pub mc_samples: usize,
     /// Matrix-valued symbols (evaluated as seeded random [`MATRIX_DIM`] × [`MATRIX_DIM`]
@@ -944,7 +960,7 @@ impl<'a> Evaluator<'a> {
                 self.undecided(node, &x)?;
             }
             let v = unary(x, f, df);
-            return Ok(underflowed(v, zero_only_at_zero(node) && x.value != 0.0));
+            return Ok(underflowed(v, zero_only_at_zero(node) && maybe_nonzero(&x)));
         }
         Ok(match node {
             Math::Num(c) => {
@@ -1089,20 +1105,24 @@ impl<'a> Evaluator<'a> {
                 if x.value.is_nan() {
                     return Ok(Value::exact(f64::NAN));
                 }
+                let g = self.env.phi_gain.0;
                 let v = if deriv {
-                    act.deriv(x.value)
+                    g * act.deriv(x.value)
                 } else {
-                    act.eval(x.value)
+                    g * act.eval(x.value) + self.env.phi_shift
                 };
                 let h = 1e-6 * (1.0 + x.value.abs());
-                let slope = if deriv {
-                    ((act.deriv(x.value + h) - act.deriv(x.value - h)) / (2.0 * h)).abs()
-                } else {
-                    act.deriv(x.value).abs()
-                };
+                let slope = g.abs()
+                    * if deriv {
+                        ((act.deriv(x.value + h) - act.deriv(x.value - h)) / (2.0 * h)).abs()
+                    } else {
+                        act.deriv(x.value).abs()
+                    };
+                // The shift's addition rounds relative to the larger of the two terms.
+                let shift = if deriv { 0.0 } else { self.env.phi_shift.abs() };
                 Value {
                     value: v,
-                    scale: v.abs() + slope * x.scale,
+                    scale: v.abs() + shift + slope * x.scale,
                     stderr: slope * x.stderr,
                 }
             }
@@ -3471,6 +3491,14 @@ pub(crate) fn underflowed(mut v: Value, nonzero: bool) -> Value {
     v
 }
 
+/// May `v` be nonzero? A value is, and so is a 0 that is 0 only within its rounding (a
+/// positive scale): e^(−10⁶) underflows to 0 with the least positive scale, and t⁸·e^(−1/t²)
+/// at t = 10⁻³, whose scale 10⁻²⁴ × 2⁻¹⁰²² underflows too, must stay a rounded 0, not become
+/// an exact one (a gauss(…) variance, a step's argument).
+pub(crate) fn maybe_nonzero(v: &Value) -> bool {
+    v.value != 0.0 || v.scale > 0.0
+}
+
 /// x / y, with the magnitude scale and the first-order error.
 pub(crate) fn quotient(x: Value, y: Value) -> Value {
     // x/0 has no value, not ±∞: a function of it must not come out finite (atan(1/0) is not π/2,
@@ -3485,7 +3513,7 @@ pub(crate) fn quotient(x: Value, y: Value) -> Value {
         scale: (x.scale + v.abs() * y.scale) / y.value.abs(),
         stderr: (x.stderr + v.abs() * y.stderr) / y.value.abs(),
     };
-    underflowed(out, x.value != 0.0 && !x.value.is_nan())
+    underflowed(out, maybe_nonzero(&x) && !x.value.is_nan())
 }
 
 /// x^y, with the magnitude scale and the first-order error.
@@ -3523,7 +3551,7 @@ pub(crate) fn power(x: Value, y: Value) -> Value {
         scale: v.abs() + d * x.scale + via_exponent + rounded_zero,
         stderr: d * x.stderr,
     };
-    underflowed(out, x.value != 0.0 && !x.value.is_nan())
+    underflowed(out, maybe_nonzero(&x) && !x.value.is_nan())
 }
 
 /// The product of two values, with the magnitude scale and the first-order error.
@@ -3533,7 +3561,7 @@ pub(crate) fn product(x: Value, y: Value) -> Value {
         scale: x.scale * y.scale,
         stderr: x.value.abs() * y.stderr + y.value.abs() * x.stderr,
     };
-    underflowed(out, x.value != 0.0 && y.value != 0.0)
+    underflowed(out, maybe_nonzero(&x) && maybe_nonzero(&y))
 }
 
 /// The product of independent estimates xᵢ = vᵢ ± sᵢ (the expectations of groups of factors
@@ -3569,7 +3597,7 @@ fn independent_product(parts: &[Value]) -> Value {
         scale,
         stderr: variance.sqrt() * norm,
     };
-    underflowed(out, parts.iter().all(|p| p.value != 0.0))
+    underflowed(out, parts.iter().all(maybe_nonzero))
 }
 
 /// The exact value of every subterm of an expression that is a constant (by node id), and that

@@ -184,6 +184,26 @@ fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericErr
 const PRODUCT_RANGE: (f64, f64) = (1e-300, 1e300);
 
 fn check_range(arch: &Architecture, inputs: &[&[f64]], diags: &[Diag]) -> Result<(), NumericError> {
+    // A zero input (all coordinates 0, σb exactly 0: not σb² underflowing, as σb = 10⁻²⁰⁰
+    // does) has variance exactly 0 and is handled exactly; any other variance that is 0 has
+    // underflowed (|x|² of x = (10⁻¹⁷⁰, 0) is 0 before σw² = 10²⁰⁰ multiplies it, though
+    // Σ¹ = 5·10⁻¹⁴¹). Every activation's kernel would then be printed as that of a zero
+    // variance (0 for tanh and erf; the relu family and step meet their kink with a point
+    // mass, Σ̇ = 0 instead of σw²/2), so it is refused, for one input as for several.
+    for (i, (x, d)) in inputs.iter().zip(diags).enumerate() {
+        let zero_input = x.iter().all(|c| *c == 0.0) && arch.sigma_b == 0.0;
+        if let Some(l) = d.s.iter().position(|s| *s == 0.0).filter(|_| !zero_input) {
+            return Err(NumericError::InvalidInputs(format!(
+                "input {i}: its variance at layer {} underflows to 0 (the input and σb = {} are not both 0), where the kernel would be that of a zero variance; rescale the input (or σw, σb)",
+                l + 1,
+                if arch.sigma_b == 0.0 {
+                    "0".to_string()
+                } else {
+                    format!("{:e}", arch.sigma_b)
+                }
+            )));
+        }
+    }
     if !has_fast_path(arch.activation) {
         return Ok(());
     }
@@ -198,26 +218,11 @@ fn check_range(arch: &Architecture, inputs: &[&[f64]], diags: &[Diag]) -> Result
     };
     let layers = diags.first().map_or(0, |d| d.s.len());
     for l in 0..layers {
-        // A zero input (all coordinates 0, σb exactly 0: not σb² underflowing, as σb = 10⁻²⁰⁰
-        // does) has variance exactly 0 and is handled exactly; any other variance that is 0 has
-        // underflowed. There the relu family and step meet their kink with a point mass
-        // (Σ̇ = 0 instead of σw²/2), so it is refused, for one input as for several.
+        // (A variance 0 here is a zero input's, exactly: any other was refused above.)
         let mut v: Vec<(f64, usize)> = vec![];
-        for (i, (x, d)) in inputs.iter().zip(diags).enumerate() {
-            let zero_input = x.iter().all(|c| *c == 0.0) && arch.sigma_b == 0.0;
-            if d.s[l] == 0.0 && zero_input {
+        for (i, d) in diags.iter().enumerate() {
+            if d.s[l] == 0.0 {
                 continue;
-            }
-            if tracked && d.s[l] == 0.0 {
-                return Err(NumericError::InvalidInputs(format!(
-                    "input {i}: its variance at layer {} underflows to 0 (the input and σb = {} are not both 0), where this recursion's kink would be taken as a point mass; rescale the input (or σw, σb)",
-                    l + 1,
-                    if arch.sigma_b == 0.0 {
-                        "0".to_string()
-                    } else {
-                        format!("{:e}", arch.sigma_b)
-                    }
-                )));
             }
             v.push((d.s[l], i));
         }

@@ -1164,7 +1164,18 @@ impl<'a> Evaluator<'a> {
                     return np("the generic activation phi has no instance here");
                 };
                 let x = self.value(e, *a)?;
-                self.activation(act, &x, matches!(node, Math::DPhi(_)))?
+                let deriv = matches!(node, Math::DPhi(_));
+                let mut v = self.activation(act, &x, deriv)?;
+                if self.env.phi_gain.0 != 1.0 {
+                    let gain = self.exact(f64_to_mid(self.env.phi_gain.0)?);
+                    v = self.mul(&v, &gain)?;
+                }
+                if deriv || self.env.phi_shift == 0.0 {
+                    v
+                } else {
+                    let shift = self.exact(f64_to_mid(self.env.phi_shift)?);
+                    self.add(&v, &shift)?
+                }
             }
             Math::Delta([a, b]) => {
                 let (x, y) = (self.index(e, *a)?, self.index(e, *b)?);

@@ -390,6 +390,7 @@ impl Evaluator<'_> {
                 }
                 let slope = slope_value(act.deriv(x.value), x, None, |y| Some(act.deriv(y)))
                     .ok_or(Decline::Here)?;
+                let slope = product(Value::exact(self.env.phi_gain.0), slope);
                 Ok((v, product(slope, dx)))
             }
             // Delta of moving indices, E[…], gauss, integrals, inner derivatives, φ′ and the
