@@ -12,6 +12,14 @@ fn temp(name: &str, content: &str) -> PathBuf {
     p
 }
 
+/// `derive kernel` flags written as one string, then `--inputs` a temporary CSV of `content`.
+fn flags(spec: &str, file: &str, content: &str) -> Vec<String> {
+    let mut out: Vec<String> = spec.split_whitespace().map(String::from).collect();
+    out.push("--inputs".into());
+    out.push(temp(file, content).to_str().unwrap().into());
+    out
+}
+
 fn run(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_derive"))
         .args(args)
@@ -172,81 +180,25 @@ fn bad_inputs_exit_2_with_a_message() {
         // of size 10⁻²⁰⁰ with σb = 0): the kink met a point mass, and step printed Σ = 0 for
         // 1.125, relu Σ̇ = 0 for 1.125, with exit 0. One input is refused as two are.
         (
-            vec![
-                "--act".into(),
-                "step".into(),
-                "--depth".into(),
-                "1".into(),
-                "--sw".into(),
-                "1.5".into(),
-                "--sb".into(),
-                "1e-200".into(),
-                "--inputs".into(),
-                temp("zero_and_one.csv", "0,0\n1,0\n")
-                    .to_str()
-                    .unwrap()
-                    .into(),
-            ],
+            flags("--act step --depth 1 --sw 1.5 --sb 1e-200", "zero_and_one.csv", "0,0\n1,0\n"),
             "input 0: its variance at layer 1 underflows to 0 (the input and σb = 1e-200 are not both 0)",
         ),
         (
-            vec![
-                "--act".into(),
-                "relu".into(),
-                "--depth".into(),
-                "1".into(),
-                "--sw".into(),
-                "1.5".into(),
-                "--inputs".into(),
-                temp("tiny.csv", "1e-200,0\n").to_str().unwrap().into(),
-            ],
+            flags("--act relu --depth 1 --sw 1.5", "tiny.csv", "1e-200,0\n"),
             "input 0: its variance at layer 1 underflows to 0 (the input and σb = 0 are not both 0)",
         ),
         (
-            vec![
-                "--act".into(),
-                "relu".into(),
-                "--depth".into(),
-                "1".into(),
-                "--sb".into(),
-                "1e-200".into(),
-                "--inputs".into(),
-                temp("zero.csv", "0,0\n").to_str().unwrap().into(),
-            ],
+            flags("--act relu --depth 1 --sb 1e-200", "zero.csv", "0,0\n"),
             "input 0: its variance at layer 1 underflows to 0",
         ),
         // Every activation: |x|² = 10⁻³⁴⁰ underflows before σw² = 10²⁰⁰ multiplies it, and
         // tanh and erf printed Σ = 0 for 5·10⁵⁹ (attack 20).
         (
-            vec![
-                "--act".into(),
-                "tanh".into(),
-                "--depth".into(),
-                "1".into(),
-                "--sw".into(),
-                "1e100".into(),
-                "--inputs".into(),
-                temp("tiny_input.csv", "1e-170,0\n")
-                    .to_str()
-                    .unwrap()
-                    .into(),
-            ],
+            flags("--act tanh --depth 1 --sw 1e100", "tiny_input.csv", "1e-170,0\n"),
             "input 0: its variance at layer 1 underflows to 0 (the input and σb = 0 are not both 0)",
         ),
         (
-            vec![
-                "--act".into(),
-                "erf".into(),
-                "--depth".into(),
-                "2".into(),
-                "--sw".into(),
-                "1e100".into(),
-                "--inputs".into(),
-                temp("tiny_input_erf.csv", "1e-170,0\n1,0\n")
-                    .to_str()
-                    .unwrap()
-                    .into(),
-            ],
+            flags("--act erf --depth 2 --sw 1e100", "tiny_input_erf.csv", "1e-170,0\n1,0\n"),
             "input 0: its variance at layer 1 underflows to 0",
         ),
         (

@@ -15,7 +15,7 @@ pub use crate::precision::{
 /// Concrete activations the generic `phi` stands for, cycled over the points: odd ones with
 /// φ(0) = 0 and ones with φ(0) ≠ 0 (sigmoid, softplus, cos), kinked and smooth, and one with
 /// two slopes, sampled at 0.3 and 1.7 and moved by the violation search
-/// (`violation::Axis::Phi`): the other eight are bounded by |a| + 1 and have slopes at most
+/// (`violation::Axis::PhiSlope`): the other eight are bounded by |a| + 1 and have slopes at most
 /// 1.13, so "φ(a)² ≤ a² + 1" and "φ′(a) ≤ 1.13" held at every point for a generic φ.
 pub(crate) const PHI: [Activation; 9] = [
     Activation::Tanh,

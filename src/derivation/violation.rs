@@ -204,19 +204,22 @@ enum Axis {
     Scale(Symbol),
     /// The entry `s[i]` (one index) or `s[i, j]` (two).
     Entry(Symbol, [i64; 2], usize),
-    /// A parameter of the generic φ = gain·act + shift: 0 and 1 for the slopes neg and pos of
-    /// the two-slope activation neg·min(x, 0) + pos·max(x, 0) (only from its start), 2 for the
-    /// shift and 3 for the gain (from every start). φ is any function, so a bound a claim puts
-    /// on it (φ′ ≤ 1.71, φ(a) ≥ −1 − 0.3|a|, E[φ′(u)] ≥ 0, φ″ ≤ 1, a value of φ(0)) is
-    /// searched beyond the fixed instances.
-    Phi(usize),
+    /// A slope of the generic φ where it stands for the two-slope activation
+    /// neg·min(x, 0) + pos·max(x, 0) (only from that instance's start): 0 for neg, 1 for pos.
+    /// φ is any function, so a bound a claim puts on it (φ′ ≤ 1.71, φ(a) ≥ −1 − 0.3|a|,
+    /// E[φ′(u)] ≥ 0) is searched beyond the fixed instances.
+    PhiSlope(usize),
+    /// The constant added to φ (φ = gain·act + shift; from every start): φ(0) is any value.
+    PhiShift,
+    /// The factor of φ (from every start): 2·sin has φ″ = 2, beyond every fixed instance.
+    PhiGain,
 }
 
 impl Axis {
     fn symbol(self) -> Symbol {
         match self {
             Axis::Value(s) | Axis::Scale(s) | Axis::Entry(s, ..) => s,
-            Axis::Phi(_) => Symbol::from("phi"),
+            Axis::PhiSlope(_) | Axis::PhiShift | Axis::PhiGain => Symbol::from("phi"),
         }
     }
 
@@ -225,9 +228,9 @@ impl Axis {
             Axis::Value(s) => env.scalars.get(&s).copied(),
             Axis::Scale(s) => Some(env.entry_scale(s)),
             Axis::Entry(s, idx, n) => Some(env.seeded_entry(s, &idx[..n])),
-            Axis::Phi(2) => env.phi.map(|_| env.phi_shift),
-            Axis::Phi(3) => env.phi.map(|_| env.phi_gain.0),
-            Axis::Phi(i) => match env.phi {
+            Axis::PhiShift => env.phi.map(|_| env.phi_shift),
+            Axis::PhiGain => env.phi.map(|_| env.phi_gain.0),
+            Axis::PhiSlope(i) => match env.phi {
                 Some(Activation::LeakyRelu { neg, pos }) => Some([neg, pos][i]),
                 _ => None,
             },
@@ -247,9 +250,9 @@ impl Axis {
                     .retain(|(p, i, _)| !(*p == s && i[..] == idx[..n]));
                 env.entry_values.push((s, idx[..n].to_vec(), x));
             }
-            Axis::Phi(2) => env.phi_shift = x,
-            Axis::Phi(3) => env.phi_gain.0 = x,
-            Axis::Phi(i) => {
+            Axis::PhiShift => env.phi_shift = x,
+            Axis::PhiGain => env.phi_gain.0 = x,
+            Axis::PhiSlope(i) => {
                 if let Some(Activation::LeakyRelu { neg, pos }) = &mut env.phi {
                     *[neg, pos][i] = x;
                 }
@@ -312,10 +315,10 @@ fn axes(d: &Derivation, used: &[Symbol], terms: &[&Expr]) -> Vec<(Axis, Kind)> {
     }
     // The slopes of φ (they move only from a start whose φ has two slopes).
     if uses_phi(terms) {
-        out.push((Axis::Phi(0), Kind::Real));
-        out.push((Axis::Phi(1), Kind::Real));
-        out.push((Axis::Phi(2), Kind::Real));
-        out.push((Axis::Phi(3), Kind::Real));
+        out.push((Axis::PhiSlope(0), Kind::Real));
+        out.push((Axis::PhiSlope(1), Kind::Real));
+        out.push((Axis::PhiShift, Kind::Real));
+        out.push((Axis::PhiGain, Kind::Real));
     }
     out
 }
@@ -816,7 +819,11 @@ pub fn feature_points(
         // draw reflected, so the regions of a magnitude are those of its absolute value.
         let fold = |x: f64| match axis {
             Axis::Scale(_) => x.abs(),
-            Axis::Value(_) | Axis::Entry(..) | Axis::Phi(_) => x,
+            Axis::Value(_)
+            | Axis::Entry(..)
+            | Axis::PhiSlope(_)
+            | Axis::PhiShift
+            | Axis::PhiGain => x,
         };
         for z in &mut zeros {
             *z = fold(*z);
@@ -994,7 +1001,7 @@ fn search_inner(
     // Where the generic φ occurs, a start for each activation it stands for (the point k takes
     // the k-th): a violation only one of them shows (φ(a)² ≤ a² + 1 fails for slopes above 1)
     // is not reached from a start whose φ satisfies the claim everywhere. The start whose φ has
-    // two slopes goes first: the search moves them too ([`Axis::Phi`]), and a search through
+    // two slopes goes first: the search moves them too ([`Axis::PhiSlope`]), and a search through
     // expectations may spend its budget before a last start.
     let starts: Vec<usize> = if uses_phi(&[lhs, rhs]) {
         let n = super::sample::PHI.len();
