@@ -705,3 +705,66 @@ fn prelude_arrays_used_as_numbers_are_input_errors() {
     let o = derive(&["eval", "x + 1", "--at", "x=2"]);
     assert_eq!(stdout(&o).trim(), "3.0000000000000000", "{}", stderr(&o));
 }
+
+#[test]
+fn command_line_domains_are_those_of_a_file() {
+    // A derivative by a size or an index is refused as a file refuses it (exit 2, the column of
+    // the d/d): d/dk of Σⱼ (j−1)(j−2)(j−3)·δ(j, k) was "proved" equal to 3k² − 12k + 11, and
+    // d/dn(n²) = 2n proved and evaluated for a width n.
+    for (args, says) in [
+        (
+            &[
+                "prove",
+                "d/dk(sum(j in 1..3, (j-1)*(j-2)*(j-3)*delta(j, k)))",
+                "3*k^2 - 12*k + 11",
+                "--by",
+                "sums,calculus",
+                "--decl",
+                "k=index in 1..3",
+            ][..],
+            "<lhs>:1:1: d/dk: `k` is an index, which takes integer values only",
+        ),
+        (
+            &["prove", "2*n", "d/dn(n^2)"][..],
+            "<rhs>:1:1: d/dn: `n` is a size",
+        ),
+        (
+            &["eval", "d/dn(n^2)", "--at", "n=3"][..],
+            "<expr>:1:1: d/dn: `n` is a size",
+        ),
+        // An index outside its range at the values given (the lower end alone where the upper
+        // one needs a size not given).
+        (
+            &["eval", "k", "--decl", "k=index in 1..5", "--at", "k=9"][..],
+            "--at k=9: outside its range 1..5",
+        ),
+        (
+            &["eval", "i", "--at", "i=0,n=3"][..],
+            "--at i=0: outside its range 1..n = 3",
+        ),
+        (
+            &["eval", "i", "--at", "i=-7"][..],
+            "--at i=-7: outside its range 1..n",
+        ),
+    ] {
+        let o = derive(args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+    // The same with a real variable, and an index inside its range, are fine.
+    let o = derive(&["eval", "d/dn(n^2)", "--decl", "n=real", "--at", "n=3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = derive(&["eval", "i", "--at", "i=3,n=3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("3.0000000000000000"),
+        "{}",
+        stdout(&o)
+    );
+}

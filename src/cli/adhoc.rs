@@ -128,6 +128,31 @@ fn declarations(decls: &[String], exprs: &[&Expr]) -> Result<Declarations, CliEr
     Ok((syms, assumed))
 }
 
+/// A derivative d/dx by a size, an integer or an index (or an enclosing sum's index) is refused,
+/// as in a derivation file: x takes integer values only, and the sum rules that hold between
+/// the integers would be differentiated (d/dn of a size, d/dk of Σⱼ p(j)·δ(j, k)).
+fn real_derivatives(
+    name: &str,
+    src: &str,
+    e: &Expr,
+    symbols: &[(Symbol, Kind)],
+) -> Result<(), CliError> {
+    let discrete = crate::derivation::file::discrete_symbols(symbols);
+    let Some((id, x, what)) = crate::derivation::file::derivative_by_integer(e, &discrete) else {
+        return Ok(());
+    };
+    let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
+    let span = spans.get(usize::from(id)).cloned().unwrap_or(0..src.len());
+    Err(InputError::new(
+        name,
+        src,
+        span,
+        format!("d/d{x}: `{x}` is {what}, which takes integer values only; a derivative needs a real variable (--decl {x}=real)"),
+        "here",
+    )
+    .into())
+}
+
 /// `derive prove LHS RHS --by …`: returns whether the link was proved.
 pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Result<bool, CliError> {
     let l = parse_arg("<lhs>", lhs)?;
@@ -188,6 +213,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
     }
     for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
         entries_used_as_declared(name, src, e, &symbols, decls)?;
+        real_derivatives(name, src, e, &symbols)?;
     }
     let mut lowered = vec![];
     for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
@@ -315,6 +341,7 @@ pub fn run_eval(
         }
     }
     entries_used_as_declared("<expr>", expr, &e, &symbols, decls)?;
+    real_derivatives("<expr>", expr, &e, &symbols)?;
     let mut env = Env {
         seed: 1,
         // The checker's sample count (its term budget covers that many samples of a term).
@@ -363,6 +390,33 @@ pub fn run_eval(
         }
         if env.scalars.insert(name, v).is_some() {
             return Err(CliError::Usage(format!("--at {name}: given twice")));
+        }
+    }
+    // An index lies in its range at the values given (k = 9 for an index in 1..5, i = 0 for one
+    // in 1..n at n = 3); an end that needs a value not given is not known and not checked.
+    for (s, k) in &symbols {
+        if let (Kind::Index(lo, hi), Some(v)) = (k, env.scalars.get(s)) {
+            let end = |x: &Expr| {
+                Evaluator::new(&env)
+                    .eval(x)
+                    .ok()
+                    .map(|v| v.value)
+                    .filter(|v| v.is_finite())
+            };
+            if end(lo).is_some_and(|lo| *v < lo) || end(hi).is_some_and(|hi| *v > hi) {
+                // An end that is a symbol's term is said with its value here (1..n = 3).
+                let known = |x: &Expr| match (crate::prove::analysis::exact_value(x), end(x)) {
+                    (None, Some(v)) => format!(" = {v}"),
+                    _ => String::new(),
+                };
+                return Err(CliError::Usage(format!(
+                    "--at {s}={v}: outside its range {}{}..{}{} (`{s}` is an index)",
+                    crate::expr::text(lo),
+                    known(lo),
+                    crate::expr::text(hi),
+                    known(hi),
+                )));
+            }
         }
     }
     // A matrix has no single value to print: it is shown as the checker compares matrix sides,
@@ -422,7 +476,7 @@ pub fn run_eval(
         .map_err(|err| CliError::Usage(format!("cannot evaluate: {err}")))?;
     if v.value.is_nan() {
         return Err(CliError::Usage(format!(
-            "no value at {} (NaN: outside a function's domain, or a division by 0)",
+            "no value at {} (NaN: outside a function's domain, a division by 0, or ∞·0 past an overflow)",
             env_desc(&symbols, &env)
         )));
     }

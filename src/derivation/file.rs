@@ -759,41 +759,15 @@ impl Loader<'_> {
     /// between the integers (d/dk Σⱼ (j−1)(j−2)(j−3)·δ(j,k), identically 0, "equals"
     /// 3k² − 12k + 11).
     fn derivative_variables(&self, e: &Expr, spans: &[Range<usize>]) -> Result<(), InputError> {
-        use std::ops::ControlFlow;
-        let sums: BTreeSet<Symbol> = e
-            .as_ref()
-            .iter()
-            .filter_map(|n| match n {
-                Math::Sum([v, ..]) => e[*v].symbol(),
-                _ => None,
-            })
-            .collect();
-        let found = binders::walk(e, binders::root(e), &mut |id, bound| {
-            let Math::Deriv([t, _]) = &e[id] else {
-                return ControlFlow::Continue(());
-            };
-            let Some(x) = e[*t].symbol() else {
-                return ControlFlow::Continue(());
-            };
-            let what = if bound.contains(&x) {
-                sums.contains(&x).then_some("the index of an enclosing sum")
-            } else {
-                self.discrete.borrow().get(&x).copied()
-            };
-            match what {
-                Some(what) => ControlFlow::Break((id, x, what)),
-                None => ControlFlow::Continue(()),
-            }
-        });
-        match found {
-            ControlFlow::Break((id, x, what)) => Err(self
+        match derivative_by_integer(e, &self.discrete.borrow()) {
+            Some((id, x, what)) => Err(self
                 .err(
                     spans.get(usize::from(id)).cloned().unwrap_or(0..0),
                     format!("d/d{x}: `{x}` is {what}, which takes integer values only; a derivative needs a real variable"),
                     "here",
                 )
                 .with_help(format!("declare `{x}` real (or an interval), or write the difference of consecutive values instead"))),
-            ControlFlow::Continue(()) => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -1309,15 +1283,7 @@ pub fn load(file: &str, src: &str) -> Result<Derivation, InputError> {
         symbols.push((Symbol::from(name.get_ref().as_str()), parsed));
     }
     let declared: BTreeSet<Symbol> = symbols.iter().map(|(s, _)| *s).collect();
-    *l.discrete.borrow_mut() = symbols
-        .iter()
-        .filter_map(|(s, k)| match k {
-            Kind::Size => Some((*s, "a size")),
-            Kind::Integer => Some((*s, "an integer")),
-            Kind::Index(..) => Some((*s, "an index")),
-            _ => None,
-        })
-        .collect();
+    *l.discrete.borrow_mut() = discrete_symbols(&symbols);
     *l.scalars.borrow_mut() = symbols
         .iter()
         .filter(|(_, k)| k.is_number())
@@ -2759,6 +2725,59 @@ fn integer(e: &Expr, id: egg::Id, kinds: &[(Symbol, Kind)], bound: &[Symbol]) ->
                 && matches!(&e[*b], Math::Num(c) if c.0.is_integer() && !num_traits::Signed::is_negative(&c.0))
         }
         _ => false,
+    }
+}
+
+/// The discrete symbols of `kinds` (sizes, integers, indices), each with what it is.
+pub fn discrete_symbols(kinds: &[(Symbol, Kind)]) -> BTreeMap<Symbol, &'static str> {
+    kinds
+        .iter()
+        .filter_map(|(s, k)| match k {
+            Kind::Size => Some((*s, "a size")),
+            Kind::Integer => Some((*s, "an integer")),
+            Kind::Index(..) => Some((*s, "an index")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first d/dx in `e` whose x takes integer values only (a symbol of `discrete`, see
+/// [`discrete_symbols`], or the index of an enclosing sum), with x and what it is: a
+/// derivative needs a real variable (d/dk of Σⱼ p(j)·δ(j, k) would differentiate the
+/// interpolating polynomial through p's values, 3k² − 12k + 11).
+pub fn derivative_by_integer(
+    e: &Expr,
+    discrete: &BTreeMap<Symbol, &'static str>,
+) -> Option<(egg::Id, Symbol, &'static str)> {
+    use std::ops::ControlFlow;
+    let sums: BTreeSet<Symbol> = e
+        .as_ref()
+        .iter()
+        .filter_map(|n| match n {
+            Math::Sum([v, ..]) => e[*v].symbol(),
+            _ => None,
+        })
+        .collect();
+    let found = binders::walk(e, binders::root(e), &mut |id, bound| {
+        let Math::Deriv([t, _]) = &e[id] else {
+            return ControlFlow::Continue(());
+        };
+        let Some(x) = e[*t].symbol() else {
+            return ControlFlow::Continue(());
+        };
+        let what = if bound.contains(&x) {
+            sums.contains(&x).then_some("the index of an enclosing sum")
+        } else {
+            discrete.get(&x).copied()
+        };
+        match what {
+            Some(what) => ControlFlow::Break((id, x, what)),
+            None => ControlFlow::Continue(()),
+        }
+    });
+    match found {
+        ControlFlow::Break(hit) => Some(hit),
+        ControlFlow::Continue(()) => None,
     }
 }
 
