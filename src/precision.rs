@@ -62,6 +62,9 @@ pub const ALIAS_POINT: usize = 5;
 /// The random point at which every seeded symbol's entries are all equal (x[i] = x[i + 1], a
 /// rank-one matrix, a singular covariance S = F·Fᵀ).
 pub const CONSTANT_POINT: usize = 7;
+/// The random point at which the seeded symbols' entries lie on separate supports: vectors
+/// orthogonal, matrices diagonal, covariances diagonal (uncorrelated entries).
+pub const SEPARATE_POINT: usize = 9;
 /// Fewest points at which both sides must evaluate to finite values for a link to count as
 /// checked numerically: 8 of the 12 (two thirds). A link may be undefined on part of a wide
 /// domain (a root of a negative number, an overflow) but not on most of it: `proved` needs them

@@ -457,7 +457,7 @@ fn judged(value: Result<Value, EvalError>, name: &str) -> Result<Value, PointErr
             v.scale, v.stderr
         ))),
         Ok(v) if v.value.is_nan() => Err(PointError::Other(format!(
-            "the {name} has no value at some points (NaN: outside a function's domain, or a division by 0)"
+            "the {name} has no value at some points (NaN: outside a function's domain, a division by 0, or ∞·0 past an overflow)"
         ))),
         Ok(v) => Err(PointError::Other(format!(
             "the {name} is not finite ({}) at some points",

@@ -10,6 +10,7 @@ use crate::numeric::eval::{Env, Evaluator, MATRIX_DIM};
 
 pub use crate::precision::{
     ALIAS_POINT, CONSTANT_POINT, DECADES, EDGE_POINTS, MAX_SHRINK, MAX_SIZE, MC_SAMPLES, POINTS,
+    SEPARATE_POINT,
 };
 
 /// Concrete activations the generic `phi` stands for, cycled over the points: odd ones with
@@ -286,6 +287,14 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
     if k == CONSTANT_POINT && d.symbols.iter().any(|(_, kind)| kind.is_seeded()) {
         env.constant_entries = true;
     }
+    if k == SEPARATE_POINT {
+        env.separated = d
+            .symbols
+            .iter()
+            .filter(|(_, kind)| kind.is_seeded())
+            .map(|(s, _)| *s)
+            .collect();
+    }
     // Indices last: their ranges depend on the sizes just drawn.
     let index_syms: Vec<(Symbol, &Kind)> = d
         .symbols
@@ -445,6 +454,9 @@ fn structure(env: &Env, symbols: &[Symbol]) -> String {
     }
     if env.constant_entries {
         out.push_str("; each with all entries equal");
+    }
+    if symbols.iter().any(|s| env.separated.contains(s)) {
+        out.push_str("; entries on separate supports: vectors orthogonal, matrices diagonal");
     }
     out
 }

@@ -134,11 +134,12 @@ fn evaluate(e: &Expr, env: &Env) -> Option<crate::numeric::eval::Value> {
 }
 
 /// The margin of the relation at `env`: greater − lesser (negative where it fails), if both
-/// sides are deterministic and finite there.
+/// sides are finite there and not Monte Carlo estimates (see [`sampled`]).
 fn margin(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env) -> Option<f64> {
     let l = evaluate(lhs, env)?;
     let r = evaluate(rhs, env)?;
-    if l.stderr > 0.0 || r.stderr > 0.0 || !l.value.is_finite() || !r.value.is_finite() {
+    let estimated = l.stderr > 0.0 || r.stderr > 0.0;
+    if (estimated && sampled(&[lhs, rhs])) || !l.value.is_finite() || !r.value.is_finite() {
         return None;
     }
     Some(match rel {
@@ -146,6 +147,18 @@ fn margin(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env) -> Option<f64> {
         Relation::Ge | Relation::Gt => l.value - r.value,
         Relation::Eq => -(l.value - r.value).abs(),
     })
+}
+
+/// May the terms be estimated by Monte Carlo: do they hold an expectation `E[…]` (the only node
+/// the evaluator may sample)? Elsewhere a side's error estimate (`stderr`) is that of a
+/// deterministic scheme — Ridders' differences for a derivative forward mode declines (φ′ of
+/// φ, a nested d/dt, a kink nearby) — the same at every evaluation, and a margin beyond it is
+/// evidence like any other (φ″ ≤ 1 was `consistent`: the search skipped every such side).
+pub fn sampled(terms: &[&Expr]) -> bool {
+    use crate::expr::Math;
+    terms
+        .iter()
+        .any(|t| t.as_ref().iter().any(|n| matches!(n, Math::Expect(_))))
 }
 
 /// Are the terms pointwise: no integral, expectation, gauss(…) or derivative, whose evaluation is
@@ -485,10 +498,156 @@ fn minimise(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env, along: &Along) -> 
     found
 }
 
-/// The zeros along `s` of the subterms of both sides that mention it (and of a − b for each
-/// δ(a, b): δ is 1 where they coincide), within `lo..hi` and, decade by decade, beyond it up to
-/// ±[`FAR`] within the symbol's domain `(dlo, dhi)` (relu(n − 10⁸) is 0 up to n = 10⁸, far
-/// beyond the bracket around a sampled width).
+/// The terms whose zeros along the symbol `s` are where the sides change character, the light
+/// ones first: the subterms of both sides that mention `s` and no name bound inside them; a −
+/// b for each δ(a, b) (δ is 1 where they coincide) and for each max(a, b) and min(a, b) (their
+/// kink is where the arguments cross, the zero of no subterm: min(a, 10⁷) = a was
+/// `consistent`); with `difference`, lhs − rhs itself. The second list holds the heavy terms:
+/// the subterms of sums' bodies written out at the index's values ([`sum_body_terms`]: many),
+/// and those
+/// with a sum, an integral, an expectation or gauss(…) (Σⱼ xⱼ² − 10⁴, whose zero is where relu of it switches
+/// on: each value of theirs costs the sum's terms or a quadrature); an expectation's value
+/// counts where it is exact or a quadrature, not a Monte Carlo estimate ([`feature_value`]).
+fn feature_terms(
+    lhs: &Expr,
+    rhs: &Expr,
+    s: Symbol,
+    env: &Env,
+    difference: bool,
+) -> (Vec<Expr>, Vec<Expr>) {
+    use crate::expr::binders::{append, free_symbols, root, subterm};
+    use crate::expr::Math;
+    let (mut terms, mut summed): (Vec<Expr>, Vec<Expr>) = (vec![], vec![]);
+    let difference_of = |side: &Expr, a: egg::Id, b: egg::Id| {
+        let mut t = Expr::default();
+        let a = append(&mut t, &subterm(side, a));
+        let b = append(&mut t, &subterm(side, b));
+        t.add(Math::Sub([a, b]));
+        t
+    };
+    for side in [lhs, rhs] {
+        let top = root(side);
+        let free = free_symbols(side, top);
+        // A subterm inside a binder that mentions its bound name has no value of its own.
+        let mentions = |i| {
+            let f = free_symbols(side, i);
+            f.contains(&s) && f.is_subset(&free)
+        };
+        let ids = Evaluator::feature_subterms(side, top, true, mentions);
+        terms.extend(ids.iter().map(|i| subterm(side, *i)));
+        for i in ids {
+            if let Math::Delta([a, b]) | Math::Max([a, b]) | Math::Min([a, b]) = side[i] {
+                terms.push(difference_of(side, a, b));
+            }
+        }
+        summed.extend(sum_body_terms(side, s, env, &free));
+    }
+    let (mut light, mut heavy): (Vec<Expr>, Vec<Expr>) = terms
+        .into_iter()
+        .partition(|t| !t.as_ref().iter().any(crate::numeric::eval::is_heavy));
+    heavy.extend(summed);
+    // A term that Monte Carlo estimates here gives no zeros (its noise changes sign near 0),
+    // and each of its values would cost the samples: tried once, at the start.
+    heavy.retain(|t| !sampled(&[t]) || evaluate(t, env).is_some_and(|v| v.stderr == 0.0));
+    // With `difference`, the difference of the sides itself, first: an inequality whose margin
+    // only shrinks toward the end of a domain (a² ≤ 10¹⁸, exp(a) ≤ 10³⁰⁰) fails beyond the
+    // difference's zero, where no subterm changes sign.
+    if difference {
+        let mut t = Expr::default();
+        let (l, r) = (append(&mut t, lhs), append(&mut t, rhs));
+        t.add(Math::Sub([l, r]));
+        light.insert(0, t);
+    }
+    (light, heavy)
+}
+
+/// Most values of a sum's index at which [`sum_body_terms`] writes out its body's subterms: 16.
+pub const SUM_FEATURE_VALUES: i64 = 16;
+
+/// The subterms of the bodies of the sums in `side` that mention both the summed index and `s`
+/// (and no other bound name), written out at the index's values at `env` (all of them for a
+/// range of at most [`SUM_FEATURE_VALUES`], else that many spread over it, both ends
+/// included), and a − b for each max, min and δ among them: Σₖ step(a − k/7) is a staircase
+/// whose sum never changes sign, and its steps are the zeros of a − k/7 (a sum of steps
+/// against the same steps shifted by 0.01 was `consistent`).
+fn sum_body_terms(
+    side: &Expr,
+    s: Symbol,
+    env: &Env,
+    free: &std::collections::BTreeSet<Symbol>,
+) -> Vec<Expr> {
+    use crate::expr::binders::{free_symbols, substitute_values, subterm};
+    use crate::expr::{Constant, Math};
+    let mut out = vec![];
+    for node in side.as_ref() {
+        let Math::Sum([v, lo, hi, body]) = node else {
+            continue;
+        };
+        let Some(k) = side[*v].symbol() else { continue };
+        let end = |id: egg::Id| {
+            let f = free_symbols(side, id);
+            if !f.is_subset(free) {
+                return None;
+            }
+            Evaluator::new(env)
+                .eval(&subterm(side, id))
+                .ok()
+                .map(|v| v.value)
+                .filter(|v| v.is_finite() && v.fract() == 0.0)
+                .map(|v| v as i64)
+        };
+        let (Some(lo), Some(hi)) = (end(*lo), end(*hi)) else {
+            continue;
+        };
+        if hi < lo {
+            continue;
+        }
+        let count = (hi - lo + 1).min(SUM_FEATURE_VALUES);
+        let values: Vec<i64> = (0..count)
+            .map(|j| {
+                if count == 1 {
+                    lo
+                } else {
+                    lo + ((hi - lo) as i128 * j as i128 / (count - 1) as i128) as i64
+                }
+            })
+            .collect();
+        let mentions = |i| {
+            let f = free_symbols(side, i);
+            f.contains(&s) && f.contains(&k) && f.iter().all(|x| *x == k || free.contains(x))
+        };
+        let ids = Evaluator::feature_subterms(side, *body, true, mentions);
+        let mut inner: Vec<Expr> = vec![];
+        for i in &ids {
+            inner.push(subterm(side, *i));
+            if let Math::Delta([a, b]) | Math::Max([a, b]) | Math::Min([a, b]) = side[*i] {
+                let mut t = Expr::default();
+                let a = crate::expr::binders::append(&mut t, &subterm(side, a));
+                let b = crate::expr::binders::append(&mut t, &subterm(side, b));
+                t.add(Math::Sub([a, b]));
+                inner.push(t);
+            }
+        }
+        for t in &inner {
+            for value in &values {
+                let mut c = Expr::default();
+                c.add(Math::Num(Constant(
+                    num_rational::BigRational::from_integer((*value).into()),
+                )));
+                let map = std::collections::BTreeMap::from([(k, c)]);
+                if let Ok((written, _)) = substitute_values(t, &map, 100_000) {
+                    out.push(written);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The zeros along `s` of the terms of [`feature_terms`], within `lo..hi` and, decade by
+/// decade, beyond it up to ±[`FAR`] within the symbol's domain `(dlo, dhi)` (relu(n − 10⁸) is 0
+/// up to n = 10⁸, far beyond the bracket around a sampled width). The heavy terms are searched
+/// last, with at most half of the budget left.
 fn features(
     lhs: &Expr,
     rhs: &Expr,
@@ -497,48 +656,43 @@ fn features(
     reach: Reach,
     difference: bool,
 ) -> Vec<f64> {
-    use crate::expr::Math;
+    let (light, heavy) = feature_terms(lhs, rhs, axis.symbol(), env, difference);
+    let mut out = zeros_along(&light, env, axis, reach, FEATURE_GRID);
+    // Not for a study's widest gap (within the brackets, on sides that are means already).
+    if !heavy.is_empty() && !NEAR.get() {
+        let _half = HalfBudget::new();
+        out.extend(zeros_along(&heavy, env, axis, reach, HEAVY_GRID));
+    }
+    out
+}
+
+/// Cells of the grids on which [`features`] looks for the heavy terms' zeros: 16 (each value a
+/// sum or a quadrature; at 128 cells the decades beyond the bracket spent the budget before
+/// relu(a·gauss(1, 0, 1; u²) − 10⁸) was reached).
+pub const HEAVY_GRID: usize = 16;
+
+/// The value of a feature term at `env` for the zero search: finite or infinite with a sign,
+/// and not a Monte Carlo estimate (whose noise changes sign where the term is near 0).
+fn feature_value(t: &Expr, env: &Env) -> Option<f64> {
+    evaluate(t, env)
+        .filter(|v| v.stderr == 0.0 || !sampled(&[t]))
+        .map(|v| v.value)
+        .filter(|v| !v.is_nan())
+}
+
+/// The zeros of `terms` along `axis` from `env` on grids of `cells` cells (see [`features`]).
+fn zeros_along(terms: &[Expr], env: &Env, axis: Axis, reach: Reach, cells: usize) -> Vec<f64> {
     let Reach {
         bracket: (lo, hi),
         domain: (dlo, dhi),
         integer,
     } = reach;
-    let s = axis.symbol();
-    // With `difference`, the difference of the sides itself: an inequality whose margin only
-    // shrinks toward the end of a domain (a² ≤ 10¹⁸, exp(a) ≤ 10³⁰⁰) fails beyond the
-    // difference's zero, where no subterm changes sign.
-    let mut terms: Vec<Expr> = vec![];
-    if difference {
-        use crate::expr::binders::append;
-        let mut t = Expr::default();
-        let (l, r) = (append(&mut t, lhs), append(&mut t, rhs));
-        t.add(Math::Sub([l, r]));
-        terms.push(t);
-    }
-    for side in [lhs, rhs] {
-        let root = crate::expr::binders::root(side);
-        let mentions = |i| crate::expr::binders::free_symbols(side, i).contains(&s);
-        let ids = Evaluator::feature_subterms(side, root, mentions);
-        terms.extend(ids.iter().map(|i| crate::expr::binders::subterm(side, *i)));
-        for i in ids {
-            if let Math::Delta([a, b]) = side[i] {
-                use crate::expr::binders::{append, subterm};
-                let mut t = Expr::default();
-                let a = append(&mut t, &subterm(side, a));
-                let b = append(&mut t, &subterm(side, b));
-                t.add(Math::Sub([a, b]));
-                terms.push(t);
-            }
-        }
-    }
     let index: Vec<egg::Id> = (0..terms.len()).map(egg::Id::from).collect();
     let cuts = |(a, b): (f64, f64)| {
-        crate::numeric::features::feature_cuts(&index, a, b, FEATURE_GRID, |id, x| {
+        crate::numeric::features::feature_cuts(&index, a, b, cells, |id, x| {
             let mut e = env.clone();
             axis.set(&mut e, x);
-            evaluate(&terms[usize::from(id)], &e)
-                .map(|v| v.value)
-                .filter(|v| !v.is_nan())
+            feature_value(&terms[usize::from(id)], &e)
         })
     };
     let mut out = cuts((lo, hi));
@@ -582,9 +736,7 @@ fn features(
             |id, t| {
                 let mut e = env.clone();
                 axis.set(&mut e, whole(sign * 10f64.ppowf(t)));
-                evaluate(&terms[usize::from(id)], &e)
-                    .map(|v| v.value)
-                    .filter(|v| !v.is_nan())
+                feature_value(&terms[usize::from(id)], &e)
             },
         )
         .into_iter()
@@ -727,14 +879,8 @@ pub fn parameter_zeros(
     let zeros = features(lhs, rhs, base, Axis::Value(symbol), reach, false);
     // Only a sign change counts: a term that underflows to 0 (1/n² beyond 10¹⁵⁴) or overflows
     // is rounding, not a change of the sides.
-    let mut terms: Vec<Expr> = vec![];
-    for side in [lhs, rhs] {
-        let root = crate::expr::binders::root(side);
-        let mentions = |i| crate::expr::binders::free_symbols(side, i).contains(&symbol);
-        for i in Evaluator::feature_subterms(side, root, mentions) {
-            terms.push(crate::expr::binders::subterm(side, i));
-        }
-    }
+    let (mut terms, heavy) = feature_terms(lhs, rhs, symbol, base, false);
+    terms.extend(heavy);
     let at = |t: &Expr, x: f64| {
         let mut e = base.clone();
         e.scalars.insert(symbol, x);
@@ -956,9 +1102,10 @@ fn search_inner(
     });
     // A side estimated by Monte Carlo at the first point is not searched.
     let first = point_retry(d, 0, 0);
-    if [lhs, rhs]
-        .iter()
-        .any(|e| evaluate(e, &first).is_some_and(|v| v.stderr > 0.0))
+    if sampled(&[lhs, rhs])
+        && [lhs, rhs]
+            .iter()
+            .any(|e| evaluate(e, &first).is_some_and(|v| v.stderr > 0.0))
     {
         return None;
     }
@@ -1315,5 +1462,8 @@ fn violated(
         }
     };
     cmp.diff = super::check::excess(rel, l.value, r.value, &cmp);
-    (cmp.diff > cmp.tol && !cmp.statistical).then(|| PointResult::at(d, env, used, (l, r, cmp)))
+    // An error estimate of a deterministic scheme is in the allowance (z of them, as at the
+    // sampled points); a Monte Carlo estimate's is not evidence for the search.
+    let sampling = cmp.statistical && sampled(&[lhs, rhs]);
+    (cmp.diff > cmp.tol && !sampling).then(|| PointResult::at(d, env, used, (l, r, cmp)))
 }

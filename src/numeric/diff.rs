@@ -194,8 +194,12 @@ pub fn derivative<S: Scale, E: From<DiffError>>(
         match tableau(t, domain, h, one_sided, &mut f)? {
             Ok(d) if !one_sided => {
                 return match kink(t, h, &mut f)? {
-                    Some(k) => Err(k.into()),
-                    None => Ok(d),
+                    Slopes::Kink(k) => Err(k.into()),
+                    Slopes::Apart(gap) => Ok(Derivative {
+                        error: d.error.max(0.5 * gap),
+                        ..d
+                    }),
+                    Slopes::Together => Ok(d),
                 }
             }
             Ok(d) => return Ok(d),
@@ -208,29 +212,45 @@ pub fn derivative<S: Scale, E: From<DiffError>>(
 /// Step ratio of the kink test ([`kink`]).
 const KINK_SHRINK: f64 = 0.1;
 
+/// What the one-sided quotients at a point say (see [`kink`]).
+enum Slopes {
+    /// They come together as the step shrinks: the derivative exists.
+    Together,
+    /// They stay apart by the gap, which is too small beside the quotients to call a kink
+    /// (10⁻⁷ of them, where rounding may be at play): the derivative is known within half the
+    /// gap at best (the central scheme gives the mean of the two slopes with an error estimate
+    /// that does not see them: F″ of a²/2 + 10⁻⁷·relu(a)²/2 near 0 came out 1 + 5·10⁻⁸ ± 4·10⁻¹³,
+    /// and a true F″ = 1 + 10⁻⁷·step(a) was refuted).
+    Apart(f64),
+    /// A kink: the derivative does not exist.
+    Kink(DiffError),
+}
+
 /// A central scheme converges at a kink, to the mean of the one-sided derivatives (relu′(0)
 /// = ½): the one-sided quotients at step `h`·10⁻² and ten times less are compared. Where the
 /// function is differentiable their gap, about h·|f″|, falls with the step (tenfold); at a
 /// kink it stays. A gap that falls by less than half and stands above rounding (100·ε·|f|/h)
-/// and 10⁻⁶ of the quotients is a kink: the derivative does not exist there.
+/// and 10⁻⁶ of the quotients is a kink: the derivative does not exist there; one above rounding
+/// only leaves the derivative uncertain by half of it.
 fn kink<S: Scale, E: From<DiffError>>(
     t: f64,
     h: f64,
     f: &mut impl FnMut(f64) -> Result<(DMatrix<f64>, S), E>,
-) -> Result<Option<DiffError>, E> {
+) -> Result<Slopes, E> {
     let (f0, s0) = f(t)?;
     let mut gaps = vec![];
     let mut floor = 0.0f64;
+    let mut rounded = 0.0f64;
     for k in 1..=2 {
         let step = h * 1e-2 * KINK_SHRINK.powi(k - 1);
         let step = (t + step) - t;
         if step == 0.0 {
-            return Ok(None);
+            return Ok(Slopes::Together);
         }
         let (fp, sp) = f(t + step)?;
         let (fm, sm) = f(t - step)?;
         if !(fp.iter().chain(fm.iter()).all(|v| v.is_finite())) {
-            return Ok(None);
+            return Ok(Slopes::Together);
         }
         let forward = (&fp - &f0) / step;
         let backward = (&f0 - &fm) / step;
@@ -239,10 +259,18 @@ fn kink<S: Scale, E: From<DiffError>>(
         let rounding =
             100.0 * f64::EPSILON * s0.largest().max(sp.largest()).max(sm.largest()) / step;
         floor = floor.max(rounding + 1e-6 * size);
+        rounded = rounded.max(rounding);
         gaps.push(gap);
     }
     let (g1, g2) = (gaps[0], gaps[1]);
-    Ok((g2 > 0.5 * g1 && g2 > floor).then_some(DiffError::Kink { t, gap: g2 }))
+    let stays = g2 > 0.5 * g1;
+    Ok(if stays && g2 > floor {
+        Slopes::Kink(DiffError::Kink { t, gap: g2 })
+    } else if stays && g2 > rounded {
+        Slopes::Apart(g2)
+    } else {
+        Slopes::Together
+    })
 }
 
 /// Central tableaux tried, each starting from a step [`RETRY_SHRINK`] times the last: a function

@@ -157,6 +157,13 @@ pub struct Env {
     /// Every seeded symbol's entries are all equal (its seeded entry at index 1, …, 1): x[i] =
     /// x[i + 1], a rank-one matrix, a singular covariance factor.
     pub constant_entries: bool,
+    /// Seeded symbols whose entries lie on separate supports at this point, in declaration
+    /// order: the m-th of K one-index arrays is 0 except at the indices i ≡ m + 1 (mod K)
+    /// (two vectors orthogonal, with disjoint supports), and every matrix is diagonal (a
+    /// covariance factor F, and S = F·Fᵀ with it: uncorrelated entries, S = I up to scale).
+    /// Independent draws never meet these equality cases: (Σx_j y_j)² ≥ 10⁻⁶·Σx_j²·Σy_j² and
+    /// S₁₂² ≥ 10⁻³·S₁₁S₂₂ were `consistent`.
+    pub separated: Vec<Symbol>,
 }
 
 impl Env {
@@ -177,14 +184,32 @@ impl Env {
             Some((_, _, v)) => *v,
             None => {
                 let name = self.entry_alias.get(&s).copied().unwrap_or(s);
-                self.entry_scale(s) * self.entry_pattern(hash_of_name(name, self.seed), idx)
+                self.entry_scale(s) * self.entry_pattern(s, hash_of_name(name, self.seed), idx)
             }
         }
     }
 
-    /// The seeded entry at `idx` of the symbol whose name hashes to `h`: at `idx`, or at
-    /// 1, …, 1 where the point's entries are constant ([`Env::constant_entries`]).
-    pub fn entry_pattern(&self, h: u64, idx: &[i64]) -> f64 {
+    /// The seeded entry at `idx` of the symbol `s` whose name hashes to `h`: at `idx`, or at
+    /// 1, …, 1 where the point's entries are constant ([`Env::constant_entries`]); 0 off its
+    /// support where the point separates them ([`Env::separated`]).
+    pub fn entry_pattern(&self, s: Symbol, h: u64, idx: &[i64]) -> f64 {
+        if let Some(m) = self.separated.iter().position(|x| *x == s) {
+            // A vector's entry may be written with a second index 1.
+            let vector = self.shapes.get(&s).is_some_and(|d| d.len() == 1);
+            let idx = if vector {
+                &idx[..1.min(idx.len())]
+            } else {
+                idx
+            };
+            let on = match idx {
+                [i] => (i - 1).rem_euclid(self.separated.len() as i64) == m as i64,
+                [i, rest @ ..] => rest.iter().all(|j| j == i),
+                [] => true,
+            };
+            if !on {
+                return 0.0;
+            }
+        }
         if self.constant_entries {
             entry_from_hash(h, &vec![1; idx.len()])
         } else {
@@ -660,7 +685,7 @@ impl<'a> Evaluator<'a> {
                 // Every entry drawn on its own: a general matrix (not symmetric).
                 let (h, scale) = (self.name_hash(*s), self.env.entry_scale(*s));
                 let m = Matrix::from_fn(n, n, |i, j| {
-                    scale * self.env.entry_pattern(h, &[i as i64, j as i64])
+                    scale * self.env.entry_pattern(*s, h, &[i as i64, j as i64])
                 });
                 let sc = m.abs();
                 (m, sc, 0.0)
@@ -1086,7 +1111,9 @@ impl<'a> Evaluator<'a> {
                 // (x² + y² underflows to 0 at 10⁻³⁰⁰).
                 let r = x.value.phypot(y.value);
                 let (cx, sy) = (x.value.abs() / r, y.value.abs() / r);
-                let v = y.value.patan2(x.value);
+                // A zero has no sign: f64's −0 (of −a at a = 0, or 0·(−1)) would put the angle
+                // at −π on the negative axis, where atan2(0, x < 0) = π (adding +0 makes −0 +0).
+                let v = (y.value + 0.0).patan2(x.value + 0.0);
                 Value {
                     value: v,
                     scale: v.abs() + (cx * y.scale + sy * x.scale) / r,
@@ -1170,7 +1197,7 @@ impl<'a> Evaluator<'a> {
                     return Ok(Value::exact(*v));
                 }
                 let h = self.name_hash(s);
-                Value::exact(self.env.entry_scale(s) * self.env.entry_pattern(h, &idx))
+                Value::exact(self.env.entry_scale(s) * self.env.entry_pattern(s, h, &idx))
             }
             Math::Integral([v, lo, hi, body]) => self.integral(e, *v, *lo, *hi, *body)?,
             Math::Sum([v, lo, hi, body]) => {
@@ -1361,8 +1388,15 @@ impl<'a> Evaluator<'a> {
         domain: Option<(f64, f64)>,
         what: Moved,
     ) -> Result<(Matrix, f64, Matrix), EvalError> {
+        // What one sample of the body costs (see [`Self::scheme`]).
+        let work = subterm_nodes(e, body).count() as u64
+            * if as_matrix {
+                (MATRIX_DIM as u64).pow(3)
+            } else {
+                1
+            };
         if as_matrix {
-            return self.scheme(t0, domain, &what, |ev| {
+            return self.scheme(t0, domain, &what, work, |ev| {
                 ev.matrix(e, body).map(|(m, s, _)| (m, s))
             });
         }
@@ -1400,7 +1434,7 @@ impl<'a> Evaluator<'a> {
                 // (a·|a| has one, 0): the scheme runs on the product and tests it for a kink.
                 let ((du, eu, su), (dv, ev, sv)) = match factors {
                     Err(EvalError::Unsupported(_) | EvalError::OutOfDomain(_)) => {
-                        let (d, err, scale) = self.scheme(t0, domain, &what, |ev| {
+                        let (d, err, scale) = self.scheme(t0, domain, &what, work, |ev| {
                             ev.value(e, body)
                                 .map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
                         })?;
@@ -1453,7 +1487,7 @@ impl<'a> Evaluator<'a> {
             let one = |x: f64| Matrix::from_element(1, 1, x);
             return Ok((one(value), err, one(scale)));
         }
-        let (d, err, scale) = self.scheme(t0, domain, &what, |ev| {
+        let (d, err, scale) = self.scheme(t0, domain, &what, work, |ev| {
             ev.value(e, body)
                 .map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
         })?;
@@ -1461,15 +1495,19 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The difference scheme on `sample` (the body at the moved variable): (value, error
-    /// estimate, magnitude scale of the kind `sample` gives).
+    /// estimate, magnitude scale of the kind `sample` gives). Each sample counts `work` in
+    /// `nodes` (the body's nodes, times n³ for a matrix body), the unit of the violation
+    /// search's budget.
     fn scheme<S: super::diff::Scale>(
         &mut self,
         t0: f64,
         domain: Option<(f64, f64)>,
         what: &Moved,
+        work: u64,
         mut sample: impl FnMut(&mut Self) -> Result<(Matrix, S), EvalError>,
     ) -> Result<(Matrix, f64, S), EvalError> {
         let d = super::diff::derivative(t0, domain, |x| {
+            self.nodes += work;
             match what {
                 Moved::Symbol(t) => self.bound.push((*t, x)),
                 Moved::Entry(s, idx) => self.perturbed.push((*s, idx.clone(), x)),
@@ -1677,26 +1715,31 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The subterms of `body` that may hold a feature along a variable (`varies`): not
-    /// constants, holding no binder or expectation (each of their values would be a quadrature
-    /// or a sample of its own).
-    pub(crate) fn feature_subterms(e: &Expr, body: Id, varies: impl Fn(Id) -> bool) -> Vec<Id> {
-        let heavy = |n: &Math| {
-            matches!(
-                n,
-                Math::Sum(_) | Math::Integral(_) | Math::Expect(_) | Math::Gauss(_)
-            )
-        };
+    /// constants, not inside a sum, integral, expectation or gauss(…), and with `heavy_too`
+    /// false, holding none either (each of their values a sum, a quadrature or a sample of its
+    /// own, which the caller's budget may not afford).
+    pub(crate) fn feature_subterms(
+        e: &Expr,
+        body: Id,
+        heavy_too: bool,
+        varies: impl Fn(Id) -> bool,
+    ) -> Vec<Id> {
         let mut ids = vec![];
         let mut stack = vec![body];
         while let Some(i) = stack.pop() {
-            if heavy(&e[i]) {
+            let heavy = is_heavy(&e[i]);
+            if heavy && !heavy_too {
                 continue;
             }
             let leaf = matches!(e[i], Math::Num(_) | Math::Symbol(_));
-            if !leaf && !subterm_nodes(e, i).any(heavy) && varies(i) {
+            if !leaf && (heavy_too || !subterm_nodes(e, i).any(is_heavy)) && varies(i) {
                 ids.push(i);
             }
-            stack.extend(egg::Language::children(&e[i]).iter().copied());
+            // Not into a heavy node: its body's subterms hold its bound names or random
+            // entries, which have no value at a point, and each of its own values is costly.
+            if !heavy {
+                stack.extend(egg::Language::children(&e[i]).iter().copied());
+            }
         }
         ids.sort();
         ids.dedup();
@@ -1706,7 +1749,7 @@ impl<'a> Evaluator<'a> {
     /// The ends of the pieces an integral over `a..b` (in either order) is cut into: `a`, the
     /// zeros of the body's subterms that vary with `var` ([`feature_cuts`]), graded, and `b`.
     fn zeros_of_subterms(&mut self, e: &Expr, var: Symbol, body: Id, a: f64, b: f64) -> Vec<f64> {
-        let ids = Self::feature_subterms(e, body, |i| {
+        let ids = Self::feature_subterms(e, body, false, |i| {
             crate::expr::binders::free_symbols(e, i).contains(&var)
         });
         let cuts = feature_cuts(&ids, a.min(b), a.max(b), ZERO_GRID, |id, x| {
@@ -2816,7 +2859,7 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Value, EvalError> {
         // Cut where a subterm that mentions the entry vanishes, graded (as for integrals): a
         // bump exp(−10¹²·(z − 3)²) is narrower than any fixed panel.
-        let ids = Self::feature_subterms(e, a, |i| {
+        let ids = Self::feature_subterms(e, a, false, |i| {
             subterm_nodes(e, i).any(|n| matches!(n, Math::Symbol(s) if *s == key.0))
         });
         let cuts = feature_cuts(&ids, -37.0, 37.0, ZERO_GRID, |id, x| {
@@ -3873,6 +3916,15 @@ fn adaptive_gk(f: &mut impl FnMut(f64) -> f64, cuts: &[f64]) -> Result<Quad, Str
 }
 
 /// The nodes of the subterm rooted at `id`.
+/// Is the node a sum, an integral, an expectation or gauss(…): one whose value costs a sum's
+/// terms, a quadrature or samples?
+pub(crate) fn is_heavy(n: &Math) -> bool {
+    matches!(
+        n,
+        Math::Sum(_) | Math::Integral(_) | Math::Expect(_) | Math::Gauss(_)
+    )
+}
+
 fn subterm_nodes(e: &Expr, id: Id) -> impl Iterator<Item = &Math> {
     let mut stack = vec![id];
     let mut out = vec![];

@@ -732,8 +732,18 @@ impl<'a> Evaluator<'a> {
         self.lip(a, r, l)
     }
 
-    fn atan2(&self, y: &Precise, x: &Precise) -> Res {
+    fn atan2(&mut self, y: &Precise, x: &Precise) -> Res {
         self.spend(1)?;
+        // On the axis the angle is 0 to the right and π to the left: a zero has no sign (the
+        // library's atan2 of a zero numerator read it as −0 and gave −π for atan2(−a, −1) at
+        // a = 0, where 0 − a gave π).
+        if y.mid.is_zero() && y.rad == 0.0 {
+            match self.sign(x) {
+                Some(Ordering::Greater) => return Ok(self.int(0)),
+                Some(Ordering::Less) => return self.pi(),
+                _ => {}
+            }
+        }
         if y.mid.is_zero() && x.mid.is_zero() {
             return np("atan2(0, 0)");
         }

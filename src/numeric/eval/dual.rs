@@ -430,7 +430,7 @@ mod tests {
             let t0 = match &what {
                 Moved::Symbol(t) => ev.lookup(*t).unwrap(),
                 Moved::Entry(s, idx) => {
-                    ev.env.entry_scale(*s) * ev.env.entry_pattern(ev.name_hash(*s), idx)
+                    ev.env.entry_scale(*s) * ev.env.entry_pattern(*s, ev.name_hash(*s), idx)
                 }
             };
             let d = crate::numeric::diff::derivative(t0, None, |x| {
