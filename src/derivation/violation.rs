@@ -515,16 +515,9 @@ fn feature_terms(
     env: &Env,
     difference: bool,
 ) -> (Vec<Expr>, Vec<Expr>) {
-    use crate::expr::binders::{append, free_symbols, root, subterm};
+    use crate::expr::binders::{append, free_symbols, root};
     use crate::expr::Math;
     let (mut terms, mut summed): (Vec<Expr>, Vec<Expr>) = (vec![], vec![]);
-    let difference_of = |side: &Expr, a: egg::Id, b: egg::Id| {
-        let mut t = Expr::default();
-        let a = append(&mut t, &subterm(side, a));
-        let b = append(&mut t, &subterm(side, b));
-        t.add(Math::Sub([a, b]));
-        t
-    };
     for side in [lhs, rhs] {
         let top = root(side);
         let free = free_symbols(side, top);
@@ -534,12 +527,7 @@ fn feature_terms(
             f.contains(&s) && f.is_subset(&free)
         };
         let ids = Evaluator::feature_subterms(side, top, true, mentions);
-        terms.extend(ids.iter().map(|i| subterm(side, *i)));
-        for i in ids {
-            if let Math::Delta([a, b]) | Math::Max([a, b]) | Math::Min([a, b]) = side[i] {
-                terms.push(difference_of(side, a, b));
-            }
-        }
+        terms.extend(with_crossings(side, &ids));
         summed.extend(sum_body_terms(side, s, env, &free));
     }
     let (mut light, mut heavy): (Vec<Expr>, Vec<Expr>) = terms
@@ -559,6 +547,24 @@ fn feature_terms(
         light.insert(0, t);
     }
     (light, heavy)
+}
+
+/// The subterms `ids` of `side`, then a − b for each δ(a, b), max(a, b) and min(a, b) among
+/// them: where the arguments cross, δ is 1 and max and min have their kink.
+fn with_crossings(side: &Expr, ids: &[egg::Id]) -> Vec<Expr> {
+    use crate::expr::binders::{append, subterm};
+    use crate::expr::Math;
+    let mut out: Vec<Expr> = ids.iter().map(|i| subterm(side, *i)).collect();
+    for i in ids {
+        if let Math::Delta([a, b]) | Math::Max([a, b]) | Math::Min([a, b]) = side[*i] {
+            let mut t = Expr::default();
+            let a = append(&mut t, &subterm(side, a));
+            let b = append(&mut t, &subterm(side, b));
+            t.add(Math::Sub([a, b]));
+            out.push(t);
+        }
+    }
+    out
 }
 
 /// Most values of a sum's index at which [`sum_body_terms`] writes out its body's subterms: 16.
@@ -617,18 +623,7 @@ fn sum_body_terms(
             f.contains(&s) && f.contains(&k) && f.iter().all(|x| *x == k || free.contains(x))
         };
         let ids = Evaluator::feature_subterms(side, *body, true, mentions);
-        let mut inner: Vec<Expr> = vec![];
-        for i in &ids {
-            inner.push(subterm(side, *i));
-            if let Math::Delta([a, b]) | Math::Max([a, b]) | Math::Min([a, b]) = side[*i] {
-                let mut t = Expr::default();
-                let a = crate::expr::binders::append(&mut t, &subterm(side, a));
-                let b = crate::expr::binders::append(&mut t, &subterm(side, b));
-                t.add(Math::Sub([a, b]));
-                inner.push(t);
-            }
-        }
-        for t in &inner {
+        for t in &with_crossings(side, &ids) {
             for value in &values {
                 let mut c = Expr::default();
                 c.add(Math::Num(Constant(
