@@ -320,6 +320,11 @@ pub const PSD_SLACK: f64 = 1e-12;
 
 // ---- quadrature of gauss(…) along curves ---------------------------------------------------
 
+/// Largest 1-norm of a matrix (and of its magnitudes) whose exponential is computed: the
+/// scaling and squaring estimates the norms of powers up to X¹⁰, which overflow beyond 10³⁰
+/// (and an infinite norm asks for ⌈log₂ ∞⌉ squarings). Beyond it, `mexp` is not evaluated.
+pub const MEXP_MAX_NORM: f64 = 1e30;
+
 /// Intervals of the grid on which `gauss(…)`'s nested rule looks for the zeros of a curved
 /// subterm (u² + v² − 1 inside exp(−10⁸·(…)²)) along z2 at each node z1 of the outer integral,
 /// and for where its least or greatest value along z2 crosses 0: 128 on [−37.5, 37.5], a cell

@@ -62,6 +62,11 @@ pub enum NumericError {
     /// cannot be ruled out.
     #[error("the integrand vanished at every node: a feature narrower than the nodes cannot be ruled out")]
     Unresolved,
+    /// A curve of the integrand has more zeros along a line than the quadrature cuts at, or
+    /// oscillates in step with the grid they are searched on: a narrow feature at each would
+    /// not be resolved.
+    #[error("a curve of the integrand {0}: a narrow feature at each zero would not be resolved")]
+    UnresolvedFeatures(String),
     /// An architecture (depth, σw, σb, activation parameters) is not valid.
     #[error("invalid architecture: {0}")]
     InvalidArchitecture(String),

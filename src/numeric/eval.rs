@@ -14,7 +14,7 @@ use egg::{Id, Symbol};
 pub type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use super::activation::Activation;
-use super::features::{feature_cuts, graded, ZERO_GRID};
+use super::features::{graded, quadrature_cuts, Unresolved, ZERO_GRID};
 use super::integrand::{Op, Program};
 use crate::expr::{Expr, Math};
 
@@ -751,6 +751,17 @@ impl<'a> Evaluator<'a> {
                         c.stderr,
                     )
                 };
+                // nalgebra's scaling and squaring estimates norms of powers up to X¹⁰: beyond
+                // MEXP_MAX_NORM they overflow, and ⌈log₂ ∞⌉ squarings never end.
+                let one_norm = |m: &Matrix| m.abs().row_sum().max();
+                let largest = one_norm(&x).max(one_norm(&sx));
+                let finite = x.iter().chain(sx.iter()).all(|v| v.is_finite());
+                if !finite || largest.is_nan() || largest > crate::precision::MEXP_MAX_NORM {
+                    return Err(EvalError::Unsupported(format!(
+                        "mexp of a matrix whose norm ({largest:.3e}) exceeds {:.0e}: beyond the matrix exponential's range",
+                        crate::precision::MEXP_MAX_NORM
+                    )));
+                }
                 let m = x.exp();
                 // The magnitudes are the same computation on the magnitudes: |exp(X)| ≤
                 // exp(|X|) ≤ exp(M_X) entry by entry (every term of the series is). (Not
@@ -1574,7 +1585,7 @@ impl<'a> Evaluator<'a> {
         // (a kink of relu(s − c), the peak of exp(−10⁸·(s − 0.3)²), of exp(−10⁶·(sin s − ½)²)):
         // both rules crowd their nodes towards the ends of each piece, so a feature narrower
         // than their spacing over the whole range is resolved there.
-        let cuts = self.zeros_of_subterms(e, var, body, a, b);
+        let cuts = self.zeros_of_subterms(e, var, body, a, b)?;
         // The body compiled once (its parts free of the variable evaluated once): the
         // evaluator's arithmetic at every node, and the budget charged for its sums at every
         // node as for walking the term.
@@ -1747,25 +1758,34 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The ends of the pieces an integral over `a..b` (in either order) is cut into: `a`, the
-    /// zeros of the body's subterms that vary with `var` ([`feature_cuts`]), graded, and `b`.
-    fn zeros_of_subterms(&mut self, e: &Expr, var: Symbol, body: Id, a: f64, b: f64) -> Vec<f64> {
+    /// zeros of the body's subterms that vary with `var` ([`quadrature_cuts`]), graded, and `b`.
+    /// A subterm whose zeros are too many to cut at leaves the integral without a value here.
+    fn zeros_of_subterms(
+        &mut self,
+        e: &Expr,
+        var: Symbol,
+        body: Id,
+        a: f64,
+        b: f64,
+    ) -> Result<Vec<f64>, EvalError> {
         let ids = Self::feature_subterms(e, body, false, |i| {
             crate::expr::binders::free_symbols(e, i).contains(&var)
         });
-        let cuts = feature_cuts(&ids, a.min(b), a.max(b), ZERO_GRID, |id, x| {
+        let cuts = quadrature_cuts(&ids, a.min(b), a.max(b), ZERO_GRID, |id, x| {
             self.bound.push((var, x));
             let v = self.value(e, id).ok().map(|v| v.value);
             self.bound.pop();
             v.filter(|v| v.is_finite())
-        });
+        })
+        .map_err(|(id, why)| unresolved(e, id, why))?;
         let mut cuts = graded(&cuts, a.min(b), a.max(b));
         if a > b {
             cuts.reverse();
         }
-        std::iter::once(a)
+        Ok(std::iter::once(a)
             .chain(cuts)
             .chain(std::iter::once(b))
-            .collect()
+            .collect())
     }
 
     /// The chain of + and − at `id`: its terms that are not constants (with their signs, in
@@ -2862,14 +2882,15 @@ impl<'a> Evaluator<'a> {
         let ids = Self::feature_subterms(e, a, false, |i| {
             subterm_nodes(e, i).any(|n| matches!(n, Math::Symbol(s) if *s == key.0))
         });
-        let cuts = feature_cuts(&ids, -37.0, 37.0, ZERO_GRID, |id, x| {
+        let cuts = quadrature_cuts(&ids, -37.0, 37.0, ZERO_GRID, |id, x| {
             self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
             self.mc_k = Some(u64::MAX);
             let v = self.value(e, id).ok().map(|v| v.value);
             self.sample = None;
             self.mc_k = None;
             v.filter(|v| v.is_finite())
-        });
+        })
+        .map_err(|(id, why)| unresolved(e, id, why))?;
         let features = graded(&cuts, -37.0, 37.0);
         let mut first_error = None;
         // The largest error estimate an integrand value carries (a Ridders derivative inside):
@@ -4072,6 +4093,15 @@ fn mul(x: &RPoly, y: &RPoly) -> RPoly {
         }
     }
     out
+}
+
+/// A quadrature's subterm whose zeros cannot all be cut at ([`quadrature_cuts`]): the
+/// quadrature has no value at this point.
+fn unresolved(e: &Expr, id: Id, why: Unresolved) -> EvalError {
+    EvalError::Unsupported(format!(
+        "the subterm {} {why}: a narrow feature at each would not be resolved",
+        crate::expr::text_at(e, id)
+    ))
 }
 
 #[cfg(test)]

@@ -23,73 +23,7 @@ pub(crate) fn feature_cuts<I: Copy>(
 ) -> Vec<f64> {
     let mut cuts = vec![];
     for &id in ids {
-        let mut own = vec![];
-        let grid: Vec<(f64, Option<f64>)> = (0..=cells)
-            .map(|k| {
-                let x = lo + (hi - lo) * k as f64 / cells as f64;
-                (x, value(id, x))
-            })
-            .collect();
-        // An infinite value (an overflow: exp(a) beyond a = 709.8) has a sign, where a sign
-        // change may sit (exp(a) − 10³⁰⁰), but no size the touch threshold could scale with.
-        let largest = grid
-            .iter()
-            .filter_map(|(_, y)| y.map(f64::abs).filter(|y| y.is_finite()))
-            .fold(0.0, f64::max);
-        if largest == 0.0 {
-            continue;
-        }
-        // Sign changes between non-zero values (a zero on the grid lies between them).
-        let mut prev: Option<(f64, f64)> = None;
-        for &(x, y) in &grid {
-            let Some(y) = y.filter(|y| *y != 0.0) else {
-                if y.is_none() {
-                    prev = None;
-                }
-                continue;
-            };
-            if let Some((x0, y0)) = prev {
-                if y0.signum() != y.signum() {
-                    let (mut a, mut b, ya) = (x0, x, y0);
-                    for _ in 0..60 {
-                        let m = 0.5 * (a + b);
-                        if m == a || m == b {
-                            break;
-                        }
-                        match value(id, m) {
-                            Some(ym) if ym != 0.0 && ym.signum() == ya.signum() => a = m,
-                            Some(ym) if ym != 0.0 => b = m,
-                            Some(_) => {
-                                (a, b) = (m, m);
-                                break;
-                            }
-                            None => break,
-                        }
-                    }
-                    own.push(0.5 * (a + b));
-                }
-            }
-            prev = Some((x, y));
-        }
-        // Zeros touched without a sign change.
-        for k in 1..cells {
-            let (Some(l), Some(m), Some(r)) = (grid[k - 1].1, grid[k].1, grid[k + 1].1) else {
-                continue;
-            };
-            let (l, m, r) = (l.abs(), m.abs(), r.abs());
-            // A plateau (m = l = r: −10³⁰⁰ + exp(a) far below the overflow) touches nothing.
-            let strict = m < l || m < r;
-            if !(m <= l && m <= r && strict && m < TOUCH * largest) || m == 0.0 && l == 0.0 {
-                continue;
-            }
-            let best = golden_min(
-                |x| value(id, x).map(f64::abs),
-                (grid[k - 1].0, grid[k + 1].0),
-                (m, grid[k].0),
-                80,
-            );
-            own.push(best.1);
-        }
+        let (own, _) = subterm_zeros(id, lo, hi, cells, &mut value);
         if own.len() <= MAX_CUTS / 2 {
             cuts.extend(own);
         }
@@ -97,10 +31,174 @@ pub(crate) fn feature_cuts<I: Copy>(
             break;
         }
     }
+    finish(cuts, lo, hi, MAX_CUTS)
+}
+
+/// Where a quadrature over `lo..hi` cuts its range: the zeros of every subterm, as
+/// [`feature_cuts`] finds them on `cells` intervals, none dropped. A quadrature's nodes see a
+/// narrow feature only where it is cut at (exp(−2·10⁷·(sin 250s − ½)²) has 80 bumps of width
+/// 10⁻⁶ on 0..1), so a subterm whose zeros cannot all be cut at leaves the quadrature
+/// unresolved: `Err` with the subterm and what it showed, when it has more than `cells`/4 zeros
+/// (fewer than four intervals per zero, and the grid may step over some), or when a second grid
+/// of `cells` − 1 intervals sees its sign change a different number of times (it oscillates in
+/// step with the grid: cos(1024πs) is 1 at every point of a 512-interval grid of 0..1).
+pub(crate) fn quadrature_cuts<I: Copy>(
+    ids: &[I],
+    lo: f64,
+    hi: f64,
+    cells: usize,
+    mut value: impl FnMut(I, f64) -> Option<f64>,
+) -> Result<Vec<f64>, (I, Unresolved)> {
+    let mut cuts = vec![];
+    for &id in ids {
+        let (own, fine) = subterm_zeros(id, lo, hi, cells, &mut value);
+        if own.len() > cells / 4 {
+            return Err((id, Unresolved::Zeros(own.len(), cells)));
+        }
+        let alias = cells - 1;
+        let grid = (0..=alias).map(|k| value(id, lo + (hi - lo) * k as f64 / alias as f64));
+        let other = sign_changes(grid);
+        if fine.abs_diff(other) > 2 + fine / 8 {
+            return Err((id, Unresolved::Aliased(fine, other, cells)));
+        }
+        cuts.extend(own);
+    }
+    Ok(finish(cuts, lo, hi, usize::MAX))
+}
+
+/// Why a quadrature's range could not be cut at every feature ([`quadrature_cuts`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unresolved {
+    /// The subterm has this many zeros on the grid of so many intervals.
+    Zeros(usize, usize),
+    /// Its sign changes this many times on the grid of the last so many intervals, and that
+    /// many on the grid of one interval fewer.
+    Aliased(usize, usize, usize),
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unresolved::Zeros(n, cells) => write!(
+                f,
+                "has {n} zeros in the range (at most {} are cut at, a quarter of the {cells} intervals its zeros are searched on)",
+                cells / 4
+            ),
+            Unresolved::Aliased(a, b, cells) => write!(
+                f,
+                "oscillates in step with the grid its zeros are searched on (its sign changes {a} times on {cells} intervals, {b} times on {})",
+                cells - 1
+            ),
+        }
+    }
+}
+
+/// How often a sequence of values changes sign between non-zero values (an undefined value
+/// breaks the sequence).
+fn sign_changes(values: impl Iterator<Item = Option<f64>>) -> usize {
+    let mut prev: Option<f64> = None;
+    let mut n = 0;
+    for y in values {
+        match y {
+            Some(y) if y != 0.0 => {
+                if prev.is_some_and(|p| p.signum() != y.signum()) {
+                    n += 1;
+                }
+                prev = Some(y);
+            }
+            Some(_) => {}
+            None => prev = None,
+        }
+    }
+    n
+}
+
+/// The zeros of one subterm on `cells` intervals of `lo..hi` (see [`feature_cuts`]), and how
+/// often its sign changes on that grid.
+fn subterm_zeros<I: Copy>(
+    id: I,
+    lo: f64,
+    hi: f64,
+    cells: usize,
+    value: &mut impl FnMut(I, f64) -> Option<f64>,
+) -> (Vec<f64>, usize) {
+    let mut own = vec![];
+    let grid: Vec<(f64, Option<f64>)> = (0..=cells)
+        .map(|k| {
+            let x = lo + (hi - lo) * k as f64 / cells as f64;
+            (x, value(id, x))
+        })
+        .collect();
+    let changes = sign_changes(grid.iter().map(|(_, y)| *y));
+    // An infinite value (an overflow: exp(a) beyond a = 709.8) has a sign, where a sign
+    // change may sit (exp(a) − 10³⁰⁰), but no size the touch threshold could scale with.
+    let largest = grid
+        .iter()
+        .filter_map(|(_, y)| y.map(f64::abs).filter(|y| y.is_finite()))
+        .fold(0.0, f64::max);
+    if largest == 0.0 {
+        return (own, changes);
+    }
+    // Sign changes between non-zero values (a zero on the grid lies between them).
+    let mut prev: Option<(f64, f64)> = None;
+    for &(x, y) in &grid {
+        let Some(y) = y.filter(|y| *y != 0.0) else {
+            if y.is_none() {
+                prev = None;
+            }
+            continue;
+        };
+        if let Some((x0, y0)) = prev {
+            if y0.signum() != y.signum() {
+                let (mut a, mut b, ya) = (x0, x, y0);
+                for _ in 0..60 {
+                    let m = 0.5 * (a + b);
+                    if m == a || m == b {
+                        break;
+                    }
+                    match value(id, m) {
+                        Some(ym) if ym != 0.0 && ym.signum() == ya.signum() => a = m,
+                        Some(ym) if ym != 0.0 => b = m,
+                        Some(_) => {
+                            (a, b) = (m, m);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                own.push(0.5 * (a + b));
+            }
+        }
+        prev = Some((x, y));
+    }
+    // Zeros touched without a sign change.
+    for k in 1..cells {
+        let (Some(l), Some(m), Some(r)) = (grid[k - 1].1, grid[k].1, grid[k + 1].1) else {
+            continue;
+        };
+        let (l, m, r) = (l.abs(), m.abs(), r.abs());
+        // A plateau (m = l = r: −10³⁰⁰ + exp(a) far below the overflow) touches nothing.
+        let strict = m < l || m < r;
+        if !(m <= l && m <= r && strict && m < TOUCH * largest) || m == 0.0 && l == 0.0 {
+            continue;
+        }
+        let best = golden_min(
+            |x| value(id, x).map(f64::abs),
+            (grid[k - 1].0, grid[k + 1].0),
+            (m, grid[k].0),
+            80,
+        );
+        own.push(best.1);
+    }
+    (own, changes)
+}
+
+/// The cuts inside `lo..hi`, sorted, without near duplicates, at most `most`.
+fn finish(mut cuts: Vec<f64>, lo: f64, hi: f64, most: usize) -> Vec<f64> {
     cuts.retain(|x| *x > lo && *x < hi);
     cuts.sort_by(f64::total_cmp);
     cuts.dedup_by(|x, y| (*x - *y).abs() <= 1e-12 * (hi - lo));
-    cuts.truncate(MAX_CUTS);
+    cuts.truncate(most);
     cuts
 }
 
@@ -157,8 +255,9 @@ pub(crate) const TOUCH: f64 = 1e-3;
 /// Intervals of the grid on which an integral's subterms are searched for zeros
 /// ([`feature_cuts`]).
 pub(crate) const ZERO_GRID: usize = 512;
-/// Most zeros an integral's range is cut at.
+/// Most zeros the inequality search cuts a range at.
 pub(crate) const MAX_CUTS: usize = 64;
+
 /// Pieces graded geometrically (by 4) towards each zero on either side: down to 4⁻²⁰ ≈ 10⁻¹²
 /// of the range.
 pub(crate) const GRADING_STEPS: usize = 20;

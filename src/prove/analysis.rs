@@ -39,7 +39,10 @@ pub struct MathAnalysis {
     /// A smallest node of every class, extracted once in this iteration (see
     /// [`super::rule::extract`]): extraction walks the whole e-graph, and rules extract terms of
     /// many classes.
-    pub best: std::cell::RefCell<Option<std::collections::HashMap<Id, Math>>>,
+    pub best: std::cell::RefCell<Option<std::collections::HashMap<Id, (usize, Math)>>>,
+    /// The terms [`super::rule::extract`] built in this iteration, by class: the rules that
+    /// match one pattern (the sum rules all match every sum) extract the same classes.
+    pub terms: std::cell::RefCell<std::collections::HashMap<Id, crate::expr::Expr>>,
 }
 
 impl MathAnalysis {
@@ -50,6 +53,7 @@ impl MathAnalysis {
             contradiction: None,
             polys: Default::default(),
             best: Default::default(),
+            terms: Default::default(),
         }
     }
 
@@ -58,6 +62,7 @@ impl MathAnalysis {
     pub fn begin_iteration(&self) {
         self.polys.borrow_mut().clear();
         *self.best.borrow_mut() = None;
+        self.terms.borrow_mut().clear();
     }
 }
 

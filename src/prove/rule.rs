@@ -327,34 +327,47 @@ impl PatBuilder {
 
 /// A smallest term of class `id` (smallest when the iteration began; any term extracted is a
 /// term of the class, which only grows). The smallest node of every class is found once per
-/// iteration ([`MathAnalysis::begin_iteration`] forgets it); a class added or merged since, so
-/// that the stored nodes do not lead to a term, is extracted afresh.
+/// iteration ([`MathAnalysis::begin_iteration`] forgets it), with its size; a class added
+/// since gets its least node over stored children, and the term built is kept for the rest of
+/// the iteration (the sum rules all extract every sum's body). Only a class whose stored nodes
+/// lead round a cycle (classes merged since) is extracted afresh from the whole e-graph.
 ///
 /// [`MathAnalysis::begin_iteration`]: super::analysis::MathAnalysis::begin_iteration
 pub fn extract(egraph: &MathGraph, id: Id) -> Expr {
+    let id = egraph.find(id);
+    if let Some(t) = egraph.analysis.terms.borrow().get(&id) {
+        return t.clone();
+    }
     if egraph.analysis.best.borrow().is_none() {
         let ex = Extractor::new(egraph, AstSize);
         let map = egraph
             .classes()
-            .map(|c| (c.id, ex.find_best_node(c.id).clone()))
+            .map(|c| {
+                let cost = ex.find_best_cost(c.id);
+                (c.id, (cost, ex.find_best_node(c.id).clone()))
+            })
             .collect();
         *egraph.analysis.best.borrow_mut() = Some(map);
     }
-    let best = egraph.analysis.best.borrow();
-    let map = best.as_ref().expect("filled above");
+    let mut best = egraph.analysis.best.borrow_mut();
+    let map = best.as_mut().expect("filled above");
     let mut out = Expr::default();
     let mut on_path = Vec::new();
-    match build_best(egraph, map, id, &mut out, &mut on_path, 0) {
+    let term = match build_best(egraph, map, id, &mut out, &mut on_path, 0) {
         Some(_) => out,
         None => Extractor::new(egraph, AstSize).find_best(id).1,
-    }
+    };
+    egraph.analysis.terms.borrow_mut().insert(id, term.clone());
+    term
 }
 
-/// The term of class `id` by the stored smallest nodes; `None` on a class without one or a
-/// cycle (classes merged since the nodes were chosen).
+/// The term of class `id` by the stored smallest nodes; `None` on a cycle (classes merged
+/// since the nodes were chosen) or a class whose nodes all have a child without a stored node.
+/// A class added since the nodes were chosen gets the node of least size among those whose
+/// children have stored nodes.
 fn build_best(
     egraph: &MathGraph,
-    map: &std::collections::HashMap<Id, Math>,
+    map: &mut std::collections::HashMap<Id, (usize, Math)>,
     id: Id,
     out: &mut Expr,
     on_path: &mut Vec<Id>,
@@ -364,7 +377,27 @@ fn build_best(
     if depth > crate::limits::MAX_TERM_NODES || on_path.contains(&id) {
         return None;
     }
-    let node = map.get(&id)?.clone();
+    let node = match map.get(&id) {
+        Some((_, node)) => node.clone(),
+        None => {
+            let (cost, node) = egraph[id]
+                .nodes
+                .iter()
+                .filter_map(|n| {
+                    n.children()
+                        .iter()
+                        .try_fold(1usize, |acc, c| {
+                            map.get(&egraph.find(*c))
+                                .map(|(k, _)| acc.saturating_add(*k))
+                        })
+                        .map(|k| (k, n))
+                })
+                .min_by_key(|(k, _)| *k)?;
+            let node = node.clone();
+            map.insert(id, (cost, node.clone()));
+            node
+        }
+    };
     on_path.push(id);
     let mut failed = false;
     let node = node.map_children(|c| {

@@ -40,7 +40,7 @@ use super::{
     rho_score, trapezoid2, wedge_ring, wedges, Cov2, NumericError, Whitened, ANGULAR_NODES,
     FINE_ANGULAR_NODES, RADIUS,
 };
-use crate::numeric::features::{feature_cuts, golden_min, ZERO_GRID};
+use crate::numeric::features::{golden_min, quadrature_cuts, ZERO_GRID};
 use crate::numeric::portable::Portable;
 use crate::precision::{CURVE_CELLS, CURVE_PROBES, SCALE, UNSEEN_WIDTH};
 use std::f64::consts::{FRAC_PI_2, PI};
@@ -625,7 +625,7 @@ fn line(it: &Integrand, ku: f64, kv: f64, factor: f64) -> Result<Estimate, Numer
     }
     // Zeros of the curves along the line: a ridge on u² = 1 is narrow at u = ±1.
     let curves: Vec<&Curve> = it.curves.iter().collect();
-    for z in curve_zeros(&curves, |z| (ku * z, kv * z), ZERO_GRID) {
+    for z in curve_zeros(&curves, |z| (ku * z, kv * z), ZERO_GRID)? {
         marks.push(curve_mark(z, &[0.0], false, &mut |t, _| at(t))?);
     }
     let mut g = |z: f64| -> Result<Integral, NumericError> {
@@ -643,8 +643,13 @@ fn line(it: &Integrand, ku: f64, kv: f64, factor: f64) -> Result<Estimate, Numer
 }
 
 /// The zeros of the curves ([`Curve`]) along the line `at(t)`, t in [−37.5, 37.5]
-/// ([`feature_cuts`] on `cells` intervals: sign changes, and zeros touched without one).
-fn curve_zeros(curves: &[&Curve], at: impl Fn(f64) -> (f64, f64), cells: usize) -> Vec<f64> {
+/// ([`quadrature_cuts`] on `cells` intervals: sign changes, and zeros touched without one); an
+/// error where a curve has too many to cut at.
+fn curve_zeros(
+    curves: &[&Curve],
+    at: impl Fn(f64) -> (f64, f64),
+    cells: usize,
+) -> Result<Vec<f64>, NumericError> {
     let end = ENDS[ENDS.len() - 1];
     let index: Vec<usize> = (0..curves.len()).collect();
     let value = |k: usize, t: f64| {
@@ -652,7 +657,8 @@ fn curve_zeros(curves: &[&Curve], at: impl Fn(f64) -> (f64, f64), cells: usize) 
         let y = (curves[k].g)(u, v);
         y.is_finite().then_some(y)
     };
-    let mut cuts = feature_cuts(&index, -end, end, cells, value);
+    let mut cuts = quadrature_cuts(&index, -end, end, cells, value)
+        .map_err(|(_, why)| NumericError::UnresolvedFeatures(why.to_string()))?;
     // Two zeros inside one cell (u² + v² = 1 near u = ±1) show on the grid only as a small
     // |g| between larger ones, which the search above takes for one zero touched: where the
     // extreme of g between its neighbours has the other sign, both zeros are found by bisection.
@@ -693,7 +699,7 @@ fn curve_zeros(curves: &[&Curve], at: impl Fn(f64) -> (f64, f64), cells: usize) 
         }
     }
     cuts.sort_by(f64::total_cmp);
-    cuts
+    Ok(cuts)
 }
 
 /// A mark at a curve's zero `z` on a 1-D integral, graded towards from the smallest width the
@@ -913,7 +919,7 @@ fn nested(
         check(f(u, v).0, u, v)
     };
     let (with_v, without_v): (Vec<&Curve>, Vec<&Curve>) = curves.iter().partition(|c| c.uses_v);
-    for z1 in curve_zeros(&without_v, |z1| (w.a * z1, 0.0), ZERO_GRID) {
+    for z1 in curve_zeros(&without_v, |z1| (w.a * z1, 0.0), ZERO_GRID)? {
         outer_marks.push(curve_mark(z1, &CURVE_PROBES, true, &mut |t, s| {
             value_at(t, s)
         })?);
@@ -923,9 +929,10 @@ fn nested(
         let extremes: Vec<(usize, f64)> = (0..with_v.len())
             .flat_map(|k| [(k, 1.0), (k, -1.0)])
             .collect();
-        let ends = feature_cuts(&extremes, -end, end, CURVE_CELLS, |(k, sign), z1| {
+        let ends = quadrature_cuts(&extremes, -end, end, CURVE_CELLS, |(k, sign), z1| {
             curve_extreme(with_v[k], w, z1, sign).map(|(y, _)| y)
-        });
+        })
+        .map_err(|(_, why)| NumericError::UnresolvedFeatures(why.to_string()))?;
         for z1 in ends {
             // Probed on the fixed lines and across the point of every curve's extremes: the one
             // nearest 0 may belong to another curve than the one that touches 0 here (u² − 0.6u
@@ -959,7 +966,7 @@ fn nested(
             })
             .collect();
         let mut marks = marks;
-        for z2 in curve_zeros(&with_v, |z2| (u, v0 + bc * z2), CURVE_CELLS) {
+        for z2 in curve_zeros(&with_v, |z2| (u, v0 + bc * z2), CURVE_CELLS)? {
             marks.push(curve_mark(z2, &[0.0], false, &mut |t, _| value_at(z1, t))?);
         }
         let mut inner = |z2: f64| -> Result<Integral, NumericError> {
