@@ -40,8 +40,10 @@ pub(crate) fn feature_cuts<I: Copy>(
 /// 10⁻⁶ on 0..1), so a subterm whose zeros cannot all be cut at leaves the quadrature
 /// unresolved: `Err` with the subterm and what it showed, when it has more than `cells`/4 zeros
 /// (fewer than four intervals per zero, and the grid may step over some), or when a second grid
-/// of `cells` − 1 intervals sees its sign change a different number of times (it oscillates in
-/// step with the grid: cos(1024πs) is 1 at every point of a 512-interval grid of 0..1).
+/// of 13/8·`cells` + 1 intervals sees its sign change a different number of times (it oscillates
+/// in step with the grid: cos(1024πs) is 1 at every point of a 512-interval grid of 0..1, and on
+/// a grid of 511 it looks like one slow cycle, so a second grid of nearly the same step would
+/// not tell).
 pub(crate) fn quadrature_cuts<I: Copy>(
     ids: &[I],
     lo: f64,
@@ -55,7 +57,7 @@ pub(crate) fn quadrature_cuts<I: Copy>(
         if own.len() > cells / 4 {
             return Err((id, Unresolved::Zeros(own.len(), cells)));
         }
-        let alias = cells - 1;
+        let alias = cells * 13 / 8 + 1;
         let grid = (0..=alias).map(|k| value(id, lo + (hi - lo) * k as f64 / alias as f64));
         let other = sign_changes(grid);
         if fine.abs_diff(other) > 2 + fine / 8 {
@@ -72,7 +74,7 @@ pub(crate) enum Unresolved {
     /// The subterm has this many zeros on the grid of so many intervals.
     Zeros(usize, usize),
     /// Its sign changes this many times on the grid of the last so many intervals, and that
-    /// many on the grid of one interval fewer.
+    /// many on the second grid (13/8 as many intervals, plus one).
     Aliased(usize, usize, usize),
 }
 
@@ -87,7 +89,7 @@ impl std::fmt::Display for Unresolved {
             Unresolved::Aliased(a, b, cells) => write!(
                 f,
                 "oscillates in step with the grid its zeros are searched on (its sign changes {a} times on {cells} intervals, {b} times on {})",
-                cells - 1
+                cells * 13 / 8 + 1
             ),
         }
     }
@@ -261,3 +263,36 @@ pub(crate) const MAX_CUTS: usize = 64;
 /// Pieces graded geometrically (by 4) towards each zero on either side: down to 4⁻²⁰ ≈ 10⁻¹²
 /// of the range.
 pub(crate) const GRADING_STEPS: usize = 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A quadrature cuts at every zero it can, and refuses what it cannot resolve: too many
+    /// zeros, or an oscillation in step with the grid (cos(1024πs) is 1 at every point of a
+    /// 512-interval grid of 0..1, so that grid alone sees no zero at all).
+    #[test]
+    fn quadrature_cuts_refuse_what_they_cannot_resolve() {
+        let pi = std::f64::consts::PI;
+        let few = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_, s| {
+            Some((20.0 * pi * s).sin())
+        });
+        assert_eq!(few.map(|c| c.len()).ok(), Some(19));
+        let many = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_, s| {
+            Some((500.0 * pi * s).sin())
+        });
+        assert!(matches!(many, Err((0, Unresolved::Zeros(..)))), "{many:?}");
+        let in_step = |_, s: f64| Some((1024.0 * pi * s).cos() - 0.5);
+        assert!(
+            subterm_zeros(0, 0.0, 1.0, ZERO_GRID, &mut { in_step })
+                .0
+                .len()
+                < 8
+        );
+        let aliased = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, in_step);
+        assert!(
+            matches!(aliased, Err((0, Unresolved::Aliased(..)))),
+            "{aliased:?}"
+        );
+    }
+}
