@@ -267,6 +267,7 @@ pub(crate) const GRADING_STEPS: usize = 20;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numeric::portable::Portable;
 
     /// A quadrature cuts at every zero it can, and refuses what it cannot resolve: too many
     /// zeros, or an oscillation in step with the grid (cos(1024πs) is 1 at every point of a
@@ -275,14 +276,14 @@ mod tests {
     fn quadrature_cuts_refuse_what_they_cannot_resolve() {
         let pi = std::f64::consts::PI;
         let few = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_, s| {
-            Some((20.0 * pi * s).sin())
+            Some((20.0 * pi * s).psin())
         });
         assert_eq!(few.map(|c| c.len()).ok(), Some(19));
         let many = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_, s| {
-            Some((500.0 * pi * s).sin())
+            Some((500.0 * pi * s).psin())
         });
         assert!(matches!(many, Err((0, Unresolved::Zeros(..)))), "{many:?}");
-        let in_step = |_, s: f64| Some((1024.0 * pi * s).cos() - 0.5);
+        let in_step = |_, s: f64| Some((1024.0 * pi * s).pcos() - 0.5);
         assert!(
             subterm_zeros(0, 0.0, 1.0, ZERO_GRID, &mut { in_step })
                 .0
