@@ -178,6 +178,15 @@ pub const WIDTHS: [usize; 6] = [15, 34, 59, 132, 241, 518];
 /// also evaluated off the studied grid, at these widths between them (primes, on no special
 /// set) …
 pub const PROBE_OFF_GRID: [usize; 3] = [23, 97, 379];
+/// … and at every width of a block of [`PROBE_BLOCK_LEN`] consecutive widths from
+/// [`PROBE_BLOCK_START`], between the largest studied width and the first of [`PROBE_BEYOND`]:
+/// consecutive widths fall in every class modulo each m ≤ 64, so a function of n mod m that is
+/// 0 at every other width is seen. The widths above are all ≡ 1, 2, 4–8 (mod 9): a term that
+/// is 27/128 at n ≡ 0, 3 (mod 9) and 0 elsewhere was a `limit`
+/// (`derivations/wrong/width_residues.toml`). A period above 64 can still hide.
+pub const PROBE_BLOCK_START: usize = 700;
+/// The length of that block ([`PROBE_BLOCK_START`]).
+pub const PROBE_BLOCK_LEN: usize = 64;
 /// … and beyond the largest, about 10^(k/2) for k = 6…12 (primes near them), up to 10⁶: a
 /// term that is 0 up to some width N is seen for N < 10⁶. A deterministic term costs one
 /// evaluation per width; a term with a sum over the width costs about n (more for nested
@@ -364,6 +373,19 @@ mod tests {
         } else {
             gcd(b, a % b)
         }
+    }
+
+    #[test]
+    fn the_probe_block_meets_every_residue() {
+        use super::{PROBE_BEYOND, PROBE_BLOCK_LEN, PROBE_BLOCK_START};
+        let block: Vec<usize> = (PROBE_BLOCK_START..PROBE_BLOCK_START + PROBE_BLOCK_LEN).collect();
+        for m in 2..=64 {
+            assert_eq!(classes(&block, m), m, "mod {m}");
+        }
+        // Off the studied grid, and before the probes beyond it (whose last three decide
+        // whether a part persists).
+        assert!(block.iter().all(|w| !WIDTHS.contains(w)));
+        assert!(block[0] > WIDTHS[5] && block[block.len() - 1] < PROBE_BEYOND[0]);
     }
 
     #[test]

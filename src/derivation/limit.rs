@@ -123,8 +123,8 @@ use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
 use crate::precision::{
-    CANCEL_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_FAR, PROBE_OFF_GRID, PROBE_PERSIST,
-    PROBE_SUM_DETERMINISTIC_MAX, PROBE_SUM_MAX,
+    CANCEL_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_BLOCK_LEN, PROBE_BLOCK_START, PROBE_FAR,
+    PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_DETERMINISTIC_MAX, PROBE_SUM_MAX,
 };
 
 pub use crate::precision::{FLOOR_REL, LEVEL, MAX_DRAW_FACTOR, RESOLUTION_REL, SEEDS, WIDTHS};
@@ -983,9 +983,10 @@ fn beyond_widths(
         let far: &[usize] = if cap == usize::MAX { &PROBE_FAR } else { &[] };
         let probe_widths = PROBE_OFF_GRID
             .iter()
-            .chain(&PROBE_BEYOND)
-            .chain(far)
             .copied()
+            .chain(PROBE_BLOCK_START..PROBE_BLOCK_START + PROBE_BLOCK_LEN)
+            .chain(PROBE_BEYOND.iter().copied())
+            .chain(far.iter().copied())
             .filter(|w| !widths.contains(w));
         let at = |w: usize| prober.at(&p, w).map(|(v, m)| (w, v, m));
         let tried: Vec<usize> = probe_widths.clone().filter(|w| *w <= cap).collect();
