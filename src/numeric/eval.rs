@@ -2445,7 +2445,11 @@ impl<'a> Evaluator<'a> {
                 if !whole {
                     w.form.unknown();
                 }
-                self.form_walk(e, a, smooth_context || !whole, w);
+                // A whole power of high degree is a polynomial that is narrow where its base
+                // peaks (sin(u)^(10¹²) is a spike of width 10⁻⁶ where sin u = 1): its base is
+                // read as inside a smooth function, so that its zeros and extrema are cut at.
+                let steep = matches!(k, Ok(k) if k.abs() > STEEP_POWER);
+                self.form_walk(e, a, smooth_context || !whole || steep, w);
             }
             Math::Pow([a, b]) if form_mentions(e, a, w) == (false, false) => {
                 // c^f = exp(f·ln c).
@@ -3374,6 +3378,11 @@ enum Vars<'s> {
     Named(&'s [Symbol]),
     Random(Vec<RvKey>),
 }
+
+/// A power with an exponent beyond this is read as a possible narrow feature of its base
+/// ([`Evaluator::gauss_form`]): x^k falls from its peak by half within 0.7/k of it, which for
+/// k ≤ 64 the quadrature's nodes resolve at any scale of x they resolve x at.
+const STEEP_POWER: f64 = 64.0;
 
 /// Most instructions of a compiled integrand; a larger one is walked as a term.
 const MAX_PROGRAM: usize = 1 << 16;

@@ -23,7 +23,7 @@ pub(crate) fn feature_cuts<I: Copy>(
 ) -> Vec<f64> {
     let mut cuts = vec![];
     for &id in ids {
-        let (own, _) = subterm_zeros(id, lo, hi, cells, &mut value);
+        let (own, _, _) = subterm_zeros(id, lo, hi, cells, &mut value);
         if own.len() <= MAX_CUTS / 2 {
             cuts.extend(own);
         }
@@ -53,10 +53,14 @@ pub(crate) fn quadrature_cuts<I: Copy>(
 ) -> Result<Vec<f64>, (I, Unresolved)> {
     let mut cuts = vec![];
     for &id in ids {
-        let (own, fine) = subterm_zeros(id, lo, hi, cells, &mut value);
+        let (own, fine, extrema) = subterm_zeros(id, lo, hi, cells, &mut value);
         if own.len() > cells / 4 {
             return Err((id, Unresolved::Zeros(own.len(), cells)));
         }
+        if extrema.len() > cells / 4 {
+            return Err((id, Unresolved::Extrema(extrema.len(), cells)));
+        }
+        cuts.extend(extrema);
         let alias = cells * 13 / 8 + 1;
         let grid = (0..=alias).map(|k| value(id, lo + (hi - lo) * k as f64 / alias as f64));
         let other = sign_changes(grid);
@@ -73,6 +77,8 @@ pub(crate) fn quadrature_cuts<I: Copy>(
 pub(crate) enum Unresolved {
     /// The subterm has this many zeros on the grid of so many intervals.
     Zeros(usize, usize),
+    /// The subterm has this many local extrema on the grid of so many intervals.
+    Extrema(usize, usize),
     /// Its sign changes this many times on the grid of the last so many intervals, and that
     /// many on the second grid (13/8 as many intervals, plus one).
     Aliased(usize, usize, usize),
@@ -84,6 +90,11 @@ impl std::fmt::Display for Unresolved {
             Unresolved::Zeros(n, cells) => write!(
                 f,
                 "has {n} zeros in the range (at most {} are cut at, a quarter of the {cells} intervals its zeros are searched on)",
+                cells / 4
+            ),
+            Unresolved::Extrema(n, cells) => write!(
+                f,
+                "has {n} local extrema in the range (at most {} are cut at, a quarter of the {cells} intervals they are searched on)",
                 cells / 4
             ),
             Unresolved::Aliased(a, b, cells) => write!(
@@ -115,15 +126,19 @@ fn sign_changes(values: impl Iterator<Item = Option<f64>>) -> usize {
     n
 }
 
-/// The zeros of one subterm on `cells` intervals of `lo..hi` (see [`feature_cuts`]), and how
-/// often its sign changes on that grid.
+/// The zeros of one subterm on `cells` intervals of `lo..hi` (see [`feature_cuts`]), how
+/// often its sign changes on that grid, and its local extrema there (refined by golden
+/// section): a narrow feature also sits where a subterm peaks without vanishing (sin(s)^(10¹²)
+/// is a spike of width 10⁻⁶ where sin s = 1). An extremum counts where it stands out of its
+/// neighbours by more than [`PROMINENCE`] of the subterm's largest value on the grid (not the
+/// rounding of sin²s + cos²s).
 fn subterm_zeros<I: Copy>(
     id: I,
     lo: f64,
     hi: f64,
     cells: usize,
     value: &mut impl FnMut(I, f64) -> Option<f64>,
-) -> (Vec<f64>, usize) {
+) -> (Vec<f64>, usize, Vec<f64>) {
     let mut own = vec![];
     let grid: Vec<(f64, Option<f64>)> = (0..=cells)
         .map(|k| {
@@ -139,7 +154,7 @@ fn subterm_zeros<I: Copy>(
         .filter_map(|(_, y)| y.map(f64::abs).filter(|y| y.is_finite()))
         .fold(0.0, f64::max);
     if largest == 0.0 {
-        return (own, changes);
+        return (own, changes, vec![]);
     }
     // Sign changes between non-zero values (a zero on the grid lies between them).
     let mut prev: Option<(f64, f64)> = None;
@@ -192,8 +207,40 @@ fn subterm_zeros<I: Copy>(
         );
         own.push(best.1);
     }
-    (own, changes)
+    let mut extrema = vec![];
+    for k in 1..cells {
+        let (Some(l), Some(m), Some(r)) = (grid[k - 1].1, grid[k].1, grid[k + 1].1) else {
+            continue;
+        };
+        if !(l.is_finite() && m.is_finite() && r.is_finite()) {
+            continue;
+        }
+        let sign = if m > l.max(r) {
+            1.0
+        } else if m < l.min(r) {
+            -1.0
+        } else {
+            continue;
+        };
+        if (m - l).abs().min((m - r).abs()) <= PROMINENCE * largest {
+            continue;
+        }
+        let best = golden_min(
+            |x| value(id, x).map(|y| -sign * y).filter(|y| y.is_finite()),
+            (grid[k - 1].0, grid[k + 1].0),
+            (-sign * m, grid[k].0),
+            80,
+        );
+        extrema.push(best.1);
+    }
+    (own, changes, extrema)
 }
+
+/// How far a subterm's value at a grid point must stand out of both neighbours, relative to its
+/// largest value on the grid, to count as a local extremum ([`subterm_zeros`]): 10⁻¹⁰, far above
+/// the rounding of a constant computed as sin²s + cos²s (10⁻¹⁶), far below the rise of sin s
+/// over one step of a 512-interval grid of 0..2 (8·10⁻⁶).
+pub(crate) const PROMINENCE: f64 = 1e-10;
 
 /// The cuts inside `lo..hi`, sorted, without near duplicates, at most `most`.
 fn finish(mut cuts: Vec<f64>, lo: f64, hi: f64, most: usize) -> Vec<f64> {
@@ -278,7 +325,8 @@ mod tests {
         let few = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_, s| {
             Some((20.0 * pi * s).psin())
         });
-        assert_eq!(few.map(|c| c.len()).ok(), Some(19));
+        // 19 zeros and 20 extrema inside 0..1.
+        assert_eq!(few.map(|c| c.len()).ok(), Some(39));
         let many = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_, s| {
             Some((500.0 * pi * s).psin())
         });
@@ -295,5 +343,20 @@ mod tests {
             matches!(aliased, Err((0, Unresolved::Aliased(..)))),
             "{aliased:?}"
         );
+    }
+
+    /// A subterm that peaks without vanishing is cut at its peak (sin(s)^(10¹²) is a spike
+    /// where sin s = 1), and the rounding of a constant is no extremum.
+    #[test]
+    fn quadrature_cuts_at_extrema() {
+        let half_pi = std::f64::consts::FRAC_PI_2;
+        let cuts = quadrature_cuts(&[0], 0.0, 2.0, ZERO_GRID, |_, s| Some(s.psin())).unwrap();
+        assert_eq!(cuts.len(), 1, "{cuts:?}");
+        assert!((cuts[0] - half_pi).abs() < 1e-7, "{cuts:?}");
+        let flat = quadrature_cuts(&[0], 0.0, 2.0, ZERO_GRID, |_, s| {
+            Some(s.psin() * s.psin() + s.pcos() * s.pcos())
+        })
+        .unwrap();
+        assert!(flat.is_empty(), "{flat:?}");
     }
 }
