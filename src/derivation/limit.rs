@@ -977,6 +977,10 @@ fn beyond_widths(
         // PROBE_SUM_MAX.
         let cap = match &p {
             _ if !prober.summed(&p) => usize::MAX,
+            // Deterministic: a term without random symbols, or the exact mean of lhs − rhs
+            // (1/n·Σ_k w_k²·step(k − 20000.5), whose mean switches on at 20000, was a `limit`
+            // when exact means stopped at PROBE_SUM_MAX).
+            Probe::Whole => PROBE_SUM_DETERMINISTIC_MAX,
             Probe::Terms(_) if !prober.random(&p) => PROBE_SUM_DETERMINISTIC_MAX,
             _ => PROBE_SUM_MAX,
         };
@@ -995,7 +999,19 @@ fn beyond_widths(
             // 0 wherever it was evaluated; a width where it could not be is no evidence that
             // it stays 0 there (step(j − 2000) inside a sum was refused at j = 2000, and the
             // link was a `limit`).
-            if let Some(w) = tried.iter().find(|w| !values.iter().any(|(v, ..)| v == *w)) {
+            // An exact mean is followed beyond PROBE_SUM_MAX only as far as the evaluator's
+            // budget allows (first_layer_cov's exceeds it at 10⁵): only a width up to there
+            // that could not be evaluated leaves the link unknown.
+            let required = if p == Probe::Whole {
+                PROBE_SUM_MAX
+            } else {
+                cap
+            };
+            if let Some(w) = tried
+                .iter()
+                .filter(|w| **w <= required)
+                .find(|w| !values.iter().any(|(v, ..)| v == *w))
+            {
                 let label = prober.label(&p);
                 unknown.get_or_insert_with(|| {
                     Decision::Unknown(format!(
