@@ -803,7 +803,7 @@ fn time_knots(
     t0: f64,
     t1: f64,
 ) -> Result<Vec<f64>, PointError> {
-    use crate::numeric::features::{graded, quadrature_cuts, ZERO_GRID};
+    use crate::numeric::features::{quadrature_cuts, ZERO_GRID};
     let (lo, hi) = (t0.min(t1), t0.max(t1));
     if lo.is_nan() || hi.is_nan() || lo >= hi {
         return Ok(vec![t0, t1]);
@@ -814,12 +814,14 @@ fn time_knots(
         free.contains(&u.of) && !free.contains(&u.name)
     });
     let subterms: Vec<Expr> = ids.iter().map(|i| binders::subterm(e, *i)).collect();
+    let amplified = crate::numeric::eval::amplified_subterms(e, binders::root(e));
     let mut probe = env.clone();
     let cuts = quadrature_cuts(
         &(0..subterms.len()).collect::<Vec<_>>(),
         lo,
         hi,
         ZERO_GRID,
+        |k| amplified.binary_search(&ids[k]).is_ok(),
         |k, x| {
             probe.scalars.insert(u.of, x);
             Evaluator::new(&probe)
@@ -841,7 +843,7 @@ fn time_knots(
         ))
     })?;
     let mut knots: Vec<f64> = std::iter::once(lo)
-        .chain(graded(&cuts, lo, hi))
+        .chain(cuts.graded(lo, hi))
         .chain(std::iter::once(hi))
         .collect();
     if t1 < t0 {

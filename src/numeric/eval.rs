@@ -14,7 +14,7 @@ use egg::{Id, Symbol};
 pub type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 use super::activation::Activation;
-use super::features::{graded, quadrature_cuts, Unresolved, ZERO_GRID};
+use super::features::{quadrature_cuts, Unresolved, ZERO_GRID};
 use super::integrand::{Op, Program};
 use crate::expr::{Expr, Math};
 
@@ -1779,7 +1779,9 @@ impl<'a> Evaluator<'a> {
         }
         let mut stack = vec![];
         let slots: Vec<usize> = (0..ids.len()).collect();
-        let cuts = quadrature_cuts(&slots, a.min(b), a.max(b), ZERO_GRID, |k, x| {
+        let amplified = amplified_subterms(e, body);
+        let peaks = |k: usize| amplified.binary_search(&ids[k]).is_ok();
+        let cuts = quadrature_cuts(&slots, a.min(b), a.max(b), ZERO_GRID, peaks, |k, x| {
             let v = match &programs[k] {
                 Some(p) => Some(p.run(&[x], &mut stack, &mut 0).value),
                 None => {
@@ -1792,7 +1794,7 @@ impl<'a> Evaluator<'a> {
             v.filter(|v| v.is_finite())
         })
         .map_err(|(k, why)| unresolved(e, ids[k], why))?;
-        let mut cuts = graded(&cuts, a.min(b), a.max(b));
+        let mut cuts = cuts.graded(a.min(b), a.max(b));
         if a > b {
             cuts.reverse();
         }
@@ -2178,6 +2180,7 @@ impl<'a> Evaluator<'a> {
                     g: g.as_ref(),
                     uses_u: free.contains(&u),
                     uses_v: free.contains(&v),
+                    peaks: form.peaks.contains(&id),
                 }
             })
             .collect();
@@ -2261,6 +2264,7 @@ impl<'a> Evaluator<'a> {
             kinks: vec![],
             features: vec![],
             curved: vec![],
+            peaks: vec![],
             smoothness: super::gauss::Smoothness::Polynomial,
             uses_u: free.contains(&u),
             uses_v: free.contains(&v),
@@ -2449,6 +2453,9 @@ impl<'a> Evaluator<'a> {
                 // peaks (sin(u)^(10¹²) is a spike of width 10⁻⁶ where sin u = 1): its base is
                 // read as inside a smooth function, so that its zeros and extrema are cut at.
                 let steep = matches!(k, Ok(k) if k.abs() > STEEP_POWER);
+                if steep {
+                    w.form.peaks.push(a);
+                }
                 self.form_walk(e, a, smooth_context || !whole || steep, w);
             }
             Math::Pow([a, b]) if form_mentions(e, a, w) == (false, false) => {
@@ -2900,7 +2907,9 @@ impl<'a> Evaluator<'a> {
         let ids = Self::feature_subterms(e, a, false, |i| {
             subterm_nodes(e, i).any(|n| matches!(n, Math::Symbol(s) if *s == key.0))
         });
-        let cuts = quadrature_cuts(&ids, -37.0, 37.0, ZERO_GRID, |id, x| {
+        let amplified = amplified_subterms(e, a);
+        let peaks = |id: Id| amplified.binary_search(&id).is_ok();
+        let cuts = quadrature_cuts(&ids, -37.0, 37.0, ZERO_GRID, peaks, |id, x| {
             self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
             self.mc_k = Some(u64::MAX);
             let v = self.value(e, id).ok().map(|v| v.value);
@@ -2909,7 +2918,7 @@ impl<'a> Evaluator<'a> {
             v.filter(|v| v.is_finite())
         })
         .map_err(|(id, why)| unresolved(e, id, why))?;
-        let features = graded(&cuts, -37.0, 37.0);
+        let features = cuts.graded(-37.0, 37.0);
         let mut first_error = None;
         // The largest error estimate an integrand value carries (a Ridders derivative inside):
         // a bound on the mean's.
@@ -3454,6 +3463,9 @@ struct GaussForm {
     /// Subterms not affine in u and v inside a smooth function or a kink, whose zeros may
     /// carry a feature along a curve ([`super::gauss::Curve`]).
     curved: Vec<Id>,
+    /// The bases of powers of high degree ([`STEEP_POWER`]), narrow where they peak: their
+    /// extrema are cut at too.
+    peaks: Vec<Id>,
     smoothness: super::gauss::Smoothness,
     uses_u: bool,
     uses_v: bool,
@@ -3619,8 +3631,9 @@ pub(crate) fn power(x: Value, y: Value) -> Value {
         x.value.ppowf(y.value - 1.0)
     };
     let d = (y.value * below).abs();
-    // The exponent's own rounding matters only for a positive base.
-    let via_exponent = if x.value > 0.0 {
+    // The exponent's own rounding matters only for a positive base (and an exact exponent has
+    // none: its logarithm is not needed).
+    let via_exponent = if x.value > 0.0 && y.scale != 0.0 {
         (v * x.value.pln()).abs() * y.scale
     } else {
         0.0
@@ -3962,6 +3975,43 @@ fn adaptive_gk(f: &mut impl FnMut(f64) -> f64, cuts: &[f64]) -> Result<Quad, Str
 /// The nodes of the subterm rooted at `id`.
 /// Is the node a sum, an integral, an expectation or gauss(…): one whose value costs a sum's
 /// terms, a quadrature or samples?
+/// The subterms of `root` (not inside a sum, integral, expectation or gauss) that a function
+/// may amplify into a narrow feature where they peak: the arguments of every node other than
+/// +, −, negation and products, the denominators of quotients, and the bases of powers of
+/// degree above [`STEEP_POWER`] (1e10·sin s in exp(1e10·sin s), sin s in sin(s)^(10¹²)). A
+/// subterm that is only added or multiplied is no narrower than its parts where it peaks (the
+/// extremum of sin s in a·sin s is no feature), so quadratures cut at the extrema of these only.
+pub(crate) fn amplified_subterms(e: &Expr, root: Id) -> Vec<Id> {
+    let mut out = vec![];
+    let mut stack = vec![root];
+    while let Some(i) = stack.pop() {
+        let node = &e[i];
+        if is_heavy(node) {
+            continue;
+        }
+        let children = egg::Language::children(node);
+        match node {
+            Math::Add(_) | Math::Sub(_) | Math::Neg(_) | Math::Mul(_) => {}
+            Math::Div([_, b]) => out.push(*b),
+            Math::Pow([a, k]) => {
+                let steep = match &e[*k] {
+                    Math::Num(c) => c.to_f64().abs() > STEEP_POWER,
+                    _ => true,
+                };
+                if steep {
+                    out.push(*a);
+                }
+                out.push(*k);
+            }
+            _ => out.extend(children.iter().copied()),
+        }
+        stack.extend(children.iter().copied());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 pub(crate) fn is_heavy(n: &Math) -> bool {
     matches!(
         n,

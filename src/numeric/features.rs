@@ -44,23 +44,33 @@ pub(crate) fn feature_cuts<I: Copy>(
 /// in step with the grid: cos(1024πs) is 1 at every point of a 512-interval grid of 0..1, and on
 /// a grid of 511 it looks like one slow cycle, so a second grid of nearly the same step would
 /// not tell).
+///
+/// Where `peaks(id)`, the subterm's local extrema are cut at too (a narrow feature also sits
+/// where a subterm peaks without vanishing: sin(s)^(10¹²) is a spike of width 10⁻⁶ where
+/// sin s = 1), returned apart from the zeros (gauss(…) cuts at the extrema only of the bases of
+/// steep powers: its curves' extrema are many and seldom narrow); more than `cells`/4 of them
+/// leave the quadrature unresolved as well.
 pub(crate) fn quadrature_cuts<I: Copy>(
     ids: &[I],
     lo: f64,
     hi: f64,
     cells: usize,
+    peaks: impl Fn(I) -> bool,
     mut value: impl FnMut(I, f64) -> Option<f64>,
-) -> Result<Vec<f64>, (I, Unresolved)> {
+) -> Result<Cuts, (I, Unresolved)> {
     let mut cuts = vec![];
+    let mut tops = vec![];
     for &id in ids {
         let (own, fine, extrema) = subterm_zeros(id, lo, hi, cells, &mut value);
         if own.len() > cells / 4 {
             return Err((id, Unresolved::Zeros(own.len(), cells)));
         }
-        if extrema.len() > cells / 4 {
-            return Err((id, Unresolved::Extrema(extrema.len(), cells)));
+        if peaks(id) {
+            if extrema.len() > cells / 4 {
+                return Err((id, Unresolved::Extrema(extrema.len(), cells)));
+            }
+            tops.extend(extrema);
         }
-        cuts.extend(extrema);
         let alias = cells * 13 / 8 + 1;
         let grid = (0..=alias).map(|k| value(id, lo + (hi - lo) * k as f64 / alias as f64));
         let other = sign_changes(grid);
@@ -69,7 +79,53 @@ pub(crate) fn quadrature_cuts<I: Copy>(
         }
         cuts.extend(own);
     }
-    Ok(finish(cuts, lo, hi, usize::MAX))
+    Ok(Cuts {
+        zeros: finish(cuts, lo, hi, usize::MAX),
+        peaks: finish(tops, lo, hi, usize::MAX),
+    })
+}
+
+/// Where [`quadrature_cuts`] cuts a range: the subterms' zeros and their extrema, each sorted.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Cuts {
+    /// Zeros (sign changes and zeros touched).
+    pub zeros: Vec<f64>,
+    /// Local extrema (of the subterms asked for).
+    pub peaks: Vec<f64>,
+}
+
+impl Cuts {
+    /// The pieces' inner ends: the zeros and the extrema, graded towards ([`graded`]; a cut
+    /// alone is not enough: Gauss–Kronrod never samples a piece's end, and the peak of
+    /// sin(w)^(10¹²) at an end was missed), sorted.
+    /// An extremum is graded towards down to [`PEAK_GRADING_STEPS`], and not where it is a zero
+    /// already (the minimum of (s − 0.3)², found twice).
+    pub fn graded(&self, lo: f64, hi: f64) -> Vec<f64> {
+        let near_zero = |x: &f64| {
+            self.zeros
+                .iter()
+                .any(|z| (z - x).abs() <= SAME_POINT * (hi - lo))
+        };
+        let peaks: Vec<f64> = self
+            .peaks
+            .iter()
+            .copied()
+            .filter(|x| !near_zero(x))
+            .collect();
+        let mut out = graded(&self.zeros, lo, hi);
+        out.extend(graded_to(&peaks, lo, hi, PEAK_GRADING_STEPS));
+        out.sort_by(f64::total_cmp);
+        out.dedup_by(|x, y| (*x - *y).abs() <= 1e-13 * (hi - lo));
+        out
+    }
+
+    /// Zeros and extrema together, sorted.
+    pub fn all(&self) -> Vec<f64> {
+        let mut out = self.zeros.clone();
+        out.extend(&self.peaks);
+        out.sort_by(f64::total_cmp);
+        out
+    }
 }
 
 /// Why a quadrature's range could not be cut at every feature ([`quadrature_cuts`]).
@@ -285,9 +341,14 @@ pub(crate) fn golden_min(
 /// is as likely as 10⁻¹), 4⁻ᵏ of the range on either side for k ≤ [`GRADING_STEPS`], sorted,
 /// inside `lo..hi`.
 pub(crate) fn graded(cuts: &[f64], lo: f64, hi: f64) -> Vec<f64> {
+    graded_to(cuts, lo, hi, GRADING_STEPS)
+}
+
+/// [`graded`] down to 4⁻ˢᵗᵉᵖˢ of the range.
+fn graded_to(cuts: &[f64], lo: f64, hi: f64, steps: usize) -> Vec<f64> {
     let mut out = cuts.to_vec();
     for c in cuts {
-        for k in 1..=GRADING_STEPS {
+        for k in 1..=steps {
             let d = (hi - lo) * 0.25f64.powi(k as i32);
             out.extend([c - d, c + d].into_iter().filter(|x| *x > lo && *x < hi));
         }
@@ -311,6 +372,15 @@ pub(crate) const MAX_CUTS: usize = 64;
 /// of the range.
 pub(crate) const GRADING_STEPS: usize = 20;
 
+/// … and towards each extremum down to 4⁻¹³ ≈ 1.5·10⁻⁸ of the range: f64 locates an extremum
+/// only to about √ε ≈ 1.5·10⁻⁸ of its scale (sin(π/2 + δ) rounds to 1 for |δ| < 10⁻⁸), so a
+/// peak there is no narrower than that on the grid of values f64 can tell apart.
+pub(crate) const PEAK_GRADING_STEPS: usize = 13;
+
+/// Zeros and extrema closer than this fraction of the range are one point (the minimum of
+/// (s − 0.3)² is found as a zero touched and as an extremum, by two golden-section searches).
+const SAME_POINT: f64 = 1e-8;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,14 +392,24 @@ mod tests {
     #[test]
     fn quadrature_cuts_refuse_what_they_cannot_resolve() {
         let pi = std::f64::consts::PI;
-        let few = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_, s| {
-            Some((20.0 * pi * s).psin())
-        });
-        // 19 zeros and 20 extrema inside 0..1.
-        assert_eq!(few.map(|c| c.len()).ok(), Some(39));
-        let many = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_, s| {
-            Some((500.0 * pi * s).psin())
-        });
+        let few = quadrature_cuts(
+            &[0],
+            0.0,
+            1.0,
+            ZERO_GRID,
+            |_| true,
+            |_, s| Some((20.0 * pi * s).psin()),
+        )
+        .unwrap();
+        assert_eq!((few.zeros.len(), few.peaks.len()), (19, 20));
+        let many = quadrature_cuts(
+            &[0],
+            0.0,
+            1.0,
+            ZERO_GRID,
+            |_| true,
+            |_, s| Some((500.0 * pi * s).psin()),
+        );
         assert!(matches!(many, Err((0, Unresolved::Zeros(..)))), "{many:?}");
         let in_step = |_, s: f64| Some((1024.0 * pi * s).pcos() - 0.5);
         assert!(
@@ -338,7 +418,7 @@ mod tests {
                 .len()
                 < 8
         );
-        let aliased = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, in_step);
+        let aliased = quadrature_cuts(&[0], 0.0, 1.0, ZERO_GRID, |_| true, in_step);
         assert!(
             matches!(aliased, Err((0, Unresolved::Aliased(..)))),
             "{aliased:?}"
@@ -350,13 +430,20 @@ mod tests {
     #[test]
     fn quadrature_cuts_at_extrema() {
         let half_pi = std::f64::consts::FRAC_PI_2;
-        let cuts = quadrature_cuts(&[0], 0.0, 2.0, ZERO_GRID, |_, s| Some(s.psin())).unwrap();
+        let cuts = quadrature_cuts(&[0], 0.0, 2.0, ZERO_GRID, |_| true, |_, s| Some(s.psin()))
+            .unwrap()
+            .peaks;
         assert_eq!(cuts.len(), 1, "{cuts:?}");
         assert!((cuts[0] - half_pi).abs() < 1e-7, "{cuts:?}");
-        let flat = quadrature_cuts(&[0], 0.0, 2.0, ZERO_GRID, |_, s| {
-            Some(s.psin() * s.psin() + s.pcos() * s.pcos())
-        })
+        let flat = quadrature_cuts(
+            &[0],
+            0.0,
+            2.0,
+            ZERO_GRID,
+            |_| true,
+            |_, s| Some(s.psin() * s.psin() + s.pcos() * s.pcos()),
+        )
         .unwrap();
-        assert!(flat.is_empty(), "{flat:?}");
+        assert!(flat.peaks.is_empty(), "{flat:?}");
     }
 }

@@ -123,6 +123,9 @@ pub struct Curve<'a> {
     pub uses_u: bool,
     /// Does it depend on v?
     pub uses_v: bool,
+    /// Is it the base of a power of high degree, narrow where it peaks (sin u in
+    /// sin(u)^(10¹²))? Its extrema are cut at, not only its zeros.
+    pub peaks: bool,
 }
 
 /// An expectation with its error estimate.
@@ -657,8 +660,9 @@ fn curve_zeros(
         let y = (curves[k].g)(u, v);
         y.is_finite().then_some(y)
     };
-    let mut cuts = quadrature_cuts(&index, -end, end, cells, value)
-        .map_err(|(_, why)| NumericError::UnresolvedFeatures(why.to_string()))?;
+    let mut cuts = quadrature_cuts(&index, -end, end, cells, |k| curves[k].peaks, value)
+        .map_err(|(_, why)| NumericError::UnresolvedFeatures(why.to_string()))?
+        .all();
     // Two zeros inside one cell (u² + v² = 1 near u = ±1) show on the grid only as a small
     // |g| between larger ones, which the search above takes for one zero touched: where the
     // extreme of g between its neighbours has the other sign, both zeros are found by bisection.
@@ -929,10 +933,16 @@ fn nested(
         let extremes: Vec<(usize, f64)> = (0..with_v.len())
             .flat_map(|k| [(k, 1.0), (k, -1.0)])
             .collect();
-        let ends = quadrature_cuts(&extremes, -end, end, CURVE_CELLS, |(k, sign), z1| {
-            curve_extreme(with_v[k], w, z1, sign).map(|(y, _)| y)
-        })
-        .map_err(|(_, why)| NumericError::UnresolvedFeatures(why.to_string()))?;
+        let ends = quadrature_cuts(
+            &extremes,
+            -end,
+            end,
+            CURVE_CELLS,
+            |_| false,
+            |(k, sign), z1| curve_extreme(with_v[k], w, z1, sign).map(|(y, _)| y),
+        )
+        .map_err(|(_, why)| NumericError::UnresolvedFeatures(why.to_string()))?
+        .zeros;
         for z1 in ends {
             // Probed on the fixed lines and across the point of every curve's extremes: the one
             // nearest 0 may belong to another curve than the one that touches 0 here (u² − 0.6u
