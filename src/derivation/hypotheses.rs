@@ -790,7 +790,8 @@ pub(super) fn solve(env: &Env, u: &Unknown, h: &Hypotheses) -> Result<(Value, En
 }
 
 /// Where the integration of an unknown from `t0` to `t1` breaks its range: at the zeros of the
-/// subterms of the right side that vary with time alone (not with the unknown), with pieces
+/// subterms of the right side that vary with time alone (not with the unknown), and at the
+/// extrema of those a function may amplify (`numeric::eval::amplified_subterms`), with pieces
 /// graded towards each, as a quadrature cuts an integral (`numeric::features`). A spike of the
 /// right side sits at such a zero (−10⁴·exp(−10¹⁰·(sin 100t − ½)²)·y): fixed RK4 steps step
 /// over it, at both step sizes the error estimate compares, and y ≡ y₀ was `consistent`. A
@@ -833,7 +834,7 @@ fn time_knots(
     )
     .map_err(|(k, why)| {
         PointError::Other(format!(
-            "the right side of d{}/d{} has a subterm, `{}`, that {why}: the integration from {} = {} to {} = {t1} would step over features at its zeros",
+            "the right side of d{}/d{} has a subterm, `{}`, that {why}: the integration from {} = {} to {} = {t1} would step over features at its zeros or extrema",
             u.name,
             u.of,
             text(&subterms[k]),
