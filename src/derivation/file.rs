@@ -2551,6 +2551,9 @@ pub fn builtin_name(name: &str) -> Option<String> {
         "u" | "v" => Some(format!(
             "`{name}` cannot be declared or defined: gauss(s11, s12, s22; …) binds u and v in its body"
         )),
+        _ if crate::expr::builtin_function(name) => Some(format!(
+            "`{name}` is a built-in function and cannot be declared or defined: `{name}(…)` always calls the built-in"
+        )),
         _ => None,
     }
 }

@@ -9,5 +9,7 @@ pub mod shape;
 pub mod tensor;
 
 pub use lang::{Constant, Expr, Math, GAUSS_VARS};
-pub use parse::{parse, parse_with_functions, parse_with_spans, term_budget_error, ParseError};
+pub use parse::{
+    builtin_function, parse, parse_with_functions, parse_with_spans, term_budget_error, ParseError,
+};
 pub use print::{latex, latex_at, text, text_at};

@@ -519,6 +519,32 @@ fn reserved_use(name: &str) -> String {
     }
 }
 
+/// The built-in functions of two arguments, and of one argument beyond [`Math::unary`]'s.
+const BINARY_FUNCTIONS: [&str; 11] = [
+    "atan2",
+    "delta",
+    "frac",
+    "max",
+    "min",
+    "leaky_relu",
+    "dot",
+    "outer",
+    "grad",
+    "jacobian",
+    "hessian",
+];
+const UNARY_MATRIX_FUNCTIONS: [&str; 3] = ["transpose", "trace", "norm"];
+
+/// Is `name` a function (or a special form) the language defines? A call `name(…)` always means
+/// the built-in, so a file may not define a function of that name (its definition would be
+/// silently ignored).
+pub fn builtin_function(name: &str) -> bool {
+    BINARY_FUNCTIONS.contains(&name)
+        || UNARY_MATRIX_FUNCTIONS.contains(&name)
+        || matches!(name, "E" | "sum" | "integral" | "gauss" | "d" | "in")
+        || Math::unary(name, z()).is_some()
+}
+
 fn call(pair: Pair<Rule>) -> Built {
     let span = span_of(&pair);
     let mut inner = pair.into_inner();
@@ -526,9 +552,8 @@ fn call(pair: Pair<Rule>) -> Built {
     let name_span = span_of(&name_pair);
     let name = name_pair.as_str();
     let arity = match name {
-        "atan2" | "delta" | "frac" | "max" | "min" | "leaky_relu" | "dot" | "outer" | "grad"
-        | "jacobian" | "hessian" => 2,
-        "transpose" | "trace" | "norm" => 1,
+        _ if BINARY_FUNCTIONS.contains(&name) => 2,
+        _ if UNARY_MATRIX_FUNCTIONS.contains(&name) => 1,
         "E" => {
             return Err(ParseError::new(
                 name_span,
