@@ -455,6 +455,9 @@ fn structure(env: &Env, symbols: &[Symbol]) -> String {
     if env.constant_entries {
         out.push_str("; each with all entries equal");
     }
+    if env.centred && symbols.iter().any(|s| env.shapes.contains_key(s)) {
+        out.push_str("; centred: each entry minus its mirror, so sums and traces are 0");
+    }
     if symbols.iter().any(|s| env.separated.contains(s)) {
         out.push_str("; entries on separate supports: vectors orthogonal, matrices diagonal");
     }

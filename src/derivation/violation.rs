@@ -24,14 +24,22 @@ use egg::Symbol;
 
 use super::check::PointResult;
 use super::file::{Derivation, Kind, Relation};
-use super::sample::{point_retry, used_symbols};
+use super::sample::{point_retry, used_symbols, MAX_SHRINK};
 use crate::expr::Expr;
 use crate::numeric::activation::Activation;
 use crate::numeric::eval::{Env, Evaluator};
 use crate::numeric::tolerance::{compare, Comparison};
+use crate::precision::{ALIAS_POINT, CONSTANT_POINT, SEPARATE_POINT};
 
-/// Sample points the search starts from.
+/// Sample points the search starts from (then the structured ones where seeded arrays occur:
+/// [`ALIAS_POINT`], [`CONSTANT_POINT`], [`SEPARATE_POINT`], [`CENTRED_POINT`]).
 pub const STARTS: usize = 4;
+/// The random point (odd: unit entry scales) from which the search starts with centred entries
+/// ([`Env::centred`]).
+pub const CENTRED_POINT: usize = 11;
+/// Each start leaves every later one 1/32 of the search's budget at least, and each structured
+/// start adds that much to it.
+pub const START_SHARE: u64 = 32;
 /// Cells of the grid along one symbol.
 pub const GRID: usize = 64;
 /// Golden-section steps of the refinement.
@@ -1125,8 +1133,15 @@ fn search_inner(
     }
     // Sizes last: a sum's cost grows with them, and a search along a size may spend the
     // budget before the other axes are reached.
+    // Single entries first: a magnitude moved to 0 first makes every entry 0, where a
+    // homogeneous claim holds with equality and no single entry leads away (|x₁ + x₂| ≥
+    // 10⁻²·(|x₁| + |x₂|) was `consistent`).
     let mut kinds = axes(d, &used, &[lhs, rhs]);
-    kinds.sort_by_key(|(_, k)| matches!(k, Kind::Size));
+    kinds.sort_by_key(|(a, k)| match (a, k) {
+        (Axis::Entry(..), _) => 0,
+        (_, Kind::Size) => 2,
+        _ => 1,
+    });
     REALS.with(|r| {
         *r.borrow_mut() = d
             .symbols
@@ -1156,8 +1171,59 @@ fn search_inner(
     } else {
         (0..STARTS).collect()
     };
-    for k in starts {
-        let mut env = point_retry(d, k, 0);
+    // Then the sample points with structure between seeded entries (parallel, constant,
+    // separated) and a centred one (sums and traces 0): a violation that needs related
+    // entries (y = −x, x = 2y, Σⱼ xⱼ = 0) is a move of one magnitude away from them.
+    let seeded = d
+        .symbols
+        .iter()
+        .any(|(s, k)| k.is_seeded() && used.contains(s));
+    let structured: &[(usize, bool)] = if seeded {
+        &[
+            (ALIAS_POINT, false),
+            (CONSTANT_POINT, false),
+            (SEPARATE_POINT, false),
+            (CENTRED_POINT, true),
+        ]
+    } else {
+        &[]
+    };
+    let starts: Vec<(usize, bool)> = starts
+        .into_iter()
+        .map(|k| (k, false))
+        .chain(structured.iter().copied())
+        .collect();
+    BUDGET.set(BUDGET.get() + structured.len() as u64 * BUDGET.get() / START_SHARE);
+    let total = BUDGET.get();
+    for (i, &(k, centred)) in starts.iter().enumerate() {
+        // Each start leaves the ones after it a share of the budget at least (a size's grid
+        // from the first start spent all of it, and the others evaluated nothing).
+        // (One evaluation may overrun a start's limit: each start has a share beyond what was
+        // spent when it begins.)
+        let (later, share, spent) = (
+            (starts.len() - i - 1) as u64,
+            total / START_SHARE,
+            SPENT.get(),
+        );
+        BUDGET.set(spent + share.max(total.saturating_sub(spent + later * share)));
+        // A start whose sizes put the sides beyond the budget moves its sizes down (as the
+        // sampled points are retried): an n × n double sum at n = 2500 evaluated nothing. A
+        // structured start is about its entries' structure, not its sizes: it starts small
+        // (sizes up to 50), where its share of the budget goes furthest.
+        let at = |retry: u32| {
+            let mut env = point_retry(d, k, retry);
+            env.centred = centred;
+            env
+        };
+        let first = if i < starts.len() - structured.len() {
+            0
+        } else {
+            MAX_SHRINK - 1
+        };
+        let mut env = (first..=MAX_SHRINK)
+            .map(at)
+            .find(|env| margin(lhs, rhs, rel, env).is_some())
+            .unwrap_or_else(|| at(0));
         // Coordinate descent: each symbol in turn moves to where the margin is least, for
         // [`ROUNDS`] rounds, so that a violation at a point in several symbols jointly
         // ((a − 0.3)² + (b − 0.7)² ≥ 10⁻⁸) is reached.
@@ -1247,6 +1313,16 @@ fn search_inner(
                 let Some((m, at)) = found else {
                     continue;
                 };
+                // A magnitude moved to 0 where a non-strict claim then holds with equality is a
+                // point no single move leads away from (tr(A)² ≥ 10⁻⁶·tr(A·Aᵀ) at A = 0): not
+                // taken.
+                if matches!(axis, Axis::Scale(_))
+                    && at == 0.0
+                    && m == 0.0
+                    && !matches!(rel, Relation::Lt | Relation::Gt)
+                {
+                    continue;
+                }
                 // (Whatever f64's sign of the margin: x⁴ − x² + ¼ rounds to −10⁻¹⁷ near 1/√2.)
                 if undecided.is_none() && matches!(rel, Relation::Lt | Relation::Gt) {
                     let mut there = env.clone();

@@ -164,6 +164,11 @@ pub struct Env {
     /// Independent draws never meet these equality cases: (Σx_j y_j)² ≥ 10⁻⁶·Σx_j²·Σy_j² and
     /// S₁₂² ≥ 10⁻³·S₁₁S₂₂ were `consistent`.
     pub separated: Vec<Symbol>,
+    /// Every seeded symbol of a declared shape takes centred entries at this point: its seeded
+    /// entry minus the one at the mirrored index (i ↦ n + 1 − i along each dimension), so a
+    /// vector's entries sum to 0 and a square matrix is traceless. Independent draws never meet
+    /// these cases: (Σⱼ xⱼ)² ≥ 10⁻⁶·n·Σⱼ xⱼ² and tr(A)² ≥ 10⁻⁶·tr(A·Aᵀ) were `consistent`.
+    pub centred: bool,
 }
 
 impl Env {
@@ -211,9 +216,19 @@ impl Env {
             }
         }
         if self.constant_entries {
-            entry_from_hash(h, &vec![1; idx.len()])
-        } else {
-            entry_from_hash(h, idx)
+            return entry_from_hash(h, &vec![1; idx.len()]);
+        }
+        match self.shapes.get(&s).filter(|_| self.centred) {
+            Some(dims) => {
+                // A vector's entry may be written with a second index 1, which stays.
+                let mirror: Vec<i64> = idx
+                    .iter()
+                    .enumerate()
+                    .map(|(k, i)| dims.get(k).map_or(*i, |n| n + 1 - i))
+                    .collect();
+                entry_from_hash(h, idx) - entry_from_hash(h, &mirror)
+            }
+            None => entry_from_hash(h, idx),
         }
     }
 
