@@ -198,8 +198,23 @@ fn bad_inputs_exit_2_with_a_message() {
             "input 0: its variance at layer 1 underflows to 0 (the input and σb = 0 are not both 0)",
         ),
         (
-            flags("--act erf --depth 2 --sw 1e100", "tiny_input_erf.csv", "1e-170,0\n1,0\n"),
+            flags("--act erf --depth 2 --sw 1e100", "tiny_input_erf.csv", "1e-170,0\n1e-100,0\n"),
             "input 0: its variance at layer 1 underflows to 0",
+        ),
+        // A variance beyond f64's range names the input and the layer (it was "invalid
+        // covariance [[inf, inf], [inf, inf]]", naming neither).
+        (
+            flags("--act relu --depth 2", "huge.csv", "3,4\n1e300,1e300\n"),
+            "input 1: its variance at layer 1 is inf, beyond f64's range",
+        ),
+        // An NTK beyond f64's range was printed as inf, with exit 0.
+        (
+            flags("--act erf --depth 2 --sw 1e100", "ntk_overflow.csv", "1,0\n"),
+            "input 0: its NTK at layer 3 is inf, beyond f64's range",
+        ),
+        (
+            flags("--act relu --depth 300 --sw 10", "grows.csv", "1,0\n"),
+            "input 0: its variance at layer 182 is inf, beyond f64's range",
         ),
         (
             vec![

@@ -156,12 +156,30 @@ fn diag(arch: &Architecture, sq_norm: f64, n0: usize) -> Result<Diag, NumericErr
     let mut t = s;
     let mut sdot = 0.0;
     let mut out_s = vec![s];
-    for _ in 0..arch.depth {
+    // A variance or an NTK beyond f64's range is refused with the layer where it left it (the
+    // caller names the input).
+    let overflow = |what: &str, l: usize, v: f64| {
+        Err(NumericError::InvalidInputs(format!(
+            "its {what} at layer {l} is {v:e}, beyond f64's range (|x|² = {sq_norm:e}); rescale the input (or σw, σb)"
+        )))
+    };
+    for l in 1..=arch.depth {
+        if !s.is_finite() {
+            return overflow("variance", l, s);
+        }
         let d = dual(arch.activation, Cov2::diagonal(s)?)?;
         s = sw2 * d.k + sb2;
         sdot = sw2 * d.kdot;
         t = t * sdot + s;
         out_s.push(s);
+    }
+    if !s.is_finite() || !t.is_finite() {
+        let (what, v) = if s.is_finite() {
+            ("NTK", t)
+        } else {
+            ("variance", s)
+        };
+        return overflow(what, arch.depth + 1, v);
     }
     let r = out_s.iter().map(|v| v.sqrt()).collect();
     let q = out_s.iter().map(|v| (1.0 + 2.0 * v).sqrt()).collect();
@@ -978,7 +996,15 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
     let norms: Vec<f64> = inputs.iter().map(|x| dot(x, x)).collect();
     let diags = norms
         .par_iter()
-        .map(|&xx| diag(arch, xx, n0))
+        .enumerate()
+        .map(|(i, &xx)| {
+            diag(arch, xx, n0).map_err(|e| match e {
+                NumericError::InvalidInputs(m) => {
+                    NumericError::InvalidInputs(format!("input {i}: {m}"))
+                }
+                e => e,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let rows: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
     check_range(arch, &rows, &diags)?;
