@@ -451,7 +451,7 @@ fn study_point(
     for j in 0..steps_n {
         let h = step(toward, start, below, integer, j, k);
         let mut env = base.clone();
-        env.scalars.insert(symbol, h);
+        env.set_scalar(symbol, h);
         // Ball arithmetic where both sides allow it: a term of the error far below f64's
         // rounding of the sides (exp(t) + 10⁻⁶·t against 1 + t at t = 10⁻¹⁰) is measured,
         // not lost.

@@ -546,16 +546,16 @@ fn network_draw(
     for (sym, q) in &spec.bind {
         match *q {
             Quantity::Width => {
-                env.scalars.insert(*sym, width as f64);
+                env.set_scalar(*sym, width as f64);
             }
             Quantity::SigmaW => {
-                env.scalars.insert(*sym, spec.sw);
+                env.set_scalar(*sym, spec.sw);
             }
             Quantity::SigmaB => {
-                env.scalars.insert(*sym, spec.sb);
+                env.set_scalar(*sym, spec.sb);
             }
             Quantity::InputDim => {
-                env.scalars.insert(*sym, dim as f64);
+                env.set_scalar(*sym, dim as f64);
             }
             Quantity::Input(a) => {
                 env.arrays.insert(*sym, spec.inputs[a - 1].clone());
@@ -566,34 +566,34 @@ fn network_draw(
                     .insert(*sym, h.column(a - 1).iter().copied().collect());
             }
             Quantity::Sigma(a, b) => {
-                env.scalars.insert(*sym, kernels.hidden(a, b)[0]);
+                env.set_scalar(*sym, kernels.hidden(a, b)[0]);
             }
             Quantity::Theta(a, b) => {
-                env.scalars.insert(*sym, kernels.hidden(a, b)[1]);
+                env.set_scalar(*sym, kernels.hidden(a, b)[1]);
             }
             Quantity::SigmaDot(a, b) => {
                 if depth == 1 {
                     return Err(StudyError::SigmaDotAtDepthOne);
                 }
-                env.scalars.insert(*sym, kernels.hidden(a, b)[2]);
+                env.set_scalar(*sym, kernels.hidden(a, b)[2]);
             }
             Quantity::EmpiricalNngp(a, b) => {
                 let k = emp.as_ref().expect("computed above");
-                env.scalars.insert(*sym, k.nngp[(a - 1, b - 1)]);
+                env.set_scalar(*sym, k.nngp[(a - 1, b - 1)]);
             }
             Quantity::EmpiricalNtk(a, b) => {
                 let k = emp.as_ref().expect("computed above");
-                env.scalars.insert(*sym, k.ntk[(a - 1, b - 1)]);
+                env.set_scalar(*sym, k.ntk[(a - 1, b - 1)]);
             }
             Quantity::Nngp(a, b) => {
-                env.scalars.insert(*sym, kernels.find(a, b).3[0]);
+                env.set_scalar(*sym, kernels.find(a, b).3[0]);
             }
             Quantity::Ntk(a, b) => {
-                env.scalars.insert(*sym, kernels.find(a, b).3[2]);
+                env.set_scalar(*sym, kernels.find(a, b).3[2]);
             }
             Quantity::Output(a) => {
                 let k = emp.as_ref().expect("computed above");
-                env.scalars.insert(*sym, k.outputs[a - 1]);
+                env.set_scalar(*sym, k.outputs[a - 1]);
             }
             Quantity::TrainedOutput(a) => {
                 env.scalars
@@ -606,7 +606,7 @@ fn network_draw(
                     Quantity::Eta => t.eta,
                     _ => t.time,
                 };
-                env.scalars.insert(*sym, v);
+                env.set_scalar(*sym, v);
             }
         }
     }
@@ -618,10 +618,10 @@ fn network_draw(
             for (sym, q) in &spec.bind {
                 match *q {
                     Quantity::Nngp(a, b) => {
-                        alt.scalars.insert(*sym, k.nngp[(a - 1, b - 1)]);
+                        alt.set_scalar(*sym, k.nngp[(a - 1, b - 1)]);
                     }
                     Quantity::Ntk(a, b) => {
-                        alt.scalars.insert(*sym, k.ntk[(a - 1, b - 1)]);
+                        alt.set_scalar(*sym, k.ntk[(a - 1, b - 1)]);
                     }
                     _ => {}
                 }
@@ -1718,7 +1718,7 @@ fn network_studies(
             // expressions of the width and fixed quantities only.
             let env_at = |w: usize| {
                 let mut env = first.clone();
-                env.scalars.insert(width, w as f64);
+                env.set_scalar(width, w as f64);
                 env
             };
             let usable = |e: &Expr| {
@@ -1808,7 +1808,7 @@ fn point_studies(
         let mut exact = vec![];
         for &w in &WIDTHS {
             let mut env = base_env.clone();
-            env.scalars.insert(width, w as f64);
+            env.set_scalar(width, w as f64);
             let e = if sides.expect {
                 let l = if sides.lhs_random {
                     0.0
@@ -1828,7 +1828,7 @@ fn point_studies(
         }
         let draw = |w: usize, s: u64| -> Result<Draw, StudyError> {
             let mut env = base_env.clone();
-            env.scalars.insert(width, w as f64);
+            env.set_scalar(width, w as f64);
             env.draw_seed = Some(s);
             let (lhs, rhs) = sides.draw(&env, (None, None))?;
             let exact = exact.iter().find(|(x, _)| *x == w).and_then(|(_, e)| *e);
@@ -1847,7 +1847,7 @@ fn point_studies(
         // Beyond the widths: the point at another width, on the configuration's first seed.
         let env_at = |w: usize| {
             let mut env = base_env.clone();
-            env.scalars.insert(width, w as f64);
+            env.set_scalar(width, w as f64);
             env.draw_seed = Some(base);
             env
         };

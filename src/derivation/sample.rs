@@ -350,30 +350,18 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
     }
     // The declared shapes at these sizes: an entry outside is not a number (x[3] of a vector of
     // 2 entries), never a seeded value.
-    for (s, kind) in &d.symbols {
-        let dims: Vec<&crate::expr::Expr> = match kind {
-            Kind::Tensor(rows, cols) => vec![rows, cols],
-            Kind::GaussianVector(n, _) => vec![n],
-            Kind::Covariance(n) => vec![n, n],
-            _ => continue,
-        };
-        let mut ev = Evaluator::new(&env);
-        let sizes: Option<Vec<i64>> = dims
+    env.shape_decls = std::sync::Arc::new(
+        d.symbols
             .iter()
-            .map(|e| {
-                ev.eval(e)
-                    .ok()
-                    .filter(|v| v.value.is_finite())
-                    .map(|v| v.value.round() as i64)
+            .filter_map(|(s, kind)| match kind {
+                Kind::Tensor(rows, cols) => Some((*s, vec![rows.clone(), cols.clone()], true)),
+                Kind::GaussianVector(n, _) => Some((*s, vec![n.clone()], false)),
+                Kind::Covariance(n) => Some((*s, vec![n.clone(), n.clone()], false)),
+                _ => None,
             })
-            .collect();
-        if let Some(mut sizes) = sizes {
-            if sizes.len() == 2 && sizes[1] == 1 && matches!(kind, Kind::Tensor(..)) {
-                sizes.pop();
-            }
-            env.shapes.insert(*s, sizes);
-        }
-    }
+            .collect(),
+    );
+    env.update_shapes();
     env
 }
 
@@ -455,8 +443,8 @@ fn structure(env: &Env, symbols: &[Symbol]) -> String {
     if env.constant_entries {
         out.push_str("; each with all entries equal");
     }
-    if env.centred && symbols.iter().any(|s| env.shapes.contains_key(s)) {
-        out.push_str("; centred: each entry minus its mirror, so sums and traces are 0");
+    if let Some(what) = env.structure.describe() {
+        out.push_str(&format!("; entries {what}"));
     }
     if symbols.iter().any(|s| env.separated.contains(s)) {
         out.push_str("; entries on separate supports: vectors orthogonal, matrices diagonal");

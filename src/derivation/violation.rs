@@ -27,16 +27,16 @@ use super::file::{Derivation, Kind, Relation};
 use super::sample::{point_retry, used_symbols, MAX_SHRINK};
 use crate::expr::Expr;
 use crate::numeric::activation::Activation;
-use crate::numeric::eval::{Env, Evaluator};
+use crate::numeric::eval::{Env, Evaluator, Structure};
 use crate::numeric::tolerance::{compare, Comparison};
 use crate::precision::{ALIAS_POINT, CONSTANT_POINT, SEPARATE_POINT};
 
 /// Sample points the search starts from (then the structured ones where seeded arrays occur:
 /// [`ALIAS_POINT`], [`CONSTANT_POINT`], [`SEPARATE_POINT`], [`CENTRED_POINT`]).
 pub const STARTS: usize = 4;
-/// The random point (odd: unit entry scales) from which the search starts with centred entries
-/// ([`Env::centred`]).
-pub const CENTRED_POINT: usize = 11;
+/// The random point (odd: unit entry scales) from which the search starts with each structure
+/// of the entries ([`Structure`]).
+pub const STRUCTURED_POINT: usize = 11;
 /// Each start leaves every later one 1/32 of the search's budget at least, and each structured
 /// start adds that much to it.
 pub const START_SHARE: u64 = 32;
@@ -260,9 +260,8 @@ impl Axis {
 
     fn set(self, env: &mut Env, x: f64) {
         match self {
-            Axis::Value(s) => {
-                env.scalars.insert(s, x);
-            }
+            // (A size moves the declared shapes with it.)
+            Axis::Value(s) => env.set_scalar(s, x),
             Axis::Scale(s) => {
                 env.entry_scales.insert(s, x);
             }
@@ -285,7 +284,12 @@ impl Axis {
 /// The axes along which the search moves, with the kind of values each takes, for the symbols in
 /// `used`: each scalar symbol, and the magnitude of each seeded array, vector and matrix (any
 /// real: a negative one reflects the entries, 0 makes them all 0).
-fn axes(d: &Derivation, used: &[Symbol], terms: &[&Expr]) -> Vec<(Axis, Kind)> {
+fn axes(
+    d: &Derivation,
+    used: &[Symbol],
+    terms: &[&Expr],
+    first_entries: bool,
+) -> Vec<(Axis, Kind)> {
     let seeded = |s: &Symbol| {
         d.symbols
             .iter()
@@ -325,6 +329,36 @@ fn axes(d: &Derivation, used: &[Symbol], terms: &[&Expr]) -> Vec<(Axis, Kind)> {
                 continue;
             };
             let axis = Axis::Entry(s, [idx[0], *idx.get(1).unwrap_or(&0)], idx.len());
+            let entries = out
+                .iter()
+                .filter(|(a, _)| matches!(a, Axis::Entry(..)))
+                .count();
+            if entries < MAX_ENTRY_AXES && !out.iter().any(|(a, _)| *a == axis) {
+                out.push((axis, Kind::Real));
+            }
+        }
+    }
+    // For an inequality, the first entries of each array, vector and matrix written only under sums (y[j] in
+    // Σⱼ j²·y[j]): a violation on a hyperplane of entries (y₁ + 4y₂ = 0) is a move of one
+    // entry away from a generic point, which a magnitude never makes.
+    for (s, kind) in d.symbols.iter().filter(|_| first_entries) {
+        if !used.contains(s) || !seeded(s) && *kind != Kind::Matrix {
+            continue;
+        }
+        let vector = match kind {
+            Kind::Array => true,
+            Kind::Tensor(_, cols) => matches!(
+                cols.as_ref(),
+                [crate::expr::Math::Num(c)] if num_traits::One::is_one(&c.0)
+            ),
+            _ => false,
+        };
+        let first: [Axis; 2] = if vector {
+            [Axis::Entry(*s, [1, 0], 1), Axis::Entry(*s, [2, 0], 1)]
+        } else {
+            [Axis::Entry(*s, [1, 2], 2), Axis::Entry(*s, [2, 1], 2)]
+        };
+        for axis in first {
             let entries = out
                 .iter()
                 .filter(|(a, _)| matches!(a, Axis::Entry(..)))
@@ -856,7 +890,7 @@ pub fn widest_gap(
     NEAR.set(false);
     found?;
     let mut env = FOUND_AT.with(|f| f.borrow_mut().take())?;
-    env.scalars.insert(fixed, value);
+    env.set_scalar(fixed, value);
     Some(env)
 }
 
@@ -886,7 +920,7 @@ pub fn parameter_zeros(
     terms.extend(heavy);
     let at = |t: &Expr, x: f64| {
         let mut e = base.clone();
-        e.scalars.insert(symbol, x);
+        e.set_scalar(symbol, x);
         evaluate(t, &e)
             .map(|v| v.value)
             .filter(|v| v.is_finite() && *v != 0.0)
@@ -949,7 +983,7 @@ pub fn feature_points(
     };
     let used = used_symbols(&[lhs, rhs]);
     let mut out = vec![];
-    for (axis, kind) in axes(d, &used, &[lhs, rhs])
+    for (axis, kind) in axes(d, &used, &[lhs, rhs], false)
         .into_iter()
         .filter(|(a, _)| *a != Axis::Value(fixed))
     {
@@ -1136,7 +1170,8 @@ fn search_inner(
     // Single entries first: a magnitude moved to 0 first makes every entry 0, where a
     // homogeneous claim holds with equality and no single entry leads away (|x₁ + x₂| ≥
     // 10⁻²·(|x₁| + |x₂|) was `consistent`).
-    let mut kinds = axes(d, &used, &[lhs, rhs]);
+    let inequality = rel != Relation::Eq;
+    let mut kinds = axes(d, &used, &[lhs, rhs], inequality);
     kinds.sort_by_key(|(a, k)| match (a, k) {
         (Axis::Entry(..), _) => 0,
         (_, Kind::Size) => 2,
@@ -1172,30 +1207,37 @@ fn search_inner(
         (0..STARTS).collect()
     };
     // Then the sample points with structure between seeded entries (parallel, constant,
-    // separated) and a centred one (sums and traces 0): a violation that needs related
-    // entries (y = −x, x = 2y, Σⱼ xⱼ = 0) is a move of one magnitude away from them.
-    let seeded = d
-        .symbols
-        .iter()
-        .any(|(s, k)| k.is_seeded() && used.contains(s));
-    let structured: &[(usize, bool)] = if seeded {
+    // separated) and the structures of [`Structure`] (centred, antisymmetric, nilpotent, the
+    // identity, arithmetic progressions): a violation that needs related entries (y = −x,
+    // x = 2y, Σⱼ xⱼ = 0, A + Aᵀ = 0, A² = 0, Q = I) is a move of one magnitude away from them.
+    // (For inequalities: an identity that holds at generic entries and fails only on such a
+    // set is rare, and each start costs an equality's search as much as an inequality's.)
+    let seeded = inequality
+        && d.symbols
+            .iter()
+            .any(|(s, k)| k.is_seeded() && used.contains(s));
+    let structured: &[(usize, Structure)] = if seeded {
         &[
-            (ALIAS_POINT, false),
-            (CONSTANT_POINT, false),
-            (SEPARATE_POINT, false),
-            (CENTRED_POINT, true),
+            (ALIAS_POINT, Structure::Seeded),
+            (CONSTANT_POINT, Structure::Seeded),
+            (SEPARATE_POINT, Structure::Seeded),
+            (STRUCTURED_POINT, Structure::Centred),
+            (STRUCTURED_POINT, Structure::Antisymmetric),
+            (STRUCTURED_POINT, Structure::Nilpotent),
+            (STRUCTURED_POINT, Structure::Identity),
+            (STRUCTURED_POINT, Structure::Linear),
         ]
     } else {
         &[]
     };
-    let starts: Vec<(usize, bool)> = starts
+    let starts: Vec<(usize, Structure)> = starts
         .into_iter()
-        .map(|k| (k, false))
+        .map(|k| (k, Structure::Seeded))
         .chain(structured.iter().copied())
         .collect();
     BUDGET.set(BUDGET.get() + structured.len() as u64 * BUDGET.get() / START_SHARE);
     let total = BUDGET.get();
-    for (i, &(k, centred)) in starts.iter().enumerate() {
+    for (i, &(k, structure)) in starts.iter().enumerate() {
         // Each start leaves the ones after it a share of the budget at least (a size's grid
         // from the first start spent all of it, and the others evaluated nothing).
         // (One evaluation may overrun a start's limit: each start has a share beyond what was
@@ -1212,7 +1254,7 @@ fn search_inner(
         // (sizes up to 50), where its share of the budget goes furthest.
         let at = |retry: u32| {
             let mut env = point_retry(d, k, retry);
-            env.centred = centred;
+            env.structure = structure;
             env
         };
         let first = if i < starts.len() - structured.len() {
@@ -1287,7 +1329,7 @@ fn search_inner(
                 let (range, dom) = match (raises, f.iter().copied().reduce(f64::max)) {
                     (Some(m), Some(z)) if z + 1.0 > range.1 => {
                         let top = (z + 1.0).ceil();
-                        env.scalars.insert(m, top);
+                        env.set_scalar(m, top);
                         current = margin(lhs, rhs, rel, &env);
                         ((range.0, top), (range.0, top))
                     }
@@ -1437,7 +1479,7 @@ fn exponent_lattice(
             .expect("an exponent symbol");
         let at = |v: f64| {
             let mut env = start.clone();
-            env.scalars.insert(*s, v);
+            env.set_scalar(*s, v);
             Evaluator::new(&env).eval(x).ok().map(|v| v.value)
         };
         let (Some(e0), Some(e1), Some(e2)) = (at(0.0), at(1.0), at(2.0)) else {
@@ -1465,11 +1507,11 @@ fn exponent_lattice(
         let mut rest = c;
         for s in &bases {
             let v = env.scalars.get(s).copied().unwrap_or(1.0).abs().max(0.5);
-            env.scalars.insert(*s, if rest & 1 == 1 { -v } else { v });
+            env.set_scalar(*s, if rest & 1 == 1 { -v } else { v });
             rest >>= 1;
         }
         for (s, vs) in exps.iter().zip(&values) {
-            env.scalars.insert(*s, vs[rest % vs.len()]);
+            env.set_scalar(*s, vs[rest % vs.len()]);
             rest /= vs.len();
         }
         // Each point within its domain (a positive or an interval keeps its own values).

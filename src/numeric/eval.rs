@@ -142,6 +142,11 @@ pub struct Env {
     /// The entries' ranges of declared vectors and matrices at this point (`vector n`: [n];
     /// `matrix m x n`: [m, n]; each index runs over 1..=size): an entry outside is not a number.
     pub shapes: HashMap<Symbol, Vec<i64>>,
+    /// The declared dimensions of each vector and matrix, whose values at this point are
+    /// [`Env::shapes`] (with `true` where a trailing dimension 1 is dropped: a vector): kept
+    /// so that a point whose sizes move (the violation search) moves its shapes too
+    /// ([`Env::update_shapes`]).
+    pub shape_decls: std::sync::Arc<Vec<(Symbol, Vec<Expr>, bool)>>,
     /// The factor the seeded entries of a deterministic array, vector or matrix are multiplied
     /// by at this point (1 where absent): an entry is any real, not only one of [−2, 2], so the
     /// points draw the entries' magnitude like a real's (`relu(abs(x[i]) − 2) = 0` is false).
@@ -164,14 +169,59 @@ pub struct Env {
     /// Independent draws never meet these equality cases: (Σx_j y_j)² ≥ 10⁻⁶·Σx_j²·Σy_j² and
     /// S₁₂² ≥ 10⁻³·S₁₁S₂₂ were `consistent`.
     pub separated: Vec<Symbol>,
-    /// Every seeded symbol of a declared shape takes centred entries at this point: its seeded
-    /// entry minus the one at the mirrored index (i ↦ n + 1 − i along each dimension), so a
-    /// vector's entries sum to 0 and a square matrix is traceless. Independent draws never meet
-    /// these cases: (Σⱼ xⱼ)² ≥ 10⁻⁶·n·Σⱼ xⱼ² and tr(A)² ≥ 10⁻⁶·tr(A·Aᵀ) were `consistent`.
-    pub centred: bool,
+    /// A structure every seeded symbol's entries take at this point ([`Structure`]; the
+    /// violation search starts from each).
+    pub structure: Structure,
 }
 
 impl Env {
+    /// Sets [`Env::shapes`] from [`Env::shape_decls`] at this point's sizes: an entry outside is
+    /// not a number (x[3] of a vector of 2 entries), never a seeded value. To be called whenever
+    /// a size changes (x[2] of a `vector n` moved to n = 1 took a seeded value, and a true claim
+    /// was refuted there).
+    pub fn update_shapes(&mut self) {
+        let decls = self.shape_decls.clone();
+        for (s, dims, vector) in decls.iter() {
+            let mut ev = Evaluator::new(self);
+            let sizes: Option<Vec<i64>> = dims
+                .iter()
+                .map(|e| {
+                    ev.eval(e)
+                        .ok()
+                        .filter(|v| v.value.is_finite())
+                        .map(|v| v.value.round() as i64)
+                })
+                .collect();
+            match sizes {
+                Some(mut sizes) => {
+                    if *vector && sizes.len() == 2 && sizes[1] == 1 {
+                        sizes.pop();
+                    }
+                    self.shapes.insert(*s, sizes);
+                }
+                None => {
+                    self.shapes.remove(s);
+                }
+            }
+        }
+    }
+
+    /// Sets the scalar `s` to `v`, and where a declared shape mentions `s` (a size), the shapes
+    /// with it ([`Env::update_shapes`]).
+    pub fn set_scalar(&mut self, s: Symbol, v: f64) {
+        self.scalars.insert(s, v);
+        let sized = self.shape_decls.iter().any(|(_, dims, _)| {
+            dims.iter().any(|e| {
+                e.as_ref()
+                    .iter()
+                    .any(|n| n.symbol().is_some_and(|x| x == s))
+            })
+        });
+        if sized {
+            self.update_shapes();
+        }
+    }
+
     /// The factor of the seeded entries of `s` at this point ([`Env::entry_scales`]).
     pub fn entry_scale(&self, s: Symbol) -> f64 {
         self.entry_scales.get(&s).copied().unwrap_or(1.0)
@@ -218,17 +268,52 @@ impl Env {
         if self.constant_entries {
             return entry_from_hash(h, &vec![1; idx.len()]);
         }
-        match self.shapes.get(&s).filter(|_| self.centred) {
-            Some(dims) => {
-                // A vector's entry may be written with a second index 1, which stays.
-                let mirror: Vec<i64> = idx
-                    .iter()
-                    .enumerate()
-                    .map(|(k, i)| dims.get(k).map_or(*i, |n| n + 1 - i))
-                    .collect();
-                entry_from_hash(h, idx) - entry_from_hash(h, &mirror)
+        let e = |idx: &[i64]| entry_from_hash(h, idx);
+        if self.structure == Structure::Seeded {
+            return e(idx);
+        }
+        // A vector's entry may be written with a second index 1.
+        let idx = match self.shapes.get(&s) {
+            Some(d) if d.len() == 1 && idx.len() == 2 && idx[1] == 1 => &idx[..1],
+            _ => idx,
+        };
+        match (self.structure, idx) {
+            (Structure::Centred | Structure::Antisymmetric, [i]) => match self.shapes.get(&s) {
+                Some(d) => e(&[*i]) - e(&[d[0] + 1 - i]),
+                None => e(idx),
+            },
+            (Structure::Centred, [i, j]) => match self.shapes.get(&s) {
+                Some(d) if d.len() == 2 => e(idx) - e(&[d[0] + 1 - i, d[1] + 1 - j]),
+                _ => e(idx),
+            },
+            (Structure::Antisymmetric, [i, j]) => e(&[*i, *j]) - e(&[*j, *i]),
+            (Structure::Nilpotent, [i]) => {
+                if *i == 1 {
+                    e(idx)
+                } else {
+                    0.0
+                }
             }
-            None => entry_from_hash(h, idx),
+            (Structure::Nilpotent, [i, j]) => {
+                if *i == 1 && *j > 1 {
+                    e(idx)
+                } else {
+                    0.0
+                }
+            }
+            (Structure::Identity, [_]) => e(&[1]),
+            (Structure::Identity, [i, j]) => {
+                if i == j {
+                    e(&[1, 1])
+                } else {
+                    0.0
+                }
+            }
+            (Structure::Linear, [i]) => e(&[1]) + e(&[2]) * (i - 1) as f64,
+            (Structure::Linear, [i, j]) => {
+                e(&[1, 1]) + e(&[2, 1]) * (i - 1) as f64 + e(&[1, 2]) * (j - 1) as f64
+            }
+            _ => e(idx),
         }
     }
 
@@ -418,6 +503,42 @@ fn entry_from_hash(mut h: u64, indices: &[i64]) -> f64 {
     }
     let u = (splitmix(h) >> 11) as f64 / (1u64 << 53) as f64;
     4.0 * u - 2.0
+}
+
+/// A structure of the seeded entries at a point, each the equality case of claims that
+/// independent draws never meet (each was a false `consistent`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Structure {
+    /// Independent seeded entries.
+    #[default]
+    Seeded,
+    /// Each entry minus the one at the mirrored index (i ↦ n + 1 − i along each declared
+    /// dimension): a vector's entries sum to 0, a square matrix is traceless.
+    Centred,
+    /// A matrix's entries A[i, j] − A[j, i] (antisymmetric: A + Aᵀ = 0, xᵀAx = 0); a vector's
+    /// as [`Structure::Centred`].
+    Antisymmetric,
+    /// A matrix 0 except in its first row beyond the diagonal (nilpotent: A² = 0 at every
+    /// size), a vector's entries 0 beyond the first.
+    Nilpotent,
+    /// A matrix a multiple of the identity (orthogonal at ±1), a vector's entries all equal.
+    Identity,
+    /// Entries affine in the indices (an arithmetic progression: second differences 0).
+    Linear,
+}
+
+impl Structure {
+    /// How a counterexample names the structure.
+    pub fn describe(self) -> Option<&'static str> {
+        Some(match self {
+            Structure::Seeded => return None,
+            Structure::Centred => "centred: each entry minus its mirror, so sums and traces are 0",
+            Structure::Antisymmetric => "antisymmetric: each entry minus its transpose's (a vector's minus its mirror)",
+            Structure::Nilpotent => "0 except in the first row beyond the diagonal, so A² = 0 (a vector's beyond its first)",
+            Structure::Identity => "a multiple of the identity (a vector's entries all equal)",
+            Structure::Linear => "entries affine in the indices",
+        })
+    }
 }
 
 /// E[z^k] for z ~ N(0, 1): (k−1)!! for even k, 0 for odd k, for every k (exact integers while
