@@ -839,7 +839,19 @@ impl Loader<'_> {
                     })
                     .collect();
                 let (applied, _) = binders::substitute_values(body, &subst, MAX_TERM_NODES)
-                    .map_err(|err| unfold_error(self, span.clone(), err, Some(head)))?;
+                    .map_err(|err| match err {
+                        // A parameter is renamed apart as `F·x`: name it as written.
+                        UnfoldError::Capture(p, b) => {
+                            let param = p.as_str().rsplit('·').next().unwrap_or(p.as_str());
+                            self.err(
+                                span.clone(),
+                                format!("the argument given for `{param}` of `{head}` mentions `{b}`, which the definition of `{head}` binds: it would be captured"),
+                                "here",
+                            )
+                            .with_help(format!("`{b}` in the argument is another name than the `{b}` bound inside `{head}`: rename it"))
+                        }
+                        err => unfold_error(self, span.clone(), err, Some(head)),
+                    })?;
                 let before = out.as_ref().len();
                 let id = binders::append(&mut out, &applied);
                 out_spans.extend(std::iter::repeat_n(span, out.as_ref().len() - before));
