@@ -329,17 +329,11 @@ fn axes(
                 continue;
             };
             let axis = Axis::Entry(s, [idx[0], *idx.get(1).unwrap_or(&0)], idx.len());
-            let entries = out
-                .iter()
-                .filter(|(a, _)| matches!(a, Axis::Entry(..)))
-                .count();
-            if entries < MAX_ENTRY_AXES && !out.iter().any(|(a, _)| *a == axis) {
-                out.push((axis, Kind::Real));
-            }
+            push_entry(&mut out, axis);
         }
     }
-    // For an inequality, the first entries of each array, vector and matrix written only under sums (y[j] in
-    // Σⱼ j²·y[j]): a violation on a hyperplane of entries (y₁ + 4y₂ = 0) is a move of one
+    // For an inequality, the first entries of each array, vector and matrix written only
+    // under sums (y[j] in Σⱼ j²·y[j]): a violation on a hyperplane of entries (y₁ + 4y₂ = 0) is a move of one
     // entry away from a generic point, which a magnitude never makes.
     for (s, kind) in d.symbols.iter().filter(|_| first_entries) {
         if !used.contains(s) || !seeded(s) && *kind != Kind::Matrix {
@@ -359,13 +353,7 @@ fn axes(
             [Axis::Entry(*s, [1, 2], 2), Axis::Entry(*s, [2, 1], 2)]
         };
         for axis in first {
-            let entries = out
-                .iter()
-                .filter(|(a, _)| matches!(a, Axis::Entry(..)))
-                .count();
-            if entries < MAX_ENTRY_AXES && !out.iter().any(|(a, _)| *a == axis) {
-                out.push((axis, Kind::Real));
-            }
+            push_entry(&mut out, axis);
         }
     }
     // The slopes of φ (they move only from a start whose φ has two slopes).
@@ -376,6 +364,17 @@ fn axes(
         out.push((Axis::PhiGain, Kind::Real));
     }
     out
+}
+
+/// Adds the entry axis once, while there are fewer than [`MAX_ENTRY_AXES`].
+fn push_entry(out: &mut Vec<(Axis, Kind)>, axis: Axis) {
+    let entries = out
+        .iter()
+        .filter(|(a, _)| matches!(a, Axis::Entry(..)))
+        .count();
+    if entries < MAX_ENTRY_AXES && !out.iter().any(|(a, _)| *a == axis) {
+        out.push((axis, Kind::Real));
+    }
 }
 
 /// Does a term use the generic φ (phi or dphi)?
