@@ -3,7 +3,8 @@
 //!
 //! Sampled points miss a violation confined to a narrow set: `(b − 0.3)² ≥ 10⁻⁸` fails only
 //! for |b − 0.3| < 10⁻⁴. From each of the first [`STARTS`] sample points (one per activation
-//! where the link uses the generic φ), the margin
+//! where the link uses the generic φ; for an inequality over seeded arrays, also the points with
+//! structured entries, [`Structure`]), each start with a share of the budget, the margin
 //! greater − lesser is minimised along each real symbol of the link in turn, for [`ROUNDS`]
 //! rounds of coordinate descent (a joint violation in two symbols is reached): a grid of [`GRID`]
 //! cells over a bracket (the declared interval; ×/÷ 10³ around the value for a positive symbol;
