@@ -75,6 +75,11 @@ pub struct Evidence {
     /// and ball arithmetic cannot tell its side either (sign(sin(πn/1000)) at n = 1000): the
     /// relation is not decided there, so the link is not `consistent`.
     pub undecided_jump: Option<String>,
+    /// A point where a side has a value that f64 cannot decide ([`EvalError::Undecided`]: a
+    /// jump's side within rounding, a covariance singular only to rounding) and ball arithmetic
+    /// could not take it (the point, why). Unlike a point outside the domain, the claim may
+    /// fail there, so a link without a proof is not `consistent`.
+    pub undecided_point: Option<(String, String)>,
     /// For an equality the prover did not show: the prover's normal form of lhs − rhs, evaluated
     /// at the same points, is not 0 beyond its own tolerance at this point (described), while
     /// the sides agreed there within theirs: the sides' f64 tolerance hides a difference that a
@@ -293,10 +298,10 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
     let difference = merged_difference(lhs, rhs);
     let points = sides.points(d);
     // The points are independent (each has its own seed): evaluated in parallel, kept in order.
-    let at = |k: usize| -> (Result<PointResult, String>, bool) {
+    let at = |k: usize| -> (Result<PointResult, Skip>, bool) {
         for shrink in 0..=MAX_SHRINK {
             if let Some(why) = retry_lost(d, k, shrink, &used) {
-                return (Err(why), false);
+                return (Err(why.into()), false);
             }
             let env = point_retry(d, k, shrink);
             // High precision (src/numeric/precise.rs): where both sides evaluate in ball
@@ -310,7 +315,7 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
             let float = |e: &Expr| points.float(k, shrink, e, &env);
             match evaluate_point(&float, lhs, rhs, difference.as_ref()) {
                 Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
-                Err(e) => return (Err(e.to_string()), false),
+                Err(e) => return (Err(Skip::new(e, d, &env, &used)), false),
                 Ok(point) => return (Ok(PointResult::at(d, &env, &used, point)), false),
             }
         }
@@ -352,10 +357,10 @@ pub fn numeric_check_with(d: &Derivation, lhs: &Expr, rhs: &Expr, sides: &SideVa
 /// [`EXTRA_POINTS`], every comparison then counting as one of all of them (Bonferroni).
 pub(super) fn gather(
     ev: &mut Evidence,
-    at: impl Fn(usize) -> (Result<PointResult, String>, bool) + Sync + Send,
+    at: impl Fn(usize) -> (Result<PointResult, Skip>, bool) + Sync + Send,
     uniform: bool,
 ) {
-    let mut outcomes: Vec<(Result<PointResult, String>, bool)> =
+    let mut outcomes: Vec<(Result<PointResult, Skip>, bool)> =
         (0..POINTS).into_par_iter().map(&at).collect();
     // Too few points evaluated (a side undefined or a derivative not converging near the edge of
     // an interval): a second batch of random points, and every comparison is then one of all
@@ -380,13 +385,14 @@ pub(super) fn gather(
     let heavy = uniform
         && outcomes
             .iter()
-            .any(|(o, _)| o.as_ref().is_err_and(|why| why.starts_with(DIVERGENT)));
+            .any(|(o, _)| o.as_ref().is_err_and(|s| s.why.starts_with(DIVERGENT)));
     if heavy {
         for (o, _) in outcomes.iter_mut() {
             if o.as_ref().is_ok_and(|p| p.cmp.statistical) {
                 *o = Err(format!(
                     "{DIVERGENT}: at another point the Monte Carlo estimator has no finite variance, so its standard error is not trusted here"
-                ));
+                )
+                .into());
             }
         }
     }
@@ -396,12 +402,48 @@ pub(super) fn gather(
         }
         match outcome {
             Ok(p) => ev.points.push(p),
-            Err(why) => {
+            Err(Skip { why, undecided_at }) => {
+                if let (Some(at), None) = (undecided_at, &ev.undecided_point) {
+                    ev.undecided_point = Some((at, why.clone()));
+                }
                 ev.skipped_count += 1;
                 if ev.skipped.is_none() {
                     ev.skipped = Some(why);
                 }
             }
+        }
+    }
+}
+
+/// Why a point was not evaluated; where a side has a value there that f64 cannot decide, also
+/// the point (see [`Evidence::undecided_point`]).
+#[derive(Debug, Clone)]
+pub(super) struct Skip {
+    pub why: String,
+    pub undecided_at: Option<String>,
+}
+
+impl From<String> for Skip {
+    fn from(why: String) -> Skip {
+        Skip {
+            why,
+            undecided_at: None,
+        }
+    }
+}
+
+impl Skip {
+    /// The skip for `e` at the point `env`.
+    pub(super) fn new(
+        e: PointError,
+        d: &Derivation,
+        env: &crate::numeric::eval::Env,
+        used: &[egg::Symbol],
+    ) -> Skip {
+        Skip {
+            undecided_at: matches!(e, PointError::Undecided(_))
+                .then(|| describe(d, env, Some(used))),
+            why: e.to_string(),
         }
     }
 }
@@ -412,13 +454,17 @@ const DIVERGENT: &str = "divergent expectation";
 #[derive(Debug, Clone)]
 pub(super) enum PointError {
     Budget(String),
+    /// A side has a value there that f64 cannot decide ([`EvalError::Undecided`]).
+    Undecided(String),
     Other(String),
 }
 
 impl fmt::Display for PointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PointError::Budget(s) | PointError::Other(s) => f.write_str(s),
+            PointError::Budget(s) | PointError::Undecided(s) | PointError::Other(s) => {
+                f.write_str(s)
+            }
         }
     }
 }
@@ -464,6 +510,7 @@ fn judged(value: Result<Value, EvalError>, name: &str) -> Result<Value, PointErr
             v.value
         ))),
         Err(e @ EvalError::Budget(_)) => Err(PointError::Budget(e.to_string())),
+        Err(e @ EvalError::Undecided(_)) => Err(PointError::Undecided(e.to_string())),
         Err(e) => Err(PointError::Other(e.to_string())),
     }
 }
@@ -1161,8 +1208,8 @@ pub(super) fn check_sides(
         (true, false, true) => Verdict::Proved,
         (true, false, false) => Verdict::Unchecked,
         (false, true, _) => Verdict::Refuted,
-        (false, false, true) => Verdict::Consistent,
-        (false, false, false) => Verdict::Unknown,
+        (false, false, true) if evidence.undecided_point.is_none() => Verdict::Consistent,
+        (false, false, _) => Verdict::Unknown,
     };
     if result.verdict == Verdict::Refuted && step.rel == Relation::Eq {
         result.diagnosis = super::diagnose::diagnose(&evidence, &outcome);

@@ -22,7 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use super::check::{
-    check_sides, gather, methods, side, Evidence, LinkResult, Method, PointError, PointResult,
+    check_sides, gather, methods, side, Evidence, LinkResult, Method, PointError, PointResult, Skip,
 };
 use super::draws::NetworkDraws;
 use super::file::{Derivation, Hypotheses, Link, Relation, Step, Term, Unknown};
@@ -600,16 +600,16 @@ fn integrate(
     // The same unknown at the same points is integrated once per check (links that compare it
     // with different candidates read it from `sides`).
     let points = sides.points(d);
-    let at = |k: usize| -> (Result<PointResult, String>, bool) {
+    let at = |k: usize| -> (Result<PointResult, Skip>, bool) {
         for shrink in 0..=MAX_SHRINK {
             if let Some(why) = retry_lost(d, k, shrink, &used) {
-                return (Err(why), false);
+                return (Err(why.into()), false);
             }
             let env = point_retry(d, k, shrink);
             let solved = points.solution(k, shrink, u, h, || solve(&env, u, h));
             match compare_solution(candidate, left, solved) {
                 Err(PointError::Budget(_)) if shrink < MAX_SHRINK => continue,
-                Err(e) => return (Err(e.to_string()), false),
+                Err(e) => return (Err(Skip::new(e, d, &env, &used)), false),
                 Ok(point) => return (Ok(PointResult::at(d, &env, &used, point)), false),
             }
         }

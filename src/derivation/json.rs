@@ -194,6 +194,9 @@ fn link(l: &Link, r: &LinkResult, timings: bool) -> Value {
         if let Some(at) = &ev.undecided_jump {
             numeric["jump_undecided_at"] = json!(at);
         }
+        if let Some((at, why)) = &ev.undecided_point {
+            numeric["undecided_point"] = json!({"at": at, "why": why});
+        }
         if let Some((at, residual, value)) = &ev.hidden_difference {
             numeric["hidden_difference"] =
                 json!({"at": at, "residual": residual, "residual_value": value});

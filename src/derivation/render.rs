@@ -361,6 +361,15 @@ fn render_checks(
             "{pad}numeric: at {at} a jump's argument is within rounding of 0 and ball arithmetic cannot tell its side either (its zero may lie between neighbouring doubles): the relation is not decided there"
         );
     }
+    if let (Some((at, why)), None, Verdict::Unknown) =
+        (&ev.undecided_point, ev.counterexample(), link.verdict)
+    {
+        let at = if at.is_empty() { "every point" } else { at };
+        let _ = writeln!(
+            o,
+            "{pad}numeric: at {at} a side has a value that is {why}; the claim may fail there, so the agreement elsewhere is not `consistent`"
+        );
+    }
     if let (Some((at, residual, value)), None) = (&ev.hidden_difference, ev.counterexample()) {
         let at = if at.is_empty() { "every point" } else { at };
         let _ = writeln!(

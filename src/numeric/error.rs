@@ -62,6 +62,11 @@ pub enum NumericError {
     /// cannot be ruled out.
     #[error("the integrand vanished at every node: a feature narrower than the nodes cannot be ruled out")]
     Unresolved,
+    /// The covariance is singular, or a variance 0, only to within its rounding, and the
+    /// expectation jumps there (E[step(u)] is ½ for a positive variance and step(0) = 0 at 0):
+    /// which reading holds is not known in f64.
+    #[error("the covariance is degenerate only to within its rounding ({0}), and the expectation jumps there ({1:.6e} against {2:.6e} in the limit): which holds is not known in f64")]
+    JumpAtDegenerate(&'static str, f64, f64),
     /// A curve of the integrand has more zeros along a line than the quadrature cuts at, or
     /// oscillates in step with the grid they are searched on: a narrow feature at each would
     /// not be resolved.

@@ -65,6 +65,11 @@ pub enum EvalError {
     /// The point lies outside a symbol's domain (e.g. a declared index whose range is empty).
     #[error("outside the domain: {0}")]
     OutOfDomain(String),
+    /// The term has a value here, but f64 cannot tell which: the side of a jump its argument
+    /// lies on is within rounding (step(1 − 1), or a covariance that is singular only to
+    /// rounding). Unlike [`EvalError::OutOfDomain`], the claim may fail at such a point.
+    #[error("not decided in f64: {0}")]
+    Undecided(String),
     /// Something the numeric side cannot evaluate.
     #[error("{0}")]
     Unsupported(String),
@@ -635,7 +640,7 @@ impl<'a> Evaluator<'a> {
         self.jump_tally = outer;
         let value = result?;
         if undecided as f64 > crate::precision::JUMP_NODES * nodes as f64 {
-            return Err(EvalError::OutOfDomain(format!(
+            return Err(EvalError::Undecided(format!(
                 "at {undecided} of {nodes} integrand evaluations the argument of a jump (step, sign, φ′) is within the rounding error of 0: which side of the jump they lie on is not known in f64"
             )));
         }
@@ -1580,7 +1585,11 @@ impl<'a> Evaluator<'a> {
                 // A factor without a derivative here (|a| at 0) does not decide the product's
                 // (a·|a| has one, 0): the scheme runs on the product and tests it for a kink.
                 let ((du, eu, su), (dv, ev, sv)) = match factors {
-                    Err(EvalError::Unsupported(_) | EvalError::OutOfDomain(_)) => {
+                    Err(
+                        EvalError::Unsupported(_)
+                        | EvalError::OutOfDomain(_)
+                        | EvalError::Undecided(_),
+                    ) => {
                         let (d, err, scale) = self.scheme(t0, domain, &what, work, |ev| {
                             ev.value(e, body)
                                 .map(|v| (Matrix::from_element(1, 1, v.value), v.scale))
@@ -2340,6 +2349,38 @@ impl<'a> Evaluator<'a> {
                 .into_iter()
                 .filter(|&i| undecided_jump(&c[i]))
                 .collect();
+            // A variance read as 0 and as positive gives expectations that differ beyond
+            // rounding, and the positive reading keeps its value as the variance shrinks a
+            // millionfold: the expectation jumps at 0, and f64 cannot tell which side holds.
+            let reading = |i: usize, var: f64| {
+                let mut s = [c[0].value, c[1].value, c[2].value];
+                s[i] = var;
+                let bound = s[0].sqrt() * s[2].sqrt();
+                s[1] = s[1].clamp(-bound, bound);
+                super::gauss::Cov2::new(s[0], s[1], s[2])
+                    .and_then(|cov| expectation(&integrand, cov))
+                    .map(|e| e.value)
+            };
+            for &i in &undecided {
+                let positive = if c[i].value > 0.0 {
+                    c[i].value
+                } else {
+                    (crate::precision::JUMP_ROUNDING * c[i].scale).max(f64::MIN_POSITIVE)
+                };
+                let nearer = (positive * 1e-6).max(f64::MIN_POSITIVE);
+                let (zero, off, near) = if c[i].value > 0.0 {
+                    (reading(i, 0.0)?, est.value, reading(i, nearer)?)
+                } else {
+                    (est.value, reading(i, positive)?, reading(i, nearer)?)
+                };
+                if super::gauss::jumps(zero, off, near, est.scale) {
+                    return Err(super::error::NumericError::JumpAtDegenerate(
+                        "a variance within rounding of 0",
+                        zero,
+                        off,
+                    ));
+                }
+            }
             let mut moved = 0.0f64;
             for mask in 1..1usize << undecided.len() {
                 let mut s = [c[0].value, c[1].value, c[2].value];
@@ -2371,6 +2412,9 @@ impl<'a> Evaluator<'a> {
         let est = result.map_err(|err| match err {
             super::error::NumericError::NotDecaying { .. } => {
                 EvalError::Divergent(format!("gauss(...): {err}"))
+            }
+            super::error::NumericError::JumpAtDegenerate(..) => {
+                EvalError::Undecided(format!("gauss(...): {err}"))
             }
             _ => EvalError::Unsupported(format!("gauss(...): {err}")),
         })?;
@@ -3684,7 +3728,7 @@ pub(crate) fn jumps(node: &Math) -> bool {
 
 /// The error for a jump whose side is not known ([`undecided_jump`]).
 fn jump_error(what: &str, x: &Value) -> EvalError {
-    EvalError::OutOfDomain(format!(
+    EvalError::Undecided(format!(
         "the argument of {what} is {:.1e}, {JUMP_UNDECIDED} (magnitude scale {:.1e}): which side of the jump it lies on is not known in f64",
         x.value, x.scale
     ))
@@ -3695,7 +3739,7 @@ const JUMP_UNDECIDED: &str = "within the rounding error of its jump at 0";
 
 /// Is `e` the error of a jump whose side f64 cannot tell ([`undecided_jump`])?
 pub fn is_undecided_jump(e: &EvalError) -> bool {
-    matches!(e, EvalError::OutOfDomain(m) if m.contains(JUMP_UNDECIDED))
+    matches!(e, EvalError::Undecided(m) if m.contains(JUMP_UNDECIDED))
 }
 
 /// sign(x): −1, 0 or 1.

@@ -42,6 +42,7 @@ use std::sync::OnceLock;
 mod piecewise;
 
 pub use crate::precision::PSD_SLACK;
+pub(crate) use piecewise::jumps;
 pub use piecewise::{expectation, Curve, Estimate, Integrand, Line, Smoothness};
 
 /// A 2×2 covariance matrix [[s11, s12], [s12, s22]].

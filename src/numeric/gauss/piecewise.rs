@@ -222,6 +222,22 @@ pub fn expectation(it: &Integrand, cov: Cov2) -> Result<Estimate, NumericError> 
             ..w
         };
         let (e, _) = integrate(it, on, factor)?;
+        // Nearer still to singular (c a millionth of its value): an expectation that stays
+        // with `est`, away from the singular one, jumps there.
+        let c = w.c * 1e-6;
+        let nearer = Whitened {
+            rho: ((1.0 - c) * (1.0 + c)).sqrt().copysign(w.rho),
+            c,
+            ..w
+        };
+        let (near, _) = integrate(it, nearer, factor)?;
+        if jumps(e.value, est.value, near.value, est.scale) {
+            return Err(NumericError::JumpAtDegenerate(
+                "a correlation within rounding of ±1",
+                e.value,
+                est.value,
+            ));
+        }
         (e.value - est.value).abs() / SCALE
     } else {
         0.0
@@ -236,11 +252,30 @@ pub fn expectation(it: &Integrand, cov: Cov2) -> Result<Estimate, NumericError> 
             // covariance; at a scale this small E is smooth in ρ wherever |ρ| < 1, so one side
             // measures the derivative, and at ρ = ±1 it is the only side).
             let r = w.rho - (SCALE * it.rho_scale).min(w.rho.abs()).copysign(w.rho);
+            let c = ((1.0 - r.abs()) * (1.0 + r.abs())).sqrt();
             if r == w.rho {
                 0.0
             } else {
-                let c = ((1.0 - r.abs()) * (1.0 + r.abs())).sqrt();
                 let (e, _) = integrate(it, Whitened { rho: r, c, ..w }, factor)?;
+                // At ρ = ±1 exactly the law is singular: an expectation that stays at the moved
+                // value as the move shrinks a millionfold jumps there.
+                // (Nearer in √(1 − ρ²), which f64 holds where ρ itself rounds to ±1.)
+                if w.c == 0.0 {
+                    let c = c * 1e-6;
+                    let nearer = Whitened {
+                        rho: ((1.0 - c) * (1.0 + c)).sqrt().copysign(w.rho),
+                        c,
+                        ..w
+                    };
+                    let (near, _) = integrate(it, nearer, factor)?;
+                    if jumps(est.value, e.value, near.value, est.scale) {
+                        return Err(NumericError::JumpAtDegenerate(
+                            "a correlation of ±1 that may be rounding",
+                            est.value,
+                            e.value,
+                        ));
+                    }
+                }
                 (e.value - est.value).abs() / SCALE
             }
         }
@@ -251,6 +286,16 @@ pub fn expectation(it: &Integrand, cov: Cov2) -> Result<Estimate, NumericError> 
         scale: est.scale + moved + singular,
         ..est
     })
+}
+
+/// Does an expectation jump at a degenerate covariance? `at` is its value there, `off` and
+/// `nearer` its values off it and a millionfold nearer: a jump when `off` differs from `at`
+/// beyond [`crate::precision::F64_RESOLUTION_REL`] of the integrand's scale and `nearer` has not
+/// come even halfway back (a continuous expectation moves with the distance, by a power of it).
+pub(crate) fn jumps(at: f64, off: f64, nearer: f64, scale: f64) -> bool {
+    let gap = (off - at).abs();
+    gap > crate::precision::F64_RESOLUTION_REL * scale.max(at.abs()).max(off.abs())
+        && (nearer - at).abs() >= 0.5 * gap
 }
 
 /// The expectation by the rule that applies (see [`expectation`], which handles a body of
