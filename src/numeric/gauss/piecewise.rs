@@ -216,28 +216,12 @@ pub fn expectation(it: &Integrand, cov: Cov2) -> Result<Estimate, NumericError> 
     // there where the body jumps along the support (sign(v − 3u)² is 0 on it, 1 off it). How far
     // the singular covariance's expectation lies enters the scale, as the rounding of ρ does.
     let singular = if uses_u && uses_v && w.c > 0.0 && w.c <= (8.0 * f64::EPSILON).sqrt() {
-        let on = Whitened {
-            rho: 1f64.copysign(w.rho),
-            c: 0.0,
-            ..w
-        };
-        let (e, _) = integrate(it, on, factor)?;
+        let (e, _) = integrate(it, with_c(w, 0.0), factor)?;
         // Nearer still to singular (c a millionth of its value): an expectation that stays
         // with `est`, away from the singular one, jumps there.
-        let c = w.c * 1e-6;
-        let nearer = Whitened {
-            rho: ((1.0 - c) * (1.0 + c)).sqrt().copysign(w.rho),
-            c,
-            ..w
-        };
-        let (near, _) = integrate(it, nearer, factor)?;
-        if jumps(e.value, est.value, near.value, est.scale) {
-            return Err(NumericError::JumpAtDegenerate(
-                "a correlation within rounding of ±1",
-                e.value,
-                est.value,
-            ));
-        }
+        let near = with_c(w, w.c * 1e-6);
+        let what = "a correlation within rounding of ±1";
+        no_jump(it, near, factor, (e.value, est.value, est.scale), what)?;
         (e.value - est.value).abs() / SCALE
     } else {
         0.0
@@ -261,20 +245,9 @@ pub fn expectation(it: &Integrand, cov: Cov2) -> Result<Estimate, NumericError> 
                 // value as the move shrinks a millionfold jumps there.
                 // (Nearer in √(1 − ρ²), which f64 holds where ρ itself rounds to ±1.)
                 if w.c == 0.0 {
-                    let c = c * 1e-6;
-                    let nearer = Whitened {
-                        rho: ((1.0 - c) * (1.0 + c)).sqrt().copysign(w.rho),
-                        c,
-                        ..w
-                    };
-                    let (near, _) = integrate(it, nearer, factor)?;
-                    if jumps(est.value, e.value, near.value, est.scale) {
-                        return Err(NumericError::JumpAtDegenerate(
-                            "a correlation of ±1 that may be rounding",
-                            est.value,
-                            e.value,
-                        ));
-                    }
+                    let near = with_c(w, c * 1e-6);
+                    let what = "a correlation of ±1 that may be rounding";
+                    no_jump(it, near, factor, (est.value, e.value, est.scale), what)?;
                 }
                 (e.value - est.value).abs() / SCALE
             }
@@ -286,6 +259,32 @@ pub fn expectation(it: &Integrand, cov: Cov2) -> Result<Estimate, NumericError> 
         scale: est.scale + moved + singular,
         ..est
     })
+}
+
+/// `w` with √(1 − ρ²) = `c` (ρ of w's sign).
+fn with_c(w: Whitened, c: f64) -> Whitened {
+    Whitened {
+        rho: ((1.0 - c) * (1.0 + c)).sqrt().copysign(w.rho),
+        c,
+        ..w
+    }
+}
+
+/// An error if the expectation jumps at a singular covariance: `at` its value there, `off` its
+/// value off it (`scale` the integrand's), and the expectation at `near` (a millionfold nearer)
+/// still with `off` ([`jumps`]).
+fn no_jump(
+    it: &Integrand,
+    near: Whitened,
+    factor: f64,
+    (at, off, scale): (f64, f64, f64),
+    what: &'static str,
+) -> Result<(), NumericError> {
+    let (nearer, _) = integrate(it, near, factor)?;
+    if jumps(at, off, nearer.value, scale) {
+        return Err(NumericError::JumpAtDegenerate(what, at, off));
+    }
+    Ok(())
 }
 
 /// Does an expectation jump at a degenerate covariance? `at` is its value there, `off` and
