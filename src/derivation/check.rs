@@ -498,14 +498,15 @@ pub(super) fn underflow_zone(l: Value, r: Value) -> Option<String> {
 fn judged(value: Result<Value, EvalError>, name: &str) -> Result<Value, PointError> {
     match value {
         Ok(v) if v.value.is_finite() && v.scale.is_finite() && v.stderr.is_finite() => Ok(v),
-        Ok(v) if v.value.is_finite() => Err(PointError::Other(format!(
+        // Overflow: the value exists, f64 does not hold it (or its accuracy).
+        Ok(v) if v.value.is_finite() => Err(PointError::Undecided(format!(
             "the {name}'s magnitude overflows at some points (rounding scale {}, standard error {}), so its accuracy is unknown there",
             v.scale, v.stderr
         ))),
         Ok(v) if v.value.is_nan() => Err(PointError::Other(format!(
             "the {name} has no value at some points (NaN: outside a function's domain, a division by 0, or ∞·0 past an overflow)"
         ))),
-        Ok(v) => Err(PointError::Other(format!(
+        Ok(v) => Err(PointError::Undecided(format!(
             "the {name} is not finite ({}) at some points",
             v.value
         ))),

@@ -54,9 +54,16 @@ pub const MAX_ROUNDING: f64 = 1e3;
 /// Why a derivative could not be computed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DiffError {
-    /// The function returned NaN or ±∞ at a point of the stencil.
-    #[error("d/dt: the function is not finite at t = {x}")]
+    /// The function returned NaN at a point of the stencil (it has no value there).
+    #[error("d/dt: the function has no value at t = {x}")]
     NonFinite {
+        /// Where.
+        x: f64,
+    },
+    /// The function overflowed to ±∞ at a point of the stencil: its value exists, f64 does
+    /// not hold it.
+    #[error("d/dt: the function overflows f64 at t = {x}")]
+    Overflow {
         /// Where.
         x: f64,
     },
@@ -303,8 +310,10 @@ fn tableau<S: Scale, E: From<DiffError>>(
         if m.iter().all(|v| v.is_finite()) && s.finite() {
             largest = largest.max(m.amax());
             Ok((m, s))
-        } else {
+        } else if m.iter().any(|v| v.is_nan()) {
             Err(DiffError::NonFinite { x }.into())
+        } else {
+            Err(DiffError::Overflow { x }.into())
         }
     };
     let centre = if one_sided { Some(sample(t)?) } else { None };

@@ -91,6 +91,7 @@ impl From<super::diff::DiffError> for EvalError {
     fn from(e: super::diff::DiffError) -> Self {
         match e {
             super::diff::DiffError::Domain(_) => EvalError::OutOfDomain(e.to_string()),
+            super::diff::DiffError::Overflow { .. } => EvalError::Undecided(e.to_string()),
             _ => EvalError::Unsupported(e.to_string()),
         }
     }
@@ -1689,6 +1690,7 @@ impl<'a> Evaluator<'a> {
                     .replacen(" t = ", &format!(" {name} = "), 1);
                 Err(match err {
                     super::diff::DiffError::Domain(_) => EvalError::OutOfDomain(text),
+                    super::diff::DiffError::Overflow { .. } => EvalError::Undecided(text),
                     _ => EvalError::Unsupported(text),
                 })
             }
@@ -1833,7 +1835,7 @@ impl<'a> Evaluator<'a> {
         // Both rules saw 0 at every node: a bump narrower than their spacing (a density of width
         // 1e-9 at 0.3) is invisible to both, and their agreement on 0 is no evidence.
         if nonzero == 0 {
-            return Err(EvalError::Unsupported(format!(
+            return Err(EvalError::Undecided(format!(
                 "integral over {a}..{b}: the integrand is 0 at every node of both quadrature rules, so a feature narrower than their spacing would be missed"
             )));
         }
@@ -2413,9 +2415,17 @@ impl<'a> Evaluator<'a> {
             super::error::NumericError::NotDecaying { .. } => {
                 EvalError::Divergent(format!("gauss(...): {err}"))
             }
-            super::error::NumericError::JumpAtDegenerate(..) => {
-                EvalError::Undecided(format!("gauss(...): {err}"))
+            // Its value exists; f64 or the nodes cannot show it.
+            super::error::NumericError::JumpAtDegenerate(..)
+            | super::error::NumericError::Unresolved
+            | super::error::NumericError::NonFiniteIntegrand {
+                value: f64::INFINITY,
+                ..
             }
+            | super::error::NumericError::NonFiniteIntegrand {
+                value: f64::NEG_INFINITY,
+                ..
+            } => EvalError::Undecided(format!("gauss(...): {err}")),
             _ => EvalError::Unsupported(format!("gauss(...): {err}")),
         })?;
         // The magnitude scale is E[S], the integrand's own scale integrated against the density
@@ -3242,7 +3252,7 @@ impl<'a> Evaluator<'a> {
             samples.push((v.value, w, v.scale));
         }
         if nonzero < MC_MIN_NONZERO.min(n) {
-            return Err(EvalError::Unsupported(format!(
+            return Err(EvalError::Undecided(format!(
                 "Monte Carlo estimate is degenerate ({nonzero} non-zero samples of {n}; at least {MC_MIN_NONZERO} needed)"
             )));
         }
