@@ -21,8 +21,8 @@
 //! 3. **Verdict.** `refuted` if the interval of `a` excludes 0 (a, its interval and both sides'
 //!    means are shown), or if |lhs − rhs| does not fall with the width (the slope below: the
 //!    sides fluctuate apart even if their means agree; the slope's interval lies above the
-//!    declared rate and reaches 0 — one that holds both is `unknown`); `limit` if the interval contains 0 and
-//!    the resolution is at most what the claim needs — [`RESOLUTION_REL`] of the scale of the
+//!    declared rate and reaches 0 — one that holds both is `unknown`); `limit` if the interval
+//!    contains 0 and the resolution is at most what the claim needs — [`RESOLUTION_REL`] of the scale of the
 //!    quantity (the larger root mean square of the two sides at the largest width), or the
 //!    link's `resolution = …` (absolute); otherwise more draws are spent (doubling, up to
 //!    [`MAX_DRAW_FACTOR`] × the draws per width) and, if the resolution is still too coarse,
@@ -1377,9 +1377,9 @@ fn summarise(
     let mut falls = true;
     if !plan.deterministic {
         // Draws whose |lhs − rhs| is below the accuracy of the sides ([`FLOOR_REL`] of the
-        // scale) are 0 as much as exact zeros are: their logarithms (−27 for a quadrature's
-        // ½ ± 10⁻¹² against an exact ½) are rounding, and they widened the slope's interval to
-        // ±1 where the rms fell as n^(−1/2).
+        // scale) are 0 as much as exact zeros are: their logarithms are rounding's (a quadrature
+        // of ½ against ½ where exactly half the entries are positive), and they widened the
+        // slope's interval to ±1 where the rms fell as n^(−1/2).
         let zero = FLOOR_REL * scale;
         let (mut xs, mut ys) = (vec![], vec![]);
         for (i, &w) in widths.iter().enumerate() {

@@ -1049,6 +1049,20 @@ fn nested(
 
 #[cfg(test)]
 mod tests {
+    use super::jumps;
+
+    /// A jump: the value off the degenerate covariance differs and stays when it moves a
+    /// millionfold nearer (E[step(u)]: ½ against step(0) = 0). Continuous: the nearer value comes
+    /// back (E[u²] = s: 10⁻¹³ and 10⁻¹⁹ against 0). Rounding-level gaps and NaN are no jump.
+    #[test]
+    fn a_jump_is_a_gap_that_stays_as_the_covariance_nears_degenerate() {
+        assert!(jumps(0.0, 0.5, 0.5, 0.5));
+        assert!(!jumps(0.0, 1e-13, 1e-19, 1e-13));
+        assert!(!jumps(0.5, 0.5 + 1e-12, 0.5 + 1e-12, 0.5));
+        assert!(!jumps(0.0, 0.5, f64::NAN, 0.5));
+        assert!(!jumps(0.0, f64::NAN, 0.5, 0.5));
+    }
+
     use super::*;
 
     fn one(
