@@ -325,14 +325,19 @@ fn search(
     }
     // Terms that may have no value are not rewritten (see growth::undefined_expectation).
     if let Some(id) = super::theories::growth::undefined_expectation(&runner.egraph) {
-        let term = crate::expr::text(
-            &egg::Extractor::new(&runner.egraph, egg::AstSize)
-                .find_best(id)
-                .1,
-        );
-        let why = format!(
-            "{term} is not shown to have a finite mean, so the sides may have no value (rewriting would cancel it: 0·∞ = 0)"
-        );
+        let best = egg::Extractor::new(&runner.egraph, egg::AstSize)
+            .find_best(id)
+            .1;
+        let term = crate::expr::text(&best);
+        let why = if matches!(best.as_ref().last(), Some(Math::Integral(_))) {
+            format!(
+                "{term} is not shown to be finite (its integrand is not bounded on the range by its form), so the sides may have no value (rewriting would cancel it: ∞ − ∞ = 0)"
+            )
+        } else {
+            format!(
+                "{term} is not shown to have a finite mean, so the sides may have no value (rewriting would cancel it: 0·∞ = 0)"
+            )
+        };
         let stats = Stats {
             iterations: 0,
             nodes: runner.egraph.total_size(),

@@ -100,6 +100,94 @@ pub(crate) fn continuous_in(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bo
     }
 }
 
+/// Is the term, as a function of `x`, bounded on every bounded range of `x` by its form, so
+/// that its integral over a finite range is a finite number? Built of arithmetic and natural
+/// powers, division by terms free of `x` or positive by their form (1 + x², eˣ), √ of terms
+/// ≥ 0 and log of terms > 0 by their form, the functions that are finite at every real (exp,
+/// sin, cos, atan, erf, tanh, the activations, step and sign: a jump is integrable), finite
+/// sums with ranges free of `x`, entries with indices free of `x`, and integrals of such terms.
+/// A subterm free of `x` is a constant there. 1/x, 1/x², exp(1/x²), tan(x), log(x) are not
+/// admitted: ∫₋₁¹ 1/x² is not a number, and the ring would cancel it (a sound "no" when unsure).
+pub(crate) fn bounded_on_ranges(e: &crate::expr::Expr, id: Id, x: egg::Symbol) -> bool {
+    let mentions = |i: Id| crate::expr::binders::free_symbols(e, i).contains(&x);
+    if !mentions(id) {
+        return true;
+    }
+    let b = |i: &Id| bounded_on_ranges(e, *i, x);
+    match &e[id] {
+        Math::Num(_) | Math::Symbol(_) => true,
+        Math::Add([p, q])
+        | Math::Sub([p, q])
+        | Math::Mul([p, q])
+        | Math::MatMul([p, q])
+        | Math::Max([p, q])
+        | Math::Min([p, q])
+        | Math::LeakyRelu([p, q]) => b(p) && b(q),
+        Math::Div([p, q]) => b(p) && b(q) && (!mentions(*q) || positive_form(e, *q)),
+        Math::Pow([p, k]) => match &e[*k] {
+            Math::Num(c)
+                if c.0.is_integer() && c.0 >= num_rational::BigRational::from_integer(0.into()) =>
+            {
+                b(p)
+            }
+            _ if !mentions(*k) => b(p) && positive_form(e, *p),
+            _ => {
+                b(k) && matches!(&e[*p], Math::Num(c)
+                    if c.0 > num_rational::BigRational::from_integer(0.into()))
+            }
+        },
+        Math::Sqrt(p) => b(p) && nonnegative_form(e, *p),
+        Math::Log(p) => b(p) && positive_form(e, *p),
+        Math::Step(p) | Math::Sign(p) => b(p),
+        node if entire_unary(node).is_some() => b(&entire_unary(node).expect("checked")),
+        Math::Index(args) => !args.iter().any(|a| mentions(*a)),
+        Math::Sum([v, lo, hi, body]) => {
+            e[*v].symbol() != Some(x) && !mentions(*lo) && !mentions(*hi) && b(body)
+        }
+        Math::Integral([v, lo, hi, body]) => {
+            let inner = e[*v].symbol();
+            inner != Some(x)
+                && b(lo)
+                && b(hi)
+                && b(body)
+                && inner.is_some_and(|s| bounded_on_ranges(e, *body, s))
+        }
+        _ => false,
+    }
+}
+
+/// Is the term > 0 at every value of its symbols by its form (a positive number, exp, cosh,
+/// sigmoid, softplus, and sums, products, quotients, powers and roots built on them, with a
+/// term ≥ 0 by its form added)?
+fn positive_form(e: &crate::expr::Expr, id: Id) -> bool {
+    let p = |i: &Id| positive_form(e, *i);
+    let n = |i: &Id| nonnegative_form(e, *i);
+    match &e[id] {
+        Math::Num(c) => c.0 > num_rational::BigRational::from_integer(0.into()),
+        Math::Exp(_) | Math::Cosh(_) | Math::Sigmoid(_) | Math::Softplus(_) => true,
+        Math::Add([a, c]) => (p(a) && n(c)) || (n(a) && p(c)),
+        Math::Mul([a, c]) | Math::Div([a, c]) => p(a) && p(c),
+        Math::Pow([a, _]) | Math::Sqrt(a) => p(a),
+        _ => false,
+    }
+}
+
+/// Is the term ≥ 0 at every value of its symbols by its form (terms > 0 by their form, even
+/// natural powers, |·|, relu, step, and sums and products of such)?
+fn nonnegative_form(e: &crate::expr::Expr, id: Id) -> bool {
+    let n = |i: &Id| nonnegative_form(e, *i);
+    match &e[id] {
+        _ if positive_form(e, id) => true,
+        Math::Num(c) => c.0 >= num_rational::BigRational::from_integer(0.into()),
+        Math::Abs(_) | Math::Relu(_) | Math::Step(_) => true,
+        Math::Pow([_, k]) => matches!(&e[*k], Math::Num(c) if c.0.is_integer()
+            && (c.0.to_integer() % num_bigint::BigInt::from(2)) == 0.into()),
+        Math::Add([a, c]) | Math::Mul([a, c]) => n(a) && n(c),
+        Math::Sqrt(_) => true,
+        _ => false,
+    }
+}
+
 /// The fundamental theorem of calculus with moving ends (Leibniz): d/dt ∫_a^b f(s) ds =
 /// f(b)·db/dt − f(a)·da/dt, when the integrand does not depend on t (s ≠ t) and is continuous in
 /// s wherever it is defined ([`continuous_in`]: at a jump of f, such as sign(s)² at s = 0, the
@@ -435,4 +523,46 @@ pub fn rules() -> Vec<Rule> {
             &["(d t (mexp (* t A)))", "(d t (mexp (* (neg s) (* t A))))"],
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded_on_ranges;
+
+    /// Integrands whose integral over a finite range is a number by their form, and integrands
+    /// with a pole or a domain edge that are not admitted.
+    #[test]
+    fn integrands_bounded_by_their_form() {
+        let s = egg::Symbol::from("s");
+        let admitted = |t: &str| {
+            let e: crate::expr::Expr = crate::expr::parse(t).unwrap();
+            bounded_on_ranges(&e, crate::expr::binders::root(&e), s)
+        };
+        for t in [
+            "1/(1 + s^2)",
+            "exp(-s^2)*sin(s)",
+            "step(s - 1) + sign(s)",
+            "sqrt(s^2 + 1)",
+            "2^s",
+            "log(1 + exp(s))",
+            "integral(r in 0..s, r*exp(-r))",
+            "1/c",
+        ] {
+            assert!(admitted(t), "{t}");
+        }
+        for t in [
+            "1/s",
+            "1/s^2 + 1",
+            "exp(1/s^2)",
+            "tan(s)",
+            "log(s)",
+            "sqrt(s)",
+            "s^(1/2)",
+            "s^(-1)",
+            "1/(1 - s^2)",
+            "gauss(1, 0, 1; u*s)",
+        ] {
+            assert!(!admitted(t), "{t}");
+        }
+    }
 }

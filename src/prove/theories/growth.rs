@@ -100,8 +100,20 @@ fn affine(egraph: &MathGraph, id: Id, depth: usize, x: &Variables) -> bool {
     })
 }
 
+/// Is an integral over a finite range with bound variable class `v` and integrand class `body`
+/// shown to be a number: the integrand (a smallest term of its class) bounded on bounded
+/// ranges by its form ([`super::calculus::bounded_on_ranges`])?
+fn finite_integral(egraph: &MathGraph, v: Id, body: Id) -> bool {
+    let Some(s) = egraph[v].nodes.iter().find_map(|n| n.symbol()) else {
+        return false;
+    };
+    let term = egg::Extractor::new(egraph, egg::AstSize).find_best(body).1;
+    super::calculus::bounded_on_ranges(&term, crate::expr::binders::root(&term), s)
+}
+
 /// The first class of `egraph` holding an expectation whose body is not shown to have a finite
-/// mean (E[1/b], gauss(1, 0, 1; exp(u²))): such a term may have no value, and the ring
+/// mean (E[1/b], gauss(1, 0, 1; exp(u²))), or an integral whose integrand is not shown to be
+/// bounded on the range (∫₋₁¹ 1/s²): such a term may have no value, and the ring
 /// normal form would still cancel it (0·E[1/b] = 0, E[x] − E[x] = 0), so the prover does not
 /// rewrite terms that hold one.
 pub fn undefined_expectation(egraph: &MathGraph) -> Option<Id> {
@@ -114,6 +126,7 @@ pub fn undefined_expectation(egraph: &MathGraph) -> Option<Id> {
                     &[(*x, num_rational::BigRational::from_integer(1.into()))],
                 ),
                 Math::Gauss([_, _, _, f]) => !super::gaussian::tame(egraph, *f, 12),
+                Math::Integral([v, _, _, body]) => !finite_integral(egraph, *v, *body),
                 _ => false,
             })
             .then_some(c.id)
