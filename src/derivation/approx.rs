@@ -53,7 +53,14 @@ use crate::expr::Expr;
 use crate::numeric::eval::Evaluator;
 use crate::numeric::precise::BITS;
 use crate::numeric::tolerance::compare;
-pub use crate::precision::{CREEP_FLOOR, CREEP_RATIO, CREEP_REFUTE, MIN_CREEP_STEPS};
+pub use crate::precision::{
+    BOUNDED_GROWTH, CREEP_FLOOR, CREEP_RATIO, CREEP_REFUTE, MIN_CREEP_STEPS,
+};
+
+/// The largest order an approximation link may state (O(t⁶⁴)): over the 16 decades a study
+/// spans, an error of order 64 already falls by 10⁻¹⁰²⁴; a larger order (`order = 1e308`) is a
+/// slip, not a claim, and is refused at load.
+pub const MAX_ORDER: f64 = 64.0;
 
 /// Halvings of a parameter that goes to 0 (0.1 down to ~1e-16: ball arithmetic measures the
 /// error there; in f64 the steps below rounding are not fitted).
@@ -125,6 +132,14 @@ pub struct ApproxPoint {
     pub creep: Option<Creep>,
 }
 
+impl ApproxPoint {
+    /// The point agrees with the order, but its error constant grew beyond
+    /// [`BOUNDED_GROWTH`]: no evidence that it is bounded.
+    pub fn unbounded(&self) -> bool {
+        self.holds && self.growth.is_some_and(|g| g > BOUNDED_GROWTH)
+    }
+}
+
 /// An error constant still growing at the end of an order study.
 #[derive(Debug, Clone, Copy)]
 pub struct Creep {
@@ -178,6 +193,9 @@ impl ApproxStudy {
             && self.failure().is_none()
             && self.points.iter().any(|p| p.slope.is_some())
             && self.points.iter().all(|p| p.creep.is_none())
+            // A constant that grew beyond a bounded one's ×BOUNDED_GROWTH is no evidence of a
+            // bound, even where it did not grow enough to refute.
+            && self.points.iter().all(|p| !p.unbounded())
             // A point not evaluated is no agreement: exp(t) + relu(a)·t·e^(a/t)·e^(−a/t) ≈ 1 + t
             // with O(t²) (an O(t) error for a > 0, where e^(a/t) overflows) was a `limit` from
             // the points with a ≤ 0, where the error term is 0.
@@ -583,7 +601,16 @@ fn study_point(
             // point (no evidence either way here).
             (None, None, _) => steady,
         };
+        let modest = holds && growth.is_some_and(|g| g > BOUNDED_GROWTH && g <= GROWTH);
         match creep {
+            _ if modest && creep.is_none() => (
+                None,
+                true,
+                Some(format!(
+                    "the error constant grew ×{:.2} from the first half of the steps to the second: more than a bounded constant's ×{BOUNDED_GROWTH}, less than the ×{GROWTH} that refutes: no evidence that it is bounded",
+                    growth.unwrap_or(f64::NAN)
+                )),
+            ),
             // Still growing over the last quarter: the point decides nothing, and the link
             // cannot be a limit (ApproxStudy::holds).
             Some(c) if holds => (

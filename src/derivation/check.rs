@@ -277,10 +277,11 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
 /// How far the sides `l`, `r` compared by `cmp` are on the wrong side of `rel`
 /// ([`Relation::excess`]); sides known exactly (no tolerance: ball arithmetic, or exact zeros)
 /// and equal violate a strict inequality (1 − r² > 0 fails at r = 1), by the least positive
-/// number.
+/// number. Equal means an exact difference of 0, not equal f64 images: x⁴ − x² and −¼ at the
+/// double nearest 1/√2 differ by 10⁻³³ in ball arithmetic, and both round to −0.25.
 pub fn excess(rel: Relation, l: f64, r: f64, cmp: &Comparison) -> f64 {
     let strict = matches!(rel, Relation::Lt | Relation::Gt);
-    if strict && cmp.tol == 0.0 && !cmp.statistical && l == r && l.is_finite() {
+    if strict && cmp.tol == 0.0 && cmp.diff == 0.0 && !cmp.statistical && l == r && l.is_finite() {
         f64::MIN_POSITIVE
     } else {
         rel.excess(l, r)

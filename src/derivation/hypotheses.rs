@@ -232,10 +232,11 @@ pub(super) fn check(
     }
     // Continuity by form holds where the solution is defined: a quotient may jump where its
     // denominator is 0 (|t − 10⁷|/(t − 10⁷) is sign(t − 10⁷), a jump beyond the points, which
-    // the pole search, looking for a growing |f|, never meets).
-    if let Some(denominator) = denominator_not_shown_nonzero(candidate, u.of, ctx) {
+    // the pole search, looking for a growing |f|, never meets), and tan, log, √, asin, acos and
+    // fractional powers stop being defined beyond every sampled t (tan(10⁻⁷·t)).
+    if let Some(why) = domain_not_shown(candidate, u.of, ctx) {
         gaps.push(format!(
-            "the claimed solution divides by {denominator}, not shown ≠ 0 at every {t}: where it is 0 the solution may jump (|t − c|/(t − c), relu(t − c)²/(t − c)²) or be undefined",
+            "the claimed solution {why} at every {t}: where that fails the solution may jump or be undefined",
             t = u.of
         ));
     }
@@ -868,57 +869,137 @@ fn unfold_failure(e: binders::UnfoldError) -> String {
     }
 }
 
-/// The first denominator of `candidate` (of a quotient, or the base of a negative power) that
-/// varies with `t` and that the bounds of the prover do not show to be > 0 or < 0 (every
-/// theory), in text. One that is only ≥ 0 may vanish with its numerator and jump there:
-/// relu(t − c)²/(t − c)² is step(t − c).
-fn denominator_not_shown_nonzero(
-    candidate: &Expr,
-    t: egg::Symbol,
-    ctx: &Context,
-) -> Option<String> {
+/// What a partial function of the claimed solution needs of its argument to be defined there.
+enum Needs {
+    /// ≠ 0: a denominator, the base of a negative power, the cosine under a tangent.
+    NonZero,
+    /// > 0: the argument of log, the base of a power that is not an integer and is negative.
+    Positive,
+    /// ≥ 0: the argument of √, the base of a positive power that is not an integer, 1 − x² under
+    /// asin and acos.
+    NonNegative,
+}
+
+/// The first condition that a partial function of `candidate` needs at every `t` (a
+/// denominator ≠ 0, cos(x) ≠ 0 under tan(x), log's argument > 0, √'s ≥ 0, |x| ≤ 1 under asin
+/// and acos, the base of a power that is not an integer ≥ 0) that varies with `t` and that the
+/// bounds of the prover do not show (every theory), in text. One that is only ≥ 0 may vanish
+/// with its numerator and jump there: relu(t − c)²/(t − c)² is step(t − c); one not shown at
+/// all may fail beyond every sampled t (tan(10⁻⁷·t) has a pole at t ≈ 1.6·10⁷).
+fn domain_not_shown(candidate: &Expr, t: egg::Symbol, ctx: &Context) -> Option<String> {
     use crate::prove::{prove_bound, Limits, Theory};
-    let negative_power = |k: egg::Id| {
-        crate::prove::analysis::exact_value(&binders::subterm(candidate, k))
-            .is_none_or(|q| q < num_rational::BigRational::from_integer(0.into()))
+    use num_rational::BigRational;
+    let exponent =
+        |k: egg::Id| crate::prove::analysis::exact_value(&binders::subterm(candidate, k));
+    let sub = |i: egg::Id| binders::subterm(candidate, i);
+    // 1 − x², built from x.
+    let one_minus_square = |x: egg::Id| {
+        let mut e = sub(x);
+        let root = binders::root(&e);
+        let two = e.add(Math::Num(crate::expr::Constant::int(2)));
+        let sq = e.add(Math::Pow([root, two]));
+        let one = e.add(Math::Num(crate::expr::Constant::int(1)));
+        e.add(Math::Sub([one, sq]));
+        e
     };
-    let mut denominators: Vec<Expr> = candidate
+    let mut conditions: Vec<(Expr, Needs, String)> = candidate
         .as_ref()
         .iter()
         .filter_map(|n| match n {
-            Math::Div([_, b]) => Some(binders::subterm(candidate, *b)),
-            // x^k with k < 0 (or not a number) divides by a power of x.
-            Math::Pow([a, k]) if negative_power(*k) => Some(binders::subterm(candidate, *a)),
+            Math::Div([_, b]) => Some((
+                sub(*b),
+                Needs::NonZero,
+                format!("divides by {}, not shown ≠ 0", text(&sub(*b))),
+            )),
+            Math::Pow([a, k]) => match exponent(*k) {
+                Some(q) if q.is_integer() && q >= BigRational::from_integer(0.into()) => None,
+                // x^k with k < 0 divides by a power of x.
+                Some(q) if q.is_integer() => Some((
+                    sub(*a),
+                    Needs::NonZero,
+                    format!("divides by a power of {}, not shown ≠ 0", text(&sub(*a))),
+                )),
+                Some(q) if q > BigRational::from_integer(0.into()) => Some((
+                    sub(*a),
+                    Needs::NonNegative,
+                    format!("takes a power {q} of {}, not shown ≥ 0", text(&sub(*a))),
+                )),
+                _ => Some((
+                    sub(*a),
+                    Needs::Positive,
+                    format!("takes a power of {}, not shown > 0", text(&sub(*a))),
+                )),
+            },
+            Math::Tan(a) => {
+                let mut c = sub(*a);
+                let root = binders::root(&c);
+                c.add(Math::Cos(root));
+                let shown = text(&c);
+                Some((
+                    c,
+                    Needs::NonZero,
+                    format!(
+                        "takes tan({}), with a pole where {shown} = 0: {shown} not shown ≠ 0",
+                        text(&sub(*a))
+                    ),
+                ))
+            }
+            Math::Log(a) => Some((
+                sub(*a),
+                Needs::Positive,
+                format!("takes log({0}): {0} not shown > 0", text(&sub(*a))),
+            )),
+            Math::Sqrt(a) => Some((
+                sub(*a),
+                Needs::NonNegative,
+                format!("takes √({0}): {0} not shown ≥ 0", text(&sub(*a))),
+            )),
+            Math::Asin(a) | Math::Acos(a) => Some((
+                one_minus_square(*a),
+                Needs::NonNegative,
+                format!(
+                    "takes {}({1}): |{1}| not shown ≤ 1",
+                    n.unary_name().unwrap_or("asin"),
+                    text(&sub(*a))
+                ),
+            )),
             _ => None,
         })
-        .filter(|b| binders::free_symbols(b, binders::root(b)).contains(&t))
+        .filter(|(b, _, _)| binders::free_symbols(b, binders::root(b)).contains(&t))
         .collect();
-    denominators.dedup_by(|a, b| a.as_ref() == b.as_ref());
-    let positive_in = |e: &Expr, ctx: &Context| {
-        prove_bound(e, true, &Theory::ALL, ctx, Limits::default())
+    conditions.dedup_by(|a, b| a.0.as_ref() == b.0.as_ref());
+    let bound_in = |e: &Expr, strict: bool, ctx: &Context| {
+        prove_bound(e, strict, &Theory::ALL, ctx, Limits::default())
             .is_ok_and(|(proof, _)| proof.is_some())
     };
-    // > 0 as it stands, or on both halves of a symbol's declared interval (1 − p₀ + p₀·eᵗ for
+    // Shown as it stands, or on both halves of a symbol's declared interval (1 − p₀ + p₀·eᵗ for
     // p₀ in [0, 1]: 1 − p₀ ≥ ½ on one half, p₀·eᵗ ≥ ½ on the other; interval bounds alone
     // see only a lower bound of 0 + 0).
-    let shown = |e: &Expr| {
-        positive_in(e, ctx)
+    let shown = |e: &Expr, strict: bool| {
+        bound_in(e, strict, ctx)
             || binders::free_symbols(e, binders::root(e))
                 .iter()
                 .filter_map(|s| ctx.intervals.get(s).map(|iv| (*s, iv.clone())))
                 .any(|(s, (lo, hi))| {
-                    let mid = (&lo + &hi) / num_rational::BigRational::from_integer(2.into());
+                    let mid = (&lo + &hi) / BigRational::from_integer(2.into());
                     [(lo, mid.clone()), (mid, hi)].into_iter().all(|half| {
                         let mut narrowed = ctx.clone();
                         narrowed.intervals.insert(s, half);
-                        positive_in(e, &narrowed)
+                        bound_in(e, strict, &narrowed)
                     })
                 })
     };
-    denominators.into_iter().find_map(|b| {
-        let mut neg = b.clone();
-        let root = binders::root(&neg);
-        neg.add(Math::Neg(root));
-        (!shown(&b) && !shown(&neg)).then(|| text(&b))
+    conditions.into_iter().find_map(|(b, needs, why)| {
+        let ok = match needs {
+            Needs::Positive => shown(&b, true),
+            Needs::NonNegative => shown(&b, false),
+            Needs::NonZero => {
+                let mut neg = b.clone();
+                let root = binders::root(&neg);
+                neg.add(Math::Neg(root));
+                shown(&b, true) || shown(&neg, true)
+            }
+        };
+        (!ok).then_some(why)
     })
 }

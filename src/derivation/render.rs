@@ -383,10 +383,19 @@ fn render_checks(
         } else {
             "the sides' scale"
         };
+        // (The estimates are Monte Carlo means, or a difference scheme's error where forward
+        // mode declined: both are statistical points.)
+        let size = if res.is_nan() {
+            format!("cannot be measured against {scale}, which is 0")
+        } else {
+            format!(
+                "is {res:.1e} of {scale}, coarser than {:.0e}",
+                crate::precision::MC_RESOLUTION_REL
+            )
+        };
         let _ = writeln!(
             o,
-            "{pad}numeric: the Monte Carlo resolution is {res:.1e} of {scale}, coarser than {:.0e}: agreement that coarse is no evidence for `consistent`",
-            crate::precision::MC_RESOLUTION_REL
+            "{pad}numeric: the resolution of the estimates (Monte Carlo, or a difference scheme's error) {size}: agreement that coarse is no evidence for `consistent`"
         );
     }
     if let (Some((at, tol)), None) = (&ev.unresolved, ev.counterexample()) {
@@ -466,7 +475,11 @@ fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
         let _ = writeln!(
             o,
             "          {} at {}{}: {range}; {slope}",
-            if p.holds { "✓" } else { "✗" },
+            match (p.holds, &p.undecided) {
+                (false, _) => "✗",
+                (true, Some(_)) => "?",
+                (true, None) => "✓",
+            },
             p.at,
             if p.below { ", from below" } else { "" }
         );

@@ -1391,7 +1391,184 @@ fn search_inner(
             }
         }
     }
+    if inequality {
+        if let Some(p) = box_search(d, lhs, rhs, rel, &kinds, &first, &used) {
+            return Some(p);
+        }
+    }
     None
+}
+
+/// Boxes the branch-and-bound search of [`box_search`] evaluates at most.
+pub const BOXES: usize = 1500;
+/// Real symbols the boxes of [`box_search`] span at most (the first ones of the link).
+pub const BOX_DIMS: usize = 3;
+/// Working precision of the boxes' enclosures (a coarse ball is still a bound).
+const BOX_BITS: u32 = 64;
+
+/// A branch-and-bound search for an inequality's violation over the brackets of its real
+/// symbols (the declared interval; the search brackets of a real or positive symbol), from the
+/// first sample point: each box is evaluated in ball arithmetic with its symbols as balls
+/// ([`crate::numeric::precise::eval_box`]), which bounds the margin greater − lesser over the
+/// whole box. A box whose lower bound is > 0 holds no violation and is dropped; of the rest,
+/// the one with the least lower bound is halved along its widest symbol (relative to its
+/// bracket), and each half's midpoint is a candidate. A box whose enclosure fails (a jump
+/// inside it, a pole) counts as unbounded below and is halved in turn, widest first. This
+/// reaches a violation in a window the grids step over (cos a + cos(√2·a) ≤ 1.999 for a in
+/// [10, 1000] fails only within 0.02 of a ≈ 439.84); like the rest of the search it only ever
+/// adds evidence against a link.
+fn box_search(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    rel: Relation,
+    kinds: &[(Axis, Kind)],
+    start: &Env,
+    used: &[Symbol],
+) -> Option<PointResult> {
+    use crate::numeric::precise::eval_box;
+    if !pointwise(&[lhs, rhs]) {
+        return None;
+    }
+    // The real symbols and their brackets at the start.
+    let dims: Vec<(Symbol, (f64, f64))> = kinds
+        .iter()
+        .filter_map(|(axis, kind)| match (axis, kind) {
+            (Axis::Value(s), Kind::Real | Kind::Positive | Kind::Interval(..)) => {
+                let x = axis.get(start)?;
+                let (lo, hi) = bracket(kind, x, start)?;
+                (lo.is_finite() && hi.is_finite() && lo < hi).then_some((*s, (lo, hi)))
+            }
+            _ => None,
+        })
+        .take(BOX_DIMS)
+        .collect();
+    if dims.is_empty() {
+        return None;
+    }
+    // The lower bound of greater − lesser over a box (−∞ where the enclosure fails), and the
+    // point at its centre.
+    let bound = |b: &[(f64, f64)]| -> (f64, Env) {
+        let mut env = start.clone();
+        let mut radii = Vec::with_capacity(dims.len());
+        for ((s, _), (lo, hi)) in dims.iter().zip(b) {
+            let mid = lo + (hi - lo) / 2.0;
+            env.set_scalar(*s, mid);
+            // The farther end from the (rounded) midpoint, rounded up.
+            radii.push((
+                *s,
+                (mid - lo).max(hi - mid) * (1.0 + 1e-15) + f64::MIN_POSITIVE,
+            ));
+        }
+        let lower = match (
+            eval_box(lhs, &env, BOX_BITS, &radii),
+            eval_box(rhs, &env, BOX_BITS, &radii),
+        ) {
+            (Ok(l), Ok(r)) => {
+                let ((llo, lhi), (rlo, rhi)) = (l.bounds(), r.bounds());
+                match rel {
+                    Relation::Le | Relation::Lt => rlo - lhi,
+                    _ => llo - rhi,
+                }
+            }
+            _ => f64::NEG_INFINITY,
+        };
+        (
+            if lower.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                lower
+            },
+            env,
+        )
+    };
+    let strict = matches!(rel, Relation::Lt | Relation::Gt);
+    let first: Vec<(f64, f64)> = dims.iter().map(|(_, r)| *r).collect();
+    let mut open: Vec<OpenBox> = vec![];
+    let evaluated = std::cell::Cell::new(0usize);
+    // Evaluates a box: a violation at its centre is returned; a box that may hold one stays open.
+    let consider = |b: Vec<(f64, f64)>, depth: u32, open: &mut Vec<OpenBox>| {
+        evaluated.set(evaluated.get() + 1);
+        let (lower, env) = bound(&b);
+        if lower > 0.0 {
+            return None;
+        }
+        let m = margin(lhs, rhs, rel, &env);
+        if let Some(m) = m {
+            if m < 0.0 || m == 0.0 && strict {
+                if let Some(p) = violated(d, lhs, rhs, rel, &env, used) {
+                    FOUND_AT.with(|f| *f.borrow_mut() = Some(env.clone()));
+                    return Some(p);
+                }
+            }
+        }
+        open.push(OpenBox {
+            lower,
+            centre: m.filter(|m| !m.is_nan()).unwrap_or(f64::INFINITY),
+            depth,
+            b,
+        });
+        None
+    };
+    if let Some(p) = consider(first.clone(), 0, &mut open) {
+        return Some(p);
+    }
+    while evaluated.get() < BOXES && !open.is_empty() {
+        // Each round halves, at every depth, the box with the least margin at its centre (a
+        // well is narrowed at every scale at once, as DIRECT does), and the box with the least
+        // lower bound (no region is left unvisited).
+        let mut pick: Vec<usize> = vec![];
+        let mut depths: Vec<u32> = open.iter().map(|o| o.depth).collect();
+        depths.sort_unstable();
+        depths.dedup();
+        for depth in depths {
+            if let Some(k) = (0..open.len())
+                .filter(|&k| open[k].depth == depth)
+                .min_by(|&i, &j| open[i].centre.total_cmp(&open[j].centre))
+            {
+                pick.push(k);
+            }
+        }
+        if let Some(k) = (0..open.len()).min_by(|&i, &j| open[i].lower.total_cmp(&open[j].lower)) {
+            if !pick.contains(&k) {
+                pick.push(k);
+            }
+        }
+        pick.sort_unstable_by(|a, b| b.cmp(a));
+        let boxes: Vec<OpenBox> = pick.into_iter().map(|k| open.swap_remove(k)).collect();
+        for o in boxes {
+            // Halved along the symbol widest relative to its bracket.
+            let w = |n: usize| (o.b[n].1 - o.b[n].0) / (first[n].1 - first[n].0);
+            let axis = (0..o.b.len())
+                .max_by(|&i, &j| w(i).total_cmp(&w(j)))
+                .unwrap_or(0);
+            let (lo, hi) = o.b[axis];
+            let mid = lo + (hi - lo) / 2.0;
+            if !(lo < mid && mid < hi) {
+                continue; // as narrow as f64 makes it
+            }
+            for half in [(lo, mid), (mid, hi)] {
+                let mut c = o.b.clone();
+                c[axis] = half;
+                if let Some(p) = consider(c, o.depth + 1, &mut open) {
+                    return Some(p);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A box of [`box_search`] that may hold a violation.
+struct OpenBox {
+    /// The lower bound of the margin over the box (−∞ where the enclosure failed).
+    lower: f64,
+    /// The margin at the centre (+∞ where it has no value).
+    centre: f64,
+    /// Halvings from the first box.
+    depth: u32,
+    /// The box: an interval per symbol.
+    b: Vec<(f64, f64)>,
 }
 
 /// Values of a real symbol in an exponent, jointly over all of them ([`exponent_lattice`]).

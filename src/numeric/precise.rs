@@ -296,6 +296,29 @@ pub fn eval_widened(
     Ok(v)
 }
 
+/// [`eval`] over a box: each symbol of `radii` is the ball of that radius around its value at
+/// `env` (a jump whose argument's ball straddles 0 is [`NotPrecise`], as at a point). The
+/// result contains the value of `e` at every point of the box: a rigorous enclosure, as wide as
+/// the dependency of the term on the box makes it (x − x over [−1, 1] is [−2, 2]).
+pub fn eval_box(
+    e: &Expr,
+    env: &Env,
+    bits: u32,
+    radii: &[(Symbol, f64)],
+) -> Result<Precise, NotPrecise> {
+    if e.as_ref().is_empty() {
+        return np("empty term");
+    }
+    let mut ev = Evaluator::new(env, bits);
+    ev.radii = radii;
+    let root = Id::from(e.as_ref().len() - 1);
+    let v = ev.value(e, root)?;
+    if !v.rad.is_finite() || !v.mid.is_finite() {
+        return np("the value or its error bound is not finite");
+    }
+    Ok(v)
+}
+
 /// The signed sum of the subterms `terms` of `e` (`true`: added) in ball arithmetic with `bits`
 /// bits: constants that cancel in f64 only to within its rounding (10¹⁰·sin²1 + 10¹⁰·cos²1
 /// − 10¹⁰) cancel here to within the balls' radii.
@@ -468,6 +491,8 @@ struct Evaluator<'a> {
     calls: std::cell::Cell<usize>,
     /// Symbols read as the ball between their value's neighbouring doubles ([`eval_widened`]).
     widen: &'a [Symbol],
+    /// Symbols read as the ball of the given radius around their value ([`eval_box`]).
+    radii: &'a [(Symbol, f64)],
 }
 
 type Res = Result<Precise, NotPrecise>;
@@ -491,6 +516,7 @@ impl<'a> Evaluator<'a> {
             pi: HashMap::new(),
             calls: std::cell::Cell::new(0),
             widen: &[],
+            radii: &[],
         }
     }
 
@@ -1001,7 +1027,9 @@ impl<'a> Evaluator<'a> {
         }
         if let Some(v) = self.env.scalars.get(&s) {
             let mut x = self.exact(f64_to_mid(*v)?);
-            if self.widen.contains(&s) {
+            if let Some((_, r)) = self.radii.iter().find(|(b, _)| *b == s) {
+                x.rad = *r;
+            } else if self.widen.contains(&s) {
                 // The gap to the farther neighbouring double (exact in f64).
                 let a = v.abs();
                 let up = f64::from_bits(a.to_bits() + 1) - a;
@@ -1314,6 +1342,7 @@ pub fn erf_point(x: &Mid, bits: u32, complement: bool) -> Result<Precise, NotPre
         pi: HashMap::new(),
         calls: std::cell::Cell::new(0),
         widen: &[],
+        radii: &[],
     };
     if x.is_zero() {
         return Ok(out.int(if complement { 1 } else { 0 }));
@@ -1390,6 +1419,7 @@ fn series_evaluator(p: usize, w: usize) -> Evaluator<'static> {
         pi: HashMap::new(),
         calls: std::cell::Cell::new(0),
         widen: &[],
+        radii: &[],
     }
 }
 
@@ -1506,5 +1536,34 @@ mod tests {
         let r = ev("3141592653589/1000000000000");
         assert!(!compare(&l, &r).agrees);
         assert!(compare(&l, &ev("(* 4 (atan 1))")).agrees);
+    }
+
+    /// A box's ball holds the value at every point of the box (checked on a grid), and a jump
+    /// inside the box is not evaluated; it fails if the symbol's radius is ignored.
+    #[test]
+    fn a_box_encloses_every_value_in_it() {
+        let a = Symbol::from("a");
+        for (term, mid, rad) in [
+            ("(+ (cos a) (cos (* (sqrt 2) a)))", 439.8, 0.5),
+            ("(* (exp (neg a)) (sin (* 3 a)))", 0.7, 0.6),
+            ("(/ 1 (+ 1 (^ a 2)))", 2.0, 0.5),
+        ] {
+            let e: Expr = term.parse().unwrap();
+            let mut env = env();
+            env.scalars.insert(a, mid);
+            let ball = eval_box(&e, &env, 64, &[(a, rad)]).unwrap();
+            let (lo, hi) = ball.bounds();
+            for k in 0..=200 {
+                env.scalars
+                    .insert(a, mid - rad + 2.0 * rad * f64::from(k) / 200.0);
+                let v = eval(&e, &env, BITS).unwrap().to_f64();
+                assert!(lo <= v && v <= hi, "{term}: {v} outside [{lo}, {hi}]");
+            }
+        }
+        let mut env = env();
+        env.scalars.insert(a, 0.1);
+        let step: Expr = "(step a)".parse().unwrap();
+        assert!(eval_box(&step, &env, 64, &[(a, 0.5)]).is_err_and(|e| e.straddles));
+        assert!(eval_box(&step, &env, 64, &[(a, 0.05)]).is_ok());
     }
 }
