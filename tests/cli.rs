@@ -179,6 +179,12 @@ fn prove_and_eval_from_the_command_line() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("refuted"));
 
+    // gauss's variable outside a gauss(…) has no value and cannot be declared: refused, as a
+    // file's loader refuses it (it was `unchecked`, advising to declare it).
+    let o = derive(&["prove", "u + 1", "1 + u"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("variable of gauss"));
+
     let o = derive(&["eval", "sw^2/n0 * 3 + sb^2", "--at", "sw=1.5,sb=0.1,n0=3"]);
     assert_eq!(o.status.code(), Some(0));
     // 17 significant digits: 1.5²·3/3 + 0.1² is 2.2599999999999998 in f64, and says so.

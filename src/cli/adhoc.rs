@@ -57,6 +57,27 @@ fn symbols_of(e: &Expr, out: &mut Vec<Symbol>) {
     }
 }
 
+/// `u` or `v` outside every gauss(…), as the loader refuses them in a file: they name gauss's
+/// variables and cannot be declared, so a link would have no value to check.
+fn gauss_variables_free(name: &str, src: &str, e: &Expr) -> Result<(), CliError> {
+    let Some((id, s)) = free_occurrences(e, root(e))
+        .into_iter()
+        .find(|(_, s)| crate::expr::GAUSS_VARS.contains(&s.as_str()))
+    else {
+        return Ok(());
+    };
+    let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
+    let span = spans.get(usize::from(id)).cloned().unwrap_or(0..src.len());
+    Err(InputError::new(
+        name,
+        src,
+        span,
+        format!("`{s}` is a variable of gauss(s11, s12, s22; …) and has no value outside one (it cannot be declared): name the symbol otherwise"),
+        "here",
+    )
+    .into())
+}
+
 type Declarations = (Vec<(Symbol, Kind)>, Vec<String>);
 
 /// An array used without its entries or a number with entries, as the loader refuses them in a
@@ -212,6 +233,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         }
     }
     for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
+        gauss_variables_free(name, src, e)?;
         entries_used_as_declared(name, src, e, &symbols, decls)?;
         real_derivatives(name, src, e, &symbols)?;
     }

@@ -1829,8 +1829,23 @@ fn load_step(
                     "an approximation link needs `order` (the error is O(t^order) or O(n^-order))",
                     "here",
                 )),
-                Some(o) if o.get_ref().is_finite() && *o.get_ref() > 0.0 => *o.get_ref(),
-                Some(o) => return Err(l.err(o.span(), "the order is a positive number", "here")),
+                Some(o)
+                    if o.get_ref().is_finite()
+                        && *o.get_ref() > 0.0
+                        && *o.get_ref() <= super::approx::MAX_ORDER =>
+                {
+                    *o.get_ref()
+                }
+                Some(o) => {
+                    return Err(l.err(
+                        o.span(),
+                        format!(
+                            "the order is a positive number up to {} (the steps of a study span about 16 decades: a higher order is not measured)",
+                            super::approx::MAX_ORDER
+                        ),
+                        "here",
+                    ))
+                }
             };
             Some((sym, toward, order))
         }
