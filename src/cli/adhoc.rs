@@ -57,6 +57,14 @@ fn symbols_of(e: &Expr, out: &mut Vec<Symbol>) {
     }
 }
 
+/// An input error at the node `id` of the argument `src` (named `name`), whose span the parser
+/// recorded (the whole argument if it did not).
+fn at_node(name: &str, src: &str, id: egg::Id, message: String) -> CliError {
+    let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
+    let span = spans.get(usize::from(id)).cloned().unwrap_or(0..src.len());
+    InputError::new(name, src, span, message, "here").into()
+}
+
 /// `u` or `v` outside every gauss(…), as the loader refuses them in a file: they name gauss's
 /// variables and cannot be declared, so a link would have no value to check.
 fn gauss_variables_free(name: &str, src: &str, e: &Expr) -> Result<(), CliError> {
@@ -66,16 +74,12 @@ fn gauss_variables_free(name: &str, src: &str, e: &Expr) -> Result<(), CliError>
     else {
         return Ok(());
     };
-    let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
-    let span = spans.get(usize::from(id)).cloned().unwrap_or(0..src.len());
-    Err(InputError::new(
+    Err(at_node(
         name,
         src,
-        span,
+        id,
         format!("`{s}` is a variable of gauss(s11, s12, s22; …) and has no value outside one (it cannot be declared): name the symbol otherwise"),
-        "here",
-    )
-    .into())
+    ))
 }
 
 type Declarations = (Vec<(Symbol, Kind)>, Vec<String>);
@@ -107,9 +111,7 @@ fn entries_used_as_declared(
             message = format!("`{s}` is an array in the prelude: use its entries, `{s}[j]`, or make it a number with --decl {s}=real");
         }
     }
-    let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
-    let span = spans.get(usize::from(id)).cloned().unwrap_or(0..src.len());
-    Err(InputError::new(name, src, span, message, "here").into())
+    Err(at_node(name, src, id, message))
 }
 
 /// Declarations: the prelude, overridden by `decls`, plus `real` for any other symbol used.
@@ -162,16 +164,12 @@ fn real_derivatives(
     let Some((id, x, what)) = crate::derivation::file::derivative_by_integer(e, &discrete) else {
         return Ok(());
     };
-    let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
-    let span = spans.get(usize::from(id)).cloned().unwrap_or(0..src.len());
-    Err(InputError::new(
+    Err(at_node(
         name,
         src,
-        span,
+        id,
         format!("d/d{x}: `{x}` is {what}, which takes integer values only; a derivative needs a real variable (--decl {x}=real)"),
-        "here",
-    )
-    .into())
+    ))
 }
 
 /// `derive prove LHS RHS --by …`: returns whether the link was proved.
@@ -239,13 +237,8 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
     }
     let mut lowered = vec![];
     for (name, src, e) in [("<lhs>", lhs, &l), ("<rhs>", rhs, &r)] {
-        let spans = || parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
         let located = |err: crate::expr::shape::ShapeError| -> CliError {
-            let span = spans()
-                .get(usize::from(err.at))
-                .cloned()
-                .unwrap_or(0..src.len());
-            InputError::new(name, src, span, err.message, "here").into()
+            at_node(name, src, err.at, err.message)
         };
         if let Some((range, why)) = crate::derivation::file::sum_range_not_integer(e, &symbols) {
             return Err(InputError::new(
@@ -273,12 +266,7 @@ pub fn run_prove(lhs: &str, rhs: &str, by: &[String], decls: &[String]) -> Resul
         }
         let is_matrix = |s: Symbol| symbols.iter().any(|(x, k)| *x == s && *k == Kind::Matrix);
         if let Err(err) = crate::expr::shape::shape_of(e, &is_matrix) {
-            let spans = parse_with_spans(src).map(|(_, s)| s).unwrap_or_default();
-            let span = spans
-                .get(usize::from(err.at))
-                .cloned()
-                .unwrap_or(0..src.len());
-            return Err(InputError::new(name, src, span, err.message, "here").into());
+            return Err(at_node(name, src, err.at, err.message));
         }
     }
     let term = |e: &Expr, lowered: &Expr, text: &str| Term {

@@ -283,11 +283,24 @@ pub fn eval_widened(
     bits: u32,
     widen: &[Symbol],
 ) -> Result<Precise, NotPrecise> {
+    eval_with(e, env, bits, widen, &[])
+}
+
+/// The root of `e` at `env`, with the symbols of `widen` ([`eval_widened`]) and `radii`
+/// ([`eval_box`]) read as balls.
+fn eval_with(
+    e: &Expr,
+    env: &Env,
+    bits: u32,
+    widen: &[Symbol],
+    radii: &[(Symbol, f64)],
+) -> Result<Precise, NotPrecise> {
     if e.as_ref().is_empty() {
         return np("empty term");
     }
     let mut ev = Evaluator::new(env, bits);
     ev.widen = widen;
+    ev.radii = radii;
     let root = Id::from(e.as_ref().len() - 1);
     let v = ev.value(e, root)?;
     if !v.rad.is_finite() || !v.mid.is_finite() {
@@ -306,17 +319,7 @@ pub fn eval_box(
     bits: u32,
     radii: &[(Symbol, f64)],
 ) -> Result<Precise, NotPrecise> {
-    if e.as_ref().is_empty() {
-        return np("empty term");
-    }
-    let mut ev = Evaluator::new(env, bits);
-    ev.radii = radii;
-    let root = Id::from(e.as_ref().len() - 1);
-    let v = ev.value(e, root)?;
-    if !v.rad.is_finite() || !v.mid.is_finite() {
-        return np("the value or its error bound is not finite");
-    }
-    Ok(v)
+    eval_with(e, env, bits, &[], radii)
 }
 
 /// The signed sum of the subterms `terms` of `e` (`true`: added) in ball arithmetic with `bits`
