@@ -102,11 +102,44 @@ impl Kind {
         )
     }
 
+    /// The ends of an interval as the numerics sample it: the doubles nearest the written ends
+    /// that lie inside the written interval (the prover reads the ends as written: 0.1 is 1/10,
+    /// whose nearest double is above it, so the sampled upper end is the double below; a point
+    /// at the nearest double lay outside the interval, and `0.1 − b ≥ 0` was refuted there).
+    pub fn sampled_interval(&self) -> Option<(f64, f64)> {
+        let Kind::Interval(a, b) = self else {
+            return None;
+        };
+        let exact = |x: f64| num_rational::BigRational::from_float(x);
+        let written = crate::prove::analysis::decimal_value;
+        let lo = match (exact(*a), written(*a)) {
+            (Some(x), Some(w)) if x < w => next_up(*a),
+            _ => *a,
+        };
+        let hi = match (exact(*b), written(*b)) {
+            (Some(x), Some(w)) if x > w => -next_up(-*b),
+            _ => *b,
+        };
+        Some((lo, hi))
+    }
+
     /// Are its values seeded deterministic entries (an array, a sized vector or matrix, an
     /// unsized matrix), whose magnitude a point draws ([`crate::numeric::eval::Env::entry_scales`])?
     pub fn is_seeded(&self) -> bool {
         matches!(self, Kind::Array | Kind::Tensor(..) | Kind::Matrix)
     }
+}
+
+/// The least double above `x` (`f64::next_up`, stable after this crate's MSRV).
+fn next_up(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
 }
 
 /// Where a claim or a step comes from: an equation of a note, quoted verbatim.
@@ -2052,6 +2085,19 @@ fn function_definition(
 /// uses only declared symbols and definitions. The definitions are unfolded again in file order
 /// with the replacements, so a replaced definition changes every later one that uses it, and a
 /// replaced declared symbol is substituted wherever it stands free.
+/// Is the declaration `kind` built on the symbol `s`: a size of a declared vector or matrix, a
+/// covariance's dimension, a Gaussian vector's size or covariance, a block of a parameter vector?
+fn declaration_mentions(kind: &Kind, s: Symbol) -> bool {
+    let in_expr = |e: &Expr| binders::free_symbols(e, binders::root(e)).contains(&s);
+    match kind {
+        Kind::Tensor(r, c) => in_expr(r) || in_expr(c),
+        Kind::Covariance(d) => in_expr(d),
+        Kind::GaussianVector(d, cov) => in_expr(d) || *cov == Some(s),
+        Kind::Params(blocks) => blocks.contains(&s),
+        _ => false,
+    }
+}
+
 fn conventions(
     l: &Loader,
     raw: &BTreeMap<Spanned<String>, RawConvention>,
@@ -2086,6 +2132,20 @@ fn conventions(
                         "here",
                     )
                     .with_help("a convention replaces a [define] entry or a declared symbol"));
+            }
+            // A symbol another declaration is built on (the size of a declared vector or
+            // matrix, a covariance's dimension, a Gaussian vector's size or covariance, a block
+            // of a parameter vector) would change only where the claim writes it: dot, norm, E
+            // and grad unfold by the declarations, which keep it (n := n + m left dot(x, x)
+            // summing n entries, and a false claim `held under the convention`).
+            if let Some((holder, _)) = kinds.iter().find(|(_, k)| declaration_mentions(k, sym)) {
+                return Err(l
+                    .err(
+                        sym_name.span(),
+                        format!("the convention replaces `{sym}`, which the declaration of `{holder}` is built on: dot, norm, E and grad over `{holder}` would keep `{sym}`"),
+                        "here",
+                    )
+                    .with_help("a convention may not change a declared shape, a Gaussian vector's law or a parameter vector; state such a claim with its own declarations"));
             }
             let (e, spans) = l.parse_expr(body)?;
             check_symbols(l, &e, &spans, declared, defs)?;

@@ -46,7 +46,10 @@ fn edge(kind: &Kind, k: usize) -> Option<f64> {
         Kind::Positive => [1.0, 0.5, 2.0, 1e-3][k % 4],
         Kind::Size => [1.0, 2.0, 3.0, 5.0][k % 4],
         Kind::Integer => [0.0, 1.0, -1.0, 2.0][k % 4],
-        Kind::Interval(a, b) => [*a, *b, lerp(*a, *b, 1e-6), lerp(*b, *a, 1e-6)][k % 4],
+        Kind::Interval(..) => {
+            let (a, b) = kind.sampled_interval()?;
+            [a, b, lerp(a, b, 1e-6), lerp(b, a, 1e-6)][k % 4]
+        }
         _ => return None,
     })
 }
@@ -77,7 +80,10 @@ fn random(kind: &Kind, rng: &mut rand_pcg::Pcg64) -> Option<f64> {
             let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
             sign * (log_uniform(rng, 1.0, 1e6).round() - 1.0)
         }
-        Kind::Interval(a, b) => interval(*a, *b, rng),
+        Kind::Interval(..) => {
+            let (a, b) = kind.sampled_interval()?;
+            interval(a, b, rng)
+        }
         _ => return None,
     })
 }
@@ -219,8 +225,8 @@ fn point_with(d: &Derivation, k: usize, size: impl Fn(f64) -> f64) -> Env {
             env.matrices.push(*s);
             continue;
         }
-        if let Kind::Interval(a, b) = kind {
-            env.domains.insert(*s, (*a, *b));
+        if let Some(ends) = kind.sampled_interval() {
+            env.domains.insert(*s, ends);
         }
         let v = if k < EDGE_POINTS {
             edge(kind, k + i)

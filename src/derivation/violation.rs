@@ -198,7 +198,7 @@ fn bracket(kind: &Kind, x: f64, env: &Env) -> Option<(f64, f64)> {
             let (lo, hi) = (evaluate(lo, env)?.value, evaluate(hi, env)?.value);
             (lo.is_finite() && hi.is_finite() && lo <= hi).then_some((lo.ceil(), hi.floor()))
         }
-        Kind::Interval(a, b) => Some((*a, *b)),
+        Kind::Interval(..) => kind.sampled_interval(),
         Kind::Positive if x > 0.0 => Some((x * 1e-3, x * 1e3)),
         Kind::Real => {
             let w = 10.0 * (x.abs() + 1.0);
@@ -823,7 +823,7 @@ pub const FAR: f64 = 1e15;
 /// The values a symbol of kind `kind` may take (for an index: its bracket).
 fn domain(kind: &Kind, bracket: (f64, f64)) -> (f64, f64) {
     match kind {
-        Kind::Interval(a, b) => (*a, *b),
+        Kind::Interval(..) => kind.sampled_interval().unwrap_or(bracket),
         Kind::Positive => (f64::MIN_POSITIVE, f64::INFINITY),
         Kind::Size => (1.0, f64::INFINITY),
         Kind::Real | Kind::Integer => (f64::NEG_INFINITY, f64::INFINITY),
@@ -1410,13 +1410,16 @@ const BOX_BITS: u32 = 64;
 /// symbols (the declared interval; the search brackets of a real or positive symbol), from the
 /// first sample point: each box is evaluated in ball arithmetic with its symbols as balls
 /// ([`crate::numeric::precise::eval_box`]), which bounds the margin greater − lesser over the
-/// whole box. A box whose lower bound is > 0 holds no violation and is dropped; of the rest,
-/// the one with the least lower bound is halved along its widest symbol (relative to its
-/// bracket), and each half's midpoint is a candidate. A box whose enclosure fails (a jump
-/// inside it, a pole) counts as unbounded below and is halved in turn, widest first. This
-/// reaches a violation in a window the grids step over (cos a + cos(√2·a) ≤ 1.999 for a in
-/// [10, 1000] fails only within 0.02 of a ≈ 439.84); like the rest of the search it only ever
-/// adds evidence against a link.
+/// whole box. A box whose lower bound is > 0 holds no violation and is dropped. Each round
+/// halves, along its symbol widest relative to its bracket, the box with the least margin at
+/// its centre at every depth (as DIRECT does: a well is narrowed at every scale at once) and the
+/// box with the least lower bound (a box whose enclosure fails, a jump or a pole inside it,
+/// counts as unbounded below); each half's centre is a candidate, judged as every point of the
+/// search is ([`violated`]). This reaches a violation in a window the grids step over
+/// (cos a + cos(√2·a) ≤ 1.999 for a in [10, 1000] fails only within 0.02 of a ≈ 439.84, found
+/// in 293 boxes); like the rest of the search it only ever adds evidence against a link. It
+/// has its own share of the search's budget for the centres' f64 margins (a quarter of
+/// [`SEARCH_TERMS`]): the starts before it may have spent theirs.
 fn box_search(
     d: &Derivation,
     lhs: &Expr,
@@ -1482,6 +1485,7 @@ fn box_search(
             env,
         )
     };
+    BUDGET.set(SPENT.get() + SEARCH_TERMS / 4);
     let strict = matches!(rel, Relation::Lt | Relation::Gt);
     let first: Vec<(f64, f64)> = dims.iter().map(|(_, r)| *r).collect();
     let mut open: Vec<OpenBox> = vec![];
@@ -1697,7 +1701,9 @@ fn exponent_lattice(
             .iter()
             .all(|(x, k)| match (k, env.scalars.get(x)) {
                 (Kind::Positive, Some(v)) => *v > 0.0,
-                (Kind::Interval(lo, hi), Some(v)) => (*lo..=*hi).contains(v),
+                (Kind::Interval(..), Some(v)) => k
+                    .sampled_interval()
+                    .is_some_and(|(lo, hi)| (lo..=hi).contains(v)),
                 _ => true,
             });
         if !inside {
