@@ -236,7 +236,7 @@ pub(super) fn check(
     // fractional powers stop being defined beyond every sampled t (tan(10⁻⁷·t)).
     if let Some(why) = domain_not_shown(candidate, u.of, ctx) {
         gaps.push(format!(
-            "the claimed solution {why} at every {t}: where that fails the solution may jump or be undefined",
+            "the claimed solution {why} at every {t}: where that fails the solution may jump, lose its derivative or be undefined",
             t = u.of
         ));
     }
@@ -919,6 +919,20 @@ fn domain_not_shown(candidate: &Expr, t: egg::Symbol, ctx: &Context) -> Option<S
                     Needs::NonZero,
                     format!("divides by a power of {}, not shown ≠ 0", text(&sub(*a))),
                 )),
+                // x^q for 0 < q < 1 has no derivative at x = 0 (a solution is differentiable).
+                Some(q)
+                    if q > BigRational::from_integer(0.into())
+                        && q < BigRational::from_integer(1.into()) =>
+                {
+                    Some((
+                        sub(*a),
+                        Needs::Positive,
+                        format!(
+                            "takes a power {q} of {}, not shown > 0 (no derivative at 0)",
+                            text(&sub(*a))
+                        ),
+                    ))
+                }
                 Some(q) if q > BigRational::from_integer(0.into()) => Some((
                     sub(*a),
                     Needs::NonNegative,
@@ -949,16 +963,23 @@ fn domain_not_shown(candidate: &Expr, t: egg::Symbol, ctx: &Context) -> Option<S
                 Needs::Positive,
                 format!("takes log({0}): {0} not shown > 0", text(&sub(*a))),
             )),
+            // A solution of an ODE is differentiable: √ at 0, asin and acos at ±1 are places
+            // where it may not be (√((1 − 10⁻⁷t)²) is |1 − 10⁻⁷t|, which solves y′ = −10⁻⁷
+            // only up to t = 10⁷). (A kink of |·|, relu, max or min written as such is left to
+            // the numerics: t·|t| is smooth, and exp(−t·|t|/2) a solution.)
             Math::Sqrt(a) => Some((
                 sub(*a),
-                Needs::NonNegative,
-                format!("takes √({0}): {0} not shown ≥ 0", text(&sub(*a))),
+                Needs::Positive,
+                format!(
+                    "takes √({0}): {0} not shown > 0 (no derivative at 0)",
+                    text(&sub(*a))
+                ),
             )),
             Math::Asin(a) | Math::Acos(a) => Some((
                 one_minus_square(*a),
-                Needs::NonNegative,
+                Needs::Positive,
                 format!(
-                    "takes {}({1}): |{1}| not shown ≤ 1",
+                    "takes {}({1}): |{1}| not shown < 1 (no derivative at ±1)",
                     n.unary_name().unwrap_or("asin"),
                     text(&sub(*a))
                 ),
