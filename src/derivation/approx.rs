@@ -299,7 +299,8 @@ fn creeping(run: &[(f64, f64, f64)], order: f64, toward: Toward) -> Option<(f64,
     (ratio >= CREEP_RATIO).then(|| (k[0].0, k[k.len() - 1].0, ratio))
 }
 
-fn fit_slope(xy: &[(f64, f64)]) -> Option<f64> {
+/// The least-squares slope of log y against log |x| (at least 3 points).
+pub(crate) fn fit_slope(xy: &[(f64, f64)]) -> Option<f64> {
     if xy.len() < 3 {
         return None;
     }

@@ -120,7 +120,6 @@ use crate::numeric::eval::{Env, EvalError, Evaluator};
 use crate::numeric::kernel::{kernel_pair, Architecture};
 use crate::numeric::network::NetworkError;
 use crate::numeric::network::{sample_widths, Network};
-use crate::numeric::portable::Portable;
 use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
@@ -1493,27 +1492,14 @@ fn summarise(
     // The root mean square per width is not: where it falls at the declared rate or faster, a
     // slope above the rate refutes nothing.
     let rms_falls_at_rate = || {
-        let pts: Vec<(f64, f64)> = widths
+        let rms: Vec<(f64, f64)> = widths
             .iter()
             .zip(d.iter())
             .filter(|(_, ds)| !ds.is_empty())
-            .map(|(w, ds)| {
-                let ms = ds.iter().map(|x| x * x).sum::<f64>() / ds.len() as f64;
-                ((*w as f64).pln(), ms.sqrt().pln())
-            })
-            .filter(|(_, y)| y.is_finite())
+            .map(|(w, ds)| (*w as f64, rms_of(ds.iter().copied())))
+            .filter(|(_, r)| *r > 0.0 && r.is_finite())
             .collect();
-        if pts.len() < 3 {
-            return false;
-        }
-        let n = pts.len() as f64;
-        let (mx, my) = (
-            pts.iter().map(|p| p.0).sum::<f64>() / n,
-            pts.iter().map(|p| p.1).sum::<f64>() / n,
-        );
-        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-        sxx > 0.0 && sxy / sxx <= plan.rate
+        super::approx::fit_slope(&rms).is_some_and(|s| s <= plan.rate)
     };
     let decision = if excludes && (!study.misfit || persisting()) {
         Decision::Refuted(format!(
