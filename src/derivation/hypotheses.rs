@@ -871,18 +871,19 @@ fn unfold_failure(e: binders::UnfoldError) -> String {
 
 /// What a partial function of the claimed solution needs of its argument to be defined there.
 enum Needs {
-    /// ≠ 0: a denominator, the base of a negative power, the cosine under a tangent.
+    /// Not 0: a denominator, the base of a negative power, the cosine under a tangent.
     NonZero,
-    /// > 0: the argument of log, the base of a power that is not an integer and is negative.
+    /// Positive: the argument of log and of √ (no derivative at 0), 1 − x² under asin and acos
+    /// (none at ±1), the base of a power that is not an integer and is below 1.
     Positive,
-    /// ≥ 0: the argument of √, the base of a positive power that is not an integer, 1 − x² under
-    /// asin and acos.
+    /// Not negative: the base of a power above 1 that is not an integer.
     NonNegative,
 }
 
-/// The first condition that a partial function of `candidate` needs at every `t` (a
-/// denominator ≠ 0, cos(x) ≠ 0 under tan(x), log's argument > 0, √'s ≥ 0, |x| ≤ 1 under asin
-/// and acos, the base of a power that is not an integer ≥ 0) that varies with `t` and that the
+/// The first condition that a partial function of `candidate` needs at every `t` to be defined
+/// and differentiable (a denominator ≠ 0, cos(x) ≠ 0 under tan(x), log's and √'s argument > 0,
+/// |x| < 1 under asin and acos, the base of a power that is not an integer > 0 below power 1
+/// and ≥ 0 above) that varies with `t` and that the
 /// bounds of the prover do not show (every theory), in text. One that is only ≥ 0 may vanish
 /// with its numerator and jump there: relu(t − c)²/(t − c)² is step(t − c); one not shown at
 /// all may fail beyond every sampled t (tan(10⁻⁷·t) has a pole at t ≈ 1.6·10⁷).
