@@ -391,7 +391,9 @@ fn discontinuous_in_time(e: &Expr, id: egg::Id, t: egg::Symbol) -> Option<String
                 "a power of a term in {t} that is not a natural number"
             )),
         },
-        Math::Sqrt(a) if nonnegative(e, *a) => discontinuous_in_time(e, *a, t),
+        Math::Sqrt(a) if crate::prove::theories::calculus::nonnegative_form(e, *a) => {
+            discontinuous_in_time(e, *a, t)
+        }
         node if crate::prove::theories::calculus::entire_unary(node).is_some() => {
             let a = crate::prove::theories::calculus::entire_unary(node).expect("checked");
             discontinuous_in_time(e, a, t)
@@ -409,19 +411,6 @@ fn discontinuous_in_time(e: &Expr, id: egg::Id, t: egg::Symbol) -> Option<String
                 .take(40)
                 .collect::<String>()
         )),
-    }
-}
-
-/// Is the term ≥ 0 by its form (even powers, |·|, relu, exp, cosh, non-negative numbers, and
-/// sums and products of such)?
-fn nonnegative(e: &Expr, id: egg::Id) -> bool {
-    match &e[id] {
-        Math::Num(c) => c.0 >= num_rational::BigRational::from_integer(0.into()),
-        Math::Pow([_, b]) => matches!(&e[*b], Math::Num(c) if c.0.is_integer()
-            && (c.0.to_integer() % num_bigint::BigInt::from(2)) == 0.into()),
-        Math::Abs(_) | Math::Relu(_) | Math::Exp(_) | Math::Cosh(_) => true,
-        Math::Add([a, b]) | Math::Mul([a, b]) => nonnegative(e, *a) && nonnegative(e, *b),
-        _ => false,
     }
 }
 

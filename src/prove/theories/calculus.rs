@@ -174,7 +174,7 @@ fn positive_form(e: &crate::expr::Expr, id: Id) -> bool {
 
 /// Is the term ≥ 0 at every value of its symbols by its form (terms > 0 by their form, even
 /// natural powers, |·|, relu, step, and sums and products of such)?
-fn nonnegative_form(e: &crate::expr::Expr, id: Id) -> bool {
+pub(crate) fn nonnegative_form(e: &crate::expr::Expr, id: Id) -> bool {
     let n = |i: &Id| nonnegative_form(e, *i);
     match &e[id] {
         _ if positive_form(e, id) => true,
