@@ -176,6 +176,22 @@ fn bad_inputs_exit_2_with_a_message() {
             ],
             "inputs 0 and 1: the determinant Σ(x,x)Σ(x′,x′) − Σ(x,x′)² of the pair underflows at layer 1",
         ),
+        // Nearly parallel inputs under a recursion that carries Σ(x,x′), not the gap, and
+        // magnifies it: |x′|² = 1 + 1e-16 rounds to 1, and sin at σw = 20 printed the parallel
+        // Σ(x,x′) = 200 for 2e-39 (mpmath, 50 digits); erf at σw = 3, depth 60 printed 0.17376
+        // for 0.39042.
+        (
+            flags("--act sin --depth 8 --sw 20", "sin_parallel.csv", "1,0\n1,1e-8\n"),
+            "inputs 0 and 1: nearly parallel or opposite",
+        ),
+        (
+            flags("--act erf --depth 60 --sw 3", "erf_parallel.csv", "1,0\n1,1e-8\n"),
+            "this recursion magnifies the rounding of Σ(x,x′)",
+        ),
+        (
+            flags("--act tanh --depth 8 --sw 20", "tanh_parallel.csv", "1,0\n1,1e-8\n"),
+            "inputs 0 and 1: nearly parallel or opposite",
+        ),
         // A variance that is 0 only by underflow (σb = 10⁻²⁰⁰ squares to 0; so does an input
         // of size 10⁻²⁰⁰ with σb = 0): the kink met a point mass, and step printed Σ = 0 for
         // 1.125, relu Σ̇ = 0 for 1.125, with exit 0. One input is refused as two are.

@@ -383,12 +383,32 @@ const TRAP_MAX_LEVEL_1D: u32 = 8;
 /// `var = 0` evaluates f(0). Kinked integrands (at u = 0) are split at 0; smooth ones use the
 /// trapezoid rule. Errors: invalid variance, non-finite integrand values, no convergence.
 pub fn expect1(f: &dyn Fn(f64) -> f64, var: f64, shape: Shape) -> Result<f64, NumericError> {
+    expect1_stretched(f, var, shape, var.sqrt())
+}
+
+/// Standard deviations above which an activation's features (width ~1 in u) are narrower than
+/// [`piecewise::TRUSTED_WIDTH`] in standard-normal units, where the trapezoid rules are not
+/// trusted with them: tanh′² at Var u = 2.25·10⁶ came out half its value, and 0 beyond, since a
+/// grid that misses a bump converges to a value without it.
+const TRAPEZOID_STRETCH: f64 = 1.0 / piecewise::TRUSTED_WIDTH;
+
+/// [`expect1`] where f(√var·z) changes over 1/`stretch` in z (its features have width 1 in the
+/// argument of the activations, which moves `stretch` per unit of z).
+fn expect1_stretched(
+    f: &dyn Fn(f64) -> f64,
+    var: f64,
+    shape: Shape,
+    stretch: f64,
+) -> Result<f64, NumericError> {
     if !var.is_finite() || var < 0.0 {
         return Err(NumericError::InvalidVariance(var));
     }
     let s = var.sqrt();
     if s == 0.0 {
         return check(f(0.0), 0.0, 0.0);
+    }
+    if shape == Shape::Smooth && stretch > TRAPEZOID_STRETCH {
+        return piecewise::activation_fallback_1d(f, s, stretch).map(|e| e.value);
     }
     match shape {
         Shape::KinkedAtAxes => {
@@ -429,10 +449,7 @@ pub fn expect1(f: &dyn Fn(f64) -> f64, var: f64, shape: Shape) -> Result<f64, Nu
                 }
                 prev = cur;
             }
-            Err(NumericError::NoConvergence {
-                estimate: prev,
-                error: f64::NAN,
-            })
+            piecewise::activation_fallback_1d(f, s, stretch).map(|e| e.value)
         }
     }
 }
@@ -456,18 +473,19 @@ pub fn expect2(f: &dyn Fn(f64, f64) -> f64, cov: Cov2, shape: Shape) -> Result<f
     if w.c == 0.0 {
         // ρ = ±1: v = ±(b/a)·u exactly.
         let sb = if w.rho >= 0.0 { b } else { -b };
-        return expect1(&|z| f(a * z, sb * z), 1.0, shape);
+        return expect1_stretched(&|z| f(a * z, sb * z), 1.0, shape, a.max(b));
     }
     let g = with_abs(f);
+    // Features at u = 0 and v = 0 of width ~1 in u and v.
+    let lines = [Line::U_AXIS, Line::V_AXIS];
     match shape {
         Shape::KinkedAtAxes => Ok(wedges(&g, w, &axes_angles(w), ANGULAR_NODES, polar_radial())?.0),
+        Shape::Smooth if a.max(b) > TRAPEZOID_STRETCH => {
+            piecewise::activation_fallback(&g, w, &lines).map(|e| e.value)
+        }
         Shape::Smooth => match trapezoid2(&g, w)? {
             Some(t) => Ok(t.value),
-            None => {
-                // Features of width ~1 in u and v, at u = 0 and v = 0.
-                let lines = [Line::U_AXIS, Line::V_AXIS];
-                piecewise::activation_fallback(&g, w, &lines).map(|e| e.value)
-            }
+            None => piecewise::activation_fallback(&g, w, &lines).map(|e| e.value),
         },
     }
 }

@@ -421,33 +421,122 @@ struct Pair<'a> {
     det: f64,
     /// What underflow can have taken from `det` (see [`layer1`]).
     det_err: f64,
+    /// Are x and x' the same input? Then the pair takes the diagonal's values ([`kernels`]).
+    same: bool,
 }
 
 /// Runs the recursion for one pair. Returns (Σ, Σ̇, Θ) at layer L+1.
 #[inline]
 fn run_pair(arch: &Architecture, p: &Pair, path: Path) -> Result<PairKernels, NumericError> {
-    let (sw2, sb2) = arch.variances();
     match path {
         Path::Leaky { .. } | Path::Step | Path::Erf => {
             let mut out = Vec::with_capacity(1);
             run_block(arch, std::slice::from_ref(p), path, &mut out)?;
             Ok(out[0])
         }
-        Path::General(act) => {
-            let (mut s12, mut th, mut sdot) = (p.s12, p.s12, 0.0);
-            for l in 0..arch.depth {
-                let d = dual(act, Cov2::new(p.di.s[l], s12, p.dj.s[l])?)?;
-                s12 = sw2 * d.k + sb2;
-                sdot = sw2 * d.kdot;
-                th = th * sdot + s12;
-            }
-            Ok(PairKernels {
-                sigma: s12,
-                sigma_dot: sdot,
-                ntk: th,
-            })
+        Path::General(_) => {
+            let (plain, least) = scalar_run(arch, p, path, 0.0)?;
+            check_magnified_rounding(arch, p, path, &plain, least)?;
+            Ok(plain)
         }
     }
+}
+
+/// Pairs whose correlation comes within this of ±1 (1 − ρ² below it at some layer) are checked
+/// for rounding that the erf and general recursions magnify ([`check_magnified_rounding`]).
+/// Farther from ±1, rounding Σ(x,x′) by an ulp moves 1 − ρ² by less than 1e-11 of itself, and
+/// the recursion carries that relative error, it does not magnify it: where the gap 1 − ρ grows
+/// (χ > 1) the error grows with it, where it shrinks (χ < 1) the values no longer depend on it.
+const NEAR_DEGENERATE: f64 = 1e-4;
+
+/// How far Σ(x,x′) moved by 4 ulps of √(Σ(x,x)Σ(x′,x′)) at every layer may move a printed value,
+/// relative to itself, before the pair is refused ([`check_magnified_rounding`]). The general
+/// path's quadratures are accepted at 1e-12 of their scale, so two runs differ by that much
+/// without any magnification; 1e-9 leaves a factor 1000 above that and still keeps nine digits.
+const MAGNIFIED_TOL: f64 = 1e-9;
+
+/// One erf or general pair through all layers, each Σ(x,x′) moved towards 0 by `bump` ulps of
+/// √(Σ(x,x)Σ(x′,x′)) before its layer (0: the plain recursion). Also returns 1 − ρ² (in f64)
+/// at the first layer (1-based) where it is below [`NEAR_DEGENERATE`], or its least value and
+/// layer where it never is.
+fn scalar_run(
+    arch: &Architecture,
+    p: &Pair,
+    path: Path,
+    bump: f64,
+) -> Result<(PairKernels, (f64, usize)), NumericError> {
+    let (sw2, sb2) = arch.variances();
+    let mut st = State::start(p);
+    let mut least = (f64::INFINITY, 0);
+    // An exactly parallel or opposite pair (determinant exactly 0) has an exact layer 1.
+    let exact = p.det == 0.0 && p.det_err == 0.0;
+    for l in 0..arch.depth {
+        let scale = p.di.r[l] * p.dj.r[l];
+        if bump != 0.0 && !(exact && l == 0) {
+            let by = (bump * f64::EPSILON * scale).min(st.s12.abs());
+            st.s12 -= by.copysign(st.s12);
+        }
+        let gap = 1.0 - (st.s12 / scale) * (st.s12 / scale);
+        // The first layer that comes within NEAR_DEGENERATE of ±1, else the nearest.
+        if gap < least.0 && (least.0.is_nan() || least.0 >= NEAR_DEGENERATE) {
+            least = (gap, l + 1);
+        }
+        match path {
+            Path::Erf => erf_layer(sw2, sb2, &mut st, p.di, p.dj, l),
+            Path::General(act) => {
+                let d = dual(act, Cov2::new(p.di.s[l], st.s12, p.dj.s[l])?)?;
+                st.s12 = sw2 * d.k + sb2;
+                st.sdot = sw2 * d.kdot;
+                st.th = st.th * st.sdot + st.s12;
+            }
+            Path::Leaky { .. } | Path::Step => unreachable!("determinant-tracking paths"),
+        }
+    }
+    Ok((st.out(), least))
+}
+
+/// Refuses an erf or general pair that comes near ±1 correlation ([`NEAR_DEGENERATE`]) where
+/// rounding Σ(x,x′) moves a printed value by more than [`MAGNIFIED_TOL`] of itself. These
+/// recursions carry Σ(x,x′) and not the gap 1 − ρ, which f64 holds only to ~1e-16 absolute;
+/// where the recursion magnifies the gap (χ > 1), a gap below that rounding comes out as
+/// anything. x = (1, 0), x′ = (1, 1e-8) under sin at σw = 20, depth 8 printed the parallel
+/// Σ(x,x′) = 200 for 2e-39 (|x′|² = 1 + 1e-16 rounds to 1), and erf at σw = 3, depth 60 printed
+/// 0.17376 for 0.39042. The recursion runs again with Σ(x,x′) moved by 4 ulps towards 0 at every
+/// layer (the size of its rounding); for exactly parallel or opposite pairs (determinant exactly
+/// 0, layer 1 exact) from layer 2 on. (Identical inputs take the diagonal's values in
+/// [`kernels`]: erf at σw = 3, depth 30 printed Θ(x, x) 2.5e-5 off beside the diagonal.)
+fn check_magnified_rounding(
+    arch: &Architecture,
+    p: &Pair,
+    path: Path,
+    plain: &PairKernels,
+    (least, layer): (f64, usize),
+) -> Result<(), NumericError> {
+    if least.is_nan() || least >= NEAR_DEGENERATE || p.same {
+        return Ok(());
+    }
+    let (moved_run, _) = scalar_run(arch, p, path, 4.0)?;
+    for (name, u, v) in [
+        ("Σ", plain.sigma, moved_run.sigma),
+        ("Σ̇", plain.sigma_dot, moved_run.sigma_dot),
+        ("Θ", plain.ntk, moved_run.ntk),
+    ] {
+        let moved = (u - v).abs() / u.abs().max(v.abs());
+        if u != v && (moved > MAGNIFIED_TOL || moved.is_nan()) {
+            return Err(NumericError::InvalidInputs(format!(
+                "inputs {} and {}: nearly parallel or opposite at layer {layer} (their \
+                 correlation comes within {NEAR_DEGENERATE:e} of ±1 there: 1 − ρ² = {:.1e} in \
+                 f64), and this recursion magnifies the rounding of Σ(x,x′): moving it by 4 \
+                 ulps at every layer moves {name} by {moved:.1e} of itself (more than \
+                 {MAGNIFIED_TOL:e}), so f64 does not determine the value; refused rather than \
+                 printed (the relu family and step carry the gap itself and are not affected)",
+                p.ij.0,
+                p.ij.1,
+                least.max(0.0)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Per-entry state of a fast recursion.
@@ -893,9 +982,20 @@ fn run_block(
             }
         }
         Path::Erf => {
+            let mut near = [false; BLOCK];
             for l in 0..arch.depth {
-                for (s, p) in st[..nb].iter_mut().zip(pairs) {
+                for ((s, p), near) in st[..nb].iter_mut().zip(pairs).zip(near.iter_mut()) {
+                    let scale = p.di.r[l] * p.dj.r[l];
+                    let rho = s.s12 / scale;
+                    *near |= 1.0 - rho * rho < NEAR_DEGENERATE;
                     erf_layer(sw2, sb2, s, p.di, p.dj, l);
+                }
+            }
+            for ((s, p), near) in st[..nb].iter().zip(pairs).zip(near) {
+                if near {
+                    let (plain, least) = scalar_run(arch, p, path, 0.0)?;
+                    check_magnified_rounding(arch, p, path, &plain, least)?;
+                    debug_assert_eq!(plain, s.out());
                 }
             }
         }
@@ -1050,12 +1150,24 @@ pub fn kernels(arch: &Architecture, inputs: &[Vec<f64>]) -> Result<Kernels, Nume
                         s12,
                         det,
                         det_err,
+                        same: inputs[j] == inputs[i],
                     });
                 }
                 let pairs: Vec<Pair> = block.into_iter().flatten().collect();
                 buf.clear();
                 run_block(arch, &pairs, pth, &mut buf)?;
-                for (j, pk) in (j0..j1).zip(&buf) {
+                for ((j, pk), p) in (j0..j1).zip(&buf).zip(&pairs) {
+                    // Identical inputs: the pair is the diagonal (the recursions of the pair and
+                    // of the diagonal round differently, and a chaotic one magnifies that).
+                    let pk = if p.same {
+                        PairKernels {
+                            sigma: diags[i].s[arch.depth],
+                            sigma_dot: diags[i].sdot,
+                            ntk: diags[i].t,
+                        }
+                    } else {
+                        *pk
+                    };
                     cs[j] = pk.sigma;
                     cd[j] = pk.sigma_dot;
                     ct[j] = pk.ntk;
@@ -1098,6 +1210,13 @@ pub fn kernel_pair(arch: &Architecture, x: &[f64], y: &[f64]) -> Result<PairKern
     let (di, dj) = (diag(arch, xx, n0)?, diag(arch, yy, n0)?);
     check_range(arch, &[x, y], &[di.clone(), dj.clone()])?;
     let (s12, det, det_err) = layer1(arch, x, y, &di, &dj, (xx, yy), n0);
+    if x == y {
+        return Ok(PairKernels {
+            sigma: di.s[arch.depth],
+            sigma_dot: di.sdot,
+            ntk: di.t,
+        });
+    }
     let p = Pair {
         ij: (0, 1),
         di: &di,
@@ -1105,6 +1224,7 @@ pub fn kernel_pair(arch: &Architecture, x: &[f64], y: &[f64]) -> Result<PairKern
         s12,
         det,
         det_err,
+        same: false,
     };
     run_pair(arch, &p, path(arch.activation))
 }
@@ -1167,6 +1287,101 @@ mod tests {
                 assert_eq!(k.ntk[(0, 1)], a.ntk);
                 assert_eq!(k.ntk[(1, 0)], a.ntk);
             }
+        }
+    }
+
+    /// Nearly parallel pairs under the erf and general recursions: printed where the recursion
+    /// does not magnify the rounding of Σ(x,x′) (values against mpmath at 50 digits on the same
+    /// f64 inputs), refused where it does; identical inputs take the diagonal.
+    #[test]
+    fn nearly_parallel_pairs_are_printed_only_where_rounding_is_not_magnified() {
+        let (x, y) = ([1.0, 0.0], [1.0, 1e-4]);
+        for (act, depth, sw, sb, want) in [
+            (
+                Activation::Erf,
+                10,
+                1.2,
+                0.1,
+                [
+                    0.478_732_293_169_394_35,
+                    1.073_628_763_793_265_7,
+                    7.958_139_762_095_359,
+                ],
+            ),
+            (
+                Activation::Sin,
+                3,
+                1.0,
+                0.1,
+                [
+                    0.207_595_047_188_532_5,
+                    0.802_404_951_521_318_3,
+                    0.821_207_389_234_693_4,
+                ],
+            ),
+        ] {
+            let arch = Architecture::new(act, depth, sw, sb).unwrap();
+            let k = kernel_pair(&arch, &x, &y).unwrap();
+            for (got, want) in [k.sigma, k.sigma_dot, k.ntk].into_iter().zip(want) {
+                assert!(
+                    (got - want).abs() <= 1e-14 * want.abs(),
+                    "{act}: {got} vs {want}"
+                );
+            }
+        }
+        for act in [
+            Activation::Sin,
+            Activation::Cos,
+            Activation::Erf,
+            Activation::Tanh,
+        ] {
+            let arch = Architecture::new(act, 8, 20.0, 0.0).unwrap();
+            let e = kernel_pair(&arch, &[1.0, 0.0], &[1.0, 1e-8]).unwrap_err();
+            assert!(e.to_string().contains("nearly parallel"), "{act}: {e}");
+            let k = kernels(&arch, &[vec![1.0, 0.0], vec![1.0, 0.0]]).unwrap();
+            assert_eq!(k.ntk[(0, 1)], k.ntk[(0, 0)], "{act}");
+        }
+        // Exactly parallel with σb = 0: layer 1 is exact (erf, σw = 3, depth 30; mpmath).
+        let arch = Architecture::new(Activation::Erf, 30, 3.0, 0.0).unwrap();
+        let k = kernel_pair(&arch, &[1.0, 0.0], &[2.0, 0.0]).unwrap();
+        assert!((k.sigma - 0.016_335_393_862_542_27).abs() <= 1e-13 * 0.0164);
+    }
+
+    /// Smooth activations by quadrature at large variances, where the activation's width 1 is
+    /// narrower than the trapezoid grid in standard-normal units: tanh′² came out half its
+    /// value at σw = 2000 and 0 at σw = 3000. References: mpmath, 30 digits, split at ±k/σ.
+    #[test]
+    fn smooth_activations_at_large_variance() {
+        for (act, sw, sigma, sigma_dot) in [
+            (
+                Activation::Tanh,
+                2000.0,
+                3_998_404.231_042_452_7,
+                1_063.846_038_188_579,
+            ),
+            (
+                Activation::Tanh,
+                3000.0,
+                8_997_606.346_426_964,
+                1_595.769_093_017_790_8,
+            ),
+            (
+                Activation::Sigmoid,
+                3000.0,
+                4_498_803.173_377_54,
+                199.471_125_906_747_77,
+            ),
+        ] {
+            let arch = Architecture::new(act, 1, sw, 0.0).unwrap();
+            let k = kernel_pair(&arch, &[1.0], &[1.0]).unwrap();
+            assert!(
+                (k.sigma - sigma).abs() <= 1e-13 * sigma,
+                "{act} {sw}: {k:?}"
+            );
+            assert!(
+                (k.sigma_dot - sigma_dot).abs() <= 1e-13 * sigma_dot,
+                "{act} {sw}: {k:?}"
+            );
         }
     }
 

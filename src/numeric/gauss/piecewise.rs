@@ -184,6 +184,11 @@ const GRADE_UP_TO: f64 = 2.0;
 /// noise, not a feature (a feature that small carries less than 1e-11 of the integrand's size
 /// times its width).
 const PROBE_FLOOR: f64 = 1e-11;
+/// Differences of probed values used to find a change of rate ([`rate_change`]) stand this many
+/// times above [`PROBE_FLOOR`]: their rounding (1e-16 of the largest value) is then below 1e-7
+/// of themselves, and a power law extrapolated from two of them over 60 halvings is off by
+/// less than 1e-5.
+const RATE_MARGIN: f64 = 100.0;
 
 /// E[F(u, v)] for (u, v) ~ N(0, cov), with its error estimate and scale E[S] (see the module
 /// documentation for the rules).
@@ -326,6 +331,32 @@ pub(super) fn activation_fallback(
     nested(f, w, &zl, &[], 1.0).map(|(e, _)| e)
 }
 
+/// The old rules' fallback for E[f(s·z)] of a smooth activation ([`super::expect1`]) where the
+/// trapezoid rule is not trusted or did not converge: the activation's width 1 around its
+/// argument's 0 is 1/`stretch` in z (softplus at σw = 20 is a smoothed kink 0.07 wide in z), so
+/// the adaptive rule is graded towards z = 0 from a quarter of 4/stretch.
+pub(super) fn activation_fallback_1d(
+    f: &dyn Fn(f64) -> f64,
+    s: f64,
+    stretch: f64,
+) -> Result<Estimate, NumericError> {
+    let marks = [Mark {
+        at: 0.0,
+        width: 4.0 / stretch.max(1.0),
+    }];
+    let mut g = |z: f64| -> Result<Integral, NumericError> {
+        let u = s * z;
+        let y = check(f(u), u, 0.0)?;
+        let p = phi(z);
+        Ok(Integral {
+            value: p * y,
+            scale: p * y.abs(),
+            ..Integral::default()
+        })
+    };
+    accepted(integrate_line(&mut g, &marks)?, 1.0)
+}
+
 /// A line p·z1 + q·z2 + r = 0 of the whitened plane, (p, q) a unit normal, with what crosses
 /// it: a kink (or jump), or a feature of `width` (across the line; infinite where none is
 /// known).
@@ -449,8 +480,51 @@ fn probe_width(
                 break;
             }
         }
+        width = width.min(rate_change(&d, n - 1, floor));
     }
     Ok((width, true))
+}
+
+/// The scale of a smoothed kink among the differences `d(0..n)` of [`probe_width`]: where their
+/// rate of shrinking changes, below [`TRUSTED_WIDTH`]; infinite where it does not.
+///
+/// A smoothed kink (erf(10⁴·u)·u, tanh(10⁴·u)·u, softplus(10⁴·u)/10⁴) has differences that
+/// shrink monotonically on both sides of its scale, so the rule of the smallest difference above
+/// sees nothing; but they shrink at another rate there (×¼ per halving where the integrand is
+/// quadratic in t, ×½ where it is linear) or by another factor (the slope doubles across
+/// softplus's scale). The differences are extrapolated from the two smallest distances whose
+/// differences stand [`RATE_MARGIN`] above the rounding floor, as a power of the distance; the
+/// first distance above them where a difference is off that power law by more than a factor
+/// √2 is the feature's scale. A function of scale 1 departs from its power law by ~t there, so it
+/// is not flagged below 0.1 unless its derivatives are several times its size; such a flag
+/// only grades the panels more finely. (erf(10⁴·u)·u was integrated as |u|, 2·10⁻⁹ off with an
+/// error estimate of 10⁻¹².)
+fn rate_change(d: &dyn Fn(usize) -> f64, n: usize, floor: f64) -> f64 {
+    let valid = |k: usize| d(k) > RATE_MARGIN * floor;
+    // The smallest distance (largest k) from which every larger one stands above the floor.
+    let mut bottom = None;
+    for k in 0..n {
+        if !valid(k) {
+            break;
+        }
+        bottom = Some(k);
+    }
+    let Some(kb) = bottom.filter(|&k| k >= 2) else {
+        return f64::INFINITY;
+    };
+    let rate = d(kb) / d(kb - 1);
+    if !(rate.is_finite() && rate > 0.0) {
+        return f64::INFINITY;
+    }
+    for k in (0..kb - 1).rev() {
+        let predicted = d(kb - 1) * rate.powi(k as i32 - (kb as i32 - 1));
+        let off = (d(k) / predicted).pln().abs();
+        if off.is_nan() || off > std::f64::consts::LN_2 / 2.0 {
+            let t = libm::scalbn(1.0, -(k as i32 + 1));
+            return if t < TRUSTED_WIDTH { t } else { f64::INFINITY };
+        }
+    }
+    f64::INFINITY
 }
 
 /// The smallest meaningful distance from a point at `x`: its rounding, 8 ulps (1e-300 at 0).
@@ -834,14 +908,20 @@ fn plane(it: &Integrand, w: Whitened, factor: f64) -> Result<(Estimate, f64), Nu
         .filter_map(|l| zline(*l, w, true))
         .chain(it.features.iter().filter_map(|l| zline(*l, w, false)))
         .collect();
-    // Probe each feature line at its point nearest the origin and where it crosses another line.
+    // Probe each feature line at its point nearest the origin, near it along the line, and where
+    // it crosses another line.
     let end = ENDS[ENDS.len() - 1];
     for i in 0..lines.len() {
         if lines[i].kink {
             continue;
         }
         let l = lines[i];
-        let mut points = vec![(-l.r * l.p, -l.r * l.q)];
+        // Also 1 and 2 units along the line each way: the rest of the integrand may vanish at
+        // the nearest point (erf(10⁴·u)·erf(v) is 0 all along the probe through the origin).
+        let mut points: Vec<(f64, f64)> = [0.0, 1.0, -1.0, 2.0, -2.0]
+            .into_iter()
+            .map(|s| (-l.r * l.p - s * l.q, -l.r * l.q + s * l.p))
+            .collect();
         for (j, o) in lines.iter().enumerate() {
             if j != i {
                 if let Some(x) = crossing(&l, o) {
@@ -924,9 +1004,10 @@ fn wedge_angles(kinks: &[&ZLine]) -> Vec<f64> {
 
 /// The nested rule: [`integrate_line`] in z2 inside [`integrate_line`] in z1. In z1 it is split
 /// where a line is vertical and where two lines cross (the inner integral has a kink there),
-/// and graded towards where a line crosses z2 = 0 when that line is steep or narrow (the inner
-/// integral then changes over |q|/|p| + width/|p|); in z2 it is split where each line crosses
-/// and graded towards the feature lines.
+/// graded towards where a line crosses z2 = 0 when that line is steep or narrow (the inner
+/// integral then changes over |q|/|p| + width/|p|) and towards where two lines cross when one
+/// of them is a feature (over its width/|p|); in z2 it is split where each line crosses and
+/// graded towards the feature lines.
 ///
 /// A curve ([`Curve`]) cuts the inner integral at its zeros along z2 (at each z1), graded from
 /// the width the integrand's probes measure there; and the outer one where the inner integral
@@ -954,10 +1035,16 @@ fn nested(
         }
         for o in &lines[i + 1..] {
             if let Some((z1, _)) = crossing(l, o) {
-                outer_marks.push(Mark {
-                    at: z1,
-                    width: f64::INFINITY,
-                });
+                // Near where two features cross, the inner integral changes over the z1-extent
+                // of either (its width over |p|): two ridges of width 1e-4 crossing at the
+                // origin make an inner integral 1e-4 wide in z1 (exp(−10⁸(u − v)²)·exp(−10⁸v²)
+                // was integrated as half its mass, erf(10⁴(u − v))·erf(10⁴v) 3e-9 off).
+                let width = [l, o]
+                    .into_iter()
+                    .filter(|x| x.p != 0.0 && x.width.is_finite())
+                    .map(|x| x.width / x.p.abs())
+                    .fold(f64::INFINITY, f64::min);
+                outer_marks.push(Mark { at: z1, width });
             }
         }
     }

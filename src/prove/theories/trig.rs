@@ -43,6 +43,22 @@ pub fn rules() -> Vec<Rule> {
             rw!("asin-acos"; "(asin ?x)" => "(- (/ pi 2) (acos ?x))"),
             &["(asin c)"],
         ),
+        // The special values, which the rules above do not reach from a closed argument
+        // (acos 0 = π − acos 0 needs a node (neg 0) that nothing builds): E[step(u)·step(−v)]
+        // at ρ = 0 came out `unknown` with lhs − rhs = −1/4 + acos(0)/(2π).
+        r(
+            "acos-0",
+            rw!("acos-0"; "(acos 0)" => "(/ pi 2)"),
+            &["(acos 0)"],
+        ),
+        r("asin-0", rw!("asin-0"; "(asin 0)" => "0"), &["(asin 0)"]),
+        r("atan-0", rw!("atan-0"; "(atan 0)" => "0"), &["(atan 0)"]),
+        r("acos-1", rw!("acos-1"; "(acos 1)" => "0"), &["(acos 1)"]),
+        r(
+            "asin-1",
+            rw!("asin-1"; "(asin 1)" => "(/ pi 2)"),
+            &["(asin 1)"],
+        ),
         r(
             "acos-neg",
             rw!("acos-neg"; "(acos (neg ?x))" => "(- pi (acos ?x))"),
