@@ -437,6 +437,20 @@ fn eval_prints_what_it_knows() {
     let o = derive(&["prove", "A@I", "A", "--decl", "A=matrix"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(!stdout(&o).contains("assuming"), "{}", stdout(&o));
+    // A Gaussian vector or a covariance given to `eval` is refused as by `prove` (E[z[1]²] with
+    // z a Gaussian vector printed 3.46: z was read as a deterministic vector).
+    for (expr, decl) in [
+        ("E[z[1]^2]", "z=gaussian vector 3"),
+        ("S[1, 1]", "S=covariance 3"),
+    ] {
+        let o = derive(&["eval", expr, "--decl", decl]);
+        assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+        assert!(
+            stderr(&o).contains("declared in a derivation file"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
 /// `derive report`, in a project folder of its own: a note named like note 000 holding the row

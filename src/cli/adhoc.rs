@@ -331,6 +331,16 @@ pub fn run_eval(
 ) -> Result<(), CliError> {
     let e = parse_arg("<expr>", expr)?;
     let (mut symbols, _) = declarations(decls, &[&e])?;
+    // As for `prove`: a covariance or a Gaussian vector given here would be read as plain
+    // entries (E[z[1]²] with z a Gaussian vector printed 3.46, z taken as deterministic).
+    if let Some((s, _)) = symbols
+        .iter()
+        .find(|(_, k)| matches!(k, Kind::Covariance(_) | Kind::GaussianVector(..)))
+    {
+        return Err(CliError::Usage(format!(
+            "`{s}`: covariances and Gaussian vectors are declared in a derivation file"
+        )));
+    }
     // A value given for a symbol the prelude (not --decl) makes an array, a matrix or random
     // (x, w, …) makes it a real: `eval 'x + 1' --at x=2`.
     let declared = |n: &str| {

@@ -40,7 +40,7 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
     (a * (1.0 - t) + b * t).clamp(a.min(b), a.max(b))
 }
 
-fn edge(kind: &Kind, k: usize) -> Option<f64> {
+pub(crate) fn edge(kind: &Kind, k: usize) -> Option<f64> {
     Some(match kind {
         Kind::Real => [0.0, 1.0, -1.0, 1.0 - 1e-6][k % 4],
         Kind::Positive => [1.0, 0.5, 2.0, 1e-3][k % 4],

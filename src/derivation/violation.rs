@@ -1190,6 +1190,31 @@ fn search_inner(
     if let Some(p) = exponent_lattice(d, lhs, rhs, rel, &used) {
         return Some(p);
     }
+    // The diagonal points: every scalar symbol at the same edge value (all 0, all 1, all −1).
+    // The sampled edge points stagger the symbols' values and the box search covers three
+    // symbols, so a claim that fails only where four or more are equal ((a − b)² + (b − c)² +
+    // (c − e)² > 0) was `consistent`.
+    for j in 0..4 {
+        let mut env = point_retry(d, 0, 0);
+        for (s, kind) in &d.symbols {
+            let scalar = matches!(
+                kind,
+                Kind::Real | Kind::Positive | Kind::Integer | Kind::Interval(..)
+            );
+            if scalar && used.contains(s) {
+                if let Some(v) = super::sample::edge(kind, j) {
+                    env.scalars.insert(*s, v);
+                }
+            }
+        }
+        let strict = matches!(rel, Relation::Lt | Relation::Gt);
+        if margin(lhs, rhs, rel, &env).is_some_and(|m| m < 0.0 || m == 0.0 && strict) {
+            if let Some(p) = violated(d, lhs, rhs, rel, &env, &used) {
+                FOUND_AT.with(|f| *f.borrow_mut() = Some(env.clone()));
+                return Some(p);
+            }
+        }
+    }
     // Where the generic φ occurs, a start for each activation it stands for (the point k takes
     // the k-th): a violation only one of them shows (φ(a)² ≤ a² + 1 fails for slopes above 1)
     // is not reached from a start whose φ satisfies the claim everywhere. The start whose φ has
