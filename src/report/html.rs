@@ -185,11 +185,12 @@ fn equation(o: &mut String, row: &Row) {
             };
             let _ = write!(
                 o,
-                "<li><code>{}</code> link {} ({}): {}{under}{rules}</li>",
+                "<li><code>{}</code> link {} ({}): {}{under}{rules}<br>checks <code class=\"checks\">{}</code></li>",
                 esc(&c.derivation),
                 c.link,
                 esc(&c.file),
-                c.verdict.name().to_lowercase()
+                c.verdict.name().to_lowercase(),
+                esc(&c.checked)
             );
             if let Some(study) = &c.study {
                 o.push_str(&plot(study));

@@ -79,16 +79,27 @@ pub struct Citing {
     pub study: Option<StudyPlot>,
     /// What the file says the cited equation is.
     pub kind: Option<CiteKind>,
+    /// What the link checks, as the derivation states it: its two sides with the relation
+    /// (`from = to`), so a reader sees what a partial quote stands for.
+    pub checked: String,
 }
 
 impl Citing {
     fn new(
         d: &Derivation,
         r: &LinkSummary,
-        step: &crate::derivation::file::Step,
+        link: &crate::derivation::Link<'_>,
         kind: Option<CiteKind>,
     ) -> Citing {
+        let step = link.step;
+        let rel = if step.approx.is_some() {
+            "≈"
+        } else {
+            step.rel.symbol()
+        };
+        let side = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
         Citing {
+            checked: format!("{} {rel} {}", side(&link.from.text), side(&step.term.text)),
             derivation: d.id.clone(),
             file: d.file.clone(),
             link: LinkId {
@@ -261,7 +272,7 @@ impl NoteReport {
 pub enum ReportError {
     /// The note cannot be read.
     Note(NoteError),
-    /// A derivation cites a quote that is not in the note.
+    /// A derivation's citation does not name one equation (one link) of the note.
     Quote {
         /// The derivation file.
         file: String,
@@ -269,16 +280,68 @@ pub enum ReportError {
         at: (usize, usize),
         /// The note.
         note: String,
+        /// What is wrong with it.
+        problem: QuoteProblem,
     },
 }
 
+/// What is wrong with a citation's quote.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuoteProblem {
+    /// The quote is nowhere in the note.
+    NotInNote,
+    /// In the note, but in no display row and not inside one inline math span (prose, or across
+    /// an equation's end).
+    NotInOneEquation,
+    /// It stands in several equations, and no `line` picks exactly one (the candidates' lines).
+    Ambiguous {
+        /// The lines of the equations it stands in.
+        lines: Vec<usize>,
+        /// The citation's `line`, if it gives one.
+        said: Option<usize>,
+    },
+    /// Its only equation is more than 3 lines from the citation's `line`.
+    FarFromHint {
+        /// Where the quote is.
+        found: usize,
+        /// What the citation says.
+        said: usize,
+    },
+    /// It covers several `=` links of a row with several relations.
+    SeveralLinks {
+        /// The row's line.
+        line: usize,
+        /// How many links it covers.
+        links: usize,
+        /// The row's links, as one would quote them.
+        example: Vec<String>,
+    },
+}
+
+/// How far (in lines) a citation's `line` may be from where its quote stands.
+pub const LINE_SLACK: usize = 3;
+
 impl fmt::Display for ReportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines = |v: &[usize]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match self {
             ReportError::Note(e) => e.fmt(f),
-            ReportError::Quote { note, .. } => {
-                write!(f, "the quote is not in {note} (a quote must be verbatim LaTeX of the note; whitespace is ignored)")
-            }
+            ReportError::Quote { note, problem, .. } => match problem {
+                QuoteProblem::NotInNote => write!(f, "the quote is not in {note} (a quote must be verbatim LaTeX of the note; whitespace is ignored)"),
+                QuoteProblem::NotInOneEquation => write!(f, "the quote is not inside one equation of {note}: it matches no display row and does not lie within one inline math span `$…$` (quote the LaTeX of one equation, not prose or text across an equation's end)"),
+                QuoteProblem::Ambiguous { lines: l, said: None } => write!(f, "the quote matches {} equations of {note}, at lines {}: give `line` (one of them) or lengthen the quote", l.len(), lines(l)),
+                QuoteProblem::Ambiguous { lines: l, said: Some(y) } => write!(f, "the quote matches {} equations of {note}, at lines {}, and `line = {y}` does not pick exactly one: give the line of one of them or lengthen the quote", l.len(), lines(l)),
+                QuoteProblem::FarFromHint { found, said } => write!(f, "quote found at line {found}, cite says line {said} (in {note}; `line` must be within {LINE_SLACK} lines of the equation)"),
+                QuoteProblem::SeveralLinks { line, links, example } => {
+                    let e: Vec<String> = example.iter().enumerate().map(|(k, t)| format!("link {}: `{}`", k + 1, flat(t, 60))).collect();
+                    write!(f, "the quote covers {links} `=` links of the row at line {line} of {note}; quote one link of the row, e.g. {}", e.join(" or "))
+                }
+            },
         }
     }
 }
@@ -298,6 +361,7 @@ pub fn report(
     let equations = note::equations(bytes).map_err(ReportError::Note)?;
     let text = std::str::from_utf8(bytes).expect("equations() checked UTF-8");
     let squashed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let inline = note::inline_spans(text);
     // One entry per row, or per `=` link of a row with several.
     let mut rows: Vec<Row> = vec![];
     let mut on_line: std::collections::HashMap<usize, usize> = Default::default();
@@ -328,19 +392,85 @@ pub fn report(
                  file: &str,
                  rows: &[Row]|
      -> Result<Place, ReportError> {
+        let error = |problem| ReportError::Quote {
+            file: file.to_string(),
+            at: cite.at,
+            note: cite.note.clone(),
+            problem,
+        };
+        // The distance from the citation's `line` to an equation's lines (0 inside them).
+        let off = |first: usize, last: usize, said: usize| {
+            if said < first {
+                first - said
+            } else {
+                said.saturating_sub(last)
+            }
+        };
         // A quote across rows is placed by its first row.
         let first = cite.quote.split("\\\\").next().unwrap_or_default();
-        let best = rows
+        // The display rows it stands in, one entry per row (its first link's).
+        let candidates: Vec<usize> = rows
             .iter()
             .enumerate()
-            .filter(|(_, row)| !row.inline && note::contains(&row.equation.latex, first))
-            .min_by_key(|(_, row)| cite.line.map_or(0, |l| row.equation.line.abs_diff(l)))
-            .map(|(i, _)| i);
-        if let Some(i) = best {
+            .filter(|(_, row)| {
+                !row.inline
+                    && row.link.unwrap_or(1) == 1
+                    && note::contains(&row.equation.latex, first)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let span = |i: usize| {
+            let e = &rows[i].equation;
+            (e.line, note::last_line(e))
+        };
+        let chosen = match (candidates.as_slice(), cite.line) {
+            ([], _) => None,
+            ([i], None) => Some(*i),
+            ([i], Some(said)) => {
+                let (a, b) = span(*i);
+                if off(a, b, said) > LINE_SLACK {
+                    return Err(error(QuoteProblem::FarFromHint { found: a, said }));
+                }
+                Some(*i)
+            }
+            (many, said) => {
+                let at: Vec<usize> = many
+                    .iter()
+                    .copied()
+                    .filter(|i| {
+                        said.is_some_and(|y| {
+                            let (a, b) = span(*i);
+                            off(a, b, y) == 0
+                        })
+                    })
+                    .collect();
+                match at.as_slice() {
+                    [i] => Some(*i),
+                    _ => {
+                        return Err(error(QuoteProblem::Ambiguous {
+                            lines: many.iter().map(|i| rows[*i].equation.line).collect(),
+                            said,
+                        }))
+                    }
+                }
+            }
+        };
+        if let Some(i) = chosen {
             let row = &rows[i];
-            let link = (row.equation.links >= 2)
-                .then(|| note::link_of(&row.equation.latex, first))
-                .flatten();
+            let latex = &row.equation.latex;
+            let link = if row.equation.links >= 2 {
+                let inside = note::relations_in(latex, first).unwrap_or(0);
+                if inside >= 2 {
+                    return Err(error(QuoteProblem::SeveralLinks {
+                        line: row.equation.line,
+                        links: inside.max(2),
+                        example: note::link_texts(latex),
+                    }));
+                }
+                note::link_of(latex, first)
+            } else {
+                None
+            };
             // The entry of that link (rows of one equation are consecutive).
             let j = rows
                 .iter()
@@ -350,26 +480,40 @@ pub fn report(
         }
         let q: String = cite.quote.chars().filter(|c| !c.is_whitespace()).collect();
         if q.is_empty() || !squashed.contains(&q) {
-            return Err(ReportError::Quote {
-                file: file.to_string(),
-                at: cite.at,
-                note: cite.note.clone(),
-            });
+            return Err(error(QuoteProblem::NotInNote));
         }
-        let line = match text.find(cite.quote.as_str()) {
-            Some(at) => 1 + text[..at].matches('\n').count(),
-            None => cite.line.unwrap_or(1),
-        };
-        Ok(Place::Inline(line))
+        // Not a display row: accepted only inside one inline math span.
+        let spans: Vec<usize> = inline
+            .iter()
+            .filter(|(_, body)| note::contains(body, &cite.quote))
+            .map(|(line, _)| *line)
+            .collect();
+        match (spans.as_slice(), cite.line) {
+            ([], _) => Err(error(QuoteProblem::NotInOneEquation)),
+            ([line], None) => Ok(Place::Inline(*line)),
+            ([line], Some(said)) if off(*line, *line, said) > LINE_SLACK => {
+                Err(error(QuoteProblem::FarFromHint { found: *line, said }))
+            }
+            ([line], Some(_)) => Ok(Place::Inline(*line)),
+            (many, said) => {
+                let at: Vec<usize> = many.iter().copied().filter(|l| Some(*l) == said).collect();
+                match at.as_slice() {
+                    [line] => Ok(Place::Inline(*line)),
+                    _ => Err(error(QuoteProblem::Ambiguous {
+                        lines: many.to_vec(),
+                        said,
+                    })),
+                }
+            }
+        }
     };
     let at_place = |p: Place, cite: &crate::derivation::file::Cite, rows: &mut Vec<Row>| -> usize {
         match p {
             Place::Row(j) => j,
             Place::Inline(line) => {
-                if let Some(j) = rows
-                    .iter()
-                    .position(|r| r.inline && r.equation.latex == cite.quote)
-                {
+                if let Some(j) = rows.iter().position(|r| {
+                    r.inline && r.equation.line == line && r.equation.latex == cite.quote
+                }) {
                     return j;
                 }
                 let (links, kind) = (1, note::Kind::Equation);
@@ -411,7 +555,7 @@ pub fn report(
             let j = at_place(p, cite, &mut rows);
             rows[j]
                 .citing
-                .push(Citing::new(d, result, link.step, cite.kind));
+                .push(Citing::new(d, result, &link, cite.kind));
         }
         for u in &d.unchecked {
             if u.cite.note != name {
@@ -551,6 +695,12 @@ pub fn text(r: &NoteReport) -> String {
         let by = citing(row, "");
         if !by.is_empty() {
             let _ = writeln!(o, "               by {}", by.join("; "));
+            let checks: Vec<String> = row
+                .citing
+                .iter()
+                .map(|c| format!("{} {}", c.link, flat(&c.checked, 64)))
+                .collect();
+            let _ = writeln!(o, "               checks {}", checks.join("; "));
         }
         match row.verdict {
             RowVerdict::Fails | RowVerdict::HoldsWithConvention | RowVerdict::NotCheckable => {
@@ -599,7 +749,11 @@ pub fn markdown(r: &NoteReport) -> String {
     for row in &r.rows {
         // `|` would end a table cell; alignment `&` means nothing outside its block.
         let latex = cell(&flat(&row.equation.latex, 400)).replace('&', " ");
-        let by = citing(row, "`");
+        let by: Vec<String> = citing(row, "`")
+            .into_iter()
+            .zip(&row.citing)
+            .map(|(b, c)| format!("{b}, checks `{}`", cell(&flat(&c.checked, 200))))
+            .collect();
         let mut why = row.reason().unwrap_or_default();
         if row.verdict == RowVerdict::Fails {
             if let Some(c) = row.counterexample() {
@@ -640,6 +794,7 @@ fn row_json(row: &Row) -> serde_json::Value {
             "file": c.file,
             "claim": c.link.to_string(),
             "verdict": c.verdict.name().to_lowercase(),
+            "checks": c.checked,
             "under": c.convention.as_ref().map(|(n, _, v)| json!({"convention": n, "verdict": v.name().to_lowercase()})),
         })).chain(row.unchecked.iter().map(|u| json!({
             "derivation": u.derivation,
@@ -655,7 +810,8 @@ fn row_json(row: &Row) -> serde_json::Value {
 /// "counts": {verdict: n}, "equations": [{"line", "link" (the `=` link within its row, null for
 /// the whole row), "row" (which of the rows starting on that line, from 1), "inline", "latex", "kind", "verdict", "how" (the citing links' verdicts),
 /// "convention", "reason", "minor", "counterexample", "derivations": [{"derivation", "file",
-/// "claim", "verdict", "under"}]}]}]}`.
+/// "claim", "verdict", "checks" (the link's two sides as the derivation states them),
+/// "under"}]}]}]}`.
 pub fn json(reports: &[NoteReport]) -> serde_json::Value {
     let notes: Vec<serde_json::Value> = reports
         .iter()
@@ -669,4 +825,161 @@ pub fn json(reports: &[NoteReport]) -> serde_json::Value {
         })
         .collect();
     json!({"version": 1, "notes": notes})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report on `note` (named `n.txt`) from one derivation whose steps are `steps`
+    /// (`[[claim]]` blocks citing `n.txt`).
+    fn run(note: &str, claims: &str) -> Result<NoteReport, ReportError> {
+        let src = format!(
+            "id = \"t\"\ntitle = \"t\"\nnote = \"n.txt\"\n\n[symbols]\na = \"real\"\nb = \"real\"\n\n{claims}"
+        );
+        let d = crate::derivation::load("t.toml", &src).expect("the test derivation loads");
+        let s = summary::summarise(&crate::derivation::check(&d));
+        report("n.txt", note.as_bytes(), &[(&d, &s)])
+    }
+
+    fn claim(quote: &str, line: Option<usize>, start: &str, expr: &str) -> String {
+        let line = line.map_or(String::new(), |l| format!("line = {l}, "));
+        format!("[[claim]]\nstart = \"{start}\"\n\n[[claim.step]]\ncite = {{ {line}quote = '''{quote}''' }}\nexpr = \"{expr}\"\n\n")
+    }
+
+    fn problem(r: Result<NoteReport, ReportError>) -> QuoteProblem {
+        match r {
+            Err(ReportError::Quote { problem, at, .. }) => {
+                assert!(at.0 > 0 && at.1 > 0, "the error has a position");
+                problem
+            }
+            Err(e) => panic!("another error: {e}"),
+            Ok(r) => panic!("no error: {}", text(&r)),
+        }
+    }
+
+    const NOTE: &str = "First equation, with $a + b$ inline.\n$$\n(a+b)^2 = a^2 + 2ab + b^2\n$$\n\nInline $x = y$.\n";
+
+    #[test]
+    fn a_quote_outside_every_equation_is_an_error() {
+        // Prose.
+        let r = run(NOTE, &claim("First equation", None, "a", "a"));
+        assert_eq!(problem(r), QuoteProblem::NotInOneEquation);
+        // Across an equation's end.
+        let r = run(NOTE, &claim("b^2\n$$\n\nInline", None, "a", "a"));
+        assert_eq!(problem(r), QuoteProblem::NotInOneEquation);
+        // Inside one inline span: accepted, at its line.
+        let r = run(NOTE, &claim("x = y", Some(6), "a + b", "b + a")).unwrap();
+        let row = r.rows.iter().find(|r| r.inline).expect("an inline row");
+        assert_eq!((row.equation.line, row.verdict), (6, RowVerdict::Holds));
+        let e = run(NOTE, &claim("First equation", None, "a", "a")).unwrap_err();
+        assert!(e.to_string().contains("not inside one equation"), "{e}");
+    }
+
+    const TWICE: &str = "$$\na + b = b + a\n$$\ntext\n$$\nc = a + b = b + a\n$$\n";
+
+    #[test]
+    fn a_quote_in_several_rows_needs_a_line_that_picks_one() {
+        let r = run(TWICE, &claim("a + b", None, "a + b", "b + a"));
+        assert_eq!(
+            problem(r),
+            QuoteProblem::Ambiguous {
+                lines: vec![2, 6],
+                said: None
+            }
+        );
+        let r = run(TWICE, &claim("a + b", Some(4), "a + b", "b + a"));
+        assert!(matches!(problem(r), QuoteProblem::Ambiguous { .. }));
+        let e = run(TWICE, &claim("a + b", None, "a + b", "b + a")).unwrap_err();
+        assert!(e.to_string().contains("lines 2, 6"), "{e}");
+        // The line picks the second row (its second link: the quote ends there).
+        let r = run(TWICE, &claim("a + b = b + a", Some(6), "a + b", "b + a")).unwrap();
+        let cited: Vec<(usize, Option<usize>)> = r
+            .rows
+            .iter()
+            .filter(|r| !r.citing.is_empty())
+            .map(|r| (r.equation.line, r.link))
+            .collect();
+        assert_eq!(cited, [(6, Some(2))]);
+    }
+
+    #[test]
+    fn a_line_far_from_the_only_match_is_an_error() {
+        let note = format!("{}$$\nx = 1\n$$\n", "text\n".repeat(10));
+        let r = run(&note, &claim("x = 1", Some(2), "a", "a"));
+        assert_eq!(problem(r), QuoteProblem::FarFromHint { found: 12, said: 2 });
+        let e = run(&note, &claim("x = 1", Some(2), "a", "a")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("quote found at line 12, cite says line 2"),
+            "{e}"
+        );
+        assert!(run(&note, &claim("x = 1", Some(10), "a", "a")).is_ok());
+    }
+
+    const CHAIN: &str = "$$\n(a+b)^2 = a^2 + b^2 = a^2 + b^2 + 0\n$$\n";
+
+    #[test]
+    fn a_quote_over_several_links_is_an_error() {
+        let whole = claim(
+            "(a+b)^2 = a^2 + b^2 = a^2 + b^2 + 0",
+            None,
+            "(a+b)^2",
+            "a^2 + b^2",
+        );
+        let r = run(CHAIN, &whole);
+        assert!(matches!(
+            problem(r),
+            QuoteProblem::SeveralLinks { links: 2, .. }
+        ));
+        let e = run(CHAIN, &whole).unwrap_err().to_string();
+        assert!(
+            e.contains("quote one link of the row, e.g. link 1: `(a+b)^2 = a^2 + b^2`"),
+            "{e}"
+        );
+        // One link quoted: link 1 fails, link 2 is not cited.
+        let r = run(
+            CHAIN,
+            &claim("(a+b)^2 = a^2 + b^2", None, "(a+b)^2", "a^2 + b^2"),
+        )
+        .unwrap();
+        let v: Vec<(Option<usize>, RowVerdict)> =
+            r.rows.iter().map(|r| (r.link, r.verdict)).collect();
+        assert_eq!(
+            v,
+            [
+                (Some(1), RowVerdict::Fails),
+                (Some(2), RowVerdict::NotEncoded)
+            ]
+        );
+    }
+
+    #[test]
+    fn every_format_shows_what_the_link_checks() {
+        let r = run(
+            CHAIN,
+            &claim("= a^2 + b^2 + 0", None, "a^2 + b^2", "a^2 + b^2 + 0"),
+        )
+        .unwrap();
+        let t = text(&r);
+        assert!(t.contains("checks 1.1 a^2 + b^2 = a^2 + b^2 + 0"), "{t}");
+        let m = markdown(&r);
+        assert!(m.contains("checks `a^2 + b^2 = a^2 + b^2 + 0`"), "{m}");
+        let j = json(std::slice::from_ref(&r));
+        assert_eq!(
+            j["notes"][0]["equations"][1]["derivations"][0]["checks"],
+            "a^2 + b^2 = a^2 + b^2 + 0"
+        );
+        let h = html::html(std::slice::from_ref(&r));
+        assert!(
+            h.contains("checks <code class=\"checks\">a^2 + b^2 = a^2 + b^2 + 0</code>"),
+            "{h}"
+        );
+        // Long expressions are cut in text, like the LaTeX.
+        let long = format!("a{}", " + a".repeat(40));
+        let r = run(CHAIN, &claim("= a^2 + b^2 + 0", None, &long, &long)).unwrap();
+        let t = text(&r);
+        let checks = t.lines().find(|l| l.contains("checks")).unwrap_or_default();
+        assert!(checks.ends_with('…') && checks.chars().count() < 100, "{t}");
+    }
 }

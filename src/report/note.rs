@@ -255,7 +255,7 @@ fn relation_offsets(latex: &str) -> Vec<(usize, Rel)> {
 /// Which `=` link of a row a quote stands for: the number of top-level relations before the
 /// quote's end (at least 1), or `None` when the quote is not in the row (whitespace ignored).
 pub fn link_of(latex: &str, quote: &str) -> Option<usize> {
-    let end = find_end(latex, quote)?;
+    let (_, end) = find_span(latex, quote)?;
     let before = relation_offsets(latex)
         .iter()
         .filter(|(at, _)| *at <= end)
@@ -263,8 +263,106 @@ pub fn link_of(latex: &str, quote: &str) -> Option<usize> {
     Some(before.max(1))
 }
 
-/// The byte offset in `latex` just after `quote` (whitespace ignored in both).
-fn find_end(latex: &str, quote: &str) -> Option<usize> {
+/// How many top-level relations of the row stand inside the quote (its first occurrence,
+/// whitespace ignored): a quote holding two or more covers several links. `None` when the quote
+/// is not in the row.
+pub fn relations_in(latex: &str, quote: &str) -> Option<usize> {
+    let (start, end) = find_span(latex, quote)?;
+    Some(
+        relation_offsets(latex)
+            .iter()
+            .filter(|(at, _)| *at > start && *at <= end)
+            .count(),
+    )
+}
+
+/// The row's links as a reader would quote them: the first from the row's start through its
+/// second side, each later one from its relation sign (`= c`).
+pub fn link_texts(latex: &str) -> Vec<String> {
+    let rels = relation_offsets(latex);
+    let mut out = vec![];
+    for k in 0..rels.len() {
+        let start = if k == 0 {
+            0
+        } else {
+            sign_start(latex, rels[k].0)
+        };
+        let end = rels
+            .get(k + 1)
+            .map_or(latex.len(), |(at, _)| sign_start(latex, *at));
+        out.push(latex[start..end].trim().to_string());
+    }
+    out
+}
+
+/// Where the relation sign that ends at `end` begins (`=`, `<`, `\le`, …).
+fn sign_start(latex: &str, end: usize) -> usize {
+    let head = &latex[..end];
+    let word = head
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    if word > 0 && head[..end - word].ends_with('\\') {
+        end - word - 1
+    } else {
+        end - 1
+    }
+}
+
+/// The last line of a row that starts at `line`: rows may span lines.
+pub fn last_line(e: &Equation) -> usize {
+    e.line + e.latex.matches('\n').count()
+}
+
+/// The note's inline math spans (`$…$` and `\(…\)`, display `$$…$$` left out): the line
+/// (from 1) where each starts, and its content.
+pub fn inline_spans(text: &str) -> Vec<(usize, String)> {
+    let line_of = |offset: usize| 1 + text[..offset].matches('\n').count();
+    let b = text.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        if text[i..].starts_with("$$") {
+            // A display block: skip to its end.
+            i = text[i + 2..].find("$$").map_or(b.len(), |j| i + 2 + j + 2);
+            continue;
+        }
+        if text[i..].starts_with("\\$") {
+            i += 2;
+            continue;
+        }
+        let close = if b[i] == b'$' {
+            Some(("$", 1))
+        } else if text[i..].starts_with("\\(") {
+            Some(("\\)", 2))
+        } else {
+            None
+        };
+        if let Some((close, open)) = close {
+            let body = i + open;
+            let mut j = body;
+            let end = loop {
+                match text[j..].find(close) {
+                    Some(k) if close == "$" && text[..j + k].ends_with('\\') => j += k + 1,
+                    Some(k) if close == "$" && text[j + k..].starts_with("$$") => break None,
+                    Some(k) => break Some(j + k),
+                    None => break None,
+                }
+            };
+            if let Some(end) = end {
+                out.push((line_of(i), text[body..end].to_string()));
+                i = end + close.len();
+                continue;
+            }
+        }
+        i += text[i..].chars().next().map_or(1, char::len_utf8);
+    }
+    out
+}
+
+/// The byte span in `latex` of the first occurrence of `quote` (whitespace ignored in both).
+fn find_span(latex: &str, quote: &str) -> Option<(usize, usize)> {
     let q: Vec<char> = quote.chars().filter(|c| !c.is_whitespace()).collect();
     if q.is_empty() {
         return None;
@@ -284,7 +382,7 @@ fn find_end(latex: &str, quote: &str) -> Option<usize> {
         })
         .map(|s| {
             let (at, c) = chars[s + q.len() - 1];
-            at + c.len_utf8()
+            (chars[s].0, at + c.len_utf8())
         })
 }
 
