@@ -2981,14 +2981,7 @@ impl<'a> Evaluator<'a> {
                 };
                 return Some(out.add(Math::Symbol(s)));
             }
-            let scoped = matches!(
-                e[id],
-                Math::Sum(_)
-                    | Math::Integral(_)
-                    | Math::Gauss(_)
-                    | Math::Expect(_)
-                    | Math::Deriv(_)
-            );
+            let scoped = binds_or_averages(&e[id]);
             if scoped {
                 if me.mentions_random(e, id)
                     || subterm_nodes(e, id).any(|n| matches!(n, Math::Expect(_)))
@@ -3085,14 +3078,7 @@ impl<'a> Evaluator<'a> {
                     return Some(out.add(Math::Add([cn, sym])));
                 }
             }
-            let scoped = matches!(
-                e[id],
-                Math::Sum(_)
-                    | Math::Integral(_)
-                    | Math::Gauss(_)
-                    | Math::Expect(_)
-                    | Math::Deriv(_)
-            );
+            let scoped = binds_or_averages(&e[id]);
             if scoped {
                 return None;
             }
@@ -4334,6 +4320,15 @@ pub(crate) fn amplified_subterms(e: &Expr, root: Id) -> Vec<Id> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Does the node bind a name or average over randomness (a sum, integral, gauss(…), E[…] or
+/// derivative)? Inside it, an entry's meaning depends on what it binds.
+fn binds_or_averages(n: &Math) -> bool {
+    matches!(
+        n,
+        Math::Sum(_) | Math::Integral(_) | Math::Gauss(_) | Math::Expect(_) | Math::Deriv(_)
+    )
 }
 
 pub(crate) fn is_heavy(n: &Math) -> bool {
