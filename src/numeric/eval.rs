@@ -4620,13 +4620,20 @@ mod tests {
     }
 
     #[test]
-    fn non_polynomial_expectations_of_three_entries_use_monte_carlo() {
+    fn non_polynomial_expectations_of_three_entries_use_two_linear_forms_or_monte_carlo() {
         // E[relu(z + w[1])·relu(w[1] + w[2])] = (√3/2 + π/3)/π (variances 2, correlation ½); the
-        // factors share w[1], so the product is not split.
+        // factors share w[1], so the product is not split: two linear forms of three entries,
+        // the bivariate quadrature.
         let v = eval("(E (* (relu (+ z (idx w 1))) (relu (+ (idx w 1) (idx w 2)))))");
-        assert!(v.stderr > 0.0);
         let pi = std::f64::consts::PI;
         let want = (3f64.sqrt() / 2.0 + pi / 3.0) / pi;
+        assert_eq!(v.stderr, 0.0, "{v:?}");
+        assert!((v.value - want).abs() < 1e-12, "{v:?}");
+        // A third form (w₃ − w₁, in a step that is 0 but 70σ away): Monte Carlo.
+        let v = eval(
+            "(E (* (* (relu (+ z (idx w 1))) (relu (+ (idx w 1) (idx w 2)))) (+ 1 (step (- (- (idx w 3) (idx w 1)) 100)))))",
+        );
+        assert!(v.stderr > 0.0, "{v:?}");
         assert!((v.value - want).abs() < 5.0 * v.stderr, "{v:?}");
     }
 
@@ -4652,17 +4659,16 @@ mod tests {
         let v = eval("(E (^ (* (idx w 1) (* (relu (idx w 2)) (relu (idx w 3)))) 2))");
         assert_eq!(v.stderr, 0.0, "{v:?}");
         assert!((v.value - 0.25).abs() < 1e-14, "{v:?}");
-        // A deterministic factor, a quadrature and a Monte Carlo group (three entries that share
-        // one relu): E[n·relu(w₁)·relu(w₂ + w₃ + w₄)] = 3·(1/√(2π))·(√3/√(2π)); the standard
-        // error is the group's times the other factors.
+        // A deterministic factor and two quadratures, one of them over a group of three entries
+        // that share one relu (one linear form): E[n·relu(w₁)·relu(w₂ + w₃ + w₄)] =
+        // 3·(1/√(2π))·(√3/√(2π)).
         let v = eval("(E (* n (* (relu (idx w 1)) (relu (+ (idx w 2) (+ (idx w 3) (idx w 4)))))))");
         let group = eval("(E (relu (+ (idx w 2) (+ (idx w 3) (idx w 4)))))");
         let want = 3.0 * 3f64.sqrt() / (2.0 * std::f64::consts::PI);
-        assert!(group.stderr > 0.0, "{group:?}");
+        assert_eq!(group.stderr, 0.0, "{group:?}");
         let factor = 3.0 * 0.398_942_280_401_432_7;
         assert!((v.value - factor * group.value).abs() < 1e-12, "{v:?}");
-        assert!((v.stderr - factor * group.stderr).abs() < 1e-12, "{v:?}");
-        assert!((v.value - want).abs() < 5.0 * v.stderr, "{v:?} vs {want}");
+        assert!((v.value - want).abs() < 1e-12 * want, "{v:?} vs {want}");
     }
 
     /// Factors that share entries are one group, and the entries of a correlated vector, z = F·ξ
