@@ -462,10 +462,17 @@ fn report_places_citations_on_rows() {
         .join(format!("derive-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("derivations/wrong")).unwrap();
-    std::fs::copy(
+    // Its citation's `line` moved to where the test note holds the row (a `line` more than 3
+    // lines from its quote is an error).
+    let catapult = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("derivations/wrong/catapult_lambda_note000.toml"),
+    )
+    .unwrap();
+    assert!(catapult.contains("cite = { line = 136,"));
+    std::fs::write(
         dir.join("derivations/wrong/catapult_lambda_note000.toml"),
+        catapult.replace("cite = { line = 136,", "cite = { line = 5,"),
     )
     .unwrap();
     std::fs::write(
