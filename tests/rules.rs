@@ -191,13 +191,14 @@ fn an_unsound_rule_is_caught() {
 
 #[test]
 fn an_unsound_rule_seen_only_by_sampling_is_caught() {
-    // E[relu(x·w)] over three entries is estimated by Monte Carlo: a rule 50% off must still
-    // fail after the disagreement is evaluated again with more samples.
+    // E[relu(w₁·w₂·w₃)] is estimated by Monte Carlo (three entries, not through two linear
+    // forms, which would be the bivariate quadrature): a rule 50% off must still fail after the
+    // disagreement is evaluated again with more samples.
     let bad = derive::prove::Rule {
         name: "bad-E-relu",
         theory: Theory::Expectation,
         rewrite: egg::rewrite!("bad-E-relu"; "(E (relu ?s))" => "(* (/ 3 2) (E (relu ?s)))"),
-        examples: &["(E (relu (sum k 1 n (* (idx x k) (idx w k)))))"],
+        examples: &["(E (relu (* (idx w 1) (* (idx w 2) (idx w 3)))))"],
     };
     let envs = [env(3, 1.0, 2.0, 0.5, 1.0, 3.0, [1.0, 2.0, 3.0, 1.0])];
     let e: Expr = bad.examples[0].parse().unwrap();
