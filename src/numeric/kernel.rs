@@ -135,6 +135,23 @@ pub struct PairKernels {
     pub ntk: f64,
 }
 
+impl PairKernels {
+    /// The first of Σ, Σ̇, Θ (its name) that differs from `other`'s by more than `tol` of the
+    /// larger of the two (or by a NaN), with that relative difference.
+    fn moved_beyond(&self, other: &PairKernels, tol: f64) -> Option<(&'static str, f64)> {
+        [
+            ("Σ", self.sigma, other.sigma),
+            ("Σ̇", self.sigma_dot, other.sigma_dot),
+            ("Θ", self.ntk, other.ntk),
+        ]
+        .into_iter()
+        .find_map(|(name, u, v)| {
+            let moved = (u - v).abs() / u.abs().max(v.abs());
+            (u != v && (moved > tol || moved.is_nan())).then_some((name, moved))
+        })
+    }
+}
+
 /// Per-input data: |x|² and the diagonal kernels at every layer.
 #[derive(Clone)]
 struct Diag {
@@ -516,25 +533,18 @@ fn check_magnified_rounding(
         return Ok(());
     }
     let (moved_run, _) = scalar_run(arch, p, path, 4.0)?;
-    for (name, u, v) in [
-        ("Σ", plain.sigma, moved_run.sigma),
-        ("Σ̇", plain.sigma_dot, moved_run.sigma_dot),
-        ("Θ", plain.ntk, moved_run.ntk),
-    ] {
-        let moved = (u - v).abs() / u.abs().max(v.abs());
-        if u != v && (moved > MAGNIFIED_TOL || moved.is_nan()) {
-            return Err(NumericError::InvalidInputs(format!(
-                "inputs {} and {}: nearly parallel or opposite at layer {layer} (their \
+    if let Some((name, moved)) = plain.moved_beyond(&moved_run, MAGNIFIED_TOL) {
+        return Err(NumericError::InvalidInputs(format!(
+            "inputs {} and {}: nearly parallel or opposite at layer {layer} (their \
                  correlation comes within {NEAR_DEGENERATE:e} of ±1 there: 1 − ρ² = {:.1e} in \
                  f64), and this recursion magnifies the rounding of Σ(x,x′): moving it by 4 \
                  ulps at every layer moves {name} by {moved:.1e} of itself (more than \
                  {MAGNIFIED_TOL:e}), so f64 does not determine the value; refused rather than \
                  printed (the relu family and step carry the gap itself and are not affected)",
-                p.ij.0,
-                p.ij.1,
-                least.max(0.0)
-            )));
-        }
+            p.ij.0,
+            p.ij.1,
+            least.max(0.0)
+        )));
     }
     Ok(())
 }
@@ -815,23 +825,16 @@ fn check_hidden_angle(k: &Leaky, p: &Pair, depth: usize, layer: usize) -> Result
         leaky_checked(k, p, depth, 1.0).0,
         leaky_checked(k, p, depth, 4.0).0,
     );
-    for (name, u, v) in [
-        ("Σ", a.sigma, b.sigma),
-        ("Σ̇", a.sigma_dot, b.sigma_dot),
-        ("Θ", a.ntk, b.ntk),
-    ] {
-        let moved = (u - v).abs() / u.abs().max(v.abs());
-        if u != v && (moved > HIDDEN_ANGLE_TOL || moved.is_nan()) {
-            return Err(underflow_refusal(
-                p,
-                layer,
-                &format!(
-                    "the angle it can hide moves {name} by {moved:.1e} of itself (more than \
+    if let Some((name, moved)) = a.moved_beyond(&b, HIDDEN_ANGLE_TOL) {
+        return Err(underflow_refusal(
+            p,
+            layer,
+            &format!(
+                "the angle it can hide moves {name} by {moved:.1e} of itself (more than \
                      {HIDDEN_ANGLE_TOL:e}): refused rather than printed as the value of an exactly \
                      parallel or opposite pair"
-                ),
-            ));
-        }
+            ),
+        ));
     }
     Ok(())
 }
