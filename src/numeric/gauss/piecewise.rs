@@ -38,7 +38,7 @@
 use super::{
     axes_angles, check, checked, decay_tail, gauss_legendre, phi, polar_radial, polar_radial_fine,
     rho_score, trapezoid2, wedge_ring, wedges, Cov2, NumericError, Whitened, ANGULAR_NODES,
-    FINE_ANGULAR_NODES, RADIUS,
+    FINE_ANGULAR_NODES, RADIUS, TRAP_RANGE,
 };
 use crate::numeric::features::{golden_min, quadrature_cuts, ZERO_GRID};
 use crate::numeric::portable::Portable;
@@ -145,6 +145,10 @@ pub struct Estimate {
 /// scale beyond is negligible: the density is 1e-18 at 9 and 2e-306 at 37.5 (the last end at
 /// which it is a normal f64).
 const ENDS: [f64; 5] = [9.0, 13.0, 19.0, 27.0, 37.5];
+/// How far beyond its furthest mark (a kink, a feature, a curve's zero) a 1-D integral's domain
+/// first ends, in standard-normal units: the tail estimate ([`tail`]) reads the integrand on the
+/// last 1.5 units before the end, which must lie past the mark.
+const BEYOND_MARKS: f64 = 2.0;
 /// The estimated weight of the scale beyond the domain's ends must be at most this fraction of
 /// the scale: 1e-14, a tenth of what the adaptive rule aims at ([`ADAPT_REL`]), so that the
 /// truncation never dominates the error estimate it is added to. (A Gaussian-tailed integrand
@@ -676,13 +680,24 @@ fn adaptive(g: &mut Integrand1, edges: &[f64]) -> Result<Integral, NumericError>
 
 /// The estimated weight of g's scale beyond ±end: on each side, the larger scale at end and
 /// end − 1/2 against the larger at end − 1 and end − 3/2 give the rate of decay
-/// ([`decay_tail`]).
-fn tail(g: &mut Integrand1, end: f64) -> Result<f64, NumericError> {
+/// ([`decay_tail`]). Where a mark lies within 3/2 of the end (only at the last end: the first
+/// end lies [`BEYOND_MARKS`] beyond every mark), the four points are drawn between the mark and
+/// the end, so that all of them read the integrand on the far side of its jump or bump.
+fn tail(g: &mut Integrand1, end: f64, marks: &[Mark]) -> Result<f64, NumericError> {
     let mut total = 0.0;
     for s in [1.0, -1.0] {
-        let near = g(s * end)?.scale.max(g(s * (end - 0.5))?.scale);
-        let inner = g(s * (end - 1.0))?.scale.max(g(s * (end - 1.5))?.scale);
-        total += decay_tail(near, inner, 1.0);
+        let span = marks
+            .iter()
+            .map(|m| s * m.at)
+            .filter(|&a| a < end && a > end - 1.5)
+            .map(|a| 0.9 * (end - a))
+            .fold(1.5, f64::min);
+        let step = span / 3.0;
+        let near = g(s * end)?.scale.max(g(s * (end - step))?.scale);
+        let inner = g(s * (end - 2.0 * step))?
+            .scale
+            .max(g(s * (end - span))?.scale);
+        total += decay_tail(near, inner, 2.0 * step);
     }
     Ok(total)
 }
@@ -691,14 +706,28 @@ fn tail(g: &mut Integrand1, end: f64) -> Result<f64, NumericError> {
 /// beyond is negligible ([`TAIL_REL`]); the estimated weight beyond is added to the error. An
 /// integrand that is not finite beyond |z| = 9 while its scale has not become negligible, or
 /// whose scale beyond 37.5 is not negligible, does not decay: an error, never a value.
+///
+/// The first end lies [`BEYOND_MARKS`] beyond every mark inside the largest domain: the tail
+/// estimate extrapolates the decay seen inside, so a jump or a bump beyond the end is invisible
+/// to it (1 + 10³⁰·step(v − 10) was integrated as 1 on |z| ≤ 9).
 fn integrate_line(g: &mut Integrand1, marks: &[Mark]) -> Result<Integral, NumericError> {
+    let last = ENDS[ENDS.len() - 1];
+    let furthest = marks
+        .iter()
+        .map(|m| m.at.abs())
+        .filter(|a| *a < last)
+        .fold(0.0, f64::max);
+    let first = ENDS
+        .iter()
+        .position(|&end| end >= furthest + BEYOND_MARKS)
+        .unwrap_or(ENDS.len() - 1);
     let mut share = f64::INFINITY;
-    for (k, &end) in ENDS.iter().enumerate() {
+    for (k, &end) in ENDS.iter().enumerate().skip(first) {
         let attempt =
-            adaptive(g, &panel_edges(end, marks)).and_then(|r| tail(g, end).map(|t| (r, t)));
+            adaptive(g, &panel_edges(end, marks)).and_then(|r| tail(g, end, marks).map(|t| (r, t)));
         let (mut r, beyond) = match attempt {
             Ok(x) => x,
-            Err(NumericError::NonFiniteIntegrand { .. }) if k > 0 => {
+            Err(NumericError::NonFiniteIntegrand { .. }) if k > first => {
                 return Err(NumericError::NotDecaying {
                     end: ENDS[k - 1],
                     share,
@@ -945,9 +974,14 @@ fn plane(it: &Integrand, w: Whitened, factor: f64) -> Result<(Estimate, f64), Nu
     }
     // A curve's zero set is not located by a line's probes: the fast rules are not trusted
     // with it (a ridge on u² + v² = 1 of width 1e-4 fell between every node).
+    // Nor with a line whose kink or feature lies beyond their domains' ends, or so near an end
+    // that their tail estimates read it (10³⁰·step(u − 10) beside v² was integrated as v²).
+    let reach = TRAP_RANGE.min(RADIUS) - BEYOND_MARKS;
     let trusted = it.smoothness != Smoothness::Unknown
         && it.curves.is_empty()
-        && lines.iter().all(|l| l.kink || l.width >= TRUSTED_WIDTH);
+        && lines
+            .iter()
+            .all(|l| (l.kink || l.width >= TRUSTED_WIDTH) && l.r.abs() <= reach);
     let kinks: Vec<&ZLine> = lines.iter().filter(|l| l.kink).collect();
     if trusted && kinks.is_empty() {
         if let Some(t) = trapezoid2(f, w)? {
