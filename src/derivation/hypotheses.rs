@@ -800,7 +800,7 @@ fn time_knots(
         return Ok(vec![t0, t1]);
     }
     let e = &h.ode;
-    let ids = Evaluator::feature_subterms(e, binders::root(e), false, |i| {
+    let ids = Evaluator::quadrature_subterms(e, binders::root(e), |i| {
         let free = binders::free_symbols(e, i);
         free.contains(&u.of) && !free.contains(&u.name)
     });

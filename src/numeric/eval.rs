@@ -1909,6 +1909,21 @@ impl<'a> Evaluator<'a> {
         ids
     }
 
+    /// The subterms a one-dimensional quadrature searches for zeros (and, among
+    /// [`amplified_subterms`], extrema): those of [`Evaluator::feature_subterms`] (not
+    /// `heavy_too`) that shape a feature where they vanish, the [`shaping_subterms`]. A sum,
+    /// product or negation is no narrower than its parts, and its zeros are no kink (the zeros
+    /// of s·(s − 1) or of the body itself need no cut); a function of one of them is: the
+    /// argument of exp(−10⁸·(s − Σ w)²) is searched, not each of its ancestors (searching every
+    /// subterm that held a sum, at about 1,400 points each, took three quarters of `check --all`).
+    pub(crate) fn quadrature_subterms(e: &Expr, body: Id, varies: impl Fn(Id) -> bool) -> Vec<Id> {
+        let shaping = shaping_subterms(e, body);
+        Self::feature_subterms(e, body, false, varies)
+            .into_iter()
+            .filter(|i| shaping.binary_search(i).is_ok())
+            .collect()
+    }
+
     /// The ends of the pieces an integral over `a..b` (in either order) is cut into: `a`, the
     /// zeros of the body's subterms that vary with `var` ([`quadrature_cuts`]), graded, and `b`.
     /// A subterm whose zeros are too many to cut at leaves the integral without a value here.
@@ -1920,7 +1935,7 @@ impl<'a> Evaluator<'a> {
         a: f64,
         b: f64,
     ) -> Result<Vec<f64>, EvalError> {
-        let ids = Self::feature_subterms(e, body, false, |i| {
+        let ids = Self::quadrature_subterms(e, body, |i| {
             crate::expr::binders::free_symbols(e, i).contains(&var)
         });
         // Each subterm compiled once (about 1,400 values each on the two grids and in the
@@ -2782,7 +2797,18 @@ impl<'a> Evaluator<'a> {
                     }
                 }
                 if keys.len() == 1 {
-                    self.quadrature1(e, a, keys.into_iter().next().expect("one key"))
+                    // One entry: the quadrature of gauss(1, 0, 1; f(u)), whose kinks and
+                    // features are read from the body's form, whose domain reaches past them and
+                    // which refuses a jump it cannot place in f64 or an integrand that vanished
+                    // at every node; the adaptive rule over one entry where the body has no
+                    // such form.
+                    match self.as_gauss(e, a, &keys) {
+                        Some(g) => {
+                            let root = Id::from(g.as_ref().len() - 1);
+                            self.with_constants(&g, |me| me.value(&g, root))
+                        }
+                        None => self.quadrature1(e, a, keys.into_iter().next().expect("one key")),
+                    }
                 } else if let Some(v) = self.as_gauss(e, a, &keys).and_then(|g| {
                     // Two entries: the bivariate quadrature of gauss(1, 0, 1; …), to ~1e-12
                     // rather than Monte Carlo's 1e-2 (E[exp(c·w₁·w₂)] = (1 − c²)^(−1/2) is
@@ -2950,12 +2976,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// E[e[a]] over two independent N(0, 1) entries `keys` as gauss(1, 0, 1; body) with the
-    /// entries replaced by u and v, when every random entry of the integrand is one of the two
+    /// E[e[a]] over one or two independent N(0, 1) entries `keys` as gauss(1, 0, 1; body) with
+    /// the entries replaced by u (and v), when every random entry of the integrand is one of the two
     /// and stands outside any binder, expectation or derivative (whose entries would depend on
     /// what they bind), and the integrand does not use u or v already; `None` otherwise.
     fn as_gauss(&mut self, e: &Expr, a: Id, keys: &[RvKey]) -> Option<Expr> {
-        if keys.len() != 2 {
+        if keys.is_empty() || keys.len() > 2 {
             return None;
         }
         let (u, v) = (Symbol::from("u"), Symbol::from("v"));
@@ -2974,7 +3000,7 @@ impl<'a> Evaluator<'a> {
             if let Some(key) = me.random_key(e, id).ok()? {
                 let s = if key == keys[0] {
                     u
-                } else if key == keys[1] {
+                } else if keys.get(1) == Some(&key) {
                     v
                 } else {
                     return None;
@@ -3205,12 +3231,15 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Value, EvalError> {
         // Cut where a subterm that mentions the entry vanishes, graded (as for integrals): a
         // bump exp(−10¹²·(z − 3)²) is narrower than any fixed panel.
-        let ids = Self::feature_subterms(e, a, false, |i| {
+        let ids = Self::quadrature_subterms(e, a, |i| {
             subterm_nodes(e, i).any(|n| matches!(n, Math::Symbol(s) if *s == key.0))
         });
         let amplified = amplified_subterms(e, a);
         let peaks = |id: Id| amplified.binary_search(&id).is_ok();
-        let cuts = quadrature_cuts(&ids, -37.0, 37.0, ZERO_GRID, peaks, |id, x| {
+        // Searched out to ±38.5, where the density falls below f64's smallest number: a jump
+        // or bump beyond ±36 (1e298·step(z − 37), 0.06) lies where the rule's last panel and
+        // its tail test cannot see it, and is refused.
+        let cuts = quadrature_cuts(&ids, -FAR_END, FAR_END, ZERO_GRID, peaks, |id, x| {
             self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
             self.mc_k = Some(u64::MAX);
             let v = self.value(e, id).ok().map(|v| v.value);
@@ -3219,11 +3248,18 @@ impl<'a> Evaluator<'a> {
             v.filter(|v| v.is_finite())
         })
         .map_err(|(id, why)| unresolved(e, id, why))?;
+        if let Some(x) = cuts.all().into_iter().find(|x| x.abs() > 36.0) {
+            return Err(EvalError::Unsupported(format!(
+                "E[…] over {}: the integrand has a feature at {x:.3} standard deviations, too near the end of the quadrature's domain (±37) to be integrated",
+                key.0
+            )));
+        }
         let features = cuts.graded(-37.0, 37.0);
         let mut first_error = None;
         // The largest error estimate an integrand value carries (a Ridders derivative inside):
         // a bound on the mean's.
         let mut node_stderr: f64 = 0.0;
+        let mut nonzero = 0usize;
         let mut f = |x: f64| -> f64 {
             *nodes += 1;
             self.sample = Some(HashMap::from_iter([(key.clone(), x)]));
@@ -3234,6 +3270,7 @@ impl<'a> Evaluator<'a> {
             match v {
                 Ok(v) => {
                     node_stderr = node_stderr.max(v.stderr);
+                    nonzero += usize::from(v.value != 0.0);
                     v.value * (-0.5 * x * x).pexp() / (2.0 * std::f64::consts::PI).sqrt()
                 }
                 Err(err) => {
@@ -3250,6 +3287,12 @@ impl<'a> Evaluator<'a> {
         let tail = f(37.0).abs().max(f(-37.0).abs()) * 37.0;
         if let Some(err) = first_error {
             return Err(err);
+        }
+        if nonzero == 0 {
+            return Err(EvalError::Undecided(format!(
+                "E[…] over {}: the integrand is 0 at every node of the quadrature, so a feature narrower than their spacing would be missed",
+                key.0
+            )));
         }
         let name = key.0;
         let q = q.map_err(|why| EvalError::Divergent(format!("E[…] over {name}: {why}")))?;
@@ -4321,6 +4364,43 @@ pub(crate) fn amplified_subterms(e: &Expr, root: Id) -> Vec<Id> {
     out.dedup();
     out
 }
+
+/// The subterms of `root` that shape a feature where they vanish or peak: the
+/// [`amplified_subterms`] (arguments of functions, denominators, exponents, bases of steep
+/// powers) and the bases of powers whose exponent is not a non-negative integer ((s − c)^(1/3)
+/// has a vertical tangent at c, (s − c)^(−2) a pole). Not the body itself, nor the terms of a
+/// sum or the factors of a product, unless a function takes them.
+pub(crate) fn shaping_subterms(e: &Expr, root: Id) -> Vec<Id> {
+    let mut out = amplified_subterms(e, root);
+    let mut stack = vec![root];
+    while let Some(i) = stack.pop() {
+        let node = &e[i];
+        if is_heavy(node) {
+            continue;
+        }
+        if let Math::Pow([a, k]) = node {
+            let polynomial = match &e[*k] {
+                Math::Num(c) => {
+                    let c = c.to_f64();
+                    c >= 0.0 && c.fract() == 0.0
+                }
+                _ => false,
+            };
+            if !polynomial {
+                out.push(*a);
+            }
+        }
+        stack.extend(egg::Language::children(node).iter().copied());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// How far the one-entry quadrature searches for features: the density at 38.5 standard
+/// deviations is 1.4e-322, below which f64 holds nothing (even 1.8e308 times the tail beyond is
+/// 3e-16).
+const FAR_END: f64 = 38.5;
 
 /// Does the node bind a name or average over randomness (a sum, integral, gauss(…), E[…] or
 /// derivative)? Inside it, an entry's meaning depends on what it binds.
