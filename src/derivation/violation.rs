@@ -429,6 +429,16 @@ fn minimise_integer(
     };
     let best =
         |xs: &mut dyn Iterator<Item = f64>| xs.filter_map(at).min_by(|a, b| a.0.total_cmp(&b.0));
+    // The integers around the zeros of the subterms (relu(1 − (n − 100)²) is non-zero at
+    // n = 100 only, which a zooming grid of ties does not find), first: the zoom may spend
+    // the budget of a side that costs a quadrature or a long sum.
+    let near = best(
+        &mut features
+            .iter()
+            .flat_map(|z| [z.floor() - 1.0, z.floor(), z.ceil(), z.ceil() + 1.0])
+            .chain(beyond(features, domain, true))
+            .filter(|x| (domain.0..=domain.1).contains(x)),
+    );
     // The best point of every grid so far: a zoom the budget cuts short keeps what the coarser
     // grids found (Σⱼ 1/j ≤ 10 fails at the log grid's n = 15,000; its zoom ran out of terms).
     let zoomed = {
@@ -464,15 +474,6 @@ fn minimise_integer(
         }
         found
     };
-    // The integers around the zeros of the subterms (relu(1 − (n − 100)²) is non-zero at
-    // n = 100 only, which a zooming grid of ties does not find).
-    let near = best(
-        &mut features
-            .iter()
-            .flat_map(|z| [z.floor() - 1.0, z.floor(), z.ceil(), z.ceil() + 1.0])
-            .chain(beyond(features, domain, true))
-            .filter(|x| (domain.0..=domain.1).contains(x)),
-    );
     match (zoomed, near) {
         (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
         (a, b) => a.or(b),
@@ -491,6 +492,32 @@ fn minimise(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env, along: &Along) -> 
         axis.set(&mut e, x);
         margin(lhs, rhs, rel, &e)
     };
+    // The zeros, and the midpoints between neighbouring zeros: between two zeros every jump of
+    // the sides (step(a − 0.3) − step(a − 0.3 − 10⁻⁹)) stays on one side, so a midpoint meets
+    // each pattern of sides, however narrow its interval. They are evaluated before the grid,
+    // and every start before any is refined, the least refined first: a side that costs a
+    // quadrature spends its budget on the grid and a few refinements, and the zero where the
+    // claim fails (beside ∫ or gauss(…), exp(−10¹²·(a − 0.7)²)) was never evaluated.
+    let mut zeros: Vec<f64> = features.to_vec();
+    zeros.sort_by(f64::total_cmp);
+    let midpoints: Vec<f64> = zeros
+        .windows(2)
+        .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+        .collect();
+    let outside = beyond(&zeros, domain, false);
+    // They are evaluated even where the budget is spent, within a reserve of their own
+    // ([`ZERO_RESERVE`]): the diagonal points and the heavy terms' zero search spent the whole
+    // budget of gauss(1, ρ, 1; …) on ρ in −1..1 (at ρ = ±1 each value costs the degenerate
+    // law's checks), and the zero of ρ − 0.7 was found but never evaluated.
+    let budget = BUDGET.get();
+    BUDGET.set(budget.max(SPENT.get().saturating_add(ZERO_RESERVE)));
+    let mut starts: Vec<(f64, f64)> = zeros
+        .iter()
+        .chain(&midpoints)
+        .chain(&outside)
+        .filter_map(|x| at(*x).map(|y| (y, *x)))
+        .collect();
+    BUDGET.set(budget);
     let cell = (hi - lo) / GRID as f64;
     let xs: Vec<f64> = (0..=GRID).map(|i| lo + cell * i as f64).collect();
     let ys: Vec<Option<f64>> = xs.iter().map(|x| at(*x)).collect();
@@ -505,23 +532,8 @@ fn minimise(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env, along: &Along) -> 
         .collect();
     minima.sort_by(|a, b| a.0.total_cmp(&b.0));
     minima.truncate(CELLS);
-    // The zeros, and the midpoints between neighbouring zeros: between two zeros every jump of
-    // the sides (step(a − 0.3) − step(a − 0.3 − 10⁻⁹)) stays on one side, so a midpoint meets
-    // each pattern of sides, however narrow its interval.
-    let mut zeros: Vec<f64> = features.to_vec();
-    zeros.sort_by(f64::total_cmp);
-    let midpoints: Vec<f64> = zeros
-        .windows(2)
-        .map(|w| w[0] + (w[1] - w[0]) / 2.0)
-        .collect();
-    let outside = beyond(&zeros, domain, false);
-    let starts = minima.into_iter().chain(
-        zeros
-            .iter()
-            .chain(&midpoints)
-            .chain(&outside)
-            .filter_map(|x| at(*x).map(|y| (y, *x))),
-    );
+    starts.extend(minima);
+    starts.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut found: Option<(f64, f64)> = None;
     for (y0, x0) in starts {
         // Refined within a grid cell inside the bracket; beyond it (a far zero), within a
@@ -582,11 +594,18 @@ fn feature_terms(
     // With `difference`, the difference of the sides itself, first: an inequality whose margin
     // only shrinks toward the end of a domain (a² ≤ 10¹⁸, exp(a) ≤ 10³⁰⁰) fails beyond the
     // difference's zero, where no subterm changes sign.
+    // (Among the heavy terms where a side is heavy: its 128-cell grid over a quadrature spent
+    // the budget before the light subterms were evaluated, and the zero of ρ − 0.7 in
+    // exp(−10⁶·(ρ − 0.7)²) beside gauss(1, ρ, 1; …) was never found.)
     if difference {
         let mut t = Expr::default();
         let (l, r) = (append(&mut t, lhs), append(&mut t, rhs));
         t.add(Math::Sub([l, r]));
-        light.insert(0, t);
+        if t.as_ref().iter().any(crate::numeric::eval::is_heavy) {
+            heavy.insert(0, t);
+        } else {
+            light.insert(0, t);
+        }
     }
     (light, heavy)
 }
@@ -1424,6 +1443,10 @@ fn search_inner(
     None
 }
 
+/// Work the margins at the zeros of the sides' subterms along an axis may cost beyond the
+/// search's budget, at each [`minimise`]: a quarter of a heavy search's budget.
+pub const ZERO_RESERVE: u64 = SEARCH_WORK_HEAVY / 4;
+
 /// Boxes the branch-and-bound search of [`box_search`] evaluates at most.
 pub const BOXES: usize = 1500;
 /// Real symbols the boxes of [`box_search`] span at most (the first ones of the link).
@@ -1748,6 +1771,84 @@ fn exponent_lattice(
 }
 
 /// The point `env` as a counterexample, if the relation fails there beyond the tolerance.
+/// The sides at `env` in ball arithmetic, each integral, expectation and gauss(…) among their
+/// subterms (outside every binder) a ball around its f64 value as wide as the allowance a
+/// comparison gives it (`REL` of it and `SCALE` of its magnitude scale): where the rest of the
+/// sides needs ball arithmetic to be decided (at the peak of exp(−10¹²·(a − 0.7)²), a − 0.7
+/// rounds to 0 and f64 allows for the rounding of the argument scaled by 10¹²: 1, beside an
+/// integral). None where a heavy subterm has no f64 value, is a Monte Carlo estimate, sits under
+/// a binder, or the balls do not evaluate.
+fn with_heavy_balls(
+    lhs: &Expr,
+    rhs: &Expr,
+    env: &Env,
+) -> Option<(
+    crate::numeric::eval::Value,
+    crate::numeric::eval::Value,
+    Comparison,
+)> {
+    use crate::expr::binders::{free_symbols, root, subterm};
+    use crate::expr::Math;
+    use crate::precision::{REL, SCALE};
+    let heavy = |n: &Math| matches!(n, Math::Integral(_) | Math::Expect(_) | Math::Gauss(_));
+    let mut env = env.clone();
+    let mut radii: Vec<(Symbol, f64)> = vec![];
+    let mut sides = vec![];
+    for side in [lhs, rhs] {
+        fn copy(
+            side: &Expr,
+            id: egg::Id,
+            free: &std::collections::BTreeSet<Symbol>,
+            balls: &mut dyn FnMut(&Expr) -> Option<Symbol>,
+            out: &mut Expr,
+            heavy: &dyn Fn(&Math) -> bool,
+        ) -> Option<egg::Id> {
+            if heavy(&side[id]) {
+                if !free_symbols(side, id).iter().all(|s| free.contains(s)) {
+                    return None;
+                }
+                let name = balls(&subterm(side, id))?;
+                return Some(out.add(Math::Symbol(name)));
+            }
+            let mut failed = false;
+            let node = egg::Language::map_children(side[id].clone(), |c| {
+                copy(side, c, free, balls, out, heavy).unwrap_or_else(|| {
+                    failed = true;
+                    c
+                })
+            });
+            (!failed).then(|| out.add(node))
+        }
+        let top = root(side);
+        let free: std::collections::BTreeSet<Symbol> =
+            free_symbols(side, top).into_iter().collect();
+        let mut out = Expr::default();
+        let mut balls = |t: &Expr| -> Option<Symbol> {
+            let v = evaluate(t, &env)?;
+            if v.stderr > 0.0 || !v.value.is_finite() || !v.scale.is_finite() {
+                return None;
+            }
+            let name = Symbol::from(format!("·heavy{}", radii.len()));
+            env.scalars.insert(name, v.value);
+            radii.push((name, REL * v.value.abs() + SCALE * v.scale));
+            Some(name)
+        };
+        copy(side, top, &free, &mut balls, &mut out, &heavy)?;
+        sides.push(out);
+    }
+    if radii.is_empty() {
+        return None;
+    }
+    let bits = crate::numeric::precise::BITS;
+    let l = crate::numeric::precise::eval_box(&sides[0], &env, bits, &radii).ok()?;
+    let r = crate::numeric::precise::eval_box(&sides[1], &env, bits, &radii).ok()?;
+    let c = crate::numeric::precise::compare(&l, &r);
+    let (l, r, mut cmp) = crate::numeric::precise::as_point(&l, &r, &c);
+    // The balls of the heavy values are f64 allowances, not enclosures.
+    cmp.rigorous = false;
+    Some((l, r, cmp))
+}
+
 fn violated(
     d: &Derivation,
     lhs: &Expr,
@@ -1770,8 +1871,11 @@ fn violated(
         return None;
     }
     let bits = crate::numeric::precise::BITS;
-    let (l, r, mut cmp) = match crate::numeric::precise::compare_sides(lhs, rhs, env, bits) {
-        Ok((l, r, c)) => crate::numeric::precise::as_point(&l, &r, &c),
+    let precise = crate::numeric::precise::compare_sides(lhs, rhs, env, bits)
+        .map(|(l, r, c)| crate::numeric::precise::as_point(&l, &r, &c))
+        .or_else(|_| with_heavy_balls(lhs, rhs, env).ok_or(()));
+    let (l, r, mut cmp) = match precise {
+        Ok(p) => p,
         Err(_) => {
             let l = Evaluator::new(env).eval(lhs).ok()?;
             let r = Evaluator::new(env).eval(rhs).ok()?;
