@@ -984,8 +984,9 @@ pub const FEATURE_POINTS: usize = 6;
 /// width study's parameter), in the regions the `bases` (the study's sample points) leave
 /// unvisited: along each other searchable axis, the zeros of the sides' subterms (beyond the
 /// bracket too, up to ±[`FAR`]) cut the axis into regions where each subterm keeps its sign;
-/// from `bases[0]`, the axis is moved just past and well past the outermost zeros and to the
-/// midpoint between neighbouring zeros, wherever no base lies in the same region, at most
+/// from `bases[0]`, the axis is moved just past and well past the outermost zeros, to each zero
+/// (its own region) and to the midpoint between neighbouring zeros, wherever no base lies in the
+/// same region, at most
 /// [`FEATURE_POINTS`] in all. A study run only at random points misses an error term that a factor
 /// such as relu(a − 10⁸) switches on far from them, or relu(1 − (a − 3)²) on a band between them.
 pub fn feature_points(
@@ -1054,9 +1055,17 @@ pub fn feature_points(
                 m
             }
         });
+        // The zeros themselves last, each its own region: a narrow term sits at the zero of its
+        // argument (a limit off by exp(−10¹²·(a − 0.7)² − 1) at a = 0.7 only); a jump's zero is
+        // no point to study at, and the regions between come first.
+        let at_zeros = zeros
+            .clone()
+            .into_iter()
+            .map(|z| if integer { z.round() } else { z });
         let candidates: Vec<f64> = beyond(&zeros, dom, integer)
             .into_iter()
             .chain(midpoints)
+            .chain(at_zeros)
             .map(fold)
             .filter(|x| (dom.0..=dom.1).contains(x))
             .collect();
