@@ -1367,9 +1367,7 @@ fn summarise(
         if plan.deterministic {
             study.reduction = "the sides do not depend on the draws".into();
         } else {
-            study.decision = Decision::Unknown(
-                "lhs − rhs is exactly 0 on every draw at every width: the sides are random and agree exactly, so there is no convergence to measure (check the link as an ordinary one)".into(),
-            );
+            study.decision = Decision::Unknown(EXACTLY_ZERO.into());
         }
         return Ok(study);
     }
@@ -1896,12 +1894,23 @@ fn point_studies(
             random: &random,
             deterministic: plan.deterministic,
         };
-        ev.studies.push(run_config(
-            config, &WIDTHS, SEEDS, base, &plan, draw, &prober,
-        )?);
+        let mut study = run_config(config, &WIDTHS, SEEDS, base, &plan, draw, &prober)?;
+        // At a feature point (the zero of a subterm: x₀ = 0 in θ₁·tanh(θ₂·x₀)) sides that agree
+        // exactly on every draw hold the limit there; only at the sample points does that say
+        // the study measured nothing.
+        if k >= POINT_CONFIGS
+            && matches!(&study.decision, Decision::Unknown(why) if why == EXACTLY_ZERO)
+        {
+            study.decision = Decision::Limit;
+            study.reduction = "lhs − rhs is exactly 0 on every draw at this feature point".into();
+        }
+        ev.studies.push(study);
     }
     Ok(())
 }
+
+/// Why a study whose random sides agree exactly on every draw decides nothing.
+const EXACTLY_ZERO: &str = "lhs − rhs is exactly 0 on every draw at every width: the sides are random and agree exactly, so there is no convergence to measure (check the link as an ordinary one)";
 
 #[cfg(test)]
 mod tests {
