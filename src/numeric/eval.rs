@@ -1282,6 +1282,21 @@ impl<'a> Evaluator<'a> {
                 if act.jumps(deriv) && undecided_jump(&x) {
                     self.undecided(node, &x)?;
                 }
+                // φ′ is the derivative where it exists: at the kink of relu, leaky relu or abs a
+                // point has no value (a convention such as step(0) = 0 made
+                // d/dt(φ(t) − φ(−t)) = dφ(t) + dφ(−t) false at t = 0, where the left side is 1;
+                // the prover's chain rule for φ holds wherever φ′ exists). Inside an integrand
+                // (a quadrature's variable bound, a Monte Carlo sample) the kink is a null set.
+                if deriv
+                    && act.jumps(true)
+                    && x.value == 0.0
+                    && self.bound.is_empty()
+                    && self.sample.is_none()
+                {
+                    return Err(EvalError::OutOfDomain(format!(
+                        "dphi(0) for phi = {act}: the derivative does not exist at its kink"
+                    )));
+                }
                 if x.value.is_nan() {
                     return Ok(Value::exact(f64::NAN));
                 }
@@ -1918,10 +1933,20 @@ impl<'a> Evaluator<'a> {
     /// subterm that held a sum, at about 1,400 points each, took three quarters of `check --all`).
     pub(crate) fn quadrature_subterms(e: &Expr, body: Id, varies: impl Fn(Id) -> bool) -> Vec<Id> {
         let shaping = shaping_subterms(e, body);
-        Self::feature_subterms(e, body, false, varies)
+        let mut ids: Vec<Id> = Self::feature_subterms(e, body, false, &varies)
             .into_iter()
             .filter(|i| shaping.binary_search(i).is_ok())
-            .collect()
+            .collect();
+        // The variable itself where a function takes it (relu(s), step(s) on −1..1: a kink or a
+        // jump at 0 that no compound subterm marks, and the quadrature did not converge).
+        ids.extend(
+            shaping
+                .iter()
+                .filter(|i| matches!(e[**i], Math::Symbol(_)) && varies(**i)),
+        );
+        ids.sort();
+        ids.dedup();
+        ids
     }
 
     /// The ends of the pieces an integral over `a..b` (in either order) is cut into: `a`, the
@@ -4596,6 +4621,29 @@ mod tests {
         env.scalars.insert(Symbol::from("a"), 40.0);
         let v = Evaluator::new(&env).eval(&e).unwrap();
         assert!(v.value == 0.0 && v.scale > 0.0, "{v:?}");
+    }
+
+    /// dφ is the derivative where it exists: at the kink of relu a point has no value (with
+    /// step(0) = 0 the proved d/dt(φ(t) − φ(−t)) = dφ(t) + dφ(−t) was false at t = 0), beside
+    /// it the slope; inside an integral the kink is a null set.
+    #[test]
+    fn dphi_has_no_value_at_a_kink_outside_integrands() {
+        let mut env = Env {
+            phi: Some(crate::numeric::activation::Activation::Relu),
+            ..Env::default()
+        };
+        let e = crate::expr::parse("dphi(t)").unwrap();
+        env.scalars.insert(Symbol::from("t"), 0.0);
+        let at_kink = Evaluator::new(&env).eval(&e);
+        assert!(
+            matches!(at_kink, Err(EvalError::OutOfDomain(_))),
+            "{at_kink:?}"
+        );
+        env.scalars.insert(Symbol::from("t"), 0.5);
+        assert_eq!(Evaluator::new(&env).eval(&e).unwrap().value, 1.0);
+        let i = crate::expr::parse("integral(s in -1..1, dphi(s))").unwrap();
+        let v = Evaluator::new(&env).eval(&i).unwrap();
+        assert!((v.value - 1.0).abs() < 1e-12, "{v:?}");
     }
 
     fn env() -> Env {
