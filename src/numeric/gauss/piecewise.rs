@@ -711,11 +711,15 @@ fn tail(g: &mut Integrand1, end: f64, marks: &[Mark]) -> Result<f64, NumericErro
 /// estimate extrapolates the decay seen inside, so a jump or a bump beyond the end is invisible
 /// to it (1 + 10³⁰·step(v − 10) was integrated as 1 on |z| ≤ 9).
 fn integrate_line(g: &mut Integrand1, marks: &[Mark]) -> Result<Integral, NumericError> {
-    let last = ENDS[ENDS.len() - 1];
+    // Marks within BEYOND_MARKS of the last end are not reached for: their far side carries
+    // at most 10⁻²⁷⁶ of the integrand's size there, and reaching them left too short a span for
+    // the tail estimate (step(u·v − 3), whose hyperbola nears the axes, was refused as not
+    // decaying).
+    let reach = ENDS[ENDS.len() - 1] - BEYOND_MARKS;
     let furthest = marks
         .iter()
         .map(|m| m.at.abs())
-        .filter(|a| *a < last)
+        .filter(|a| *a <= reach)
         .fold(0.0, f64::max);
     let first = ENDS
         .iter()
