@@ -145,6 +145,9 @@ pub struct Estimate {
 /// scale beyond is negligible: the density is 1e-18 at 9 and 2e-306 at 37.5 (the last end at
 /// which it is a normal f64).
 const ENDS: [f64; 5] = [9.0, 13.0, 19.0, 27.0, 37.5];
+/// Marks up to this many standard deviations have their far side's weight bounded
+/// ([`integrate_line`]): beyond, the density is below f64's smallest number.
+const FAR_MARKS: f64 = 38.5;
 /// How far beyond its furthest mark (a kink, a feature, a curve's zero) a 1-D integral's domain
 /// first ends, in standard-normal units: the tail estimate ([`tail`]) reads the integrand on the
 /// last 1.5 units before the end, which must lie past the mark.
@@ -741,6 +744,18 @@ fn integrate_line(g: &mut Integrand1, marks: &[Mark]) -> Result<Integral, Numeri
         };
         if beyond <= TAIL_REL * r.scale {
             r.err += beyond;
+            // A mark the domain does not reach for (beyond 35.5σ) carries its far side's weight
+            // into the error: the integrand's scale just past it times the normal tail beyond
+            // it (Mills: φ(m)/m), where f64 still holds the density. 10²⁹⁸·step(z − 37) is then
+            // no exact 0 (its weight is 0.057), and a far side too light to matter (step(u·v −
+            // 3) near the axes) costs nothing.
+            for m in marks {
+                let a = m.at.abs();
+                if a > reach && a < FAR_MARKS {
+                    let past = m.at + m.at.signum() * 1e-9 * a;
+                    r.err += g(past)?.scale / a;
+                }
+            }
             return Ok(r);
         }
         share = beyond / r.scale;
