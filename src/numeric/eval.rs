@@ -2827,12 +2827,25 @@ impl<'a> Evaluator<'a> {
                     // which refuses a jump it cannot place in f64 or an integrand that vanished
                     // at every node; the adaptive rule over one entry where the body has no
                     // such form.
+                    let key = keys[0].clone();
                     match self.as_gauss(e, a, &keys) {
                         Some(g) => {
                             let root = Id::from(g.as_ref().len() - 1);
-                            self.with_constants(&g, |me| me.value(&g, root))
+                            let r = self.with_constants(&g, |me| me.value(&g, root));
+                            // Where it fails, the one-entry rule says whether the expectation
+                            // diverges (E[z⁻²] is not finite at the node nearest 0 in both);
+                            // its value, if it has one, is not used.
+                            match r {
+                                Err(err) if !matches!(err, EvalError::Divergent(_)) => {
+                                    match self.quadrature1(e, a, key) {
+                                        Err(d @ EvalError::Divergent(_)) => Err(d),
+                                        _ => Err(err),
+                                    }
+                                }
+                                r => r,
+                            }
                         }
-                        None => self.quadrature1(e, a, keys.into_iter().next().expect("one key")),
+                        None => self.quadrature1(e, a, key),
                     }
                 } else if let Some(v) = self.as_gauss(e, a, &keys).and_then(|g| {
                     // Two entries: the bivariate quadrature of gauss(1, 0, 1; …), to ~1e-12
