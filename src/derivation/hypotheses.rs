@@ -780,7 +780,9 @@ pub(super) fn solve(env: &Env, u: &Unknown, h: &Hypotheses) -> Result<(Value, En
 }
 
 /// Where the integration of an unknown from `t0` to `t1` breaks its range: at the zeros of the
-/// subterms of the right side that vary with time alone (not with the unknown), and at the
+/// subterms of the right side that shape features (`Evaluator::quadrature_subterms`: arguments
+/// of functions, denominators, non-polynomial power bases) and vary with time alone (not with
+/// the unknown), and at the
 /// extrema of those a function may amplify (`numeric::eval::amplified_subterms`), with pieces
 /// graded towards each, as a quadrature cuts an integral (`numeric::features`). A spike of the
 /// right side sits at such a zero (−10⁴·exp(−10¹⁰·(sin 100t − ½)²)·y): fixed RK4 steps step
