@@ -249,6 +249,21 @@ pub const LEVEL: f64 = 0.99;
 /// quantity (a limit off by less than 0.1% is not what the notes' errors look like; the link can
 /// declare a finer one).
 pub const RESOLUTION_REL: f64 = 1e-3;
+/// The coarsest resolution a link may declare (`resolution = …`), as a fraction of the scale of
+/// the quantity: 0.1. A declared resolution relaxes [`RESOLUTION_REL`] for claims that 48 draws
+/// of trained networks resolve only to a few percent (`derivations/ode_solution.toml`: 0.01 and
+/// 0.05 against scales 0.014 to 0.34, reached 3·10⁻⁴ to 2.5·10⁻²); beyond a tenth of what the
+/// claim is about, a `limit` would accept an error of that size (`resolution = 1000` passed
+/// Θ̂ → Θ + 0.5 with Θ = 0.65), so the declaration is capped there.
+pub const DECLARED_RESOLUTION_MAX_REL: f64 = 0.1;
+/// The draws per width a width study needs beyond the number of widths (and one more per
+/// control variate used): the covariance of the means across k widths is estimated from the
+/// draws, paired by seed, with `seeds − 1 − controls` degrees of freedom; below k it is
+/// singular, and near k its inverse (the fit's weights) is far from the true one. With 4 draws
+/// at 6 widths the fit gave a = −2.3 ± 2.6·10⁻⁶ for a discrepancy whose mean at n = 518 was
+/// −0.067 ± 0.25. k + 2 degrees of freedom keep the covariance invertible; the remaining bias
+/// of estimated weights is corrected exactly ([`crate::derivation::limit`]'s fit).
+pub const SEEDS_BEYOND_WIDTHS: usize = 3;
 /// The finest resolution a study claims, as a fraction of the scale: 1e-9, the accuracy of the
 /// deterministic pieces (quadrature, kernel recursions) the sides are computed from.
 pub const FLOOR_REL: f64 = 1e-9;

@@ -350,7 +350,7 @@ fn a_file_over_the_size_budget_is_not_read() {
 fn a_network_study_over_budget_is_refused_at_load() {
     let body = "id = \"t\"\ntitle = \"t\"\n[symbols]\nn = \"size\"\nh = \"array\"\nq = \"real\"\n\
 [network]\nactivations = [\"relu\"]\ndepths = [3]\nsw = 1.0\nsb = 0.1\ninputs = [[1.0, 2.0]]\n\
-widths = [15, 1000, 8192]\nseeds = 1000\n[network.bind]\nn = \"width\"\nh = \"preactivation 1\"\n\
+widths = [15, 99, 1000, 8192]\nseeds = 1000\n[network.bind]\nn = \"width\"\nh = \"preactivation 1\"\n\
 q = \"sigma 1 1\"\n[[claim]]\nstart = \"1/n*sum(k in 1..n, h[k]^2)\"\n[[claim.step]]\nexpr = \"q\"\nlimit = \"n\"\n";
     let r = check_file("network", body, SECS);
     rejected(&r, "MAX_NETWORK_BYTES");

@@ -279,12 +279,18 @@ pub fn numeric_check(d: &Derivation, lhs: &Expr, rhs: &Expr) -> Evidence {
 /// and equal violate a strict inequality (1 − r² > 0 fails at r = 1), by the least positive
 /// number. Equal means an exact difference of 0, not equal f64 images: x⁴ − x² and −¼ at the
 /// double nearest 1/√2 differ by 10⁻³³ in ball arithmetic, and both round to −0.25.
+/// The amount is read from the comparison's signed difference (`cmp.signed`: exact in ball
+/// arithmetic, the merged difference where one was evaluated), not from the f64 images `l`, `r`:
+/// 10²⁰ + 1000 ≤ 10²⁰ and step(a) ≤ 1 − 10⁻²⁰ fail by amounts the images round away.
 pub fn excess(rel: Relation, l: f64, r: f64, cmp: &Comparison) -> f64 {
     let strict = matches!(rel, Relation::Lt | Relation::Gt);
-    if strict && cmp.tol == 0.0 && cmp.diff == 0.0 && !cmp.statistical && l == r && l.is_finite() {
+    if !l.is_finite() || !r.is_finite() || cmp.signed.is_nan() {
+        return f64::NAN;
+    }
+    if strict && cmp.tol == 0.0 && cmp.signed == 0.0 && !cmp.statistical {
         f64::MIN_POSITIVE
     } else {
-        rel.excess(l, r)
+        rel.excess(cmp.signed, 0.0)
     }
 }
 
@@ -871,17 +877,92 @@ fn plain(d: &Derivation, t: &Expr) -> bool {
         })
 }
 
+/// The residual lhs − rhs as an exact number, when the theories rewrote it to one.
+fn constant_residual(residual: &Expr) -> Option<num_rational::BigRational> {
+    match residual.as_ref() {
+        [Math::Num(c)] => Some(c.0.clone()),
+        _ => None,
+    }
+}
+
+/// The verdict of a link whose lhs − rhs the theories rewrote to the number `c`, if `c` decides
+/// it against the relation (refuted, with the diagnosis), or `Unsound` where an evaluated point
+/// contradicts `c` beyond its tolerance. `None` where `c` satisfies the relation (the numerics
+/// and the bounds then decide as usual) or no point was evaluated (the sides may have no value
+/// anywhere).
+fn decided_by_constant(
+    d: &Derivation,
+    link: &Link,
+    rel: Relation,
+    c: &num_rational::BigRational,
+    evidence: &Evidence,
+) -> Option<(Verdict, Option<Unsound>, Option<String>)> {
+    use num_traits::{Signed, ToPrimitive, Zero};
+    let wrong = match rel {
+        Relation::Eq => !c.is_zero(),
+        Relation::Le => c.is_positive(),
+        Relation::Lt => !c.is_negative(),
+        Relation::Ge => c.is_negative(),
+        Relation::Gt => !c.is_positive(),
+    };
+    if !wrong || evidence.points.is_empty() {
+        return None;
+    }
+    let value = c.to_f64().unwrap_or(f64::NAN);
+    if let Some(p) = evidence
+        .points
+        .iter()
+        .find(|p| (p.cmp.signed - value).abs() > p.cmp.tol + value.abs() * f64::EPSILON)
+    {
+        return Some((
+            Verdict::Unsound,
+            Some(Unsound(format!(
+                "link {} of `{}`: the theories rewrote lhs − rhs to {} but at {} it is {:?}",
+                link.id, d.id, value, p.at, p.cmp.signed
+            ))),
+            None,
+        ));
+    }
+    let text = crate::expr::text(&Expr::from(vec![Math::Num(crate::expr::Constant(
+        c.clone(),
+    ))]));
+    Some((
+        Verdict::Refuted,
+        None,
+        Some(if rel == Relation::Eq {
+            format!(
+                "the theories rewrite lhs − rhs to the number {text} (exact), so the sides differ wherever they have values"
+            )
+        } else {
+            format!(
+                "the theories rewrite lhs − rhs to the number {text} (exact), so `{}` fails wherever the sides have values",
+                rel.symbol()
+            )
+        }),
+    ))
+}
+
 /// The prover's normal form of lhs − rhs (`residual`) checked against 0 at the link's points:
 /// the first point where it differs from 0 beyond its own tolerance, if any (described, with the
 /// residual's text and its value there).
+/// For an inequality, the first point where the residual is on the wrong side of 0 beyond its
+/// tolerance: (1 + a²)² ≤ 1 + 2a² + a⁴ − 10⁻¹⁷ holds within the sides' f64 tolerance, while
+/// lhs − rhs = 10⁻¹⁷ > 0.
 fn hidden_difference(
     d: &Derivation,
     residual: &Expr,
+    rel: Relation,
     sides: &SideValues,
 ) -> Option<(String, String, f64)> {
     let zero: Expr = "0".parse().expect("a number");
     let ev = numeric_check_with(d, residual, &zero, sides);
-    let p = ev.counterexample()?;
+    let p = ev.points.iter().find(|p| {
+        if rel == Relation::Eq {
+            !p.cmp.agrees()
+        } else {
+            excess(rel, p.lhs.value, 0.0, &p.cmp) > p.cmp.tol
+        }
+    })?;
     Some((p.at.clone(), crate::expr::text(residual), p.lhs.value))
 }
 
@@ -994,7 +1075,7 @@ pub(super) fn check_sides(
             if strict
                 && !exact
                 && evidence.undecided_strict.is_none()
-                && (p.lhs.value - p.rhs.value).abs() <= p.cmp.tol
+                && p.cmp.signed.abs() <= p.cmp.tol
             {
                 evidence.undecided_strict = Some(p.at.clone());
             }
@@ -1032,7 +1113,7 @@ pub(super) fn check_sides(
         if let Some(p) = evidence
             .points
             .iter()
-            .find(|p| (p.lhs.value - p.rhs.value).abs() > p.cmp.tol)
+            .find(|p| p.cmp.signed.abs() > p.cmp.tol)
         {
             result.verdict = Verdict::Unsound;
             result.unsound = Some(Unsound(format!(
@@ -1080,6 +1161,28 @@ pub(super) fn check_sides(
         }
     }
     let proved = equal || bounded;
+    // lhs − rhs rewritten to a number c by the theories (exact rationals): the relation is
+    // decided by c's sign wherever the rules hold, as a proof decides it, and no tolerance
+    // enters: 10²⁰ + 1000 ≤ 10²⁰ and gauss(1, 0, 1; step(u)) ≥ ½ + 10⁻²⁰ fail by amounts f64
+    // rounds away. The points must agree with c within their tolerance (else a rule is unsound).
+    if let (
+        Outcome::NotDerivable { residual } | Outcome::Exhausted { residual, .. },
+        false,
+        false,
+    ) = (&outcome, proved, cex)
+    {
+        if let Some(c) = constant_residual(residual) {
+            if let Some(verdict) = decided_by_constant(d, link, step.rel, &c, &evidence) {
+                result.verdict = verdict.0;
+                result.unsound = verdict.1;
+                result.diagnosis = verdict.2;
+                result.outcome = Some(outcome);
+                result.stats = stats;
+                result.evidence = evidence;
+                return result;
+            }
+        }
+    }
     // Sampled points miss a violation confined to a narrow set: where no proof settles the
     // relation, search for one (`super::violation`): a well exp(−10¹²·(a − 0.3)²) makes
     // `= 0` as false as `≤ 0`, beside an integral or an expectation too (their quadratures
@@ -1100,10 +1203,10 @@ pub(super) fn check_sides(
         | Outcome::Exhausted { residual, .. }
         | Outcome::Refused { residual, .. },
         false,
-        Relation::Eq,
-    ) = (&outcome, cex, step.rel)
+        false,
+    ) = (&outcome, cex, proved)
     {
-        evidence.hidden_difference = hidden_difference(d, residual, &draws.sides);
+        evidence.hidden_difference = hidden_difference(d, residual, step.rel, &draws.sides);
     }
     // The size of the terms of lhs − rhs once the parts both sides share are cancelled by
     // every theory (computed once, only where a resolution is measured against it).
@@ -1123,7 +1226,13 @@ pub(super) fn check_sides(
             .points
             .iter()
             .filter(|p| p.cmp.statistical)
-            .all(|p| -p.cmp.diff > p.cmp.tol);
+            .all(|p| {
+                let margin = match step.rel {
+                    Relation::Le | Relation::Lt => -p.cmp.signed,
+                    _ => p.cmp.signed,
+                };
+                margin > p.cmp.tol
+            });
     if !proved && !cex && !beyond_noise && evidence.statistical() {
         let coarse = |res: f64| res > crate::precision::MC_RESOLUTION_REL || res.is_nan();
         let res = mc_resolution(&evidence, None);

@@ -124,8 +124,9 @@ use crate::numeric::stats::{self, loglog_fit, StatsError};
 use crate::numeric::tolerance::ALPHA;
 use crate::numeric::NumericError;
 use crate::precision::{
-    CANCEL_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_BLOCK_LEN, PROBE_BLOCK_START, PROBE_FAR,
-    PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_DETERMINISTIC_MAX, PROBE_SUM_MAX,
+    CANCEL_REL, DECLARED_RESOLUTION_MAX_REL, POINT_SHRINK, PROBE_BEYOND, PROBE_BLOCK_LEN,
+    PROBE_BLOCK_START, PROBE_FAR, PROBE_OFF_GRID, PROBE_PERSIST, PROBE_SUM_DETERMINISTIC_MAX,
+    PROBE_SUM_MAX, SEEDS_BEYOND_WIDTHS,
 };
 
 pub use crate::precision::{FLOOR_REL, LEVEL, MAX_DRAW_FACTOR, RESOLUTION_REL, SEEDS, WIDTHS};
@@ -230,6 +231,9 @@ pub struct Study {
     pub needed: f64,
     /// Was it declared on the link (`resolution = …`)?
     pub declared: bool,
+    /// Was the declared resolution coarser than [`DECLARED_RESOLUTION_MAX_REL`] of the scale, and
+    /// `needed` that cap instead?
+    pub capped: bool,
     /// The scale of the quantity (the larger RMS of the two sides at the largest width).
     pub scale: f64,
     /// The variance reduction used (shown with the study).
@@ -1207,8 +1211,40 @@ fn extrapolate(
         cov[(i, i)] += floor * floor;
     }
     let xs: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
-    let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof).ok()?;
+    let fit = seed_fit(&xs, &means, &cov, &powers, level, dof).ok()?;
     Some((fit.a, fit.a_interval.half_width))
+}
+
+/// [`stats::limit_fit`] with a covariance of the means estimated from draws paired by seed
+/// (`dof` degrees of freedom), its interval widened for the estimate: generalised least squares
+/// with weights from an estimated covariance S (Wishart, n = `dof`) reports (X′S⁻¹X)⁻¹, whose
+/// mean is (n − k + p)/n of (X′Σ⁻¹X)⁻¹, while the estimate's true variance is
+/// (n − 1)/(n − k + p − 1) times it (k widths, p parameters). The standard error is multiplied
+/// by the square root of both factors (1.07 at 48 draws and 6 widths; unbounded as n nears
+/// k − p + 1), and a covariance with fewer than k + 2 degrees of freedom (singular or nearly)
+/// gives no fit.
+fn seed_fit(
+    xs: &[f64],
+    means: &[f64],
+    cov: &DMatrix<f64>,
+    powers: &[f64],
+    level: f64,
+    dof: usize,
+) -> Result<stats::LimitFit, StatsError> {
+    let (k, p) = (xs.len(), 1 + powers.len());
+    if dof < k + 2 {
+        return Err(StatsError::TooFewSamples {
+            needed: k + 3,
+            got: dof + 1,
+        });
+    }
+    let mut fit = stats::limit_fit(xs, means, cov, powers, level, dof)?;
+    let n = dof as f64;
+    let free = (k - p) as f64;
+    let factor = (n / (n - free) * (n - 1.0) / (n - free - 1.0)).sqrt();
+    fit.a_std_err *= factor;
+    fit.a_interval.half_width *= factor;
+    Ok(fit)
 }
 
 /// The additive terms of lhs − rhs grouped as the scale of a study sees them: the terms that do
@@ -1255,9 +1291,10 @@ fn summarise(
     plan: &Plan,
 ) -> Result<Study, StudyError> {
     let seeds = draws.first().map_or(0, |d| d.len());
-    if widths.len() < 4 || seeds < stats::MIN_SAMPLES {
+    let min = stats::MIN_SAMPLES.max(widths.len() + SEEDS_BEYOND_WIDTHS);
+    if widths.len() < 4 || seeds < min {
         return Err(StudyError::TooSmall {
-            min: stats::MIN_SAMPLES,
+            min,
             widths: widths.len(),
             seeds,
         });
@@ -1344,7 +1381,10 @@ fn summarise(
     if let Some(s) = limit_scale {
         scale = scale.min(s);
     }
-    let needed = plan.declared.unwrap_or(RESOLUTION_REL * scale);
+    // A declared resolution relaxes the default up to a tenth of the scale, not beyond.
+    let cap = DECLARED_RESOLUTION_MAX_REL * scale;
+    let needed = plan.declared.map_or(RESOLUTION_REL * scale, |r| r.min(cap));
+    let capped = plan.declared.is_some_and(|r| r > cap);
     let last = stats_w.last().expect("at least four widths").clone();
     let mut study = Study {
         config,
@@ -1355,6 +1395,7 @@ fn summarise(
         resolution: 0.0,
         needed,
         declared: plan.declared.is_some(),
+        capped,
         scale,
         reduction: String::new(),
         rate_note: None,
@@ -1409,6 +1450,9 @@ fn summarise(
     let exact = draws.iter().flatten().all(|x| x.exact.is_some());
     let q = draws[0][0].controls.len();
     let same_q = draws.iter().flatten().all(|x| x.controls.len() == q);
+    // Each control variate used costs a degree of freedom of the covariance estimate, which
+    // needs k + 2 ([`SEEDS_BEYOND_WIDTHS`]): with fewer left, the controls are not used.
+    let controls_fit = seeds >= k + SEEDS_BEYOND_WIDTHS + q;
     let mut used = 0;
     let mut y: Vec<Vec<f64>> = Vec::with_capacity(k);
     for (i, ds) in draws.iter().enumerate() {
@@ -1417,7 +1461,7 @@ fn summarise(
         } else {
             d[i].clone()
         };
-        if q > 0 && same_q {
+        if q > 0 && same_q && controls_fit {
             let controls: Vec<Vec<f64>> = (0..q)
                 .map(|j| ds.iter().map(|x| x.controls[j]).collect())
                 .collect();
@@ -1455,7 +1499,7 @@ fn summarise(
     }
     let xs: Vec<f64> = widths.iter().map(|w| *w as f64).collect();
     let powers = [plan.rate, 2.0 * plan.rate];
-    let fit = stats::limit_fit(&xs, &means, &cov, &powers, level, dof).map_err(StudyError::Fit)?;
+    let fit = seed_fit(&xs, &means, &cov, &powers, level, dof).map_err(StudyError::Fit)?;
     study.limit = fit.a;
     study.resolution = fit.a_interval.half_width;
     study.misfit = fit.scale_factor > 1.0 && stats::misfits(&fit, level, dof)?;

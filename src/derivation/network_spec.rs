@@ -106,10 +106,10 @@ pub(super) fn network(
             let mut distinct = ws.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            if distinct.len() < 3 || ws.iter().any(|&x| !(2..=8192).contains(&x)) {
+            if distinct.len() < 4 || ws.iter().any(|&x| !(2..=8192).contains(&x)) {
                 return Err(l.err(
                     w.span(),
-                    "widths must hold at least 3 distinct numbers in 2..8192",
+                    "widths must hold at least 4 distinct numbers in 2..8192 (the fit has 3 parameters and measures its misfit)",
                     "here",
                 ));
             }
@@ -135,9 +135,22 @@ pub(super) fn network(
         }
         None => None,
     };
+    // The covariance of the means across the widths is estimated from the draws.
+    let least = widths
+        .as_ref()
+        .map_or(crate::precision::WIDTHS.len(), Vec::len)
+        + crate::precision::SEEDS_BEYOND_WIDTHS;
     let seeds = match &n.seeds {
-        Some(s) if !(3..=1000).contains(s.get_ref()) => {
-            return Err(l.err(s.span(), "seeds must be in 3..1000", "here"))
+        Some(s) if !(least..=1000).contains(s.get_ref()) => {
+            return Err(l.err(
+                s.span(),
+                format!(
+                    "seeds must be in {least}..1000: the covariance of the means at {} widths is estimated from the draws per width, and needs {} more than there are widths",
+                    least - crate::precision::SEEDS_BEYOND_WIDTHS,
+                    crate::precision::SEEDS_BEYOND_WIDTHS
+                ),
+                "here",
+            ))
         }
         s => s.as_ref().map(|s| *s.get_ref()),
     };

@@ -312,7 +312,7 @@ fn render_checks(
                 "{pad}  |lhs − rhs| = {:.3e} > tolerance {:.3e}",
                 c.cmp.diff, c.cmp.tol
             );
-        } else if c.lhs.value == c.rhs.value && c.cmp.tol == 0.0 {
+        } else if c.cmp.signed == 0.0 && c.cmp.tol == 0.0 {
             let _ = writeln!(
                 o,
                 "{pad}  the sides are exactly equal, so the strict `{}` fails",
@@ -372,10 +372,18 @@ fn render_checks(
     }
     if let (Some((at, residual, value)), None) = (&ev.hidden_difference, ev.counterexample()) {
         let at = if at.is_empty() { "every point" } else { at };
-        let _ = writeln!(
-            o,
-            "{pad}numeric: at {at} the sides agree only within an f64 tolerance that hides a difference: the prover's lhs − rhs = {residual} is {value:.6e} there; not evidence"
-        );
+        if rel == super::file::Relation::Eq {
+            let _ = writeln!(
+                o,
+                "{pad}numeric: at {at} the sides agree only within an f64 tolerance that hides a difference: the prover's lhs − rhs = {residual} is {value:.6e} there; not evidence"
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "{pad}numeric: at {at} the sides satisfy `{}` only within an f64 tolerance that hides a violation: the prover's lhs − rhs = {residual} is {value:.6e} there; not evidence",
+                rel.symbol()
+            );
+        }
     }
     if let (Some(res), None) = (ev.coarse_resolution, ev.counterexample()) {
         let scale = if ev.coarse_by_terms {
@@ -533,7 +541,13 @@ fn render_study(o: &mut String, s: &super::limit::LimitEvidence) {
             sig(st.resolution),
             st.resolution,
             st.needed,
-            if st.declared { " (declared)" } else { "" },
+            if st.capped {
+                " (declared coarser; capped at a tenth of the scale)"
+            } else if st.declared {
+                " (declared)"
+            } else {
+                ""
+            },
             st.reduction,
             if st.draws != s.seeds {
                 format!("; {} draws per width", st.draws)

@@ -1100,22 +1100,23 @@ fn undecided_strict(lhs: &Expr, rhs: &Expr, env: &Env) -> bool {
     // The reals between the point's neighbouring doubles count: (3a − 1)² > 0 at the double
     // nearest 1/3 holds by 3·10⁻³³, and fails at 1/3.
     let reals = REALS.with(|r| r.borrow().clone());
-    let (l, r, cmp) =
-        match crate::numeric::precise::compare_sides_widened(lhs, rhs, env, bits, &reals) {
-            Ok((l, r, c)) => crate::numeric::precise::as_point(&l, &r, &c),
-            Err(_) => {
-                let (Ok(l), Ok(r)) = (Evaluator::new(env).eval(lhs), Evaluator::new(env).eval(rhs))
-                else {
-                    return false;
-                };
-                // Beyond f64's range (as for a violation): not a rounding question.
-                if super::check::underflow_zone(l, r).is_some() {
-                    return false;
-                }
-                (l, r, compare(l, r, 1))
+    let cmp = match crate::numeric::precise::compare_sides_widened(lhs, rhs, env, bits, &reals) {
+        Ok((l, r, c)) => crate::numeric::precise::as_point(&l, &r, &c).2,
+        Err(_) => {
+            let (Ok(l), Ok(r)) = (Evaluator::new(env).eval(lhs), Evaluator::new(env).eval(rhs))
+            else {
+                return false;
+            };
+            // Beyond f64's range (as for a violation): not a rounding question.
+            if super::check::underflow_zone(l, r).is_some() {
+                return false;
             }
-        };
-    !cmp.statistical && cmp.tol > 0.0 && (l.value - r.value).abs() <= cmp.tol
+            compare(l, r, 1)
+        }
+    };
+    // The signed difference (exact in ball arithmetic), not the f64 images: acos(−1) and
+    // 3.1415926535897932385 both round to π's double, and differ by 4·10⁻²⁰.
+    !cmp.statistical && cmp.tol > 0.0 && cmp.signed.abs() <= cmp.tol
 }
 
 /// What [`search_all`] found.

@@ -181,6 +181,9 @@ pub struct PreciseComparison {
     pub agrees: bool,
     /// |lhs − rhs| of the midpoints, rounded up to f64.
     pub diff: f64,
+    /// The sign of lhs − rhs of the midpoints (−1, 0 or 1; the difference is exact or rounded
+    /// at a precision that keeps its sign).
+    pub sign: f64,
     /// The sum of the radii: the largest difference the evaluation error can explain.
     pub tol: f64,
     /// The working precision.
@@ -256,14 +259,27 @@ pub fn compare(l: &Precise, r: &Precise) -> PreciseComparison {
     // the cap the rounding of the difference is ≤ 2^-(cap) relative and is added below).
     let prec = (digits + span + 2).min(1 << 16);
     let ctx = Context::<HalfEven>::new(prec);
-    let diff = match ctx.sub(&l.mid, &r.mid) {
-        Ok(Exact(d)) => abs_up(d.repr()),
-        Ok(Inexact(d, _)) => up(abs_up(d.repr()) + ulp(d.repr(), prec)),
-        Err(_) => f64::INFINITY,
+    let sign_of = |d: &Mid| {
+        if d.is_zero() {
+            0.0
+        } else if d.sign() == dashu_base::Sign::Negative {
+            -1.0
+        } else {
+            1.0
+        }
+    };
+    let (diff, sign) = match ctx.sub(&l.mid, &r.mid) {
+        Ok(Exact(d)) => (abs_up(d.repr()), sign_of(d.repr())),
+        Ok(Inexact(d, _)) => (
+            up(abs_up(d.repr()) + ulp(d.repr(), prec)),
+            sign_of(d.repr()),
+        ),
+        Err(_) => (f64::INFINITY, f64::NAN),
     };
     PreciseComparison {
         agrees: diff.is_finite() && tol.is_finite() && diff <= tol,
         diff,
+        sign,
         tol,
         bits,
     }
@@ -391,6 +407,11 @@ pub fn as_point(
     };
     let cmp = super::tolerance::Comparison {
         diff: if c.diff.is_finite() { c.diff } else { f64::MAX },
+        signed: if c.sign.is_nan() {
+            f64::NAN
+        } else {
+            c.sign * if c.diff.is_finite() { c.diff } else { f64::MAX }
+        },
         tol: c.tol,
         statistical: false,
         sigma: 0.0,

@@ -46,6 +46,11 @@ pub use crate::precision::{ALPHA, REL, SCALE};
 pub struct Comparison {
     /// |lhs − rhs| (NaN if either is not finite).
     pub diff: f64,
+    /// lhs − rhs with its sign, as exactly as the comparison knows it (the difference of the
+    /// ball midpoints in ball arithmetic, the merged difference's estimate where one was
+    /// evaluated): an inequality is on the wrong side by this, not by the difference of the
+    /// sides' f64 images (10²⁰ + 1000 and 10²⁰ round to the same double). NaN where not finite.
+    pub signed: f64,
     /// The allowed difference.
     pub tol: f64,
     /// Did Monte Carlo enter the comparison?
@@ -83,6 +88,7 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
     if !l.value.is_finite() || !r.value.is_finite() {
         return Comparison {
             diff: f64::NAN,
+            signed: f64::NAN,
             tol: 0.0,
             statistical: false,
             sigma: 0.0,
@@ -101,6 +107,11 @@ pub fn compare(l: Value, r: Value, comparisons: usize) -> Comparison {
         // A tolerance that is not a number (a rounding scale 0·∞: √ at 0) decides nothing, in
         // particular not agreement.
         diff: if tol.is_nan() { f64::NAN } else { diff },
+        signed: if tol.is_nan() {
+            f64::NAN
+        } else {
+            l.value - r.value
+        },
         tol,
         statistical,
         sigma: if statistical { sigma } else { 0.0 },
@@ -114,6 +125,7 @@ pub fn compare_difference(d: Value, l: Value, r: Value, comparisons: usize) -> C
     if !d.value.is_finite() || !l.value.is_finite() || !r.value.is_finite() {
         return Comparison {
             diff: f64::NAN,
+            signed: f64::NAN,
             tol: 0.0,
             statistical: false,
             sigma: 0.0,
@@ -129,6 +141,7 @@ pub fn compare_difference(d: Value, l: Value, r: Value, comparisons: usize) -> C
         } else {
             d.value.abs()
         },
+        signed: if tol.is_nan() { f64::NAN } else { d.value },
         tol,
         statistical: d.stderr > 0.0,
         sigma: d.stderr,
