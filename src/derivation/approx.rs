@@ -48,7 +48,7 @@ use crate::numeric::portable::Portable;
 use egg::Symbol;
 
 use super::file::{Derivation, Kind};
-use super::sample::{point_scaled, EDGE_POINTS};
+use super::sample::{describe, point_scaled, EDGE_POINTS};
 use crate::expr::Expr;
 use crate::numeric::eval::Evaluator;
 use crate::numeric::precise::BITS;
@@ -497,10 +497,40 @@ fn study_point(
     let mut above = vec![];
     let mut rounding = vec![];
     let mut failed = None;
+    // The point's other real symbols stand for the reals up to their neighbouring doubles: a
+    // jump whose zero lies between them (sign(3a − 1) at the double nearest 1/3) is decided at
+    // the double and not at the real beside it, where the claim may fail (exp(t) ≈ 1 + t +
+    // t·(1 − sign(3a − 1)²) with O(t²) is O(t) at a = 1/3, and was a `limit`). Tested at the
+    // first and the last step.
+    let reals: Vec<Symbol> = d
+        .symbols
+        .iter()
+        .filter(|(s, k)| {
+            *s != symbol && matches!(k, Kind::Real | Kind::Positive | Kind::Interval(..))
+        })
+        .map(|(s, _)| *s)
+        .collect();
+    // The point is named by the link's other symbols (the studied one is shown as its steps).
+    let others: Vec<Symbol> = super::sample::used_symbols(&[lhs, rhs])
+        .into_iter()
+        .filter(|s| *s != symbol)
+        .collect();
     for j in 0..steps_n {
         let h = step(toward, start, below, integer, j, k);
         let mut env = base.clone();
         env.set_scalar(symbol, h);
+        if !reals.is_empty() && (j == 0 || j + 1 == steps_n) {
+            let straddles = |e: &Expr| {
+                crate::numeric::precise::eval_widened(e, &env, BITS, &reals)
+                    .is_err_and(|np| np.straddles)
+            };
+            if straddles(lhs) || straddles(rhs) {
+                return Err(format!(
+                    "at {} a jump's zero may lie between neighbouring doubles (its side is decided at the double, not for the reals beside it)",
+                    describe(d, &base, Some(&others))
+                ));
+            }
+        }
         // Ball arithmetic where both sides allow it: a term of the error far below f64's
         // rounding of the sides (exp(t) + 10⁻⁶·t against 1 + t at t = 10⁻¹⁰) is measured,
         // not lost.
@@ -596,7 +626,47 @@ fn study_point(
     let decelerating = !late_growth
         && growth.is_some_and(|g| g > GROWTH)
         && late.is_some_and(|q| q <= GROWTH.sqrt());
-    let (slope, holds, undecided) = if creep.is_some_and(|c| c.systematic) {
+    // Growth that stopped: the constant flat (within a bounded constant's ×BOUNDED_GROWTH) over
+    // the last MIN_CREEP_STEPS steps above rounding. The study reached the asymptotic range
+    // only at its end: exp(−10¹³·t) − 1 + 10¹³·t is linear in t down to t ≈ 10⁻¹³ and
+    // quadratic below, so its O(t²) constant grew ×16724 over the steps and was refuted,
+    // though it is bounded (by 5·10²⁵). A constant still growing at the end (t·(…) claimed
+    // O(t²) grows ×64 over six halvings, t²·log(1/t) ×1.13 near t = 10⁻¹⁶) is not flat.
+    let settled_ratio = (above.len() >= MIN_CREEP_STEPS)
+        .then(|| {
+            let last = &above[above.len() - MIN_CREEP_STEPS..];
+            let c: Vec<f64> = last
+                .iter()
+                .map(|&(h, d)| constant(h, d, order, toward))
+                .collect();
+            let (lo, hi) = c.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+            (lo > 0.0 && hi.is_finite()).then_some(hi / lo)
+        })
+        .flatten();
+    // And it stopped abruptly, not as a slow growth does: its rate per step over the last
+    // steps is below a tenth of its rate over the halves (a logarithm's rate barely changes:
+    // t²·log(1/t) grows by 2.8% per halving over the halves and 2.4% at the end).
+    let stopped = match (growth, settled_ratio) {
+        (Some(g), Some(r)) if g > GROWTH && r <= crate::precision::BOUNDED_GROWTH => {
+            let early = g.pln() / (above.len() / 2).max(1) as f64;
+            let late = r.pln() / (MIN_CREEP_STEPS - 1) as f64;
+            late < 0.1 * early
+        }
+        _ => false,
+    };
+    let (slope, holds, undecided) = if stopped {
+        (
+            None,
+            true,
+            Some(format!(
+                "the error constant grew ×{:.2} from the first half of the steps to the second, but by at most ×{:.3} over the last {MIN_CREEP_STEPS}: this point may have reached the asymptotic range only there",
+                growth.unwrap_or(f64::NAN),
+                settled_ratio.unwrap_or(f64::NAN)
+            )),
+        )
+    } else if creep.is_some_and(|c| c.systematic) {
         // Rising at every step of the last half, its increments not shrinking: a log-like or
         // power-like growth (t²·(20 + log(1/t)), 100·t² + t^1.9), not a convergence.
         (fit_slope(tail), false, None)
@@ -662,7 +732,7 @@ fn study_point(
         }
     };
     Ok(ApproxPoint {
-        at: super::sample::describe(d, &base, None),
+        at: super::sample::describe(d, &base, Some(&others)),
         steps,
         slope,
         holds,

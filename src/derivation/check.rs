@@ -1197,6 +1197,9 @@ pub(super) fn check_sides(
             evidence.undecided_strict = searched.strict;
         }
         evidence.undecided_jump = searched.jump;
+        if evidence.undecided_point.is_none() {
+            evidence.undecided_point = searched.point;
+        }
     }
     if let (
         Outcome::NotDerivable { residual }

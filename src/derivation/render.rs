@@ -349,13 +349,23 @@ fn render_checks(
             ev.skipped_count + ev.points.len()
         );
     }
+    // A link without symbols has one point, the link itself.
+    let point = |at: &str| {
+        if at.is_empty() {
+            "the link's one point".to_string()
+        } else {
+            at.to_string()
+        }
+    };
     if let (Some(at), None) = (&ev.undecided_strict, ev.counterexample()) {
+        let at = point(at);
         let _ = writeln!(
             o,
             "{pad}numeric: at {at} the sides are equal within the tolerance: the strict inequality is not decided there"
         );
     }
     if let (Some(at), None) = (&ev.undecided_jump, ev.counterexample()) {
+        let at = point(at);
         let _ = writeln!(
             o,
             "{pad}numeric: at {at} a jump's argument is within rounding of 0 and ball arithmetic cannot tell its side either (its zero may lie between neighbouring doubles): the relation is not decided there"
@@ -480,15 +490,19 @@ fn render_order_study(o: &mut String, s: &super::approx::ApproxStudy) {
             ),
             _ => slope,
         };
+        let at = if p.at.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", p.at)
+        };
         let _ = writeln!(
             o,
-            "          {} at {}{}: {range}; {slope}",
+            "          {}{at}{}: {range}; {slope}",
             match (p.holds, &p.undecided) {
                 (false, _) => "✗",
                 (true, Some(_)) => "?",
                 (true, None) => "✓",
             },
-            p.at,
             if p.below { ", from below" } else { "" }
         );
     }

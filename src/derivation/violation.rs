@@ -95,6 +95,17 @@ thread_local! {
     /// The first point of the running search where a jump's side was not known in f64 and ball
     /// arithmetic could not tell it either (sign(sin(πn/1000)) at n = 1000).
     static UNDECIDED: std::cell::RefCell<Option<Env>> = const { std::cell::RefCell::new(None) };
+    /// The first point of the running search where a side has a value f64 cannot decide for
+    /// another reason than a pointwise jump (a covariance degenerate only to rounding under a
+    /// jump, every integrand node at a jump: gauss((8a − 5)², 0, 1; sign(u)²) at a = 5/8) and
+    /// ball arithmetic could not evaluate it: the point and why.
+    static UNDECIDED_POINT: std::cell::RefCell<Option<(Env, String)>> =
+        const { std::cell::RefCell::new(None) };
+    /// The running search is evaluating the zeros of the sides' subterms (where a variance, a
+    /// coefficient or an argument vanishes): only there is an undecided value recorded in
+    /// [`UNDECIDED_POINT`] (elsewhere f64 fails harmlessly: an overflow at 10¹⁵⁴, a Monte
+    /// Carlo estimate at a degenerate magnitude).
+    static AT_ZEROS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Where the running search found its violation.
     static FOUND_AT: std::cell::RefCell<Option<Env>> = const { std::cell::RefCell::new(None) };
     /// The running search stays within its brackets (no zeros or magnitudes beyond them).
@@ -129,6 +140,15 @@ fn evaluate(e: &Expr, env: &Env) -> Option<crate::numeric::eval::Value> {
     let jump = v
         .as_ref()
         .is_err_and(crate::numeric::eval::is_undecided_jump);
+    // (Not for a side with an expectation: the search does not search Monte Carlo sides, and
+    // an estimator that saw one value in every sample at a degenerate point is no evidence
+    // either way there.)
+    let undecided = match &v {
+        Err(err @ crate::numeric::eval::EvalError::Undecided(_)) if !jump && !sampled(&[e]) => {
+            Some(err.to_string())
+        }
+        _ => None,
+    };
     let out = v.ok().or_else(|| {
         crate::numeric::precise::eval(e, env, crate::numeric::precise::BITS)
             .ok()
@@ -137,6 +157,11 @@ fn evaluate(e: &Expr, env: &Env) -> Option<crate::numeric::eval::Value> {
     if jump && (out.is_none() || jump_between_doubles(e, env)) {
         UNDECIDED.with(|u| {
             u.borrow_mut().get_or_insert_with(|| env.clone());
+        });
+    }
+    if let (Some(why), None, true) = (undecided, &out, AT_ZEROS.get()) {
+        UNDECIDED_POINT.with(|u| {
+            u.borrow_mut().get_or_insert_with(|| (env.clone(), why));
         });
     }
     out
@@ -511,12 +536,18 @@ fn minimise(lhs: &Expr, rhs: &Expr, rel: Relation, env: &Env, along: &Along) -> 
     // law's checks), and the zero of ρ − 0.7 was found but never evaluated.
     let budget = BUDGET.get();
     BUDGET.set(budget.max(SPENT.get().saturating_add(ZERO_RESERVE)));
+    AT_ZEROS.set(true);
     let mut starts: Vec<(f64, f64)> = zeros
         .iter()
-        .chain(&midpoints)
-        .chain(&outside)
         .filter_map(|x| at(*x).map(|y| (y, *x)))
         .collect();
+    AT_ZEROS.set(false);
+    starts.extend(
+        midpoints
+            .iter()
+            .chain(&outside)
+            .filter_map(|x| at(*x).map(|y| (y, *x))),
+    );
     BUDGET.set(budget);
     let cell = (hi - lo) / GRID as f64;
     let xs: Vec<f64> = (0..=GRID).map(|i| lo + cell * i as f64).collect();
@@ -1129,6 +1160,9 @@ pub struct Searched {
     /// Where none was found: the first point reached where a jump's side is known neither in
     /// f64 nor in ball arithmetic (described; sign(sin(πn/1000))² = 1 fails at n = 1000).
     pub jump: Option<String>,
+    /// Where none was found: the first point reached where a side has a value that f64 cannot
+    /// decide for another reason, and ball arithmetic could not evaluate it (described, why).
+    pub point: Option<(String, String)>,
 }
 
 /// [`search`], and where it finds no violation, the first points it reached where a number
@@ -1136,13 +1170,16 @@ pub struct Searched {
 pub fn search_all(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Searched {
     let mut strict = None;
     UNDECIDED.with(|u| u.borrow_mut().take());
+    UNDECIDED_POINT.with(|u| u.borrow_mut().take());
     let found = search_inner(d, lhs, rhs, rel, &mut strict);
     let jump = UNDECIDED.with(|u| u.borrow_mut().take());
+    let point = UNDECIDED_POINT.with(|u| u.borrow_mut().take());
     if found.is_some() {
         return Searched {
             found,
             strict: None,
             jump: None,
+            point: None,
         };
     }
     let used = used_symbols(&[lhs, rhs]);
@@ -1150,6 +1187,7 @@ pub fn search_all(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Sear
         found,
         strict,
         jump: jump.map(|env| super::sample::describe(d, &env, Some(&used))),
+        point: point.map(|(env, why)| (super::sample::describe(d, &env, Some(&used)), why)),
     }
 }
 
