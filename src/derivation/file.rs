@@ -2124,6 +2124,17 @@ fn conventions(
         for (sym_name, body) in &c.define {
             let sym = Symbol::from(sym_name.get_ref().as_str());
             let known = declared.contains(&sym) || defs.contains_key(&sym);
+            // A parameterised definition `K(r)` (named with or without its parameters).
+            let base = Symbol::from(sym_name.get_ref().split('(').next().unwrap_or("").trim());
+            if !known && l.functions.borrow().contains_key(&base) {
+                return Err(l
+                    .err(
+                        sym_name.span(),
+                        format!("`{base}` is a parameterised definition, which a convention cannot replace"),
+                        "here",
+                    )
+                    .with_help("a convention replaces a plain [define] entry or a declared symbol; replace one that the parameterised definition is built on (its later uses follow), or state the other reading as its own definition and claim"));
+            }
             if !known {
                 return Err(l
                     .err(
