@@ -1961,6 +1961,27 @@ mod tests {
     use super::*;
     use std::error::Error;
 
+    /// The fit with a covariance estimated from draws: its interval is the plain fit's times
+    /// √(n/(n − k + p)·(n − 1)/(n − k + p − 1)) (1.0688 at n = 47, k = 6, p = 3), and a
+    /// covariance with fewer than k + 2 degrees of freedom gives no fit.
+    #[test]
+    fn a_fit_on_an_estimated_covariance_is_widened_and_needs_draws_beyond_the_widths() {
+        let xs: Vec<f64> = WIDTHS.iter().map(|w| *w as f64).collect();
+        let means: Vec<f64> = xs.iter().map(|w| 0.3 / w.sqrt() - 1.0 / w).collect();
+        let cov = DMatrix::from_fn(6, 6, |i, j| if i == j { 1e-4 } else { 2e-5 });
+        let powers = [-0.5, -1.0];
+        let plain = stats::limit_fit(&xs, &means, &cov, &powers, 0.99, 47).unwrap();
+        let fit = seed_fit(&xs, &means, &cov, &powers, 0.99, 47).unwrap();
+        let ratio = fit.a_interval.half_width / plain.a_interval.half_width;
+        let exact = (47.0f64 / 44.0 * 46.0 / 43.0).sqrt();
+        assert!((ratio - exact).abs() < 1e-12, "{ratio} vs {exact}");
+        assert!((fit.a_std_err / plain.a_std_err - exact).abs() < 1e-12);
+        assert_eq!(fit.a, plain.a);
+        assert!(seed_fit(&xs, &means, &cov, &powers, 0.99, 8).is_ok());
+        assert!(seed_fit(&xs, &means, &cov, &powers, 0.99, 7).is_err());
+        assert!(seed_fit(&xs, &means, &cov, &powers, 0.99, 3).is_err());
+    }
+
     #[test]
     fn study_errors_read_as_before_and_keep_their_cause() {
         let cause = StatsError::TooFewSamples { needed: 3, got: 1 };
