@@ -2773,10 +2773,10 @@ fn convention_error(l: &Loader, span: Range<usize>, err: UnfoldError) -> InputEr
         UnfoldError::Capture(s, x) => l
             .err(
                 span,
-                format!("under this convention `{s}` := a term in `{x}`, which a derivative d/d{x} or a binder around `{s}` would capture: d/d{x} of the term would differentiate `{s}` too"),
+                format!("under this convention `{s}` := a term in `{x}`, but the step binds `{x}` around `{s}` (a sum, integral or expectation over `{x}`, or d/d{x}): the substituted `{x}` would be captured by that binder, and a derivative d/d{x} would differentiate it too"),
                 "under this convention",
             )
-            .with_help(format!("the convention identifies `{s}` with a term in `{x}` only after differentiating: write the derivative out (∂/∂{x}(…) evaluated) or give the step without the convention")),
+            .with_help(format!("name the step's bound variable apart from `{x}`; for a derivative, write it out (∂/∂{x}(…) evaluated) or give the step without the convention")),
         other => unfold_error(l, span, other, None),
     }
 }

@@ -22,6 +22,7 @@
 
 use crate::numeric::portable::Portable;
 use egg::Symbol;
+use std::collections::HashMap;
 
 use super::check::PointResult;
 use super::file::{Derivation, Kind, Relation};
@@ -768,6 +769,41 @@ fn feature_value(t: &Expr, env: &Env) -> Option<f64> {
 }
 
 /// The zeros of `terms` along `axis` from `env` on grids of `cells` cells (see [`features`]).
+/// The point moved along an axis, one copy per place: the grid's subterms are evaluated one
+/// after another at the same nodes (a copy per subterm and node cost most of the search on
+/// `gradients`: every move of a size re-evaluates the declared shapes).
+struct Moved<'e> {
+    base: &'e Env,
+    axis: Axis,
+    at: HashMap<u64, Env>,
+}
+
+impl<'e> Moved<'e> {
+    /// Places kept at most (a grid's nodes and its refinements fit).
+    const KEPT: usize = 4096;
+
+    fn new(base: &'e Env, axis: Axis) -> Moved<'e> {
+        Moved {
+            base,
+            axis,
+            at: HashMap::new(),
+        }
+    }
+
+    /// The point with the axis at `x`.
+    fn at(&mut self, x: f64) -> &Env {
+        if self.at.len() >= Self::KEPT && !self.at.contains_key(&x.to_bits()) {
+            self.at.clear();
+        }
+        let (base, axis) = (self.base, self.axis);
+        self.at.entry(x.to_bits()).or_insert_with(|| {
+            let mut e = base.clone();
+            axis.set(&mut e, x);
+            e
+        })
+    }
+}
+
 fn zeros_along(terms: &[Expr], env: &Env, axis: Axis, reach: Reach, cells: usize) -> Vec<f64> {
     let Reach {
         bracket: (lo, hi),
@@ -776,10 +812,9 @@ fn zeros_along(terms: &[Expr], env: &Env, axis: Axis, reach: Reach, cells: usize
     } = reach;
     let index: Vec<egg::Id> = (0..terms.len()).map(egg::Id::from).collect();
     let cuts = |(a, b): (f64, f64)| {
+        let mut moved = Moved::new(env, axis);
         crate::numeric::features::feature_cuts(&index, a, b, cells, |id, x| {
-            let mut e = env.clone();
-            axis.set(&mut e, x);
-            feature_value(&terms[usize::from(id)], &e)
+            feature_value(&terms[usize::from(id)], moved.at(x))
         })
     };
     let mut out = cuts((lo, hi));
@@ -815,15 +850,15 @@ fn zeros_along(terms: &[Expr], env: &Env, axis: Axis, reach: Reach, cells: usize
             return vec![];
         }
         let (tlo, thi) = (mlo.plog10(), mhi.plog10());
+        let mut moved = Moved::new(env, axis);
         crate::numeric::features::feature_cuts(
             &index,
             tlo,
             thi,
             ((thi - tlo) / DECADES_PER_CELL).ceil().max(1.0) as usize,
             |id, t| {
-                let mut e = env.clone();
-                axis.set(&mut e, whole(sign * 10f64.ppowf(t)));
-                feature_value(&terms[usize::from(id)], &e)
+                let e = moved.at(whole(sign * 10f64.ppowf(t)));
+                feature_value(&terms[usize::from(id)], e)
             },
         )
         .into_iter()

@@ -141,7 +141,8 @@ impl Printer<'_> {
                 // Right-associative; a prefix minus may start the exponent: `x^-1`.
                 (la <= POW, lb < NEG)
             } else {
-                (la < level, lb <= level)
+                // `a - (-b)`, not `a - -b`: a sign after an operator reads as a slip.
+                (la < level, lb <= level || lb == NEG)
             };
             self.text_paren(a, i, pa, out);
             out.push_str(op);

@@ -1057,17 +1057,128 @@ impl<'a> Evaluator<'a> {
                 EvalError::Budget(format!("the index {} does not fit in 64 bits", q.numer()))
             });
         }
-        let v = self.value(e, id)?.value;
-        if v.abs() > 9.007_199_254_740_992e15 {
-            return Err(EvalError::Budget(format!(
-                "the index {v:e} is beyond 2^53, where f64 integers are not exact"
+        // Exactly, from the point's values: an index is an integer or it is not, and a value
+        // rounded in f64 cannot say which (k + 10⁻¹² read as k made δ(j, k + 10⁻¹²) = 1, and
+        // δ(0, −8·10⁻²⁰) = 1 refuted δ(a, b)·a = δ(a, b)·b; attack 47).
+        if let Some(i) = self.whole_index(e, id)? {
+            return Ok(i);
+        }
+        let Some(q) = self.exact_index(e, id)? else {
+            let v = self.value(e, id)?.value;
+            return Err(EvalError::Unsupported(format!(
+                "the index `{}` (≈ {v}) cannot be computed exactly (only +, −, ×, ÷ and whole \
+                 powers of the point's values are), so whether it is an integer is not known",
+                crate::expr::binders::subterm(e, id)
             )));
+        };
+        if !q.is_integer() {
+            return Err(EvalError::NonIntegerIndex(if q.denom().bits() <= 64 {
+                q.to_string()
+            } else {
+                // The nearest whole number and the exact offset from it, as f64s.
+                let whole = q.round();
+                let off = num_traits::ToPrimitive::to_f64(&(&q - &whole)).unwrap_or(f64::NAN);
+                format!(
+                    "{} {} {:e}",
+                    whole.numer(),
+                    if off < 0.0 { "−" } else { "+" },
+                    off.abs()
+                )
+            }));
         }
-        let r = v.round();
-        if (v - r).abs() > 1e-9 || !v.is_finite() {
-            return Err(EvalError::NonIntegerIndex(v.to_string()));
-        }
-        Ok(r as i64)
+        num_traits::ToPrimitive::to_i64(q.numer())
+            .filter(|i| i.unsigned_abs() <= 1 << 53)
+            .ok_or_else(|| {
+                EvalError::Budget(format!(
+                    "the index {} is beyond 2^53, where f64 integers are not exact",
+                    q.numer()
+                ))
+            })
+    }
+
+    /// An index in whole numbers, where every value it is made of is one and +, −, × and whole
+    /// powers stay within 2^53 (exact, without allocating); `None` sends it to [`Self::exact_index`].
+    fn whole_index(&mut self, e: &Expr, id: Id) -> Result<Option<i64>, EvalError> {
+        const EXACT: i64 = 1 << 53;
+        let leaf = |v: f64| (v.fract() == 0.0 && v.abs() <= EXACT as f64).then_some(v as i64);
+        let r = match &e[id] {
+            Math::Num(c) => {
+                if !c.0.is_integer() {
+                    return Ok(None);
+                }
+                num_traits::ToPrimitive::to_i64(c.0.numer())
+            }
+            Math::Symbol(s) => match self.bound.iter().rev().find(|(b, _)| b == s) {
+                Some((_, v)) => leaf(*v),
+                None => leaf(self.value(e, id)?.value),
+            },
+            Math::Index(_) => leaf(self.value(e, id)?.value),
+            Math::Neg(a) => self.whole_index(e, *a)?.map(|x| -x),
+            Math::Add([a, b]) | Math::Sub([a, b]) | Math::Mul([a, b]) | Math::Pow([a, b]) => {
+                let (Some(x), Some(y)) = (self.whole_index(e, *a)?, self.whole_index(e, *b)?)
+                else {
+                    return Ok(None);
+                };
+                match &e[id] {
+                    Math::Add(_) => x.checked_add(y),
+                    Math::Sub(_) => x.checked_sub(y),
+                    Math::Mul(_) => x.checked_mul(y),
+                    _ => u32::try_from(y).ok().and_then(|y| x.checked_pow(y)),
+                }
+            }
+            _ => None,
+        };
+        Ok(r.filter(|i| i.unsigned_abs() <= EXACT as u64))
+    }
+
+    /// An index's exact value from the point's values (each an exact rational, as every f64
+    /// is) through +, −, ×, ÷ and whole powers; `None` where another operation is involved.
+    fn exact_index(
+        &mut self,
+        e: &Expr,
+        id: Id,
+    ) -> Result<Option<num_rational::BigRational>, EvalError> {
+        use num_rational::BigRational;
+        let leaf = |v: f64| {
+            if v.is_finite() {
+                BigRational::from_float(v)
+            } else {
+                None
+            }
+        };
+        Ok(match &e[id] {
+            Math::Num(c) => Some(c.0.clone()),
+            Math::Symbol(s) => {
+                if let Some((_, v)) = self.bound.iter().rev().find(|(b, _)| b == s) {
+                    leaf(*v)
+                } else {
+                    leaf(self.value(e, id)?.value)
+                }
+            }
+            // An entry of an array is one of the point's values.
+            Math::Index(_) => leaf(self.value(e, id)?.value),
+            Math::Neg(a) => self.exact_index(e, *a)?.map(|q| -q),
+            Math::Add([a, b])
+            | Math::Sub([a, b])
+            | Math::Mul([a, b])
+            | Math::Div([a, b])
+            | Math::Pow([a, b]) => {
+                let (a, b) = (*a, *b);
+                let (Some(x), Some(y)) = (self.exact_index(e, a)?, self.exact_index(e, b)?) else {
+                    return Ok(None);
+                };
+                exact_node(&e[id], &|c| {
+                    if c == a {
+                        Some(x.clone())
+                    } else if c == b {
+                        Some(y.clone())
+                    } else {
+                        None
+                    }
+                })
+            }
+            _ => None,
+        })
     }
 
     fn random_key(&mut self, e: &Expr, id: Id) -> Result<Option<RvKey>, EvalError> {

@@ -204,7 +204,12 @@ pub fn prove(
                 .scale(&-num_rational::BigRational::from_integer(1.into())),
         );
         let (pat, subst) = to_pattern(eg, &diff);
-        instantiate(eg, &pat, &subst)
+        let residual = instantiate(eg, &pat, &subst);
+        // Extraction may leave a binder shadowing another (sum(m in 1..n, sum(m in 1..m, x[m])),
+        // correct but read as capture): the outer one is renamed for the reader.
+        let mut reserved = ctx.reserved();
+        reserved.extend(free_symbols(&residual, root(&residual)));
+        rename_apart(&[&residual], &reserved).remove(0)
     };
     let outcome = match (refused, runner.stop_reason) {
         (Some(why), _) => Outcome::Refused { why, residual },

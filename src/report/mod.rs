@@ -307,6 +307,15 @@ pub enum QuoteProblem {
         /// What the citation says.
         said: usize,
     },
+    /// It stands in several places of a row with several relations, in different links.
+    SeveralPlaces {
+        /// The row's line.
+        line: usize,
+        /// The links it stands in.
+        links: Vec<usize>,
+        /// The row's links, as one would quote them.
+        example: Vec<String>,
+    },
     /// It covers several `=` links of a row with several relations.
     SeveralLinks {
         /// The row's line.
@@ -337,6 +346,10 @@ impl fmt::Display for ReportError {
                 QuoteProblem::Ambiguous { lines: l, said: None } => write!(f, "the quote matches {} equations of {note}, at lines {}: give `line` (one of them) or lengthen the quote", l.len(), lines(l)),
                 QuoteProblem::Ambiguous { lines: l, said: Some(y) } => write!(f, "the quote matches {} equations of {note}, at lines {}, and `line = {y}` does not pick exactly one: give the line of one of them or lengthen the quote", l.len(), lines(l)),
                 QuoteProblem::FarFromHint { found, said } => write!(f, "quote found at line {found}, cite says line {said} (in {note}; `line` must be within {LINE_SLACK} lines of the equation)"),
+                QuoteProblem::SeveralPlaces { line, links, example } => {
+                    let e: Vec<String> = links.iter().filter_map(|k| example.get(k - 1).map(|t| format!("link {k}: `{}`", flat(t, 60)))).collect();
+                    write!(f, "the quote stands in {} links of the row at line {line} of {note} ({}); lengthen it so that it stands in one", links.len(), e.join(" and "))
+                }
                 QuoteProblem::SeveralLinks { line, links, example } => {
                     let e: Vec<String> = example.iter().enumerate().map(|(k, t)| format!("link {}: `{}`", k + 1, flat(t, 60))).collect();
                     write!(f, "the quote covers {links} `=` links of the row at line {line} of {note}; quote one link of the row, e.g. {}", e.join(" or "))
@@ -464,6 +477,14 @@ pub fn report(
                     return Err(error(QuoteProblem::SeveralLinks {
                         line: row.equation.line,
                         links: inside.max(2),
+                        example: note::link_texts(latex),
+                    }));
+                }
+                let links = note::links_of(latex, first);
+                if links.len() >= 2 {
+                    return Err(error(QuoteProblem::SeveralPlaces {
+                        line: row.equation.line,
+                        links,
                         example: note::link_texts(latex),
                     }));
                 }
@@ -952,6 +973,28 @@ mod tests {
                 (Some(2), RowVerdict::NotEncoded)
             ]
         );
+    }
+
+    #[test]
+    fn a_quote_standing_in_two_links_of_a_row_is_an_error() {
+        // `t + t =` stands at link 1 (true) and link 3 (false): taking the first placed the
+        // refutation of t + t = 3t on t + t = 2t (attack 47).
+        let row = "$$\na + a = 2 a = a + a = 3 a\n$$\n";
+        let r = run(row, &claim("a + a =", None, "a + a", "3*a"));
+        match problem(r) {
+            QuoteProblem::SeveralPlaces { line: 2, links, .. } => assert_eq!(links, [1, 3]),
+            p => panic!("{p:?}"),
+        }
+        let e = run(row, &claim("a + a =", None, "a + a", "3*a"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stands in 2 links of the row at line 2"), "{e}");
+        // Lengthened, it names one link: the third fails, the first is not cited.
+        let r = run(row, &claim("a + a = 3 a", None, "a + a", "3*a")).unwrap();
+        let v: Vec<(Option<usize>, RowVerdict)> =
+            r.rows.iter().map(|r| (r.link, r.verdict)).collect();
+        assert_eq!(v[0], (Some(1), RowVerdict::NotEncoded));
+        assert_eq!(v[2], (Some(3), RowVerdict::Fails));
     }
 
     #[test]

@@ -263,6 +263,18 @@ pub fn link_of(latex: &str, quote: &str) -> Option<usize> {
     Some(before.max(1))
 }
 
+/// The links of the row that the quote's occurrences stand for, in order, each once: more than
+/// one means the quote does not say which link it cites (`t + t =` in `t + t = 2t = t + t = 3t`).
+pub fn links_of(latex: &str, quote: &str) -> Vec<usize> {
+    let rels = relation_offsets(latex);
+    let mut out: Vec<usize> = find_spans(latex, quote)
+        .into_iter()
+        .map(|(_, end)| rels.iter().filter(|(at, _)| *at <= end).count().max(1))
+        .collect();
+    out.dedup();
+    out
+}
+
 /// How many top-level relations of the row stand inside the quote (its first occurrence,
 /// whitespace ignored): a quote holding two or more covers several links. `None` when the quote
 /// is not in the row.
@@ -363,9 +375,14 @@ pub fn inline_spans(text: &str) -> Vec<(usize, String)> {
 
 /// The byte span in `latex` of the first occurrence of `quote` (whitespace ignored in both).
 fn find_span(latex: &str, quote: &str) -> Option<(usize, usize)> {
+    find_spans(latex, quote).into_iter().next()
+}
+
+/// Every place the quote stands in the row (whitespace ignored), as byte spans, first first.
+fn find_spans(latex: &str, quote: &str) -> Vec<(usize, usize)> {
     let q: Vec<char> = quote.chars().filter(|c| !c.is_whitespace()).collect();
     if q.is_empty() {
-        return None;
+        return vec![];
     }
     // The non-space characters of the row with their byte offsets.
     let chars: Vec<(usize, char)> = latex
@@ -373,7 +390,7 @@ fn find_span(latex: &str, quote: &str) -> Option<(usize, usize)> {
         .filter(|(_, c)| !c.is_whitespace())
         .collect();
     (0..chars.len())
-        .find(|&s| {
+        .filter(|&s| {
             s + q.len() <= chars.len()
                 && chars[s..s + q.len()]
                     .iter()
@@ -384,6 +401,7 @@ fn find_span(latex: &str, quote: &str) -> Option<(usize, usize)> {
             let (at, c) = chars[s + q.len() - 1];
             (chars[s].0, at + c.len_utf8())
         })
+        .collect()
 }
 
 /// Does the row define its left side (`:=`, `\equiv`, `\coloneqq`)?
