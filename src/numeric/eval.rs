@@ -2404,11 +2404,59 @@ impl<'a> Evaluator<'a> {
         extra: &mut u64,
         nodes: &mut usize,
     ) -> Result<Value, EvalError> {
-        use super::gauss::{expectation, Integrand};
         let c: Vec<Value> = cov
             .iter()
             .map(|id| self.value(e, *id))
             .collect::<Result<_, _>>()?;
+        let (u, v) = (Symbol::from("u"), Symbol::from("v"));
+        let direct = product_of_uv(e, body, u, v);
+        // A body f(u)·g(v) of table functions is fixed by the two functions: with the
+        // covariance's entries (values, scales, errors) they decide the result, which is kept
+        // (a sum over k of one expectation at edge points where every term is the same ran the
+        // same quadrature n times). The node count is replayed with it, so budgets do not move.
+        let key = direct.map(|(f, g)| {
+            let ptrs = |h: UvFactor| h.map(|(f, df)| (f as usize, df as usize));
+            let bits: Vec<u64> = c
+                .iter()
+                .flat_map(|x| [x.value.to_bits(), x.scale.to_bits(), x.stderr.to_bits()])
+                .collect();
+            (ptrs(f), ptrs(g), bits)
+        });
+        if let Some(key) = &key {
+            if let Some((r, n, x)) = GAUSS_MEMO.with(|m| m.borrow().get(key).cloned()) {
+                *nodes = n;
+                *extra += x;
+                return r;
+            }
+        }
+        let (mut n, mut x) = (0, 0);
+        let r = self.gauss_uncached(e, &c, body, direct, &mut x, &mut n);
+        *nodes = n;
+        *extra += x;
+        if let Some(key) = key {
+            GAUSS_MEMO.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= GAUSS_MEMO_MAX {
+                    m.clear();
+                }
+                m.insert(key, (r.clone(), n, x));
+            });
+        }
+        r
+    }
+
+    /// [`Self::gauss_counted`] without the memo: the covariance's entries `c` evaluated, and
+    /// the body's factors if it is f(u)·g(v).
+    fn gauss_uncached(
+        &mut self,
+        e: &Expr,
+        c: &[Value],
+        body: Id,
+        direct: Option<(UvFactor, UvFactor)>,
+        extra: &mut u64,
+        nodes: &mut usize,
+    ) -> Result<Value, EvalError> {
+        use super::gauss::{expectation, Integrand};
         let cov = super::gauss::Cov2::new(c[0].value, c[1].value, c[2].value)
             .map_err(|err| EvalError::Unsupported(format!("gauss(...): {err}")))?;
         // The magnitude scale of ρ = s12/(√s11·√s22) from those of the entries (first order).
@@ -2439,9 +2487,9 @@ impl<'a> Evaluator<'a> {
         let inner = std::cell::RefCell::new(inner);
         let (nodes_seen, program_jumps) =
             (std::cell::Cell::new(0usize), std::cell::Cell::new(0u64));
-        // The common body f(u)·g(v) (each a function of the table or u, v itself) directly: the
-        // same operations as the evaluator's, without walking the term at every node.
-        let direct = product_of_uv(e, body, u, v);
+        // The common body f(u)·g(v) (each a function of the table or u, v itself, `direct`)
+        // directly: the same operations as the evaluator's, without walking the term at every
+        // node.
         // Any other body of arithmetic and functions: compiled once (its parts free of u and v
         // evaluated once), the evaluator's arithmetic at every node.
         let program = if direct.is_none() {
@@ -4043,6 +4091,20 @@ struct FormWalk<'f> {
 /// One factor of a `gauss` body: the bound variable itself (`None`) or a function of it.
 type UvFactor = Option<(Unary, Deriv)>;
 
+/// The results of `gauss(…; f(u)·g(v))` by their functions and covariance entries
+/// ([`Evaluator::gauss_counted`]): the result, the nodes it took and the jumps it tallied.
+type GaussMemo = HashMap<
+    (Option<(usize, usize)>, Option<(usize, usize)>, Vec<u64>),
+    (Result<Value, EvalError>, usize, u64),
+>;
+
+thread_local! {
+    static GAUSS_MEMO: std::cell::RefCell<GaussMemo> = std::cell::RefCell::new(HashMap::default());
+}
+
+/// Results kept per thread at most (then the memo starts afresh).
+const GAUSS_MEMO_MAX: usize = 1 << 14;
+
 /// A body `f(u)·g(v)` (in this order, each factor `u`/`v` or a [`unary_fns`] function of it):
 /// the two factors.
 fn product_of_uv(e: &Expr, body: Id, u: Symbol, v: Symbol) -> Option<(UvFactor, UvFactor)> {
@@ -4784,6 +4846,38 @@ mod tests {
         env.scalars.insert(Symbol::from("a"), 40.0);
         let v = Evaluator::new(&env).eval(&e).unwrap();
         assert!(v.value == 0.0 && v.scale > 0.0, "{v:?}");
+    }
+
+    /// The memo of gauss(…; f(u)·g(v)) keeps each result under its two functions (in order)
+    /// and the covariance's entries: other functions or swapped factors at the same covariance
+    /// are other results, and a kept result is the one a fresh quadrature gives, node count
+    /// included.
+    #[test]
+    fn memoised_expectations_are_keyed_by_their_functions_and_covariance() {
+        let env = Env::default();
+        let value = |src: &str| {
+            let e = crate::expr::parse(src).unwrap();
+            Evaluator::new(&env).eval(&e).unwrap().value
+        };
+        let rho: f64 = 0.5;
+        let arccos1 = ((1.0 - rho * rho).sqrt() + (std::f64::consts::PI - rho.acos()) * rho)
+            / (2.0 * std::f64::consts::PI);
+        let relu = value("gauss(1, 1/2, 1; relu(u)*relu(v))");
+        assert!((relu - arccos1).abs() < 1e-13, "{relu}");
+        // Kept: the same value again, and 50 times in a sum.
+        assert_eq!(value("gauss(1, 1/2, 1; relu(u)*relu(v))"), relu);
+        let fifty = value("sum(k in 1..50, gauss(1, 1/2, 1; relu(u)*relu(v)))");
+        assert!((fifty - 50.0 * arccos1).abs() < 1e-11, "{fifty}");
+        // Other functions at the same covariance: E[step(u)step(v)] = 1/4 + asin(ρ)/(2π).
+        let step = value("gauss(1, 1/2, 1; step(u)*step(v))");
+        assert!((step - (0.25 + rho.asin() / (2.0 * std::f64::consts::PI))).abs() < 1e-13);
+        // Factors in the other order, at a covariance with s11 ≠ s22: other results.
+        let a = value("gauss(1, 1/2, 4; relu(u)*exp(v))");
+        let b = value("gauss(1, 1/2, 4; exp(u)*relu(v))");
+        assert!((a - b).abs() > 1e-3, "{a} {b}");
+        // A different covariance entry (s22) is another result.
+        let other = value("gauss(1, 1/2, 2; relu(u)*relu(v))");
+        assert!((other - relu).abs() > 1e-3);
     }
 
     /// dφ is the derivative where it exists: at the kink of relu a point has no value (with
