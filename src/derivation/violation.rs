@@ -1234,11 +1234,14 @@ fn search_inner(
     undecided: &mut Option<String>,
 ) -> Option<PointResult> {
     SPENT.set(0);
-    BUDGET.set(if pointwise(&[lhs, rhs]) {
-        SEARCH_TERMS
-    } else {
-        SEARCH_WORK_HEAVY
-    });
+    // φ adds four axes (two slopes, a shift and a gain) to every start: twice the budget.
+    BUDGET.set(
+        if pointwise(&[lhs, rhs]) {
+            SEARCH_TERMS
+        } else {
+            SEARCH_WORK_HEAVY
+        } * if uses_phi(&[lhs, rhs]) { 2 } else { 1 },
+    );
     // A side estimated by Monte Carlo at the first point is not searched.
     let first = point_retry(d, 0, 0);
     if sampled(&[lhs, rhs])
@@ -1273,11 +1276,16 @@ fn search_inner(
     // homogeneous claim holds with equality and no single entry leads away (|x₁ + x₂| ≥
     // 10⁻²·(|x₁| + |x₂|) was `consistent`).
     let inequality = rel != Relation::Eq;
+    // φ's slopes, shift and gain before everything: a claim true of the activations φ is
+    // evaluated as and false of φ in general fails by a move of φ alone, and a side that costs a
+    // quadrature spent the budget along a real symbol first (gauss(1, 0.5, 1; φ(u)φ(v)) ≤ 1.5
+    // + a² was `consistent`, and refuted without the a²; attack 48).
     let mut kinds = axes(d, &used, &[lhs, rhs], inequality);
     kinds.sort_by_key(|(a, k)| match (a, k) {
-        (Axis::Entry(..), _) => 0,
-        (_, Kind::Size) => 2,
-        _ => 1,
+        (Axis::PhiSlope(_) | Axis::PhiShift | Axis::PhiGain, _) => 0,
+        (Axis::Entry(..), _) => 1,
+        (_, Kind::Size) => 3,
+        _ => 2,
     });
     REALS.with(|r| {
         *r.borrow_mut() = d
@@ -1289,6 +1297,10 @@ fn search_inner(
             .map(|(s, _)| *s)
             .collect()
     });
+    // Where φ occurs, the lattice and the diagonal points have half the budget at most: the
+    // starts that move φ must be left some (four diagonal points of a quadrature over φ(u)φ(v)
+    // spent all of it, and no move of φ was tried; attack 48).
+    let phi_first = uses_phi(&[lhs, rhs]).then(HalfBudget::new);
     if let Some(p) = exponent_lattice(d, lhs, rhs, rel, &used) {
         return Some(p);
     }
@@ -1317,6 +1329,7 @@ fn search_inner(
             }
         }
     }
+    drop(phi_first);
     // Where the generic φ occurs, a start for each activation it stands for (the point k takes
     // the k-th): a violation only one of them shows (φ(a)² ≤ a² + 1 fails for slopes above 1)
     // is not reached from a start whose φ satisfies the claim everywhere. The start whose φ has

@@ -2584,6 +2584,56 @@ impl<'a> Evaluator<'a> {
             uses_v: form.uses_v,
             rho_scale,
         };
+        // A compiled body (and compiled curves) is a function of its instructions alone: with
+        // the form read from the body and the covariance's entries they decide the estimate,
+        // which is kept like that of f(u)·g(v) ([`Self::gauss_counted`]; the same expectation
+        // at every point of a link, and again in the violation search).
+        let key = program
+            .as_ref()
+            .filter(|_| curve_programs.iter().all(Option::is_some))
+            .map(|p| {
+                let mut k = vec![];
+                p.fingerprint(&mut k);
+                for cp in curve_programs.iter().flatten() {
+                    k.push(u64::MAX);
+                    cp.fingerprint(&mut k);
+                }
+                for c in &curves {
+                    k.push(
+                        u64::from(c.uses_u) | u64::from(c.uses_v) << 1 | u64::from(c.peaks) << 2,
+                    );
+                }
+                for (tag, lines) in [(1u64, &form.kinks), (2, &form.features)] {
+                    k.push(tag);
+                    k.extend(
+                        lines
+                            .iter()
+                            .flat_map(|l| [l.u.to_bits(), l.v.to_bits(), l.c.to_bits()]),
+                    );
+                }
+                k.push(form.smoothness as u64);
+                k.push(u64::from(form.uses_u) | u64::from(form.uses_v) << 1);
+                k.extend(
+                    c.iter()
+                        .flat_map(|x| [x.value.to_bits(), x.scale.to_bits(), x.stderr.to_bits()]),
+                );
+                k
+            });
+        if let Some(key) = &key {
+            if let Some((r, n, x)) = PROGRAM_MEMO.with(|m| m.borrow().get(key).cloned()) {
+                nodes_seen.set(n);
+                program_jumps.set(x);
+                return self.gauss_value(
+                    r,
+                    nodes,
+                    extra,
+                    &inner,
+                    &first_error,
+                    &nodes_seen,
+                    &program_jumps,
+                );
+            }
+        }
         let result = expectation(&integrand, cov).and_then(|est| {
             // A variance that is 0 only within rounding (exp(−1000) underflows to 0, a² − b² may
             // cancel) may be positive, and a variance within rounding of 0 may be 0: at 0 the
@@ -2649,9 +2699,41 @@ impl<'a> Evaluator<'a> {
                 ..est
             })
         });
+        if let Some(key) = key {
+            PROGRAM_MEMO.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= GAUSS_MEMO_MAX {
+                    m.clear();
+                }
+                m.insert(key, (result.clone(), nodes_seen.get(), program_jumps.get()));
+            });
+        }
+        self.gauss_value(
+            result,
+            nodes,
+            extra,
+            &inner,
+            &first_error,
+            &nodes_seen,
+            &program_jumps,
+        )
+    }
+
+    /// The value of gauss(…) from the quadrature's estimate, with the nodes and jumps it took.
+    #[allow(clippy::too_many_arguments)]
+    fn gauss_value(
+        &self,
+        result: Result<super::gauss::Estimate, super::error::NumericError>,
+        nodes: &mut usize,
+        extra: &mut u64,
+        inner: &std::cell::RefCell<Evaluator>,
+        first_error: &std::cell::RefCell<Option<EvalError>>,
+        nodes_seen: &std::cell::Cell<usize>,
+        program_jumps: &std::cell::Cell<u64>,
+    ) -> Result<Value, EvalError> {
         *nodes = nodes_seen.get();
         *extra += program_jumps.get() + inner.borrow().jump_tally.unwrap_or(0);
-        if let Some(err) = first_error.into_inner() {
+        if let Some(err) = first_error.borrow_mut().take() {
             return Err(err);
         }
         let est = result.map_err(|err| match err {
@@ -4098,8 +4180,21 @@ type GaussMemo = HashMap<
     (Result<Value, EvalError>, usize, u64),
 >;
 
+/// The estimates of gauss(…) with a compiled body by its fingerprint
+/// ([`Evaluator::gauss_uncached`]): the estimate, the nodes it took and the jumps it tallied.
+type ProgramMemo = HashMap<
+    Vec<u64>,
+    (
+        Result<super::gauss::Estimate, super::error::NumericError>,
+        usize,
+        u64,
+    ),
+>;
+
 thread_local! {
     static GAUSS_MEMO: std::cell::RefCell<GaussMemo> = std::cell::RefCell::new(HashMap::default());
+    static PROGRAM_MEMO: std::cell::RefCell<ProgramMemo> =
+        std::cell::RefCell::new(HashMap::default());
 }
 
 /// Results kept per thread at most (then the memo starts afresh).

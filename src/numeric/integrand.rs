@@ -44,6 +44,35 @@ pub(crate) struct Program {
 }
 
 impl Program {
+    /// Its instructions as numbers, appended to `out`: two programs with the same fingerprint
+    /// compute the same function (constants by their bits, functions by their addresses).
+    pub(crate) fn fingerprint(&self, out: &mut Vec<u64>) {
+        let value = |v: &Value| [v.value.to_bits(), v.scale.to_bits(), v.stderr.to_bits()];
+        out.push(self.ops.len() as u64);
+        for op in &self.ops {
+            match op {
+                Op::Push(v) => {
+                    out.push(0);
+                    out.extend(value(v));
+                }
+                Op::Var(i) => out.extend([1, *i as u64]),
+                Op::Mul => out.push(2),
+                Op::Div => out.push(3),
+                Op::Neg => out.push(4),
+                Op::Pow => out.push(5),
+                Op::Unary(f, df, z) => {
+                    out.extend([6, *f as usize as u64, *df as usize as u64, u64::from(*z)])
+                }
+                Op::Jump(f, df) => out.extend([7, *f as usize as u64, *df as usize as u64]),
+                Op::Linear(signs, c, sc) => {
+                    out.extend([8, signs.len() as u64, c.to_bits(), sc.to_bits()]);
+                    out.extend(signs.iter().map(|b| u64::from(*b)));
+                }
+                Op::Sum(n) => out.extend([9, *n as u64]),
+            }
+        }
+    }
+
     /// The sum terms one run adds up: what [`super::eval::Evaluator`] charges to its budget for
     /// walking the term once.
     pub(crate) fn sum_terms(&self) -> usize {
