@@ -4973,6 +4973,19 @@ mod tests {
         // A different covariance entry (s22) is another result.
         let other = value("gauss(1, 1/2, 2; relu(u)*relu(v))");
         assert!((other - relu).abs() > 1e-3);
+        // Compiled bodies are kept by their instructions, constants included (Stein: E[u·erf(cu)]
+        // = (2/√π)·c/√(1 + 2c²)).
+        let stein = |c: f64| 2.0 / std::f64::consts::PI.sqrt() * c / (1.0 + 2.0 * c * c).sqrt();
+        // (A factor outside erf leaves the form alone: only the instructions tell them apart.)
+        for (src, want) in [
+            ("gauss(1, 0, 1; u*erf(3*u))", stein(3.0)),
+            ("gauss(1, 0, 1; u*erf(u)*3)", 3.0 * stein(1.0)),
+            ("gauss(1, 0, 1; u*erf(u)*2)", 2.0 * stein(1.0)),
+            ("gauss(1, 0, 1; u*erf(3*u))", stein(3.0)),
+        ] {
+            let v = value(src);
+            assert!((v - want).abs() < 1e-13, "{src}: {v} against {want}");
+        }
     }
 
     /// dφ is the derivative where it exists: at the kink of relu a point has no value (with
