@@ -699,7 +699,7 @@ mod tests {
         assert_eq!(t("(^ -3 2)"), "(-3)^2");
         assert_eq!(t("(neg (^ 3 2))"), "-3^2");
         assert_eq!(t("(^ 2 -1)"), "2^-1");
-        assert_eq!(t("(- a -1/2)"), "a - -0.5");
+        assert_eq!(t("(- a -1/2)"), "a - (-0.5)");
         assert_eq!(t("1/3"), "frac(1, 3)");
         assert_eq!(t("-2/3"), "-frac(2, 3)");
         assert_eq!(t("1/1000"), "0.001");

@@ -838,6 +838,20 @@ impl<'a> Evaluator<'a> {
     }
 
     /// step(x) = 1 if x > 0 else 0; undecidable on a ball that straddles 0.
+    /// The slope of a function with slopes `neg` below 0 and `pos` above: at an exact 0 it has
+    /// none (unless the slopes agree), as in f64 (dφ(0) of φ = −12.7·min(x, 0) + 1.7·max(x, 0)
+    /// was −12.7, and a true difference quotient → dφ(0) was refuted; attack 49).
+    fn kink_slope(&self, a: &Precise, neg: f64, pos: f64, what: &str) -> Res {
+        let slope = match self.sign(a) {
+            Some(Ordering::Greater) => pos,
+            Some(Ordering::Less) => neg,
+            Some(Ordering::Equal) if neg == pos => pos,
+            Some(Ordering::Equal) => return no_value(format!("{what} at its kink")),
+            None => return straddles(what),
+        };
+        Ok(Precise::exact(f64_to_mid(slope)?, self.bits))
+    }
+
     fn step(&self, a: &Precise) -> Res {
         match self.jump_sign(a) {
             Some(Ordering::Greater) => Ok(self.int(1)),
@@ -923,7 +937,8 @@ impl<'a> Evaluator<'a> {
             (A::Identity, false) => a.clone(),
             (A::Identity, true) => self.int(1),
             (A::Relu, false) => self.relu(a),
-            (A::Relu, true) | (A::Step, false) => self.step(a)?,
+            (A::Relu, true) => self.kink_slope(a, 0.0, 1.0, "relu'")?,
+            (A::Step, false) => self.step(a)?,
             (A::Step, true) => self.int(0),
             (A::LeakyRelu { neg, pos }, false) => {
                 let s = match self.sign(a) {
@@ -935,17 +950,9 @@ impl<'a> Evaluator<'a> {
                 };
                 self.mul(a, &f64c(s)?)?
             }
-            (A::LeakyRelu { neg, pos }, true) => match self.sign(a) {
-                Some(Ordering::Greater) => f64c(pos)?,
-                Some(_) => f64c(neg)?,
-                None => return straddles("leaky relu'"),
-            },
+            (A::LeakyRelu { neg, pos }, true) => self.kink_slope(a, neg, pos, "leaky relu'")?,
             (A::Abs, false) => self.abs(a),
-            (A::Abs, true) => match self.sign(a) {
-                Some(Ordering::Greater) => self.int(1),
-                Some(_) => self.int(-1),
-                None => return straddles("abs'"),
-            },
+            (A::Abs, true) => self.kink_slope(a, -1.0, 1.0, "abs'")?,
             (A::Erf, false) => self.erf(a)?,
             (A::Erf, true) => {
                 // 2/√π e^{−x²}
@@ -1239,9 +1246,14 @@ impl<'a> Evaluator<'a> {
                     self.add(&v, &shift)?
                 }
             }
+            // 1 where the arguments are equal, 0 elsewhere (whole numbers or not), decided only
+            // by exact values.
             Math::Delta([a, b]) => {
-                let (x, y) = (self.index(e, *a)?, self.index(e, *b)?);
-                self.int(i64::from(x == y))
+                let (x, y) = (self.value(e, *a)?, self.value(e, *b)?);
+                if x.rad != 0.0 || y.rad != 0.0 {
+                    return np("δ of arguments that are not exact");
+                }
+                self.int(i64::from(x.mid == y.mid))
             }
             Math::Index(args) => {
                 let Some(s) = e[args[0]].symbol() else {
