@@ -2643,87 +2643,83 @@ impl<'a> Evaluator<'a> {
             });
         // (A long program, a sum unrolled, is not kept: its key alone would hold it.)
         let key = key.filter(|k| k.len() <= MEMO_KEY_MAX);
-        if let Some(key) = &key {
-            if let Some((r, n, x)) = PROGRAM_MEMO.with(|m| m.borrow().get(key).cloned()) {
-                nodes_seen.set(n);
-                program_jumps.set(x);
-                return self.gauss_value(
-                    r,
-                    nodes,
-                    extra,
-                    &inner,
-                    &first_error,
-                    &nodes_seen,
-                    &program_jumps,
-                );
-            }
+        let kept = key
+            .as_ref()
+            .and_then(|k| PROGRAM_MEMO.with(|m| m.borrow().get(k).cloned()));
+        if let Some((_, n, x)) = &kept {
+            nodes_seen.set(*n);
+            program_jumps.set(*x);
         }
-        let result = expectation(&integrand, cov).and_then(|est| {
-            // A variance that is 0 only within rounding (exp(−1000) underflows to 0, a² − b² may
-            // cancel) may be positive, and a variance within rounding of 0 may be 0: at 0 the
-            // law of u is a point mass, and E[step(u)] jumps from 1/2 to step(0) = 0. The
-            // expectation under the other reading enters the scale, as the rounding of ρ does.
-            // Every combination of readings of the undecided variances (both may underflow).
-            let undecided: Vec<usize> = [0, 2]
-                .into_iter()
-                .filter(|&i| undecided_jump(&c[i]))
-                .collect();
-            // A variance read as 0 and as positive gives expectations that differ beyond
-            // rounding, and the positive reading keeps its value as the variance shrinks a
-            // millionfold: the expectation jumps at 0, and f64 cannot tell which side holds.
-            let reading = |i: usize, var: f64| {
-                let mut s = [c[0].value, c[1].value, c[2].value];
-                s[i] = var;
-                let bound = s[0].sqrt() * s[2].sqrt();
-                s[1] = s[1].clamp(-bound, bound);
-                super::gauss::Cov2::new(s[0], s[1], s[2])
-                    .and_then(|cov| expectation(&integrand, cov))
-                    .map(|e| e.value)
-            };
-            for &i in &undecided {
-                let positive = if c[i].value > 0.0 {
-                    c[i].value
-                } else {
-                    (crate::precision::JUMP_ROUNDING * c[i].scale).max(f64::MIN_POSITIVE)
+        let was_kept = kept.is_some();
+        let result = kept.map(|(r, ..)| r).unwrap_or_else(|| {
+            expectation(&integrand, cov).and_then(|est| {
+                // A variance that is 0 only within rounding (exp(−1000) underflows to 0, a² − b² may
+                // cancel) may be positive, and a variance within rounding of 0 may be 0: at 0 the
+                // law of u is a point mass, and E[step(u)] jumps from 1/2 to step(0) = 0. The
+                // expectation under the other reading enters the scale, as the rounding of ρ does.
+                // Every combination of readings of the undecided variances (both may underflow).
+                let undecided: Vec<usize> = [0, 2]
+                    .into_iter()
+                    .filter(|&i| undecided_jump(&c[i]))
+                    .collect();
+                // A variance read as 0 and as positive gives expectations that differ beyond
+                // rounding, and the positive reading keeps its value as the variance shrinks a
+                // millionfold: the expectation jumps at 0, and f64 cannot tell which side holds.
+                let reading = |i: usize, var: f64| {
+                    let mut s = [c[0].value, c[1].value, c[2].value];
+                    s[i] = var;
+                    let bound = s[0].sqrt() * s[2].sqrt();
+                    s[1] = s[1].clamp(-bound, bound);
+                    super::gauss::Cov2::new(s[0], s[1], s[2])
+                        .and_then(|cov| expectation(&integrand, cov))
+                        .map(|e| e.value)
                 };
-                let nearer = (positive * 1e-6).max(f64::MIN_POSITIVE);
-                let (zero, off, near) = if c[i].value > 0.0 {
-                    (reading(i, 0.0)?, est.value, reading(i, nearer)?)
-                } else {
-                    (est.value, reading(i, positive)?, reading(i, nearer)?)
-                };
-                if super::gauss::jumps(zero, off, near, est.scale) {
-                    return Err(super::error::NumericError::JumpAtDegenerate(
-                        "a variance within rounding of 0",
-                        zero,
-                        off,
-                    ));
-                }
-            }
-            let mut moved = 0.0f64;
-            for mask in 1..1usize << undecided.len() {
-                let mut s = [c[0].value, c[1].value, c[2].value];
-                for (bit, &i) in undecided.iter().enumerate() {
-                    if mask >> bit & 1 == 1 {
-                        s[i] = if s[i] > 0.0 {
-                            0.0
-                        } else {
-                            (crate::precision::JUMP_ROUNDING * c[i].scale).max(f64::MIN_POSITIVE)
-                        };
+                for &i in &undecided {
+                    let positive = if c[i].value > 0.0 {
+                        c[i].value
+                    } else {
+                        (crate::precision::JUMP_ROUNDING * c[i].scale).max(f64::MIN_POSITIVE)
+                    };
+                    let nearer = (positive * 1e-6).max(f64::MIN_POSITIVE);
+                    let (zero, off, near) = if c[i].value > 0.0 {
+                        (reading(i, 0.0)?, est.value, reading(i, nearer)?)
+                    } else {
+                        (est.value, reading(i, positive)?, reading(i, nearer)?)
+                    };
+                    if super::gauss::jumps(zero, off, near, est.scale) {
+                        return Err(super::error::NumericError::JumpAtDegenerate(
+                            "a variance within rounding of 0",
+                            zero,
+                            off,
+                        ));
                     }
                 }
-                let bound = s[0].sqrt() * s[2].sqrt();
-                s[1] = s[1].clamp(-bound, bound);
-                let other = super::gauss::Cov2::new(s[0], s[1], s[2])
-                    .and_then(|cov| expectation(&integrand, cov))?;
-                moved = moved.max((other.value - est.value).abs() / crate::precision::SCALE);
-            }
-            Ok(super::gauss::Estimate {
-                scale: est.scale + moved,
-                ..est
+                let mut moved = 0.0f64;
+                for mask in 1..1usize << undecided.len() {
+                    let mut s = [c[0].value, c[1].value, c[2].value];
+                    for (bit, &i) in undecided.iter().enumerate() {
+                        if mask >> bit & 1 == 1 {
+                            s[i] = if s[i] > 0.0 {
+                                0.0
+                            } else {
+                                (crate::precision::JUMP_ROUNDING * c[i].scale)
+                                    .max(f64::MIN_POSITIVE)
+                            };
+                        }
+                    }
+                    let bound = s[0].sqrt() * s[2].sqrt();
+                    s[1] = s[1].clamp(-bound, bound);
+                    let other = super::gauss::Cov2::new(s[0], s[1], s[2])
+                        .and_then(|cov| expectation(&integrand, cov))?;
+                    moved = moved.max((other.value - est.value).abs() / crate::precision::SCALE);
+                }
+                Ok(super::gauss::Estimate {
+                    scale: est.scale + moved,
+                    ..est
+                })
             })
         });
-        if let Some(key) = key {
+        if let (Some(key), false) = (key, was_kept) {
             PROGRAM_MEMO.with(|m| {
                 let mut m = m.borrow_mut();
                 if m.len() >= PROGRAM_MEMO_MAX {
