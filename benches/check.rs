@@ -41,8 +41,8 @@ fn main() {
     let mut totals = vec![];
     for _ in 0..if proofs_only { 0 } else { 9 } {
         // Each run from a fresh state: the expectations kept by every thread are forgotten.
-        rayon::broadcast(|_| derive::numeric::eval::forget_kept_expectations());
-        derive::numeric::eval::forget_kept_expectations();
+        rayon::broadcast(|_| derive::numeric::kept::forget());
+        derive::numeric::kept::forget();
         let t = Instant::now();
         check_all(&derivations);
         totals.push(t.elapsed().as_secs_f64());

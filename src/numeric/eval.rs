@@ -2444,25 +2444,17 @@ impl<'a> Evaluator<'a> {
                 .collect();
             (ptrs(f), ptrs(g), bits)
         });
-        if let Some(key) = &key {
-            if let Some((r, n, x)) = GAUSS_MEMO.with(|m| m.borrow().get(key).cloned()) {
-                *nodes = n;
-                *extra += x;
-                return r;
-            }
+        if let Some((r, n, x)) = key.as_ref().and_then(super::kept::direct) {
+            *nodes = n;
+            *extra += x;
+            return r;
         }
         let (mut n, mut x) = (0, 0);
         let r = self.gauss_uncached(e, &c, body, direct, &mut x, &mut n);
         *nodes = n;
         *extra += x;
         if let Some(key) = key {
-            GAUSS_MEMO.with(|m| {
-                let mut m = m.borrow_mut();
-                if m.len() >= GAUSS_MEMO_MAX {
-                    m.clear();
-                }
-                m.insert(key, (r.clone(), n, x));
-            });
+            super::kept::keep_direct(key, (r.clone(), n, x));
         }
         r
     }
@@ -2641,11 +2633,8 @@ impl<'a> Evaluator<'a> {
                 );
                 k
             });
-        // (A long program, a sum unrolled, is not kept: its key alone would hold it.)
-        let key = key.filter(|k| k.len() <= MEMO_KEY_MAX);
-        let kept = key
-            .as_ref()
-            .and_then(|k| PROGRAM_MEMO.with(|m| m.borrow().get(k).cloned()));
+        // (A long program, a sum unrolled, is not kept: `kept::COMPILED_KEY_MOST`.)
+        let kept = key.as_deref().and_then(super::kept::compiled);
         if let Some((_, n, x)) = &kept {
             nodes_seen.set(*n);
             program_jumps.set(*x);
@@ -2720,13 +2709,10 @@ impl<'a> Evaluator<'a> {
             })
         });
         if let (Some(key), false) = (key, was_kept) {
-            PROGRAM_MEMO.with(|m| {
-                let mut m = m.borrow_mut();
-                if m.len() >= PROGRAM_MEMO_MAX {
-                    m.clear();
-                }
-                m.insert(key, (result.clone(), nodes_seen.get(), program_jumps.get()));
-            });
+            super::kept::keep_compiled(
+                key,
+                (result.clone(), nodes_seen.get(), program_jumps.get()),
+            );
         }
         self.gauss_value(
             result,
@@ -4192,47 +4178,6 @@ struct FormWalk<'f> {
 
 /// One factor of a `gauss` body: the bound variable itself (`None`) or a function of it.
 type UvFactor = Option<(Unary, Deriv)>;
-
-/// The results of `gauss(…; f(u)·g(v))` by their functions and covariance entries
-/// ([`Evaluator::gauss_counted`]): the result, the nodes it took and the jumps it tallied.
-type GaussMemo = HashMap<
-    (Option<(usize, usize)>, Option<(usize, usize)>, Vec<u64>),
-    (Result<Value, EvalError>, usize, u64),
->;
-
-/// The estimates of gauss(…) with a compiled body by its fingerprint
-/// ([`Evaluator::gauss_uncached`]): the estimate, the nodes it took and the jumps it tallied.
-type ProgramMemo = HashMap<
-    Vec<u64>,
-    (
-        Result<super::gauss::Estimate, super::error::NumericError>,
-        usize,
-        u64,
-    ),
->;
-
-thread_local! {
-    static GAUSS_MEMO: std::cell::RefCell<GaussMemo> = std::cell::RefCell::new(HashMap::default());
-    static PROGRAM_MEMO: std::cell::RefCell<ProgramMemo> =
-        std::cell::RefCell::new(HashMap::default());
-}
-
-/// Results kept per thread at most (then the memo starts afresh).
-const GAUSS_MEMO_MAX: usize = 1 << 14;
-
-/// Numbers in the key of a kept compiled expectation at most (a body with an unrolled sum of
-/// thousands of terms is evaluated afresh), and kept compiled expectations per thread at most:
-/// 4,096 keys of at most 32 KB bound a thread's memo at 128 MB.
-const MEMO_KEY_MAX: usize = 4096;
-const PROGRAM_MEMO_MAX: usize = 1 << 12;
-
-/// Forgets the expectations kept by this thread ([`GAUSS_MEMO`], [`PROGRAM_MEMO`]): a
-/// benchmark that checks the suite several times in one process measures each run from a fresh
-/// state, as `derive check --all` runs.
-pub fn forget_kept_expectations() {
-    GAUSS_MEMO.with(|m| m.borrow_mut().clear());
-    PROGRAM_MEMO.with(|m| m.borrow_mut().clear());
-}
 
 /// A body `f(u)·g(v)` (in this order, each factor `u`/`v` or a [`unary_fns`] function of it):
 /// the two factors.

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod features;
 pub mod gauss;
 pub(crate) mod integrand;
+pub mod kept;
 pub mod kernel;
 pub mod network;
 pub mod ode;
