@@ -221,6 +221,34 @@ fn go_node(
                         };
                         return fail(id, format!("`{head}` is {what}"));
                     }
+                    // A number written as an index must name an entry: whole, from 1, and
+                    // within a size written as a number (`x[4]` of a vector of 3 entries, `x[0]`,
+                    // `x[1.5]` are mistakes at every point, not points outside a domain).
+                    let (r, c) = &sh.tensors[&head];
+                    for (k, a) in args[1..].iter().enumerate() {
+                        let Math::Num(q) = &e[*a] else { continue };
+                        let size = if k == 0 { r } else { c };
+                        let bound = match size.expr().as_ref() {
+                            [Math::Num(n)] if n.0.is_integer() => Some(n.0.clone()),
+                            _ => None,
+                        };
+                        let q = &q.0;
+                        let outside = !q.is_integer()
+                            || *q < num_rational::BigRational::from_integer(1.into())
+                            || bound.as_ref().is_some_and(|n| q > n);
+                        if outside {
+                            let range = match &bound {
+                                Some(n) => format!("1..{n}"),
+                                None => format!("whole numbers from 1 to {size}"),
+                            };
+                            return fail(
+                                id,
+                                format!(
+                                    "`{head}[…]`: the index {q} names no entry (indices run over {range})"
+                                ),
+                            );
+                        }
+                    }
                 }
                 if sh.params.contains_key(&head) {
                     return fail(
