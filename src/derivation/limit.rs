@@ -842,6 +842,36 @@ impl Prober<'_> {
         }
     }
 
+    /// The mean square of the terms `set` of lhs − rhs over the link's Gaussian symbols at
+    /// width `w`, with its scale, where the evaluator computes it without sampling (exact
+    /// moments, or quadrature over one or two entries): a part that is 0 on every draw may be
+    /// nonzero on an event no draw reached (10⁶·step(β₁ − 4) has probability 3·10⁻⁵ and mean
+    /// square 3·10⁷).
+    fn mean_square(&self, set: &[usize], w: usize) -> Option<(f64, f64)> {
+        let mut t = Expr::default();
+        let mut sum: Option<egg::Id> = None;
+        for i in set {
+            let (positive, e) = &self.sides.scale_terms[*i];
+            let mut id = append(&mut t, e);
+            if !*positive {
+                id = t.add(Math::Neg(id));
+            }
+            sum = Some(match sum {
+                None => id,
+                Some(a) => t.add(Math::Add([a, id])),
+            });
+        }
+        let sq = t.add(Math::Mul([sum?, sum?]));
+        t.add(Math::Expect(sq));
+        if !(self.usable)(&t) {
+            return None;
+        }
+        let env = (self.env)(w);
+        let v = Evaluator::new(&env).eval(&t).ok()?;
+        (v.stderr == 0.0 && v.value.is_finite() && v.scale.is_finite())
+            .then_some((v.value, v.scale))
+    }
+
     /// The terms `set` of lhs − rhs written as one sum, with their signs.
     fn terms_text(&self, set: &[usize]) -> String {
         let mut text = String::new();
@@ -974,6 +1004,36 @@ fn beyond_widths(
         all.sort_unstable();
         Probe::Terms(all)
     };
+    // A random part 0 on every draw whose mean square over the Gaussian symbols is not 0 (to
+    // the resolution the claim needs): the draws missed where it is nonzero.
+    for p in &parts {
+        let Probe::Terms(set) = p else { continue };
+        if !prober.random(p) {
+            continue;
+        }
+        if let Some((ms, scale)) = prober.mean_square(set, largest) {
+            let rms = ms.max(0.0).sqrt();
+            // Shrinking over the widths beyond the study (10⁶·step(β₁ − 4)/n), it goes to 0 in
+            // mean square; not shrinking, or not known beyond, the draws are no evidence.
+            let beyond: Vec<f64> = PROBE_BEYOND[..3]
+                .iter()
+                .filter_map(|w| prober.mean_square(set, *w))
+                .map(|(ms, _)| ms.max(0.0).sqrt())
+                .collect();
+            let shrinks =
+                beyond.len() == 3 && !persists([beyond[0], beyond[1], beyond[2]], study.needed);
+            if rms > study.needed && ms > 1e-12 * scale && !shrinks {
+                let label = prober.label(p);
+                unknown.get_or_insert_with(|| {
+                    Decision::Unknown(format!(
+                        "{label} is 0 on every draw at every studied width (n = {}), but its root mean square over the link's Gaussian symbols is {} at n = {largest}: it is nonzero on an event no draw reached, and it does not shrink beyond the studied widths",
+                        shown(widths),
+                        super::render::sig(rms)
+                    ))
+                });
+            }
+        }
+    }
     for p in &parts {
         let p = p.clone();
         // A deterministic term with a sum costs about n evaluations: it is followed as far as

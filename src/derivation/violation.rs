@@ -614,6 +614,7 @@ fn feature_terms(
         };
         let ids = Evaluator::feature_subterms(side, top, true, mentions);
         terms.extend(with_crossings(side, &ids));
+        terms.extend(integral_end_terms(side, s, &free));
         summed.extend(sum_body_terms(side, s, env, &free));
     }
     let (mut light, mut heavy): (Vec<Expr>, Vec<Expr>) = terms
@@ -655,6 +656,48 @@ fn with_crossings(side: &Expr, ids: &[egg::Id]) -> Vec<Expr> {
             let b = append(&mut t, &subterm(side, b));
             t.add(Math::Sub([a, b]));
             out.push(t);
+        }
+    }
+    out
+}
+
+/// The subterms of integrals' bodies that mention the integration variable (and no other bound
+/// name), written at each end of the range that mentions `s`: d/dt ∫₀ᵗ (1 + exp(−10¹²·(r −
+/// 0.3)²)) dr is 1 + exp(−10¹²·(t − 0.3)²), whose peak is at the zero of t − 0.3, a subterm of
+/// no side (d/dt of that integral = 1 was `consistent`).
+fn integral_end_terms(
+    side: &Expr,
+    s: Symbol,
+    free: &std::collections::BTreeSet<Symbol>,
+) -> Vec<Expr> {
+    use crate::expr::binders::{free_symbols, substitute_values, subterm};
+    use crate::expr::Math;
+    let mut out = vec![];
+    for node in side.as_ref() {
+        let Math::Integral([v, lo, hi, body]) = node else {
+            continue;
+        };
+        let Some(x) = side[*v].symbol() else { continue };
+        let mentions = |i| {
+            let f = free_symbols(side, i);
+            f.contains(&x) && f.iter().all(|y| *y == x || free.contains(y))
+        };
+        let ids = Evaluator::feature_subterms(side, *body, true, mentions);
+        if ids.is_empty() {
+            continue;
+        }
+        let terms = with_crossings(side, &ids);
+        for end in [*lo, *hi] {
+            let f = free_symbols(side, end);
+            if !f.contains(&s) || !f.is_subset(free) {
+                continue;
+            }
+            let map = std::collections::BTreeMap::from([(x, subterm(side, end))]);
+            for t in &terms {
+                if let Ok((written, _)) = substitute_values(t, &map, 100_000) {
+                    out.push(written);
+                }
+            }
         }
     }
     out

@@ -653,8 +653,7 @@ impl<'a> Evaluator<'a> {
         let key = e as *const Expr as usize;
         let installed = self.constants.iter().any(|(k, _)| *k == key);
         if !installed {
-            self.constants
-                .push((key, std::rc::Rc::new(ConstantTable::of(e))));
+            self.constants.push((key, ConstantTable::kept(e)));
         }
         let out = f(self);
         if !installed {
@@ -1899,14 +1898,24 @@ impl<'a> Evaluator<'a> {
         let var = e[v].symbol().ok_or_else(|| {
             EvalError::Unsupported("an integral's variable must be a symbol".into())
         })?;
-        let (a, b) = (self.value(e, lo)?.value, self.value(e, hi)?.value);
+        let (lo_v, hi_v) = (self.value(e, lo)?, self.value(e, hi)?);
+        let (a, b) = (lo_v.value, hi_v.value);
         if !a.is_finite() || !b.is_finite() {
             return Err(EvalError::OutOfDomain(format!(
                 "integral over {a}..{b}: the range is not finite"
             )));
         }
         if a == b {
-            return Ok(Value::exact(0.0));
+            // Ends that round to one double: 0, within the integrand's scale there times the
+            // ends' (∫ over t..t + 10⁻⁶ at t = 1.8·10¹⁰ is 10⁻⁶, not an exact 0).
+            let mut out = Value::exact(0.0);
+            if lo_v.scale + hi_v.scale > 0.0 {
+                self.bound.push((var, a));
+                let f = self.value(e, body);
+                self.bound.pop();
+                out.scale = f?.scale * (lo_v.scale + hi_v.scale);
+            }
+            return Ok(out);
         }
         // ∫_b^a = −∫_a^b, evaluated as such: a reversed range gets the same nodes, value and
         // allowance as the forward one (and both rules see their ranges in increasing order).
@@ -2010,8 +2019,21 @@ impl<'a> Evaluator<'a> {
         // f64's resolution: 1/s on 0..1).
         let mut g = f;
         let check = adaptive_gk(&mut g, &cuts);
+        // The ends are known to their rounding, as any value is to its scale: ∫ moves by the
+        // integrand's value at an end times the end's move, so the integrand's scale at each end
+        // times the end's scale enters the integral's scale (∫ of 1 over t..t + 10⁻⁶ at t = 1 is
+        // 10⁻⁶ − 8·10⁻¹⁷ over the doubles t and t + 10⁻⁶ round to, and its true value was
+        // refuted). An end with no rounding (an exact number) costs nothing.
+        let nonzero_before = me.borrow().4;
+        let mut ends_scale = 0.0;
+        for (end, end_scale) in [(a, lo_v.scale), (b, hi_v.scale)] {
+            if end_scale > 0.0 {
+                ends_scale += at(end, true).abs() * end_scale;
+            }
+        }
         *nodes = nodes_seen.get();
-        let (_, failure, _, statistical, nonzero) = me.into_inner();
+        let (_, failure, _, statistical, _) = me.into_inner();
+        let nonzero = nonzero_before;
         if let Some(err) = failure {
             return Err(err);
         }
@@ -2050,7 +2072,7 @@ impl<'a> Evaluator<'a> {
             .max((out.integral - check.integral).abs());
         Ok(Value {
             value: sign * out.integral,
-            scale: magnitude + 1e12 * error,
+            scale: magnitude + 1e12 * error + ends_scale,
             stderr: 0.0,
         })
     }
@@ -4406,7 +4428,32 @@ fn symbol_bit(s: Symbol) -> u64 {
     1u64 << (splitmix(hash_of_name(s, 0x6d65_6e74_696f_6e73)) >> 58)
 }
 
+/// Expressions of at most this many nodes keep their constant tables (per thread).
+const TABLE_KEPT_NODES: usize = 4096;
+
+thread_local! {
+    /// The constant tables of the expressions evaluated last on this thread: a link's sides are
+    /// evaluated at every point and in the violation search, and their exact constants
+    /// (rationals) cost more than evaluating the side in f64. Keyed by the whole expression, so
+    /// a kept table is the one `ConstantTable::of` would compute.
+    static TABLES: std::cell::RefCell<super::kept::Kept<Expr, std::rc::Rc<ConstantTable>>> =
+        std::cell::RefCell::new(super::kept::Kept::new(256));
+}
+
 impl ConstantTable {
+    /// The table of `e`, kept per thread for expressions of at most [`TABLE_KEPT_NODES`] nodes.
+    fn kept(e: &Expr) -> std::rc::Rc<ConstantTable> {
+        if e.as_ref().len() > TABLE_KEPT_NODES {
+            return std::rc::Rc::new(ConstantTable::of(e));
+        }
+        if let Some(t) = TABLES.with(|m| m.borrow().get(e)) {
+            return t;
+        }
+        let t = std::rc::Rc::new(ConstantTable::of(e));
+        TABLES.with(|m| m.borrow_mut().keep(e.clone(), t.clone()));
+        t
+    }
+
     /// Computed bottom-up once: children come before their parents in a `RecExpr`.
     fn of(e: &Expr) -> ConstantTable {
         let mut exact: Vec<Option<num_rational::BigRational>> =

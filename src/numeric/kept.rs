@@ -40,24 +40,24 @@ pub(crate) const COMPILED_KEY_MOST: usize = 4096;
 const COMPILED_MOST: usize = 1 << 12;
 
 /// A map that starts afresh when it holds `most` entries.
-struct Kept<K, V> {
+pub(crate) struct Kept<K, V> {
     map: HashMap<K, V>,
     most: usize,
 }
 
 impl<K: Hash + Eq, V: Clone> Kept<K, V> {
-    fn new(most: usize) -> Self {
+    pub(crate) fn new(most: usize) -> Self {
         Kept {
             map: HashMap::default(),
             most,
         }
     }
 
-    fn get(&self, k: &K) -> Option<V> {
+    pub(crate) fn get(&self, k: &K) -> Option<V> {
         self.map.get(k).cloned()
     }
 
-    fn keep(&mut self, k: K, v: V) {
+    pub(crate) fn keep(&mut self, k: K, v: V) {
         if self.map.len() >= self.most {
             self.map.clear();
         }

@@ -318,7 +318,10 @@ fn integrate(it: &Integrand, w: Whitened, factor: f64) -> Result<(Estimate, f64)
         (false, true) => (line(it, 0.0, w.b, factor)?, 0.0),
         (true, false) | (false, false) => (line(it, w.a, 0.0, factor)?, 0.0),
         (true, true) if w.c == 0.0 => (line(it, w.a, w.b.copysign(w.rho), factor)?, f64::INFINITY),
-        (true, true) => plane(it, w, factor)?,
+        (true, true) => {
+            let (e, bound) = plane(it, w, factor)?;
+            (with_unseen(e, unseen_plane(it, w)?)?, bound)
+        }
     })
 }
 
@@ -361,7 +364,7 @@ pub(super) fn activation_fallback_1d(
             ..Integral::default()
         })
     };
-    accepted(integrate_line(&mut g, &marks)?, 1.0)
+    accepted(integrate_line(&mut g, &marks, false)?, 1.0)
 }
 
 /// A line p·z1 + q·z2 + r = 0 of the whitened plane, (p, q) a unit normal, with what crosses
@@ -409,12 +412,17 @@ fn scaled_line(l: Line, x: f64, y: f64) -> Option<(f64, f64, f64)> {
 
 /// The line `l` in the whitened plane, or None where it does not cross the largest domain.
 fn zline(l: Line, w: Whitened, kink: bool) -> Option<ZLine> {
+    any_zline(l, w, kink).filter(|z| z.r.abs() <= ENDS[ENDS.len() - 1] * std::f64::consts::SQRT_2)
+}
+
+/// The line `l` in the whitened plane, however far (None where it is not a line there).
+fn any_zline(l: Line, w: Whitened, kink: bool) -> Option<ZLine> {
     // α·u + β·v = α·a·z1 + β·b·(ρ·z1 + c·z2).
     let (au, bv, g) = scaled_line(l, w.a, w.b)?;
     let (p, q) = (au + bv * w.rho, bv * w.c);
     let n = p.phypot(q);
     let r = g / n;
-    if n == 0.0 || !r.is_finite() || r.abs() > ENDS[ENDS.len() - 1] * std::f64::consts::SQRT_2 {
+    if n == 0.0 || !r.is_finite() {
         return None;
     }
     Some(ZLine {
@@ -712,8 +720,13 @@ fn tail(g: &mut Integrand1, end: f64, marks: &[Mark]) -> Result<f64, NumericErro
 ///
 /// The first end lies [`BEYOND_MARKS`] beyond every mark inside the largest domain: the tail
 /// estimate extrapolates the decay seen inside, so a jump or a bump beyond the end is invisible
-/// to it (1 + 10³⁰·step(v − 10) was integrated as 1 on |z| ≤ 9).
-fn integrate_line(g: &mut Integrand1, marks: &[Mark]) -> Result<Integral, NumericError> {
+/// to it (1 + 10³⁰·step(v − 10) was integrated as 1 on |z| ≤ 9). `whole`: the domain is the
+/// last end at once (something lies beyond it, see [`unseen`]).
+fn integrate_line(
+    g: &mut Integrand1,
+    marks: &[Mark],
+    whole: bool,
+) -> Result<Integral, NumericError> {
     // Marks within BEYOND_MARKS of the last end are not reached for: their far side carries
     // at most 10⁻²⁷⁶ of the integrand's size there, and reaching them left too short a span for
     // the tail estimate (step(u·v − 3), whose hyperbola nears the axes, was refused as not
@@ -726,7 +739,7 @@ fn integrate_line(g: &mut Integrand1, marks: &[Mark]) -> Result<Integral, Numeri
         .fold(0.0, f64::max);
     let first = ENDS
         .iter()
-        .position(|&end| end >= furthest + BEYOND_MARKS)
+        .position(|&end| !whole && end >= furthest + BEYOND_MARKS)
         .unwrap_or(ENDS.len() - 1);
     let mut share = f64::INFINITY;
     for (k, &end) in ENDS.iter().enumerate().skip(first) {
@@ -770,11 +783,23 @@ fn integrate_line(g: &mut Integrand1, marks: &[Mark]) -> Result<Integral, Numeri
 /// the feature points.
 fn line(it: &Integrand, ku: f64, kv: f64, factor: f64) -> Result<Estimate, NumericError> {
     let f = it.f;
-    let point = |l: &Line| -> Option<f64> {
+    let end = ENDS[ENDS.len() - 1];
+    let at_line = |l: &Line| -> Option<f64> {
         let (x, y, g) = scaled_line(*l, ku, kv)?;
         let z = -g / (x + y);
-        (z.is_finite() && z.abs() < ENDS[ENDS.len() - 1]).then_some(z)
+        z.is_finite().then_some(z)
     };
+    let point = |l: &Line| at_line(l).filter(|z| z.abs() < end);
+    // Kinks and features beyond the last end: the domain does not reach them, but their near
+    // flank may lie inside it (the weight of 10³⁰⁰·exp(−(u − 40)²) peaks at u = 26.7) and their
+    // far side carries weight (10³⁰⁸·step(u − 37.51) has 3.16).
+    let far: Vec<f64> = it
+        .kinks
+        .iter()
+        .chain(it.features)
+        .filter_map(at_line)
+        .filter(|z| z.abs() >= end)
+        .collect();
     let at = |z: f64| -> Result<f64, NumericError> {
         let (u, v) = (ku * z, kv * z);
         check(f(u, v).0, u, v)
@@ -807,8 +832,169 @@ fn line(it: &Integrand, ku: f64, kv: f64, factor: f64) -> Result<Estimate, Numer
             ..Integral::default()
         })
     };
-    let r = integrate_line(&mut g, &marks)?;
-    accepted(r, factor)
+    // Where something lies beyond, the whole domain: the near flank of what lies beyond is
+    // integrated, not extrapolated.
+    let r = integrate_line(&mut g, &marks, !far.is_empty())?;
+    let beyond = unseen(&far, !it.curves.is_empty(), &mut |z| {
+        let (u, v) = (ku * z, kv * z);
+        let (y, s) = f(u, v);
+        check(y, u, v)?;
+        check(s, u, v)
+    })?;
+    with_unseen(accepted(r, factor)?, beyond)
+}
+
+/// What lies beyond the last end of a 1-D domain ([`unseen`]).
+struct Unseen {
+    /// The estimated weight of the integrand's scale there (a normal f64, or 0).
+    weight: f64,
+    /// Is the integrand nonzero somewhere there (its weight may lie below f64's range)?
+    nonzero: bool,
+}
+
+/// Probes of the far side, in standard deviations beyond the last end: the density falls by
+/// e^(−37.5·k) at k, so at most 1.8·10³⁰⁸ (the largest f64) times it is below f64's range past
+/// 54 (k = 16.5); and far points, where only whether the integrand is nonzero is asked.
+const FAR_PROBES: [f64; 14] = [
+    0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0, 1.5, 2.5, 4.0, 6.0, 10.0, 16.5,
+];
+const FAR_POINTS: [f64; 6] = [60.0, 100.0, 1e3, 1e6, 1e12, 1e100];
+
+/// The integrand's weight beyond ±37.5 where something lies there: kinks or features at `far`
+/// (or zero sets of curves, when `curves`), which no end reaches and no tail estimate sees.
+/// `scale(z)` is the integrand's magnitude scale at z (an error where it has none).
+///
+/// The weight beyond a point m is at most S·φ(m)/m for an integrand of scale at most S there
+/// (Mills); it is estimated as the largest S(z)·φ(z)/z over probes from the end outwards, each
+/// far mark and just past it ([`FAR_PROBES`]), computed from logarithms so that no factor
+/// underflows. A weight that is nonzero but below f64's range still makes the expectation no
+/// exact 0 (`nonzero`): E[relu(u − 74.7·…)] is 10⁻⁶⁴⁵, not 0, and a strict `0 <` of it is
+/// true. An integrand with no finite scale at a probe before 54 has an unknown weight there: an
+/// error.
+fn unseen(
+    far: &[f64],
+    curves: bool,
+    scale: &mut dyn FnMut(f64) -> Result<f64, NumericError>,
+) -> Result<Unseen, NumericError> {
+    let mut out = Unseen {
+        weight: 0.0,
+        nonzero: false,
+    };
+    if far.is_empty() && !curves {
+        return Ok(out);
+    }
+    let end = ENDS[ENDS.len() - 1];
+    let mut probes: Vec<f64> = vec![];
+    for side in [1.0, -1.0] {
+        probes.extend(FAR_PROBES.iter().map(|k| side * (end + k)));
+        probes.extend(FAR_POINTS.iter().map(|k| side * k));
+    }
+    for &m in far {
+        let a = m.abs();
+        // Just past the mark (its position is rounded), then 1, 3 and 6 of the tail's decay
+        // lengths 1/m beyond.
+        probes.extend([1e-9 * a, 1.0 / a, 3.0 / a, 6.0 / a].map(|d| m + d.copysign(m)));
+    }
+    let ln_root = (2.0 * PI).sqrt().pln();
+    for z in probes {
+        let a = z.abs();
+        // Mills: the normal weight beyond a is at most φ(a)/a.
+        tally(&mut out, a, -0.5 * a * a - ln_root - a.pln(), scale(z))?;
+    }
+    Ok(out)
+}
+
+/// Adds a probe at distance `a` beyond the last end, whose tail weight is e^`ln_tail`, of scale
+/// `s`, to `out` ([`unseen`]).
+fn tally(
+    out: &mut Unseen,
+    a: f64,
+    ln_tail: f64,
+    s: Result<f64, NumericError>,
+) -> Result<(), NumericError> {
+    let s = match s {
+        Ok(s) => s,
+        // Beyond 54 the weight is below f64's range whatever the integrand's finite value.
+        Err(_) if a > ENDS[ENDS.len() - 1] + FAR_PROBES[FAR_PROBES.len() - 1] => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if s > 0.0 {
+        out.nonzero = true;
+        let w = (s.pln() + ln_tail).pexp();
+        if w.is_finite() && w >= f64::MIN_POSITIVE {
+            out.weight = out.weight.max(w);
+        }
+    }
+    Ok(())
+}
+
+/// [`unseen`] in the whitened plane: lines whose nearest point lies beyond the last end are
+/// probed there and beyond, outwards and along them (the weight beyond a line at distance r is
+/// at most φ(r)/r); where curves may have zeros beyond, rings of probes (the weight beyond
+/// radius ρ is e^(−ρ²/2)).
+fn unseen_plane(it: &Integrand, w: Whitened) -> Result<Unseen, NumericError> {
+    let end = ENDS[ENDS.len() - 1];
+    let far: Vec<ZLine> = it
+        .kinks
+        .iter()
+        .chain(it.features)
+        .filter_map(|l| any_zline(*l, w, false))
+        .filter(|l| l.r.abs() >= end)
+        .collect();
+    let mut out = Unseen {
+        weight: 0.0,
+        nonzero: false,
+    };
+    if far.is_empty() && it.curves.is_empty() {
+        return Ok(out);
+    }
+    let f = it.f;
+    let scale = |z1: f64, z2: f64| -> Result<f64, NumericError> {
+        let (u, v) = (w.a * z1, w.b * (w.rho * z1 + w.c * z2));
+        let (y, s) = f(u, v);
+        check(y, u, v)?;
+        check(s, u, v)
+    };
+    let ln_root = (2.0 * PI).sqrt().pln();
+    for l in &far {
+        let a = l.r.abs();
+        // The nearest point is −r·(p, q); beyond it, further from the origin.
+        for d in [1e-9 * a, 1.0 / a, 3.0 / a, 6.0 / a] {
+            let t = -(l.r + d.copysign(l.r));
+            for along in [0.0, 1.0, -1.0, 3.0, -3.0] {
+                let (z1, z2) = (t * l.p - along * l.q, t * l.q + along * l.p);
+                tally(&mut out, a, -0.5 * a * a - ln_root - a.pln(), scale(z1, z2))?;
+            }
+        }
+    }
+    if !it.curves.is_empty() {
+        const ANGLES: usize = 32;
+        for k in FAR_PROBES.iter().map(|k| end + k).chain(FAR_POINTS) {
+            for j in 0..ANGLES {
+                let t = 2.0 * PI * j as f64 / ANGLES as f64;
+                let (z1, z2) = (k * t.pcos(), k * t.psin());
+                tally(&mut out, k, -0.5 * k * k, scale(z1, z2))?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `e` with the weight beyond the domain ([`Unseen`]) in its error and its scale: refused
+/// where that weight is not negligible, no exact 0 where something nonzero lies there.
+fn with_unseen(mut e: Estimate, beyond: Unseen) -> Result<Estimate, NumericError> {
+    e.error += beyond.weight;
+    e.scale += beyond.weight;
+    if e.error > ADAPT_ACCEPT * e.scale {
+        return Err(NumericError::NoConvergence {
+            estimate: e.value,
+            error: e.error,
+        });
+    }
+    if beyond.nonzero {
+        e.scale = e.scale.max(f64::MIN_POSITIVE);
+    }
+    Ok(e)
 }
 
 /// The zeros of the curves ([`Curve`]) along the line `at(t)`, t in [−37.5, 37.5]
@@ -1174,7 +1360,7 @@ fn nested(
                 ..Integral::default()
             })
         };
-        let r = integrate_line(&mut inner, &marks)?;
+        let r = integrate_line(&mut inner, &marks, false)?;
         Ok(Integral {
             value: p1 * r.value,
             scale: p1 * r.scale,
@@ -1183,7 +1369,7 @@ fn nested(
             inherited: 0.0,
         })
     };
-    let r = integrate_line(&mut outer, &outer_marks)?;
+    let r = integrate_line(&mut outer, &outer_marks, false)?;
     Ok((accepted(r, factor)?, r.bound))
 }
 
