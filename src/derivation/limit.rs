@@ -805,6 +805,24 @@ fn vanishing(draws: &[Vec<Draw>], plan: &Plan) -> Vec<Probe> {
     out
 }
 
+/// The single terms of lhs − rhs that are 0 on every draw at every studied width but the
+/// largest, and not at it: they switched on within the study.
+fn late_terms(draws: &[Vec<Draw>]) -> Vec<usize> {
+    let Some((last, before)) = draws.split_last() else {
+        return vec![];
+    };
+    if before.is_empty() {
+        return vec![];
+    }
+    let terms = last.first().map_or(0, |x| x.terms.len());
+    let zero = |x: &Draw, t: usize| x.terms[t].is_some_and(|v| v == 0.0);
+    (0..terms)
+        .filter(|t| {
+            before.iter().flatten().all(|x| zero(x, *t)) && !last.iter().all(|x| zero(x, *t))
+        })
+        .collect()
+}
+
 /// How a configuration's probes are evaluated at a width other than the studied ones.
 struct Prober<'a> {
     sides: &'a Sides<'a>,
@@ -1005,8 +1023,19 @@ fn beyond_widths(
         Probe::Terms(all)
     };
     // A random part 0 on every draw whose mean square over the Gaussian symbols is not 0 (to
-    // the resolution the claim needs): the draws missed where it is nonzero.
-    for p in &parts {
+    // the resolution the claim needs): the draws missed where it is nonzero. Likewise a single
+    // term 0 on every draw but at the largest width, where it switched on (0.1·β₁·step(n − 500)
+    // was a `limit`: one width is too few to see whether it goes away).
+    let late: Vec<Probe> = late_terms(draws)
+        .into_iter()
+        .map(|t| Probe::Terms(vec![t]))
+        .collect();
+    let before = &widths[..widths.len().saturating_sub(1)];
+    for (p, switched) in parts
+        .iter()
+        .map(|p| (p, false))
+        .chain(late.iter().map(|p| (p, true)))
+    {
         let Probe::Terms(set) = p else { continue };
         if !prober.random(p) {
             continue;
@@ -1024,11 +1053,22 @@ fn beyond_widths(
                 beyond.len() == 3 && !persists([beyond[0], beyond[1], beyond[2]], study.needed);
             if rms > study.needed && ms > 1e-12 * scale && !shrinks {
                 let label = prober.label(p);
-                unknown.get_or_insert_with(|| {
-                    Decision::Unknown(format!(
-                        "{label} is 0 on every draw at every studied width (n = {}), but its root mean square over the link's Gaussian symbols is {} at n = {largest}: it is nonzero on an event no draw reached, and it does not shrink beyond the studied widths",
+                let seen = if switched {
+                    format!(
+                        "is 0 on every draw at n = {} and switches on at n = {largest}; its root mean square over the link's Gaussian symbols is {} there",
+                        shown(before),
+                        super::render::sig(rms)
+                    )
+                } else {
+                    format!(
+                        "is 0 on every draw at every studied width (n = {}), but its root mean square over the link's Gaussian symbols is {} at n = {largest}: it is nonzero on an event no draw reached",
                         shown(widths),
                         super::render::sig(rms)
+                    )
+                };
+                unknown.get_or_insert_with(|| {
+                    Decision::Unknown(format!(
+                        "{label} {seen}, and it does not shrink beyond the studied widths"
                     ))
                 });
             }

@@ -1900,6 +1900,16 @@ impl<'a> Evaluator<'a> {
         })?;
         let (lo_v, hi_v) = (self.value(e, lo)?, self.value(e, hi)?);
         let (a, b) = (lo_v.value, hi_v.value);
+        // An end that is a point's or a bound value, or a constant f64 holds exactly, has no
+        // rounding (see the ends' scale below).
+        let exact_end = [lo, hi].map(|end| match &e[end] {
+            Math::Symbol(_) => true,
+            _ => self.constant(e, end).is_some_and(|q| {
+                num_rational::BigRational::from_float(
+                    self.value(e, end).map_or(f64::NAN, |v| v.value),
+                ) == Some(q)
+            }),
+        });
         if !a.is_finite() || !b.is_finite() {
             return Err(EvalError::OutOfDomain(format!(
                 "integral over {a}..{b}: the range is not finite"
@@ -1909,11 +1919,17 @@ impl<'a> Evaluator<'a> {
             // Ends that round to one double: 0, within the integrand's scale there times the
             // ends' (∫ over t..t + 10⁻⁶ at t = 1.8·10¹⁰ is 10⁻⁶, not an exact 0).
             let mut out = Value::exact(0.0);
-            if lo_v.scale + hi_v.scale > 0.0 {
+            let rounded: f64 = [lo_v.scale, hi_v.scale]
+                .iter()
+                .zip(exact_end)
+                .filter(|(_, exact)| !exact)
+                .map(|(s, _)| s)
+                .sum();
+            if rounded > 0.0 {
                 self.bound.push((var, a));
                 let f = self.value(e, body);
                 self.bound.pop();
-                out.scale = f?.scale * (lo_v.scale + hi_v.scale);
+                out.scale = f?.scale * rounded;
             }
             return Ok(out);
         }
@@ -2026,9 +2042,9 @@ impl<'a> Evaluator<'a> {
         // refuted). An end with no rounding (an exact number) costs nothing.
         let nonzero_before = me.borrow().4;
         let mut ends_scale = 0.0;
-        for (end, end_scale) in [(a, lo_v.scale), (b, hi_v.scale)] {
-            if end_scale > 0.0 {
-                ends_scale += at(end, true).abs() * end_scale;
+        for (end, v) in [(lo, lo_v), (hi, hi_v)] {
+            if !exact_end[usize::from(end == hi)] && v.scale > 0.0 {
+                ends_scale += at(v.value, true).abs() * v.scale;
             }
         }
         *nodes = nodes_seen.get();

@@ -183,13 +183,11 @@ impl Evaluator<'_> {
         // An integral whose ends move: its derivative needs no value of it (a peak at the end
         // may leave the quadrature undecided where f(t) is plain).
         let leibniz = match &e[body] {
-            Math::Integral([var, ..]) if !matches!(what, Moved::Symbol(t) if e[*var].symbol() == Some(*t)) => {
-                match self.leibniz(e, body, what) {
-                    Ok(d) if self.integrable_here(e, body, what) => Ok((Value::exact(0.0), d)),
-                    Ok(_) => Err(Decline::Here),
-                    Err(x) => Err(x),
-                }
-            }
+            Math::Integral(_) => match self.leibniz(e, body, what) {
+                Ok(d) if self.integrable_here(e, body, what) => Ok((Value::exact(0.0), d)),
+                Ok(_) => Err(Decline::Here),
+                Err(x) => Err(x),
+            },
             _ => Err(Decline::Here),
         };
         let r = match leibniz {
@@ -216,7 +214,10 @@ impl Evaluator<'_> {
             return Err(Decline::Here);
         };
         let x = e[*var].symbol().ok_or(Decline::Here)?;
-        if Self::mentions(e, *body, what) || !continuous(e, *body) {
+        // An integral that binds the moved name (∫ over t in 0..t): its body cannot see the
+        // moved variable, but its ends can (d/dt of it is f(t), not 0).
+        let binds_moved = matches!(what, Moved::Symbol(t) if *t == x);
+        if (!binds_moved && Self::mentions(e, *body, what)) || !continuous(e, *body) {
             return Err(Decline::Here);
         }
         let ((a, da), (b, db)) = (self.dual(e, *lo, what)?, self.dual(e, *hi, what)?);
@@ -489,11 +490,7 @@ impl Evaluator<'_> {
                 let slope = product(Value::exact(self.env.phi_gain.0), slope);
                 Ok((v, product(slope, dx)))
             }
-            Math::Integral([var, ..]) => {
-                if matches!(what, Moved::Symbol(t) if e[*var].symbol() == Some(*t)) {
-                    // The integral binds the moved name: its body cannot see the moved variable.
-                    return Ok((self.value(e, id)?, zero()));
-                }
+            Math::Integral(_) => {
                 let d = self.leibniz(e, id, what)?;
                 Ok((self.value(e, id)?, d))
             }
