@@ -966,6 +966,26 @@ fn hidden_difference(
     Some((p.at.clone(), crate::expr::text(residual), p.lhs.value))
 }
 
+/// The prover's normal form of lhs − rhs (`residual`) searched against 0 beyond the link's points
+/// ([`super::violation::search_residual`]), where it is light (no sum, integral or expectation,
+/// whose values a search pays for): a difference the sides' shared part hides from f64.
+fn beyond_points(
+    d: &Derivation,
+    (lhs, rhs): (&Expr, &Expr),
+    residual: &Expr,
+    rel: Relation,
+) -> Option<super::violation::ResidualFound> {
+    if residual.as_ref().iter().any(crate::numeric::eval::is_heavy) {
+        return None;
+    }
+    let found = super::violation::search_residual(d, lhs, rhs, residual, rel)?;
+    // A value whose scale overflowed is no difference.
+    if let super::violation::ResidualFound::Hidden(p) = &found {
+        (p.lhs.value.is_finite() && p.lhs.scale.is_finite()).then_some(())?;
+    }
+    Some(found)
+}
+
 /// The additive terms of the prover's normal form of lhs − rhs, with their signs (every theory;
 /// a short search), or none if it has no normal form.
 /// A width study measures its resolution against their size, not the sides': parts the sides
@@ -1210,6 +1230,19 @@ pub(super) fn check_sides(
     ) = (&outcome, cex, proved)
     {
         evidence.hidden_difference = hidden_difference(d, residual, step.rel, &draws.sides);
+        if evidence.hidden_difference.is_none() {
+            match beyond_points(d, (&a.expr, &b.expr), residual, step.rel) {
+                Some(super::violation::ResidualFound::Violation(p)) => {
+                    evidence.points.push(p);
+                    cex = evidence.counterexample().is_some();
+                }
+                Some(super::violation::ResidualFound::Hidden(p)) => {
+                    evidence.hidden_difference =
+                        Some((p.at, crate::expr::text(residual), p.lhs.value));
+                }
+                None => {}
+            }
+        }
     }
     // The size of the terms of lhs − rhs once the parts both sides share are cancelled by
     // every theory (computed once, only where a resolution is measured against it).

@@ -68,7 +68,10 @@ pub fn diagnose(ev: &Evidence, outcome: &Outcome) -> Option<String> {
             .iter()
             .all(|r| (r - r0).abs() <= RATIO_REL * r0.abs().max(1e-300));
         if constant {
-            if (r0 + 1.0).abs() < RATIO_REL {
+            if (r0 - 1.0).abs() < RATIO_REL {
+                // The sides agree to RATIO_REL at every point: a factor of 1 says nothing (10²⁰ +
+                // step(a − 10⁷) against 10²⁰ differs by 1 where the ratio is 1 to 10⁻²⁰).
+            } else if (r0 + 1.0).abs() < RATIO_REL {
                 notes.push(
                     "sign flipped: the right side is the negative of the left side".to_string(),
                 );

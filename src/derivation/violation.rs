@@ -1201,9 +1201,41 @@ pub fn search(d: &Derivation, lhs: &Expr, rhs: &Expr, rel: Relation) -> Option<P
     search_all(d, lhs, rhs, rel).found
 }
 
+/// What the search of the prover's residual lhs − rhs against 0 found ([`search_residual`]).
+pub enum ResidualFound {
+    /// The sides, compared in ball arithmetic where the residual is not 0, violate the relation.
+    Violation(PointResult),
+    /// The residual is not 0 there, but the sides agree within their tolerance.
+    Hidden(PointResult),
+}
+
+/// The prover's normal form of lhs − rhs (`residual`) searched against 0 like a link's sides:
+/// sides that share a part f64 cannot resolve beside their difference are the same double
+/// everywhere (10²⁰ + step(a − 10⁷) and 10²⁰), while the residual step(a − 10⁷) is 1 past 10⁷.
+/// Where the residual is not 0 the sides are compared there in ball arithmetic, which holds
+/// 10²⁰ + 1.
+pub fn search_residual(
+    d: &Derivation,
+    lhs: &Expr,
+    rhs: &Expr,
+    residual: &Expr,
+    rel: Relation,
+) -> Option<ResidualFound> {
+    let zero: Expr = "0".parse().expect("a number");
+    FOUND_AT.with(|f| f.borrow_mut().take());
+    let p = search(d, residual, &zero, rel)?;
+    if let Some(env) = FOUND_AT.with(|f| f.borrow_mut().take()) {
+        let used = used_symbols(&[lhs, rhs]);
+        if let Some(v) = violated(d, lhs, rhs, rel, &env, &used) {
+            return Some(ResidualFound::Violation(v));
+        }
+    }
+    Some(ResidualFound::Hidden(p))
+}
+
 /// Is the strict relation undecided at `env`: the sides equal within f64's rounding there
 /// (sin²(πn/1000) > 0 at n = 1000, where f64 gives 1.5e-32 for the exact 0)?
-/// Ball arithmetic decides where it can (1/(1 + a²)² at a = 10⁷⁸ is 10⁻³¹², not f64's 0).
+/// Ball arithmetic decides where it can (exp(−a²) at a = 40 is e^(−1600), not f64's 0).
 fn undecided_strict(lhs: &Expr, rhs: &Expr, env: &Env) -> bool {
     let bits = crate::numeric::precise::BITS;
     // The reals between the point's neighbouring doubles count: (3a − 1)² > 0 at the double

@@ -4291,7 +4291,7 @@ fn sign(x: f64) -> f64 {
 /// A result that is 0 only because f64 underflowed (`nonzero`: the exact result is not 0, e.g.
 /// a product of nonzero factors): its scale is made the least positive double, so that it is
 /// rounding, not an exact 0 (a comparison of such sides is left to ball arithmetic,
-/// `check::underflow_zone`; a jump at it is undecided). 1/(1 + a²)² at a = 10⁷⁸ is 0 in f64 and
+/// `check::underflow_zone`; a jump at it is undecided). exp(−a²) at a = 40 is 0 in f64 and
 /// "equals" 0, which a strict inequality would count as a violation.
 ///
 /// The same holds of a subnormal result (below 2⁻¹⁰²² in magnitude): f64's error model there is
@@ -4317,7 +4317,9 @@ pub(crate) fn maybe_nonzero(v: &Value) -> bool {
 pub(crate) fn quotient(x: Value, y: Value) -> Value {
     // x/0 has no value, not ±∞: a function of it must not come out finite (atan(1/0) is not π/2,
     // exp(−1/0) is not 0), so the point is not evaluated.
-    let v = if y.value == 0.0 {
+    // x/∞ has none either: ∞ is an overflow, not a value (2a³/√(a⁴) is not 0 where a⁴
+    // overflows: that 0 read −2a + 2a³/√(a⁴) as 10⁷⁸ for a true identity).
+    let v = if y.value == 0.0 || y.value.is_infinite() {
         f64::NAN
     } else {
         x.value / y.value
@@ -4973,8 +4975,13 @@ mod tests {
         let tiny = Value::exact(1e-200);
         assert_eq!(product(tiny, tiny).value, 0.0);
         assert!(product(tiny, tiny).scale > 0.0);
+        // A quotient by an overflow has no value: ∞ may have come through a function that
+        // shrinks its argument (√(a⁴) at a = 5·10⁷⁷ is 2.3·10¹⁵⁵, not ∞).
         let huge = Value::exact(1e308);
-        assert!(quotient(Value::exact(1.0), product(huge, huge)).scale > 0.0);
+        assert!(quotient(Value::exact(1.0), product(huge, huge))
+            .value
+            .is_nan());
+        assert!(quotient(Value::exact(1.0), Value::exact(1e308)).value > 0.0);
         assert!(power(Value::exact(10.0), Value::exact(-400.0)).scale > 0.0);
         // An exact 0 stays exact.
         assert_eq!(product(Value::exact(0.0), tiny).scale, 0.0);

@@ -98,6 +98,29 @@ pub fn equations(bytes: &[u8]) -> Result<Vec<Equation>, NoteError> {
     Ok(out)
 }
 
+/// `text` with its LaTeX comments (an unescaped `%` to the end of its line) blanked to spaces of
+/// the same length: a comment is not rendered, so `x + x = 2x % = 3x` holds one link, and a
+/// quote from the comment is not in the row.
+fn blank_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_comment = false;
+    let mut backslashes = 0usize;
+    for c in text.chars() {
+        if c == '\n' {
+            in_comment = false;
+        } else if !in_comment && c == '%' && backslashes % 2 == 0 {
+            in_comment = true;
+        }
+        backslashes = if c == '\\' { backslashes + 1 } else { 0 };
+        if in_comment {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The rows of the block `text[start..end]`: split at top-level `\\`, environments and empty
 /// rows left out.
 fn rows(
@@ -107,7 +130,7 @@ fn rows(
     line_of: &dyn Fn(usize) -> usize,
     out: &mut Vec<Equation>,
 ) {
-    let body = &text[start..end];
+    let body = &blank_comments(&text[start..end]);
     let mut depth = 0i32;
     let mut row_start = 0;
     let bytes = body.as_bytes();
@@ -439,6 +462,17 @@ mod tests {
         assert_eq!(eqs[2].line, 8);
         assert_eq!(eqs[2].kind, Kind::Approximation);
         assert_eq!(eqs[0].kind, Kind::Equation);
+    }
+
+    #[test]
+    fn comments_are_not_rendered() {
+        // `% = 3x` is a comment: one link, and a quote from it is not in the row (attack 53:
+        // the commented link was refuted on a true row). `\%` is a percent sign, not one.
+        let eqs = equations(b"$$\nx + x = 2x % = 3x\n$$\n$$a = 5\\% \\\\ b = c$$").unwrap();
+        assert_eq!((eqs[0].links, eqs[0].latex.as_str()), (1, "x + x = 2x"));
+        assert_eq!(link_of(&eqs[0].latex, "= 3x"), None);
+        assert_eq!(eqs[1].latex, "a = 5\\%");
+        assert_eq!(eqs[2].latex, "b = c");
     }
 
     #[test]
