@@ -379,6 +379,13 @@ pub const CURVE_PROBES: [f64; 3] = [0.0, 0.75, -1.25];
 /// so that rounding (≈ 3e-39 relative) is far below any difference a wrong step makes.
 pub const BITS: u32 = 128;
 
+/// The prover's residual lhs − rhs is searched against 0 beyond the link's points only where its
+/// magnitude there is at most this fraction of the sides': a part the sides share is then too
+/// large for f64 to resolve their difference beside it (10²⁰ + step(a − 10⁷) = 10²⁰ has sides
+/// of 10²⁰ and a residual of scale 0 to 1), 10⁻⁶ leaving six digits to spare. Where the residual
+/// is comparable to the sides, the search of the sides sees what the residual's would.
+pub const SHARED_PART_REL: f64 = 1e-6;
+
 #[cfg(test)]
 mod tests {
     use super::WIDTHS;

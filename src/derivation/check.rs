@@ -967,15 +967,41 @@ fn hidden_difference(
 }
 
 /// The prover's normal form of lhs − rhs (`residual`) searched against 0 beyond the link's points
-/// ([`super::violation::search_residual`]), where it is light (no sum, integral or expectation,
-/// whose values a search pays for): a difference the sides' shared part hides from f64.
+/// ([`super::violation::search_residual`]), where it and the sides are light (no sum, integral,
+/// expectation or derivative, whose values a search pays for) and the sides share a part far
+/// larger than it ([`crate::precision::SHARED_PART_REL`]): a difference that part hides from f64.
 fn beyond_points(
     d: &Derivation,
     (lhs, rhs): (&Expr, &Expr),
     residual: &Expr,
     rel: Relation,
+    (sides, sides_points): (&SideValues, &[PointResult]),
 ) -> Option<super::violation::ResidualFound> {
-    if residual.as_ref().iter().any(crate::numeric::eval::is_heavy) {
+    // Sides and residual pointwise (no sum, integral, expectation or derivative): a derivative
+    // by differences has a scale far above its value, which no ratio below can read.
+    if [lhs, rhs, residual]
+        .iter()
+        .any(|t| t.as_ref().iter().any(crate::numeric::eval::is_heavy))
+        || !super::violation::pointwise(&[lhs, rhs, residual])
+    {
+        return None;
+    }
+    // Only where the sides share a part far larger than the residual at the link's points (the
+    // case f64 cannot resolve): elsewhere the search of the sides already sees what the
+    // residual's would, and a second search doubled the cost of every unproved link.
+    let zero: Expr = "0".parse().expect("a number");
+    let shared = sides_points
+        .iter()
+        .map(|p| p.lhs.scale.max(p.rhs.scale))
+        .fold(0.0, f64::max);
+    let own = numeric_check_with(d, residual, &zero, sides)
+        .points
+        .iter()
+        .map(|p| p.lhs.scale)
+        .fold(f64::NAN, f64::max);
+    // (NaN where the residual has no value at any point: not searched.)
+    let small = own <= crate::precision::SHARED_PART_REL * shared;
+    if !small {
         return None;
     }
     let found = super::violation::search_residual(d, lhs, rhs, residual, rel)?;
@@ -1231,7 +1257,8 @@ pub(super) fn check_sides(
     {
         evidence.hidden_difference = hidden_difference(d, residual, step.rel, &draws.sides);
         if evidence.hidden_difference.is_none() {
-            match beyond_points(d, (&a.expr, &b.expr), residual, step.rel) {
+            let at = (&draws.sides, evidence.points.as_slice());
+            match beyond_points(d, (&a.expr, &b.expr), residual, step.rel, at) {
                 Some(super::violation::ResidualFound::Violation(p)) => {
                     evidence.points.push(p);
                     cex = evidence.counterexample().is_some();

@@ -4454,8 +4454,53 @@ thread_local! {
     /// evaluated at every point and in the violation search, and their exact constants
     /// (rationals) cost more than evaluating the side in f64. Keyed by the whole expression, so
     /// a kept table is the one `ConstantTable::of` would compute.
-    static TABLES: std::cell::RefCell<super::kept::Kept<Expr, std::rc::Rc<ConstantTable>>> =
+    static TABLES: std::cell::RefCell<super::kept::Kept<u64, KeptTable>> =
         std::cell::RefCell::new(super::kept::Kept::new(256));
+}
+
+/// A kept constant table with the expression it is the table of.
+type KeptTable = (Expr, std::rc::Rc<ConstantTable>);
+
+/// A hash of the expression's nodes that reads a number's numerator and denominator as they are
+/// (a rational's own hash normalises it by repeated division, which cost a quarter of a search).
+fn nodes_hash(e: &Expr) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for n in e.as_ref() {
+        same_node_key(n, &mut h);
+    }
+    h.finish()
+}
+
+fn same_node_key(n: &Math, h: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
+    std::mem::discriminant(n).hash(h);
+    match n {
+        Math::Num(c) => {
+            c.0.numer().hash(h);
+            c.0.denom().hash(h);
+        }
+        Math::Symbol(s) => s.hash(h),
+        _ => {}
+    }
+    for c in egg::Language::children(n) {
+        usize::from(*c).hash(h);
+    }
+}
+
+/// Are the two expressions the same node for node (numbers by numerator and denominator)?
+fn same_nodes(a: &Expr, b: &Expr) -> bool {
+    a.as_ref().len() == b.as_ref().len()
+        && a.as_ref()
+            .iter()
+            .zip(b.as_ref())
+            .all(|(x, y)| match (x, y) {
+                (Math::Num(p), Math::Num(q)) => {
+                    p.0.numer() == q.0.numer() && p.0.denom() == q.0.denom()
+                }
+                (Math::Num(_), _) | (_, Math::Num(_)) => false,
+                _ => x == y,
+            })
 }
 
 impl ConstantTable {
@@ -4464,11 +4509,18 @@ impl ConstantTable {
         if e.as_ref().len() > TABLE_KEPT_NODES {
             return std::rc::Rc::new(ConstantTable::of(e));
         }
-        if let Some(t) = TABLES.with(|m| m.borrow().get(e)) {
+        let key = nodes_hash(e);
+        let kept = TABLES.with(|m| {
+            m.borrow()
+                .get_ref(&key)
+                .filter(|(kept, _)| same_nodes(kept, e))
+                .map(|(_, t)| t.clone())
+        });
+        if let Some(t) = kept {
             return t;
         }
         let t = std::rc::Rc::new(ConstantTable::of(e));
-        TABLES.with(|m| m.borrow_mut().keep(e.clone(), t.clone()));
+        TABLES.with(|m| m.borrow_mut().keep(key, (e.clone(), t.clone())));
         t
     }
 

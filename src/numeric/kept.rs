@@ -57,6 +57,11 @@ impl<K: Hash + Eq, V: Clone> Kept<K, V> {
         self.map.get(k).cloned()
     }
 
+    /// The kept value, borrowed.
+    pub(crate) fn get_ref(&self, k: &K) -> Option<&V> {
+        self.map.get(k)
+    }
+
     pub(crate) fn keep(&mut self, k: K, v: V) {
         if self.map.len() >= self.most {
             self.map.clear();
