@@ -5048,6 +5048,31 @@ mod tests {
     /// and the covariance's entries: other functions or swapped factors at the same covariance
     /// are other results, and a kept result is the one a fresh quadrature gives, node count
     /// included.
+    /// A kept constant table belongs to its expression alone: expressions that differ only in a
+    /// number (1/3 against 2/3, 10²⁰ against 10²⁰ + 1) get their own tables, in either order.
+    #[test]
+    fn kept_constant_tables_are_keyed_by_every_number() {
+        let pairs = [
+            ("x + 1/3", "x + 2/3"),
+            ("1e20 + 1", "100000000000000000001 - 1"),
+        ];
+        for (a, b) in pairs {
+            let (ea, eb) = (
+                crate::expr::parse(a).unwrap(),
+                crate::expr::parse(b).unwrap(),
+            );
+            assert!(!same_nodes(&ea, &eb), "{a} / {b}");
+            for (first, second) in [(&ea, &eb), (&eb, &ea)] {
+                let _ = ConstantTable::kept(first);
+                let kept = ConstantTable::kept(second);
+                let fresh = ConstantTable::of(second);
+                assert_eq!(kept.exact, fresh.exact, "{a} / {b}");
+            }
+        }
+        let e = crate::expr::parse("x + 1/3").unwrap();
+        assert!(same_nodes(&e, &crate::expr::parse("x + 1/3").unwrap()));
+    }
+
     #[test]
     fn memoised_expectations_are_keyed_by_their_functions_and_covariance() {
         let env = Env::default();
